@@ -1,0 +1,408 @@
+//! Authorization: turn a request's principal and resource into Cedar entities
+//! from the directory's records, and decide with the loaded policy set.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
+    Request as CedarRequest, RestrictedExpression,
+};
+
+use crate::model::{Account, Decision, Effect, Organization, Staff};
+use crate::policy_set::LoadedPolicies;
+
+/// Where the rules read records from. The component reads the host's cache
+/// and directory; native tests and benchmarks read memory.
+pub trait Records {
+    /// A person with membership and organization; `None` when unknown.
+    fn account(&self, person_id: &str) -> Result<Option<Account>, Unavailable>;
+    /// An organization; `None` when unknown.
+    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable>;
+    /// A staff member; `None` when unknown.
+    fn staff(&self, id: &str) -> Result<Option<Staff>, Unavailable>;
+}
+
+/// The records could not be read.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("records unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// One authorization question, as the caller wrote it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `customer:<id>` or `staff:<id>`.
+    pub principal: &'a str,
+    /// A Cedar action name of the schema.
+    pub action: &'a str,
+    /// `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`.
+    pub resource: &'a str,
+    /// JSON object; empty means `{}`.
+    pub context: &'a str,
+}
+
+/// Why no decision could be made.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The request is malformed.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Records could not be read.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+/// The entity type names of the schema, parsed once per policy load.
+pub struct Names {
+    customer: EntityTypeName,
+    organization: EntityTypeName,
+    staff: EntityTypeName,
+    store: EntityTypeName,
+    onboarding: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl Names {
+    /// The names in the `PartnerGate` namespace.
+    pub fn new() -> Self {
+        let name = |n: &str| EntityTypeName::from_str(n).expect("static entity type name");
+        Self {
+            customer: name("PartnerGate::Customer"),
+            organization: name("PartnerGate::Organization"),
+            staff: name("PartnerGate::Staff"),
+            store: name("PartnerGate::Store"),
+            onboarding: name("PartnerGate::OnboardingRequest"),
+            action: name("PartnerGate::Action"),
+        }
+    }
+
+    fn uid(&self, kind: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
+    }
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A principal or resource reference split into kind and id.
+fn split_ref(reference: &str) -> Option<(&str, &str)> {
+    let (kind, id) = reference.split_once(':')?;
+    (!id.is_empty()).then_some((kind, id))
+}
+
+/// Decides `request` with `loaded`, reading records from `records`.
+///
+/// An unknown principal or resource is a denial that says so, not an error;
+/// so is any evaluation error (fail closed).
+pub fn authorize(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    request: &Request<'_>,
+) -> Result<Decision, AccessError> {
+    let mut entities: Vec<Entity> = Vec::with_capacity(4);
+    let mut seen_orgs: HashSet<String> = HashSet::new();
+
+    let principal = match split_ref(request.principal) {
+        Some(("customer", id)) => match records.account(id)? {
+            Some(account) => {
+                push_account(names, &account, &mut entities, &mut seen_orgs);
+                names.uid(&names.customer, id)
+            }
+            None => return Ok(unknown("principal", request.principal)),
+        },
+        Some(("staff", id)) => match records.staff(id)? {
+            Some(staff) => {
+                entities.push(staff_entity(names, &staff));
+                names.uid(&names.staff, id)
+            }
+            None => return Ok(unknown("principal", request.principal)),
+        },
+        _ => {
+            return Err(AccessError::InvalidRequest(format!(
+                "principal `{}` is not of the form `customer:<id>` or `staff:<id>`",
+                request.principal
+            )));
+        }
+    };
+
+    let resource = match split_ref(request.resource) {
+        Some(("customer", id)) => {
+            let uid = names.uid(&names.customer, id);
+            if uid != principal {
+                match records.account(id)? {
+                    Some(account) => push_account(names, &account, &mut entities, &mut seen_orgs),
+                    None => return Ok(unknown("resource", request.resource)),
+                }
+            }
+            uid
+        }
+        Some(("organization", id)) => {
+            if !seen_orgs.contains(id) {
+                match records.organization(id)? {
+                    Some(org) => entities.push(organization_entity(names, &org)),
+                    None => return Ok(unknown("resource", request.resource)),
+                }
+            }
+            names.uid(&names.organization, id)
+        }
+        Some(("store", id)) => {
+            let uid = names.uid(&names.store, id);
+            entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new()));
+            uid
+        }
+        Some(("onboarding", id)) => {
+            let uid = names.uid(&names.onboarding, id);
+            entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new()));
+            uid
+        }
+        _ => {
+            return Err(AccessError::InvalidRequest(format!(
+                "resource `{}` is not of the form `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`",
+                request.resource
+            )));
+        }
+    };
+
+    let action = names.uid(&names.action, request.action);
+    let context_json = if request.context.trim().is_empty() { "{}" } else { request.context };
+    let context = Context::from_json_str(context_json, Some((&loaded.schema, &action)))
+        .map_err(|err| invalid(request, &err))?;
+    let cedar_request = CedarRequest::new(principal, action, resource, context, Some(&loaded.schema))
+        .map_err(|err| invalid(request, &err))?;
+    let entities = loaded
+        .actions
+        .clone()
+        .add_entities(entities, None)
+        .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
+
+    let response = Authorizer::new().is_authorized(&cedar_request, &loaded.policies, &entities);
+    let diagnostics = response.diagnostics();
+    let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        let policies = diagnostics
+            .errors()
+            .map(|err| match err {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
+            })
+            .collect();
+        return Ok(Decision { effect: Effect::Deny, policies, errors });
+    }
+    let effect = match response.decision() {
+        CedarDecision::Allow => Effect::Allow,
+        CedarDecision::Deny => Effect::Deny,
+    };
+    let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+    policies.sort_unstable();
+    Ok(Decision { effect, policies, errors })
+}
+
+fn invalid(request: &Request<'_>, err: &dyn std::error::Error) -> AccessError {
+    let mut message = format!("action `{}`: {err}", request.action);
+    let mut source = err.source();
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    AccessError::InvalidRequest(message)
+}
+
+fn unknown(role: &str, reference: &str) -> Decision {
+    Decision::deny_because(format!("unknown {role} `{reference}`: no such record in the directory"))
+}
+
+fn push_account(
+    names: &Names,
+    account: &Account,
+    entities: &mut Vec<Entity>,
+    seen_orgs: &mut HashSet<String>,
+) {
+    entities.push(customer_entity(names, account));
+    if let Some(org) = &account.organization
+        && seen_orgs.insert(org.id.clone())
+    {
+        entities.push(organization_entity(names, org));
+    }
+}
+
+/// The `Customer` entity of an account.
+pub fn customer_entity(names: &Names, account: &Account) -> Entity {
+    let membership = account.membership.as_ref();
+    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(7);
+    attrs.insert("email".into(), RestrictedExpression::new_string(account.person.email.clone()));
+    attrs.insert("name".into(), RestrictedExpression::new_string(account.person.name.clone()));
+    attrs.insert(
+        "status".into(),
+        RestrictedExpression::new_string(membership.map_or("none", |m| m.status.as_str()).into()),
+    );
+    attrs.insert("isAdmin".into(), RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)));
+    attrs.insert(
+        "roles".into(),
+        RestrictedExpression::new_set(
+            membership
+                .into_iter()
+                .flat_map(|m| m.roles.iter())
+                .map(|role| RestrictedExpression::new_string(role.clone())),
+        ),
+    );
+    let mut parents = HashSet::new();
+    if let Some(m) = membership {
+        if let Some(limit) = m.spending_limit {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            attrs.insert("spendingLimit".into(), RestrictedExpression::new_long(limit));
+        }
+        let org = names.uid(&names.organization, &m.organization_id);
+        attrs.insert("organization".into(), RestrictedExpression::new_entity_uid(org.clone()));
+        parents.insert(org);
+    }
+    Entity::new(names.uid(&names.customer, &account.person.id), attrs, parents)
+        .expect("literal attribute values always evaluate")
+}
+
+/// The `Organization` entity of an organization record.
+pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
+    let attrs = HashMap::from([
+        ("name".to_string(), RestrictedExpression::new_string(org.name.clone())),
+        ("status".to_string(), RestrictedExpression::new_string(org.status.as_str().into())),
+        ("activeAdmins".to_string(), RestrictedExpression::new_long(i64::from(org.active_admins))),
+    ]);
+    Entity::new(names.uid(&names.organization, &org.id), attrs, HashSet::new())
+        .expect("literal attribute values always evaluate")
+}
+
+/// The `Staff` entity of a staff record.
+pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
+    let orgs = staff
+        .assigned_organizations
+        .iter()
+        .map(|id| RestrictedExpression::new_entity_uid(names.uid(&names.organization, id)));
+    let attrs = HashMap::from([
+        ("name".to_string(), RestrictedExpression::new_string(staff.name.clone())),
+        ("assignedOrganizations".to_string(), RestrictedExpression::new_set(orgs)),
+    ]);
+    Entity::new(names.uid(&names.staff, &staff.id), attrs, HashSet::new())
+        .expect("literal attribute values always evaluate")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryRecords;
+    use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
+    use crate::policy_set::{SourceFile, load};
+
+    fn policies() -> LoadedPolicies {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+        let read = |name: &str| SourceFile {
+            name: name.into(),
+            text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
+        };
+        let files = [read("store.cedar"), read("users.cedar"), read("staff.cedar")];
+        load(&read("schema.cedarschema"), &files).ok().expect("default policies load")
+    }
+
+    fn org(id: &str, status: OrganizationStatus, admins: u32) -> Organization {
+        Organization { id: id.into(), name: id.to_uppercase(), status, active_admins: admins }
+    }
+
+    fn member(records: &mut MemoryRecords, id: &str, org_id: &str, status: AccountStatus, admin: bool, limit: Option<u64>) {
+        let organization = records.organizations.get(org_id).cloned();
+        records.accounts.insert(
+            id.into(),
+            Account {
+                person: Person { id: id.into(), email: format!("{id}@example.com"), name: id.into() },
+                membership: Some(Membership {
+                    organization_id: org_id.into(),
+                    person_id: id.into(),
+                    status,
+                    previous_status: None,
+                    is_admin: admin,
+                    roles: vec!["buyer".into()],
+                    spending_limit: limit,
+                    version: 1,
+                }),
+                organization,
+            },
+        );
+    }
+
+    fn records() -> MemoryRecords {
+        let mut r = MemoryRecords::default();
+        r.organizations.insert("a".into(), org("a", OrganizationStatus::Approved, 1));
+        r.organizations.insert("b".into(), org("b", OrganizationStatus::Approved, 1));
+        r.organizations.insert("x".into(), org("x", OrganizationStatus::Blocked, 0));
+        member(&mut r, "alice", "a", AccountStatus::Active, true, None);
+        member(&mut r, "bob", "a", AccountStatus::Active, false, Some(10_000));
+        member(&mut r, "rita", "a", AccountStatus::Revoked, false, None);
+        member(&mut r, "bert", "b", AccountStatus::Active, true, None);
+        member(&mut r, "xena", "x", AccountStatus::Active, false, None);
+        r
+    }
+
+    fn decide(principal: &str, action: &str, resource: &str, context: &str) -> Decision {
+        let loaded = policies();
+        let request = Request { principal, action, resource, context };
+        authorize(&loaded, &Names::new(), &records(), &request).expect("a decision")
+    }
+
+    #[test]
+    fn org_admin_adds_users_to_own_organization_only() {
+        let own = decide("customer:alice", "addUser", "organization:a", "");
+        assert_eq!(own.effect, Effect::Allow, "{own:?}");
+        assert_eq!(own.policies, ["org-admin-manages-own-users"]);
+        let other = decide("customer:alice", "addUser", "organization:b", "");
+        assert_eq!(other.effect, Effect::Deny, "{other:?}");
+    }
+
+    #[test]
+    fn spending_limit_is_enforced() {
+        let over = decide("customer:bob", "placeOrder", "store:main", r#"{"orderTotal": 10001}"#);
+        assert_eq!((over.effect, over.policies.as_slice()), (Effect::Deny, &["order-within-spending-limit".to_string()][..]));
+        let under = decide("customer:bob", "placeOrder", "store:main", r#"{"orderTotal": 9999}"#);
+        assert_eq!(under.effect, Effect::Allow, "{under:?}");
+    }
+
+    #[test]
+    fn revoked_user_is_denied_store_access() {
+        let d = decide("customer:rita", "browse", "store:main", "");
+        assert_eq!((d.effect, d.policies.as_slice()), (Effect::Deny, &["inactive-account-does-nothing".to_string()][..]));
+    }
+
+    #[test]
+    fn missing_order_total_is_an_invalid_request() {
+        let loaded = policies();
+        let request = Request { principal: "customer:bob", action: "placeOrder", resource: "store:main", context: "{}" };
+        let err = authorize(&loaded, &Names::new(), &records(), &request).unwrap_err();
+        assert!(matches!(err, AccessError::InvalidRequest(ref m) if m.contains("orderTotal")), "{err}");
+    }
+
+    #[test]
+    fn unknown_principal_is_denied_with_a_reason() {
+        let d = decide("customer:nobody", "browse", "store:main", "");
+        assert_eq!(d.effect, Effect::Deny);
+        assert!(d.errors[0].contains("customer:nobody"), "{d:?}");
+    }
+
+    #[test]
+    fn malformed_references_are_invalid_requests() {
+        let loaded = policies();
+        for (principal, resource) in [("alice", "store:main"), ("customer:", "store:main"), ("customer:alice", "shop:x")] {
+            let request = Request { principal, action: "browse", resource, context: "" };
+            assert!(matches!(
+                authorize(&loaded, &Names::new(), &records(), &request),
+                Err(AccessError::InvalidRequest(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn blocked_organization_member_browses_but_cannot_order() {
+        assert_eq!(decide("customer:xena", "browse", "store:main", "").effect, Effect::Allow);
+        let order = decide("customer:xena", "placeOrder", "store:main", r#"{"orderTotal": 1}"#);
+        assert_eq!(order.effect, Effect::Deny);
+        assert_eq!(order.policies, ["blocked-organization-cannot-order"]);
+    }
+}

@@ -1,0 +1,21 @@
+//! PartnerGate's plugin: the business rules, as a WebAssembly component.
+//!
+//! # Layout
+//! - [`model`]: plain records the rules work on.
+//! - [`policy_set`]: parsing and validating the Cedar schema and policies.
+//! - [`access`]: building entities from records and deciding.
+//! - [`memory`]: records in memory, for native tests and benchmarks.
+//! - `component` (wasm32 only): the `wit-bindgen` glue that converts WIT types
+//!   to these modules' types and back, and reads records through the host.
+//!
+//! Nothing outside `component` knows about WIT, so `cargo test -p
+//! partnergate-plugin` runs the rules natively.
+#![deny(missing_docs)]
+
+pub mod access;
+pub mod memory;
+pub mod model;
+pub mod policy_set;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

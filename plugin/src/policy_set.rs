@@ -1,0 +1,366 @@
+//! Loading a Cedar policy set: parsing each file, checking every policy has a
+//! unique `@id`, validating against the schema, and locating each problem in
+//! its file.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Effect as CedarEffect, Entities, Policy, PolicyId, PolicySet, Schema, ValidationMode,
+    Validator,
+};
+use miette::Diagnostic;
+
+/// One source file.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// File name for problem reports.
+    pub name: String,
+    /// File text.
+    pub text: String,
+}
+
+/// Something wrong with a policy set, located in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// File name.
+    pub file: String,
+    /// 1-based line; 0 without a location.
+    pub line: u32,
+    /// 1-based column; 0 without a location.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        }
+    }
+}
+
+/// What a loaded set holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Content hash in hex.
+    pub version: String,
+    /// Number of policies.
+    pub policies: u32,
+    /// Permits among them.
+    pub permits: u32,
+    /// Forbids among them.
+    pub forbids: u32,
+}
+
+/// A validated policy set, ready to decide.
+pub struct LoadedPolicies {
+    /// The schema the set validated against.
+    pub schema: Schema,
+    /// The policies, each under its `@id`.
+    pub policies: PolicySet,
+    /// The schema's action entities (with their groups), added to every
+    /// request's entities.
+    pub actions: Entities,
+    /// What was loaded.
+    pub summary: Summary,
+}
+
+/// Parses and validates `schema` and `files`. Returns every problem found.
+pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let schema_parsed = match Schema::from_cedarschema_str(&schema.text) {
+        Ok((parsed, _warnings)) => Some(parsed),
+        Err(err) => {
+            problems.extend(diagnostic_problems(&schema.name, &schema.text, &err, "schema"));
+            None
+        }
+    };
+
+    let mut set = PolicySet::new();
+    // Where each policy came from: id -> (file index, offset of its start).
+    let mut origin: HashMap<String, (usize, usize)> = HashMap::new();
+    for (index, file) in files.iter().enumerate() {
+        let parsed = match PolicySet::from_str(&file.text) {
+            Ok(parsed) => parsed,
+            Err(errs) => {
+                for err in errs.iter() {
+                    problems.extend(diagnostic_problems(&file.name, &file.text, err, "syntax"));
+                }
+                continue;
+            }
+        };
+        if parsed.templates().next().is_some() {
+            problems.push(Problem {
+                file: file.name.clone(),
+                line: 0,
+                column: 0,
+                message: "policy templates are not supported: write each policy out".into(),
+            });
+        }
+        let starts = statement_starts(&file.text);
+        // The parser names policies `policy0`, `policy1`, ... in file order.
+        let mut in_file: Vec<&Policy> = parsed.policies().collect();
+        in_file.sort_by_key(|p| p.id().to_string()[6..].parse::<usize>().unwrap_or(usize::MAX));
+        for (n, policy) in in_file.into_iter().enumerate() {
+            let start = starts.get(n).copied().unwrap_or(0);
+            let (line, column) = line_column(&file.text, start);
+            let Some(id) = policy.annotation("id") else {
+                problems.push(Problem {
+                    file: file.name.clone(),
+                    line,
+                    column,
+                    message: "policy has no `@id(\"...\")` annotation: every policy needs one so decisions can name it".into(),
+                });
+                continue;
+            };
+            if let Some((other, other_start)) = origin.get(id) {
+                let (other_line, _) = line_column(&files[*other].text, *other_start);
+                problems.push(Problem {
+                    file: file.name.clone(),
+                    line,
+                    column,
+                    message: format!(
+                        "policy id `{id}` is already used by the policy at {}:{other_line}",
+                        files[*other].name
+                    ),
+                });
+                continue;
+            }
+            origin.insert(id.to_string(), (index, start));
+            if let Err(err) = set.add(policy.new_id(PolicyId::new(id))) {
+                problems.push(Problem { file: file.name.clone(), line, column, message: err.to_string() });
+            }
+        }
+    }
+
+    let Some(schema_parsed) = schema_parsed else {
+        return Err(problems);
+    };
+    let validation = Validator::new(schema_parsed.clone()).validate(&set, ValidationMode::Strict);
+    for err in validation.validation_errors() {
+        let id = err.policy_id().to_string();
+        let (file_index, start) = origin.get(&id).copied().unwrap_or((0, 0));
+        let file = &files[file_index];
+        let offset = err
+            .labels()
+            .and_then(|mut labels| labels.next())
+            .map(|label| label.offset())
+            .unwrap_or(start);
+        let (line, column) = line_column(&file.text, offset);
+        problems.push(Problem {
+            file: file.name.clone(),
+            line,
+            column,
+            message: with_help(format!("policy `{id}`: {err}"), err.help()),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let actions = schema_parsed.action_entities().map_err(|err| {
+        vec![Problem { file: schema.name.clone(), line: 0, column: 0, message: err.to_string() }]
+    })?;
+    let mut permits = 0;
+    let mut forbids = 0;
+    for policy in set.policies() {
+        match policy.effect() {
+            CedarEffect::Permit => permits += 1,
+            CedarEffect::Forbid => forbids += 1,
+        }
+    }
+    let summary = Summary {
+        version: content_hash(schema, files),
+        policies: permits + forbids,
+        permits,
+        forbids,
+    };
+    Ok(LoadedPolicies { schema: schema_parsed, policies: set, actions, summary })
+}
+
+/// Problems from a diagnostic, one per labelled span (or one without).
+fn diagnostic_problems(
+    file: &str,
+    text: &str,
+    err: &dyn Diagnostic,
+    kind: &str,
+) -> Vec<Problem> {
+    let message = with_help(format!("{kind} error: {err}"), err.help());
+    let offsets: Vec<usize> = err
+        .labels()
+        .map(|labels| labels.map(|label| label.offset()).collect())
+        .unwrap_or_default();
+    if offsets.is_empty() {
+        return vec![Problem { file: file.into(), line: 0, column: 0, message }];
+    }
+    let (line, column) = line_column(text, offsets[0]);
+    vec![Problem { file: file.into(), line, column, message }]
+}
+
+fn with_help(message: String, help: Option<Box<dyn std::fmt::Display + '_>>) -> String {
+    match help {
+        Some(help) => format!("{message} (help: {help})"),
+        None => message,
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
+    (line as u32, column as u32)
+}
+
+/// Byte offsets where each top-level statement (policy) begins: the first
+/// character that is neither whitespace nor comment, at the start of the text
+/// or after a `;` outside strings and comments.
+fn statement_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = Vec::new();
+    let mut expecting = true;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        } else if !b.is_ascii_whitespace() {
+            if expecting {
+                starts.push(i);
+                expecting = false;
+            }
+            match b {
+                b'"' => in_string = true,
+                b';' => expecting = true,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    starts
+}
+
+/// FNV-1a over the schema and files, names included: equal input, equal version.
+fn content_hash(schema: &SourceFile, files: &[SourceFile]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes.iter().chain(&[0xff]) {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for file in std::iter::once(schema).chain(files) {
+        feed(file.name.as_bytes());
+        feed(file.text.as_bytes());
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn default_files() -> (SourceFile, Vec<SourceFile>) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+        let read = |name: &str| SourceFile {
+            name: name.into(),
+            text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
+        };
+        (
+            read("schema.cedarschema"),
+            vec![read("store.cedar"), read("users.cedar"), read("staff.cedar")],
+        )
+    }
+
+    #[test]
+    fn default_policies_validate_against_the_schema() {
+        let (schema, files) = default_files();
+        let loaded = load(&schema, &files).unwrap_or_else(|problems| {
+            panic!("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        });
+        assert_eq!(loaded.summary.policies, loaded.summary.permits + loaded.summary.forbids);
+        assert!(loaded.summary.forbids >= 4, "{:?}", loaded.summary);
+        assert!(loaded.policies.policy(&PolicyId::new("keep-last-admin")).is_some());
+    }
+
+    #[test]
+    fn unknown_attribute_is_reported_with_file_and_line() {
+        let (schema, mut files) = default_files();
+        files.push(SourceFile {
+            name: "extra.cedar".into(),
+            text: "// a comment\n\n@id(\"typo\")\npermit (principal is PartnerGate::Customer, action, resource)\nwhen { principal.isAdmn };\n".into(),
+        });
+        let problems = load(&schema, &files).err().expect("must be refused");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].file, "extra.cedar");
+        assert_eq!(problems[0].line, 5, "{problems:?}");
+        assert!(problems[0].message.contains("isAdmn"), "{problems:?}");
+    }
+
+    #[test]
+    fn syntax_error_is_reported_with_file_and_line() {
+        let (schema, _) = default_files();
+        let files = vec![SourceFile {
+            name: "broken.cedar".into(),
+            text: "@id(\"a\")\npermit (principal, action, resource);\n\n@id(\"b\")\nforbid (principal, action, resource) when { principal.x == };\n".into(),
+        }];
+        let problems = load(&schema, &files).err().expect("must be refused");
+        assert_eq!(problems[0].file, "broken.cedar");
+        assert_eq!(problems[0].line, 5, "{problems:?}");
+    }
+
+    #[test]
+    fn missing_and_duplicate_ids_are_refused() {
+        let (schema, _) = default_files();
+        let files = vec![
+            SourceFile {
+                name: "a.cedar".into(),
+                text: "@id(\"same\")\npermit (principal, action, resource);\n// no id below\npermit (principal, action, resource);\n".into(),
+            },
+            SourceFile {
+                name: "b.cedar".into(),
+                text: "\n@id(\"same\")\nforbid (principal, action, resource);\n".into(),
+            },
+        ];
+        let problems = load(&schema, &files).err().expect("must be refused");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!((problems[0].file.as_str(), problems[0].line), ("a.cedar", 4));
+        assert!(problems[0].message.contains("@id"));
+        assert_eq!((problems[1].file.as_str(), problems[1].line), ("b.cedar", 2));
+        assert!(problems[1].message.contains("a.cedar:1"), "{problems:?}");
+    }
+
+    #[test]
+    fn broken_schema_is_reported() {
+        let (_, files) = default_files();
+        let schema = SourceFile { name: "schema.cedarschema".into(), text: "entity User = {\n  name: Strin,\n};\n".into() };
+        let problems = load(&schema, &files).err().expect("must be refused");
+        assert!(problems.iter().all(|p| p.file == "schema.cedarschema"), "{problems:?}");
+    }
+
+    #[test]
+    fn version_changes_with_the_text() {
+        let (schema, files) = default_files();
+        let a = load(&schema, &files).ok().unwrap().summary.version;
+        let mut changed = files.clone();
+        changed[0].text.push_str("\n// edited\n");
+        let b = load(&schema, &changed).ok().unwrap().summary.version;
+        assert_ne!(a, b);
+        assert_eq!(a, load(&schema, &files).ok().unwrap().summary.version);
+    }
+}

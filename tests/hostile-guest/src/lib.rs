@@ -1,0 +1,80 @@
+//! A guest that misbehaves on request, to test that the host contains it.
+//!
+//! `access.authorize` with action `loop` spins forever, with `alloc` allocates
+//! until memory runs out, with `panic` panics; any other action is allowed by
+//! the policy id `hostile-guest-ok`. The other exports answer trivially.
+#![deny(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
+
+    use exports::partnergate::b2b::{access, org_users, policy, sign_in};
+    use partnergate::b2b::types;
+
+    struct Hostile;
+    export!(Hostile);
+
+    fn summary() -> policy::Summary {
+        policy::Summary { version: "hostile".into(), policies: 0, permits: 0, forbids: 0 }
+    }
+
+    impl policy::Guest for Hostile {
+        fn load(_: policy::PolicyFile, _: Vec<policy::PolicyFile>) -> Result<policy::Summary, policy::Error> {
+            Ok(summary())
+        }
+        fn validate(_: policy::PolicyFile, _: Vec<policy::PolicyFile>) -> Result<policy::Summary, policy::Error> {
+            Ok(summary())
+        }
+        fn current() -> Option<policy::Summary> {
+            Some(summary())
+        }
+    }
+
+    impl access::Guest for Hostile {
+        fn authorize(request: access::Request) -> Result<types::Decision, access::Error> {
+            match request.action.as_str() {
+                "loop" => {
+                    let mut n: u64 = 0;
+                    loop {
+                        n = std::hint::black_box(n.wrapping_add(1));
+                    }
+                }
+                "alloc" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1u8; 1 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
+                "panic" => panic!("hostile guest panics on request"),
+                _ => Ok(types::Decision {
+                    effect: types::Effect::Allow,
+                    policies: vec!["hostile-guest-ok".into()],
+                    errors: vec![],
+                }),
+            }
+        }
+    }
+
+    impl org_users::Guest for Hostile {
+        fn add_user(_: String, _: String, _: org_users::NewUser) -> Result<types::Membership, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn revoke_user(_: String, _: String, _: u64) -> Result<types::Membership, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn reinstate_user(_: String, _: String, _: u64) -> Result<types::Membership, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn remove_user(_: String, _: String, _: u64) -> Result<types::Membership, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+    }
+
+    impl sign_in::Guest for Hostile {
+        fn link(_: types::ExternalIdentity) -> Result<String, sign_in::Error> {
+            Err(sign_in::Error::Unsupported)
+        }
+    }
+}
