@@ -1,1 +1,241 @@
-fn main(){}
+//! `cargo bench -p partnergate --bench authorize`: the same requests against
+//! the same policies and records, decided natively by the plugin's rules
+//! (compiled for the host) and through the host and the plugin component, in
+//! one run. Prints p50, p99 and plugin/native, the cost of a fresh instance's
+//! first decision, and cold starts with and without the compiled-artifact
+//! cache.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use partnergate::bindings::types as wit;
+use partnergate::directory::Directory;
+use partnergate::directory::memory::MemoryDirectory;
+use partnergate::directory::seed::Seed;
+use partnergate::{AuthorizeRequest, PartnerGate};
+use partnergate_plugin::access::{self, Names};
+use partnergate_plugin::memory::MemoryRecords;
+use partnergate_plugin::model;
+use partnergate_plugin::policy_set::{self, SourceFile};
+use serde_json::json;
+
+const ITERATIONS: usize = 20_000;
+
+fn policies_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+fn requests() -> Vec<AuthorizeRequest> {
+    vec![
+        AuthorizeRequest::new("customer:bob", "browse", "store:main"),
+        AuthorizeRequest::new("customer:bob", "placeOrder", "store:main").with_context(json!({"orderTotal": 12000})),
+        AuthorizeRequest::new("customer:alice", "addUser", "organization:acme"),
+        AuthorizeRequest::new("customer:alice", "revokeUser", "customer:bob"),
+        AuthorizeRequest::new("staff:sam", "demoteAdmin", "customer:alice"),
+    ]
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Stats { p50: at(0.50), p99: at(0.99) }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn status(s: wit::AccountStatus) -> model::AccountStatus {
+    match s {
+        wit::AccountStatus::Invited => model::AccountStatus::Invited,
+        wit::AccountStatus::Active => model::AccountStatus::Active,
+        wit::AccountStatus::Revoked => model::AccountStatus::Revoked,
+        wit::AccountStatus::Removed => model::AccountStatus::Removed,
+    }
+}
+
+fn organization(o: wit::Organization) -> model::Organization {
+    model::Organization {
+        id: o.id,
+        name: o.name,
+        status: match o.status {
+            wit::OrganizationStatus::Pending => model::OrganizationStatus::Pending,
+            wit::OrganizationStatus::Approved => model::OrganizationStatus::Approved,
+            wit::OrganizationStatus::Rejected => model::OrganizationStatus::Rejected,
+            wit::OrganizationStatus::Blocked => model::OrganizationStatus::Blocked,
+        },
+        active_admins: o.active_admins,
+    }
+}
+
+/// The same records, in the plugin's native model.
+async fn native_records(seed: &Seed, dir: &MemoryDirectory) -> MemoryRecords {
+    let mut records = MemoryRecords::default();
+    for p in &seed.people {
+        let a = dir.get_account(&p.id).await.unwrap().unwrap();
+        records.accounts.insert(
+            p.id.clone(),
+            model::Account {
+                person: model::Person { id: a.person.id, email: a.person.email, name: a.person.name },
+                membership: a.membership.map(|m| model::Membership {
+                    organization_id: m.organization_id,
+                    person_id: m.person_id,
+                    status: status(m.status),
+                    previous_status: m.previous_status.map(status),
+                    is_admin: m.is_admin,
+                    roles: m.roles,
+                    spending_limit: m.spending_limit,
+                    version: m.version,
+                }),
+                organization: a.organization.map(organization),
+            },
+        );
+    }
+    for o in &seed.organizations {
+        records.organizations.insert(o.id.clone(), organization(dir.get_organization(&o.id).await.unwrap().unwrap()));
+    }
+    for s in seed.staff() {
+        records.staff.insert(
+            s.id.clone(),
+            model::Staff { id: s.id, name: s.name, assigned_organizations: s.assigned_organizations },
+        );
+    }
+    records
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let seed = Seed::from_file(&policies_dir().join("directory.json")).unwrap();
+    let directory = Arc::new(MemoryDirectory::from_seed(&seed).unwrap());
+    let records = native_records(&seed, &directory).await;
+
+    let read = |name: &str| SourceFile {
+        name: name.into(),
+        text: std::fs::read_to_string(policies_dir().join(name)).unwrap(),
+    };
+    let loaded = policy_set::load(
+        &read("schema.cedarschema"),
+        &[read("staff.cedar"), read("store.cedar"), read("users.cedar")],
+    )
+    .ok()
+    .unwrap();
+    let names = Names::new();
+
+    let cache_dir = tempfile::tempdir().unwrap();
+    let gate = PartnerGate::builder()
+        .directory(directory.clone())
+        .artifact_cache(cache_dir.path())
+        .build()
+        .await
+        .unwrap();
+
+    let requests = requests();
+    let contexts: Vec<String> = requests.iter().map(|r| r.context.to_string()).collect();
+    // The two paths must agree before they are timed.
+    for (r, ctx) in requests.iter().zip(&contexts) {
+        let req = access::Request { principal: &r.principal, action: &r.action, resource: &r.resource, context: ctx };
+        let native = access::authorize(&loaded, &names, &records, &req).unwrap();
+        let plugin = gate.authorize(r).await.unwrap();
+        assert_eq!(native.effect == model::Effect::Allow, plugin.is_allowed(), "{r:?}");
+        assert_eq!(native.policies, plugin.policies, "{r:?}");
+    }
+
+    println!("authorize: {} requests x {ITERATIONS} iterations, {} policies", requests.len(), loaded.summary.policies);
+    println!("{:<44} {:>10} {:>10} {:>10} {:>10} {:>8}", "request", "native p50", "native p99", "plugin p50", "plugin p99", "ratio");
+    let mut all_native = Vec::new();
+    let mut all_plugin = Vec::new();
+    for (r, ctx) in requests.iter().zip(&contexts) {
+        let req = access::Request { principal: &r.principal, action: &r.action, resource: &r.resource, context: ctx };
+        let mut native = Vec::with_capacity(ITERATIONS);
+        let mut plugin = Vec::with_capacity(ITERATIONS);
+        for _ in 0..ITERATIONS / 10 {
+            std::hint::black_box(access::authorize(&loaded, &names, &records, &req).unwrap());
+            std::hint::black_box(gate.authorize(r).await.unwrap());
+        }
+        for _ in 0..ITERATIONS {
+            let t = Instant::now();
+            std::hint::black_box(access::authorize(&loaded, &names, &records, &req).unwrap());
+            native.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(gate.authorize(r).await.unwrap());
+            plugin.push(t.elapsed());
+        }
+        all_native.extend_from_slice(&native);
+        all_plugin.extend_from_slice(&plugin);
+        let (n, p) = (stats(native), stats(plugin));
+        println!(
+            "{:<44} {:>8.2}µs {:>8.2}µs {:>8.2}µs {:>8.2}µs {:>7.2}x",
+            format!("{} {} {}", r.principal, r.action, r.resource),
+            us(n.p50),
+            us(n.p99),
+            us(p.p50),
+            us(p.p99),
+            us(p.p50) / us(n.p50)
+        );
+    }
+    let (n, p) = (stats(all_native), stats(all_plugin));
+    println!(
+        "{:<44} {:>8.2}µs {:>8.2}µs {:>8.2}µs {:>8.2}µs {:>7.2}x",
+        "all requests",
+        us(n.p50),
+        us(n.p99),
+        us(p.p50),
+        us(p.p99),
+        us(p.p50) / us(n.p50)
+    );
+    println!("plugin/native at p50: {:.2} (target <= 1.30)", us(p.p50) / us(n.p50));
+
+    // A fresh instance's first decision: instantiate, load the policy set, decide.
+    let mut first = Vec::new();
+    for _ in 0..20 {
+        let fresh = PartnerGate::builder()
+            .directory(directory.clone())
+            .artifact_cache(cache_dir.path())
+            .build()
+            .await
+            .unwrap();
+        // `build` warmed one instance while validating; take the pool's other path
+        // by issuing two concurrent calls: the second needs a new instance.
+        let t = Instant::now();
+        let (a, b) = tokio::join!(fresh.authorize(&requests[0]), fresh.authorize(&requests[1]));
+        a.unwrap();
+        b.unwrap();
+        first.push(t.elapsed());
+    }
+    let f = stats(first);
+    println!(
+        "two concurrent first calls (one on a fresh instance: instantiate + load policies + decide): p50 {:.0}µs p99 {:.0}µs ({:.0}x native p50)",
+        us(f.p50),
+        us(f.p99),
+        us(f.p50) / us(n.p50)
+    );
+
+    // Cold starts: engine, component, policy validation, first instance.
+    let empty = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    PartnerGate::builder().directory(directory.clone()).build().await.unwrap();
+    let uncached = t.elapsed();
+    let t = Instant::now();
+    PartnerGate::builder().directory(directory.clone()).artifact_cache(empty.path()).build().await.unwrap();
+    let compiled_and_stored = t.elapsed();
+    let t = Instant::now();
+    PartnerGate::builder().directory(directory.clone()).artifact_cache(empty.path()).build().await.unwrap();
+    let cached = t.elapsed();
+    println!(
+        "cold start: without artifact cache {:.0} ms, first with cache (compile + store) {:.0} ms, with cached artifact {:.1} ms ({:.0}x faster)",
+        uncached.as_secs_f64() * 1e3,
+        compiled_and_stored.as_secs_f64() * 1e3,
+        cached.as_secs_f64() * 1e3,
+        uncached.as_secs_f64() / cached.as_secs_f64()
+    );
+}

@@ -1,1 +1,37 @@
+//! PartnerGate's host: loads the plugin component with wasmtime, backs its
+//! imports with real services, and answers over a library API, a CLI and
+//! HTTP.
+//!
+//! # Layout
+//! - [`gate`]: the library API, [`PartnerGate`] and its [`Builder`].
+//! - [`bindings`]: `bindgen!` output only; [`imports`] implements each
+//!   imported interface by delegating to the backends.
+//! - [`directory`], [`cache`], [`notify`]: backends behind traits, one module
+//!   per implementation.
+//! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
+//!   instances and the limits calls run under.
+//! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
+//!   test files.
+//! - [`server`]: the HTTP API of `partnergate serve`; [`config`]: its
+//!   configuration.
+#![deny(missing_docs)]
 
+#[allow(missing_docs)]
+pub mod bindings;
+pub mod cache;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod gate;
+mod imports;
+pub mod notify;
+pub mod policies;
+pub mod policy_tests;
+mod pool;
+pub mod runtime;
+pub mod server;
+pub mod state;
+
+pub use error::{Error, Fault, Problem};
+pub use gate::{AuthorizeRequest, Builder, Decision, DecisionKind, PartnerGate, PluginSource, PolicySummary};
+pub use pool::Limits;

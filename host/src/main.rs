@@ -1,1 +1,180 @@
-fn main(){}
+//! `partnergate`: serve the HTTP API, decide one request, validate and test
+//! policies. Argument parsing only; the work is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use partnergate::config::{HostOptions, ServeOptions};
+use partnergate::policies::PolicySource;
+use partnergate::{AuthorizeRequest, Error, policy_tests};
+
+#[derive(Parser)]
+#[command(name = "partnergate", version, about = "B2B access for storefronts: organization users, sign-in, Cedar decisions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (see /v1/openapi.json).
+    Serve(ServeOptions),
+    /// Decide one request and print the decision and the deciding policies.
+    /// Exits 0 on allow, 1 on deny, 2 when no decision could be made.
+    Authorize {
+        /// `customer:<id>` or `staff:<id>`.
+        #[arg(long)]
+        principal: String,
+        /// A Cedar action of the schema, e.g. `placeOrder`.
+        #[arg(long)]
+        action: String,
+        /// `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`.
+        #[arg(long)]
+        resource: String,
+        /// The context as a JSON object, e.g. '{"orderTotal": 12000}'.
+        #[arg(long, default_value = "{}")]
+        context: String,
+        #[command(flatten)]
+        host: HostOptions,
+    },
+    /// Policy work: validate and test a policy directory.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy directory against its schema; print every problem
+    /// with file and line; exit 1 on any.
+    Validate {
+        /// The policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        #[command(flatten)]
+        host: HostOptions,
+    },
+    /// Run the policy tests in `<DIR>/tests/*.json` against `<DIR>`; exit 1
+    /// on any failure.
+    Test {
+        /// The policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        #[command(flatten)]
+        host: HostOptions,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARTNERGATE_LOG").unwrap_or_else(|_| "partnergate=info,plugin=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(options) => {
+            options.check()?;
+            let gate = options.host.builder()?.build().await?;
+            let listener = tokio::net::TcpListener::bind(options.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", options.listen))?;
+            eprintln!(
+                "partnergate listening on http://{} (policy set {}, {})",
+                listener.local_addr()?,
+                gate.policy_summary().version,
+                gate.policy_summary().source
+            );
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            partnergate::server::serve(listener, gate, options.service_token, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Authorize { principal, action, resource, context, host } => {
+            let context: serde_json::Value = serde_json::from_str(&context).context("--context is not valid JSON")?;
+            let gate = host.builder()?.build().await?;
+            let request = AuthorizeRequest { principal, action, resource, context };
+            match gate.authorize(&request).await {
+                Ok(decision) => {
+                    let verdict = if decision.is_allowed() { "ALLOW" } else { "DENY" };
+                    if decision.policies.is_empty() {
+                        println!("{verdict} (no policy permits this request)");
+                    } else {
+                        println!("{verdict} by {}", decision.policies.join(", "));
+                    }
+                    for error in &decision.errors {
+                        println!("  error: {error}");
+                    }
+                    Ok(if decision.is_allowed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                }
+                Err(err) => {
+                    println!("DENY (no decision: {err})");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Policy { command: PolicyCommand::Validate { dir, host } } => {
+            let gate = host.builder()?.build().await?;
+            match gate.validate_policies(&PolicySource::Dir(dir.clone())).await {
+                Ok(summary) => {
+                    println!(
+                        "{}: valid ({} policies: {} permit, {} forbid; version {})",
+                        dir.display(),
+                        summary.policies,
+                        summary.permits,
+                        summary.forbids,
+                        summary.version
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(Error::InvalidPolicies(problems)) => {
+                    for problem in &problems {
+                        println!("{}", display_problem(&dir, problem));
+                    }
+                    println!("{} problem(s) found", problems.len());
+                    Ok(ExitCode::from(1))
+                }
+                Err(err) => Err(err.into()),
+            }
+        }
+        Command::Policy { command: PolicyCommand::Test { dir, host } } => {
+            let source = PolicySource::Dir(dir.clone());
+            let results =
+                policy_tests::run_dir(&dir.join("tests"), &source, &host.plugin_source(), host.artifact_dir().as_deref()).await?;
+            let failed = results.iter().filter(|r| r.failure.is_some()).count();
+            for result in &results {
+                let file = result.file.file_name().unwrap_or_default().to_string_lossy();
+                match &result.failure {
+                    None => println!("ok    {file}: {}", result.name),
+                    Some(why) => println!("FAIL  {file}: {}\n      {why}", result.name),
+                }
+            }
+            println!("{} passed, {failed} failed", results.len() - failed);
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}
+
+fn display_problem(dir: &std::path::Path, p: &partnergate::Problem) -> String {
+    let file = dir.join(&p.file);
+    if p.line == 0 {
+        format!("{}: {}", file.display(), p.message)
+    } else {
+        format!("{}:{}:{}: {}", file.display(), p.line, p.column, p.message)
+    }
+}

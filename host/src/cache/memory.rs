@@ -1,0 +1,60 @@
+//! An in-process status cache with a hard TTL per entry.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{CacheError, StatusCache};
+use crate::bindings::types::Account;
+
+/// An in-process [`StatusCache`].
+pub struct MemoryCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Account)>>,
+}
+
+impl MemoryCache {
+    /// A cache whose entries live at most `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+}
+
+#[async_trait]
+impl StatusCache for MemoryCache {
+    fn summary(&self) -> String {
+        format!("in-process status cache (TTL {:?})", self.ttl)
+    }
+
+    async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
+        let mut entries = self.entries.lock().expect("cache lock");
+        match entries.get(person_id) {
+            Some((at, account)) if at.elapsed() < self.ttl => Ok(Some(account.clone())),
+            Some(_) => {
+                entries.remove(person_id);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put(&self, account: Account) -> Result<(), CacheError> {
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.insert(account.person.id.clone(), (Instant::now(), account));
+        Ok(())
+    }
+
+    async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
+        self.entries.lock().expect("cache lock").remove(person_id);
+        Ok(())
+    }
+
+    async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
+        self.entries.lock().expect("cache lock").retain(|_, (_, account)| {
+            account.membership.as_ref().is_none_or(|m| m.organization_id != organization_id)
+        });
+        Ok(())
+    }
+}

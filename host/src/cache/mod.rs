@@ -1,0 +1,60 @@
+//! The account-status cache in front of the directory.
+//!
+//! One trait, one module per backend: [`memory`] (the embedded default) and,
+//! with the Redis issue, `redis`. A miss is always safe; a stale hit is not,
+//! so every directory change invalidates what it touched before it is
+//! reported done ([`invalidate_after`]).
+
+pub mod memory;
+
+use async_trait::async_trait;
+
+use crate::bindings::directory::ChangeOp;
+use crate::bindings::types::Account;
+
+/// Why a cache call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The backend cannot be reached; callers read the directory instead.
+    #[error("status cache unavailable: {0}")]
+    Unavailable(String),
+    /// A bug in the backend: traps the plugin call.
+    #[error("status cache failed: {0}")]
+    Internal(String),
+}
+
+/// A status-cache backend.
+#[async_trait]
+pub trait StatusCache: Send + Sync + 'static {
+    /// What this backend is, for logs.
+    fn summary(&self) -> String;
+
+    /// The cached account of a person.
+    async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError>;
+
+    /// Caches an account.
+    async fn put(&self, account: Account) -> Result<(), CacheError>;
+
+    /// Drops a person's entry.
+    async fn invalidate(&self, person_id: &str) -> Result<(), CacheError>;
+
+    /// Drops the entries of every member of an organization (their entries
+    /// embed its status and administrator count).
+    async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError>;
+}
+
+/// Invalidates every entry a committed change may have made stale.
+pub async fn invalidate_after(cache: &dyn StatusCache, ops: &[ChangeOp]) -> Result<(), CacheError> {
+    for op in ops {
+        match op {
+            ChangeOp::PutPerson(p) => cache.invalidate(&p.id).await?,
+            ChangeOp::PutOrganization(o) => cache.invalidate_organization(&o.id).await?,
+            ChangeOp::PutMembership((m, _)) => {
+                cache.invalidate(&m.person_id).await?;
+                cache.invalidate_organization(&m.organization_id).await?;
+            }
+            ChangeOp::LinkIdentity(_) => {}
+        }
+    }
+    Ok(())
+}

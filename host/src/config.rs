@@ -1,0 +1,129 @@
+//! Configuration of `partnergate serve` and the CLI: flags, each with an
+//! environment variable, all optional (embedded defaults otherwise).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::directory::memory::MemoryDirectory;
+use crate::directory::seed::Seed;
+use crate::error::Error;
+use crate::gate::{Builder, PartnerGate, PluginSource};
+use crate::policies::PolicySource;
+use crate::pool::Limits;
+
+/// Options shared by every command that starts the host.
+#[derive(Args, Clone, Debug)]
+pub struct HostOptions {
+    /// Directory with the Cedar schema (`*.cedarschema`) and policies
+    /// (`*.cedar`); default: the policies built into the binary.
+    #[arg(long, env = "PARTNERGATE_POLICIES")]
+    pub policies: Option<PathBuf>,
+
+    /// A directory seed (JSON, see `policies/directory.json`) loaded into the
+    /// in-memory customer directory; default: an empty directory.
+    #[arg(long, env = "PARTNERGATE_DIRECTORY_SEED")]
+    pub directory_seed: Option<PathBuf>,
+
+    /// A plugin component to load instead of the built-in one.
+    #[arg(long, env = "PARTNERGATE_PLUGIN")]
+    pub plugin: Option<PathBuf>,
+
+    /// Where the compiled plugin is cached; `none` disables the cache.
+    /// Default: `$XDG_CACHE_HOME/partnergate` or `~/.cache/partnergate`.
+    #[arg(long, env = "PARTNERGATE_CACHE_DIR")]
+    pub cache_dir: Option<String>,
+
+    /// Memory one plugin instance may use, in MiB.
+    #[arg(long, env = "PARTNERGATE_MEMORY_MIB", default_value_t = 64)]
+    pub memory_mib: usize,
+
+    /// Time one plugin call may take, in milliseconds.
+    #[arg(long, env = "PARTNERGATE_CALL_TIMEOUT_MS", default_value_t = 250)]
+    pub call_timeout_ms: u64,
+
+    /// Plugin instances running at once.
+    #[arg(long, env = "PARTNERGATE_MAX_INSTANCES", default_value_t = 32)]
+    pub max_instances: usize,
+}
+
+impl HostOptions {
+    /// The policy source these options name.
+    pub fn policy_source(&self) -> PolicySource {
+        self.policies.clone().map_or(PolicySource::Embedded, PolicySource::Dir)
+    }
+
+    /// The plugin these options name.
+    pub fn plugin_source(&self) -> PluginSource {
+        self.plugin.clone().map_or(PluginSource::Embedded, PluginSource::File)
+    }
+
+    /// The compiled-artifact cache directory, if enabled.
+    pub fn artifact_dir(&self) -> Option<PathBuf> {
+        match self.cache_dir.as_deref() {
+            Some("none") => None,
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                .map(|base| base.join("partnergate")),
+        }
+    }
+
+    /// A builder configured by these options.
+    pub fn builder(&self) -> Result<Builder, Error> {
+        if self.memory_mib == 0 || self.call_timeout_ms == 0 || self.max_instances == 0 {
+            return Err(Error::Config("memory, call timeout and instances must be greater than zero".into()));
+        }
+        let mut builder = PartnerGate::builder()
+            .plugin(self.plugin_source())
+            .policies(self.policy_source())
+            .limits(Limits {
+                memory_bytes: self.memory_mib << 20,
+                call_timeout: Duration::from_millis(self.call_timeout_ms),
+                max_instances: self.max_instances,
+            });
+        if let Some(dir) = self.artifact_dir() {
+            builder = builder.artifact_cache(dir);
+        }
+        if let Some(path) = &self.directory_seed {
+            let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
+            let directory = MemoryDirectory::from_seed(&seed).map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
+            builder = builder.directory(Arc::new(directory));
+        }
+        Ok(builder)
+    }
+}
+
+/// Options of `partnergate serve`.
+#[derive(Args, Clone, Debug)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    #[arg(long, env = "PARTNERGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Bearer token storefront services must send; required when listening
+    /// on anything but loopback.
+    #[arg(long, env = "PARTNERGATE_SERVICE_TOKEN", hide_env_values = true)]
+    pub service_token: Option<String>,
+
+    /// Host options.
+    #[command(flatten)]
+    pub host: HostOptions,
+}
+
+impl ServeOptions {
+    /// Refuses an open service on a non-loopback address.
+    pub fn check(&self) -> Result<(), Error> {
+        if !self.listen.ip().is_loopback() && self.service_token.is_none() {
+            return Err(Error::Config(format!(
+                "refusing to listen on `{}` without a service token: set PARTNERGATE_SERVICE_TOKEN",
+                self.listen
+            )));
+        }
+        Ok(())
+    }
+}

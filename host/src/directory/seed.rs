@@ -1,0 +1,208 @@
+//! A directory described in JSON, to start a directory with records: the
+//! sample data beside the default policies (`policies/directory.json`), policy
+//! tests and benchmarks use it.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::bindings::directory::{AuditEntry, ChangeOp};
+use crate::bindings::types::{AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff};
+
+/// The JSON document: every list optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    /// Organization records.
+    #[serde(default)]
+    pub organizations: Vec<SeedOrganization>,
+    /// Person records, each with an optional membership.
+    #[serde(default)]
+    pub people: Vec<SeedPerson>,
+    /// Merchant staff.
+    #[serde(default)]
+    pub staff: Vec<SeedStaff>,
+    /// Identity links.
+    #[serde(default)]
+    pub links: Vec<SeedLink>,
+}
+
+/// An organization.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedOrganization {
+    /// Id.
+    pub id: String,
+    /// Company name.
+    pub name: String,
+    /// `pending`, `approved`, `rejected` or `blocked`.
+    pub status: String,
+}
+
+/// A person and their membership.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPerson {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// The organization id, if a member.
+    pub organization: Option<String>,
+    /// `invited`, `active`, `revoked` or `removed`; default `active`.
+    pub status: Option<String>,
+    /// Administers the organization.
+    #[serde(default)]
+    pub admin: bool,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Spending limit in minor units.
+    pub spending_limit: Option<u64>,
+}
+
+/// A staff member.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedStaff {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Assigned organization ids.
+    #[serde(default)]
+    pub organizations: Vec<String>,
+}
+
+/// An identity link.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedLink {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Subject.
+    pub subject: String,
+    /// Person id.
+    pub person: String,
+}
+
+/// Why a seed could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The file could not be read.
+    #[error("cannot read directory seed `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed or has an unknown field or value.
+    #[error("directory seed `{path}`: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+}
+
+impl Seed {
+    /// Reads a seed file.
+    pub fn from_file(path: &Path) -> Result<Self, SeedError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SeedError::Read { path: path.display().to_string(), source })?;
+        Self::from_json(&text).map_err(|message| SeedError::Invalid { path: path.display().to_string(), message })
+    }
+
+    /// Parses a seed document.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let seed: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        seed.ops()?;
+        Ok(seed)
+    }
+
+    /// The directory changes that create these records.
+    pub fn ops(&self) -> Result<Vec<ChangeOp>, String> {
+        let mut ops = Vec::new();
+        for o in &self.organizations {
+            ops.push(ChangeOp::PutOrganization(Organization {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                status: organization_status(&o.status)?,
+                active_admins: 0,
+            }));
+        }
+        for p in &self.people {
+            ops.push(ChangeOp::PutPerson(Person { id: p.id.clone(), email: p.email.clone(), name: p.name.clone() }));
+            if let Some(org) = &p.organization {
+                if !self.organizations.iter().any(|o| &o.id == org) {
+                    return Err(format!("person `{}` names unknown organization `{org}`", p.id));
+                }
+                let status = account_status(p.status.as_deref().unwrap_or("active"))?;
+                ops.push(ChangeOp::PutMembership((
+                    Membership {
+                        organization_id: org.clone(),
+                        person_id: p.id.clone(),
+                        status,
+                        previous_status: None,
+                        is_admin: p.admin,
+                        roles: p.roles.clone(),
+                        spending_limit: p.spending_limit,
+                        version: 1,
+                    },
+                    None,
+                )));
+            }
+        }
+        for l in &self.links {
+            ops.push(ChangeOp::LinkIdentity((l.issuer.clone(), l.subject.clone(), l.person.clone())));
+        }
+        Ok(ops)
+    }
+
+    /// The staff records (staff are not changed through the plugin, so they
+    /// are not ops).
+    pub fn staff(&self) -> Vec<Staff> {
+        self.staff
+            .iter()
+            .map(|s| Staff { id: s.id.clone(), name: s.name.clone(), assigned_organizations: s.organizations.clone() })
+            .collect()
+    }
+
+    /// The audit entry recorded for seeding.
+    pub fn audit() -> AuditEntry {
+        AuditEntry {
+            actor: "system:seed".into(),
+            action: "seed".into(),
+            target: "directory".into(),
+            before: String::new(),
+            after: String::new(),
+            policies: Vec::new(),
+        }
+    }
+}
+
+/// Parses an organization status name.
+pub fn organization_status(s: &str) -> Result<OrganizationStatus, String> {
+    Ok(match s {
+        "pending" => OrganizationStatus::Pending,
+        "approved" => OrganizationStatus::Approved,
+        "rejected" => OrganizationStatus::Rejected,
+        "blocked" => OrganizationStatus::Blocked,
+        other => return Err(format!("unknown organization status `{other}`: use pending, approved, rejected or blocked")),
+    })
+}
+
+/// Parses an account status name.
+pub fn account_status(s: &str) -> Result<AccountStatus, String> {
+    Ok(match s {
+        "invited" => AccountStatus::Invited,
+        "active" => AccountStatus::Active,
+        "revoked" => AccountStatus::Revoked,
+        "removed" => AccountStatus::Removed,
+        other => return Err(format!("unknown account status `{other}`: use invited, active, revoked or removed")),
+    })
+}

@@ -1,0 +1,76 @@
+//! The host library's error type.
+
+use std::fmt;
+
+/// One problem in a policy set, located in its file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// File name.
+    pub file: String,
+    /// 1-based line, 0 without a location.
+    pub line: u32,
+    /// 1-based column, 0 without a location.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        }
+    }
+}
+
+/// What went wrong with the plugin itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The call ran past its deadline.
+    Deadline,
+    /// The plugin tried to use more memory than allowed.
+    MemoryLimit,
+    /// The plugin trapped (a panic, an unreachable, a host bug).
+    Trap,
+}
+
+/// Why the host could not answer. Every authorization caller must treat an
+/// error as a denial.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The policy set does not parse or validate.
+    #[error("policy set is invalid:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    InvalidPolicies(Vec<Problem>),
+    /// The policy files could not be read.
+    #[error("cannot read policies: {0}")]
+    PolicySource(String),
+    /// The request is malformed.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The directory or cache could not be read.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The plugin trapped, overran its deadline or its memory; the instance
+    /// was discarded.
+    #[error("plugin failed ({fault:?}): {message}")]
+    Plugin {
+        /// What kind of failure.
+        fault: Fault,
+        /// Details for logs.
+        message: String,
+    },
+    /// Too many calls at once; no instance became free in time.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The engine could not be set up or the plugin not compiled.
+    #[error("{0}")]
+    Engine(String),
+    /// The configuration is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The operation is not implemented by the loaded plugin.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}

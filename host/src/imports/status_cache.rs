@@ -1,0 +1,25 @@
+use crate::bindings::status_cache;
+use crate::bindings::types::Account;
+use crate::cache::CacheError;
+use crate::state::HostState;
+
+impl status_cache::Host for HostState {
+    async fn get(&mut self, person_id: String) -> Result<Option<Account>, CacheError> {
+        self.services.cache.get(&person_id).await
+    }
+
+    async fn put(&mut self, value: Account) -> Result<(), CacheError> {
+        self.services.cache.put(value).await
+    }
+
+    async fn invalidate(&mut self, person_id: String) -> Result<(), CacheError> {
+        self.services.cache.invalidate(&person_id).await
+    }
+
+    fn convert_error(&mut self, err: CacheError) -> wasmtime::Result<status_cache::Error> {
+        match err {
+            CacheError::Unavailable(m) => Ok(status_cache::Error::Unavailable(m)),
+            err @ CacheError::Internal(_) => Err(wasmtime::Error::msg(err.to_string())),
+        }
+    }
+}

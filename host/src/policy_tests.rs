@@ -1,0 +1,162 @@
+//! Policy tests: JSON files a security engineer reads and adds to. Each file
+//! names a directory of sample records and a list of cases, each a request
+//! with the decision and deciding policy ids it must get:
+//!
+//! ```json
+//! { "directory": "../directory.json",
+//!   "cases": [
+//!     { "name": "admin adds a user to their own organization",
+//!       "principal": "customer:alice", "action": "addUser",
+//!       "resource": "organization:acme",
+//!       "decision": "allow", "policies": ["org-admin-manages-own-users"] } ] }
+//! ```
+//!
+//! `decision` is `allow`, `deny` or `invalid` (the request must be refused as
+//! malformed); `policies` and `context` are optional; `directory` is a path
+//! relative to the test file, or an inline directory document.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::directory::memory::MemoryDirectory;
+use crate::directory::seed::Seed;
+use crate::error::Error;
+use crate::gate::{AuthorizeRequest, DecisionKind, PartnerGate, PluginSource};
+use crate::policies::PolicySource;
+
+/// One test file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    /// A seed path relative to the file, or an inline seed.
+    pub directory: serde_json::Value,
+    /// The cases.
+    pub cases: Vec<TestCase>,
+}
+
+/// One case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// A sentence saying what the case shows.
+    pub name: String,
+    /// Principal reference.
+    pub principal: String,
+    /// Action name.
+    pub action: String,
+    /// Resource reference.
+    pub resource: String,
+    /// Context object.
+    #[serde(default)]
+    pub context: serde_json::Value,
+    /// `allow`, `deny` or `invalid`.
+    pub decision: String,
+    /// The deciding policy ids, if the case pins them.
+    pub policies: Option<Vec<String>>,
+}
+
+/// The outcome of one case.
+#[derive(Debug)]
+pub struct CaseResult {
+    /// The test file.
+    pub file: PathBuf,
+    /// The case name.
+    pub name: String,
+    /// `None` when it passed, else what differed.
+    pub failure: Option<String>,
+}
+
+/// Runs every `*.json` file in `dir` against the policy set at `policies`.
+pub async fn run_dir(
+    dir: &Path,
+    policies: &PolicySource,
+    plugin: &PluginSource,
+    artifact_dir: Option<&Path>,
+) -> Result<Vec<CaseResult>, Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Config(format!("cannot read policy tests `{}`: {e}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Config(format!("no policy test files (`*.json`) in `{}`", dir.display())));
+    }
+    let mut results = Vec::new();
+    for file in files {
+        results.extend(run_file(&file, policies, plugin, artifact_dir).await?);
+    }
+    Ok(results)
+}
+
+/// Runs one test file.
+pub async fn run_file(
+    file: &Path,
+    policies: &PolicySource,
+    plugin: &PluginSource,
+    artifact_dir: Option<&Path>,
+) -> Result<Vec<CaseResult>, Error> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Config(format!("cannot read policy test `{}`: {e}", file.display())))?;
+    let test: TestFile = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("policy test `{}`: {e}", file.display())))?;
+    let seed = match &test.directory {
+        serde_json::Value::String(path) => {
+            let path = file.parent().unwrap_or(Path::new(".")).join(path);
+            Seed::from_file(&path).map_err(|e| Error::Config(e.to_string()))?
+        }
+        inline => Seed::from_json(&inline.to_string())
+            .map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?,
+    };
+    let directory = MemoryDirectory::from_seed(&seed).map_err(|e| Error::Config(e.to_string()))?;
+    let mut builder = PartnerGate::builder()
+        .plugin(plugin.clone())
+        .policies(policies.clone())
+        .directory(Arc::new(directory));
+    if let Some(dir) = artifact_dir {
+        builder = builder.artifact_cache(dir);
+    }
+    let gate = builder.build().await?;
+
+    let mut results = Vec::new();
+    for case in test.cases {
+        let request = AuthorizeRequest {
+            principal: case.principal.clone(),
+            action: case.action.clone(),
+            resource: case.resource.clone(),
+            context: case.context.clone(),
+        };
+        let outcome = gate.authorize(&request).await;
+        let failure = match (case.decision.as_str(), outcome) {
+            ("invalid", Err(Error::InvalidRequest(_))) => None,
+            ("invalid", other) => Some(format!("expected an invalid request, got {other:?}")),
+            (expected @ ("allow" | "deny"), Ok(decision)) => {
+                let got = match decision.decision {
+                    DecisionKind::Allow => "allow",
+                    DecisionKind::Deny => "deny",
+                };
+                if got != expected {
+                    Some(format!("expected {expected}, got {got} (policies {:?}, errors {:?})", decision.policies, decision.errors))
+                } else if case.policies.as_ref().is_some_and(|want| {
+                    let mut want = want.clone();
+                    want.sort();
+                    want != decision.policies
+                }) {
+                    Some(format!(
+                        "{got} as expected, but decided by {:?} instead of {:?}",
+                        decision.policies,
+                        case.policies.as_ref().unwrap()
+                    ))
+                } else {
+                    None
+                }
+            }
+            (expected @ ("allow" | "deny"), Err(err)) => Some(format!("expected {expected}, got error: {err}")),
+            (other, _) => Some(format!("unknown expected decision `{other}`: use allow, deny or invalid")),
+        };
+        results.push(CaseResult { file: file.to_path_buf(), name: case.name, failure });
+    }
+    Ok(results)
+}

@@ -1,0 +1,222 @@
+//! A pool of warm plugin instances with the policy set already loaded, and
+//! the leash every call runs on: an epoch deadline, a memory limit, and
+//! discarding any instance that traps.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
+
+use crate::bindings::policy::{self, PolicyFile, Summary};
+use crate::bindings::{Plugin, PluginPre};
+use crate::error::{Error, Fault, Problem};
+use crate::runtime::EPOCH_TICK;
+use crate::state::{HostState, Services};
+
+/// Bounds on each plugin call and on the pool.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Linear memory one instance may grow to.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call (epoch deadline).
+    pub call_timeout: Duration,
+    /// Instances running at once; further calls wait.
+    pub max_instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { memory_bytes: 64 << 20, call_timeout: Duration::from_millis(250), max_instances: 32 }
+    }
+}
+
+/// A validated policy set, ready to load into instances.
+#[derive(Clone, Debug)]
+pub struct PolicyBundle {
+    /// The schema file.
+    pub schema: PolicyFile,
+    /// The policy files.
+    pub files: Vec<PolicyFile>,
+    /// What the plugin reported when it validated them.
+    pub summary: Summary,
+    /// Increments with every reload; instances with an older one reload.
+    pub generation: u64,
+}
+
+/// One instance and the policy generation it has loaded.
+pub(crate) struct Warm {
+    pub(crate) store: Store<HostState>,
+    pub(crate) plugin: Plugin,
+    generation: u64,
+}
+
+impl Warm {
+    /// Arms the deadline for the next call into the guest.
+    pub(crate) fn arm(&mut self, timeout: Duration) {
+        let ticks = (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64;
+        self.store.set_epoch_deadline(ticks);
+    }
+}
+
+/// A call to make on a warm instance.
+pub(crate) type Call<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+pub(crate) struct Pool {
+    engine: Engine,
+    pre: PluginPre<HostState>,
+    services: Services,
+    limits: Limits,
+    bundle: RwLock<Arc<PolicyBundle>>,
+    idle: Mutex<Vec<Warm>>,
+    running: Semaphore,
+}
+
+impl Pool {
+    /// Links the imports and prepares instantiation of `component`.
+    pub(crate) fn new(engine: &Engine, component: &Component, services: Services, limits: Limits) -> Result<Self, Error> {
+        let mut linker: Linker<HostState> = Linker::new(engine);
+        let link = |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin's imports: {e:?}"));
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+        let pre = linker.instantiate_pre(component).map_err(link)?;
+        let pre = PluginPre::new(pre).map_err(|e| Error::Engine(format!("the component is not a PartnerGate plugin: {e:?}")))?;
+        let empty = PolicyBundle {
+            schema: PolicyFile { name: String::new(), text: String::new() },
+            files: Vec::new(),
+            summary: Summary { version: String::new(), policies: 0, permits: 0, forbids: 0 },
+            generation: 0,
+        };
+        Ok(Self {
+            engine: engine.clone(),
+            pre,
+            services,
+            running: Semaphore::new(limits.max_instances),
+            limits,
+            bundle: RwLock::new(Arc::new(empty)),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn bundle(&self) -> Arc<PolicyBundle> {
+        self.bundle.read().expect("bundle lock").clone()
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A fresh instance with no policy loaded.
+    pub(crate) async fn instantiate(&self) -> Result<Warm, Error> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.engine, HostState::new(self.services.clone(), limits));
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline((self.limits.call_timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64);
+        let plugin = self.pre.instantiate_async(&mut store).await.map_err(|e| fault(&e))?;
+        Ok(Warm { store, plugin, generation: 0 })
+    }
+
+    /// Checks a policy set on a fresh instance without putting it in use.
+    pub(crate) async fn validate(&self, schema: &PolicyFile, files: &[PolicyFile]) -> Result<Summary, Error> {
+        let (schema, files) = (schema.clone(), files.to_vec());
+        let result = self
+            .run(move |warm| {
+                Box::pin(async move { warm.plugin.partnergate_b2b_policy().call_validate(&mut warm.store, &schema, &files).await })
+            })
+            .await?;
+        result.map_err(policy_error)
+    }
+
+    /// Validates and puts a policy set in use. Instances load it before their
+    /// next call; a refused set leaves the current one in use.
+    pub(crate) async fn install(&self, schema: PolicyFile, files: Vec<PolicyFile>) -> Result<Arc<PolicyBundle>, Error> {
+        let summary = self.validate(&schema, &files).await?;
+        let mut slot = self.bundle.write().expect("bundle lock");
+        let bundle = Arc::new(PolicyBundle { schema, files, summary, generation: slot.generation + 1 });
+        *slot = bundle.clone();
+        Ok(bundle)
+    }
+
+    /// Runs `call` on a warm instance holding the current policy set. An
+    /// instance that traps, overruns its deadline or memory is discarded.
+    pub(crate) async fn run<R, F>(&self, call: F) -> Result<R, Error>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
+    {
+        let _permit = self.running.acquire().await.map_err(|_| Error::Busy("the pool is shut down".into()))?;
+        let bundle = self.bundle();
+        let idle = self.idle.lock().expect("idle lock").pop();
+        let mut warm = match idle {
+            Some(warm) => warm,
+            None => self.instantiate().await?,
+        };
+        let timeout = self.limits.call_timeout;
+        if warm.generation != bundle.generation && bundle.generation != 0 {
+            warm.arm(timeout);
+            let loaded = warm
+                .plugin
+                .partnergate_b2b_policy()
+                .call_load(&mut warm.store, &bundle.schema, &bundle.files)
+                .await
+                .map_err(|e| fault(&e))?;
+            loaded.map_err(policy_error)?;
+            warm.generation = bundle.generation;
+        }
+        warm.arm(timeout);
+        // The epoch deadline stops guest code; this stops a host import that
+        // hangs. Either way the instance is dropped with the future.
+        let outcome = tokio::time::timeout(timeout * 4, call(&mut warm)).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                self.idle.lock().expect("idle lock").push(warm);
+                Ok(value)
+            }
+            Ok(Err(err)) => {
+                tracing::warn!("discarding a plugin instance: {err:?}");
+                Err(fault(&err))
+            }
+            Err(_) => Err(Error::Plugin {
+                fault: Fault::Deadline,
+                message: format!("a host call made by the plugin did not finish within {:?}", timeout * 4),
+            }),
+        }
+    }
+
+    /// Number of idle warm instances (for tests and metrics).
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.lock().expect("idle lock").len()
+    }
+}
+
+/// Classifies an error out of a guest call.
+fn fault(err: &wasmtime::Error) -> Error {
+    let message = format!("{err:?}");
+    let fault = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Fault::Deadline,
+        _ if message.contains("forcing trap when growing memory") || message.contains("memory") && message.contains("limit") => {
+            Fault::MemoryLimit
+        }
+        _ => Fault::Trap,
+    };
+    Error::Plugin { fault, message }
+}
+
+fn policy_error(err: policy::Error) -> Error {
+    match err {
+        policy::Error::Invalid(problems) => Error::InvalidPolicies(
+            problems
+                .into_iter()
+                .map(|p| Problem { file: p.file, line: p.line, column: p.column, message: p.message })
+                .collect(),
+        ),
+        policy::Error::InternalError(m) => Error::Engine(format!("the plugin failed to load policies: {}", m.unwrap_or_default())),
+    }
+}

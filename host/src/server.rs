@@ -1,0 +1,174 @@
+//! The HTTP API of `partnergate serve`, under `/v1`, described by the
+//! OpenAPI document served at `/v1/openapi.json`.
+
+use std::future::Future;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::error::{Error, Fault};
+use crate::gate::{AuthorizeRequest, PartnerGate};
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Every route served, as `(method, path)`; the OpenAPI document must list
+/// each (a test checks it).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/health"),
+    ("get", "/v1/openapi.json"),
+    ("post", "/v1/authorize"),
+    ("get", "/v1/policies"),
+    ("post", "/v1/policies/reload"),
+];
+
+#[derive(Clone)]
+struct AppState {
+    gate: PartnerGate,
+    token: Option<String>,
+}
+
+/// The router, for embedding in a storefront's own axum server.
+pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
+    let state = AppState { gate, token: service_token };
+    let protected = Router::new()
+        .route("/v1/authorize", post(authorize))
+        .route("/v1/policies", get(policies))
+        .route("/v1/policies/reload", post(reload))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint: see /v1/openapi.json").into_response() })
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    gate: PartnerGate,
+    service_token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(gate, service_token)).with_graceful_shutdown(shutdown).await
+}
+
+/// A JSON error body: a stable `code`, a human `message`, and for anything
+/// about authorization `"decision": "deny"` so careless callers fail closed.
+struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self { status, body: json!({ "code": code, "message": message.into() }) }
+    }
+
+    fn deny(mut self) -> Self {
+        self.body["decision"] = json!("deny");
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let message = err.to_string();
+        match err {
+            Error::InvalidRequest(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+            Error::InvalidPolicies(problems) => {
+                let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policies", "the policy set is invalid; the current set stays in use");
+                e.body["problems"] = json!(problems);
+                e
+            }
+            Error::PolicySource(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_source", message),
+            Error::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
+            Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
+            Error::Plugin { fault, .. } => {
+                let code = match fault {
+                    Fault::Deadline => "plugin_deadline",
+                    Fault::MemoryLimit => "plugin_memory_limit",
+                    Fault::Trap => "plugin_trap",
+                };
+                tracing::error!("{message}");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, code, "the plugin failed; the request is denied")
+            }
+            Error::Unsupported(_) => Self::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
+            Error::Engine(_) | Error::Config(_) => {
+                tracing::error!("{message}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request is denied")
+            }
+        }
+    }
+}
+
+async fn require_token(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    if let Some(expected) = &state.token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the service token as `Authorization: Bearer <token>`")
+                .deny()
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "policy": state.gate.policy_summary(),
+        "idle_instances": state.gate.idle_instances(),
+    }))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn authorize(
+    State(state): State<AppState>,
+    body: Result<Json<AuthorizeRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text()).deny().into_response();
+        }
+    };
+    match state.gate.authorize(&request).await {
+        Ok(decision) => Json(decision).into_response(),
+        Err(err) => ApiError::from(err).deny().into_response(),
+    }
+}
+
+async fn policies(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!(state.gate.policy_summary()))
+}
+
+async fn reload(State(state): State<AppState>) -> Response {
+    match state.gate.reload_policies().await {
+        Ok(summary) => Json(summary).into_response(),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}

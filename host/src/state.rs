@@ -1,0 +1,45 @@
+//! What each plugin instance's store holds: WASI context, limits, and the
+//! services that back the plugin's imports.
+
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::cache::StatusCache;
+use crate::directory::Directory;
+use crate::notify::Notifier;
+
+/// The backends behind the plugin's imports, shared by every instance.
+#[derive(Clone)]
+pub struct Services {
+    /// Customer records.
+    pub directory: Arc<dyn Directory>,
+    /// Account-status cache.
+    pub cache: Arc<dyn StatusCache>,
+    /// Outbox for notifications.
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// The data of one plugin instance's store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) services: Services,
+}
+
+impl HostState {
+    /// A state with an empty WASI context: the plugin gets no files, no
+    /// network, no environment, no arguments.
+    pub fn new(services: Services, limits: StoreLimits) -> Self {
+        Self { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), limits, services }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

@@ -1,0 +1,60 @@
+//! A misbehaving guest is contained: a runaway loop hits the deadline, a
+//! runaway allocation hits the memory limit, a panic traps; each call is
+//! denied and the host answers the next call correctly.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use partnergate::{AuthorizeRequest, Error, Fault, Limits, PartnerGate, PluginSource};
+
+async fn hostile_gate() -> PartnerGate {
+    PartnerGate::builder()
+        .plugin(PluginSource::File(PathBuf::from(env!("HOSTILE_GUEST_WASM"))))
+        .artifact_cache(common::artifact_dir())
+        .limits(Limits { memory_bytes: 32 << 20, call_timeout: Duration::from_millis(100), max_instances: 4 })
+        .build()
+        .await
+        .expect("hostile guest loads")
+}
+
+async fn expect_fault(gate: &PartnerGate, action: &str, expected: Fault) {
+    let started = Instant::now();
+    match gate.authorize(&AuthorizeRequest::new("customer:x", action, "store:main")).await {
+        Err(Error::Plugin { fault, message }) => assert_eq!(fault, expected, "{action}: {message}"),
+        other => panic!("{action}: expected a {expected:?} fault, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "{action} took {:?}", started.elapsed());
+    // The next call is answered correctly by a fresh instance.
+    let next = gate.authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main")).await.expect("next call answered");
+    assert!(next.is_allowed());
+    assert_eq!(next.policies, ["hostile-guest-ok"]);
+}
+
+#[tokio::test]
+async fn endless_loop_hits_the_deadline_and_the_host_keeps_serving() {
+    let gate = hostile_gate().await;
+    expect_fault(&gate, "loop", Fault::Deadline).await;
+}
+
+#[tokio::test]
+async fn runaway_allocation_hits_the_memory_limit_and_the_host_keeps_serving() {
+    let gate = hostile_gate().await;
+    expect_fault(&gate, "alloc", Fault::MemoryLimit).await;
+}
+
+#[tokio::test]
+async fn panicking_guest_traps_and_the_host_keeps_serving() {
+    let gate = hostile_gate().await;
+    expect_fault(&gate, "panic", Fault::Trap).await;
+}
+
+#[tokio::test]
+async fn a_trapped_instance_is_not_reused() {
+    let gate = hostile_gate().await;
+    gate.authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main")).await.unwrap();
+    assert_eq!(gate.idle_instances(), 1);
+    let _ = gate.authorize(&AuthorizeRequest::new("customer:x", "loop", "store:main")).await;
+    assert_eq!(gate.idle_instances(), 0, "the looping instance must be discarded");
+}

@@ -1,0 +1,167 @@
+//! Policy sets on disk: the default tests pass, broken files are refused with
+//! file and line, a refused reload keeps the set in use, and the CLI agrees.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use partnergate::policies::PolicySource;
+use partnergate::{Error, PluginSource, policy_tests};
+
+fn copy_policies(to: &Path) {
+    for entry in std::fs::read_dir(common::policies_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+const TYPO: &str = "// typo in an attribute name\n@id(\"typo\")\npermit (principal is PartnerGate::Customer, action, resource)\nwhen { principal.isAdmn };\n";
+
+#[tokio::test]
+async fn default_policy_tests_pass() {
+    let dir = common::policies_dir();
+    let results = policy_tests::run_dir(
+        &dir.join("tests"),
+        &PolicySource::Dir(dir.clone()),
+        &PluginSource::Embedded,
+        Some(&common::artifact_dir()),
+    )
+    .await
+    .expect("policy tests run");
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {}: {f}", r.file.display(), r.name)))
+        .collect();
+    assert!(results.len() >= 40, "only {} cases ran", results.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn policy_test_that_expects_the_wrong_decision_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("wrong.json"),
+        r#"{"directory": {"organizations": [{"id": "a", "name": "A", "status": "approved"}],
+                          "people": [{"id": "p", "email": "p@a.test", "name": "P", "organization": "a", "status": "revoked"}]},
+            "cases": [{"name": "a revoked user browses", "principal": "customer:p", "action": "browse",
+                       "resource": "store:main", "decision": "allow"}]}"#,
+    )
+    .unwrap();
+    let results = policy_tests::run_dir(dir.path(), &PolicySource::Embedded, &PluginSource::Embedded, Some(&common::artifact_dir()))
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 1);
+    let failure = results[0].failure.as_deref().expect("the case must fail");
+    assert!(failure.contains("expected allow, got deny"), "{failure}");
+}
+
+#[tokio::test]
+async fn host_refuses_to_start_with_a_broken_policy_file() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_policies(dir.path());
+    std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
+    let err = common::builder().policies(PolicySource::Dir(dir.path().into())).build().await.err().expect("must refuse");
+    let Error::InvalidPolicies(problems) = err else { panic!("expected invalid policies, got {err}") };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!((problems[0].file.as_str(), problems[0].line), ("zz-extra.cedar", 4));
+    assert!(problems[0].message.contains("isAdmn"), "{}", problems[0].message);
+}
+
+#[tokio::test]
+async fn broken_reload_keeps_the_working_set_and_a_fixed_one_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_policies(dir.path());
+    let gate = common::builder().policies(PolicySource::Dir(dir.path().into())).build().await.unwrap();
+    let before = gate.policy_summary();
+    assert!(common::decide(&gate, "customer:bob", "browse", "store:main").await.is_allowed());
+
+    std::fs::write(dir.path().join("store.cedar"), "@id(\"x\")\npermit (principal, action, resource) when { oops };\n").unwrap();
+    let err = gate.reload_policies().await.err().expect("broken reload refused");
+    assert!(matches!(err, Error::InvalidPolicies(ref p) if p[0].file == "store.cedar" && p[0].line == 2), "{err}");
+    assert_eq!(gate.policy_summary(), before);
+    assert!(common::decide(&gate, "customer:bob", "browse", "store:main").await.is_allowed());
+
+    // A valid edit takes effect without a restart: forbid browsing for everyone.
+    let store = std::fs::read_to_string(common::policies_dir().join("store.cedar")).unwrap();
+    let closed = format!("{store}\n// The store is closed.\n@id(\"store-closed\")\nforbid (principal, action == PartnerGate::Action::\"browse\", resource);\n");
+    std::fs::write(dir.path().join("store.cedar"), closed).unwrap();
+    let after = gate.reload_policies().await.expect("valid reload");
+    assert_ne!(after.version, before.version);
+    let d = common::decide(&gate, "customer:bob", "browse", "store:main").await;
+    assert!(!d.is_allowed());
+    assert_eq!(d.policies, ["store-closed"]);
+}
+
+fn partnergate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_partnergate"))
+        .args(args)
+        .env("PARTNERGATE_CACHE_DIR", common::artifact_dir())
+        .output()
+        .expect("run partnergate")
+}
+
+#[test]
+fn cli_validate_names_file_and_line_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_policies(dir.path());
+    std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
+    let out = partnergate(&["policy", "validate", dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("zz-extra.cedar:4:"), "{stdout}");
+    assert!(stdout.contains("isAdmn"), "{stdout}");
+}
+
+#[test]
+fn cli_validate_accepts_the_default_policies() {
+    let out = partnergate(&["policy", "validate", common::policies_dir().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("valid"), "{stdout}");
+}
+
+#[test]
+fn cli_policy_test_runs_the_default_tests() {
+    let out = partnergate(&["policy", "test", common::policies_dir().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+#[test]
+fn cli_authorize_prints_the_decision_and_deciding_policies() {
+    let seed = common::policies_dir().join("directory.json");
+    let seed = seed.to_str().unwrap();
+    let out = partnergate(&[
+        "authorize", "--directory-seed", seed, "--principal", "customer:bob", "--action", "placeOrder",
+        "--resource", "store:main", "--context", r#"{"orderTotal": 60000}"#,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("DENY by order-within-spending-limit"), "{stdout}");
+
+    let out = partnergate(&[
+        "authorize", "--directory-seed", seed, "--principal", "customer:alice", "--action", "addUser",
+        "--resource", "organization:acme",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ALLOW by org-admin-manages-own-users"), "{stdout}");
+}
+
+#[test]
+fn cli_refuses_to_start_on_a_broken_policy_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_policies(dir.path());
+    std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
+    let out = partnergate(&[
+        "authorize", "--policies", dir.path().to_str().unwrap(), "--principal", "customer:a", "--action", "browse",
+        "--resource", "store:main",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("zz-extra.cedar:4:"), "{stderr}");
+}
