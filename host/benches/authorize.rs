@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use partnergate::bindings::types as wit;
 use partnergate::directory::Directory;
-use partnergate::directory::memory::MemoryDirectory;
+use partnergate::clock::Clock;
+use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::directory::seed::Seed;
 use partnergate::{AuthorizeRequest, PartnerGate};
 use partnergate_plugin::access::{self, Names};
@@ -75,7 +76,7 @@ fn organization(o: wit::Organization) -> model::Organization {
 }
 
 /// The same records, in the plugin's native model.
-async fn native_records(seed: &Seed, dir: &MemoryDirectory) -> MemoryRecords {
+async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
     let mut records = MemoryRecords::default();
     for p in &seed.people {
         let a = dir.get_account(&p.id).await.unwrap().unwrap();
@@ -91,6 +92,7 @@ async fn native_records(seed: &Seed, dir: &MemoryDirectory) -> MemoryRecords {
                     is_admin: m.is_admin,
                     roles: m.roles,
                     spending_limit: m.spending_limit,
+                    invited_at: m.invited_at,
                     version: m.version,
                 }),
                 organization: a.organization.map(organization),
@@ -116,7 +118,8 @@ fn main() {
 
 async fn run() {
     let seed = Seed::from_file(&policies_dir().join("directory.json")).unwrap();
-    let directory = Arc::new(MemoryDirectory::from_seed(&seed).unwrap());
+    let directory = Arc::new(SqliteDirectory::in_memory(Clock::system()).unwrap());
+    seed.load_into(&directory).await.unwrap();
     let records = native_records(&seed, &directory).await;
 
     let read = |name: &str| SourceFile {

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::directory::memory::MemoryDirectory;
+use crate::clock::Clock;
 use crate::directory::seed::Seed;
+use crate::directory::sqlite::SqliteDirectory;
 use crate::error::Error;
 use crate::gate::{Builder, PartnerGate, PluginSource};
 use crate::policies::PolicySource;
@@ -23,8 +24,13 @@ pub struct HostOptions {
     #[arg(long, env = "PARTNERGATE_POLICIES")]
     pub policies: Option<PathBuf>,
 
-    /// A directory seed (JSON, see `policies/directory.json`) loaded into the
-    /// in-memory customer directory; default: an empty directory.
+    /// The SQLite database holding the customer directory (created and
+    /// migrated on start); `:memory:` keeps it in memory.
+    #[arg(long, env = "PARTNERGATE_DATABASE", default_value = "partnergate.db")]
+    pub database: String,
+
+    /// Customer records (JSON, see `policies/directory.json`) loaded into the
+    /// directory when it is empty.
     #[arg(long, env = "PARTNERGATE_DIRECTORY_SEED")]
     pub directory_seed: Option<PathBuf>,
 
@@ -73,8 +79,8 @@ impl HostOptions {
         }
     }
 
-    /// A builder configured by these options.
-    pub fn builder(&self) -> Result<Builder, Error> {
+    /// A builder configured by these options: opens (and seeds) the database.
+    pub async fn builder(&self) -> Result<Builder, Error> {
         if self.memory_mib == 0 || self.call_timeout_ms == 0 || self.max_instances == 0 {
             return Err(Error::Config("memory, call timeout and instances must be greater than zero".into()));
         }
@@ -89,12 +95,20 @@ impl HostOptions {
         if let Some(dir) = self.artifact_dir() {
             builder = builder.artifact_cache(dir);
         }
-        if let Some(path) = &self.directory_seed {
-            let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
-            let directory = MemoryDirectory::from_seed(&seed).map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
-            builder = builder.directory(Arc::new(directory));
+        let clock = Clock::system();
+        let directory = if self.database == ":memory:" {
+            SqliteDirectory::in_memory(clock.clone())
+        } else {
+            SqliteDirectory::open(std::path::Path::new(&self.database), clock.clone())
         }
-        Ok(builder)
+        .map_err(|e| Error::Config(format!("database `{}`: {e}", self.database)))?;
+        if let Some(path) = &self.directory_seed
+            && directory.is_empty().map_err(|e| Error::Config(e.to_string()))?
+        {
+            let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
+            seed.load_into(&directory).await.map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
+        }
+        Ok(builder.clock(clock).directory(Arc::new(directory)))
     }
 }
 
@@ -110,12 +124,33 @@ pub struct ServeOptions {
     #[arg(long, env = "PARTNERGATE_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<String>,
 
+    /// SMTP server for notifications, `smtp://host:port` (no TLS: use a
+    /// local relay); without it they are appended to `--outbox-file`.
+    #[arg(long, env = "PARTNERGATE_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of notifications.
+    #[arg(long, env = "PARTNERGATE_SMTP_FROM", default_value = "partnergate@localhost")]
+    pub smtp_from: String,
+
+    /// Where notifications are written when no SMTP server is configured.
+    #[arg(long, env = "PARTNERGATE_OUTBOX_FILE", default_value = "partnergate-outbox.jsonl")]
+    pub outbox_file: PathBuf,
+
     /// Host options.
     #[command(flatten)]
     pub host: HostOptions,
 }
 
 impl ServeOptions {
+    /// The mailer these options name.
+    pub fn mailer(&self) -> Result<Arc<dyn crate::notify::Mailer>, Error> {
+        Ok(match &self.smtp_url {
+            Some(url) => Arc::new(crate::notify::SmtpMailer::new(url, &self.smtp_from).map_err(Error::Config)?),
+            None => Arc::new(crate::notify::FileMailer::new(self.outbox_file.clone())),
+        })
+    }
+
     /// Refuses an open service on a non-loopback address.
     pub fn check(&self) -> Result<(), Error> {
         if !self.listen.ip().is_loopback() && self.service_token.is_none() {

@@ -70,6 +70,18 @@ pub enum Error {
     /// The configuration is wrong.
     #[error("configuration: {0}")]
     Config(String),
+    /// The policies denied the operation; nothing changed.
+    #[error("denied by policy: {}", if .0.policies.is_empty() { "no policy permits it".to_string() } else { .0.policies.join(", ") })]
+    Denied(crate::gate::Decision),
+    /// The organization, user or request does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A conflicting record exists, or the record changed since it was read.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Too soon; retry after this many seconds.
+    #[error("rate limited: retry in {0} s")]
+    RateLimited(u64),
     /// The operation is not implemented by the loaded plugin.
     #[error("unsupported: {0}")]
     Unsupported(String),

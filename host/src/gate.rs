@@ -7,14 +7,20 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use tokio::sync::{Notify, watch};
+
+use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
+use crate::bindings::types::{
+    AuditPage, Decision as WitDecision, Effect, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
+};
 use crate::bindings::access;
-use crate::bindings::types::{Decision as WitDecision, Effect};
 use crate::cache::StatusCache;
 use crate::cache::memory::MemoryCache;
+use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::directory::memory::MemoryDirectory;
+use crate::directory::sqlite::SqliteDirectory;
 use crate::error::Error;
-use crate::notify::{MemoryOutbox, Notifier};
+use crate::notify::Mailer;
 use crate::policies::PolicySource;
 use crate::pool::{Limits, Pool};
 use crate::runtime::{self, Artifact};
@@ -128,7 +134,7 @@ pub struct Builder {
     limits: Limits,
     directory: Option<Arc<dyn Directory>>,
     cache: Option<Arc<dyn StatusCache>>,
-    notifier: Option<Arc<dyn Notifier>>,
+    clock: Clock,
 }
 
 impl Default for Builder {
@@ -140,7 +146,7 @@ impl Default for Builder {
             limits: Limits::default(),
             directory: None,
             cache: None,
-            notifier: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -170,7 +176,7 @@ impl Builder {
         self
     }
 
-    /// The customer directory (default: an empty in-memory directory).
+    /// The customer directory (default: an empty SQLite database in memory).
     pub fn directory(mut self, directory: Arc<dyn Directory>) -> Self {
         self.directory = Some(directory);
         self
@@ -182,9 +188,9 @@ impl Builder {
         self
     }
 
-    /// The notification outbox (default: in memory).
-    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        self.notifier = Some(notifier);
+    /// The clock the host and the plugin read (default: the system clock).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -201,15 +207,19 @@ impl Builder {
         let engine = runtime::engine()?;
         let (component, artifact) = runtime::load_component(&engine, &wasm, self.artifact_dir.as_deref())?;
         let compile_time = started.elapsed();
+        let directory: Arc<dyn Directory> = match self.directory {
+            Some(directory) => directory,
+            None => Arc::new(SqliteDirectory::in_memory(self.clock.clone()).map_err(|e| Error::Unavailable(e.to_string()))?),
+        };
         let services = Services {
-            directory: self.directory.unwrap_or_else(|| Arc::new(MemoryDirectory::new())),
+            directory,
             cache: self.cache.unwrap_or_else(|| Arc::new(MemoryCache::new(Duration::from_secs(30)))),
-            notifier: self.notifier.unwrap_or_else(|| Arc::new(MemoryOutbox::default())),
+            outbox_ready: Arc::new(Notify::new()),
+            clock: self.clock,
         };
         tracing::info!(
             directory = services.directory.summary(),
             cache = services.cache.summary(),
-            notifier = services.notifier.summary(),
             ?artifact,
             ?compile_time,
             "plugin ready"
@@ -312,6 +322,163 @@ impl PartnerGate {
     pub fn limits(&self) -> &Limits {
         self.pool.limits()
     }
+
+    /// The clock the host and plugin read.
+    pub fn clock(&self) -> &Clock {
+        &self.services.clock
+    }
+
+    /// Starts delivering the outbox through `mailer` in the background until
+    /// the returned handle is stopped or dropped.
+    pub fn spawn_outbox(&self, mailer: Arc<dyn Mailer>, poll: Duration) -> OutboxHandle {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(crate::notify::run_outbox(
+            self.services.directory.clone(),
+            mailer,
+            self.services.clock.clone(),
+            self.services.outbox_ready.clone(),
+            poll,
+            stopped,
+        ));
+        OutboxHandle { stop, task: Some(task) }
+    }
+
+    async fn users<R: Send + 'static>(
+        &self,
+        call: impl for<'a> FnOnce(&'a org_users::Guest, &'a mut wasmtime::Store<crate::state::HostState>) -> crate::pool::Call<'a, R> + Send + 'static,
+    ) -> Result<R, Error> {
+        self.pool.run(move |warm| call(warm.plugin.partnergate_b2b_org_users(), &mut warm.store)).await
+    }
+
+    /// Adds a user to an organization (status `invited`, invitation queued).
+    pub async fn add_user(&self, actor: &str, organization_id: &str, user: NewUser) -> Result<Membership, Error> {
+        let (actor, org) = (actor.to_string(), organization_id.to_string());
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_add_user(s, &actor, &org, &user).await })).await?)
+    }
+
+    /// Edits a user.
+    pub async fn edit_user(&self, actor: &str, target: Target, changes: UserChanges) -> Result<Membership, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_edit_user(s, &actor, &target, &changes).await })).await?)
+    }
+
+    /// Removes a user (status `removed`).
+    pub async fn remove_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_remove_user(s, &actor, &target).await })).await?)
+    }
+
+    /// Revokes a user's access.
+    pub async fn revoke_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_revoke_user(s, &actor, &target).await })).await?)
+    }
+
+    /// Reinstates a revoked user.
+    pub async fn reinstate_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_reinstate_user(s, &actor, &target).await })).await?)
+    }
+
+    /// Re-sends an invited user's invitation (rate-limited).
+    pub async fn reinvite_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_reinvite_user(s, &actor, &target).await })).await?)
+    }
+
+    /// Adds many users; one result each, in order.
+    pub async fn bulk_add(&self, actor: &str, organization_id: &str, users: Vec<NewUser>) -> Result<Vec<Result<Membership, Error>>, Error> {
+        let (actor, org) = (actor.to_string(), organization_id.to_string());
+        let results = self.users(move |g, s| Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })).await?;
+        Ok(results.into_iter().map(user_result).collect())
+    }
+
+    /// Revokes, reinstates, removes or re-invites many users; one result each.
+    pub async fn bulk_change(&self, actor: &str, action: BulkAction, targets: Vec<Target>) -> Result<Vec<Result<Membership, Error>>, Error> {
+        let actor = actor.to_string();
+        let results = self.users(move |g, s| Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })).await?;
+        Ok(results.into_iter().map(user_result).collect())
+    }
+
+    /// Lists and searches users.
+    pub async fn list_users(&self, actor: &str, query: UserQuery) -> Result<MemberPage, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_list_users(s, &actor, &query).await })).await?)
+    }
+
+    /// Reads an organization's audit trail, or (`None`) all of it.
+    pub async fn read_audit(&self, actor: &str, organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<AuditPage, Error> {
+        let (actor, org, cursor) = (actor.to_string(), organization_id.map(String::from), cursor.map(String::from));
+        user_result(
+            self.users(move |g, s| Box::pin(async move { g.call_read_audit(s, &actor, org.as_deref(), cursor.as_deref(), limit).await }))
+                .await?,
+        )
+    }
+
+    /// A prospect's onboarding request.
+    pub async fn submit_onboarding(&self, organization_name: &str, requester_name: &str, requester_email: &str) -> Result<OnboardingRequest, Error> {
+        let (o, n, e) = (organization_name.to_string(), requester_name.to_string(), requester_email.to_string());
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_submit_onboarding(s, &o, &n, &e).await })).await?)
+    }
+
+    /// Approves an onboarding request.
+    pub async fn approve_onboarding(&self, actor: &str, request_id: &str) -> Result<OnboardingRequest, Error> {
+        let (actor, id) = (actor.to_string(), request_id.to_string());
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_approve_onboarding(s, &actor, &id).await })).await?)
+    }
+
+    /// Rejects an onboarding request.
+    pub async fn reject_onboarding(&self, actor: &str, request_id: &str, reason: &str) -> Result<OnboardingRequest, Error> {
+        let (actor, id, reason) = (actor.to_string(), request_id.to_string(), reason.to_string());
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_reject_onboarding(s, &actor, &id, &reason).await })).await?)
+    }
+
+    /// Lists onboarding requests (staff).
+    pub async fn list_onboarding(&self, actor: &str, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, Error> {
+        let actor = actor.to_string();
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_list_onboarding(s, &actor, status).await })).await?)
+    }
+
+    /// Creates an approved organization (staff).
+    pub async fn create_organization(&self, actor: &str, name: &str) -> Result<Organization, Error> {
+        let (actor, name) = (actor.to_string(), name.to_string());
+        user_result(self.users(move |g, s| Box::pin(async move { g.call_create_organization(s, &actor, &name).await })).await?)
+    }
+}
+
+/// The background outbox delivery; stops when stopped or dropped.
+pub struct OutboxHandle {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl OutboxHandle {
+    /// Stops delivery and waits for the worker to finish its current message.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for OutboxHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn user_result<T>(result: Result<T, org_users::Error>) -> Result<T, Error> {
+    result.map_err(|err| match err {
+        org_users::Error::Unsupported => Error::Unsupported("the loaded plugin does not implement this operation".into()),
+        org_users::Error::Denied(d) => Error::Denied(d.into()),
+        org_users::Error::Invalid(m) => Error::InvalidRequest(m),
+        org_users::Error::NotFound(m) => Error::NotFound(m),
+        org_users::Error::Conflict(m) => Error::Conflict(m),
+        org_users::Error::RateLimited(s) => Error::RateLimited(s),
+        org_users::Error::Unavailable(m) => Error::Unavailable(m),
+        org_users::Error::InternalError(m) => Error::Engine(m.unwrap_or_else(|| "plugin internal error".into())),
+    })
 }
 
 fn summary_of(s: &crate::bindings::policy::Summary, source: &PolicySource) -> PolicySummary {

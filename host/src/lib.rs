@@ -6,8 +6,9 @@
 //! - [`gate`]: the library API, [`PartnerGate`] and its [`Builder`].
 //! - [`bindings`]: `bindgen!` output only; [`imports`] implements each
 //!   imported interface by delegating to the backends.
-//! - [`directory`], [`cache`], [`notify`]: backends behind traits, one module
-//!   per implementation.
+//! - [`directory`], [`cache`]: backends behind traits, one module per
+//!   implementation; [`notify`]: outbox delivery (SMTP or a file);
+//!   [`clock`]: the clock host and plugin share.
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under.
 //! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
@@ -19,6 +20,7 @@
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
@@ -30,8 +32,9 @@ pub mod policy_tests;
 mod pool;
 pub mod runtime;
 pub mod server;
+pub mod server_users;
 pub mod state;
 
 pub use error::{Error, Fault, Problem};
-pub use gate::{AuthorizeRequest, Builder, Decision, DecisionKind, PartnerGate, PluginSource, PolicySummary};
+pub use gate::{AuthorizeRequest, Builder, Decision, DecisionKind, OutboxHandle, PartnerGate, PluginSource, PolicySummary};
 pub use pool::Limits;

@@ -89,7 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(options) => {
             options.check()?;
-            let gate = options.host.builder()?.build().await?;
+            let gate = options.host.builder().await?.build().await?;
             let listener = tokio::net::TcpListener::bind(options.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -99,15 +99,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 gate.policy_summary().version,
                 gate.policy_summary().source
             );
+            let outbox = gate.spawn_outbox(options.mailer()?, std::time::Duration::from_secs(1));
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
             partnergate::server::serve(listener, gate, options.service_token, shutdown).await?;
+            outbox.stop().await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Authorize { principal, action, resource, context, host } => {
             let context: serde_json::Value = serde_json::from_str(&context).context("--context is not valid JSON")?;
-            let gate = host.builder()?.build().await?;
+            let gate = host.builder().await?.build().await?;
             let request = AuthorizeRequest { principal, action, resource, context };
             match gate.authorize(&request).await {
                 Ok(decision) => {
@@ -128,8 +130,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Policy { command: PolicyCommand::Validate { dir, host } } => {
-            let gate = host.builder()?.build().await?;
+        Command::Policy { command: PolicyCommand::Validate { dir, mut host } } => {
+            host.database = ":memory:".into();
+            let gate = host.builder().await?.build().await?;
             match gate.validate_policies(&PolicySource::Dir(dir.clone())).await {
                 Ok(summary) => {
                     println!(

@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::directory::memory::MemoryDirectory;
+use crate::clock::Clock;
+use crate::directory::sqlite::SqliteDirectory;
 use crate::directory::seed::Seed;
 use crate::error::Error;
 use crate::gate::{AuthorizeRequest, DecisionKind, PartnerGate, PluginSource};
@@ -110,7 +111,8 @@ pub async fn run_file(
         inline => Seed::from_json(&inline.to_string())
             .map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?,
     };
-    let directory = MemoryDirectory::from_seed(&seed).map_err(|e| Error::Config(e.to_string()))?;
+    let directory = SqliteDirectory::in_memory(Clock::system()).map_err(|e| Error::Config(e.to_string()))?;
+    seed.load_into(&directory).await.map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?;
     let mut builder = PartnerGate::builder()
         .plugin(plugin.clone())
         .policies(policies.clone())

@@ -26,11 +26,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/authorize"),
     ("get", "/v1/policies"),
     ("post", "/v1/policies/reload"),
+    ("get", "/v1/organizations/{organization}/users"),
+    ("post", "/v1/organizations/{organization}/users"),
+    ("post", "/v1/organizations/{organization}/users/bulk"),
+    ("get", "/v1/organizations/{organization}/audit"),
+    ("post", "/v1/organizations"),
+    ("get", "/v1/users"),
+    ("patch", "/v1/users/{person}"),
+    ("post", "/v1/users/{person}/revoke"),
+    ("post", "/v1/users/{person}/reinstate"),
+    ("post", "/v1/users/{person}/remove"),
+    ("post", "/v1/users/{person}/reinvite"),
+    ("post", "/v1/users/bulk"),
+    ("get", "/v1/audit"),
+    ("post", "/v1/onboarding"),
+    ("get", "/v1/onboarding"),
+    ("post", "/v1/onboarding/{request}/approve"),
+    ("post", "/v1/onboarding/{request}/reject"),
 ];
 
 #[derive(Clone)]
-struct AppState {
-    gate: PartnerGate,
+pub(crate) struct AppState {
+    pub(crate) gate: PartnerGate,
     token: Option<String>,
 }
 
@@ -41,6 +58,7 @@ pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
         .route("/v1/authorize", post(authorize))
         .route("/v1/policies", get(policies))
         .route("/v1/policies/reload", post(reload))
+        .merge(crate::server_users::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/v1/health", get(health))
@@ -62,19 +80,26 @@ pub async fn serve(
 
 /// A JSON error body: a stable `code`, a human `message`, and for anything
 /// about authorization `"decision": "deny"` so careless callers fail closed.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     body: serde_json::Value,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self { status, body: json!({ "code": code, "message": message.into() }) }
     }
 
     fn deny(mut self) -> Self {
         self.body["decision"] = json!("deny");
         self
+    }
+}
+
+impl ApiError {
+    /// The JSON body alone (for per-item results of bulk calls).
+    pub(crate) fn into_json(self) -> serde_json::Value {
+        self.body
     }
 }
 
@@ -88,7 +113,7 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         match err {
-            Error::InvalidRequest(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+            Error::InvalidRequest(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message),
             Error::InvalidPolicies(problems) => {
                 let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policies", "the policy set is invalid; the current set stays in use");
                 e.body["problems"] = json!(problems);
@@ -107,6 +132,20 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, code, "the plugin failed; the request is denied")
             }
             Error::Unsupported(_) => Self::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
+            Error::Denied(decision) => {
+                let mut e = Self::new(StatusCode::FORBIDDEN, "denied", message);
+                e.body["decision"] = json!("deny");
+                e.body["policies"] = json!(decision.policies);
+                e.body["errors"] = json!(decision.errors);
+                e
+            }
+            Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            Error::RateLimited(secs) => {
+                let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+                e.body["retry_after"] = json!(secs);
+                e
+            }
             Error::Engine(_) | Error::Config(_) => {
                 tracing::error!("{message}");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request is denied")
@@ -158,6 +197,9 @@ async fn authorize(
     };
     match state.gate.authorize(&request).await {
         Ok(decision) => Json(decision).into_response(),
+        Err(Error::InvalidRequest(m)) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("invalid request: {m}")).deny().into_response()
+        }
         Err(err) => ApiError::from(err).deny().into_response(),
     }
 }

@@ -7,9 +7,11 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use tokio::sync::Notify;
+
 use crate::cache::StatusCache;
+use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::notify::Notifier;
 
 /// The backends behind the plugin's imports, shared by every instance.
 #[derive(Clone)]
@@ -18,8 +20,10 @@ pub struct Services {
     pub directory: Arc<dyn Directory>,
     /// Account-status cache.
     pub cache: Arc<dyn StatusCache>,
-    /// Outbox for notifications.
-    pub notifier: Arc<dyn Notifier>,
+    /// Woken whenever a change queues a notification.
+    pub outbox_ready: Arc<Notify>,
+    /// The clock, shared with the plugin as its wall clock.
+    pub clock: Clock,
 }
 
 /// The data of one plugin instance's store.
@@ -34,7 +38,8 @@ impl HostState {
     /// A state with an empty WASI context: the plugin gets no files, no
     /// network, no environment, no arguments.
     pub fn new(services: Services, limits: StoreLimits) -> Self {
-        Self { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), limits, services }
+        let wasi = WasiCtx::builder().wall_clock(services.clock.clone()).build();
+        Self { wasi, table: ResourceTable::new(), limits, services }
     }
 }
 

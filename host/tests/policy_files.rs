@@ -63,7 +63,7 @@ async fn host_refuses_to_start_with_a_broken_policy_file() {
     let dir = tempfile::tempdir().unwrap();
     copy_policies(dir.path());
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
-    let err = common::builder().policies(PolicySource::Dir(dir.path().into())).build().await.err().expect("must refuse");
+    let err = common::builder().await.policies(PolicySource::Dir(dir.path().into())).build().await.err().expect("must refuse");
     let Error::InvalidPolicies(problems) = err else { panic!("expected invalid policies, got {err}") };
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!((problems[0].file.as_str(), problems[0].line), ("zz-extra.cedar", 4));
@@ -74,7 +74,7 @@ async fn host_refuses_to_start_with_a_broken_policy_file() {
 async fn broken_reload_keeps_the_working_set_and_a_fixed_one_is_used() {
     let dir = tempfile::tempdir().unwrap();
     copy_policies(dir.path());
-    let gate = common::builder().policies(PolicySource::Dir(dir.path().into())).build().await.unwrap();
+    let gate = common::builder().await.policies(PolicySource::Dir(dir.path().into())).build().await.unwrap();
     let before = gate.policy_summary();
     assert!(common::decide(&gate, "customer:bob", "browse", "store:main").await.is_allowed());
 
@@ -136,7 +136,7 @@ fn cli_authorize_prints_the_decision_and_deciding_policies() {
     let seed = common::policies_dir().join("directory.json");
     let seed = seed.to_str().unwrap();
     let out = partnergate(&[
-        "authorize", "--directory-seed", seed, "--principal", "customer:bob", "--action", "placeOrder",
+        "authorize", "--database", ":memory:", "--directory-seed", seed, "--principal", "customer:bob", "--action", "placeOrder",
         "--resource", "store:main", "--context", r#"{"orderTotal": 60000}"#,
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -144,7 +144,7 @@ fn cli_authorize_prints_the_decision_and_deciding_policies() {
     assert!(stdout.contains("DENY by order-within-spending-limit"), "{stdout}");
 
     let out = partnergate(&[
-        "authorize", "--directory-seed", seed, "--principal", "customer:alice", "--action", "addUser",
+        "authorize", "--database", ":memory:", "--directory-seed", seed, "--principal", "customer:alice", "--action", "addUser",
         "--resource", "organization:acme",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -158,7 +158,7 @@ fn cli_refuses_to_start_on_a_broken_policy_directory() {
     copy_policies(dir.path());
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
     let out = partnergate(&[
-        "authorize", "--policies", dir.path().to_str().unwrap(), "--principal", "customer:a", "--action", "browse",
+        "authorize", "--database", ":memory:", "--policies", dir.path().to_str().unwrap(), "--principal", "customer:a", "--action", "browse",
         "--resource", "store:main",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);

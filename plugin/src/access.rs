@@ -322,6 +322,7 @@ mod tests {
                     is_admin: admin,
                     roles: vec!["buyer".into()],
                     spending_limit: limit,
+                    invited_at: None,
                     version: 1,
                 }),
                 organization,

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 
 use crate::access::{self, AccessError, Names, Records, Unavailable};
+use crate::users;
 use crate::model;
 use crate::policy_set::{self, LoadedPolicies, Problem, SourceFile, Summary};
 
@@ -13,7 +14,7 @@ wit_bindgen::generate!({
 });
 
 use exports::partnergate::b2b::{access as wit_access, org_users, policy, sign_in};
-use partnergate::b2b::{directory, status_cache, types};
+use partnergate::b2b::{directory, notifications, status_cache, types};
 use wasi::logging::logging::{Level, log};
 
 struct Component;
@@ -98,25 +99,139 @@ impl wit_access::Guest for Component {
 }
 
 impl org_users::Guest for Component {
-    fn add_user(
-        _actor: String,
-        _organization_id: String,
-        _user: org_users::NewUser,
-    ) -> Result<types::Membership, org_users::Error> {
-        Err(org_users::Error::Unsupported)
+    fn add_user(actor: String, organization_id: String, user: org_users::NewUser) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.add_user(&actor, &organization_id, new_user(user))).map(membership_to_wit)
     }
 
-    fn revoke_user(_actor: String, _person_id: String, _version: u64) -> Result<types::Membership, org_users::Error> {
-        Err(org_users::Error::Unsupported)
+    fn edit_user(actor: String, target: org_users::Target, changes: org_users::UserChanges) -> Result<types::Membership, org_users::Error> {
+        let changes = users::UserChanges {
+            name: changes.name,
+            email: changes.email,
+            roles: changes.roles,
+            is_admin: changes.is_admin,
+            spending_limit: changes.spending_limit,
+        };
+        with_users(|u| u.edit_user(&actor, &target_from_wit(target), changes)).map(membership_to_wit)
     }
 
-    fn reinstate_user(_actor: String, _person_id: String, _version: u64) -> Result<types::Membership, org_users::Error> {
-        Err(org_users::Error::Unsupported)
+    fn remove_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.remove_user(&actor, &target_from_wit(target))).map(membership_to_wit)
     }
 
-    fn remove_user(_actor: String, _person_id: String, _version: u64) -> Result<types::Membership, org_users::Error> {
-        Err(org_users::Error::Unsupported)
+    fn revoke_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.revoke_user(&actor, &target_from_wit(target))).map(membership_to_wit)
     }
+
+    fn reinstate_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.reinstate_user(&actor, &target_from_wit(target))).map(membership_to_wit)
+    }
+
+    fn reinvite_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.reinvite_user(&actor, &target_from_wit(target))).map(membership_to_wit)
+    }
+
+    fn bulk_add(actor: String, organization_id: String, users: Vec<org_users::NewUser>) -> Vec<Result<types::Membership, org_users::Error>> {
+        let users: Vec<users::NewUser> = users.into_iter().map(new_user).collect();
+        let count = users.len();
+        match with_users(|u| Ok(u.bulk_add(&actor, &organization_id, users))) {
+            Ok(results) => results.into_iter().map(|r| r.map(membership_to_wit).map_err(user_error)).collect(),
+            Err(err) => (0..count).map(|_| Err(clone_error(&err))).collect(),
+        }
+    }
+
+    fn bulk_change(actor: String, action: org_users::BulkAction, targets: Vec<org_users::Target>) -> Vec<Result<types::Membership, org_users::Error>> {
+        let action = match action {
+            org_users::BulkAction::Revoke => users::BulkAction::Revoke,
+            org_users::BulkAction::Reinstate => users::BulkAction::Reinstate,
+            org_users::BulkAction::Remove => users::BulkAction::Remove,
+            org_users::BulkAction::Reinvite => users::BulkAction::Reinvite,
+        };
+        let targets: Vec<users::Target> = targets.into_iter().map(target_from_wit).collect();
+        match with_users(|u| Ok(u.bulk_change(&actor, action, &targets))) {
+            Ok(results) => results.into_iter().map(|r| r.map(membership_to_wit).map_err(user_error)).collect(),
+            Err(err) => targets.iter().map(|_| Err(clone_error(&err))).collect(),
+        }
+    }
+
+    fn list_users(actor: String, query: org_users::UserQuery) -> Result<types::MemberPage, org_users::Error> {
+        let query = users::UserQuery {
+            organization_id: query.organization_id,
+            status: query.status.map(account_status),
+            search: query.search,
+            sort: match query.sort {
+                types::MemberSort::Name => model::MemberSort::Name,
+                types::MemberSort::Email => model::MemberSort::Email,
+                types::MemberSort::Company => model::MemberSort::Company,
+                types::MemberSort::Added => model::MemberSort::Added,
+            },
+            descending: query.descending,
+            cursor: query.cursor,
+            limit: query.limit,
+        };
+        with_users(|u| u.list_users(&actor, query))
+    }
+
+    fn read_audit(actor: String, organization_id: Option<String>, cursor: Option<String>, limit: u32) -> Result<types::AuditPage, org_users::Error> {
+        with_users(|u| u.read_audit(&actor, organization_id.as_deref(), cursor.as_deref(), limit))
+    }
+
+    fn submit_onboarding(organization_name: String, requester_name: String, requester_email: String) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.submit_onboarding(&organization_name, &requester_name, &requester_email)).map(onboarding_to_wit)
+    }
+
+    fn approve_onboarding(actor: String, request_id: String) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.approve_onboarding(&actor, &request_id)).map(onboarding_to_wit)
+    }
+
+    fn reject_onboarding(actor: String, request_id: String, reason: String) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.reject_onboarding(&actor, &request_id, &reason)).map(onboarding_to_wit)
+    }
+
+    fn list_onboarding(actor: String, status: Option<types::OnboardingStatus>) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
+        with_users(|u| u.list_onboarding(&actor, status.map(onboarding_status_from_wit)))
+            .map(|list| list.into_iter().map(onboarding_to_wit).collect())
+    }
+
+    fn create_organization(actor: String, name: String) -> Result<types::Organization, org_users::Error> {
+        with_users(|u| u.create_organization(&actor, &name)).map(organization_to_wit)
+    }
+}
+
+/// Runs `f` with the lifecycle rules over the loaded policies and the host.
+fn with_users<T>(f: impl FnOnce(&users::Users<'_, HostRecords>) -> Result<T, users::UserError>) -> Result<T, org_users::Error> {
+    STATE.with(|state| {
+        let state = state.borrow();
+        let Some(state) = state.as_ref() else {
+            return Err(org_users::Error::InternalError(Some("no policy set loaded".into())));
+        };
+        f(&users::Users { loaded: &state.loaded, names: &state.names, dir: &HostRecords }).map_err(user_error)
+    })
+}
+
+fn clone_error(err: &org_users::Error) -> org_users::Error {
+    match err {
+        org_users::Error::InternalError(m) => org_users::Error::InternalError(m.clone()),
+        other => org_users::Error::InternalError(Some(format!("{other:?}"))),
+    }
+}
+
+fn user_error(err: users::UserError) -> org_users::Error {
+    match err {
+        users::UserError::Denied(d) => org_users::Error::Denied(decision_to_wit(d)),
+        users::UserError::Invalid(m) => org_users::Error::Invalid(m),
+        users::UserError::NotFound(m) => org_users::Error::NotFound(m),
+        users::UserError::Conflict(m) => org_users::Error::Conflict(m),
+        users::UserError::RateLimited(s) => org_users::Error::RateLimited(s),
+        users::UserError::Unavailable(m) => org_users::Error::Unavailable(m),
+    }
+}
+
+fn new_user(u: org_users::NewUser) -> users::NewUser {
+    users::NewUser { email: u.email, name: u.name, roles: u.roles, is_admin: u.is_admin, spending_limit: u.spending_limit }
+}
+
+fn target_from_wit(t: org_users::Target) -> users::Target {
+    users::Target { person_id: t.person_id, version: t.version }
 }
 
 impl sign_in::Guest for Component {
@@ -163,6 +278,188 @@ impl Records for HostRecords {
     }
 }
 
+fn dir_error(err: directory::Error) -> users::DirError {
+    match err {
+        directory::Error::Conflict(m) => users::DirError::Conflict(m),
+        directory::Error::NotFound(m) => users::DirError::NotFound(m),
+        directory::Error::Duplicate(m) => users::DirError::Duplicate(m),
+        directory::Error::Unavailable(m) => users::DirError::Unavailable(m),
+        directory::Error::InternalError(m) => users::DirError::Unavailable(m.unwrap_or_else(|| "directory failed".into())),
+    }
+}
+
+impl users::Directory for HostRecords {
+    type MemberPage = types::MemberPage;
+    type AuditPage = types::AuditPage;
+
+    fn new_id(&self, kind: &str) -> Result<String, users::DirError> {
+        directory::new_id(kind).map_err(dir_error)
+    }
+
+    fn fresh_account(&self, person_id: &str) -> Result<Option<model::Account>, users::DirError> {
+        directory::get_account(person_id).map(|a| a.map(account_from_wit)).map_err(dir_error)
+    }
+
+    fn account_by_email(&self, email: &str) -> Result<Option<model::Account>, users::DirError> {
+        directory::find_account_by_email(email).map(|a| a.map(account_from_wit)).map_err(dir_error)
+    }
+
+    fn has_links(&self, person_id: &str) -> Result<bool, users::DirError> {
+        directory::list_links(person_id).map(|links| !links.is_empty()).map_err(dir_error)
+    }
+
+    fn onboarding(&self, id: &str) -> Result<Option<model::OnboardingRequest>, users::DirError> {
+        directory::get_onboarding(id).map(|r| r.map(onboarding_from_wit)).map_err(dir_error)
+    }
+
+    fn pending_onboarding(&self, email: &str) -> Result<Option<model::OnboardingRequest>, users::DirError> {
+        directory::find_pending_onboarding(email).map(|r| r.map(onboarding_from_wit)).map_err(dir_error)
+    }
+
+    fn list_onboarding(&self, status: Option<model::OnboardingStatus>) -> Result<Vec<model::OnboardingRequest>, users::DirError> {
+        directory::list_onboarding(status.map(onboarding_status_to_wit))
+            .map(|list| list.into_iter().map(onboarding_from_wit).collect())
+            .map_err(dir_error)
+    }
+
+    fn list_members(&self, q: model::MemberQuery) -> Result<types::MemberPage, users::DirError> {
+        let query = directory::MemberQuery {
+            organizations: q.organizations,
+            status: q.status.map(account_status_to_wit),
+            search: q.search,
+            sort: match q.sort {
+                model::MemberSort::Name => types::MemberSort::Name,
+                model::MemberSort::Email => types::MemberSort::Email,
+                model::MemberSort::Company => types::MemberSort::Company,
+                model::MemberSort::Added => types::MemberSort::Added,
+            },
+            descending: q.descending,
+            cursor: q.cursor,
+            limit: q.limit,
+        };
+        directory::list_members(&query).map_err(dir_error)
+    }
+
+    fn read_audit(&self, organization: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<types::AuditPage, users::DirError> {
+        directory::read_audit(organization, cursor, limit).map_err(dir_error)
+    }
+
+    fn apply(&self, ops: Vec<model::ChangeOp>, audit: model::AuditEntry) -> Result<(), users::DirError> {
+        let ops: Vec<directory::ChangeOp> = ops.into_iter().map(change_op_to_wit).collect();
+        let audit = types::AuditEntry {
+            actor: audit.actor,
+            action: audit.action,
+            target: audit.target,
+            organization_id: audit.organization_id,
+            before: audit.before,
+            after: audit.after,
+            policies: audit.policies,
+        };
+        directory::apply(&ops, &audit).map_err(dir_error)
+    }
+
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+}
+
+fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
+    match op {
+        model::ChangeOp::PutPerson(p) => directory::ChangeOp::PutPerson(types::Person { id: p.id, email: p.email, name: p.name }),
+        model::ChangeOp::PutOrganization(o) => directory::ChangeOp::PutOrganization(organization_to_wit(o)),
+        model::ChangeOp::PutMembership(m, expected) => directory::ChangeOp::PutMembership((membership_to_wit(m), expected)),
+        model::ChangeOp::PutOnboarding(r, expected) => directory::ChangeOp::PutOnboarding((onboarding_to_wit(r), expected)),
+        model::ChangeOp::Queue(n) => directory::ChangeOp::QueueNotification(notifications::Notification {
+            kind: match n.kind {
+                model::NotificationKind::Invitation => notifications::Kind::Invitation,
+                model::NotificationKind::Approval => notifications::Kind::Approval,
+                model::NotificationKind::Rejection => notifications::Kind::Rejection,
+            },
+            recipient: n.recipient,
+            params: n.params,
+        }),
+    }
+}
+
+fn account_status_to_wit(s: model::AccountStatus) -> types::AccountStatus {
+    match s {
+        model::AccountStatus::Invited => types::AccountStatus::Invited,
+        model::AccountStatus::Active => types::AccountStatus::Active,
+        model::AccountStatus::Revoked => types::AccountStatus::Revoked,
+        model::AccountStatus::Removed => types::AccountStatus::Removed,
+    }
+}
+
+fn membership_to_wit(m: model::Membership) -> types::Membership {
+    types::Membership {
+        organization_id: m.organization_id,
+        person_id: m.person_id,
+        status: account_status_to_wit(m.status),
+        previous_status: m.previous_status.map(account_status_to_wit),
+        is_admin: m.is_admin,
+        roles: m.roles,
+        spending_limit: m.spending_limit,
+        invited_at: m.invited_at,
+        version: m.version,
+    }
+}
+
+fn organization_to_wit(o: model::Organization) -> types::Organization {
+    types::Organization {
+        id: o.id,
+        name: o.name,
+        status: match o.status {
+            model::OrganizationStatus::Pending => types::OrganizationStatus::Pending,
+            model::OrganizationStatus::Approved => types::OrganizationStatus::Approved,
+            model::OrganizationStatus::Rejected => types::OrganizationStatus::Rejected,
+            model::OrganizationStatus::Blocked => types::OrganizationStatus::Blocked,
+        },
+        active_admins: o.active_admins,
+    }
+}
+
+fn onboarding_status_to_wit(s: model::OnboardingStatus) -> types::OnboardingStatus {
+    match s {
+        model::OnboardingStatus::Pending => types::OnboardingStatus::Pending,
+        model::OnboardingStatus::Approved => types::OnboardingStatus::Approved,
+        model::OnboardingStatus::Rejected => types::OnboardingStatus::Rejected,
+    }
+}
+
+fn onboarding_status_from_wit(s: types::OnboardingStatus) -> model::OnboardingStatus {
+    match s {
+        types::OnboardingStatus::Pending => model::OnboardingStatus::Pending,
+        types::OnboardingStatus::Approved => model::OnboardingStatus::Approved,
+        types::OnboardingStatus::Rejected => model::OnboardingStatus::Rejected,
+    }
+}
+
+fn onboarding_to_wit(r: model::OnboardingRequest) -> types::OnboardingRequest {
+    types::OnboardingRequest {
+        id: r.id,
+        organization_name: r.organization_name,
+        requester_name: r.requester_name,
+        requester_email: r.requester_email,
+        status: onboarding_status_to_wit(r.status),
+        organization_id: r.organization_id,
+        submitted_at: r.submitted_at,
+        version: r.version,
+    }
+}
+
+fn onboarding_from_wit(r: types::OnboardingRequest) -> model::OnboardingRequest {
+    model::OnboardingRequest {
+        id: r.id,
+        organization_name: r.organization_name,
+        requester_name: r.requester_name,
+        requester_email: r.requester_email,
+        status: onboarding_status_from_wit(r.status),
+        organization_id: r.organization_id,
+        submitted_at: r.submitted_at,
+        version: r.version,
+    }
+}
+
 fn directory_unavailable(err: directory::Error) -> Unavailable {
     Unavailable(match err {
         directory::Error::Unavailable(m) => format!("directory unavailable: {m}"),
@@ -204,6 +501,7 @@ fn account_from_wit(a: types::Account) -> model::Account {
             is_admin: m.is_admin,
             roles: m.roles,
             spending_limit: m.spending_limit,
+            invited_at: m.invited_at,
             version: m.version,
         }),
         organization: a.organization.map(organization_from_wit),

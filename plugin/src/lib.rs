@@ -16,6 +16,7 @@ pub mod access;
 pub mod memory;
 pub mod model;
 pub mod policy_set;
+pub mod users;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

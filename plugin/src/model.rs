@@ -2,7 +2,8 @@
 //! types to these and back; nothing here knows about WIT.
 
 /// Where an organization user stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     /// Added, not signed in yet.
     Invited,
@@ -27,7 +28,8 @@ impl AccountStatus {
 }
 
 /// Where an organization stands with the merchant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OrganizationStatus {
     /// Onboarding requested.
     Pending,
@@ -52,7 +54,8 @@ impl OrganizationStatus {
 }
 
 /// A person customer record.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Person {
     /// Directory id.
     pub id: String,
@@ -63,7 +66,8 @@ pub struct Person {
 }
 
 /// An organization customer record with its derived administrator count.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Organization {
     /// Directory id.
     pub id: String,
@@ -76,7 +80,8 @@ pub struct Organization {
 }
 
 /// A person's membership of an organization.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Membership {
     /// The organization.
     pub organization_id: String,
@@ -92,6 +97,8 @@ pub struct Membership {
     pub roles: Vec<String>,
     /// Largest order total, in minor units.
     pub spending_limit: Option<u64>,
+    /// When the last invitation was queued (Unix seconds).
+    pub invited_at: Option<u64>,
     /// Record version.
     pub version: u64,
 }
@@ -143,4 +150,126 @@ impl Decision {
     pub fn deny_because(reason: String) -> Self {
         Self { effect: Effect::Deny, policies: Vec::new(), errors: vec![reason] }
     }
+}
+
+/// Where an onboarding request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnboardingStatus {
+    /// Waiting for staff.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+}
+
+/// A prospect's request to trade as a business partner.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingRequest {
+    /// Id.
+    pub id: String,
+    /// Organization name.
+    pub organization_name: String,
+    /// Requester's name.
+    pub requester_name: String,
+    /// Requester's email.
+    pub requester_email: String,
+    /// Status.
+    pub status: OnboardingStatus,
+    /// The organization created on approval.
+    pub organization_id: Option<String>,
+    /// Unix seconds.
+    pub submitted_at: u64,
+    /// Record version.
+    pub version: u64,
+}
+
+/// What a notification is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// An invitation.
+    Invitation,
+    /// An approved onboarding request.
+    Approval,
+    /// A rejected onboarding request.
+    Rejection,
+}
+
+/// A message to one recipient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    /// What it is about.
+    pub kind: NotificationKind,
+    /// Email address.
+    pub recipient: String,
+    /// Template parameters.
+    pub params: Vec<(String, String)>,
+}
+
+/// One step of a directory change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChangeOp {
+    /// Create or replace a person.
+    PutPerson(Person),
+    /// Create or replace an organization.
+    PutOrganization(Organization),
+    /// Create or replace a membership, with the version read.
+    PutMembership(Membership, Option<u64>),
+    /// Create or replace an onboarding request, with the version read.
+    PutOnboarding(OnboardingRequest, Option<u64>),
+    /// Queue a notification.
+    Queue(Notification),
+}
+
+/// Who changed what and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    /// The actor reference.
+    pub actor: String,
+    /// The action name.
+    pub action: String,
+    /// The target reference.
+    pub target: String,
+    /// The organization, if any.
+    pub organization_id: Option<String>,
+    /// JSON before, or empty.
+    pub before: String,
+    /// JSON after, or empty.
+    pub after: String,
+    /// The permitting policies.
+    pub policies: Vec<String>,
+}
+
+/// How to order users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberSort {
+    /// By name.
+    Name,
+    /// By email.
+    Email,
+    /// By organization name.
+    Company,
+    /// By creation.
+    Added,
+}
+
+/// A directory listing query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberQuery {
+    /// Organizations to list (never empty).
+    pub organizations: Vec<String>,
+    /// Status filter.
+    pub status: Option<AccountStatus>,
+    /// Search text.
+    pub search: Option<String>,
+    /// Order.
+    pub sort: MemberSort,
+    /// Reverse.
+    pub descending: bool,
+    /// Cursor.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: u32,
 }

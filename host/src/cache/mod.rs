@@ -43,6 +43,11 @@ pub trait StatusCache: Send + Sync + 'static {
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError>;
 }
 
+/// Whether a change op can make a cached account stale.
+pub fn affects_cache(op: &ChangeOp) -> bool {
+    matches!(op, ChangeOp::PutPerson(_) | ChangeOp::PutOrganization(_) | ChangeOp::PutMembership(_))
+}
+
 /// Invalidates every entry a committed change may have made stale.
 pub async fn invalidate_after(cache: &dyn StatusCache, ops: &[ChangeOp]) -> Result<(), CacheError> {
     for op in ops {
@@ -53,7 +58,7 @@ pub async fn invalidate_after(cache: &dyn StatusCache, ops: &[ChangeOp]) -> Resu
                 cache.invalidate(&m.person_id).await?;
                 cache.invalidate_organization(&m.organization_id).await?;
             }
-            ChangeOp::LinkIdentity(_) => {}
+            ChangeOp::LinkIdentity(_) | ChangeOp::PutOnboarding(_) | ChangeOp::QueueNotification(_) => {}
         }
     }
     Ok(())

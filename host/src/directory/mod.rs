@@ -1,16 +1,18 @@
 //! The customer directory the plugin reads and changes: customer records,
-//! memberships, staff and identity links.
+//! memberships, staff, identity links, onboarding requests, the audit log and
+//! the notification outbox.
 //!
-//! One trait, one module per backend: [`memory`] (for embedding, tests and
-//! benchmarks) and, as organization users land, `sqlite`.
+//! One trait, one module per backend: [`sqlite`] (the embedded default, also
+//! `:memory:` for tests) and, later, `postgres`.
 
-pub mod memory;
 pub mod seed;
+pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::bindings::directory::{AuditEntry, ChangeOp};
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::bindings::directory::{ChangeOp, MemberQuery};
+use crate::bindings::notifications::Notification;
+use crate::bindings::types::{Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization, Staff};
 
 /// Why a directory call failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,24 +34,55 @@ pub enum DirectoryError {
     Internal(String),
 }
 
+/// A notification waiting in the outbox.
+#[derive(Clone, Debug)]
+pub struct OutboxMessage {
+    /// Outbox id, stable across restarts (used as the Message-ID).
+    pub id: u64,
+    /// The message.
+    pub notification: Notification,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
 /// A customer directory backend.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
-    /// What this backend is, for logs: "in-memory directory (3 people)".
+    /// What this backend is, for logs: "SQLite at /var/lib/partnergate.db".
     fn summary(&self) -> String;
 
+    /// A fresh unique id for a record of `kind`.
+    async fn new_id(&self, kind: &str) -> Result<String, DirectoryError>;
     /// A person with membership, organization and its active admin count.
     async fn get_account(&self, person_id: &str) -> Result<Option<Account>, DirectoryError>;
-
+    /// The person with this email (trimmed, case-insensitive).
+    async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, DirectoryError>;
     /// An organization with its active admin count.
     async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError>;
-
     /// A merchant staff member.
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError>;
-
     /// The person an external identity is linked to.
     async fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirectoryError>;
-
+    /// The identities linked to a person.
+    async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError>;
+    /// An onboarding request.
+    async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError>;
+    /// Onboarding requests, newest first.
+    async fn list_onboarding(&self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirectoryError>;
+    /// The pending request for an email.
+    async fn find_pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirectoryError>;
+    /// A page of members.
+    async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError>;
+    /// A page of the audit trail, newest first.
+    async fn read_audit(&self, organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<AuditPage, DirectoryError>;
     /// Applies every op and stores the audit entry, atomically.
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError>;
+    /// Puts one notification in the outbox on its own.
+    async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError>;
+    /// Undelivered messages due now, oldest first.
+    async fn due_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>, DirectoryError>;
+    /// Records a delivery.
+    async fn mark_delivered(&self, id: u64) -> Result<(), DirectoryError>;
+    /// Records a failed attempt and when to retry.
+    async fn mark_failed(&self, id: u64, error: &str, retry_at: u64) -> Result<(), DirectoryError>;
 }

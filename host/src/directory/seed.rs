@@ -6,7 +6,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::bindings::directory::{AuditEntry, ChangeOp};
+use crate::bindings::directory::ChangeOp;
+use crate::bindings::types::AuditEntry;
+use super::{Directory, DirectoryError};
+use super::sqlite::SqliteDirectory;
 use crate::bindings::types::{AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff};
 
 /// The JSON document: every list optional.
@@ -151,6 +154,7 @@ impl Seed {
                         is_admin: p.admin,
                         roles: p.roles.clone(),
                         spending_limit: p.spending_limit,
+                        invited_at: None,
                         version: 1,
                     },
                     None,
@@ -172,12 +176,23 @@ impl Seed {
             .collect()
     }
 
+    /// Loads the seed's records into `dir` in one transaction.
+    pub async fn load_into(&self, dir: &SqliteDirectory) -> Result<(), DirectoryError> {
+        let ops = self.ops().map_err(DirectoryError::Internal)?;
+        dir.apply(ops, Self::audit()).await?;
+        for staff in self.staff() {
+            dir.put_staff(&staff)?;
+        }
+        Ok(())
+    }
+
     /// The audit entry recorded for seeding.
     pub fn audit() -> AuditEntry {
         AuditEntry {
             actor: "system:seed".into(),
             action: "seed".into(),
             target: "directory".into(),
+            organization_id: None,
             before: String::new(),
             after: String::new(),
             policies: Vec::new(),

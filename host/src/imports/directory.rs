@@ -1,12 +1,20 @@
-use crate::bindings::directory::{self, AuditEntry, ChangeOp};
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::bindings::directory::{self, ChangeOp, MemberQuery};
+use crate::bindings::types::{Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization, Staff};
 use crate::cache;
 use crate::directory::DirectoryError;
 use crate::state::HostState;
 
 impl directory::Host for HostState {
+    async fn new_id(&mut self, kind: String) -> Result<String, DirectoryError> {
+        self.services.directory.new_id(&kind).await
+    }
+
     async fn get_account(&mut self, person_id: String) -> Result<Option<Account>, DirectoryError> {
         self.services.directory.get_account(&person_id).await
+    }
+
+    async fn find_account_by_email(&mut self, email: String) -> Result<Option<Account>, DirectoryError> {
+        self.services.directory.find_account_by_email(&email).await
     }
 
     async fn get_organization(&mut self, organization_id: String) -> Result<Option<Organization>, DirectoryError> {
@@ -21,9 +29,42 @@ impl directory::Host for HostState {
         self.services.directory.find_link(&issuer, &subject).await
     }
 
+    async fn list_links(&mut self, person_id: String) -> Result<Vec<(String, String)>, DirectoryError> {
+        self.services.directory.list_links(&person_id).await
+    }
+
+    async fn get_onboarding(&mut self, request_id: String) -> Result<Option<OnboardingRequest>, DirectoryError> {
+        self.services.directory.get_onboarding(&request_id).await
+    }
+
+    async fn list_onboarding(&mut self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirectoryError> {
+        self.services.directory.list_onboarding(status).await
+    }
+
+    async fn find_pending_onboarding(&mut self, email: String) -> Result<Option<OnboardingRequest>, DirectoryError> {
+        self.services.directory.find_pending_onboarding(&email).await
+    }
+
+    async fn list_members(&mut self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
+        self.services.directory.list_members(query).await
+    }
+
+    async fn read_audit(
+        &mut self,
+        organization_id: Option<String>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<AuditPage, DirectoryError> {
+        self.services.directory.read_audit(organization_id.as_deref(), cursor.as_deref(), limit).await
+    }
+
     async fn apply(&mut self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
-        let touched = ops.clone();
+        let touched: Vec<ChangeOp> = ops.iter().filter(|op| cache::affects_cache(op)).cloned().collect();
+        let queues = ops.iter().any(|op| matches!(op, ChangeOp::QueueNotification(_)));
         self.services.directory.apply(ops, audit).await?;
+        if queues {
+            self.services.outbox_ready.notify_one();
+        }
         // The change is committed; a cache that may still hold the old state
         // must not be trusted, so failing here traps the call.
         cache::invalidate_after(self.services.cache.as_ref(), &touched)

@@ -1,10 +1,19 @@
 use crate::bindings::notifications::{self, Notification};
+use crate::directory::DirectoryError;
 use crate::notify::NotifyError;
 use crate::state::HostState;
 
 impl notifications::Host for HostState {
     async fn send(&mut self, message: Notification) -> Result<(), NotifyError> {
-        self.services.notifier.send(message).await
+        if crate::notify::valid_address(&message.recipient).is_none() {
+            return Err(NotifyError::InvalidRecipient(message.recipient));
+        }
+        self.services.directory.enqueue(message).await.map_err(|err| match err {
+            DirectoryError::Unavailable(m) => NotifyError::Unavailable(m),
+            other => NotifyError::Internal(other.to_string()),
+        })?;
+        self.services.outbox_ready.notify_one();
+        Ok(())
     }
 
     fn convert_error(&mut self, err: NotifyError) -> wasmtime::Result<notifications::Error> {

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use partnergate::directory::memory::MemoryDirectory;
+use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
+use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{AuthorizeRequest, Builder, Decision, PartnerGate};
 
 /// The repository's `policies/` directory.
@@ -19,20 +20,23 @@ pub fn artifact_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("partnergate-artifacts")
 }
 
-/// The sample directory beside the default policies.
-pub fn sample_directory() -> Arc<MemoryDirectory> {
+/// The sample directory beside the default policies, in an in-memory database.
+pub async fn sample_directory(clock: &Clock) -> Arc<SqliteDirectory> {
     let seed = Seed::from_file(&policies_dir().join("directory.json")).expect("sample directory");
-    Arc::new(MemoryDirectory::from_seed(&seed).expect("sample directory loads"))
+    let dir = SqliteDirectory::in_memory(clock.clone()).expect("in-memory database");
+    seed.load_into(&dir).await.expect("sample directory loads");
+    Arc::new(dir)
 }
 
 /// A builder with the sample directory and the shared artifact cache.
-pub fn builder() -> Builder {
-    PartnerGate::builder().directory(sample_directory()).artifact_cache(artifact_dir())
+pub async fn builder() -> Builder {
+    let clock = Clock::system();
+    PartnerGate::builder().directory(sample_directory(&clock).await).clock(clock).artifact_cache(artifact_dir())
 }
 
 /// A host on the default policies and the sample directory.
 pub async fn gate() -> PartnerGate {
-    builder().build().await.expect("host starts")
+    builder().await.build().await.expect("host starts")
 }
 
 /// Decides and unwraps.

@@ -57,17 +57,52 @@ mod component {
         }
     }
 
+    type Membership = Result<types::Membership, org_users::Error>;
+
     impl org_users::Guest for Hostile {
-        fn add_user(_: String, _: String, _: org_users::NewUser) -> Result<types::Membership, org_users::Error> {
+        fn add_user(_: String, _: String, _: org_users::NewUser) -> Membership {
             Err(org_users::Error::Unsupported)
         }
-        fn revoke_user(_: String, _: String, _: u64) -> Result<types::Membership, org_users::Error> {
+        fn edit_user(_: String, _: org_users::Target, _: org_users::UserChanges) -> Membership {
             Err(org_users::Error::Unsupported)
         }
-        fn reinstate_user(_: String, _: String, _: u64) -> Result<types::Membership, org_users::Error> {
+        fn remove_user(_: String, _: org_users::Target) -> Membership {
             Err(org_users::Error::Unsupported)
         }
-        fn remove_user(_: String, _: String, _: u64) -> Result<types::Membership, org_users::Error> {
+        fn revoke_user(_: String, _: org_users::Target) -> Membership {
+            Err(org_users::Error::Unsupported)
+        }
+        fn reinstate_user(_: String, _: org_users::Target) -> Membership {
+            Err(org_users::Error::Unsupported)
+        }
+        fn reinvite_user(_: String, _: org_users::Target) -> Membership {
+            Err(org_users::Error::Unsupported)
+        }
+        fn bulk_add(_: String, _: String, users: Vec<org_users::NewUser>) -> Vec<Membership> {
+            users.iter().map(|_| Err(org_users::Error::Unsupported)).collect()
+        }
+        fn bulk_change(_: String, _: org_users::BulkAction, targets: Vec<org_users::Target>) -> Vec<Membership> {
+            targets.iter().map(|_| Err(org_users::Error::Unsupported)).collect()
+        }
+        fn list_users(_: String, _: org_users::UserQuery) -> Result<types::MemberPage, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn read_audit(_: String, _: Option<String>, _: Option<String>, _: u32) -> Result<types::AuditPage, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn submit_onboarding(_: String, _: String, _: String) -> Result<types::OnboardingRequest, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn approve_onboarding(_: String, _: String) -> Result<types::OnboardingRequest, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn reject_onboarding(_: String, _: String, _: String) -> Result<types::OnboardingRequest, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn list_onboarding(_: String, _: Option<types::OnboardingStatus>) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+        fn create_organization(_: String, _: String) -> Result<types::Organization, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
     }

@@ -1,0 +1,789 @@
+//! The customer directory in SQLite: the embedded default. One file (or
+//! `:memory:`), WAL, foreign keys on, schema migrations run on open.
+//!
+//! Every change and its audit entry (and any notifications it queues) commit
+//! in one transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+
+use super::{Directory, DirectoryError, OutboxMessage};
+use crate::bindings::directory::{ChangeOp, MemberQuery};
+use crate::bindings::notifications::{Kind, Notification};
+use crate::bindings::types::{
+    Account, AccountStatus, AuditEntry, AuditPage, AuditRecord, MemberPage, MemberSort, Membership, OnboardingRequest,
+    OnboardingStatus, Organization, OrganizationStatus, Person, Staff,
+};
+use crate::clock::Clock;
+
+/// Schema migrations, in order; `PRAGMA user_version` counts those applied.
+/// Never edit one that has shipped: add the next.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the directory.
+    r#"
+    CREATE TABLE organizations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'blocked'))
+    );
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL
+    );
+    CREATE TABLE memberships (
+        person_id TEXT PRIMARY KEY REFERENCES people(id),
+        organization_id TEXT NOT NULL REFERENCES organizations(id),
+        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'revoked', 'removed')),
+        previous_status TEXT,
+        is_admin INTEGER NOT NULL,
+        roles TEXT NOT NULL,
+        spending_limit INTEGER,
+        invited_at INTEGER,
+        version INTEGER NOT NULL,
+        added_seq INTEGER NOT NULL
+    );
+    CREATE INDEX memberships_by_organization ON memberships(organization_id, status);
+    CREATE TABLE staff (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE staff_organizations (
+        staff_id TEXT NOT NULL REFERENCES staff(id),
+        organization_id TEXT NOT NULL,
+        PRIMARY KEY (staff_id, organization_id)
+    );
+    CREATE TABLE identity_links (
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        person_id TEXT NOT NULL REFERENCES people(id),
+        PRIMARY KEY (issuer, subject)
+    );
+    CREATE TABLE onboarding_requests (
+        id TEXT PRIMARY KEY,
+        organization_name TEXT NOT NULL,
+        requester_name TEXT NOT NULL,
+        requester_email TEXT NOT NULL,
+        status TEXT NOT NULL,
+        organization_id TEXT,
+        submitted_at INTEGER NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        organization_id TEXT,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        policies TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_organization ON audit_log(organization_id, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        params TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        last_error TEXT
+    );
+    "#,
+    // 2: one pending onboarding request per email, enforced by the store;
+    // the outbox's due messages found by index.
+    r#"
+    CREATE UNIQUE INDEX onboarding_one_pending ON onboarding_requests(requester_email) WHERE status = 'pending';
+    CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
+    CREATE INDEX identity_links_by_person ON identity_links(person_id);
+    "#,
+];
+
+/// A [`Directory`] in SQLite.
+pub struct SqliteDirectory {
+    conn: Mutex<Connection>,
+    label: String,
+    clock: Clock,
+}
+
+fn unavailable(err: rusqlite::Error) -> DirectoryError {
+    DirectoryError::Unavailable(err.to_string())
+}
+
+impl SqliteDirectory {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path, clock: Clock) -> Result<Self, DirectoryError> {
+        let conn = Connection::open(path)
+            .map_err(|e| DirectoryError::Unavailable(format!("cannot open `{}`: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        Self::init(conn, format!("SQLite at {}", path.display()), clock)
+    }
+
+    /// A private in-memory database (tests, policy tests, one-off commands).
+    pub fn in_memory(clock: Clock) -> Result<Self, DirectoryError> {
+        let conn = Connection::open_in_memory().map_err(unavailable)?;
+        Self::init(conn, "SQLite in memory".into(), clock)
+    }
+
+    fn init(mut conn: Connection, label: String, clock: Clock) -> Result<Self, DirectoryError> {
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        migrate(&mut conn, MIGRATIONS.len())?;
+        Ok(Self { conn: Mutex::new(conn), label, clock })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores staff records (staff are managed outside the plugin).
+    pub fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute("INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)", params![staff.id, staff.name])
+            .map_err(unavailable)?;
+        tx.execute("DELETE FROM staff_organizations WHERE staff_id = ?1", params![staff.id]).map_err(unavailable)?;
+        for org in &staff.assigned_organizations {
+            tx.execute(
+                "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)",
+                params![staff.id, org],
+            )
+            .map_err(unavailable)?;
+        }
+        tx.commit().map_err(unavailable)
+    }
+
+    /// Whether the directory holds no organizations and no people.
+    pub fn is_empty(&self) -> Result<bool, DirectoryError> {
+        let conn = self.conn();
+        let n: i64 = conn
+            .query_row("SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)", [], |r| r.get(0))
+            .map_err(unavailable)?;
+        Ok(n == 0)
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<usize, DirectoryError> {
+        schema_version(&self.conn())
+    }
+}
+
+fn schema_version(conn: &Connection) -> Result<usize, DirectoryError> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(unavailable)?;
+    Ok(v as usize)
+}
+
+/// Applies migrations up to `target` (tests use a lower target to build a
+/// database as an earlier release left it).
+pub fn migrate(conn: &mut Connection, target: usize) -> Result<(), DirectoryError> {
+    let current = schema_version(conn)?;
+    if current > MIGRATIONS.len() {
+        return Err(DirectoryError::Unavailable(format!(
+            "the database schema is version {current}, newer than this release knows ({}): upgrade PartnerGate",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute_batch(sql)
+            .map_err(|e| DirectoryError::Internal(format!("migration {} failed: {e}", index + 1)))?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64).map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+fn account_status_str(s: AccountStatus) -> &'static str {
+    match s {
+        AccountStatus::Invited => "invited",
+        AccountStatus::Active => "active",
+        AccountStatus::Revoked => "revoked",
+        AccountStatus::Removed => "removed",
+    }
+}
+
+fn account_status(s: &str) -> rusqlite::Result<AccountStatus> {
+    super::seed::account_status(s).map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
+}
+
+fn organization_status_str(s: OrganizationStatus) -> &'static str {
+    match s {
+        OrganizationStatus::Pending => "pending",
+        OrganizationStatus::Approved => "approved",
+        OrganizationStatus::Rejected => "rejected",
+        OrganizationStatus::Blocked => "blocked",
+    }
+}
+
+fn organization_status(s: &str) -> rusqlite::Result<OrganizationStatus> {
+    super::seed::organization_status(s).map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
+}
+
+fn onboarding_status_str(s: OnboardingStatus) -> &'static str {
+    match s {
+        OnboardingStatus::Pending => "pending",
+        OnboardingStatus::Approved => "approved",
+        OnboardingStatus::Rejected => "rejected",
+    }
+}
+
+fn onboarding_status(s: &str) -> rusqlite::Result<OnboardingStatus> {
+    Ok(match s {
+        "pending" => OnboardingStatus::Pending,
+        "approved" => OnboardingStatus::Approved,
+        _ => OnboardingStatus::Rejected,
+    })
+}
+
+/// Kind names as stored in the outbox.
+pub fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::Invitation => "invitation",
+        Kind::Approval => "approval",
+        Kind::Rejection => "rejection",
+    }
+}
+
+fn kind(s: &str) -> Kind {
+    match s {
+        "approval" => Kind::Approval,
+        "rejection" => Kind::Rejection,
+        _ => Kind::Invitation,
+    }
+}
+
+/// Columns of `account_row`, joined from people, memberships, organizations.
+const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
+    m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
+    o.name, o.status,
+    (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
+
+const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
+
+fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let person = Person { id: row.get(0)?, email: row.get(1)?, name: row.get(2)? };
+    let org_id: Option<String> = row.get(3)?;
+    let (membership, organization) = match org_id {
+        None => (None, None),
+        Some(org_id) => {
+            let roles: String = row.get(7)?;
+            let previous: Option<String> = row.get(5)?;
+            let membership = Membership {
+                organization_id: org_id.clone(),
+                person_id: person.id.clone(),
+                status: account_status(&row.get::<_, String>(4)?)?,
+                previous_status: previous.as_deref().map(account_status).transpose()?,
+                is_admin: row.get(6)?,
+                roles: serde_json::from_str(&roles).unwrap_or_default(),
+                spending_limit: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+                invited_at: row.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+                version: row.get::<_, i64>(10)? as u64,
+            };
+            let organization = Organization {
+                id: org_id,
+                name: row.get(11)?,
+                status: organization_status(&row.get::<_, String>(12)?)?,
+                active_admins: row.get::<_, i64>(13)? as u32,
+            };
+            (Some(membership), Some(organization))
+        }
+    };
+    Ok(Account { person, membership, organization })
+}
+
+fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
+    Ok(OnboardingRequest {
+        id: row.get(0)?,
+        organization_name: row.get(1)?,
+        requester_name: row.get(2)?,
+        requester_email: row.get(3)?,
+        status: onboarding_status(&row.get::<_, String>(4)?)?,
+        organization_id: row.get(5)?,
+        submitted_at: row.get::<_, i64>(6)? as u64,
+        version: row.get::<_, i64>(7)? as u64,
+    })
+}
+
+const ONBOARDING_COLUMNS: &str =
+    "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
+
+/// A listing cursor: the sort key and person id of the last row returned,
+/// with the sort it belongs to.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    s: String,
+    d: bool,
+    k: String,
+    id: String,
+}
+
+fn sort_name(sort: MemberSort) -> &'static str {
+    match sort {
+        MemberSort::Name => "name",
+        MemberSort::Email => "email",
+        MemberSort::Company => "company",
+        MemberSort::Added => "added",
+    }
+}
+
+fn sort_key(sort: MemberSort) -> &'static str {
+    match sort {
+        MemberSort::Name => "lower(p.name)",
+        MemberSort::Email => "p.email",
+        MemberSort::Company => "lower(o.name) || char(31) || lower(p.name)",
+        MemberSort::Added => "printf('%020d', m.added_seq)",
+    }
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), DirectoryError> {
+    match op {
+        ChangeOp::PutPerson(p) => {
+            let taken: Option<String> = tx
+                .query_row("SELECT id FROM people WHERE email = ?1 AND id <> ?2", params![p.email, p.id], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            if let Some(other) = taken {
+                return Err(DirectoryError::Duplicate(format!("email `{}` belongs to person `{other}`", p.email)));
+            }
+            tx.execute(
+                "INSERT INTO people (id, email, name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name",
+                params![p.id, p.email, p.name],
+            )
+            .map_err(unavailable)?;
+        }
+        ChangeOp::PutOrganization(o) => {
+            tx.execute(
+                "INSERT INTO organizations (id, name, status) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status",
+                params![o.id, o.name, organization_status_str(o.status)],
+            )
+            .map_err(unavailable)?;
+        }
+        ChangeOp::PutMembership((m, expected)) => {
+            let exists = |table: &str, id: &str| -> Result<bool, DirectoryError> {
+                tx.query_row(&format!("SELECT 1 FROM {table} WHERE id = ?1"), params![id], |_| Ok(()))
+                    .optional()
+                    .map(|r| r.is_some())
+                    .map_err(unavailable)
+            };
+            if !exists("people", &m.person_id)? {
+                return Err(DirectoryError::NotFound(format!("person `{}`", m.person_id)));
+            }
+            if !exists("organizations", &m.organization_id)? {
+                return Err(DirectoryError::NotFound(format!("organization `{}`", m.organization_id)));
+            }
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM memberships WHERE person_id = ?1", params![m.person_id], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            let current = current.map(|v| v as u64);
+            if current != *expected {
+                return Err(DirectoryError::Conflict(format!(
+                    "the membership of `{}` changed since it was read (version {} now, {} expected)",
+                    m.person_id,
+                    current.map_or("none".into(), |v| v.to_string()),
+                    expected.map_or("none".into(), |v| v.to_string()),
+                )));
+            }
+            let version = current.map_or(1, |v| v + 1) as i64;
+            let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
+            let values = params![
+                m.person_id,
+                m.organization_id,
+                account_status_str(m.status),
+                m.previous_status.map(account_status_str),
+                m.is_admin,
+                roles,
+                m.spending_limit.map(|v| v.min(i64::MAX as u64) as i64),
+                m.invited_at.map(|v| v as i64),
+                version,
+            ];
+            if current.is_none() {
+                tx.execute(
+                    "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles,
+                         spending_limit, invited_at, version, added_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships))",
+                    values,
+                )
+            } else {
+                // A person added to an organization again counts as newly added.
+                tx.execute(
+                    "UPDATE memberships SET organization_id = ?2, status = ?3, previous_status = ?4, is_admin = ?5,
+                         roles = ?6, spending_limit = ?7, invited_at = ?8, version = ?9,
+                         added_seq = CASE WHEN status = 'removed' AND ?3 <> 'removed'
+                             THEN (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships) ELSE added_seq END
+                     WHERE person_id = ?1",
+                    values,
+                )
+            }
+            .map_err(unavailable)?;
+        }
+        ChangeOp::LinkIdentity((issuer, subject, person)) => {
+            let linked: Option<String> = tx
+                .query_row(
+                    "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
+                    params![issuer, subject],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            if linked.is_some() {
+                return Err(DirectoryError::Duplicate(format!("identity `{subject}` at `{issuer}` is linked already")));
+            }
+            tx.execute(
+                "INSERT INTO identity_links (issuer, subject, person_id) VALUES (?1, ?2, ?3)",
+                params![issuer, subject, person],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    DirectoryError::NotFound(format!("person `{person}`"))
+                }
+                other => unavailable(other),
+            })?;
+        }
+        ChangeOp::PutOnboarding((r, expected)) => {
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM onboarding_requests WHERE id = ?1", params![r.id], |row| row.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            if current.map(|v| v as u64) != *expected {
+                return Err(DirectoryError::Conflict(format!("onboarding request `{}` changed since it was read", r.id)));
+            }
+            tx.execute(
+                "INSERT INTO onboarding_requests (id, organization_name, requester_name, requester_email, status,
+                     organization_id, submitted_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_id = excluded.organization_id,
+                     version = excluded.version",
+                params![
+                    r.id,
+                    r.organization_name,
+                    r.requester_name,
+                    r.requester_email,
+                    onboarding_status_str(r.status),
+                    r.organization_id,
+                    r.submitted_at as i64,
+                    current.map_or(1, |v| v + 1),
+                ],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    DirectoryError::Duplicate(format!("a request for `{}` is already pending", r.requester_email))
+                }
+                other => unavailable(other),
+            })?;
+        }
+        ChangeOp::QueueNotification(n) => enqueue(tx, n, now)?,
+    }
+    Ok(())
+}
+
+fn enqueue(tx: &Connection, n: &Notification, now: u64) -> Result<(), DirectoryError> {
+    let params_json = serde_json::to_string(&n.params).unwrap_or_else(|_| "[]".into());
+    tx.execute(
+        "INSERT INTO outbox (kind, recipient, params, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![kind_str(n.kind), n.recipient, params_json, now as i64],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Directory for SqliteDirectory {
+    fn summary(&self) -> String {
+        self.label.clone()
+    }
+
+    async fn new_id(&self, kind: &str) -> Result<String, DirectoryError> {
+        let prefix: String = kind.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
+        let conn = self.conn();
+        let random: String = conn.query_row("SELECT lower(hex(randomblob(12)))", [], |r| r.get(0)).map_err(unavailable)?;
+        Ok(format!("{prefix}-{random}"))
+    }
+
+    async fn get_account(&self, person_id: &str) -> Result<Option<Account>, DirectoryError> {
+        let conn = self.conn();
+        conn.query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = ?1"), params![person_id], account_row)
+            .optional()
+            .map_err(unavailable)
+    }
+
+    async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, DirectoryError> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.email = ?1"),
+            params![email.trim().to_lowercase()],
+            account_row,
+        )
+        .optional()
+        .map_err(unavailable)
+    }
+
+    async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT o.id, o.name, o.status,
+                 (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)
+             FROM organizations o WHERE o.id = ?1",
+            params![id],
+            |r| {
+                Ok(Organization {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    status: organization_status(&r.get::<_, String>(2)?)?,
+                    active_admins: r.get::<_, i64>(3)? as u32,
+                })
+            },
+        )
+        .optional()
+        .map_err(unavailable)
+    }
+
+    async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
+        let conn = self.conn();
+        let Some(name) = conn
+            .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = conn
+            .prepare_cached("SELECT organization_id FROM staff_organizations WHERE staff_id = ?1 ORDER BY organization_id")
+            .map_err(unavailable)?;
+        let orgs = stmt
+            .query_map(params![id], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(unavailable)?;
+        Ok(Some(Staff { id: id.to_string(), name, assigned_organizations: orgs }))
+    }
+
+    async fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirectoryError> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
+            params![issuer, subject],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)
+    }
+
+    async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT issuer, subject FROM identity_links WHERE person_id = ?1 ORDER BY issuer, subject")
+            .map_err(unavailable)?;
+        stmt.query_map(params![person_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(unavailable)
+    }
+
+    async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
+        let conn = self.conn();
+        conn.query_row(&format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = ?1"), params![id], onboarding_row)
+            .optional()
+            .map_err(unavailable)
+    }
+
+    async fn list_onboarding(&self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirectoryError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE ?1 IS NULL OR status = ?1
+                 ORDER BY submitted_at DESC, id DESC LIMIT 1000"
+            ))
+            .map_err(unavailable)?;
+        stmt.query_map(params![status.map(onboarding_status_str)], onboarding_row)
+            .and_then(|rows| rows.collect())
+            .map_err(unavailable)
+    }
+
+    async fn find_pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE requester_email = ?1 AND status = 'pending'"),
+            params![email.trim().to_lowercase()],
+            onboarding_row,
+        )
+        .optional()
+        .map_err(unavailable)
+    }
+
+    async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
+        if query.organizations.is_empty() {
+            return Ok(MemberPage { members: Vec::new(), next_cursor: None });
+        }
+        let limit = query.limit.clamp(1, 500) as usize;
+        let key = sort_key(query.sort);
+        let (cmp, order) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
+        let mut sql = format!("SELECT {ACCOUNT_COLUMNS}, {key} FROM {ACCOUNT_FROM} WHERE m.organization_id IN (");
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        for (i, org) in query.organizations.iter().enumerate() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+            values.push(org.clone().into());
+        }
+        sql.push(')');
+        if let Some(status) = query.status {
+            sql.push_str(" AND m.status = ?");
+            values.push(account_status_str(status).to_string().into());
+        }
+        if let Some(search) = &query.search {
+            sql.push_str(" AND (lower(p.name) LIKE ? ESCAPE '\\' OR p.email LIKE ? ESCAPE '\\' OR lower(o.name) LIKE ? ESCAPE '\\')");
+            let pattern = like_pattern(search);
+            values.extend([pattern.clone().into(), pattern.clone().into(), pattern.into()]);
+        }
+        if let Some(cursor) = &query.cursor {
+            let cursor: Cursor = hex::decode(cursor)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .ok_or_else(|| DirectoryError::Conflict("the cursor is malformed: start again without one".into()))?;
+            if cursor.s != sort_name(query.sort) || cursor.d != query.descending {
+                return Err(DirectoryError::Conflict("the cursor belongs to another sort order: start again without one".into()));
+            }
+            sql.push_str(&format!(" AND ({key}, p.id) {cmp} (?, ?)"));
+            values.extend([cursor.k.into(), cursor.id.into()]);
+        }
+        sql.push_str(&format!(" ORDER BY {key} {order}, p.id {order} LIMIT {}", limit + 1));
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
+        let mut rows: Vec<(Account, String)> = stmt
+            .query_map(params_from_iter(values), |row| Ok((account_row(row)?, row.get::<_, String>(14)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(unavailable)?;
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            let (last, key) = rows.last().expect("limit >= 1");
+            let cursor = Cursor { s: sort_name(query.sort).into(), d: query.descending, k: key.clone(), id: last.person.id.clone() };
+            Some(hex::encode(serde_json::to_vec(&cursor).expect("cursor serializes")))
+        } else {
+            None
+        };
+        Ok(MemberPage { members: rows.into_iter().map(|(a, _)| a).collect(), next_cursor })
+    }
+
+    async fn read_audit(&self, organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<AuditPage, DirectoryError> {
+        let limit = limit.clamp(1, 500) as i64;
+        let before = match cursor {
+            None => i64::MAX,
+            Some(c) => c.parse::<i64>().map_err(|_| DirectoryError::Conflict("the cursor is malformed: start again without one".into()))?,
+        };
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, at, actor, action, target, organization_id, before, after, policies FROM audit_log
+                 WHERE id < ?1 AND (?2 IS NULL OR organization_id = ?2) ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(unavailable)?;
+        let mut entries: Vec<AuditRecord> = stmt
+            .query_map(params![before, organization_id, limit + 1], |r| {
+                let policies: String = r.get(8)?;
+                Ok(AuditRecord {
+                    id: r.get::<_, i64>(0)? as u64,
+                    at: r.get::<_, i64>(1)? as u64,
+                    entry: AuditEntry {
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        target: r.get(4)?,
+                        organization_id: r.get(5)?,
+                        before: r.get(6)?,
+                        after: r.get(7)?,
+                        policies: serde_json::from_str(&policies).unwrap_or_default(),
+                    },
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(unavailable)?;
+        let next_cursor = if entries.len() as i64 > limit {
+            entries.truncate(limit as usize);
+            entries.last().map(|e| e.id.to_string())
+        } else {
+            None
+        };
+        Ok(AuditPage { entries, next_cursor })
+    }
+
+    async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
+        let now = self.clock.now_secs();
+        let mut conn = self.conn();
+        // Dropping the transaction without commit rolls everything back.
+        let tx = conn.transaction().map_err(unavailable)?;
+        for op in &ops {
+            apply_op(&tx, op, now)?;
+        }
+        tx.execute(
+            "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                now as i64,
+                audit.actor,
+                audit.action,
+                audit.target,
+                audit.organization_id,
+                audit.before,
+                audit.after,
+                serde_json::to_string(&audit.policies).unwrap_or_else(|_| "[]".into()),
+            ],
+        )
+        .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)
+    }
+
+    async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError> {
+        let now = self.clock.now_secs();
+        enqueue(&self.conn(), &notification, now)
+    }
+
+    async fn due_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>, DirectoryError> {
+        let now = self.clock.now_secs() as i64;
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, kind, recipient, params, attempts FROM outbox
+                 WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(unavailable)?;
+        stmt.query_map(params![now, limit], |r| {
+            let params: String = r.get(3)?;
+            Ok(OutboxMessage {
+                id: r.get::<_, i64>(0)? as u64,
+                notification: Notification {
+                    kind: kind(&r.get::<_, String>(1)?),
+                    recipient: r.get(2)?,
+                    params: serde_json::from_str(&params).unwrap_or_default(),
+                },
+                attempts: r.get::<_, i64>(4)? as u32,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(unavailable)
+    }
+
+    async fn mark_delivered(&self, id: u64) -> Result<(), DirectoryError> {
+        let now = self.clock.now_secs() as i64;
+        self.conn()
+            .execute("UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1", params![id as i64, now])
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn mark_failed(&self, id: u64, error: &str, retry_at: u64) -> Result<(), DirectoryError> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id as i64, error, retry_at as i64],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,703 @@
+//! The organization-user lifecycle: onboarding, add, edit, remove, revoke,
+//! reinstate, re-invite, bulk, list and audit. Each step is decided by Cedar
+//! before anything changes, and each change commits with its audit entry and
+//! notifications in one directory transaction.
+
+use crate::access::{self, AccessError, Names, Records, Unavailable};
+use crate::model::{
+    AccountStatus, AuditEntry, ChangeOp, Decision, Effect, MemberQuery, MemberSort, Membership, Notification,
+    NotificationKind, OnboardingRequest, OnboardingStatus, Organization, OrganizationStatus, Person,
+};
+use crate::policy_set::LoadedPolicies;
+
+/// Seconds an invited user must wait between two invitations.
+pub const REINVITE_INTERVAL_SECS: u64 = 300;
+
+/// The resource user-management decisions about the whole store use.
+const STORE: &str = "store:merchant";
+
+/// Why an operation did not happen; nothing changed in any case.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum UserError {
+    /// The policies denied it.
+    #[error("denied by {:?}", .0.policies)]
+    Denied(Decision),
+    /// Malformed input or a step that does not apply.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// No such record.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Already exists, or changed since read.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Retry after this many seconds.
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    /// The directory failed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why a directory call failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DirError {
+    /// Version mismatch.
+    Conflict(String),
+    /// Missing record.
+    NotFound(String),
+    /// Uniqueness violated.
+    Duplicate(String),
+    /// Backend down.
+    Unavailable(String),
+}
+
+impl From<DirError> for UserError {
+    fn from(err: DirError) -> Self {
+        match err {
+            DirError::Conflict(m) | DirError::Duplicate(m) => Self::Conflict(m),
+            DirError::NotFound(m) => Self::NotFound(m),
+            DirError::Unavailable(m) => Self::Unavailable(m),
+        }
+    }
+}
+
+impl From<Unavailable> for UserError {
+    fn from(err: Unavailable) -> Self {
+        Self::Unavailable(err.0)
+    }
+}
+
+/// What the lifecycle needs from the directory beyond [`Records`] (which may
+/// answer from a cache). Reads here are always fresh.
+pub trait Directory: Records {
+    /// A listing page, passed through untouched.
+    type MemberPage;
+    /// An audit page, passed through untouched.
+    type AuditPage;
+
+    /// A fresh id for a record of `kind`.
+    fn new_id(&self, kind: &str) -> Result<String, DirError>;
+    /// A person with membership and organization, read from the directory.
+    fn fresh_account(&self, person_id: &str) -> Result<Option<crate::model::Account>, DirError>;
+    /// The person with this (normalized) email.
+    fn account_by_email(&self, email: &str) -> Result<Option<crate::model::Account>, DirError>;
+    /// Whether any external identity is linked to the person.
+    fn has_links(&self, person_id: &str) -> Result<bool, DirError>;
+    /// An onboarding request.
+    fn onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirError>;
+    /// The pending request for an email.
+    fn pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirError>;
+    /// Requests, newest first.
+    fn list_onboarding(&self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirError>;
+    /// A page of members.
+    fn list_members(&self, query: MemberQuery) -> Result<Self::MemberPage, DirError>;
+    /// A page of the audit trail.
+    fn read_audit(&self, organization: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<Self::AuditPage, DirError>;
+    /// Commits ops and audit entry atomically.
+    fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirError>;
+    /// Now, in Unix seconds.
+    fn now(&self) -> u64;
+}
+
+/// A new user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewUser {
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Administrator.
+    pub is_admin: bool,
+    /// Spending limit.
+    pub spending_limit: Option<u64>,
+}
+
+/// What an edit changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserChanges {
+    /// Name.
+    pub name: Option<String>,
+    /// Email (invited, unlinked users only).
+    pub email: Option<String>,
+    /// Roles.
+    pub roles: Option<Vec<String>>,
+    /// Administrator flag.
+    pub is_admin: Option<bool>,
+    /// Spending limit; `Some(None)` removes it.
+    pub spending_limit: Option<Option<u64>>,
+}
+
+/// A user and the version the caller read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// The person.
+    pub person_id: String,
+    /// The membership version read.
+    pub version: u64,
+}
+
+/// A change for many users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    /// Revoke.
+    Revoke,
+    /// Reinstate.
+    Reinstate,
+    /// Remove.
+    Remove,
+    /// Re-invite.
+    Reinvite,
+}
+
+/// A listing request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserQuery {
+    /// One organization, or all the actor manages.
+    pub organization_id: Option<String>,
+    /// Status filter.
+    pub status: Option<AccountStatus>,
+    /// Search text.
+    pub search: Option<String>,
+    /// Order.
+    pub sort: MemberSort,
+    /// Reverse.
+    pub descending: bool,
+    /// Cursor.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Trims and lower-cases an email and checks its shape.
+pub fn normalize_email(email: &str) -> Result<String, UserError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+    }) && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.len() <= 254;
+    if valid { Ok(email) } else { Err(UserError::Invalid(format!("`{}` is not a valid email address", email))) }
+}
+
+fn required(what: &str, value: &str) -> Result<String, UserError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 200 {
+        return Err(UserError::Invalid(format!("{what} must be 1 to 200 characters")));
+    }
+    Ok(value.to_string())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The lifecycle rules over a policy set and a directory.
+pub struct Users<'a, D: Directory> {
+    /// The policy set in use.
+    pub loaded: &'a LoadedPolicies,
+    /// Entity names.
+    pub names: &'a Names,
+    /// The directory.
+    pub dir: &'a D,
+}
+
+impl<D: Directory> Users<'_, D> {
+    /// Decides and turns a denial into [`UserError::Denied`].
+    fn permit(&self, actor: &str, action: &str, resource: &str) -> Result<Vec<String>, UserError> {
+        let request = access::Request { principal: actor, action, resource, context: "" };
+        match access::authorize(self.loaded, self.names, self.dir, &request) {
+            Ok(decision) if decision.effect == Effect::Allow => Ok(decision.policies),
+            Ok(decision) => Err(UserError::Denied(decision)),
+            Err(AccessError::InvalidRequest(m)) => Err(UserError::Invalid(m)),
+            Err(AccessError::Unavailable(u)) => Err(u.into()),
+        }
+    }
+
+    fn organization(&self, id: &str) -> Result<Organization, UserError> {
+        self.dir.organization(id)?.ok_or_else(|| UserError::NotFound(format!("organization `{id}`")))
+    }
+
+    /// The target's account and membership, checked against the version read.
+    fn target(&self, target: &Target) -> Result<(crate::model::Account, Membership), UserError> {
+        let account = self
+            .dir
+            .fresh_account(&target.person_id)?
+            .ok_or_else(|| UserError::NotFound(format!("user `{}`", target.person_id)))?;
+        let membership = account
+            .membership
+            .clone()
+            .ok_or_else(|| UserError::NotFound(format!("user `{}` is not a member of any organization", target.person_id)))?;
+        if membership.version != target.version {
+            return Err(UserError::Conflict(format!(
+                "user `{}` changed since it was read (version {} now, {} read): read it again",
+                target.person_id, membership.version, target.version
+            )));
+        }
+        Ok((account, membership))
+    }
+
+    fn invitation(&self, email: &str, name: &str, org: &Organization) -> Notification {
+        Notification {
+            kind: NotificationKind::Invitation,
+            recipient: email.to_string(),
+            params: vec![
+                ("name".into(), name.to_string()),
+                ("organization".into(), org.name.clone()),
+                ("organization_id".into(), org.id.clone()),
+            ],
+        }
+    }
+
+    /// Adds a user with status `invited` and queues the invitation.
+    pub fn add_user(&self, actor: &str, organization_id: &str, user: NewUser) -> Result<Membership, UserError> {
+        let email = normalize_email(&user.email)?;
+        let name = required("name", &user.name)?;
+        let org = self.organization(organization_id)?;
+        let org_ref = format!("organization:{organization_id}");
+        let mut policies = self.permit(actor, "addUser", &org_ref)?;
+        if user.is_admin {
+            policies.extend(self.permit(actor, "designateAdmin", &org_ref)?);
+        }
+        let existing = self.dir.account_by_email(&email)?;
+        let (person, before, expected) = match existing {
+            Some(account) => match account.membership {
+                Some(m) if m.status != AccountStatus::Removed && m.organization_id == organization_id => {
+                    return Err(UserError::Conflict(format!("`{email}` is already a member of this organization")));
+                }
+                Some(m) if m.status != AccountStatus::Removed => {
+                    return Err(UserError::Conflict(format!(
+                        "`{email}` is a member of organization `{}`; a person belongs to one organization: remove them there first",
+                        m.organization_id
+                    )));
+                }
+                m => (Person { name: name.clone(), ..account.person }, m.as_ref().map(json), m.map(|m| m.version)),
+            },
+            None => (Person { id: self.dir.new_id("person")?, email: email.clone(), name: name.clone() }, None, None),
+        };
+        let membership = Membership {
+            organization_id: organization_id.to_string(),
+            person_id: person.id.clone(),
+            status: AccountStatus::Invited,
+            previous_status: None,
+            is_admin: user.is_admin,
+            roles: user.roles,
+            spending_limit: user.spending_limit,
+            invited_at: Some(self.dir.now()),
+            version: expected.map_or(1, |v| v + 1),
+        };
+        let audit = AuditEntry {
+            actor: actor.to_string(),
+            action: "addUser".into(),
+            target: format!("customer:{}", person.id),
+            organization_id: Some(organization_id.to_string()),
+            before: before.unwrap_or_default(),
+            after: json(&membership),
+            policies,
+        };
+        let ops = vec![
+            ChangeOp::PutPerson(person),
+            ChangeOp::PutMembership(membership.clone(), expected),
+            ChangeOp::Queue(self.invitation(&email, &name, &org)),
+        ];
+        self.dir.apply(ops, audit)?;
+        Ok(membership)
+    }
+
+    /// Edits a user.
+    pub fn edit_user(&self, actor: &str, target: &Target, changes: UserChanges) -> Result<Membership, UserError> {
+        let (account, before) = self.target(target)?;
+        let resource = format!("customer:{}", target.person_id);
+        let mut policies = self.permit(actor, "editUser", &resource)?;
+        let mut after = before.clone();
+        let mut person = account.person.clone();
+        if let Some(admin) = changes.is_admin
+            && admin != before.is_admin
+        {
+            policies.extend(self.permit(actor, if admin { "designateAdmin" } else { "demoteAdmin" }, &resource)?);
+            after.is_admin = admin;
+        }
+        if let Some(name) = changes.name {
+            person.name = required("name", &name)?;
+        }
+        if let Some(email) = changes.email {
+            let email = normalize_email(&email)?;
+            if email != person.email {
+                if before.status != AccountStatus::Invited {
+                    return Err(UserError::Invalid(format!(
+                        "the email of a user who is {} cannot change: sign-in knows them by it; remove the user and add them again",
+                        before.status.as_str()
+                    )));
+                }
+                if self.dir.has_links(&person.id)? {
+                    return Err(UserError::Invalid(
+                        "the user has a linked identity, which can never be edited: remove the user and add them again".into(),
+                    ));
+                }
+                if self.dir.account_by_email(&email)?.is_some() {
+                    return Err(UserError::Conflict(format!("`{email}` belongs to another person")));
+                }
+                person.email = email;
+            }
+        }
+        if let Some(roles) = changes.roles {
+            after.roles = roles;
+        }
+        if let Some(limit) = changes.spending_limit {
+            after.spending_limit = limit;
+        }
+        after.version = before.version + 1;
+        let mut ops = Vec::new();
+        if person != account.person {
+            ops.push(ChangeOp::PutPerson(person.clone()));
+        }
+        ops.push(ChangeOp::PutMembership(after.clone(), Some(before.version)));
+        let audit = AuditEntry {
+            actor: actor.to_string(),
+            action: "editUser".into(),
+            target: resource,
+            organization_id: Some(before.organization_id.clone()),
+            before: json(&(&account.person, &before)),
+            after: json(&(&person, &after)),
+            policies,
+        };
+        self.dir.apply(ops, audit)?;
+        Ok(after)
+    }
+
+    fn transition(
+        &self,
+        actor: &str,
+        target: &Target,
+        action: &str,
+        next: impl FnOnce(&Membership) -> Result<Membership, UserError>,
+        notify: bool,
+    ) -> Result<Membership, UserError> {
+        let (account, before) = self.target(target)?;
+        let resource = format!("customer:{}", target.person_id);
+        let mut after = next(&before)?;
+        let policies = self.permit(actor, action, &resource)?;
+        after.version = before.version + 1;
+        let mut ops = vec![ChangeOp::PutMembership(after.clone(), Some(before.version))];
+        if notify {
+            let org = self.organization(&before.organization_id)?;
+            ops.push(ChangeOp::Queue(self.invitation(&account.person.email, &account.person.name, &org)));
+        }
+        let audit = AuditEntry {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target: resource,
+            organization_id: Some(before.organization_id.clone()),
+            before: json(&before),
+            after: json(&after),
+            policies,
+        };
+        self.dir.apply(ops, audit)?;
+        Ok(after)
+    }
+
+    /// Revokes a user's access.
+    pub fn revoke_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
+        self.transition(actor, target, "revokeUser", |m| match m.status {
+            AccountStatus::Invited | AccountStatus::Active => {
+                Ok(Membership { status: AccountStatus::Revoked, previous_status: Some(m.status), ..m.clone() })
+            }
+            other => Err(UserError::Invalid(format!("only invited or active users can be revoked; this one is {}", other.as_str()))),
+        }, false)
+    }
+
+    /// Restores a revoked user's previous status.
+    pub fn reinstate_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
+        self.transition(actor, target, "reinstateUser", |m| match m.status {
+            AccountStatus::Revoked => Ok(Membership {
+                status: m.previous_status.filter(|s| *s != AccountStatus::Revoked).unwrap_or(AccountStatus::Active),
+                previous_status: None,
+                ..m.clone()
+            }),
+            other => Err(UserError::Invalid(format!("only revoked users can be reinstated; this one is {}", other.as_str()))),
+        }, false)
+    }
+
+    /// Ends a user's membership.
+    pub fn remove_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
+        self.transition(actor, target, "removeUser", |m| match m.status {
+            AccountStatus::Removed => Err(UserError::Invalid("the user is removed already".into())),
+            _ => Ok(Membership { status: AccountStatus::Removed, previous_status: None, ..m.clone() }),
+        }, false)
+    }
+
+    /// Sends an invitation again, at most once per [`REINVITE_INTERVAL_SECS`].
+    pub fn reinvite_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
+        let now = self.dir.now();
+        self.transition(actor, target, "reinviteUser", |m| {
+            if m.status != AccountStatus::Invited {
+                return Err(UserError::Invalid(format!("only invited users can be re-invited; this one is {}", m.status.as_str())));
+            }
+            if let Some(at) = m.invited_at {
+                let next = at.saturating_add(REINVITE_INTERVAL_SECS);
+                if now < next {
+                    return Err(UserError::RateLimited(next - now));
+                }
+            }
+            Ok(Membership { invited_at: Some(now), ..m.clone() })
+        }, true)
+    }
+
+    /// Adds many users; one result each.
+    pub fn bulk_add(&self, actor: &str, organization_id: &str, users: Vec<NewUser>) -> Vec<Result<Membership, UserError>> {
+        users.into_iter().map(|user| self.add_user(actor, organization_id, user)).collect()
+    }
+
+    /// Changes many users; one result each.
+    pub fn bulk_change(&self, actor: &str, action: BulkAction, targets: &[Target]) -> Vec<Result<Membership, UserError>> {
+        targets
+            .iter()
+            .map(|target| match action {
+                BulkAction::Revoke => self.revoke_user(actor, target),
+                BulkAction::Reinstate => self.reinstate_user(actor, target),
+                BulkAction::Remove => self.remove_user(actor, target),
+                BulkAction::Reinvite => self.reinvite_user(actor, target),
+            })
+            .collect()
+    }
+
+    /// Lists users the actor may see.
+    pub fn list_users(&self, actor: &str, query: UserQuery) -> Result<D::MemberPage, UserError> {
+        if !(1..=500).contains(&query.limit) {
+            return Err(UserError::Invalid(format!("limit must be 1 to 500, not {}", query.limit)));
+        }
+        let organizations = match &query.organization_id {
+            Some(id) => {
+                self.organization(id)?;
+                self.permit(actor, "listUsers", &format!("organization:{id}"))?;
+                vec![id.clone()]
+            }
+            None => {
+                let Some(("staff", staff_id)) = actor.split_once(':') else {
+                    return Err(UserError::Invalid("name the organization to list".into()));
+                };
+                let staff = self.dir.staff(staff_id)?.ok_or_else(|| UserError::NotFound(format!("staff `{staff_id}`")))?;
+                let mut allowed = Vec::new();
+                let mut last_denial = None;
+                for org in staff.assigned_organizations {
+                    match self.permit(actor, "listUsers", &format!("organization:{org}")) {
+                        Ok(_) => allowed.push(org),
+                        Err(UserError::Denied(d)) => last_denial = Some(d),
+                        Err(other) => return Err(other),
+                    }
+                }
+                if allowed.is_empty() {
+                    return Err(UserError::Denied(last_denial.unwrap_or_else(|| {
+                        Decision::deny_because(format!("staff `{staff_id}` has no organizations assigned"))
+                    })));
+                }
+                allowed
+            }
+        };
+        let search = query.search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        Ok(self.dir.list_members(MemberQuery {
+            organizations,
+            status: query.status,
+            search,
+            sort: query.sort,
+            descending: query.descending,
+            cursor: query.cursor,
+            limit: query.limit,
+        })?)
+    }
+
+    /// Reads an organization's audit trail, or all of it.
+    pub fn read_audit(&self, actor: &str, organization: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<D::AuditPage, UserError> {
+        if !(1..=500).contains(&limit) {
+            return Err(UserError::Invalid(format!("limit must be 1 to 500, not {limit}")));
+        }
+        match organization {
+            Some(id) => {
+                self.organization(id)?;
+                self.permit(actor, "viewAudit", &format!("organization:{id}"))?;
+            }
+            None => {
+                self.permit(actor, "viewAudit", STORE)?;
+            }
+        }
+        Ok(self.dir.read_audit(organization, cursor, limit)?)
+    }
+
+    /// A prospect asks to trade as a business partner.
+    pub fn submit_onboarding(&self, organization_name: &str, requester_name: &str, requester_email: &str) -> Result<OnboardingRequest, UserError> {
+        let email = normalize_email(requester_email)?;
+        let organization_name = required("organization name", organization_name)?;
+        let requester_name = required("requester name", requester_name)?;
+        if self.dir.pending_onboarding(&email)?.is_some() {
+            return Err(UserError::Conflict(format!("a request for `{email}` is already pending")));
+        }
+        if let Some(account) = self.dir.account_by_email(&email)?
+            && account.membership.is_some_and(|m| m.status != AccountStatus::Removed)
+        {
+            return Err(UserError::Conflict(format!("`{email}` is already a member of an organization")));
+        }
+        let request = OnboardingRequest {
+            id: self.dir.new_id("onboarding")?,
+            organization_name,
+            requester_name,
+            requester_email: email.clone(),
+            status: OnboardingStatus::Pending,
+            organization_id: None,
+            submitted_at: self.dir.now(),
+            version: 1,
+        };
+        let audit = AuditEntry {
+            actor: format!("prospect:{email}"),
+            action: "submitOnboarding".into(),
+            target: format!("onboarding:{}", request.id),
+            organization_id: None,
+            before: String::new(),
+            after: json(&request),
+            policies: Vec::new(),
+        };
+        self.dir.apply(vec![ChangeOp::PutOnboarding(request.clone(), None)], audit)?;
+        Ok(request)
+    }
+
+    fn pending(&self, id: &str) -> Result<OnboardingRequest, UserError> {
+        let request = self.dir.onboarding(id)?.ok_or_else(|| UserError::NotFound(format!("onboarding request `{id}`")))?;
+        if request.status != OnboardingStatus::Pending {
+            return Err(UserError::Invalid(format!("onboarding request `{id}` is {:?}, not pending", request.status).to_lowercase()));
+        }
+        Ok(request)
+    }
+
+    /// Approves a request: organization, administrator, membership, notice.
+    pub fn approve_onboarding(&self, actor: &str, id: &str) -> Result<OnboardingRequest, UserError> {
+        let before = self.pending(id)?;
+        let policies = self.permit(actor, "approveOnboarding", &format!("onboarding:{id}"))?;
+        let email = &before.requester_email;
+        let person = match self.dir.account_by_email(email)? {
+            Some(account) if account.membership.as_ref().is_some_and(|m| m.status != AccountStatus::Removed) => {
+                return Err(UserError::Conflict(format!("`{email}` has become a member of an organization since the request")));
+            }
+            Some(account) => (account.person, account.membership.map(|m| m.version)),
+            None => (Person { id: self.dir.new_id("person")?, email: email.clone(), name: before.requester_name.clone() }, None),
+        };
+        let (person, expected) = person;
+        let org = Organization {
+            id: self.dir.new_id("organization")?,
+            name: before.organization_name.clone(),
+            status: OrganizationStatus::Approved,
+            active_admins: 0,
+        };
+        let membership = Membership {
+            organization_id: org.id.clone(),
+            person_id: person.id.clone(),
+            status: AccountStatus::Invited,
+            previous_status: None,
+            is_admin: true,
+            roles: Vec::new(),
+            spending_limit: None,
+            invited_at: Some(self.dir.now()),
+            version: expected.map_or(1, |v| v + 1),
+        };
+        let after = OnboardingRequest {
+            status: OnboardingStatus::Approved,
+            organization_id: Some(org.id.clone()),
+            version: before.version + 1,
+            ..before.clone()
+        };
+        let notice = Notification {
+            kind: NotificationKind::Approval,
+            recipient: email.clone(),
+            params: vec![
+                ("name".into(), person.name.clone()),
+                ("organization".into(), org.name.clone()),
+                ("organization_id".into(), org.id.clone()),
+            ],
+        };
+        let audit = AuditEntry {
+            actor: actor.to_string(),
+            action: "approveOnboarding".into(),
+            target: format!("onboarding:{id}"),
+            organization_id: Some(org.id.clone()),
+            before: json(&before),
+            after: json(&(&after, &membership)),
+            policies,
+        };
+        let ops = vec![
+            ChangeOp::PutOrganization(org),
+            ChangeOp::PutPerson(person),
+            ChangeOp::PutMembership(membership, expected),
+            ChangeOp::PutOnboarding(after.clone(), Some(before.version)),
+            ChangeOp::Queue(notice),
+        ];
+        self.dir.apply(ops, audit)?;
+        Ok(after)
+    }
+
+    /// Rejects a request; only the requester is notified.
+    pub fn reject_onboarding(&self, actor: &str, id: &str, reason: &str) -> Result<OnboardingRequest, UserError> {
+        let before = self.pending(id)?;
+        let policies = self.permit(actor, "rejectOnboarding", &format!("onboarding:{id}"))?;
+        let after = OnboardingRequest { status: OnboardingStatus::Rejected, version: before.version + 1, ..before.clone() };
+        let notice = Notification {
+            kind: NotificationKind::Rejection,
+            recipient: before.requester_email.clone(),
+            params: vec![
+                ("name".into(), before.requester_name.clone()),
+                ("organization".into(), before.organization_name.clone()),
+                ("reason".into(), reason.trim().to_string()),
+            ],
+        };
+        let audit = AuditEntry {
+            actor: actor.to_string(),
+            action: "rejectOnboarding".into(),
+            target: format!("onboarding:{id}"),
+            organization_id: None,
+            before: json(&before),
+            after: json(&after),
+            policies,
+        };
+        self.dir.apply(vec![ChangeOp::PutOnboarding(after.clone(), Some(before.version)), ChangeOp::Queue(notice)], audit)?;
+        Ok(after)
+    }
+
+    /// Lists onboarding requests (staff).
+    pub fn list_onboarding(&self, actor: &str, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, UserError> {
+        self.permit(actor, "listOnboarding", STORE)?;
+        Ok(self.dir.list_onboarding(status)?)
+    }
+
+    /// Creates an approved organization (staff).
+    pub fn create_organization(&self, actor: &str, name: &str) -> Result<Organization, UserError> {
+        let name = required("organization name", name)?;
+        let policies = self.permit(actor, "createOrganization", STORE)?;
+        let org = Organization { id: self.dir.new_id("organization")?, name, status: OrganizationStatus::Approved, active_admins: 0 };
+        let audit = AuditEntry {
+            actor: actor.to_string(),
+            action: "createOrganization".into(),
+            target: format!("organization:{}", org.id),
+            organization_id: Some(org.id.clone()),
+            before: String::new(),
+            after: json(&org),
+            policies,
+        };
+        self.dir.apply(vec![ChangeOp::PutOrganization(org.clone())], audit)?;
+        Ok(org)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(normalize_email("  Bob@Example.COM ").unwrap(), "bob@example.com");
+        for bad in ["", "bob", "@x.com", "bob@", "bob@x", "bob@.com", "b ob@x.com", "a@b@c.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}
