@@ -214,7 +214,9 @@ impl<D: Directory> Users<'_, D> {
         match access::authorize(self.loaded, self.names, self.dir, &request) {
             Ok(decision) if decision.effect == Effect::Allow => Ok(decision.policies),
             Ok(decision) => Err(UserError::Denied(decision)),
-            Err(AccessError::InvalidRequest(m)) => Err(UserError::Invalid(m)),
+            // The schema does not let this principal take this action at all
+            // (a customer deciding onboarding, a malformed actor): a denial.
+            Err(AccessError::InvalidRequest(m)) => Err(UserError::Denied(Decision::deny_because(m))),
             Err(AccessError::Unavailable(u)) => Err(u.into()),
         }
     }
