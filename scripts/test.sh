@@ -8,4 +8,8 @@ cd "$(dirname "$0")/.."
 rustup toolchain install >/dev/null
 rustup target add wasm32-wasip2 >/dev/null
 
+# Test-only Python packages (the SMTP server the delivery tests start).
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  -r integration/requirements.txt
+
 cargo test --workspace --locked "$@"
