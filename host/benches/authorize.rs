@@ -197,6 +197,7 @@ async fn run() {
         us(p.p50) / us(n.p50)
     );
     println!("plugin/native at p50: {:.2} (target <= 1.30)", us(p.p50) / us(n.p50));
+    let native_p50 = n.p50;
 
     // A fresh instance's first decision: instantiate, load the policy set, decide.
     let mut first = Vec::new();
@@ -241,4 +242,116 @@ async fn run() {
         cached.as_secs_f64() * 1e3,
         uncached.as_secs_f64() / cached.as_secs_f64()
     );
+
+    users::run(native_p50).await;
+}
+
+mod users {
+    use super::*;
+    use partnergate::bindings::org_users::{NewUser, Target, UserQuery};
+    use partnergate::bindings::types::MemberSort;
+
+    /// 10,000 organizations of 10 members each (one admin), written directly.
+    fn populate(path: &std::path::Path) {
+        let mut conn = rusqlite::Connection::open(path).unwrap();
+        let tx = conn.transaction().unwrap();
+        {
+            let mut org = tx.prepare("INSERT INTO organizations (id, name, status) VALUES (?1, ?2, 'approved')").unwrap();
+            let mut person = tx.prepare("INSERT INTO people (id, email, name) VALUES (?1, ?2, ?3)").unwrap();
+            let mut member = tx
+                .prepare(
+                    "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles, spending_limit,
+                         invited_at, version, added_seq) VALUES (?1, ?2, 'active', NULL, ?3, '[\"buyer\"]', NULL, NULL, 1, ?4)",
+                )
+                .unwrap();
+            let mut staff_org = tx.prepare("INSERT INTO staff_organizations (staff_id, organization_id) VALUES ('bench', ?1)").unwrap();
+            tx.execute("INSERT INTO staff (id, name) VALUES ('bench', 'Bench Staff')", []).unwrap();
+            let mut seq = 0;
+            for o in 0..10_000 {
+                let org_id = format!("org{o:05}");
+                org.execute(rusqlite::params![org_id, format!("Company {o:05}")]).unwrap();
+                if o < 100 {
+                    staff_org.execute(rusqlite::params![org_id]).unwrap();
+                }
+                for p in 0..10 {
+                    seq += 1;
+                    let id = format!("p{o:05}-{p}");
+                    person.execute(rusqlite::params![id, format!("{id}@company{o:05}.test"), format!("Person {p} of {o:05}")]).unwrap();
+                    member.execute(rusqlite::params![id, org_id, p == 0, seq]).unwrap();
+                }
+            }
+        }
+        tx.commit().unwrap();
+    }
+
+    fn report(label: &str, samples: Vec<Duration>, native_p50: Duration) {
+        let s = stats(samples);
+        println!("{label:<58} p50 {:>9.1}µs  p99 {:>9.1}µs  ({:.0}x native Cedar p50)", us(s.p50), us(s.p99), us(s.p50) / us(native_p50));
+    }
+
+    pub async fn run(native_p50: Duration) {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("bench.db");
+        drop(SqliteDirectory::open(&path, Clock::system()).unwrap());
+        let started = Instant::now();
+        populate(&path);
+        println!("\norganization users: 100,000 memberships in 10,000 organizations (SQLite file, WAL), populated in {:.1} s", started.elapsed().as_secs_f64());
+        let clock = Clock::system();
+        let gate = PartnerGate::builder()
+            .directory(Arc::new(SqliteDirectory::open(&path, clock.clone()).unwrap()))
+            .clock(clock)
+            .build()
+            .await
+            .unwrap();
+
+        let n = 1_000;
+        let mut add = Vec::with_capacity(n);
+        let mut revoke = Vec::with_capacity(n);
+        for i in 0..n {
+            let org = format!("org{:05}", i % 10_000);
+            let admin = format!("customer:p{:05}-0", i % 10_000);
+            let user = NewUser { email: format!("bench{i}@x.test"), name: format!("Bench {i}"), roles: vec![], is_admin: false, spending_limit: None };
+            let t = Instant::now();
+            let m = gate.add_user(&admin, &org, user).await.unwrap();
+            add.push(t.elapsed());
+            let t = Instant::now();
+            gate.revoke_user(&admin, Target { person_id: m.person_id, version: m.version }).await.unwrap();
+            revoke.push(t.elapsed());
+        }
+        report("add user (decide + transaction + audit + outbox)", add, native_p50);
+        report("revoke user (read + decide + transaction + audit)", revoke, native_p50);
+
+        let query = |org: Option<String>, search: Option<String>| UserQuery {
+            organization_id: org,
+            status: None,
+            search,
+            sort: MemberSort::Name,
+            descending: false,
+            cursor: None,
+            limit: 50,
+        };
+        let mut own = Vec::new();
+        let mut search = Vec::new();
+        let mut staff = Vec::new();
+        for i in 0..500 {
+            let org = format!("org{:05}", (i * 7919) % 10_000);
+            let admin = format!("customer:p{}-0", &org[3..]);
+            let t = Instant::now();
+            let page = gate.list_users(&admin, query(Some(org.clone()), None)).await.unwrap();
+            own.push(t.elapsed());
+            assert!(page.members.len() >= 10);
+            let t = Instant::now();
+            gate.list_users(&admin, query(Some(org), Some("person 3".into()))).await.unwrap();
+            search.push(t.elapsed());
+        }
+        for i in 0..50 {
+            let t = Instant::now();
+            let page = gate.list_users("staff:bench", query(None, Some(format!("person {}", i % 10)))).await.unwrap();
+            staff.push(t.elapsed());
+            assert_eq!(page.members.len(), 50);
+        }
+        report("list one organization's users (admin, first page of 50)", own, native_p50);
+        report("search one organization by name (admin)", search, native_p50);
+        report("search 100 assigned organizations by name (staff, 50 rows)", staff, native_p50);
+    }
 }
