@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 rustup toolchain install >/dev/null
 rustup target add wasm32-wasip2 >/dev/null
 
+# The tests start their own redis-server on a free port.
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+fi
+
 # Test-only Python packages (the SMTP server the delivery tests start).
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   -r integration/requirements.txt

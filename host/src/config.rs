@@ -43,6 +43,16 @@ pub struct HostOptions {
     #[arg(long, env = "PARTNERGATE_CACHE_DIR")]
     pub cache_dir: Option<String>,
 
+    /// Redis for the account-status cache shared by several nodes
+    /// (`redis://host:port/db`); without it the cache is in-process, which
+    /// is correct for a single node only.
+    #[arg(long, env = "PARTNERGATE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Hard TTL of cached account entries, in seconds.
+    #[arg(long, env = "PARTNERGATE_CACHE_TTL_SECS", default_value_t = 300)]
+    pub cache_ttl_secs: u64,
+
     /// Memory one plugin instance may use, in MiB.
     #[arg(long, env = "PARTNERGATE_MEMORY_MIB", default_value_t = 64)]
     pub memory_mib: usize,
@@ -108,7 +118,19 @@ impl HostOptions {
             let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
             seed.load_into(&directory).await.map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
         }
-        Ok(builder.clock(clock).directory(Arc::new(directory)))
+        let cache: Arc<dyn crate::cache::StatusCache> = match &self.redis_url {
+            Some(url) => {
+                let mut config = crate::cache::redis::RedisCacheConfig::new(url.clone());
+                config.entry_ttl = Duration::from_secs(self.cache_ttl_secs.max(1));
+                let cache = crate::cache::redis::RedisCache::connect(config).await.map_err(|e| Error::Config(e.to_string()))?;
+                if !cache.wait_ready(Duration::from_secs(2)).await {
+                    tracing::warn!("Redis at `{url}` is not reachable yet: reading the directory until it is");
+                }
+                Arc::new(cache)
+            }
+            None => Arc::new(crate::cache::memory::MemoryCache::new(Duration::from_secs(self.cache_ttl_secs.max(1)))),
+        };
+        Ok(builder.clock(clock).directory(Arc::new(directory)).cache(cache))
     }
 }
 

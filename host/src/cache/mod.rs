@@ -1,11 +1,13 @@
 //! The account-status cache in front of the directory.
 //!
-//! One trait, one module per backend: [`memory`] (the embedded default) and,
-//! with the Redis issue, `redis`. A miss is always safe; a stale hit is not,
-//! so every directory change invalidates what it touched before it is
-//! reported done ([`invalidate_after`]).
+//! One trait, one module per backend: [`memory`] (the embedded default, for a
+//! single node), [`redis`] (several nodes) and [`none`] (no caching). A miss
+//! is always safe; a stale hit is not, so every directory change invalidates
+//! what it touched before it is reported done ([`invalidate_after`]).
 
 pub mod memory;
+pub mod none;
+pub mod redis;
 
 use async_trait::async_trait;
 

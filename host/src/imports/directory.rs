@@ -1,6 +1,6 @@
 use crate::bindings::directory::{self, ChangeOp, MemberQuery};
 use crate::bindings::types::{Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization, Staff};
-use crate::cache;
+use crate::cache::{self, CacheError};
 use crate::directory::DirectoryError;
 use crate::state::HostState;
 
@@ -65,11 +65,17 @@ impl directory::Host for HostState {
         if queues {
             self.services.outbox_ready.notify_one();
         }
-        // The change is committed; a cache that may still hold the old state
-        // must not be trusted, so failing here traps the call.
-        cache::invalidate_after(self.services.cache.as_ref(), &touched)
-            .await
-            .map_err(|err| DirectoryError::Internal(format!("change committed but not invalidated: {err}")))
+        // The change is committed. A cache that cannot be reached is not read
+        // either (every node reads the directory until it is back, and a new
+        // generation starts then); any other failure traps the call.
+        match cache::invalidate_after(self.services.cache.as_ref(), &touched).await {
+            Ok(()) => Ok(()),
+            Err(CacheError::Unavailable(err)) => {
+                tracing::warn!("change committed while the status cache is unreachable: {err}");
+                Ok(())
+            }
+            Err(err) => Err(DirectoryError::Internal(format!("change committed but not invalidated: {err}"))),
+        }
     }
 
     fn convert_error(&mut self, err: DirectoryError) -> wasmtime::Result<directory::Error> {

@@ -1,0 +1,33 @@
+//! No caching at all: every read goes to the directory.
+
+use async_trait::async_trait;
+
+use super::{CacheError, StatusCache};
+use crate::bindings::types::Account;
+
+/// A [`StatusCache`] that never holds anything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoCache;
+
+#[async_trait]
+impl StatusCache for NoCache {
+    fn summary(&self) -> String {
+        "no status cache".into()
+    }
+
+    async fn get(&self, _: &str) -> Result<Option<Account>, CacheError> {
+        Ok(None)
+    }
+
+    async fn put(&self, _: Account) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    async fn invalidate(&self, _: &str) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    async fn invalidate_organization(&self, _: &str) -> Result<(), CacheError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! The account-status cache: several nodes sharing one SQLite file and one
+//! Redis (each test starts its own `redis-server`), and the same lifecycle
+//! checks against the in-process cache.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::RedisServer;
+use partnergate::bindings::org_users::{Target, UserChanges};
+use partnergate::bindings::types::AccountStatus;
+use partnergate::cache::StatusCache;
+use partnergate::cache::memory::MemoryCache;
+use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
+use partnergate::clock::Clock;
+use partnergate::directory::Directory;
+use partnergate::directory::seed::Seed;
+use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::PartnerGate;
+
+struct Node {
+    gate: PartnerGate,
+    cache: Arc<RedisCache>,
+    dir: Arc<SqliteDirectory>,
+}
+
+async fn node(db: &std::path::Path, redis: &RedisServer, seed: bool) -> Node {
+    let clock = Clock::system();
+    let dir = Arc::new(SqliteDirectory::open(db, clock.clone()).unwrap());
+    if seed {
+        Seed::from_file(&common::policies_dir().join("directory.json")).unwrap().load_into(&dir).await.unwrap();
+    }
+    let cache = Arc::new(RedisCache::connect(RedisCacheConfig::new(redis.url())).await.unwrap());
+    assert!(cache.wait_ready(Duration::from_secs(5)).await, "cache connects");
+    let gate = PartnerGate::builder()
+        .directory(dir.clone())
+        .cache(cache.clone())
+        .clock(clock)
+        .artifact_cache(common::artifact_dir())
+        .build()
+        .await
+        .unwrap();
+    Node { gate, cache, dir }
+}
+
+async fn two_nodes(redis: &RedisServer) -> (tempfile::TempDir, Node, Node) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("shared.db");
+    let a = node(&db, redis, true).await;
+    let b = node(&db, redis, false).await;
+    (tmp, a, b)
+}
+
+async fn browses(node: &Node, person: &str) -> bool {
+    allowed_to_browse(&node.gate, person).await
+}
+
+async fn allowed_to_browse(gate: &PartnerGate, person: &str) -> bool {
+    common::decide(gate, &format!("customer:{person}"), "browse", "store:main").await.is_allowed()
+}
+
+async fn target(node: &Node, person: &str) -> Target {
+    target_in(&node.dir, person).await
+}
+
+async fn target_in(dir: &SqliteDirectory, person: &str) -> Target {
+    let version = dir.get_account(person).await.unwrap().unwrap().membership.unwrap().version;
+    Target { person_id: person.into(), version }
+}
+
+fn none() -> UserChanges {
+    UserChanges { name: None, email: None, roles: None, is_admin: None, spending_limit: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
+    let redis = RedisServer::start();
+    let (_tmp, a, b) = two_nodes(&redis).await;
+    // Warm node B's first level.
+    assert!(browses(&b, "bob").await);
+    assert!(browses(&b, "bob").await);
+    assert!(b.cache.stats().l1_hits >= 1, "{:?}", b.cache.stats());
+
+    a.gate.revoke_user("customer:alice", target(&a, "bob").await).await.unwrap();
+    assert!(!browses(&b, "bob").await, "revoke on A, B must deny at once");
+    a.gate.reinstate_user("customer:alice", target(&a, "bob").await).await.unwrap();
+    assert!(browses(&b, "bob").await, "reinstate on A, B allows again");
+    assert!(browses(&b, "bob").await);
+
+    let roles = UserChanges { roles: Some(vec!["approver".into()]), spending_limit: Some(Some(10)), ..none() };
+    a.gate.edit_user("customer:alice", target(&a, "bob").await, roles).await.unwrap();
+    let order = common::decide_with(&b.gate, "customer:bob", "placeOrder", "store:main", serde_json::json!({"orderTotal": 11})).await;
+    assert_eq!(order.policies, ["order-within-spending-limit"]);
+    let cached = b.cache.get("bob").await.unwrap().expect("B cached the fresh entry");
+    assert_eq!(cached.membership.unwrap().roles, ["approver"]);
+
+    // An organization-wide change (a second admin) reaches B's cached admin count.
+    assert!(!common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice").await.is_allowed());
+    a.gate.edit_user("staff:sam", target(&a, "carol").await, UserChanges { is_admin: Some(true), ..none() }).await.unwrap();
+    assert!(common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice").await.is_allowed());
+
+    assert!(browses(&b, "bob").await);
+    a.gate.remove_user("customer:alice", target(&a, "bob").await).await.unwrap();
+    assert!(!browses(&b, "bob").await, "remove on A, B must deny at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_fill_racing_an_invalidation_is_never_cached() {
+    let redis = RedisServer::start();
+    let (_tmp, a, b) = two_nodes(&redis).await;
+    // B misses and reads the directory (bob active) ...
+    assert!(b.cache.get("bob").await.unwrap().is_none());
+    let stale = b.dir.get_account("bob").await.unwrap().unwrap();
+    // ... meanwhile A revokes bob ...
+    a.gate.revoke_user("customer:alice", target(&a, "bob").await).await.unwrap();
+    // ... and B's late write of the old state must be refused.
+    b.cache.put(stale).await.unwrap();
+    assert!(b.cache.get("bob").await.unwrap().is_none(), "the stale entry must not be stored");
+    assert!(!browses(&b, "bob").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_never_allows_a_revoked_user_keeps_writes_and_recovers() {
+    let mut redis = RedisServer::start();
+    let (_tmp, a, b) = two_nodes(&redis).await;
+    assert!(browses(&b, "carol").await && browses(&b, "carol").await);
+
+    redis.stop();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.cache.is_healthy() || b.cache.is_healthy() {
+        assert!(Instant::now() < deadline, "nodes notice the outage");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Decisions carry on from the directory; the write commits.
+    assert!(browses(&b, "carol").await);
+    let revoked = a.gate.revoke_user("customer:alice", target(&a, "carol").await).await.unwrap();
+    assert_eq!(revoked.status, AccountStatus::Revoked);
+    for _ in 0..5 {
+        assert!(!browses(&b, "carol").await, "no wrong allow during the outage");
+        assert!(!browses(&a, "carol").await);
+    }
+
+    redis.restart();
+    assert!(a.cache.wait_ready(Duration::from_secs(10)).await && b.cache.wait_ready(Duration::from_secs(10)).await);
+    for _ in 0..5 {
+        assert!(!browses(&b, "carol").await, "no wrong allow after recovery");
+    }
+    let before = b.cache.stats();
+    assert!(browses(&b, "bob").await && browses(&b, "bob").await);
+    let after = b.cache.stats();
+    assert!(after.l1_hits > before.l1_hits, "the cache is used again without a restart: {before:?} -> {after:?}");
+    a.gate.reinstate_user("customer:alice", target(&a, "carol").await).await.unwrap();
+    assert!(browses(&b, "carol").await);
+}
+
+/// The single-node lifecycle checks, run against a given cache.
+async fn lifecycle_reaches_the_next_request(cache: Arc<dyn StatusCache>) {
+    let clock = Clock::system();
+    let dir = common::sample_directory(&clock).await;
+    let gate = PartnerGate::builder()
+        .directory(dir.clone())
+        .cache(cache)
+        .clock(clock)
+        .artifact_cache(common::artifact_dir())
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert!(allowed_to_browse(&gate, "bob").await);
+    }
+    gate.revoke_user("customer:alice", target_in(&dir, "bob").await).await.unwrap();
+    assert!(!allowed_to_browse(&gate, "bob").await);
+    gate.reinstate_user("customer:alice", target_in(&dir, "bob").await).await.unwrap();
+    assert!(allowed_to_browse(&gate, "bob").await);
+    let limit = UserChanges { spending_limit: Some(Some(5)), ..none() };
+    gate.edit_user("customer:alice", target_in(&dir, "bob").await, limit).await.unwrap();
+    let order = common::decide_with(&gate, "customer:bob", "placeOrder", "store:main", serde_json::json!({"orderTotal": 6})).await;
+    assert!(!order.is_allowed());
+    gate.remove_user("customer:alice", target_in(&dir, "bob").await).await.unwrap();
+    assert!(!allowed_to_browse(&gate, "bob").await);
+}
+
+#[tokio::test]
+async fn lifecycle_reaches_the_next_request_with_the_in_process_cache() {
+    lifecycle_reaches_the_next_request(Arc::new(MemoryCache::new(Duration::from_secs(60)))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_reaches_the_next_request_with_redis() {
+    let redis = RedisServer::start();
+    let cache = RedisCache::connect(RedisCacheConfig::new(redis.url())).await.unwrap();
+    assert!(cache.wait_ready(Duration::from_secs(5)).await);
+    lifecycle_reaches_the_next_request(Arc::new(cache)).await;
+}
