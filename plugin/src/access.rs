@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
-    Request as CedarRequest, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid, Request as CedarRequest,
+    RestrictedExpression,
 };
 
 use crate::model::{Account, Decision, Effect, Organization, Staff};
@@ -93,93 +93,124 @@ fn split_ref(reference: &str) -> Option<(&str, &str)> {
     (!id.is_empty()).then_some((kind, id))
 }
 
+/// The records a request was decided on. Equal records give equal entities,
+/// so a memoized request is reused only when what the directory says now
+/// equals what it said then.
+#[derive(Clone, Debug, PartialEq)]
+enum Record {
+    Account(Account),
+    Staff(Staff),
+    Organization(Organization),
+    Bare,
+}
+
+/// A request ready to evaluate, and the records it was built from.
+struct Prepared {
+    records: [Record; 2],
+    request: CedarRequest,
+    entities: cedar_policy::Entities,
+}
+
+/// Requests already built by this instance, keyed by their text. Holds at
+/// most [`Memo::CAPACITY`] entries; a policy reload starts a new memo.
+#[derive(Default)]
+pub struct Memo {
+    prepared: HashMap<(String, String, String, String), Prepared>,
+}
+
+impl Memo {
+    /// Entries kept before the memo starts over.
+    pub const CAPACITY: usize = 4096;
+}
+
+fn fetch(records: &impl Records, role: &str, reference: &str) -> Result<Result<Record, Decision>, AccessError> {
+    let missing = || Ok(Err(unknown(role, reference)));
+    Ok(Ok(match (role, split_ref(reference)) {
+        (_, Some(("customer", id))) => match records.account(id)? {
+            Some(account) => Record::Account(account),
+            None => return missing(),
+        },
+        ("principal", Some(("staff", id))) => match records.staff(id)? {
+            Some(staff) => Record::Staff(staff),
+            None => return missing(),
+        },
+        ("resource", Some(("organization", id))) => match records.organization(id)? {
+            Some(org) => Record::Organization(org),
+            None => return missing(),
+        },
+        ("resource", Some(("store" | "onboarding", _))) => Record::Bare,
+        ("principal", _) => {
+            return Err(AccessError::InvalidRequest(format!(
+                "principal `{reference}` is not of the form `customer:<id>` or `staff:<id>`"
+            )));
+        }
+        _ => {
+            return Err(AccessError::InvalidRequest(format!(
+                "resource `{reference}` is not of the form `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`"
+            )));
+        }
+    }))
+}
+
 /// Decides `request` with `loaded`, reading records from `records`.
 ///
 /// An unknown principal or resource is a denial that says so, not an error;
-/// so is any evaluation error (fail closed).
+/// so is any evaluation error (fail closed). With a `memo`, a request whose
+/// records are unchanged since it was last built is not built again.
 pub fn authorize(
     loaded: &LoadedPolicies,
     names: &Names,
     records: &impl Records,
     request: &Request<'_>,
 ) -> Result<Decision, AccessError> {
-    let mut entities: Vec<Entity> = Vec::with_capacity(4);
-    let mut seen_orgs: HashSet<String> = HashSet::new();
+    authorize_with(loaded, names, records, request, None)
+}
 
-    let principal = match split_ref(request.principal) {
-        Some(("customer", id)) => match records.account(id)? {
-            Some(account) => {
-                push_account(names, &account, &mut entities, &mut seen_orgs);
-                names.uid(&names.customer, id)
-            }
-            None => return Ok(unknown("principal", request.principal)),
-        },
-        Some(("staff", id)) => match records.staff(id)? {
-            Some(staff) => {
-                entities.push(staff_entity(names, &staff));
-                names.uid(&names.staff, id)
-            }
-            None => return Ok(unknown("principal", request.principal)),
-        },
-        _ => {
-            return Err(AccessError::InvalidRequest(format!(
-                "principal `{}` is not of the form `customer:<id>` or `staff:<id>`",
-                request.principal
-            )));
+/// [`authorize`] with a memo of built requests.
+pub fn authorize_with(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    request: &Request<'_>,
+    memo: Option<&mut Memo>,
+) -> Result<Decision, AccessError> {
+    let principal = match fetch(records, "principal", request.principal)? {
+        Ok(record) => record,
+        Err(denial) => return Ok(denial),
+    };
+    // A customer acting on themselves is read once.
+    let resource = if request.resource == request.principal {
+        principal.clone()
+    } else {
+        match fetch(records, "resource", request.resource)? {
+            Ok(record) => record,
+            Err(denial) => return Ok(denial),
         }
     };
-
-    let resource = match split_ref(request.resource) {
-        Some(("customer", id)) => {
-            let uid = names.uid(&names.customer, id);
-            if uid != principal {
-                match records.account(id)? {
-                    Some(account) => push_account(names, &account, &mut entities, &mut seen_orgs),
-                    None => return Ok(unknown("resource", request.resource)),
-                }
-            }
-            uid
-        }
-        Some(("organization", id)) => {
-            if !seen_orgs.contains(id) {
-                match records.organization(id)? {
-                    Some(org) => entities.push(organization_entity(names, &org)),
-                    None => return Ok(unknown("resource", request.resource)),
-                }
-            }
-            names.uid(&names.organization, id)
-        }
-        Some(("store", id)) => {
-            let uid = names.uid(&names.store, id);
-            entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new()));
-            uid
-        }
-        Some(("onboarding", id)) => {
-            let uid = names.uid(&names.onboarding, id);
-            entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new()));
-            uid
-        }
-        _ => {
-            return Err(AccessError::InvalidRequest(format!(
-                "resource `{}` is not of the form `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`",
-                request.resource
-            )));
-        }
-    };
-
     let action = names.uid(&names.action, request.action);
-    let context_json = if request.context.trim().is_empty() { "{}" } else { request.context };
-    let context = Context::from_json_str(context_json, Some((&loaded.schema, &action)))
-        .map_err(|err| invalid(request, &err))?;
-    let cedar_request = CedarRequest::new(principal, action, resource, context, Some(&loaded.schema))
-        .map_err(|err| invalid(request, &err))?;
-    let entities = loaded
-        .actions
-        .clone()
-        .add_entities(entities, None)
-        .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-
-    let response = Authorizer::new().is_authorized(&cedar_request, &loaded.policies, &entities);
+    let Some(slice) = loaded.actions.get(&action) else {
+        return Err(AccessError::InvalidRequest(format!("action `{}` is not in the schema", request.action)));
+    };
+    let fresh = [principal, resource];
+    let key = (request.principal.to_string(), request.action.to_string(), request.resource.to_string(), request.context.to_string());
+    let response = match memo {
+        Some(memo) => {
+            let reusable = memo.prepared.get(&key).is_some_and(|p| p.records == fresh);
+            if !reusable {
+                let prepared = prepare(loaded, names, request, action, &slice.entity, fresh)?;
+                if memo.prepared.len() >= Memo::CAPACITY {
+                    memo.prepared.clear();
+                }
+                memo.prepared.insert(key.clone(), prepared);
+            }
+            let prepared = &memo.prepared[&key];
+            Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
+        }
+        None => {
+            let prepared = prepare(loaded, names, request, action, &slice.entity, fresh)?;
+            Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
+        }
+    };
     let diagnostics = response.diagnostics();
     let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
     if !errors.is_empty() {
@@ -200,6 +231,71 @@ pub fn authorize(
     Ok(Decision { effect, policies, errors })
 }
 
+/// Builds the Cedar request and entities from the records.
+fn prepare(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    request: &Request<'_>,
+    action: EntityUid,
+    action_entity: &Entity,
+    records: [Record; 2],
+) -> Result<Prepared, AccessError> {
+    let mut entities: Vec<Entity> = Vec::with_capacity(5);
+    entities.push(action_entity.clone());
+    let mut seen_orgs: HashSet<&str> = HashSet::new();
+    let mut uids = Vec::with_capacity(2);
+    for (record, reference) in records.iter().zip([request.principal, request.resource]) {
+        let (kind, id) = split_ref(reference).expect("checked by fetch");
+        let uid = match kind {
+            "customer" => names.uid(&names.customer, id),
+            "staff" => names.uid(&names.staff, id),
+            "organization" => names.uid(&names.organization, id),
+            "store" => names.uid(&names.store, id),
+            _ => names.uid(&names.onboarding, id),
+        };
+        let first = uids.is_empty() || uids[0] != uid;
+        if first {
+            match record {
+                Record::Account(account) => {
+                    entities.push(customer_entity(names, account));
+                    if let Some(org) = &account.organization
+                        && seen_orgs.insert(&org.id)
+                    {
+                        entities.push(organization_entity(names, org));
+                    }
+                }
+                Record::Staff(staff) => entities.push(staff_entity(names, staff)),
+                Record::Organization(org) => {
+                    if seen_orgs.insert(&org.id) {
+                        entities.push(organization_entity(names, org));
+                    }
+                }
+                Record::Bare => entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new())),
+            }
+        }
+        uids.push(uid);
+    }
+    let empty = request.context.trim().is_empty() || request.context.trim() == "{}";
+    let context = if empty {
+        Context::empty()
+    } else {
+        Context::from_json_str(request.context, Some((&loaded.schema, &action))).map_err(|err| invalid(request, &err))?
+    };
+    let resource = uids.pop().expect("two uids");
+    let principal = uids.pop().expect("two uids");
+    let cedar_request = CedarRequest::new(principal, action.clone(), resource, context, Some(&loaded.schema)).map_err(|err| {
+        // An empty context skipped the typed parse; redo it for the message
+        // that names the missing attribute.
+        match Context::from_json_str("{}", Some((&loaded.schema, &action))) {
+            Err(detail) if empty => invalid(request, &detail),
+            _ => invalid(request, &err),
+        }
+    })?;
+    let entities = cedar_policy::Entities::from_entities(entities, None)
+        .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
+    Ok(Prepared { records, request: cedar_request, entities })
+}
+
 fn invalid(request: &Request<'_>, err: &dyn std::error::Error) -> AccessError {
     let mut message = format!("action `{}`: {err}", request.action);
     let mut source = err.source();
@@ -212,20 +308,6 @@ fn invalid(request: &Request<'_>, err: &dyn std::error::Error) -> AccessError {
 
 fn unknown(role: &str, reference: &str) -> Decision {
     Decision::deny_because(format!("unknown {role} `{reference}`: no such record in the directory"))
-}
-
-fn push_account(
-    names: &Names,
-    account: &Account,
-    entities: &mut Vec<Entity>,
-    seen_orgs: &mut HashSet<String>,
-) {
-    entities.push(customer_entity(names, account));
-    if let Some(org) = &account.organization
-        && seen_orgs.insert(org.id.clone())
-    {
-        entities.push(organization_entity(names, org));
-    }
 }
 
 /// The `Customer` entity of an account.
@@ -397,6 +479,22 @@ mod tests {
                 Err(AccessError::InvalidRequest(_))
             ));
         }
+    }
+
+    #[test]
+    fn memoized_request_follows_changed_records() {
+        let loaded = policies();
+        let names = Names::new();
+        let mut memo = Memo::default();
+        let mut records = records();
+        let request = Request { principal: "customer:bob", action: "browse", resource: "store:main", context: "" };
+        for _ in 0..2 {
+            let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+            assert_eq!(d.effect, Effect::Allow);
+        }
+        records.accounts.get_mut("bob").unwrap().membership.as_mut().unwrap().status = AccountStatus::Revoked;
+        let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+        assert_eq!((d.effect, d.policies.as_slice()), (Effect::Deny, &["inactive-account-does-nothing".to_string()][..]));
     }
 
     #[test]

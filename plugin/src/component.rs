@@ -29,6 +29,8 @@ struct State {
 
 thread_local! {
     static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    /// Requests this instance has built, reused while their records are unchanged.
+    static MEMO: RefCell<access::Memo> = RefCell::new(access::Memo::default());
 }
 
 impl policy::Guest for Component {
@@ -40,6 +42,7 @@ impl policy::Guest for Component {
         let summary = summary_to_wit(&loaded.summary);
         log(Level::Info, "policy", &format!("loaded policy set {}", summary.version));
         STATE.with(|state| *state.borrow_mut() = Some(State { loaded, names: Names::new() }));
+        MEMO.with(|memo| *memo.borrow_mut() = access::Memo::default());
         Ok(summary)
     }
 
@@ -89,7 +92,10 @@ impl wit_access::Guest for Component {
                 resource: &request.resource,
                 context: &request.context,
             };
-            match access::authorize(&state.loaded, &state.names, &HostRecords, &request) {
+            let decided = MEMO.with(|memo| {
+                access::authorize_with(&state.loaded, &state.names, &HostRecords, &request, Some(&mut memo.borrow_mut()))
+            });
+            match decided {
                 Ok(decision) => Ok(decision_to_wit(decision)),
                 Err(AccessError::InvalidRequest(m)) => Err(wit_access::Error::InvalidRequest(m)),
                 Err(AccessError::Unavailable(Unavailable(m))) => Err(wit_access::Error::Unavailable(m)),

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use cedar_policy::{
-    Effect as CedarEffect, Entities, Policy, PolicyId, PolicySet, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityUid, Policy, PolicyId, PolicySet, Schema,
+    ValidationMode, Validator,
 };
 use miette::Diagnostic;
 
@@ -62,11 +62,43 @@ pub struct LoadedPolicies {
     pub schema: Schema,
     /// The policies, each under its `@id`.
     pub policies: PolicySet,
-    /// The schema's action entities (with their groups), added to every
-    /// request's entities.
-    pub actions: Entities,
+    /// Each action of the schema: its entity (with its groups as
+    /// ancestors) and the slice of policies whose action scope can match it.
+    /// Evaluating only the slice gives the same decision as the whole set,
+    /// because a policy whose scope excludes the action never applies.
+    pub actions: HashMap<EntityUid, ActionSlice>,
     /// What was loaded.
     pub summary: Summary,
+}
+
+/// An action's entity and the policies that can apply to it.
+pub struct ActionSlice {
+    /// The action entity, with its action groups as parents.
+    pub entity: Entity,
+    /// The policies whose action scope can match.
+    pub policies: PolicySet,
+}
+
+fn slice_by_action(set: &PolicySet, actions: &Entities) -> Result<HashMap<EntityUid, ActionSlice>, String> {
+    let mut slices = HashMap::new();
+    for entity in actions.iter() {
+        let uid = entity.uid();
+        let mut lineage: Vec<EntityUid> = actions.ancestors(&uid).map(|a| a.cloned().collect()).unwrap_or_default();
+        lineage.push(uid.clone());
+        let mut policies = PolicySet::new();
+        for policy in set.policies() {
+            let applies = match policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(a) => a == uid,
+                ActionConstraint::In(list) => list.iter().any(|a| lineage.contains(a)),
+            };
+            if applies {
+                policies.add(policy.clone()).map_err(|e| e.to_string())?;
+            }
+        }
+        slices.insert(uid, ActionSlice { entity: entity.clone(), policies });
+    }
+    Ok(slices)
 }
 
 /// Parses and validates `schema` and `files`. Returns every problem found.
@@ -162,9 +194,9 @@ pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies,
         return Err(problems);
     }
 
-    let actions = schema_parsed.action_entities().map_err(|err| {
-        vec![Problem { file: schema.name.clone(), line: 0, column: 0, message: err.to_string() }]
-    })?;
+    let problem = |message: String| vec![Problem { file: schema.name.clone(), line: 0, column: 0, message }];
+    let action_entities = schema_parsed.action_entities().map_err(|err| problem(err.to_string()))?;
+    let actions = slice_by_action(&set, &action_entities).map_err(problem)?;
     let mut permits = 0;
     let mut forbids = 0;
     for policy in set.policies() {
@@ -296,6 +328,26 @@ mod tests {
         assert_eq!(loaded.summary.policies, loaded.summary.permits + loaded.summary.forbids);
         assert!(loaded.summary.forbids >= 4, "{:?}", loaded.summary);
         assert!(loaded.policies.policy(&PolicyId::new("keep-last-admin")).is_some());
+    }
+
+    #[test]
+    fn each_action_sees_only_the_policies_that_can_apply_to_it() {
+        let (schema, files) = default_files();
+        let loaded = load(&schema, &files).ok().unwrap();
+        let ids = |action: &str| {
+            let uid: EntityUid = format!("PartnerGate::Action::\"{action}\"").parse().unwrap();
+            let mut ids: Vec<String> = loaded.actions[&uid].policies.policies().map(|p| p.id().to_string()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            ids("browse"),
+            ["active-member-browses", "inactive-account-does-nothing"]
+        );
+        // Reached through the `manageUsers` group.
+        assert!(ids("revokeUser").contains(&"org-admin-manages-own-users".to_string()));
+        assert!(ids("revokeUser").contains(&"keep-last-admin".to_string()));
+        assert!(!ids("revokeUser").contains(&"active-member-orders".to_string()));
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
     CREATE INDEX identity_links_by_person ON identity_links(person_id);
     "#,
+    // 3: adding a member takes the next `added_seq` without scanning.
+    r#"
+    CREATE INDEX memberships_by_added ON memberships(added_seq);
+    "#,
 ];
 
 /// A [`Directory`] in SQLite.
