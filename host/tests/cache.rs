@@ -121,6 +121,21 @@ async fn a_stale_fill_racing_an_invalidation_is_never_cached() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change() {
+    let redis = RedisServer::start();
+    let (_tmp, a, b) = two_nodes(&redis).await;
+    for _ in 0..2 {
+        assert!(common::decide(&b.gate, "customer:alice", "addUser", "organization:acme").await.is_allowed());
+    }
+    let cached = b.cache.get_organization("acme").await.unwrap().expect("B caches the organization");
+    assert_eq!(cached.active_admins, 1);
+    a.gate.edit_user("staff:sam", target(&a, "carol").await, UserChanges { is_admin: Some(true), ..none() }).await.unwrap();
+    assert!(b.cache.get_organization("acme").await.unwrap().is_none(), "B dropped the stale organization");
+    assert!(common::decide(&b.gate, "customer:alice", "addUser", "organization:acme").await.is_allowed());
+    assert_eq!(b.cache.get_organization("acme").await.unwrap().unwrap().active_admins, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_never_allows_a_revoked_user_keeps_writes_and_recovers() {
     let mut redis = RedisServer::start();
     let (_tmp, a, b) = two_nodes(&redis).await;

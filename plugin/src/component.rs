@@ -266,9 +266,18 @@ impl Records for HostRecords {
     }
 
     fn organization(&self, id: &str) -> Result<Option<model::Organization>, Unavailable> {
-        directory::get_organization(id)
-            .map(|org| org.map(organization_from_wit))
-            .map_err(directory_unavailable)
+        match status_cache::get_organization(id) {
+            Ok(Some(org)) => return Ok(Some(organization_from_wit(org))),
+            Ok(None) => {}
+            Err(err) => log(Level::Warn, "status-cache", &format!("cache read failed, reading the directory: {err:?}")),
+        }
+        let Some(org) = directory::get_organization(id).map_err(directory_unavailable)? else {
+            return Ok(None);
+        };
+        if let Err(err) = status_cache::put_organization(&org) {
+            log(Level::Warn, "status-cache", &format!("cache write failed: {err:?}"));
+        }
+        Ok(Some(organization_from_wit(org)))
     }
 
     fn staff(&self, id: &str) -> Result<Option<model::Staff>, Unavailable> {

@@ -7,18 +7,19 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{CacheError, StatusCache};
-use crate::bindings::types::Account;
+use crate::bindings::types::{Account, Organization};
 
 /// An in-process [`StatusCache`].
 pub struct MemoryCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Account)>>,
+    organizations: Mutex<HashMap<String, (Instant, Organization)>>,
 }
 
 impl MemoryCache {
     /// A cache whose entries live at most `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
+        Self { ttl, entries: Mutex::new(HashMap::new()), organizations: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -46,12 +47,24 @@ impl StatusCache for MemoryCache {
         Ok(())
     }
 
+    async fn get_organization(&self, organization_id: &str) -> Result<Option<Organization>, CacheError> {
+        let orgs = self.organizations.lock().expect("cache lock");
+        Ok(orgs.get(organization_id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, org)| org.clone()))
+    }
+
+    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
+        let mut orgs = self.organizations.lock().expect("cache lock");
+        orgs.insert(organization.id.clone(), (Instant::now(), organization));
+        Ok(())
+    }
+
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
         self.entries.lock().expect("cache lock").remove(person_id);
         Ok(())
     }
 
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
+        self.organizations.lock().expect("cache lock").remove(organization_id);
         self.entries.lock().expect("cache lock").retain(|_, (_, account)| {
             account.membership.as_ref().is_none_or(|m| m.organization_id != organization_id)
         });

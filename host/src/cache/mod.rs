@@ -12,7 +12,7 @@ pub mod redis;
 use async_trait::async_trait;
 
 use crate::bindings::directory::ChangeOp;
-use crate::bindings::types::Account;
+use crate::bindings::types::{Account, Organization};
 
 /// Why a cache call failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +37,16 @@ pub trait StatusCache: Send + Sync + 'static {
     /// Caches an account.
     async fn put(&self, account: Account) -> Result<(), CacheError>;
 
+    /// The cached organization.
+    async fn get_organization(&self, organization_id: &str) -> Result<Option<Organization>, CacheError>;
+
+    /// Caches an organization.
+    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError>;
+
     /// Drops a person's entry.
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError>;
 
-    /// Drops the entries of every member of an organization (their entries
+    /// Drops an organization's entry and those of its members (their entries
     /// embed its status and administrator count).
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{CacheError, StatusCache};
-use crate::bindings::types::Account;
+use crate::bindings::types::{Account, Organization};
 
 /// A [`StatusCache`] that never holds anything.
 #[derive(Clone, Copy, Debug, Default)]
@@ -20,6 +20,14 @@ impl StatusCache for NoCache {
     }
 
     async fn put(&self, _: Account) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    async fn get_organization(&self, _: &str) -> Result<Option<Organization>, CacheError> {
+        Ok(None)
+    }
+
+    async fn put_organization(&self, _: Organization) -> Result<(), CacheError> {
         Ok(())
     }
 

@@ -100,6 +100,10 @@ fn org_tombstone(generation: u64, org_id: &str) -> String {
     format!("pg:v1:{generation}:to:{}", hex::encode(org_id))
 }
 
+fn organization_key(generation: u64, org_id: &str) -> String {
+    format!("pg:v1:{generation}:og:{}", hex::encode(org_id))
+}
+
 fn ack_channel(node: &str) -> String {
     format!("pg:v1:ack:{node}")
 }
@@ -115,6 +119,8 @@ struct L1Entry {
 
 struct Inner {
     node: String,
+    l1_orgs: std::sync::Mutex<HashMap<String, (Instant, Organization)>>,
+    org_misses: std::sync::Mutex<HashMap<String, (u64, u64)>>,
     config: RedisCacheConfig,
     client: redis::Client,
     conn: ConnectionManager,
@@ -168,6 +174,8 @@ impl RedisCache {
         let node = format!("{}-{}", hex::encode(node_bytes), std::process::id());
         let inner = Arc::new(Inner {
             node,
+            l1_orgs: Default::default(),
+            org_misses: Default::default(),
             config,
             client,
             conn,
@@ -230,7 +238,9 @@ impl Inner {
 
     fn flush_l1(&self) {
         self.l1.lock().expect("l1 lock").clear();
+        self.l1_orgs.lock().expect("l1 lock").clear();
         self.misses.lock().expect("miss lock").clear();
+        self.org_misses.lock().expect("miss lock").clear();
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -240,6 +250,7 @@ impl Inner {
     }
 
     fn drop_organization(&self, org: &str) {
+        self.l1_orgs.lock().expect("l1 lock").remove(org);
         self.l1
             .lock()
             .expect("l1 lock")
@@ -256,6 +267,16 @@ impl Inner {
         // began means the value may be stale.
         if self.seen.load(Ordering::SeqCst) == seen_before {
             l1.insert(account.person.id.clone(), L1Entry { at: Instant::now(), account });
+        }
+    }
+
+    fn l1_put_organization(&self, org: Organization, seen_before: u64) {
+        if self.config.l1_ttl.is_zero() || !self.healthy() {
+            return;
+        }
+        let mut l1 = self.l1_orgs.lock().expect("l1 lock");
+        if self.seen.load(Ordering::SeqCst) == seen_before {
+            l1.insert(org.id.clone(), (Instant::now(), org));
         }
     }
 
@@ -402,9 +423,10 @@ end
 return 1
 "#;
 
-/// Leaves an organization tombstone and deletes every member's entry.
+/// Leaves an organization tombstone and deletes its entry and every member's.
 const DROP_ORGANIZATION: &str = r#"
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('DEL', KEYS[3])
 local members = redis.call('SMEMBERS', KEYS[2])
 for _, person in ipairs(members) do
   redis.call('DEL', ARGV[3] .. person)
@@ -487,6 +509,74 @@ impl StatusCache for RedisCache {
         Ok(())
     }
 
+    async fn get_organization(&self, organization_id: &str) -> Result<Option<Organization>, CacheError> {
+        let inner = &self.inner;
+        if !inner.healthy() {
+            inner.bypassed.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if let Some((at, org)) = inner.l1_orgs.lock().expect("l1 lock").get(organization_id)
+            && at.elapsed() < inner.config.l1_ttl
+        {
+            inner.l1_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(org.clone()));
+        }
+        let seen_before = inner.seen.load(Ordering::SeqCst);
+        let generation = inner.generation.load(Ordering::SeqCst);
+        let mut conn = inner.conn.clone();
+        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
+            .get(organization_key(generation, organization_id))
+            .get(SEQ)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(org) = entry.and_then(|json| serde_json::from_str::<CachedOrganization>(&json).ok()) {
+            inner.redis_hits.fetch_add(1, Ordering::Relaxed);
+            let org = Organization::from(org);
+            inner.l1_put_organization(org.clone(), seen_before);
+            return Ok(Some(org));
+        }
+        inner.miss_count.fetch_add(1, Ordering::Relaxed);
+        let mut misses = inner.org_misses.lock().expect("miss lock");
+        if misses.len() > 10_000 {
+            misses.clear();
+        }
+        misses.insert(organization_id.to_string(), (seq.unwrap_or(0), seen_before));
+        Ok(None)
+    }
+
+    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
+        let inner = &self.inner;
+        let Some((seq, seen_before)) = inner.org_misses.lock().expect("miss lock").remove(&organization.id) else {
+            return Ok(());
+        };
+        if !inner.healthy() {
+            return Ok(());
+        }
+        let generation = inner.generation.load(Ordering::SeqCst);
+        let entry = organization_key(generation, &organization.id);
+        let tomb = org_tombstone(generation, &organization.id);
+        let payload =
+            serde_json::to_string(&CachedOrganization::from(&organization)).map_err(|e| CacheError::Internal(e.to_string()))?;
+        let mut conn = inner.conn.clone();
+        let stored: i64 = Script::new(GUARDED_PUT)
+            .key(&entry)
+            .key(&tomb)
+            .key(&tomb)
+            .key(&entry)
+            .arg(seq)
+            .arg(payload)
+            .arg(inner.config.entry_ttl.as_secs().max(1))
+            .arg("")
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if stored == 1 {
+            inner.l1_put_organization(organization, seen_before);
+        }
+        Ok(())
+    }
+
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
         let inner = &self.inner;
         inner.drop_person(person_id);
@@ -514,6 +604,7 @@ impl StatusCache for RedisCache {
         let _: i64 = Script::new(DROP_ORGANIZATION)
             .key(org_tombstone(generation, organization_id))
             .key(members_key(generation, organization_id))
+            .key(organization_key(generation, organization_id))
             .arg(seq)
             .arg(inner.config.entry_ttl.as_secs().max(1))
             .arg(format!("pg:v1:{generation}:a:"))
@@ -571,6 +662,24 @@ fn org_status_name(s: OrganizationStatus) -> &'static str {
     }
 }
 
+impl From<&Organization> for CachedOrganization {
+    fn from(o: &Organization) -> Self {
+        Self { id: o.id.clone(), name: o.name.clone(), status: org_status_name(o.status).into(), active_admins: o.active_admins }
+    }
+}
+
+impl From<CachedOrganization> for Organization {
+    fn from(o: CachedOrganization) -> Self {
+        Organization {
+            id: o.id,
+            name: o.name,
+            // An unknown status decodes to `blocked`: never more than was cached.
+            status: crate::directory::seed::organization_status(&o.status).unwrap_or(OrganizationStatus::Blocked),
+            active_admins: o.active_admins,
+        }
+    }
+}
+
 impl From<&Account> for CachedAccount {
     fn from(a: &Account) -> Self {
         Self {
@@ -587,12 +696,7 @@ impl From<&Account> for CachedAccount {
                 invited_at: m.invited_at,
                 version: m.version,
             }),
-            organization: a.organization.as_ref().map(|o| CachedOrganization {
-                id: o.id.clone(),
-                name: o.name.clone(),
-                status: org_status_name(o.status).into(),
-                active_admins: o.active_admins,
-            }),
+            organization: a.organization.as_ref().map(CachedOrganization::from),
         }
     }
 }
@@ -611,13 +715,7 @@ impl From<CachedAccount> for Account {
             invited_at: m.invited_at,
             version: m.version,
         });
-        let organization = c.organization.map(|o| Organization {
-            id: o.id,
-            name: o.name,
-            // An unknown status decodes to `blocked`: never more than was cached.
-            status: crate::directory::seed::organization_status(&o.status).unwrap_or(OrganizationStatus::Blocked),
-            active_admins: o.active_admins,
-        });
+        let organization = c.organization.map(Organization::from);
         Account { person, membership, organization }
     }
 }

@@ -1,5 +1,5 @@
 use crate::bindings::status_cache;
-use crate::bindings::types::Account;
+use crate::bindings::types::{Account, Organization};
 use crate::cache::CacheError;
 use crate::state::HostState;
 
@@ -10,6 +10,14 @@ impl status_cache::Host for HostState {
 
     async fn put(&mut self, value: Account) -> Result<(), CacheError> {
         self.services.cache.put(value).await
+    }
+
+    async fn get_organization(&mut self, organization_id: String) -> Result<Option<Organization>, CacheError> {
+        self.services.cache.get_organization(&organization_id).await
+    }
+
+    async fn put_organization(&mut self, value: Organization) -> Result<(), CacheError> {
+        self.services.cache.put_organization(value).await
     }
 
     async fn invalidate(&mut self, person_id: String) -> Result<(), CacheError> {
