@@ -10,14 +10,24 @@ use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 const WASM_PROFILE: &str = "wasm";
-const GUESTS: &[(&str, &str)] = &[("partnergate-plugin", "partnergate_plugin"), ("hostile-guest", "hostile_guest")];
+const GUESTS: &[(&str, &str)] = &[
+    ("partnergate-plugin", "partnergate_plugin"),
+    ("hostile-guest", "hostile_guest"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "tests/hostile-guest", "Cargo.lock", "policies"] {
+    for watched in [
+        "plugin/src",
+        "plugin/Cargo.toml",
+        "wit",
+        "tests/hostile-guest",
+        "Cargo.lock",
+        "policies",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -29,7 +39,10 @@ fn main() {
 fn guest_target_dir(out_dir: &Path) -> PathBuf {
     // OUT_DIR is <target>[/<triple>]/<profile>/build/<pkg>-<hash>/out.
     let profile_dir = out_dir.ancestors().nth(3).expect("OUT_DIR layout");
-    profile_dir.parent().expect("target dir").join("wasm-guests")
+    profile_dir
+        .parent()
+        .expect("target dir")
+        .join("wasm-guests")
 }
 
 fn build_guests(root: &Path, out_dir: &Path) {
@@ -63,7 +76,10 @@ fn build_guests(root: &Path, out_dir: &Path) {
         cmd.env_remove(var);
     }
     for (key, _) in env::vars() {
-        if key.starts_with("CARGO_PROFILE_") || key.starts_with("CARGO_CFG_") || key.starts_with("CARGO_FEATURE_") {
+        if key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("CARGO_CFG_")
+            || key.starts_with("CARGO_FEATURE_")
+        {
             cmd.env_remove(key);
         }
     }
@@ -73,10 +89,17 @@ fn build_guests(root: &Path, out_dir: &Path) {
         "building the wasm guests failed; is the `{WASM_TARGET}` target installed? (`rustup target add {WASM_TARGET}`)"
     );
     for (_, artifact) in GUESTS {
-        let built = target_dir.join(WASM_TARGET).join(WASM_PROFILE).join(format!("{artifact}.wasm"));
+        let built = target_dir
+            .join(WASM_TARGET)
+            .join(WASM_PROFILE)
+            .join(format!("{artifact}.wasm"));
         let dest = out_dir.join(format!("{artifact}.wasm"));
         fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
-        println!("cargo:rustc-env={}_WASM={}", artifact.to_uppercase(), dest.display());
+        println!(
+            "cargo:rustc-env={}_WASM={}",
+            artifact.to_uppercase(),
+            dest.display()
+        );
     }
 }
 
@@ -94,7 +117,11 @@ fn embed_policies(dir: &Path, out_dir: &Path) {
     policies.sort();
     let schema = schema.expect("policies/ holds a *.cedarschema");
     let entry = |path: &Path| {
-        format!("({:?}, include_str!({:?}))", path.file_name().unwrap().to_str().unwrap(), path.display().to_string())
+        format!(
+            "({:?}, include_str!({:?}))",
+            path.file_name().unwrap().to_str().unwrap(),
+            path.display().to_string()
+        )
     };
     let mut code = String::new();
     writeln!(code, "/// The default schema.").unwrap();

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use partnergate::bindings::types as wit;
-use partnergate::directory::Directory;
 use partnergate::clock::Clock;
-use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::directory::Directory;
 use partnergate::directory::seed::Seed;
+use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{AuthorizeRequest, PartnerGate};
 use partnergate_plugin::access::{self, Memo, Names};
 use partnergate_plugin::memory::MemoryRecords;
@@ -36,7 +36,8 @@ fn policies_dir() -> PathBuf {
 fn requests() -> Vec<AuthorizeRequest> {
     vec![
         AuthorizeRequest::new("customer:bob", "browse", "store:main"),
-        AuthorizeRequest::new("customer:bob", "placeOrder", "store:main").with_context(json!({"orderTotal": 12000})),
+        AuthorizeRequest::new("customer:bob", "placeOrder", "store:main")
+            .with_context(json!({"orderTotal": 12000})),
         AuthorizeRequest::new("customer:alice", "addUser", "organization:acme"),
         AuthorizeRequest::new("customer:alice", "revokeUser", "customer:bob"),
         AuthorizeRequest::new("staff:sam", "demoteAdmin", "customer:alice"),
@@ -51,7 +52,10 @@ struct Stats {
 fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Stats { p50: at(0.50), p99: at(0.99) }
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+    }
 }
 
 fn us(d: Duration) -> f64 {
@@ -89,7 +93,11 @@ async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
         records.accounts.insert(
             p.id.clone(),
             model::Account {
-                person: model::Person { id: a.person.id, email: a.person.email, name: a.person.name },
+                person: model::Person {
+                    id: a.person.id,
+                    email: a.person.email,
+                    name: a.person.name,
+                },
                 membership: a.membership.map(|m| model::Membership {
                     organization_id: m.organization_id,
                     person_id: m.person_id,
@@ -106,19 +114,30 @@ async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
         );
     }
     for o in &seed.organizations {
-        records.organizations.insert(o.id.clone(), organization(dir.get_organization(&o.id).await.unwrap().unwrap()));
+        records.organizations.insert(
+            o.id.clone(),
+            organization(dir.get_organization(&o.id).await.unwrap().unwrap()),
+        );
     }
     for s in seed.staff() {
         records.staff.insert(
             s.id.clone(),
-            model::Staff { id: s.id, name: s.name, assigned_organizations: s.assigned_organizations },
+            model::Staff {
+                id: s.id,
+                name: s.name,
+                assigned_organizations: s.assigned_organizations,
+            },
         );
     }
     records
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }
 
@@ -134,7 +153,11 @@ async fn run() {
     };
     let loaded = policy_set::load(
         &read("schema.cedarschema"),
-        &[read("staff.cedar"), read("store.cedar"), read("users.cedar")],
+        &[
+            read("staff.cedar"),
+            read("store.cedar"),
+            read("users.cedar"),
+        ],
     )
     .ok()
     .unwrap();
@@ -152,21 +175,42 @@ async fn run() {
     let contexts: Vec<String> = requests.iter().map(|r| r.context.to_string()).collect();
     // The two paths must agree before they are timed.
     for (r, ctx) in requests.iter().zip(&contexts) {
-        let req = access::Request { principal: &r.principal, action: &r.action, resource: &r.resource, context: ctx };
+        let req = access::Request {
+            principal: &r.principal,
+            action: &r.action,
+            resource: &r.resource,
+            context: ctx,
+        };
         let native = access::authorize(&loaded, &names, &records, &req).unwrap();
         let plugin = gate.authorize(r).await.unwrap();
-        assert_eq!(native.effect == model::Effect::Allow, plugin.is_allowed(), "{r:?}");
+        assert_eq!(
+            native.effect == model::Effect::Allow,
+            plugin.is_allowed(),
+            "{r:?}"
+        );
         assert_eq!(native.policies, plugin.policies, "{r:?}");
     }
 
-    println!("authorize: {} requests x {ITERATIONS} iterations, {} policies", requests.len(), loaded.summary.policies);
-    println!("{:<44} {:>10} {:>10} {:>10} {:>10} {:>8}", "request", "native p50", "native p99", "plugin p50", "plugin p99", "ratio");
+    println!(
+        "authorize: {} requests x {ITERATIONS} iterations, {} policies",
+        requests.len(),
+        loaded.summary.policies
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "request", "native p50", "native p99", "plugin p50", "plugin p99", "ratio"
+    );
     let mut all_native = Vec::new();
     let mut all_plugin = Vec::new();
     let mut all_memo = Vec::new();
     let mut memo = Memo::default();
     for (r, ctx) in requests.iter().zip(&contexts) {
-        let req = access::Request { principal: &r.principal, action: &r.action, resource: &r.resource, context: ctx };
+        let req = access::Request {
+            principal: &r.principal,
+            action: &r.action,
+            resource: &r.resource,
+            context: ctx,
+        };
         let mut native = Vec::with_capacity(ITERATIONS);
         let mut plugin = Vec::with_capacity(ITERATIONS);
         for _ in 0..ITERATIONS / 10 {
@@ -178,7 +222,9 @@ async fn run() {
             std::hint::black_box(access::authorize(&loaded, &names, &records, &req).unwrap());
             native.push(t.elapsed());
             let t = Instant::now();
-            std::hint::black_box(access::authorize_with(&loaded, &names, &records, &req, Some(&mut memo)).unwrap());
+            std::hint::black_box(
+                access::authorize_with(&loaded, &names, &records, &req, Some(&mut memo)).unwrap(),
+            );
             all_memo.push(t.elapsed());
             let t = Instant::now();
             std::hint::black_box(gate.authorize(r).await.unwrap());
@@ -207,7 +253,10 @@ async fn run() {
         us(p.p99),
         us(p.p50) / us(n.p50)
     );
-    println!("plugin/native at p50: {:.2} (target <= 1.30)", us(p.p50) / us(n.p50));
+    println!(
+        "plugin/native at p50: {:.2} (target <= 1.30)",
+        us(p.p50) / us(n.p50)
+    );
     let m = stats(all_memo);
     println!(
         "reference: the plugin's rules natively with the same memo: p50 {:.2}µs p99 {:.2}µs; plugin/that {:.2}",
@@ -245,13 +294,27 @@ async fn run() {
     // Cold starts: engine, component, policy validation, first instance.
     let empty = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    PartnerGate::builder().directory(directory.clone()).build().await.unwrap();
+    PartnerGate::builder()
+        .directory(directory.clone())
+        .build()
+        .await
+        .unwrap();
     let uncached = t.elapsed();
     let t = Instant::now();
-    PartnerGate::builder().directory(directory.clone()).artifact_cache(empty.path()).build().await.unwrap();
+    PartnerGate::builder()
+        .directory(directory.clone())
+        .artifact_cache(empty.path())
+        .build()
+        .await
+        .unwrap();
     let compiled_and_stored = t.elapsed();
     let t = Instant::now();
-    PartnerGate::builder().directory(directory.clone()).artifact_cache(empty.path()).build().await.unwrap();
+    PartnerGate::builder()
+        .directory(directory.clone())
+        .artifact_cache(empty.path())
+        .build()
+        .await
+        .unwrap();
     let cached = t.elapsed();
     println!(
         "cold start: without artifact cache {:.0} ms, first with cache (compile + store) {:.0} ms, with cached artifact {:.1} ms ({:.0}x faster)",
@@ -262,6 +325,7 @@ async fn run() {
     );
 
     users::run(native_p50).await;
+    cache::run(native_p50).await;
 }
 
 mod users {
@@ -274,8 +338,12 @@ mod users {
         let mut conn = rusqlite::Connection::open(path).unwrap();
         let tx = conn.transaction().unwrap();
         {
-            let mut org = tx.prepare("INSERT INTO organizations (id, name, status) VALUES (?1, ?2, 'approved')").unwrap();
-            let mut person = tx.prepare("INSERT INTO people (id, email, name) VALUES (?1, ?2, ?3)").unwrap();
+            let mut org = tx
+                .prepare("INSERT INTO organizations (id, name, status) VALUES (?1, ?2, 'approved')")
+                .unwrap();
+            let mut person = tx
+                .prepare("INSERT INTO people (id, email, name) VALUES (?1, ?2, ?3)")
+                .unwrap();
             let mut member = tx
                 .prepare(
                     "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles, spending_limit,
@@ -283,19 +351,32 @@ mod users {
                 )
                 .unwrap();
             let mut staff_org = tx.prepare("INSERT INTO staff_organizations (staff_id, organization_id) VALUES ('bench', ?1)").unwrap();
-            tx.execute("INSERT INTO staff (id, name) VALUES ('bench', 'Bench Staff')", []).unwrap();
+            tx.execute(
+                "INSERT INTO staff (id, name) VALUES ('bench', 'Bench Staff')",
+                [],
+            )
+            .unwrap();
             let mut seq = 0;
             for o in 0..10_000 {
                 let org_id = format!("org{o:05}");
-                org.execute(rusqlite::params![org_id, format!("Company {o:05}")]).unwrap();
+                org.execute(rusqlite::params![org_id, format!("Company {o:05}")])
+                    .unwrap();
                 if o < 100 {
                     staff_org.execute(rusqlite::params![org_id]).unwrap();
                 }
                 for p in 0..10 {
                     seq += 1;
                     let id = format!("p{o:05}-{p}");
-                    person.execute(rusqlite::params![id, format!("{id}@company{o:05}.test"), format!("Person {p} of {o:05}")]).unwrap();
-                    member.execute(rusqlite::params![id, org_id, p == 0, seq]).unwrap();
+                    person
+                        .execute(rusqlite::params![
+                            id,
+                            format!("{id}@company{o:05}.test"),
+                            format!("Person {p} of {o:05}")
+                        ])
+                        .unwrap();
+                    member
+                        .execute(rusqlite::params![id, org_id, p == 0, seq])
+                        .unwrap();
                 }
             }
         }
@@ -304,7 +385,12 @@ mod users {
 
     fn report(label: &str, samples: Vec<Duration>, native_p50: Duration) {
         let s = stats(samples);
-        println!("{label:<58} p50 {:>9.1}µs  p99 {:>9.1}µs  ({:.0}x native Cedar p50)", us(s.p50), us(s.p99), us(s.p50) / us(native_p50));
+        println!(
+            "{label:<58} p50 {:>9.1}µs  p99 {:>9.1}µs  ({:.0}x native Cedar p50)",
+            us(s.p50),
+            us(s.p99),
+            us(s.p50) / us(native_p50)
+        );
     }
 
     pub async fn run(native_p50: Duration) {
@@ -313,10 +399,15 @@ mod users {
         drop(SqliteDirectory::open(&path, Clock::system()).unwrap());
         let started = Instant::now();
         populate(&path);
-        println!("\norganization users: 100,000 memberships in 10,000 organizations (SQLite file, WAL), populated in {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "\norganization users: 100,000 memberships in 10,000 organizations (SQLite file, WAL), populated in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         let clock = Clock::system();
         let gate = PartnerGate::builder()
-            .directory(Arc::new(SqliteDirectory::open(&path, clock.clone()).unwrap()))
+            .directory(Arc::new(
+                SqliteDirectory::open(&path, clock.clone()).unwrap(),
+            ))
             .clock(clock)
             .build()
             .await
@@ -328,16 +419,38 @@ mod users {
         for i in 0..n {
             let org = format!("org{:05}", i % 10_000);
             let admin = format!("customer:p{:05}-0", i % 10_000);
-            let user = NewUser { email: format!("bench{i}@x.test"), name: format!("Bench {i}"), roles: vec![], is_admin: false, spending_limit: None };
+            let user = NewUser {
+                email: format!("bench{i}@x.test"),
+                name: format!("Bench {i}"),
+                roles: vec![],
+                is_admin: false,
+                spending_limit: None,
+            };
             let t = Instant::now();
             let m = gate.add_user(&admin, &org, user).await.unwrap();
             add.push(t.elapsed());
             let t = Instant::now();
-            gate.revoke_user(&admin, Target { person_id: m.person_id, version: m.version }).await.unwrap();
+            gate.revoke_user(
+                &admin,
+                Target {
+                    person_id: m.person_id,
+                    version: m.version,
+                },
+            )
+            .await
+            .unwrap();
             revoke.push(t.elapsed());
         }
-        report("add user (decide + transaction + audit + outbox)", add, native_p50);
-        report("revoke user (read + decide + transaction + audit)", revoke, native_p50);
+        report(
+            "add user (decide + transaction + audit + outbox)",
+            add,
+            native_p50,
+        );
+        report(
+            "revoke user (read + decide + transaction + audit)",
+            revoke,
+            native_p50,
+        );
 
         let query = |org: Option<String>, search: Option<String>| UserQuery {
             organization_id: org,
@@ -355,21 +468,267 @@ mod users {
             let org = format!("org{:05}", (i * 7919) % 10_000);
             let admin = format!("customer:p{}-0", &org[3..]);
             let t = Instant::now();
-            let page = gate.list_users(&admin, query(Some(org.clone()), None)).await.unwrap();
+            let page = gate
+                .list_users(&admin, query(Some(org.clone()), None))
+                .await
+                .unwrap();
             own.push(t.elapsed());
             assert!(page.members.len() >= 10);
             let t = Instant::now();
-            gate.list_users(&admin, query(Some(org), Some("person 3".into()))).await.unwrap();
+            gate.list_users(&admin, query(Some(org), Some("person 3".into())))
+                .await
+                .unwrap();
             search.push(t.elapsed());
         }
         for i in 0..50 {
             let t = Instant::now();
-            let page = gate.list_users("staff:bench", query(None, Some(format!("person {}", i % 10)))).await.unwrap();
+            let page = gate
+                .list_users(
+                    "staff:bench",
+                    query(None, Some(format!("person {}", i % 10))),
+                )
+                .await
+                .unwrap();
             staff.push(t.elapsed());
             assert_eq!(page.members.len(), 50);
         }
-        report("list one organization's users (admin, first page of 50)", own, native_p50);
-        report("search one organization by name (admin)", search, native_p50);
-        report("search 100 assigned organizations by name (staff, 50 rows)", staff, native_p50);
+        report(
+            "list one organization's users (admin, first page of 50)",
+            own,
+            native_p50,
+        );
+        report(
+            "search one organization by name (admin)",
+            search,
+            native_p50,
+        );
+        report(
+            "search 100 assigned organizations by name (staff, 50 rows)",
+            staff,
+            native_p50,
+        );
+    }
+}
+
+mod cache {
+    use super::*;
+    use partnergate::bindings::org_users::Target;
+    use partnergate::cache::StatusCache;
+    use partnergate::cache::none::NoCache;
+    use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
+    use partnergate::directory::Directory;
+
+    struct Redis(std::process::Child, u16);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn start_redis() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis(child, port)
+    }
+
+    async fn node(db: &std::path::Path, cache: Arc<dyn StatusCache>) -> PartnerGate {
+        let clock = Clock::system();
+        PartnerGate::builder()
+            .directory(Arc::new(SqliteDirectory::open(db, clock.clone()).unwrap()))
+            .cache(cache)
+            .clock(clock)
+            .artifact_cache(std::env::temp_dir().join("partnergate-bench-artifacts"))
+            .build()
+            .await
+            .unwrap()
+    }
+
+    async fn redis_cache(port: u16, l1: bool) -> Arc<RedisCache> {
+        let mut config = RedisCacheConfig::new(format!("redis://127.0.0.1:{port}"));
+        if !l1 {
+            config.l1_ttl = Duration::ZERO;
+        }
+        let cache = RedisCache::connect(config).await.unwrap();
+        assert!(cache.wait_ready(Duration::from_secs(5)).await);
+        Arc::new(cache)
+    }
+
+    async fn timed(gate: &PartnerGate, request: &AuthorizeRequest, n: usize) -> Vec<Duration> {
+        for _ in 0..n / 10 {
+            gate.authorize(request).await.unwrap();
+        }
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            std::hint::black_box(gate.authorize(request).await.unwrap());
+            samples.push(t.elapsed());
+        }
+        samples
+    }
+
+    pub async fn run(native_p50: Duration) {
+        let redis = start_redis();
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("shared.db");
+        {
+            let dir = SqliteDirectory::open(&db, Clock::system()).unwrap();
+            Seed::from_file(&policies_dir().join("directory.json"))
+                .unwrap()
+                .load_into(&dir)
+                .await
+                .unwrap();
+        }
+        println!(
+            "\nstatus cache: customer:bob browse store:main, SQLite file + redis-server on loopback"
+        );
+        let request = AuthorizeRequest::new("customer:bob", "browse", "store:main");
+        let a = node(&db, redis_cache(redis.1, true).await).await;
+        let b_cache = redis_cache(redis.1, true).await;
+        let b = node(&db, b_cache.clone()).await;
+        let report = |label: &str, samples: Vec<Duration>| {
+            let s = stats(samples);
+            println!(
+                "{label:<44} p50 {:>8.2}µs  p99 {:>8.2}µs  {:>5.2}x native p50",
+                us(s.p50),
+                us(s.p99),
+                us(s.p50) / us(native_p50)
+            );
+        };
+        report(
+            "first-level (in-process) hit",
+            timed(&b, &request, 20_000).await,
+        );
+        let before = b_cache.stats();
+        assert!(before.l1_hits > 10_000, "{before:?}");
+        let redis_only = node(&db, redis_cache(redis.1, false).await).await;
+        report(
+            "Redis hit (first level off)",
+            timed(&redis_only, &request, 5_000).await,
+        );
+        let uncached = node(&db, Arc::new(NoCache)).await;
+        report(
+            "miss: read from SQLite",
+            timed(&uncached, &request, 5_000).await,
+        );
+
+        // Revoke on A, first denial on B.
+        let dir = SqliteDirectory::open(&db, Clock::system()).unwrap();
+        let mut propagation = Vec::new();
+        for _ in 0..200 {
+            assert!(b.authorize(&request).await.unwrap().is_allowed());
+            let version = dir
+                .get_account("bob")
+                .await
+                .unwrap()
+                .unwrap()
+                .membership
+                .unwrap()
+                .version;
+            let t = Instant::now();
+            a.revoke_user(
+                "customer:alice",
+                Target {
+                    person_id: "bob".into(),
+                    version,
+                },
+            )
+            .await
+            .unwrap();
+            while b.authorize(&request).await.unwrap().is_allowed() {}
+            propagation.push(t.elapsed());
+            let version = dir
+                .get_account("bob")
+                .await
+                .unwrap()
+                .unwrap()
+                .membership
+                .unwrap()
+                .version;
+            a.reinstate_user(
+                "customer:alice",
+                Target {
+                    person_id: "bob".into(),
+                    version,
+                },
+            )
+            .await
+            .unwrap();
+            while !b.authorize(&request).await.unwrap().is_allowed() {}
+        }
+        let s = stats(propagation);
+        println!(
+            "revoke on node A to first denial on node B: p50 {:.2} ms  p99 {:.2} ms (target p99 < 50 ms)",
+            us(s.p50) / 1e3,
+            us(s.p99) / 1e3
+        );
+
+        // HTTP throughput with 64 concurrent clients.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(partnergate::server::serve(
+            listener,
+            b.clone(),
+            None,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let client = reqwest::Client::new();
+        let url = format!("http://{addr}/v1/authorize");
+        let body = serde_json::to_vec(&request).unwrap();
+        let per_client = 500;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..per_client {
+                    let res = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(res.status().is_success());
+                    res.bytes().await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "POST /v1/authorize over loopback, 64 concurrent clients: {:.0} requests/s ({} requests in {:.2} s, client and server on the same 2 cores)",
+            (64 * per_client) as f64 / elapsed.as_secs_f64(),
+            64 * per_client,
+            elapsed.as_secs_f64()
+        );
+        let _ = stop.send(());
+        let _ = server.await;
     }
 }

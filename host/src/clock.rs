@@ -20,12 +20,15 @@ impl Clock {
 
     /// Moves this clock (and its clones) forward.
     pub fn advance(&self, by: Duration) {
-        self.skew_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+        self.skew_ms
+            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Time since the Unix epoch.
     pub fn now(&self) -> Duration {
-        let system = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         system + Duration::from_millis(self.skew_ms.load(Ordering::SeqCst))
     }
 

@@ -69,12 +69,16 @@ pub struct HostOptions {
 impl HostOptions {
     /// The policy source these options name.
     pub fn policy_source(&self) -> PolicySource {
-        self.policies.clone().map_or(PolicySource::Embedded, PolicySource::Dir)
+        self.policies
+            .clone()
+            .map_or(PolicySource::Embedded, PolicySource::Dir)
     }
 
     /// The plugin these options name.
     pub fn plugin_source(&self) -> PluginSource {
-        self.plugin.clone().map_or(PluginSource::Embedded, PluginSource::File)
+        self.plugin
+            .clone()
+            .map_or(PluginSource::Embedded, PluginSource::File)
     }
 
     /// The compiled-artifact cache directory, if enabled.
@@ -92,7 +96,9 @@ impl HostOptions {
     /// A builder configured by these options: opens (and seeds) the database.
     pub async fn builder(&self) -> Result<Builder, Error> {
         if self.memory_mib == 0 || self.call_timeout_ms == 0 || self.max_instances == 0 {
-            return Err(Error::Config("memory, call timeout and instances must be greater than zero".into()));
+            return Err(Error::Config(
+                "memory, call timeout and instances must be greater than zero".into(),
+            ));
         }
         let mut builder = PartnerGate::builder()
             .plugin(self.plugin_source())
@@ -113,24 +119,37 @@ impl HostOptions {
         }
         .map_err(|e| Error::Config(format!("database `{}`: {e}", self.database)))?;
         if let Some(path) = &self.directory_seed
-            && directory.is_empty().map_err(|e| Error::Config(e.to_string()))?
+            && directory
+                .is_empty()
+                .map_err(|e| Error::Config(e.to_string()))?
         {
             let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
-            seed.load_into(&directory).await.map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
+            seed.load_into(&directory)
+                .await
+                .map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
         }
         let cache: Arc<dyn crate::cache::StatusCache> = match &self.redis_url {
             Some(url) => {
                 let mut config = crate::cache::redis::RedisCacheConfig::new(url.clone());
                 config.entry_ttl = Duration::from_secs(self.cache_ttl_secs.max(1));
-                let cache = crate::cache::redis::RedisCache::connect(config).await.map_err(|e| Error::Config(e.to_string()))?;
+                let cache = crate::cache::redis::RedisCache::connect(config)
+                    .await
+                    .map_err(|e| Error::Config(e.to_string()))?;
                 if !cache.wait_ready(Duration::from_secs(2)).await {
-                    tracing::warn!("Redis at `{url}` is not reachable yet: reading the directory until it is");
+                    tracing::warn!(
+                        "Redis at `{url}` is not reachable yet: reading the directory until it is"
+                    );
                 }
                 Arc::new(cache)
             }
-            None => Arc::new(crate::cache::memory::MemoryCache::new(Duration::from_secs(self.cache_ttl_secs.max(1)))),
+            None => Arc::new(crate::cache::memory::MemoryCache::new(Duration::from_secs(
+                self.cache_ttl_secs.max(1),
+            ))),
         };
-        Ok(builder.clock(clock).directory(Arc::new(directory)).cache(cache))
+        Ok(builder
+            .clock(clock)
+            .directory(Arc::new(directory))
+            .cache(cache))
     }
 }
 
@@ -152,11 +171,19 @@ pub struct ServeOptions {
     pub smtp_url: Option<String>,
 
     /// Sender address of notifications.
-    #[arg(long, env = "PARTNERGATE_SMTP_FROM", default_value = "partnergate@localhost")]
+    #[arg(
+        long,
+        env = "PARTNERGATE_SMTP_FROM",
+        default_value = "partnergate@localhost"
+    )]
     pub smtp_from: String,
 
     /// Where notifications are written when no SMTP server is configured.
-    #[arg(long, env = "PARTNERGATE_OUTBOX_FILE", default_value = "partnergate-outbox.jsonl")]
+    #[arg(
+        long,
+        env = "PARTNERGATE_OUTBOX_FILE",
+        default_value = "partnergate-outbox.jsonl"
+    )]
     pub outbox_file: PathBuf,
 
     /// Host options.
@@ -168,7 +195,9 @@ impl ServeOptions {
     /// The mailer these options name.
     pub fn mailer(&self) -> Result<Arc<dyn crate::notify::Mailer>, Error> {
         Ok(match &self.smtp_url {
-            Some(url) => Arc::new(crate::notify::SmtpMailer::new(url, &self.smtp_from).map_err(Error::Config)?),
+            Some(url) => Arc::new(
+                crate::notify::SmtpMailer::new(url, &self.smtp_from).map_err(Error::Config)?,
+            ),
             None => Arc::new(crate::notify::FileMailer::new(self.outbox_file.clone())),
         })
     }

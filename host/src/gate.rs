@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use tokio::sync::{Notify, watch};
 
+use crate::bindings::access;
 use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
 use crate::bindings::types::{
-    AuditPage, Decision as WitDecision, Effect, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
+    AuditPage, Decision as WitDecision, Effect, MemberPage, Membership, OnboardingRequest,
+    OnboardingStatus, Organization,
 };
-use crate::bindings::access;
 use crate::cache::StatusCache;
 use crate::cache::memory::MemoryCache;
 use crate::clock::Clock;
@@ -56,7 +57,11 @@ pub struct AuthorizeRequest {
 
 impl AuthorizeRequest {
     /// A request with an empty context.
-    pub fn new(principal: impl Into<String>, action: impl Into<String>, resource: impl Into<String>) -> Self {
+    pub fn new(
+        principal: impl Into<String>,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Self {
         Self {
             principal: principal.into(),
             action: action.into(),
@@ -107,7 +112,11 @@ impl From<WitDecision> for Decision {
             Effect::Allow if d.errors.is_empty() => DecisionKind::Allow,
             _ => DecisionKind::Deny,
         };
-        Self { decision, policies: d.policies, errors: d.errors }
+        Self {
+            decision,
+            policies: d.policies,
+            errors: d.errors,
+        }
     }
 }
 
@@ -200,20 +209,27 @@ impl Builder {
         let wasm = match &self.plugin {
             PluginSource::Embedded => PLUGIN_WASM.to_vec(),
             PluginSource::Bytes(bytes) => bytes.clone(),
-            PluginSource::File(path) => std::fs::read(path)
-                .map_err(|e| Error::Config(format!("cannot read plugin `{}`: {e}", path.display())))?,
+            PluginSource::File(path) => std::fs::read(path).map_err(|e| {
+                Error::Config(format!("cannot read plugin `{}`: {e}", path.display()))
+            })?,
         };
         let started = Instant::now();
         let engine = runtime::engine()?;
-        let (component, artifact) = runtime::load_component(&engine, &wasm, self.artifact_dir.as_deref())?;
+        let (component, artifact) =
+            runtime::load_component(&engine, &wasm, self.artifact_dir.as_deref())?;
         let compile_time = started.elapsed();
         let directory: Arc<dyn Directory> = match self.directory {
             Some(directory) => directory,
-            None => Arc::new(SqliteDirectory::in_memory(self.clock.clone()).map_err(|e| Error::Unavailable(e.to_string()))?),
+            None => Arc::new(
+                SqliteDirectory::in_memory(self.clock.clone())
+                    .map_err(|e| Error::Unavailable(e.to_string()))?,
+            ),
         };
         let services = Services {
             directory,
-            cache: self.cache.unwrap_or_else(|| Arc::new(MemoryCache::new(Duration::from_secs(30)))),
+            cache: self
+                .cache
+                .unwrap_or_else(|| Arc::new(MemoryCache::new(Duration::from_secs(30)))),
             outbox_ready: Arc::new(Notify::new()),
             clock: self.clock,
         };
@@ -227,7 +243,12 @@ impl Builder {
         let pool = Pool::new(&engine, &component, services.clone(), self.limits)?;
         let (schema, files) = self.policies.read()?;
         pool.install(schema, files).await?;
-        Ok(PartnerGate { pool: Arc::new(pool), policies: self.policies, services, artifact })
+        Ok(PartnerGate {
+            pool: Arc::new(pool),
+            policies: self.policies,
+            services,
+            artifact,
+        })
     }
 }
 
@@ -252,7 +273,11 @@ impl PartnerGate {
         let context = match &request.context {
             serde_json::Value::Null => String::new(),
             serde_json::Value::Object(_) => request.context.to_string(),
-            _ => return Err(Error::InvalidRequest("context must be a JSON object".into())),
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "context must be a JSON object".into(),
+                ));
+            }
         };
         let wit = access::Request {
             principal: request.principal.clone(),
@@ -263,15 +288,24 @@ impl PartnerGate {
         let result = self
             .pool
             .run(move |warm| {
-                Box::pin(async move { warm.plugin.partnergate_b2b_access().call_authorize(&mut warm.store, &wit).await })
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_access()
+                        .call_authorize(&mut warm.store, &wit)
+                        .await
+                })
             })
             .await?;
         match result {
             Ok(decision) => Ok(decision.into()),
             Err(access::Error::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),
             Err(access::Error::Unavailable(m)) => Err(Error::Unavailable(m)),
-            Err(access::Error::NotLoaded) => Err(Error::Engine("the plugin has no policy set loaded".into())),
-            Err(access::Error::InternalError(m)) => Err(Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))),
+            Err(access::Error::NotLoaded) => {
+                Err(Error::Engine("the plugin has no policy set loaded".into()))
+            }
+            Err(access::Error::InternalError(m)) => Err(Error::Engine(
+                m.unwrap_or_else(|| "plugin internal error".into()),
+            )),
         }
     }
 
@@ -289,7 +323,11 @@ impl PartnerGate {
     pub async fn reload_policies(&self) -> Result<PolicySummary, Error> {
         let (schema, files) = self.policies.read()?;
         let bundle = self.pool.install(schema, files).await?;
-        tracing::info!(version = bundle.summary.version, source = self.policies.describe(), "policy set reloaded");
+        tracing::info!(
+            version = bundle.summary.version,
+            source = self.policies.describe(),
+            "policy set reloaded"
+        );
         Ok(summary_of(&bundle.summary, &self.policies))
     }
 
@@ -340,109 +378,252 @@ impl PartnerGate {
             poll,
             stopped,
         ));
-        OutboxHandle { stop, task: Some(task) }
+        OutboxHandle {
+            stop,
+            task: Some(task),
+        }
     }
 
     async fn users<R: Send + 'static>(
         &self,
-        call: impl for<'a> FnOnce(&'a org_users::Guest, &'a mut wasmtime::Store<crate::state::HostState>) -> crate::pool::Call<'a, R> + Send + 'static,
+        call: impl for<'a> FnOnce(
+            &'a org_users::Guest,
+            &'a mut wasmtime::Store<crate::state::HostState>,
+        ) -> crate::pool::Call<'a, R>
+        + Send
+        + 'static,
     ) -> Result<R, Error> {
-        self.pool.run(move |warm| call(warm.plugin.partnergate_b2b_org_users(), &mut warm.store)).await
+        self.pool
+            .run(move |warm| call(warm.plugin.partnergate_b2b_org_users(), &mut warm.store))
+            .await
     }
 
     /// Adds a user to an organization (status `invited`, invitation queued).
-    pub async fn add_user(&self, actor: &str, organization_id: &str, user: NewUser) -> Result<Membership, Error> {
+    pub async fn add_user(
+        &self,
+        actor: &str,
+        organization_id: &str,
+        user: NewUser,
+    ) -> Result<Membership, Error> {
         let (actor, org) = (actor.to_string(), organization_id.to_string());
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_add_user(s, &actor, &org, &user).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_add_user(s, &actor, &org, &user).await })
+            })
+            .await?,
+        )
     }
 
     /// Edits a user.
-    pub async fn edit_user(&self, actor: &str, target: Target, changes: UserChanges) -> Result<Membership, Error> {
+    pub async fn edit_user(
+        &self,
+        actor: &str,
+        target: Target,
+        changes: UserChanges,
+    ) -> Result<Membership, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_edit_user(s, &actor, &target, &changes).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_edit_user(s, &actor, &target, &changes).await })
+            })
+            .await?,
+        )
     }
 
     /// Removes a user (status `removed`).
     pub async fn remove_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_remove_user(s, &actor, &target).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_remove_user(s, &actor, &target).await })
+            })
+            .await?,
+        )
     }
 
     /// Revokes a user's access.
     pub async fn revoke_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_revoke_user(s, &actor, &target).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_revoke_user(s, &actor, &target).await })
+            })
+            .await?,
+        )
     }
 
     /// Reinstates a revoked user.
     pub async fn reinstate_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_reinstate_user(s, &actor, &target).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_reinstate_user(s, &actor, &target).await })
+            })
+            .await?,
+        )
     }
 
     /// Re-sends an invited user's invitation (rate-limited).
     pub async fn reinvite_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_reinvite_user(s, &actor, &target).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_reinvite_user(s, &actor, &target).await })
+            })
+            .await?,
+        )
     }
 
     /// Adds many users; one result each, in order.
-    pub async fn bulk_add(&self, actor: &str, organization_id: &str, users: Vec<NewUser>) -> Result<Vec<Result<Membership, Error>>, Error> {
+    pub async fn bulk_add(
+        &self,
+        actor: &str,
+        organization_id: &str,
+        users: Vec<NewUser>,
+    ) -> Result<Vec<Result<Membership, Error>>, Error> {
         let (actor, org) = (actor.to_string(), organization_id.to_string());
-        let results = self.users(move |g, s| Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })).await?;
+        let results = self
+            .users(move |g, s| {
+                Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
+            })
+            .await?;
         Ok(results.into_iter().map(user_result).collect())
     }
 
     /// Revokes, reinstates, removes or re-invites many users; one result each.
-    pub async fn bulk_change(&self, actor: &str, action: BulkAction, targets: Vec<Target>) -> Result<Vec<Result<Membership, Error>>, Error> {
+    pub async fn bulk_change(
+        &self,
+        actor: &str,
+        action: BulkAction,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Result<Membership, Error>>, Error> {
         let actor = actor.to_string();
-        let results = self.users(move |g, s| Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })).await?;
+        let results = self
+            .users(move |g, s| {
+                Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
+            })
+            .await?;
         Ok(results.into_iter().map(user_result).collect())
     }
 
     /// Lists and searches users.
     pub async fn list_users(&self, actor: &str, query: UserQuery) -> Result<MemberPage, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_list_users(s, &actor, &query).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_list_users(s, &actor, &query).await })
+            })
+            .await?,
+        )
     }
 
     /// Reads an organization's audit trail, or (`None`) all of it.
-    pub async fn read_audit(&self, actor: &str, organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<AuditPage, Error> {
-        let (actor, org, cursor) = (actor.to_string(), organization_id.map(String::from), cursor.map(String::from));
+    pub async fn read_audit(
+        &self,
+        actor: &str,
+        organization_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<AuditPage, Error> {
+        let (actor, org, cursor) = (
+            actor.to_string(),
+            organization_id.map(String::from),
+            cursor.map(String::from),
+        );
         user_result(
-            self.users(move |g, s| Box::pin(async move { g.call_read_audit(s, &actor, org.as_deref(), cursor.as_deref(), limit).await }))
-                .await?,
+            self.users(move |g, s| {
+                Box::pin(async move {
+                    g.call_read_audit(s, &actor, org.as_deref(), cursor.as_deref(), limit)
+                        .await
+                })
+            })
+            .await?,
         )
     }
 
     /// A prospect's onboarding request.
-    pub async fn submit_onboarding(&self, organization_name: &str, requester_name: &str, requester_email: &str) -> Result<OnboardingRequest, Error> {
-        let (o, n, e) = (organization_name.to_string(), requester_name.to_string(), requester_email.to_string());
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_submit_onboarding(s, &o, &n, &e).await })).await?)
+    pub async fn submit_onboarding(
+        &self,
+        organization_name: &str,
+        requester_name: &str,
+        requester_email: &str,
+    ) -> Result<OnboardingRequest, Error> {
+        let (o, n, e) = (
+            organization_name.to_string(),
+            requester_name.to_string(),
+            requester_email.to_string(),
+        );
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_submit_onboarding(s, &o, &n, &e).await })
+            })
+            .await?,
+        )
     }
 
     /// Approves an onboarding request.
-    pub async fn approve_onboarding(&self, actor: &str, request_id: &str) -> Result<OnboardingRequest, Error> {
+    pub async fn approve_onboarding(
+        &self,
+        actor: &str,
+        request_id: &str,
+    ) -> Result<OnboardingRequest, Error> {
         let (actor, id) = (actor.to_string(), request_id.to_string());
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_approve_onboarding(s, &actor, &id).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_approve_onboarding(s, &actor, &id).await })
+            })
+            .await?,
+        )
     }
 
     /// Rejects an onboarding request.
-    pub async fn reject_onboarding(&self, actor: &str, request_id: &str, reason: &str) -> Result<OnboardingRequest, Error> {
-        let (actor, id, reason) = (actor.to_string(), request_id.to_string(), reason.to_string());
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_reject_onboarding(s, &actor, &id, &reason).await })).await?)
+    pub async fn reject_onboarding(
+        &self,
+        actor: &str,
+        request_id: &str,
+        reason: &str,
+    ) -> Result<OnboardingRequest, Error> {
+        let (actor, id, reason) = (
+            actor.to_string(),
+            request_id.to_string(),
+            reason.to_string(),
+        );
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_reject_onboarding(s, &actor, &id, &reason).await })
+            })
+            .await?,
+        )
     }
 
     /// Lists onboarding requests (staff).
-    pub async fn list_onboarding(&self, actor: &str, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, Error> {
+    pub async fn list_onboarding(
+        &self,
+        actor: &str,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<OnboardingRequest>, Error> {
         let actor = actor.to_string();
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_list_onboarding(s, &actor, status).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_list_onboarding(s, &actor, status).await })
+            })
+            .await?,
+        )
     }
 
     /// Creates an approved organization (staff).
-    pub async fn create_organization(&self, actor: &str, name: &str) -> Result<Organization, Error> {
+    pub async fn create_organization(
+        &self,
+        actor: &str,
+        name: &str,
+    ) -> Result<Organization, Error> {
         let (actor, name) = (actor.to_string(), name.to_string());
-        user_result(self.users(move |g, s| Box::pin(async move { g.call_create_organization(s, &actor, &name).await })).await?)
+        user_result(
+            self.users(move |g, s| {
+                Box::pin(async move { g.call_create_organization(s, &actor, &name).await })
+            })
+            .await?,
+        )
     }
 }
 
@@ -470,14 +651,18 @@ impl Drop for OutboxHandle {
 
 fn user_result<T>(result: Result<T, org_users::Error>) -> Result<T, Error> {
     result.map_err(|err| match err {
-        org_users::Error::Unsupported => Error::Unsupported("the loaded plugin does not implement this operation".into()),
+        org_users::Error::Unsupported => {
+            Error::Unsupported("the loaded plugin does not implement this operation".into())
+        }
         org_users::Error::Denied(d) => Error::Denied(d.into()),
         org_users::Error::Invalid(m) => Error::InvalidRequest(m),
         org_users::Error::NotFound(m) => Error::NotFound(m),
         org_users::Error::Conflict(m) => Error::Conflict(m),
         org_users::Error::RateLimited(s) => Error::RateLimited(s),
         org_users::Error::Unavailable(m) => Error::Unavailable(m),
-        org_users::Error::InternalError(m) => Error::Engine(m.unwrap_or_else(|| "plugin internal error".into())),
+        org_users::Error::InternalError(m) => {
+            Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
+        }
     })
 }
 

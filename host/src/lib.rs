@@ -36,5 +36,8 @@ pub mod server_users;
 pub mod state;
 
 pub use error::{Error, Fault, Problem};
-pub use gate::{AuthorizeRequest, Builder, Decision, DecisionKind, OutboxHandle, PartnerGate, PluginSource, PolicySummary};
+pub use gate::{
+    AuthorizeRequest, Builder, Decision, DecisionKind, OutboxHandle, PartnerGate, PluginSource,
+    PolicySummary,
+};
 pub use pool::Limits;

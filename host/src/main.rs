@@ -11,7 +11,11 @@ use partnergate::policies::PolicySource;
 use partnergate::{AuthorizeRequest, Error, policy_tests};
 
 #[derive(Parser)]
-#[command(name = "partnergate", version, about = "B2B access for storefronts: organization users, sign-in, Cedar decisions")]
+#[command(
+    name = "partnergate",
+    version,
+    about = "B2B access for storefronts: organization users, sign-in, Cedar decisions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,8 @@ enum PolicyCommand {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PARTNERGATE_LOG").unwrap_or_else(|_| "partnergate=info,plugin=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("PARTNERGATE_LOG")
+                .unwrap_or_else(|_| "partnergate=info,plugin=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -107,13 +112,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outbox.stop().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Authorize { principal, action, resource, context, host } => {
-            let context: serde_json::Value = serde_json::from_str(&context).context("--context is not valid JSON")?;
+        Command::Authorize {
+            principal,
+            action,
+            resource,
+            context,
+            host,
+        } => {
+            let context: serde_json::Value =
+                serde_json::from_str(&context).context("--context is not valid JSON")?;
             let gate = host.builder().await?.build().await?;
-            let request = AuthorizeRequest { principal, action, resource, context };
+            let request = AuthorizeRequest {
+                principal,
+                action,
+                resource,
+                context,
+            };
             match gate.authorize(&request).await {
                 Ok(decision) => {
-                    let verdict = if decision.is_allowed() { "ALLOW" } else { "DENY" };
+                    let verdict = if decision.is_allowed() {
+                        "ALLOW"
+                    } else {
+                        "DENY"
+                    };
                     if decision.policies.is_empty() {
                         println!("{verdict} (no policy permits this request)");
                     } else {
@@ -122,7 +143,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     for error in &decision.errors {
                         println!("  error: {error}");
                     }
-                    Ok(if decision.is_allowed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                    Ok(if decision.is_allowed() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    })
                 }
                 Err(err) => {
                     println!("DENY (no decision: {err})");
@@ -130,10 +155,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Policy { command: PolicyCommand::Validate { dir, mut host } } => {
+        Command::Policy {
+            command: PolicyCommand::Validate { dir, mut host },
+        } => {
             host.database = ":memory:".into();
             let gate = host.builder().await?.build().await?;
-            match gate.validate_policies(&PolicySource::Dir(dir.clone())).await {
+            match gate
+                .validate_policies(&PolicySource::Dir(dir.clone()))
+                .await
+            {
                 Ok(summary) => {
                     println!(
                         "{}: valid ({} policies: {} permit, {} forbid; version {})",
@@ -155,20 +185,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(err) => Err(err.into()),
             }
         }
-        Command::Policy { command: PolicyCommand::Test { dir, host } } => {
+        Command::Policy {
+            command: PolicyCommand::Test { dir, host },
+        } => {
             let source = PolicySource::Dir(dir.clone());
-            let results =
-                policy_tests::run_dir(&dir.join("tests"), &source, &host.plugin_source(), host.artifact_dir().as_deref()).await?;
+            let results = policy_tests::run_dir(
+                &dir.join("tests"),
+                &source,
+                &host.plugin_source(),
+                host.artifact_dir().as_deref(),
+            )
+            .await?;
             let failed = results.iter().filter(|r| r.failure.is_some()).count();
             for result in &results {
-                let file = result.file.file_name().unwrap_or_default().to_string_lossy();
+                let file = result
+                    .file
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy();
                 match &result.failure {
                     None => println!("ok    {file}: {}", result.name),
                     Some(why) => println!("FAIL  {file}: {}\n      {why}", result.name),
                 }
             }
             println!("{} passed, {failed} failed", results.len() - failed);
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -48,7 +48,10 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 fn param<'a>(n: &'a Notification, key: &str) -> &'a str {
-    n.params.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
+    n.params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
 }
 
 /// Subject and plain-text body of a notification.
@@ -58,15 +61,22 @@ pub fn render(n: &Notification) -> (String, String) {
     match n.kind {
         Kind::Invitation => (
             format!("You are invited to {org}'s store account"),
-            format!("Hello {name},\n\n{org} has invited you to buy in our store. Sign in with this email address to accept.\n"),
+            format!(
+                "Hello {name},\n\n{org} has invited you to buy in our store. Sign in with this email address to accept.\n"
+            ),
         ),
         Kind::Approval => (
             format!("{org} can now trade with us"),
-            format!("Hello {name},\n\nYour request for {org} was approved. Sign in with this email address to manage your organization's users.\n"),
+            format!(
+                "Hello {name},\n\nYour request for {org} was approved. Sign in with this email address to manage your organization's users.\n"
+            ),
         ),
         Kind::Rejection => (
             format!("Your request for {org}"),
-            format!("Hello {name},\n\nWe cannot approve the request for {org} at this time.\n{}\n", param(n, "reason")),
+            format!(
+                "Hello {name},\n\nWe cannot approve the request for {org} at this time.\n{}\n",
+                param(n, "reason")
+            ),
         ),
     }
 }
@@ -81,17 +91,28 @@ pub struct SmtpMailer {
 impl SmtpMailer {
     /// A mailer for `smtp://host:port` sending from `from`.
     pub fn new(url: &str, from: &str) -> Result<Self, String> {
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| format!("SMTP URL `{url}` must start with smtp://"))?;
+        let rest = url
+            .strip_prefix("smtp://")
+            .ok_or_else(|| format!("SMTP URL `{url}` must start with smtp://"))?;
         let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port in SMTP URL `{url}`"))?),
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|_| format!("bad port in SMTP URL `{url}`"))?,
+            ),
             None => (rest, 25),
         };
-        let from = valid_address(from).ok_or_else(|| format!("`{from}` is not a valid sender address"))?;
+        let from =
+            valid_address(from).ok_or_else(|| format!("`{from}` is not a valid sender address"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .timeout(Some(Duration::from_secs(10)))
             .build();
-        Ok(Self { transport, from, label: format!("SMTP at {host}:{port}") })
+        Ok(Self {
+            transport,
+            from,
+            label: format!("SMTP at {host}:{port}"),
+        })
     }
 }
 
@@ -103,7 +124,8 @@ impl Mailer for SmtpMailer {
 
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
         let n = &message.notification;
-        let to = valid_address(&n.recipient).ok_or_else(|| format!("invalid recipient `{}`", n.recipient))?;
+        let to = valid_address(&n.recipient)
+            .ok_or_else(|| format!("invalid recipient `{}`", n.recipient))?;
         let (subject, body) = render(n);
         let email = Message::builder()
             .from(self.from.clone())
@@ -112,7 +134,11 @@ impl Mailer for SmtpMailer {
             .message_id(Some(format!("<outbox-{}@partnergate>", message.id)))
             .body(body)
             .map_err(|e| e.to_string())?;
-        self.transport.send(email).await.map(|_| ()).map_err(|e| e.to_string())
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -150,7 +176,9 @@ impl Mailer for FileMailer {
             .append(true)
             .open(&self.path)
             .map_err(|e| format!("cannot open `{}`: {e}", self.path.display()))?;
-        writeln!(file, "{line}").and_then(|()| file.sync_data()).map_err(|e| e.to_string())
+        writeln!(file, "{line}")
+            .and_then(|()| file.sync_data())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -180,14 +208,26 @@ pub async fn run_outbox(
                     match mailer.deliver(&message).await {
                         Ok(()) => {
                             if let Err(err) = directory.mark_delivered(message.id).await {
-                                tracing::error!(id = message.id, "delivered but not recorded (may be sent again): {err}");
+                                tracing::error!(
+                                    id = message.id,
+                                    "delivered but not recorded (may be sent again): {err}"
+                                );
                             }
                         }
                         Err(err) => {
                             let retry_at = clock.now_secs() + backoff_secs(message.attempts);
-                            tracing::warn!(id = message.id, attempts = message.attempts + 1, "delivery failed, retrying: {err}");
-                            if let Err(err) = directory.mark_failed(message.id, &err, retry_at).await {
-                                tracing::error!(id = message.id, "cannot record the failed attempt: {err}");
+                            tracing::warn!(
+                                id = message.id,
+                                attempts = message.attempts + 1,
+                                "delivery failed, retrying: {err}"
+                            );
+                            if let Err(err) =
+                                directory.mark_failed(message.id, &err, retry_at).await
+                            {
+                                tracing::error!(
+                                    id = message.id,
+                                    "cannot record the failed attempt: {err}"
+                                );
                             }
                         }
                     }

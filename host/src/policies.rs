@@ -32,8 +32,14 @@ impl PolicySource {
     pub fn read(&self) -> Result<(PolicyFile, Vec<PolicyFile>), Error> {
         match self {
             Self::Embedded => {
-                let file = |(name, text): &(&str, &str)| PolicyFile { name: name.to_string(), text: text.to_string() };
-                Ok((file(&embedded::SCHEMA), embedded::POLICIES.iter().map(file).collect()))
+                let file = |(name, text): &(&str, &str)| PolicyFile {
+                    name: name.to_string(),
+                    text: text.to_string(),
+                };
+                Ok((
+                    file(&embedded::SCHEMA),
+                    embedded::POLICIES.iter().map(file).collect(),
+                ))
             }
             Self::Dir(dir) => read_dir(dir),
         }
@@ -41,13 +47,23 @@ impl PolicySource {
 }
 
 fn read_dir(dir: &Path) -> Result<(PolicyFile, Vec<PolicyFile>), Error> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::PolicySource(format!("cannot read policy directory `{}`: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::PolicySource(format!(
+            "cannot read policy directory `{}`: {e}",
+            dir.display()
+        ))
+    })?;
     let mut schemas = Vec::new();
     let mut policies = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| Error::PolicySource(format!("`{}`: {e}", dir.display())))?.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let path = entry
+            .map_err(|e| Error::PolicySource(format!("`{}`: {e}", dir.display())))?
+            .path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let list = match path.extension().and_then(|e| e.to_str()) {
             Some("cedarschema") => &mut schemas,
             Some("cedar") => &mut policies,
@@ -60,7 +76,12 @@ fn read_dir(dir: &Path) -> Result<(PolicyFile, Vec<PolicyFile>), Error> {
     policies.sort_by(|a, b| a.name.cmp(&b.name));
     let schema = match schemas.len() {
         1 => schemas.pop().expect("one schema"),
-        0 => return Err(Error::PolicySource(format!("no `*.cedarschema` file in `{}`", dir.display()))),
+        0 => {
+            return Err(Error::PolicySource(format!(
+                "no `*.cedarschema` file in `{}`",
+                dir.display()
+            )));
+        }
         _ => {
             return Err(Error::PolicySource(format!(
                 "more than one `*.cedarschema` file in `{}`: keep exactly one",
@@ -69,7 +90,10 @@ fn read_dir(dir: &Path) -> Result<(PolicyFile, Vec<PolicyFile>), Error> {
         }
     };
     if policies.is_empty() {
-        return Err(Error::PolicySource(format!("no `*.cedar` policy files in `{}`", dir.display())));
+        return Err(Error::PolicySource(format!(
+            "no `*.cedar` policy files in `{}`",
+            dir.display()
+        )));
     }
     Ok((schema, policies))
 }

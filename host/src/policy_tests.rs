@@ -21,8 +21,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::directory::sqlite::SqliteDirectory;
 use crate::directory::seed::Seed;
+use crate::directory::sqlite::SqliteDirectory;
 use crate::error::Error;
 use crate::gate::{AuthorizeRequest, DecisionKind, PartnerGate, PluginSource};
 use crate::policies::PolicySource;
@@ -83,7 +83,10 @@ pub async fn run_dir(
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Error::Config(format!("no policy test files (`*.json`) in `{}`", dir.display())));
+        return Err(Error::Config(format!(
+            "no policy test files (`*.json`) in `{}`",
+            dir.display()
+        )));
     }
     let mut results = Vec::new();
     for file in files {
@@ -108,11 +111,15 @@ pub async fn run_file(
             let path = file.parent().unwrap_or(Path::new(".")).join(path);
             Seed::from_file(&path).map_err(|e| Error::Config(e.to_string()))?
         }
-        inline => Seed::from_json(&inline.to_string())
-            .map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?,
+        inline => Seed::from_json(&inline.to_string()).map_err(|e| {
+            Error::Config(format!("policy test `{}`: directory: {e}", file.display()))
+        })?,
     };
-    let directory = SqliteDirectory::in_memory(Clock::system()).map_err(|e| Error::Config(e.to_string()))?;
-    seed.load_into(&directory).await.map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?;
+    let directory =
+        SqliteDirectory::in_memory(Clock::system()).map_err(|e| Error::Config(e.to_string()))?;
+    seed.load_into(&directory)
+        .await
+        .map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?;
     let mut builder = PartnerGate::builder()
         .plugin(plugin.clone())
         .policies(policies.clone())
@@ -140,7 +147,10 @@ pub async fn run_file(
                     DecisionKind::Deny => "deny",
                 };
                 if got != expected {
-                    Some(format!("expected {expected}, got {got} (policies {:?}, errors {:?})", decision.policies, decision.errors))
+                    Some(format!(
+                        "expected {expected}, got {got} (policies {:?}, errors {:?})",
+                        decision.policies, decision.errors
+                    ))
                 } else if case.policies.as_ref().is_some_and(|want| {
                     let mut want = want.clone();
                     want.sort();
@@ -155,10 +165,18 @@ pub async fn run_file(
                     None
                 }
             }
-            (expected @ ("allow" | "deny"), Err(err)) => Some(format!("expected {expected}, got error: {err}")),
-            (other, _) => Some(format!("unknown expected decision `{other}`: use allow, deny or invalid")),
+            (expected @ ("allow" | "deny"), Err(err)) => {
+                Some(format!("expected {expected}, got error: {err}"))
+            }
+            (other, _) => Some(format!(
+                "unknown expected decision `{other}`: use allow, deny or invalid"
+            )),
         };
-        results.push(CaseResult { file: file.to_path_buf(), name: case.name, failure });
+        results.push(CaseResult {
+            file: file.to_path_buf(),
+            name: case.name,
+            failure,
+        });
     }
     Ok(results)
 }

@@ -30,7 +30,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_bytes: 64 << 20, call_timeout: Duration::from_millis(250), max_instances: 32 }
+        Self {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_millis(250),
+            max_instances: 32,
+        }
     }
 }
 
@@ -77,17 +81,34 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// Links the imports and prepares instantiation of `component`.
-    pub(crate) fn new(engine: &Engine, component: &Component, services: Services, limits: Limits) -> Result<Self, Error> {
+    pub(crate) fn new(
+        engine: &Engine,
+        component: &Component,
+        services: Services,
+        limits: Limits,
+    ) -> Result<Self, Error> {
         let mut linker: Linker<HostState> = Linker::new(engine);
-        let link = |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin's imports: {e:?}"));
+        let link =
+            |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin's imports: {e:?}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
+            .map_err(link)?;
         let pre = linker.instantiate_pre(component).map_err(link)?;
-        let pre = PluginPre::new(pre).map_err(|e| Error::Engine(format!("the component is not a PartnerGate plugin: {e:?}")))?;
+        let pre = PluginPre::new(pre).map_err(|e| {
+            Error::Engine(format!("the component is not a PartnerGate plugin: {e:?}"))
+        })?;
         let empty = PolicyBundle {
-            schema: PolicyFile { name: String::new(), text: String::new() },
+            schema: PolicyFile {
+                name: String::new(),
+                text: String::new(),
+            },
             files: Vec::new(),
-            summary: Summary { version: String::new(), policies: 0, permits: 0, forbids: 0 },
+            summary: Summary {
+                version: String::new(),
+                policies: 0,
+                permits: 0,
+                forbids: 0,
+            },
             generation: 0,
         };
         Ok(Self {
@@ -118,17 +139,36 @@ impl Pool {
         let mut store = Store::new(&self.engine, HostState::new(self.services.clone(), limits));
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline((self.limits.call_timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64);
-        let plugin = self.pre.instantiate_async(&mut store).await.map_err(|e| fault(&e))?;
-        Ok(Warm { store, plugin, generation: 0 })
+        store.set_epoch_deadline(
+            (self.limits.call_timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64,
+        );
+        let plugin = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(Warm {
+            store,
+            plugin,
+            generation: 0,
+        })
     }
 
     /// Checks a policy set on a fresh instance without putting it in use.
-    pub(crate) async fn validate(&self, schema: &PolicyFile, files: &[PolicyFile]) -> Result<Summary, Error> {
+    pub(crate) async fn validate(
+        &self,
+        schema: &PolicyFile,
+        files: &[PolicyFile],
+    ) -> Result<Summary, Error> {
         let (schema, files) = (schema.clone(), files.to_vec());
         let result = self
             .run(move |warm| {
-                Box::pin(async move { warm.plugin.partnergate_b2b_policy().call_validate(&mut warm.store, &schema, &files).await })
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_policy()
+                        .call_validate(&mut warm.store, &schema, &files)
+                        .await
+                })
             })
             .await?;
         result.map_err(policy_error)
@@ -136,10 +176,19 @@ impl Pool {
 
     /// Validates and puts a policy set in use. Instances load it before their
     /// next call; a refused set leaves the current one in use.
-    pub(crate) async fn install(&self, schema: PolicyFile, files: Vec<PolicyFile>) -> Result<Arc<PolicyBundle>, Error> {
+    pub(crate) async fn install(
+        &self,
+        schema: PolicyFile,
+        files: Vec<PolicyFile>,
+    ) -> Result<Arc<PolicyBundle>, Error> {
         let summary = self.validate(&schema, &files).await?;
         let mut slot = self.bundle.write().expect("bundle lock");
-        let bundle = Arc::new(PolicyBundle { schema, files, summary, generation: slot.generation + 1 });
+        let bundle = Arc::new(PolicyBundle {
+            schema,
+            files,
+            summary,
+            generation: slot.generation + 1,
+        });
         *slot = bundle.clone();
         Ok(bundle)
     }
@@ -151,7 +200,11 @@ impl Pool {
         R: Send,
         F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
     {
-        let _permit = self.running.acquire().await.map_err(|_| Error::Busy("the pool is shut down".into()))?;
+        let _permit = self
+            .running
+            .acquire()
+            .await
+            .map_err(|_| Error::Busy("the pool is shut down".into()))?;
         let bundle = self.bundle();
         let idle = self.idle.lock().expect("idle lock").pop();
         let mut warm = match idle {
@@ -185,7 +238,10 @@ impl Pool {
             }
             Err(_) => Err(Error::Plugin {
                 fault: Fault::Deadline,
-                message: format!("a host call made by the plugin did not finish within {:?}", timeout * 4),
+                message: format!(
+                    "a host call made by the plugin did not finish within {:?}",
+                    timeout * 4
+                ),
             }),
         }
     }
@@ -201,7 +257,9 @@ fn fault(err: &wasmtime::Error) -> Error {
     let message = format!("{err:?}");
     let fault = match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => Fault::Deadline,
-        _ if message.contains("forcing trap when growing memory") || message.contains("memory") && message.contains("limit") => {
+        _ if message.contains("forcing trap when growing memory")
+            || message.contains("memory") && message.contains("limit") =>
+        {
             Fault::MemoryLimit
         }
         _ => Fault::Trap,
@@ -214,9 +272,17 @@ fn policy_error(err: policy::Error) -> Error {
         policy::Error::Invalid(problems) => Error::InvalidPolicies(
             problems
                 .into_iter()
-                .map(|p| Problem { file: p.file, line: p.line, column: p.column, message: p.message })
+                .map(|p| Problem {
+                    file: p.file,
+                    line: p.line,
+                    column: p.column,
+                    message: p.message,
+                })
                 .collect(),
         ),
-        policy::Error::InternalError(m) => Error::Engine(format!("the plugin failed to load policies: {}", m.unwrap_or_default())),
+        policy::Error::InternalError(m) => Error::Engine(format!(
+            "the plugin failed to load policies: {}",
+            m.unwrap_or_default()
+        )),
     }
 }

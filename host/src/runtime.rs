@@ -19,7 +19,8 @@ pub fn engine() -> Result<Engine, Error> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("cannot create engine: {e}")))?;
+    let engine =
+        Engine::new(&config).map_err(|e| Error::Engine(format!("cannot create engine: {e}")))?;
     start_epoch_ticker(&engine);
     Ok(engine)
 }
@@ -54,8 +55,15 @@ pub enum Artifact {
 /// is keyed by the component's SHA-256 and the engine's compatibility hash,
 /// so a different plugin, wasmtime version or configuration never loads a
 /// stale artifact. A corrupt or incompatible file is replaced.
-pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<(Component, Artifact), Error> {
-    let compile = || Component::new(engine, wasm).map_err(|e| Error::Engine(format!("cannot compile the plugin: {e:?}")));
+pub fn load_component(
+    engine: &Engine,
+    wasm: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<(Component, Artifact), Error> {
+    let compile = || {
+        Component::new(engine, wasm)
+            .map_err(|e| Error::Engine(format!("cannot compile the plugin: {e:?}")))
+    };
     let Some(dir) = cache_dir else {
         return Ok((compile()?, Artifact::CompiledUncached));
     };
@@ -69,7 +77,9 @@ pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) ->
         // wasmtime checks the header and rejects incompatible artifacts.
         match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(component) => return Ok((component, Artifact::Cached(path))),
-            Err(err) => tracing::warn!(path = %path.display(), "discarding unusable compiled plugin: {err}"),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), "discarding unusable compiled plugin: {err}")
+            }
         }
     }
     let component = compile()?;
@@ -86,7 +96,11 @@ fn artifact_name(engine: &Engine, wasm: &[u8]) -> String {
     let digest = Sha256::digest(wasm);
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("plugin-{}-{:016x}.cwasm", hex::encode(&digest[..16]), hasher.finish())
+    format!(
+        "plugin-{}-{:016x}.cwasm",
+        hex::encode(&digest[..16]),
+        hasher.finish()
+    )
 }
 
 /// Writes the artifact next to its final name and renames it into place, so
@@ -94,7 +108,11 @@ fn artifact_name(engine: &Engine, wasm: &[u8]) -> String {
 fn store_artifact(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let bytes = component.serialize().map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }

@@ -53,7 +53,10 @@ pub(crate) struct AppState {
 
 /// The router, for embedding in a storefront's own axum server.
 pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
-    let state = AppState { gate, token: service_token };
+    let state = AppState {
+        gate,
+        token: service_token,
+    };
     let protected = Router::new()
         .route("/v1/authorize", post(authorize))
         .route("/v1/policies", get(policies))
@@ -64,7 +67,14 @@ pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(protected)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint: see /v1/openapi.json").into_response() })
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint: see /v1/openapi.json",
+            )
+            .into_response()
+        })
         .with_state(state)
 }
 
@@ -75,7 +85,9 @@ pub async fn serve(
     service_token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(gate, service_token)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(gate, service_token))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// A JSON error body: a stable `code`, a human `message`, and for anything
@@ -87,7 +99,10 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, body: json!({ "code": code, "message": message.into() }) }
+        Self {
+            status,
+            body: json!({ "code": code, "message": message.into() }),
+        }
     }
 
     fn deny(mut self) -> Self {
@@ -113,14 +128,24 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         match err {
-            Error::InvalidRequest(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message),
+            Error::InvalidRequest(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+            }
             Error::InvalidPolicies(problems) => {
-                let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policies", "the policy set is invalid; the current set stays in use");
+                let mut e = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_policies",
+                    "the policy set is invalid; the current set stays in use",
+                );
                 e.body["problems"] = json!(problems);
                 e
             }
-            Error::PolicySource(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_source", message),
-            Error::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
+            Error::PolicySource(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_source", message)
+            }
+            Error::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
             Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
             Error::Plugin { fault, .. } => {
                 let code = match fault {
@@ -129,7 +154,11 @@ impl From<Error> for ApiError {
                     Fault::Trap => "plugin_trap",
                 };
                 tracing::error!("{message}");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, code, "the plugin failed; the request is denied")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "the plugin failed; the request is denied",
+                )
             }
             Error::Unsupported(_) => Self::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
             Error::Denied(decision) => {
@@ -148,22 +177,35 @@ impl From<Error> for ApiError {
             }
             Error::Engine(_) | Error::Config(_) => {
                 tracing::error!("{message}");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request is denied")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; the request is denied",
+                )
             }
         }
     }
 }
 
-async fn require_token(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+async fn require_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(expected) = &state.token {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
-            return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the service token as `Authorization: Bearer <token>`")
-                .deny()
-                .into_response();
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the service token as `Authorization: Bearer <token>`",
+            )
+            .deny()
+            .into_response();
         }
     }
     next.run(request).await
@@ -192,14 +234,24 @@ async fn authorize(
     let Json(request) = match body {
         Ok(body) => body,
         Err(rejection) => {
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text()).deny().into_response();
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            )
+            .deny()
+            .into_response();
         }
     };
     match state.gate.authorize(&request).await {
         Ok(decision) => Json(decision).into_response(),
-        Err(Error::InvalidRequest(m)) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("invalid request: {m}")).deny().into_response()
-        }
+        Err(Error::InvalidRequest(m)) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("invalid request: {m}"),
+        )
+        .deny()
+        .into_response(),
         Err(err) => ApiError::from(err).deny().into_response(),
     }
 }

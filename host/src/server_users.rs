@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 use crate::bindings::types::{
-    Account, AccountStatus, AuditPage, MemberPage, MemberSort, Membership, OnboardingRequest, OnboardingStatus, Organization,
-    OrganizationStatus,
+    Account, AccountStatus, AuditPage, MemberPage, MemberSort, Membership, OnboardingRequest,
+    OnboardingStatus, Organization, OrganizationStatus,
 };
 use crate::error::Error;
 use crate::server::{ApiError, AppState};
@@ -25,15 +25,24 @@ pub const ACTOR_HEADER: &str = "x-partnergate-actor";
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/organizations", post(create_organization))
-        .route("/v1/organizations/{organization}/users", get(list_org_users).post(add_user))
-        .route("/v1/organizations/{organization}/users/bulk", post(bulk_add))
+        .route(
+            "/v1/organizations/{organization}/users",
+            get(list_org_users).post(add_user),
+        )
+        .route(
+            "/v1/organizations/{organization}/users/bulk",
+            post(bulk_add),
+        )
         .route("/v1/organizations/{organization}/audit", get(org_audit))
         .route("/v1/users", get(list_all_users))
         .route("/v1/users/bulk", post(bulk_change))
         .route("/v1/users/{person}", patch(edit_user))
         .route("/v1/users/{person}/{step}", post(change_user))
         .route("/v1/audit", get(all_audit))
-        .route("/v1/onboarding", post(submit_onboarding).get(list_onboarding))
+        .route(
+            "/v1/onboarding",
+            post(submit_onboarding).get(list_onboarding),
+        )
         .route("/v1/onboarding/{request}/{step}", post(decide_onboarding))
 }
 
@@ -44,7 +53,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let value = parts.headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
+        let value = parts
+            .headers
+            .get(ACTOR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or("");
         if !(value.starts_with("customer:") || value.starts_with("staff:")) || value.len() < 8 {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -60,11 +74,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn body<T>(body: Body<T>) -> Result<T, Response> {
-    body.map(|Json(v)| v)
-        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text()).into_response())
+    body.map(|Json(v)| v).map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            rejection.body_text(),
+        )
+        .into_response()
+    })
 }
 
-fn reply<T>(result: Result<T, Error>, status: StatusCode, to_json: impl FnOnce(T) -> Value) -> Response {
+fn reply<T>(
+    result: Result<T, Error>,
+    status: StatusCode,
+    to_json: impl FnOnce(T) -> Value,
+) -> Response {
     match result {
         Ok(value) => (status, Json(to_json(value))).into_response(),
         Err(err) => error_response(err),
@@ -72,7 +96,11 @@ fn reply<T>(result: Result<T, Error>, status: StatusCode, to_json: impl FnOnce(T
 }
 
 fn error_response(err: Error) -> Response {
-    let retry = if let Error::RateLimited(secs) = &err { Some(*secs) } else { None };
+    let retry = if let Error::RateLimited(secs) = &err {
+        Some(*secs)
+    } else {
+        None
+    };
     let mut response = ApiError::from(err).into_response();
     if let Some(secs) = retry
         && let Ok(value) = HeaderValue::from_str(&secs.to_string())
@@ -149,7 +177,13 @@ fn audit_json(p: AuditPage) -> Value {
         .entries
         .into_iter()
         .map(|r| {
-            let parse = |s: &str| if s.is_empty() { Value::Null } else { serde_json::from_str(s).unwrap_or(Value::String(s.into())) };
+            let parse = |s: &str| {
+                if s.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(s).unwrap_or(Value::String(s.into()))
+                }
+            };
             json!({
                 "id": r.id,
                 "at": r.at,
@@ -193,16 +227,31 @@ struct NewUserBody {
 
 impl From<NewUserBody> for NewUser {
     fn from(b: NewUserBody) -> Self {
-        NewUser { email: b.email, name: b.name, roles: b.roles, is_admin: b.is_admin, spending_limit: b.spending_limit }
+        NewUser {
+            email: b.email,
+            name: b.name,
+            roles: b.roles,
+            is_admin: b.is_admin,
+            spending_limit: b.spending_limit,
+        }
     }
 }
 
-async fn add_user(State(state): State<AppState>, Actor(actor): Actor, Path(org): Path<String>, b: Body<NewUserBody>) -> Response {
+async fn add_user(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    b: Body<NewUserBody>,
+) -> Response {
     let user = match body(b) {
         Ok(user) => user,
         Err(r) => return r,
     };
-    reply(state.gate.add_user(&actor, &org, user.into()).await, StatusCode::CREATED, membership_json)
+    reply(
+        state.gate.add_user(&actor, &org, user.into()).await,
+        StatusCode::CREATED,
+        membership_json,
+    )
 }
 
 #[derive(Deserialize)]
@@ -222,16 +271,30 @@ fn results_json(results: Vec<Result<Membership, Error>>) -> Value {
     json!({ "results": results })
 }
 
-async fn bulk_add(State(state): State<AppState>, Actor(actor): Actor, Path(org): Path<String>, b: Body<BulkAddBody>) -> Response {
+async fn bulk_add(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    b: Body<BulkAddBody>,
+) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return r,
     };
     if b.users.is_empty() || b.users.len() > 1000 {
-        return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "send 1 to 1000 users").into_response();
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "send 1 to 1000 users",
+        )
+        .into_response();
     }
     let users = b.users.into_iter().map(NewUser::from).collect();
-    reply(state.gate.bulk_add(&actor, &org, users).await, StatusCode::OK, results_json)
+    reply(
+        state.gate.bulk_add(&actor, &org, users).await,
+        StatusCode::OK,
+        results_json,
+    )
 }
 
 #[derive(Deserialize)]
@@ -251,14 +314,32 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
     Option::<u64>::deserialize(d).map(Some)
 }
 
-async fn edit_user(State(state): State<AppState>, Actor(actor): Actor, Path(person): Path<String>, b: Body<EditBody>) -> Response {
+async fn edit_user(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(person): Path<String>,
+    b: Body<EditBody>,
+) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let changes = UserChanges { name: b.name, email: b.email, roles: b.roles, is_admin: b.is_admin, spending_limit: b.spending_limit };
-    let target = Target { person_id: person, version: b.version };
-    reply(state.gate.edit_user(&actor, target, changes).await, StatusCode::OK, membership_json)
+    let changes = UserChanges {
+        name: b.name,
+        email: b.email,
+        roles: b.roles,
+        is_admin: b.is_admin,
+        spending_limit: b.spending_limit,
+    };
+    let target = Target {
+        person_id: person,
+        version: b.version,
+    };
+    reply(
+        state.gate.edit_user(&actor, target, changes).await,
+        StatusCode::OK,
+        membership_json,
+    )
 }
 
 #[derive(Deserialize)]
@@ -277,13 +358,23 @@ async fn change_user(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let target = Target { person_id: person, version: b.version };
+    let target = Target {
+        person_id: person,
+        version: b.version,
+    };
     let result = match step.as_str() {
         "revoke" => state.gate.revoke_user(&actor, target).await,
         "reinstate" => state.gate.reinstate_user(&actor, target).await,
         "remove" => state.gate.remove_user(&actor, target).await,
         "reinvite" => state.gate.reinvite_user(&actor, target).await,
-        _ => return ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such step `{step}`: use revoke, reinstate, remove or reinvite")).into_response(),
+        _ => {
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such step `{step}`: use revoke, reinstate, remove or reinvite"),
+            )
+            .into_response();
+        }
     };
     reply(result, StatusCode::OK, membership_json)
 }
@@ -302,7 +393,11 @@ struct BulkChangeBody {
     targets: Vec<TargetBody>,
 }
 
-async fn bulk_change(State(state): State<AppState>, Actor(actor): Actor, b: Body<BulkChangeBody>) -> Response {
+async fn bulk_change(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    b: Body<BulkChangeBody>,
+) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return r,
@@ -313,15 +408,35 @@ async fn bulk_change(State(state): State<AppState>, Actor(actor): Actor, b: Body
         "remove" => BulkAction::Remove,
         "reinvite" => BulkAction::Reinvite,
         other => {
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("unknown action `{other}`: use revoke, reinstate, remove or reinvite"))
-                .into_response();
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("unknown action `{other}`: use revoke, reinstate, remove or reinvite"),
+            )
+            .into_response();
         }
     };
     if b.targets.is_empty() || b.targets.len() > 1000 {
-        return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "send 1 to 1000 targets").into_response();
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "send 1 to 1000 targets",
+        )
+        .into_response();
     }
-    let targets = b.targets.into_iter().map(|t| Target { person_id: t.person_id, version: t.version }).collect();
-    reply(state.gate.bulk_change(&actor, action, targets).await, StatusCode::OK, results_json)
+    let targets = b
+        .targets
+        .into_iter()
+        .map(|t| Target {
+            person_id: t.person_id,
+            version: t.version,
+        })
+        .collect();
+    reply(
+        state.gate.bulk_change(&actor, action, targets).await,
+        StatusCode::OK,
+        results_json,
+    )
 }
 
 #[derive(Deserialize)]
@@ -336,7 +451,9 @@ struct ListParams {
 }
 
 fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuery, Response> {
-    let bad = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m).into_response();
+    let bad = |m: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m).into_response()
+    };
     let status = match p.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(crate::directory::seed::account_status(s).map_err(bad)?),
@@ -346,14 +463,26 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
         Some("email") => MemberSort::Email,
         Some("company") => MemberSort::Company,
         Some("added") => MemberSort::Added,
-        Some(other) => return Err(bad(format!("unknown sort `{other}`: use name, email, company or added"))),
+        Some(other) => {
+            return Err(bad(format!(
+                "unknown sort `{other}`: use name, email, company or added"
+            )));
+        }
     };
     let descending = match p.order.as_deref() {
         None | Some("asc") => false,
         Some("desc") => true,
         Some(other) => return Err(bad(format!("unknown order `{other}`: use asc or desc"))),
     };
-    Ok(UserQuery { organization_id, status, search: p.search, sort, descending, cursor: p.cursor, limit: p.limit.unwrap_or(50) })
+    Ok(UserQuery {
+        organization_id,
+        status,
+        search: p.search,
+        sort,
+        descending,
+        cursor: p.cursor,
+        limit: p.limit.unwrap_or(50),
+    })
 }
 
 async fn list_org_users(
@@ -363,14 +492,26 @@ async fn list_org_users(
     Query(params): Query<ListParams>,
 ) -> Response {
     match user_query(Some(org), params) {
-        Ok(query) => reply(state.gate.list_users(&actor, query).await, StatusCode::OK, page_json),
+        Ok(query) => reply(
+            state.gate.list_users(&actor, query).await,
+            StatusCode::OK,
+            page_json,
+        ),
         Err(r) => r,
     }
 }
 
-async fn list_all_users(State(state): State<AppState>, Actor(actor): Actor, Query(params): Query<ListParams>) -> Response {
+async fn list_all_users(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Query(params): Query<ListParams>,
+) -> Response {
     match user_query(None, params) {
-        Ok(query) => reply(state.gate.list_users(&actor, query).await, StatusCode::OK, page_json),
+        Ok(query) => reply(
+            state.gate.list_users(&actor, query).await,
+            StatusCode::OK,
+            page_json,
+        ),
         Err(r) => r,
     }
 }
@@ -382,13 +523,33 @@ struct PageParams {
     limit: Option<u32>,
 }
 
-async fn org_audit(State(state): State<AppState>, Actor(actor): Actor, Path(org): Path<String>, Query(p): Query<PageParams>) -> Response {
-    let result = state.gate.read_audit(&actor, Some(&org), p.cursor.as_deref(), p.limit.unwrap_or(50)).await;
+async fn org_audit(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    Query(p): Query<PageParams>,
+) -> Response {
+    let result = state
+        .gate
+        .read_audit(
+            &actor,
+            Some(&org),
+            p.cursor.as_deref(),
+            p.limit.unwrap_or(50),
+        )
+        .await;
     reply(result, StatusCode::OK, audit_json)
 }
 
-async fn all_audit(State(state): State<AppState>, Actor(actor): Actor, Query(p): Query<PageParams>) -> Response {
-    let result = state.gate.read_audit(&actor, None, p.cursor.as_deref(), p.limit.unwrap_or(50)).await;
+async fn all_audit(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Query(p): Query<PageParams>,
+) -> Response {
+    let result = state
+        .gate
+        .read_audit(&actor, None, p.cursor.as_deref(), p.limit.unwrap_or(50))
+        .await;
     reply(result, StatusCode::OK, audit_json)
 }
 
@@ -405,7 +566,10 @@ async fn submit_onboarding(State(state): State<AppState>, b: Body<OnboardingBody
         Ok(b) => b,
         Err(r) => return r,
     };
-    let result = state.gate.submit_onboarding(&b.organization_name, &b.requester_name, &b.requester_email).await;
+    let result = state
+        .gate
+        .submit_onboarding(&b.organization_name, &b.requester_name, &b.requester_email)
+        .await;
     reply(result, StatusCode::CREATED, onboarding_json)
 }
 
@@ -415,19 +579,30 @@ struct OnboardingParams {
     status: Option<String>,
 }
 
-async fn list_onboarding(State(state): State<AppState>, Actor(actor): Actor, Query(p): Query<OnboardingParams>) -> Response {
+async fn list_onboarding(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Query(p): Query<OnboardingParams>,
+) -> Response {
     let status = match p.status.as_deref() {
         None | Some("all") => None,
         Some("pending") => Some(OnboardingStatus::Pending),
         Some("approved") => Some(OnboardingStatus::Approved),
         Some("rejected") => Some(OnboardingStatus::Rejected),
         Some(other) => {
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("unknown status `{other}`")).into_response();
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("unknown status `{other}`"),
+            )
+            .into_response();
         }
     };
-    reply(state.gate.list_onboarding(&actor, status).await, StatusCode::OK, |list| {
-        json!({ "requests": list.into_iter().map(onboarding_json).collect::<Vec<_>>() })
-    })
+    reply(
+        state.gate.list_onboarding(&actor, status).await,
+        StatusCode::OK,
+        |list| json!({ "requests": list.into_iter().map(onboarding_json).collect::<Vec<_>>() }),
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -445,8 +620,24 @@ async fn decide_onboarding(
 ) -> Response {
     let result = match step.as_str() {
         "approve" => state.gate.approve_onboarding(&actor, &request).await,
-        "reject" => state.gate.reject_onboarding(&actor, &request, &b.map(|Json(b)| b.reason).unwrap_or_default()).await,
-        _ => return ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such step `{step}`: use approve or reject")).into_response(),
+        "reject" => {
+            state
+                .gate
+                .reject_onboarding(
+                    &actor,
+                    &request,
+                    &b.map(|Json(b)| b.reason).unwrap_or_default(),
+                )
+                .await
+        }
+        _ => {
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such step `{step}`: use approve or reject"),
+            )
+            .into_response();
+        }
     };
     reply(result, StatusCode::OK, onboarding_json)
 }
@@ -457,10 +648,18 @@ struct OrganizationBody {
     name: String,
 }
 
-async fn create_organization(State(state): State<AppState>, Actor(actor): Actor, b: Body<OrganizationBody>) -> Response {
+async fn create_organization(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    b: Body<OrganizationBody>,
+) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    reply(state.gate.create_organization(&actor, &b.name).await, StatusCode::CREATED, organization_json)
+    reply(
+        state.gate.create_organization(&actor, &b.name).await,
+        StatusCode::CREATED,
+        organization_json,
+    )
 }

@@ -38,13 +38,23 @@ impl HostState {
     /// A state with an empty WASI context: the plugin gets no files, no
     /// network, no environment, no arguments.
     pub fn new(services: Services, limits: StoreLimits) -> Self {
-        let wasi = WasiCtx::builder().wall_clock(services.clock.clone()).build();
-        Self { wasi, table: ResourceTable::new(), limits, services }
+        let wasi = WasiCtx::builder()
+            .wall_clock(services.clock.clone())
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            services,
+        }
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

@@ -48,10 +48,24 @@ async fn last_admin_cannot_be_demoted_or_removed() {
 #[tokio::test]
 async fn order_over_the_spending_limit_is_denied_and_under_it_allowed() {
     let gate = gate().await;
-    let over = decide_with(&gate, "customer:bob", "placeOrder", "store:main", json!({"orderTotal": 50001})).await;
+    let over = decide_with(
+        &gate,
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        json!({"orderTotal": 50001}),
+    )
+    .await;
     assert_eq!(over.decision, DecisionKind::Deny);
     assert_eq!(over.policies, ["order-within-spending-limit"]);
-    let under = decide_with(&gate, "customer:bob", "placeOrder", "store:main", json!({"orderTotal": 49999})).await;
+    let under = decide_with(
+        &gate,
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        json!({"orderTotal": 49999}),
+    )
+    .await;
     assert!(under.is_allowed(), "{under:?}");
     assert_eq!(under.policies, ["active-member-orders"]);
 }
@@ -59,8 +73,19 @@ async fn order_over_the_spending_limit_is_denied_and_under_it_allowed() {
 #[tokio::test]
 async fn member_of_a_blocked_organization_browses_but_cannot_order() {
     let gate = gate().await;
-    assert!(decide(&gate, "customer:ian", "browse", "store:main").await.is_allowed());
-    let order = decide_with(&gate, "customer:ian", "placeOrder", "store:main", json!({"orderTotal": 100})).await;
+    assert!(
+        decide(&gate, "customer:ian", "browse", "store:main")
+            .await
+            .is_allowed()
+    );
+    let order = decide_with(
+        &gate,
+        "customer:ian",
+        "placeOrder",
+        "store:main",
+        json!({"orderTotal": 100}),
+    )
+    .await;
     assert_eq!(order.decision, DecisionKind::Deny);
     assert_eq!(order.policies, ["blocked-organization-cannot-order"]);
 }
@@ -72,7 +97,8 @@ async fn malformed_requests_are_refused_with_a_reason() {
         AuthorizeRequest::new("alice", "browse", "store:main"),
         AuthorizeRequest::new("customer:alice", "browse", "shop:main"),
         AuthorizeRequest::new("customer:bob", "teleport", "store:main"),
-        AuthorizeRequest::new("customer:bob", "placeOrder", "store:main").with_context(json!({"orderTotal": "lots"})),
+        AuthorizeRequest::new("customer:bob", "placeOrder", "store:main")
+            .with_context(json!({"orderTotal": "lots"})),
         AuthorizeRequest::new("customer:bob", "placeOrder", "store:main").with_context(json!([1])),
     ];
     for request in cases {
@@ -99,7 +125,11 @@ async fn concurrent_calls_each_get_a_correct_answer() {
     for i in 0..64 {
         let gate = gate.clone();
         tasks.push(tokio::spawn(async move {
-            let (who, allowed) = if i % 2 == 0 { ("customer:bob", true) } else { ("customer:rita", false) };
+            let (who, allowed) = if i % 2 == 0 {
+                ("customer:bob", true)
+            } else {
+                ("customer:rita", false)
+            };
             let d = decide(&gate, who, "browse", "store:main").await;
             assert_eq!(d.is_allowed(), allowed, "{who}: {d:?}");
         }));

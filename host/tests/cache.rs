@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::RedisServer;
+use partnergate::PartnerGate;
 use partnergate::bindings::org_users::{Target, UserChanges};
 use partnergate::bindings::types::AccountStatus;
 use partnergate::cache::StatusCache;
@@ -17,7 +18,6 @@ use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
-use partnergate::PartnerGate;
 
 struct Node {
     gate: PartnerGate,
@@ -29,10 +29,21 @@ async fn node(db: &std::path::Path, redis: &RedisServer, seed: bool) -> Node {
     let clock = Clock::system();
     let dir = Arc::new(SqliteDirectory::open(db, clock.clone()).unwrap());
     if seed {
-        Seed::from_file(&common::policies_dir().join("directory.json")).unwrap().load_into(&dir).await.unwrap();
+        Seed::from_file(&common::policies_dir().join("directory.json"))
+            .unwrap()
+            .load_into(&dir)
+            .await
+            .unwrap();
     }
-    let cache = Arc::new(RedisCache::connect(RedisCacheConfig::new(redis.url())).await.unwrap());
-    assert!(cache.wait_ready(Duration::from_secs(5)).await, "cache connects");
+    let cache = Arc::new(
+        RedisCache::connect(RedisCacheConfig::new(redis.url()))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        cache.wait_ready(Duration::from_secs(5)).await,
+        "cache connects"
+    );
     let gate = PartnerGate::builder()
         .directory(dir.clone())
         .cache(cache.clone())
@@ -57,7 +68,9 @@ async fn browses(node: &Node, person: &str) -> bool {
 }
 
 async fn allowed_to_browse(gate: &PartnerGate, person: &str) -> bool {
-    common::decide(gate, &format!("customer:{person}"), "browse", "store:main").await.is_allowed()
+    common::decide(gate, &format!("customer:{person}"), "browse", "store:main")
+        .await
+        .is_allowed()
 }
 
 async fn target(node: &Node, person: &str) -> Target {
@@ -65,12 +78,28 @@ async fn target(node: &Node, person: &str) -> Target {
 }
 
 async fn target_in(dir: &SqliteDirectory, person: &str) -> Target {
-    let version = dir.get_account(person).await.unwrap().unwrap().membership.unwrap().version;
-    Target { person_id: person.into(), version }
+    let version = dir
+        .get_account(person)
+        .await
+        .unwrap()
+        .unwrap()
+        .membership
+        .unwrap()
+        .version;
+    Target {
+        person_id: person.into(),
+        version,
+    }
 }
 
 fn none() -> UserChanges {
-    UserChanges { name: None, email: None, roles: None, is_admin: None, spending_limit: None }
+    UserChanges {
+        name: None,
+        email: None,
+        roles: None,
+        is_admin: None,
+        spending_limit: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,27 +111,79 @@ async fn a_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
     assert!(browses(&b, "bob").await);
     assert!(b.cache.stats().l1_hits >= 1, "{:?}", b.cache.stats());
 
-    a.gate.revoke_user("customer:alice", target(&a, "bob").await).await.unwrap();
-    assert!(!browses(&b, "bob").await, "revoke on A, B must deny at once");
-    a.gate.reinstate_user("customer:alice", target(&a, "bob").await).await.unwrap();
+    a.gate
+        .revoke_user("customer:alice", target(&a, "bob").await)
+        .await
+        .unwrap();
+    assert!(
+        !browses(&b, "bob").await,
+        "revoke on A, B must deny at once"
+    );
+    a.gate
+        .reinstate_user("customer:alice", target(&a, "bob").await)
+        .await
+        .unwrap();
     assert!(browses(&b, "bob").await, "reinstate on A, B allows again");
     assert!(browses(&b, "bob").await);
 
-    let roles = UserChanges { roles: Some(vec!["approver".into()]), spending_limit: Some(Some(10)), ..none() };
-    a.gate.edit_user("customer:alice", target(&a, "bob").await, roles).await.unwrap();
-    let order = common::decide_with(&b.gate, "customer:bob", "placeOrder", "store:main", serde_json::json!({"orderTotal": 11})).await;
+    let roles = UserChanges {
+        roles: Some(vec!["approver".into()]),
+        spending_limit: Some(Some(10)),
+        ..none()
+    };
+    a.gate
+        .edit_user("customer:alice", target(&a, "bob").await, roles)
+        .await
+        .unwrap();
+    let order = common::decide_with(
+        &b.gate,
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        serde_json::json!({"orderTotal": 11}),
+    )
+    .await;
     assert_eq!(order.policies, ["order-within-spending-limit"]);
-    let cached = b.cache.get("bob").await.unwrap().expect("B cached the fresh entry");
+    let cached = b
+        .cache
+        .get("bob")
+        .await
+        .unwrap()
+        .expect("B cached the fresh entry");
     assert_eq!(cached.membership.unwrap().roles, ["approver"]);
 
     // An organization-wide change (a second admin) reaches B's cached admin count.
-    assert!(!common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice").await.is_allowed());
-    a.gate.edit_user("staff:sam", target(&a, "carol").await, UserChanges { is_admin: Some(true), ..none() }).await.unwrap();
-    assert!(common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice").await.is_allowed());
+    assert!(
+        !common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice")
+            .await
+            .is_allowed()
+    );
+    a.gate
+        .edit_user(
+            "staff:sam",
+            target(&a, "carol").await,
+            UserChanges {
+                is_admin: Some(true),
+                ..none()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice")
+            .await
+            .is_allowed()
+    );
 
     assert!(browses(&b, "bob").await);
-    a.gate.remove_user("customer:alice", target(&a, "bob").await).await.unwrap();
-    assert!(!browses(&b, "bob").await, "remove on A, B must deny at once");
+    a.gate
+        .remove_user("customer:alice", target(&a, "bob").await)
+        .await
+        .unwrap();
+    assert!(
+        !browses(&b, "bob").await,
+        "remove on A, B must deny at once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,10 +194,16 @@ async fn a_stale_fill_racing_an_invalidation_is_never_cached() {
     assert!(b.cache.get("bob").await.unwrap().is_none());
     let stale = b.dir.get_account("bob").await.unwrap().unwrap();
     // ... meanwhile A revokes bob ...
-    a.gate.revoke_user("customer:alice", target(&a, "bob").await).await.unwrap();
+    a.gate
+        .revoke_user("customer:alice", target(&a, "bob").await)
+        .await
+        .unwrap();
     // ... and B's late write of the old state must be refused.
     b.cache.put(stale).await.unwrap();
-    assert!(b.cache.get("bob").await.unwrap().is_none(), "the stale entry must not be stored");
+    assert!(
+        b.cache.get("bob").await.unwrap().is_none(),
+        "the stale entry must not be stored"
+    );
     assert!(!browses(&b, "bob").await);
 }
 
@@ -125,14 +212,48 @@ async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change(
     let redis = RedisServer::start();
     let (_tmp, a, b) = two_nodes(&redis).await;
     for _ in 0..2 {
-        assert!(common::decide(&b.gate, "customer:alice", "addUser", "organization:acme").await.is_allowed());
+        assert!(
+            common::decide(&b.gate, "customer:alice", "addUser", "organization:acme")
+                .await
+                .is_allowed()
+        );
     }
-    let cached = b.cache.get_organization("acme").await.unwrap().expect("B caches the organization");
+    let cached = b
+        .cache
+        .get_organization("acme")
+        .await
+        .unwrap()
+        .expect("B caches the organization");
     assert_eq!(cached.active_admins, 1);
-    a.gate.edit_user("staff:sam", target(&a, "carol").await, UserChanges { is_admin: Some(true), ..none() }).await.unwrap();
-    assert!(b.cache.get_organization("acme").await.unwrap().is_none(), "B dropped the stale organization");
-    assert!(common::decide(&b.gate, "customer:alice", "addUser", "organization:acme").await.is_allowed());
-    assert_eq!(b.cache.get_organization("acme").await.unwrap().unwrap().active_admins, 2);
+    a.gate
+        .edit_user(
+            "staff:sam",
+            target(&a, "carol").await,
+            UserChanges {
+                is_admin: Some(true),
+                ..none()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        b.cache.get_organization("acme").await.unwrap().is_none(),
+        "B dropped the stale organization"
+    );
+    assert!(
+        common::decide(&b.gate, "customer:alice", "addUser", "organization:acme")
+            .await
+            .is_allowed()
+    );
+    assert_eq!(
+        b.cache
+            .get_organization("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .active_admins,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,23 +270,39 @@ async fn redis_outage_never_allows_a_revoked_user_keeps_writes_and_recovers() {
     }
     // Decisions carry on from the directory; the write commits.
     assert!(browses(&b, "carol").await);
-    let revoked = a.gate.revoke_user("customer:alice", target(&a, "carol").await).await.unwrap();
+    let revoked = a
+        .gate
+        .revoke_user("customer:alice", target(&a, "carol").await)
+        .await
+        .unwrap();
     assert_eq!(revoked.status, AccountStatus::Revoked);
     for _ in 0..5 {
-        assert!(!browses(&b, "carol").await, "no wrong allow during the outage");
+        assert!(
+            !browses(&b, "carol").await,
+            "no wrong allow during the outage"
+        );
         assert!(!browses(&a, "carol").await);
     }
 
     redis.restart();
-    assert!(a.cache.wait_ready(Duration::from_secs(10)).await && b.cache.wait_ready(Duration::from_secs(10)).await);
+    assert!(
+        a.cache.wait_ready(Duration::from_secs(10)).await
+            && b.cache.wait_ready(Duration::from_secs(10)).await
+    );
     for _ in 0..5 {
         assert!(!browses(&b, "carol").await, "no wrong allow after recovery");
     }
     let before = b.cache.stats();
     assert!(browses(&b, "bob").await && browses(&b, "bob").await);
     let after = b.cache.stats();
-    assert!(after.l1_hits > before.l1_hits, "the cache is used again without a restart: {before:?} -> {after:?}");
-    a.gate.reinstate_user("customer:alice", target(&a, "carol").await).await.unwrap();
+    assert!(
+        after.l1_hits > before.l1_hits,
+        "the cache is used again without a restart: {before:?} -> {after:?}"
+    );
+    a.gate
+        .reinstate_user("customer:alice", target(&a, "carol").await)
+        .await
+        .unwrap();
     assert!(browses(&b, "carol").await);
 }
 
@@ -184,15 +321,33 @@ async fn lifecycle_reaches_the_next_request(cache: Arc<dyn StatusCache>) {
     for _ in 0..2 {
         assert!(allowed_to_browse(&gate, "bob").await);
     }
-    gate.revoke_user("customer:alice", target_in(&dir, "bob").await).await.unwrap();
+    gate.revoke_user("customer:alice", target_in(&dir, "bob").await)
+        .await
+        .unwrap();
     assert!(!allowed_to_browse(&gate, "bob").await);
-    gate.reinstate_user("customer:alice", target_in(&dir, "bob").await).await.unwrap();
+    gate.reinstate_user("customer:alice", target_in(&dir, "bob").await)
+        .await
+        .unwrap();
     assert!(allowed_to_browse(&gate, "bob").await);
-    let limit = UserChanges { spending_limit: Some(Some(5)), ..none() };
-    gate.edit_user("customer:alice", target_in(&dir, "bob").await, limit).await.unwrap();
-    let order = common::decide_with(&gate, "customer:bob", "placeOrder", "store:main", serde_json::json!({"orderTotal": 6})).await;
+    let limit = UserChanges {
+        spending_limit: Some(Some(5)),
+        ..none()
+    };
+    gate.edit_user("customer:alice", target_in(&dir, "bob").await, limit)
+        .await
+        .unwrap();
+    let order = common::decide_with(
+        &gate,
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        serde_json::json!({"orderTotal": 6}),
+    )
+    .await;
     assert!(!order.is_allowed());
-    gate.remove_user("customer:alice", target_in(&dir, "bob").await).await.unwrap();
+    gate.remove_user("customer:alice", target_in(&dir, "bob").await)
+        .await
+        .unwrap();
     assert!(!allowed_to_browse(&gate, "bob").await);
 }
 
@@ -204,7 +359,9 @@ async fn lifecycle_reaches_the_next_request_with_the_in_process_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_reaches_the_next_request_with_redis() {
     let redis = RedisServer::start();
-    let cache = RedisCache::connect(RedisCacheConfig::new(redis.url())).await.unwrap();
+    let cache = RedisCache::connect(RedisCacheConfig::new(redis.url()))
+        .await
+        .unwrap();
     assert!(cache.wait_ready(Duration::from_secs(5)).await);
     lifecycle_reaches_the_next_request(Arc::new(cache)).await;
 }

@@ -11,9 +11,15 @@ use partnergate::{AuthorizeRequest, Error, Fault, Limits, PartnerGate, PluginSou
 
 async fn hostile_gate() -> PartnerGate {
     PartnerGate::builder()
-        .plugin(PluginSource::File(PathBuf::from(env!("HOSTILE_GUEST_WASM"))))
+        .plugin(PluginSource::File(PathBuf::from(env!(
+            "HOSTILE_GUEST_WASM"
+        ))))
         .artifact_cache(common::artifact_dir())
-        .limits(Limits { memory_bytes: 32 << 20, call_timeout: Duration::from_millis(100), max_instances: 4 })
+        .limits(Limits {
+            memory_bytes: 32 << 20,
+            call_timeout: Duration::from_millis(100),
+            max_instances: 4,
+        })
         .build()
         .await
         .expect("hostile guest loads")
@@ -21,13 +27,23 @@ async fn hostile_gate() -> PartnerGate {
 
 async fn expect_fault(gate: &PartnerGate, action: &str, expected: Fault) {
     let started = Instant::now();
-    match gate.authorize(&AuthorizeRequest::new("customer:x", action, "store:main")).await {
+    match gate
+        .authorize(&AuthorizeRequest::new("customer:x", action, "store:main"))
+        .await
+    {
         Err(Error::Plugin { fault, message }) => assert_eq!(fault, expected, "{action}: {message}"),
         other => panic!("{action}: expected a {expected:?} fault, got {other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "{action} took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{action} took {:?}",
+        started.elapsed()
+    );
     // The next call is answered correctly by a fresh instance.
-    let next = gate.authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main")).await.expect("next call answered");
+    let next = gate
+        .authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main"))
+        .await
+        .expect("next call answered");
     assert!(next.is_allowed());
     assert_eq!(next.policies, ["hostile-guest-ok"]);
 }
@@ -53,8 +69,16 @@ async fn panicking_guest_traps_and_the_host_keeps_serving() {
 #[tokio::test]
 async fn a_trapped_instance_is_not_reused() {
     let gate = hostile_gate().await;
-    gate.authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main")).await.unwrap();
+    gate.authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main"))
+        .await
+        .unwrap();
     assert_eq!(gate.idle_instances(), 1);
-    let _ = gate.authorize(&AuthorizeRequest::new("customer:x", "loop", "store:main")).await;
-    assert_eq!(gate.idle_instances(), 0, "the looping instance must be discarded");
+    let _ = gate
+        .authorize(&AuthorizeRequest::new("customer:x", "loop", "store:main"))
+        .await;
+    assert_eq!(
+        gate.idle_instances(),
+        0,
+        "the looping instance must be discarded"
+    );
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use partnergate::bindings::directory::ChangeOp;
 use partnergate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
-use partnergate::bindings::types::{AccountStatus, AuditEntry, MemberSort, OnboardingStatus, OrganizationStatus};
+use partnergate::bindings::types::{
+    AccountStatus, AuditEntry, MemberSort, OnboardingStatus, OrganizationStatus,
+};
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::sqlite::SqliteDirectory;
@@ -35,32 +37,72 @@ async fn fixture() -> Fixture {
 }
 
 fn none() -> UserChanges {
-    UserChanges { name: None, email: None, roles: None, is_admin: None, spending_limit: None }
+    UserChanges {
+        name: None,
+        email: None,
+        roles: None,
+        is_admin: None,
+        spending_limit: None,
+    }
 }
 
 fn new_user(email: &str) -> NewUser {
-    NewUser { email: email.into(), name: format!("User {email}"), roles: vec!["buyer".into()], is_admin: false, spending_limit: None }
+    NewUser {
+        email: email.into(),
+        name: format!("User {email}"),
+        roles: vec!["buyer".into()],
+        is_admin: false,
+        spending_limit: None,
+    }
 }
 
 impl Fixture {
     async fn version(&self, person: &str) -> u64 {
-        self.dir.get_account(person).await.unwrap().unwrap().membership.unwrap().version
+        self.dir
+            .get_account(person)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap()
+            .version
     }
 
     async fn target(&self, person: &str) -> Target {
-        Target { person_id: person.into(), version: self.version(person).await }
+        Target {
+            person_id: person.into(),
+            version: self.version(person).await,
+        }
     }
 
     async fn browses(&self, person: &str) -> bool {
-        common::decide(&self.gate, &format!("customer:{person}"), "browse", "store:main").await.is_allowed()
+        common::decide(
+            &self.gate,
+            &format!("customer:{person}"),
+            "browse",
+            "store:main",
+        )
+        .await
+        .is_allowed()
     }
 
     async fn audit_len(&self) -> usize {
-        self.dir.read_audit(None, None, 500).await.unwrap().entries.len()
+        self.dir
+            .read_audit(None, None, 500)
+            .await
+            .unwrap()
+            .entries
+            .len()
     }
 
     async fn outbox(&self) -> Vec<String> {
-        self.dir.due_messages(500).await.unwrap().into_iter().map(|m| m.notification.recipient).collect()
+        self.dir
+            .due_messages(500)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.notification.recipient)
+            .collect()
     }
 }
 
@@ -74,15 +116,26 @@ fn denied_by(result: Result<impl std::fmt::Debug, Error>) -> Vec<String> {
 #[tokio::test]
 async fn admin_adds_a_user_who_is_invited_notified_and_audited() {
     let f = fixture().await;
-    let m = f.gate.add_user("customer:alice", "acme", new_user(" New.User@Acme.TEST ")).await.unwrap();
+    let m = f
+        .gate
+        .add_user("customer:alice", "acme", new_user(" New.User@Acme.TEST "))
+        .await
+        .unwrap();
     assert_eq!(m.status, AccountStatus::Invited);
     assert_eq!(m.organization_id, "acme");
     let account = f.dir.get_account(&m.person_id).await.unwrap().unwrap();
     assert_eq!(account.person.email, "new.user@acme.test");
     assert_eq!(f.outbox().await, ["new.user@acme.test"]);
-    let audit = f.gate.read_audit("customer:alice", Some("acme"), None, 10).await.unwrap();
+    let audit = f
+        .gate
+        .read_audit("customer:alice", Some("acme"), None, 10)
+        .await
+        .unwrap();
     let entry = &audit.entries[0].entry;
-    assert_eq!((entry.action.as_str(), entry.actor.as_str()), ("addUser", "customer:alice"));
+    assert_eq!(
+        (entry.action.as_str(), entry.actor.as_str()),
+        ("addUser", "customer:alice")
+    );
     assert_eq!(entry.policies, ["org-admin-manages-own-users"]);
     assert!(entry.after.contains("\"invited\""), "{}", entry.after);
     // Invited users may do nothing yet.
@@ -93,23 +146,65 @@ async fn admin_adds_a_user_who_is_invited_notified_and_audited() {
 async fn admin_cannot_add_users_to_another_organization_and_nothing_changes() {
     let f = fixture().await;
     let before = f.audit_len().await;
-    assert_eq!(denied_by(f.gate.add_user("customer:alice", "globex", new_user("x@globex.test")).await), Vec::<String>::new());
-    assert_eq!(denied_by(f.gate.add_user("customer:bob", "acme", new_user("y@acme.test")).await), Vec::<String>::new());
+    assert_eq!(
+        denied_by(
+            f.gate
+                .add_user("customer:alice", "globex", new_user("x@globex.test"))
+                .await
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        denied_by(
+            f.gate
+                .add_user("customer:bob", "acme", new_user("y@acme.test"))
+                .await
+        ),
+        Vec::<String>::new()
+    );
     assert_eq!(f.audit_len().await, before);
     assert!(f.outbox().await.is_empty());
-    assert!(f.dir.find_account_by_email("x@globex.test").await.unwrap().is_none());
+    assert!(
+        f.dir
+            .find_account_by_email("x@globex.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn adding_a_member_again_or_a_member_of_another_organization_is_a_conflict() {
     let f = fixture().await;
-    let err = f.gate.add_user("customer:alice", "acme", new_user("BOB@acme.test")).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(ref m) if m.contains("already a member")), "{err}");
-    let err = f.gate.add_user("staff:sam", "acme", new_user("ian@initech.test")).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(ref m) if m.contains("one organization")), "{err}");
-    let err = f.gate.add_user("customer:alice", "acme", new_user("not-an-email")).await.unwrap_err();
+    let err = f
+        .gate
+        .add_user("customer:alice", "acme", new_user("BOB@acme.test"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Conflict(ref m) if m.contains("already a member")),
+        "{err}"
+    );
+    let err = f
+        .gate
+        .add_user("staff:sam", "acme", new_user("ian@initech.test"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Conflict(ref m) if m.contains("one organization")),
+        "{err}"
+    );
+    let err = f
+        .gate
+        .add_user("customer:alice", "acme", new_user("not-an-email"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
-    let err = f.gate.add_user("customer:alice", "nowhere", new_user("z@acme.test")).await.unwrap_err();
+    let err = f
+        .gate
+        .add_user("customer:alice", "nowhere", new_user("z@acme.test"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
 }
 
@@ -117,29 +212,68 @@ async fn adding_a_member_again_or_a_member_of_another_organization_is_a_conflict
 async fn revoke_takes_effect_on_the_next_request_and_reinstate_restores_it() {
     let f = fixture().await;
     assert!(f.browses("bob").await);
-    let revoked = f.gate.revoke_user("customer:alice", f.target("bob").await).await.unwrap();
-    assert_eq!((revoked.status, revoked.previous_status), (AccountStatus::Revoked, Some(AccountStatus::Active)));
-    assert!(!f.browses("bob").await, "a revoked user must be denied at once");
-    let reinstated = f.gate.reinstate_user("customer:alice", f.target("bob").await).await.unwrap();
+    let revoked = f
+        .gate
+        .revoke_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap();
+    assert_eq!(
+        (revoked.status, revoked.previous_status),
+        (AccountStatus::Revoked, Some(AccountStatus::Active))
+    );
+    assert!(
+        !f.browses("bob").await,
+        "a revoked user must be denied at once"
+    );
+    let reinstated = f
+        .gate
+        .reinstate_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap();
     assert_eq!(reinstated.status, AccountStatus::Active);
     assert!(f.browses("bob").await);
     // Reinstating an invited user who was revoked gives back `invited`.
-    f.gate.revoke_user("customer:alice", f.target("ivan").await).await.unwrap();
-    let back = f.gate.reinstate_user("customer:alice", f.target("ivan").await).await.unwrap();
+    f.gate
+        .revoke_user("customer:alice", f.target("ivan").await)
+        .await
+        .unwrap();
+    let back = f
+        .gate
+        .reinstate_user("customer:alice", f.target("ivan").await)
+        .await
+        .unwrap();
     assert_eq!(back.status, AccountStatus::Invited);
-    let err = f.gate.reinstate_user("customer:alice", f.target("bob").await).await.unwrap_err();
+    let err = f
+        .gate
+        .reinstate_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
 }
 
 #[tokio::test]
 async fn removed_user_is_denied_and_adding_them_again_starts_a_new_invitation() {
     let f = fixture().await;
-    let removed = f.gate.remove_user("customer:alice", f.target("carol").await).await.unwrap();
+    let removed = f
+        .gate
+        .remove_user("customer:alice", f.target("carol").await)
+        .await
+        .unwrap();
     assert_eq!(removed.status, AccountStatus::Removed);
     assert!(!f.browses("carol").await);
-    assert!(f.dir.get_account("carol").await.unwrap().is_some(), "the record stays");
-    let again = f.gate.add_user("customer:alice", "acme", new_user("carol@acme.test")).await.unwrap();
-    assert_eq!((again.person_id.as_str(), again.status), ("carol", AccountStatus::Invited));
+    assert!(
+        f.dir.get_account("carol").await.unwrap().is_some(),
+        "the record stays"
+    );
+    let again = f
+        .gate
+        .add_user("customer:alice", "acme", new_user("carol@acme.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.person_id.as_str(), again.status),
+        ("carol", AccountStatus::Invited)
+    );
     assert_eq!(again.version, removed.version + 1);
     assert_eq!(f.outbox().await, ["carol@acme.test"]);
 }
@@ -147,41 +281,162 @@ async fn removed_user_is_denied_and_adding_them_again_starts_a_new_invitation() 
 #[tokio::test]
 async fn nobody_removes_revokes_or_demotes_themselves_or_the_last_admin() {
     let f = fixture().await;
-    assert_eq!(denied_by(f.gate.remove_user("customer:gina", f.target("gina").await).await), ["no-self-removal"]);
-    assert_eq!(denied_by(f.gate.revoke_user("customer:gina", f.target("gina").await).await), ["no-self-removal"]);
-    assert_eq!(denied_by(f.gate.remove_user("staff:sam", f.target("alice").await).await), ["keep-last-admin"]);
-    let demote = UserChanges { is_admin: Some(false), ..none() };
-    assert_eq!(denied_by(f.gate.edit_user("staff:sam", f.target("alice").await, demote.clone()).await), ["keep-last-admin"]);
+    assert_eq!(
+        denied_by(
+            f.gate
+                .remove_user("customer:gina", f.target("gina").await)
+                .await
+        ),
+        ["no-self-removal"]
+    );
+    assert_eq!(
+        denied_by(
+            f.gate
+                .revoke_user("customer:gina", f.target("gina").await)
+                .await
+        ),
+        ["no-self-removal"]
+    );
+    assert_eq!(
+        denied_by(
+            f.gate
+                .remove_user("staff:sam", f.target("alice").await)
+                .await
+        ),
+        ["keep-last-admin"]
+    );
+    let demote = UserChanges {
+        is_admin: Some(false),
+        ..none()
+    };
+    assert_eq!(
+        denied_by(
+            f.gate
+                .edit_user("staff:sam", f.target("alice").await, demote.clone())
+                .await
+        ),
+        ["keep-last-admin"]
+    );
     // Once staff designate a second admin, the first may be demoted.
-    let designate = UserChanges { is_admin: Some(true), ..none() };
-    assert_eq!(denied_by(f.gate.edit_user("customer:alice", f.target("bob").await, designate.clone()).await), Vec::<String>::new());
-    f.gate.edit_user("staff:sam", f.target("bob").await, designate).await.unwrap();
-    let alice = f.gate.edit_user("staff:sam", f.target("alice").await, demote).await.unwrap();
+    let designate = UserChanges {
+        is_admin: Some(true),
+        ..none()
+    };
+    assert_eq!(
+        denied_by(
+            f.gate
+                .edit_user("customer:alice", f.target("bob").await, designate.clone())
+                .await
+        ),
+        Vec::<String>::new()
+    );
+    f.gate
+        .edit_user("staff:sam", f.target("bob").await, designate)
+        .await
+        .unwrap();
+    let alice = f
+        .gate
+        .edit_user("staff:sam", f.target("alice").await, demote)
+        .await
+        .unwrap();
     assert!(!alice.is_admin);
     // Authorization follows at once: alice no longer manages users, bob does.
-    assert!(!common::decide(&f.gate, "customer:alice", "addUser", "organization:acme").await.is_allowed());
-    assert!(common::decide(&f.gate, "customer:bob", "addUser", "organization:acme").await.is_allowed());
+    assert!(
+        !common::decide(&f.gate, "customer:alice", "addUser", "organization:acme")
+            .await
+            .is_allowed()
+    );
+    assert!(
+        common::decide(&f.gate, "customer:bob", "addUser", "organization:acme")
+            .await
+            .is_allowed()
+    );
 }
 
 #[tokio::test]
 async fn email_changes_only_while_invited_and_never_for_a_linked_identity() {
     let f = fixture().await;
-    let change = |email: &str| UserChanges { email: Some(email.into()), ..none() };
-    let m = f.gate.edit_user("customer:alice", f.target("ivan").await, change("ivan.new@acme.test")).await.unwrap();
-    assert_eq!(f.dir.get_account("ivan").await.unwrap().unwrap().person.email, "ivan.new@acme.test");
+    let change = |email: &str| UserChanges {
+        email: Some(email.into()),
+        ..none()
+    };
+    let m = f
+        .gate
+        .edit_user(
+            "customer:alice",
+            f.target("ivan").await,
+            change("ivan.new@acme.test"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.dir
+            .get_account("ivan")
+            .await
+            .unwrap()
+            .unwrap()
+            .person
+            .email,
+        "ivan.new@acme.test"
+    );
     assert_eq!(m.version, 2);
-    let err = f.gate.edit_user("customer:alice", f.target("bob").await, change("bob2@acme.test")).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(ref msg) if msg.contains("remove the user and add them again")), "{err}");
-    let link = ChangeOp::LinkIdentity(("https://idp.test".into(), "sub-ivan".into(), "ivan".into()));
+    let err = f
+        .gate
+        .edit_user(
+            "customer:alice",
+            f.target("bob").await,
+            change("bob2@acme.test"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidRequest(ref msg) if msg.contains("remove the user and add them again")),
+        "{err}"
+    );
+    let link =
+        ChangeOp::LinkIdentity(("https://idp.test".into(), "sub-ivan".into(), "ivan".into()));
     f.dir.apply(vec![link], audit("link")).await.unwrap();
-    let err = f.gate.edit_user("customer:alice", f.target("ivan").await, change("ivan3@acme.test")).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(ref msg) if msg.contains("linked identity")), "{err}");
-    let err = f.gate.edit_user("customer:alice", f.target("ivan").await, change("bob@acme.test")).await.unwrap_err();
+    let err = f
+        .gate
+        .edit_user(
+            "customer:alice",
+            f.target("ivan").await,
+            change("ivan3@acme.test"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidRequest(ref msg) if msg.contains("linked identity")),
+        "{err}"
+    );
+    let err = f
+        .gate
+        .edit_user(
+            "customer:alice",
+            f.target("ivan").await,
+            change("bob@acme.test"),
+        )
+        .await
+        .unwrap_err();
     assert!(!matches!(err, Error::Denied(_)), "{err}");
     // Name, roles and limit change freely, and the limit applies at once.
-    let limit = UserChanges { spending_limit: Some(Some(100)), name: Some("Bob B.".into()), ..none() };
-    f.gate.edit_user("customer:alice", f.target("bob").await, limit).await.unwrap();
-    let order = common::decide_with(&f.gate, "customer:bob", "placeOrder", "store:main", serde_json::json!({"orderTotal": 101})).await;
+    let limit = UserChanges {
+        spending_limit: Some(Some(100)),
+        name: Some("Bob B.".into()),
+        ..none()
+    };
+    f.gate
+        .edit_user("customer:alice", f.target("bob").await, limit)
+        .await
+        .unwrap();
+    let order = common::decide_with(
+        &f.gate,
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        serde_json::json!({"orderTotal": 101}),
+    )
+    .await;
     assert_eq!(order.policies, ["order-within-spending-limit"]);
 }
 
@@ -201,15 +456,60 @@ fn audit(action: &str) -> AuditEntry {
 async fn stale_edit_is_a_conflict_and_of_two_concurrent_edits_one_wins() {
     let f = fixture().await;
     let read = f.target("bob").await;
-    f.gate.edit_user("customer:alice", read.clone(), UserChanges { roles: Some(vec!["approver".into()]), ..none() }).await.unwrap();
-    let err = f.gate.edit_user("customer:alice", read.clone(), UserChanges { roles: Some(vec!["x".into()]), ..none() }).await.unwrap_err();
+    f.gate
+        .edit_user(
+            "customer:alice",
+            read.clone(),
+            UserChanges {
+                roles: Some(vec!["approver".into()]),
+                ..none()
+            },
+        )
+        .await
+        .unwrap();
+    let err = f
+        .gate
+        .edit_user(
+            "customer:alice",
+            read.clone(),
+            UserChanges {
+                roles: Some(vec!["x".into()]),
+                ..none()
+            },
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
-    assert_eq!(f.dir.get_account("bob").await.unwrap().unwrap().membership.unwrap().roles, ["approver"]);
+    assert_eq!(
+        f.dir
+            .get_account("bob")
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap()
+            .roles,
+        ["approver"]
+    );
 
     let read = f.target("bob").await;
     let (a, b) = tokio::join!(
-        f.gate.edit_user("customer:alice", read.clone(), UserChanges { name: Some("A".into()), ..none() }),
-        f.gate.edit_user("customer:alice", read.clone(), UserChanges { name: Some("B".into()), ..none() }),
+        f.gate.edit_user(
+            "customer:alice",
+            read.clone(),
+            UserChanges {
+                name: Some("A".into()),
+                ..none()
+            }
+        ),
+        f.gate.edit_user(
+            "customer:alice",
+            read.clone(),
+            UserChanges {
+                name: Some("B".into()),
+                ..none()
+            }
+        ),
     );
     assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{a:?} {b:?}");
     assert!(matches!(a.err().or(b.err()), Some(Error::Conflict(_))));
@@ -218,14 +518,36 @@ async fn stale_edit_is_a_conflict_and_of_two_concurrent_edits_one_wins() {
 #[tokio::test]
 async fn reinvite_is_rate_limited_by_the_clock() {
     let f = fixture().await;
-    let m = f.gate.add_user("customer:alice", "acme", new_user("late@acme.test")).await.unwrap();
-    let target = Target { person_id: m.person_id.clone(), version: m.version };
-    let err = f.gate.reinvite_user("customer:alice", target.clone()).await.unwrap_err();
-    assert!(matches!(err, Error::RateLimited(s) if s > 0 && s <= 300), "{err}");
+    let m = f
+        .gate
+        .add_user("customer:alice", "acme", new_user("late@acme.test"))
+        .await
+        .unwrap();
+    let target = Target {
+        person_id: m.person_id.clone(),
+        version: m.version,
+    };
+    let err = f
+        .gate
+        .reinvite_user("customer:alice", target.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RateLimited(s) if s > 0 && s <= 300),
+        "{err}"
+    );
     f.clock.advance(Duration::from_secs(301));
-    let again = f.gate.reinvite_user("customer:alice", target).await.unwrap();
+    let again = f
+        .gate
+        .reinvite_user("customer:alice", target)
+        .await
+        .unwrap();
     assert_eq!(f.outbox().await, ["late@acme.test", "late@acme.test"]);
-    let err = f.gate.reinvite_user("customer:alice", f.target("bob").await).await.unwrap_err();
+    let err = f
+        .gate
+        .reinvite_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
     assert!(again.invited_at > m.invited_at);
 }
@@ -235,23 +557,58 @@ async fn bulk_change_reports_each_item_and_one_bad_item_does_not_stop_the_others
     let f = fixture().await;
     let targets = vec![
         f.target("bob").await,
-        Target { person_id: "carol".into(), version: 99 },
-        Target { person_id: "nobody".into(), version: 1 },
+        Target {
+            person_id: "carol".into(),
+            version: 99,
+        },
+        Target {
+            person_id: "nobody".into(),
+            version: 1,
+        },
         f.target("george").await,
         f.target("ivan").await,
     ];
-    let results = f.gate.bulk_change("customer:alice", BulkAction::Revoke, targets).await.unwrap();
+    let results = f
+        .gate
+        .bulk_change("customer:alice", BulkAction::Revoke, targets)
+        .await
+        .unwrap();
     assert_eq!(results.len(), 5);
-    assert!(results[0].as_ref().is_ok_and(|m| m.status == AccountStatus::Revoked));
-    assert!(matches!(results[1], Err(Error::Conflict(_))), "{:?}", results[1]);
-    assert!(matches!(results[2], Err(Error::NotFound(_))), "{:?}", results[2]);
-    assert!(matches!(results[3], Err(Error::Denied(_))), "{:?}", results[3]);
+    assert!(
+        results[0]
+            .as_ref()
+            .is_ok_and(|m| m.status == AccountStatus::Revoked)
+    );
+    assert!(
+        matches!(results[1], Err(Error::Conflict(_))),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        matches!(results[2], Err(Error::NotFound(_))),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        matches!(results[3], Err(Error::Denied(_))),
+        "{:?}",
+        results[3]
+    );
     assert!(results[4].is_ok());
     assert!(!f.browses("bob").await);
     assert!(f.browses("george").await);
 
-    let users = vec![new_user("one@acme.test"), new_user("bob@acme.test"), new_user("bad"), new_user("two@acme.test")];
-    let results = f.gate.bulk_add("customer:alice", "acme", users).await.unwrap();
+    let users = vec![
+        new_user("one@acme.test"),
+        new_user("bob@acme.test"),
+        new_user("bad"),
+        new_user("two@acme.test"),
+    ];
+    let results = f
+        .gate
+        .bulk_add("customer:alice", "acme", users)
+        .await
+        .unwrap();
     let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
     assert_eq!(ok, [true, false, false, true]);
 }
@@ -260,7 +617,14 @@ async fn bulk_change_reports_each_item_and_one_bad_item_does_not_stop_the_others
 async fn list_pages_with_a_stable_cursor_filters_and_searches() {
     let f = fixture().await;
     for i in 0..23 {
-        f.gate.add_user("staff:sam", "acme", new_user(&format!("page{i:02}@acme.test"))).await.unwrap();
+        f.gate
+            .add_user(
+                "staff:sam",
+                "acme",
+                new_user(&format!("page{i:02}@acme.test")),
+            )
+            .await
+            .unwrap();
     }
     let query = |cursor: Option<String>| UserQuery {
         organization_id: Some("acme".into()),
@@ -275,11 +639,18 @@ async fn list_pages_with_a_stable_cursor_filters_and_searches() {
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let page = f.gate.list_users("customer:alice", query(cursor)).await.unwrap();
+        let page = f
+            .gate
+            .list_users("customer:alice", query(cursor))
+            .await
+            .unwrap();
         pages += 1;
         if pages == 2 {
             // A user who sorts before the cursor, added mid-listing, does not shift later pages.
-            f.gate.add_user("staff:sam", "acme", new_user("aaa-late@acme.test")).await.unwrap();
+            f.gate
+                .add_user("staff:sam", "acme", new_user("aaa-late@acme.test"))
+                .await
+                .unwrap();
         }
         seen.extend(page.members.into_iter().map(|a| a.person.email));
         match page.next_cursor {
@@ -295,22 +666,60 @@ async fn list_pages_with_a_stable_cursor_filters_and_searches() {
 
     let invited = f
         .gate
-        .list_users("customer:alice", UserQuery { status: Some(AccountStatus::Invited), limit: 500, ..query(None) })
+        .list_users(
+            "customer:alice",
+            UserQuery {
+                status: Some(AccountStatus::Invited),
+                limit: 500,
+                ..query(None)
+            },
+        )
         .await
         .unwrap();
     assert_eq!(invited.members.len(), 1 + 23 + 1);
     let search = f
         .gate
-        .list_users("customer:alice", UserQuery { search: Some("PAGE1".into()), limit: 500, ..query(None) })
+        .list_users(
+            "customer:alice",
+            UserQuery {
+                search: Some("PAGE1".into()),
+                limit: 500,
+                ..query(None)
+            },
+        )
         .await
         .unwrap();
     assert_eq!(search.members.len(), 10);
-    let desc = f.gate.list_users("customer:alice", UserQuery { descending: true, ..query(None) }).await.unwrap();
+    let desc = f
+        .gate
+        .list_users(
+            "customer:alice",
+            UserQuery {
+                descending: true,
+                ..query(None)
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(desc.members[0].person.email, "rita@acme.test");
     assert!(denied_by(f.gate.list_users("customer:gina", query(None)).await).is_empty());
-    let bad = f.gate.list_users("customer:alice", UserQuery { limit: 0, ..query(None) }).await.unwrap_err();
+    let bad = f
+        .gate
+        .list_users(
+            "customer:alice",
+            UserQuery {
+                limit: 0,
+                ..query(None)
+            },
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(bad, Error::InvalidRequest(_)));
-    let bad_cursor = f.gate.list_users("customer:alice", query(Some("zz".into()))).await.unwrap_err();
+    let bad_cursor = f
+        .gate
+        .list_users("customer:alice", query(Some("zz".into())))
+        .await
+        .unwrap_err();
     assert!(matches!(bad_cursor, Error::Conflict(_)), "{bad_cursor}");
 }
 
@@ -327,30 +736,88 @@ async fn staff_list_every_assigned_organization_and_search_by_company() {
         limit: 100,
     };
     let page = f.gate.list_users("staff:sam", q.clone()).await.unwrap();
-    let orgs: Vec<String> = page.members.iter().map(|a| a.membership.as_ref().unwrap().organization_id.clone()).collect();
+    let orgs: Vec<String> = page
+        .members
+        .iter()
+        .map(|a| a.membership.as_ref().unwrap().organization_id.clone())
+        .collect();
     assert_eq!(orgs, ["initech", "initech"]);
-    let all = f.gate.list_users("staff:sam", UserQuery { search: None, ..q.clone() }).await.unwrap();
-    assert!(all.members.iter().all(|a| ["acme", "initech"].contains(&a.membership.as_ref().unwrap().organization_id.as_str())));
-    assert!(matches!(f.gate.list_users("customer:alice", q).await, Err(Error::InvalidRequest(_))));
+    let all = f
+        .gate
+        .list_users(
+            "staff:sam",
+            UserQuery {
+                search: None,
+                ..q.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.members.iter().all(|a| {
+        ["acme", "initech"].contains(&a.membership.as_ref().unwrap().organization_id.as_str())
+    }));
+    assert!(matches!(
+        f.gate.list_users("customer:alice", q).await,
+        Err(Error::InvalidRequest(_))
+    ));
 }
 
 #[tokio::test]
 async fn audit_trail_is_readable_by_own_admin_and_staff_only() {
     let f = fixture().await;
-    f.gate.revoke_user("customer:alice", f.target("bob").await).await.unwrap();
-    f.gate.revoke_user("customer:gina", f.target("george").await).await.unwrap();
-    let acme = f.gate.read_audit("customer:alice", Some("acme"), None, 50).await.unwrap();
+    f.gate
+        .revoke_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap();
+    f.gate
+        .revoke_user("customer:gina", f.target("george").await)
+        .await
+        .unwrap();
+    let acme = f
+        .gate
+        .read_audit("customer:alice", Some("acme"), None, 50)
+        .await
+        .unwrap();
     assert_eq!(acme.entries.len(), 1);
     let e = &acme.entries[0].entry;
-    assert_eq!((e.action.as_str(), e.target.as_str()), ("revokeUser", "customer:bob"));
-    assert!(e.before.contains("\"active\"") && e.after.contains("\"revoked\""), "{e:?}");
+    assert_eq!(
+        (e.action.as_str(), e.target.as_str()),
+        ("revokeUser", "customer:bob")
+    );
+    assert!(
+        e.before.contains("\"active\"") && e.after.contains("\"revoked\""),
+        "{e:?}"
+    );
     assert!(acme.entries[0].at > 0);
-    assert_eq!(denied_by(f.gate.read_audit("customer:alice", Some("globex"), None, 50).await), Vec::<String>::new());
-    assert!(matches!(f.gate.read_audit("customer:alice", None, None, 50).await, Err(Error::Denied(_))));
-    assert!(matches!(f.gate.read_audit("customer:bob", Some("acme"), None, 50).await, Err(Error::Denied(_))));
-    let all = f.gate.read_audit("staff:sara", None, None, 1).await.unwrap();
+    assert_eq!(
+        denied_by(
+            f.gate
+                .read_audit("customer:alice", Some("globex"), None, 50)
+                .await
+        ),
+        Vec::<String>::new()
+    );
+    assert!(matches!(
+        f.gate.read_audit("customer:alice", None, None, 50).await,
+        Err(Error::Denied(_))
+    ));
+    assert!(matches!(
+        f.gate
+            .read_audit("customer:bob", Some("acme"), None, 50)
+            .await,
+        Err(Error::Denied(_))
+    ));
+    let all = f
+        .gate
+        .read_audit("staff:sara", None, None, 1)
+        .await
+        .unwrap();
     assert_eq!(all.entries.len(), 1);
-    let next = f.gate.read_audit("staff:sara", None, all.next_cursor.as_deref(), 50).await.unwrap();
+    let next = f
+        .gate
+        .read_audit("staff:sara", None, all.next_cursor.as_deref(), 50)
+        .await
+        .unwrap();
     assert!(next.entries.iter().all(|r| r.id < all.entries[0].id));
     assert!(next.entries.len() >= 2, "seed + first revoke");
 }
@@ -358,45 +825,114 @@ async fn audit_trail_is_readable_by_own_admin_and_staff_only() {
 #[tokio::test]
 async fn onboarding_is_submitted_once_and_approved_or_rejected_by_staff() {
     let f = fixture().await;
-    let req = f.gate.submit_onboarding("Hooli", "Gavin", "Gavin@hooli.test").await.unwrap();
+    let req = f
+        .gate
+        .submit_onboarding("Hooli", "Gavin", "Gavin@hooli.test")
+        .await
+        .unwrap();
     assert_eq!(req.status, OnboardingStatus::Pending);
-    let err = f.gate.submit_onboarding("Hooli 2", "Gavin", "gavin@hooli.test ").await.unwrap_err();
+    let err = f
+        .gate
+        .submit_onboarding("Hooli 2", "Gavin", "gavin@hooli.test ")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
-    let err = f.gate.submit_onboarding("Acme 2", "Bob", "bob@acme.test").await.unwrap_err();
+    let err = f
+        .gate
+        .submit_onboarding("Acme 2", "Bob", "bob@acme.test")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
-    assert!(matches!(f.gate.approve_onboarding("customer:alice", &req.id).await, Err(Error::Denied(_))));
+    assert!(matches!(
+        f.gate.approve_onboarding("customer:alice", &req.id).await,
+        Err(Error::Denied(_))
+    ));
 
-    let listed = f.gate.list_onboarding("staff:sara", Some(OnboardingStatus::Pending)).await.unwrap();
+    let listed = f
+        .gate
+        .list_onboarding("staff:sara", Some(OnboardingStatus::Pending))
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
-    let approved = f.gate.approve_onboarding("staff:sara", &req.id).await.unwrap();
+    let approved = f
+        .gate
+        .approve_onboarding("staff:sara", &req.id)
+        .await
+        .unwrap();
     let org_id = approved.organization_id.clone().unwrap();
     let org = f.dir.get_organization(&org_id).await.unwrap().unwrap();
-    assert_eq!((org.name.as_str(), org.status), ("Hooli", OrganizationStatus::Approved));
-    let gavin = f.dir.find_account_by_email("gavin@hooli.test").await.unwrap().unwrap();
+    assert_eq!(
+        (org.name.as_str(), org.status),
+        ("Hooli", OrganizationStatus::Approved)
+    );
+    let gavin = f
+        .dir
+        .find_account_by_email("gavin@hooli.test")
+        .await
+        .unwrap()
+        .unwrap();
     let m = gavin.membership.unwrap();
     assert!(m.is_admin && m.status == AccountStatus::Invited && m.organization_id == org_id);
     assert_eq!(f.outbox().await, ["gavin@hooli.test"]);
-    assert!(matches!(f.gate.approve_onboarding("staff:sara", &req.id).await, Err(Error::InvalidRequest(_))));
+    assert!(matches!(
+        f.gate.approve_onboarding("staff:sara", &req.id).await,
+        Err(Error::InvalidRequest(_))
+    ));
 
-    let other = f.gate.submit_onboarding("Pied Piper", "Richard", "richard@pp.test").await.unwrap();
-    let rejected = f.gate.reject_onboarding("staff:sam", &other.id, "no references").await.unwrap();
-    assert_eq!((rejected.status, rejected.organization_id), (OnboardingStatus::Rejected, None));
-    assert!(f.dir.find_account_by_email("richard@pp.test").await.unwrap().is_none());
+    let other = f
+        .gate
+        .submit_onboarding("Pied Piper", "Richard", "richard@pp.test")
+        .await
+        .unwrap();
+    let rejected = f
+        .gate
+        .reject_onboarding("staff:sam", &other.id, "no references")
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejected.status, rejected.organization_id),
+        (OnboardingStatus::Rejected, None)
+    );
+    assert!(
+        f.dir
+            .find_account_by_email("richard@pp.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let outbox = f.dir.due_messages(10).await.unwrap();
     let last = outbox.last().unwrap();
     assert_eq!(last.notification.recipient, "richard@pp.test");
-    assert!(last.notification.params.iter().any(|(k, v)| k == "reason" && v == "no references"));
+    assert!(
+        last.notification
+            .params
+            .iter()
+            .any(|(k, v)| k == "reason" && v == "no references")
+    );
 }
 
 #[tokio::test]
 async fn staff_create_an_organization_and_its_admin_directly() {
     let f = fixture().await;
-    let org = f.gate.create_organization("staff:sara", "Vandelay Industries").await.unwrap();
-    assert!(matches!(f.gate.create_organization("customer:alice", "Nope").await, Err(Error::Denied(_))));
+    let org = f
+        .gate
+        .create_organization("staff:sara", "Vandelay Industries")
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.gate.create_organization("customer:alice", "Nope").await,
+        Err(Error::Denied(_))
+    ));
     // Sara has no organizations assigned, so the designation is Sam's job once assigned;
     // here staff-designates-admins needs the organization assigned: sara is refused.
-    let admin = NewUser { is_admin: true, ..new_user("art@vandelay.test") };
-    assert!(matches!(f.gate.add_user("staff:sara", &org.id, admin.clone()).await, Err(Error::Denied(_))));
+    let admin = NewUser {
+        is_admin: true,
+        ..new_user("art@vandelay.test")
+    };
+    assert!(matches!(
+        f.gate.add_user("staff:sara", &org.id, admin.clone()).await,
+        Err(Error::Denied(_))
+    ));
     f.dir
         .put_staff(&partnergate::bindings::types::Staff {
             id: "sara".into(),
@@ -407,6 +943,17 @@ async fn staff_create_an_organization_and_its_admin_directly() {
     let m = f.gate.add_user("staff:sara", &org.id, admin).await.unwrap();
     assert!(m.is_admin);
     // An organization admin may not add another admin by default.
-    let err = f.gate.add_user("customer:alice", "acme", NewUser { is_admin: true, ..new_user("boss@acme.test") }).await.unwrap_err();
+    let err = f
+        .gate
+        .add_user(
+            "customer:alice",
+            "acme",
+            NewUser {
+                is_admin: true,
+                ..new_user("boss@acme.test")
+            },
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Denied(_)), "{err}");
 }

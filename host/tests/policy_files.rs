@@ -33,7 +33,11 @@ async fn default_policy_tests_pass() {
     .expect("policy tests run");
     let failures: Vec<String> = results
         .iter()
-        .filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {}: {f}", r.file.display(), r.name)))
+        .filter_map(|r| {
+            r.failure
+                .as_ref()
+                .map(|f| format!("{}: {}: {f}", r.file.display(), r.name))
+        })
         .collect();
     assert!(results.len() >= 40, "only {} cases ran", results.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -50,9 +54,14 @@ async fn policy_test_that_expects_the_wrong_decision_fails() {
                        "resource": "store:main", "decision": "allow"}]}"#,
     )
     .unwrap();
-    let results = policy_tests::run_dir(dir.path(), &PolicySource::Embedded, &PluginSource::Embedded, Some(&common::artifact_dir()))
-        .await
-        .unwrap();
+    let results = policy_tests::run_dir(
+        dir.path(),
+        &PolicySource::Embedded,
+        &PluginSource::Embedded,
+        Some(&common::artifact_dir()),
+    )
+    .await
+    .unwrap();
     assert_eq!(results.len(), 1);
     let failure = results[0].failure.as_deref().expect("the case must fail");
     assert!(failure.contains("expected allow, got deny"), "{failure}");
@@ -63,30 +72,71 @@ async fn host_refuses_to_start_with_a_broken_policy_file() {
     let dir = tempfile::tempdir().unwrap();
     copy_policies(dir.path());
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
-    let err = common::builder().await.policies(PolicySource::Dir(dir.path().into())).build().await.err().expect("must refuse");
-    let Error::InvalidPolicies(problems) = err else { panic!("expected invalid policies, got {err}") };
+    let err = common::builder()
+        .await
+        .policies(PolicySource::Dir(dir.path().into()))
+        .build()
+        .await
+        .err()
+        .expect("must refuse");
+    let Error::InvalidPolicies(problems) = err else {
+        panic!("expected invalid policies, got {err}")
+    };
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert_eq!((problems[0].file.as_str(), problems[0].line), ("zz-extra.cedar", 4));
-    assert!(problems[0].message.contains("isAdmn"), "{}", problems[0].message);
+    assert_eq!(
+        (problems[0].file.as_str(), problems[0].line),
+        ("zz-extra.cedar", 4)
+    );
+    assert!(
+        problems[0].message.contains("isAdmn"),
+        "{}",
+        problems[0].message
+    );
 }
 
 #[tokio::test]
 async fn broken_reload_keeps_the_working_set_and_a_fixed_one_is_used() {
     let dir = tempfile::tempdir().unwrap();
     copy_policies(dir.path());
-    let gate = common::builder().await.policies(PolicySource::Dir(dir.path().into())).build().await.unwrap();
+    let gate = common::builder()
+        .await
+        .policies(PolicySource::Dir(dir.path().into()))
+        .build()
+        .await
+        .unwrap();
     let before = gate.policy_summary();
-    assert!(common::decide(&gate, "customer:bob", "browse", "store:main").await.is_allowed());
+    assert!(
+        common::decide(&gate, "customer:bob", "browse", "store:main")
+            .await
+            .is_allowed()
+    );
 
-    std::fs::write(dir.path().join("store.cedar"), "@id(\"x\")\npermit (principal, action, resource) when { oops };\n").unwrap();
-    let err = gate.reload_policies().await.err().expect("broken reload refused");
-    assert!(matches!(err, Error::InvalidPolicies(ref p) if p[0].file == "store.cedar" && p[0].line == 2), "{err}");
+    std::fs::write(
+        dir.path().join("store.cedar"),
+        "@id(\"x\")\npermit (principal, action, resource) when { oops };\n",
+    )
+    .unwrap();
+    let err = gate
+        .reload_policies()
+        .await
+        .err()
+        .expect("broken reload refused");
+    assert!(
+        matches!(err, Error::InvalidPolicies(ref p) if p[0].file == "store.cedar" && p[0].line == 2),
+        "{err}"
+    );
     assert_eq!(gate.policy_summary(), before);
-    assert!(common::decide(&gate, "customer:bob", "browse", "store:main").await.is_allowed());
+    assert!(
+        common::decide(&gate, "customer:bob", "browse", "store:main")
+            .await
+            .is_allowed()
+    );
 
     // A valid edit takes effect without a restart: forbid browsing for everyone.
     let store = std::fs::read_to_string(common::policies_dir().join("store.cedar")).unwrap();
-    let closed = format!("{store}\n// The store is closed.\n@id(\"store-closed\")\nforbid (principal, action == PartnerGate::Action::\"browse\", resource);\n");
+    let closed = format!(
+        "{store}\n// The store is closed.\n@id(\"store-closed\")\nforbid (principal, action == PartnerGate::Action::\"browse\", resource);\n"
+    );
     std::fs::write(dir.path().join("store.cedar"), closed).unwrap();
     let after = gate.reload_policies().await.expect("valid reload");
     assert_ne!(after.version, before.version);
@@ -110,16 +160,29 @@ fn cli_validate_names_file_and_line_and_exits_non_zero() {
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
     let out = partnergate(&["policy", "validate", dir.path().to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("zz-extra.cedar:4:"), "{stdout}");
     assert!(stdout.contains("isAdmn"), "{stdout}");
 }
 
 #[test]
 fn cli_validate_accepts_the_default_policies() {
-    let out = partnergate(&["policy", "validate", common::policies_dir().to_str().unwrap()]);
+    let out = partnergate(&[
+        "policy",
+        "validate",
+        common::policies_dir().to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("valid"), "{stdout}");
 }
 
@@ -127,7 +190,11 @@ fn cli_validate_accepts_the_default_policies() {
 fn cli_policy_test_runs_the_default_tests() {
     let out = partnergate(&["policy", "test", common::policies_dir().to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
 
@@ -136,20 +203,51 @@ fn cli_authorize_prints_the_decision_and_deciding_policies() {
     let seed = common::policies_dir().join("directory.json");
     let seed = seed.to_str().unwrap();
     let out = partnergate(&[
-        "authorize", "--database", ":memory:", "--directory-seed", seed, "--principal", "customer:bob", "--action", "placeOrder",
-        "--resource", "store:main", "--context", r#"{"orderTotal": 60000}"#,
+        "authorize",
+        "--database",
+        ":memory:",
+        "--directory-seed",
+        seed,
+        "--principal",
+        "customer:bob",
+        "--action",
+        "placeOrder",
+        "--resource",
+        "store:main",
+        "--context",
+        r#"{"orderTotal": 60000}"#,
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("DENY by order-within-spending-limit"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("DENY by order-within-spending-limit"),
+        "{stdout}"
+    );
 
     let out = partnergate(&[
-        "authorize", "--database", ":memory:", "--directory-seed", seed, "--principal", "customer:alice", "--action", "addUser",
-        "--resource", "organization:acme",
+        "authorize",
+        "--database",
+        ":memory:",
+        "--directory-seed",
+        seed,
+        "--principal",
+        "customer:alice",
+        "--action",
+        "addUser",
+        "--resource",
+        "organization:acme",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("ALLOW by org-admin-manages-own-users"), "{stdout}");
+    assert!(
+        stdout.contains("ALLOW by org-admin-manages-own-users"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -158,8 +256,17 @@ fn cli_refuses_to_start_on_a_broken_policy_directory() {
     copy_policies(dir.path());
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
     let out = partnergate(&[
-        "authorize", "--database", ":memory:", "--policies", dir.path().to_str().unwrap(), "--principal", "customer:a", "--action", "browse",
-        "--resource", "store:main",
+        "authorize",
+        "--database",
+        ":memory:",
+        "--policies",
+        dir.path().to_str().unwrap(),
+        "--principal",
+        "customer:a",
+        "--action",
+        "browse",
+        "--resource",
+        "store:main",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -9,12 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use partnergate::PartnerGate;
 use partnergate::bindings::org_users::NewUser;
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::notify::{FileMailer, SmtpMailer};
-use partnergate::PartnerGate;
 
 struct SmtpServer(Child);
 
@@ -22,7 +22,15 @@ impl SmtpServer {
     fn start(port: u16, maildir: &Path) -> Self {
         let python = std::env::var("PARTNERGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -30,7 +38,10 @@ impl SmtpServer {
             .expect("start aiosmtpd (python3 -m pip install -r integration/requirements.txt)");
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start listening on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start listening on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Self(child)
@@ -45,13 +56,21 @@ impl Drop for SmtpServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn host(db: &Path, clock: &Clock, seed: bool) -> PartnerGate {
     let dir = SqliteDirectory::open(db, clock.clone()).unwrap();
     if seed {
-        Seed::from_file(&common::policies_dir().join("directory.json")).unwrap().load_into(&dir).await.unwrap();
+        Seed::from_file(&common::policies_dir().join("directory.json"))
+            .unwrap()
+            .load_into(&dir)
+            .await
+            .unwrap();
     }
     PartnerGate::builder()
         .directory(Arc::new(dir))
@@ -65,8 +84,13 @@ async fn host(db: &Path, clock: &Clock, seed: bool) -> PartnerGate {
 /// (attempts, delivered) of every outbox row, read straight from the file.
 fn outbox_rows(db: &Path) -> Vec<(i64, bool)> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT attempts, delivered_at IS NOT NULL FROM outbox ORDER BY id").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    let mut stmt = conn
+        .prepare("SELECT attempts, delivered_at IS NOT NULL FROM outbox ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -79,12 +103,22 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 fn delivered_messages(maildir: &Path) -> Vec<String> {
     let new: PathBuf = maildir.join("new");
-    let Ok(entries) = std::fs::read_dir(new) else { return Vec::new() };
-    entries.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect()
+    let Ok(entries) = std::fs::read_dir(new) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect()
 }
 
 fn user(email: &str) -> NewUser {
-    NewUser { email: email.into(), name: "Invitee".into(), roles: vec![], is_admin: false, spending_limit: None }
+    NewUser {
+        email: email.into(),
+        name: "Invitee".into(),
+        roles: vec![],
+        is_admin: false,
+        spending_limit: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,14 +131,21 @@ async fn invitations_survive_an_smtp_outage_and_a_restart_and_arrive_exactly_onc
 
     // First run: the SMTP server is down, so every attempt fails and is recorded.
     let gate = host(&db, &clock, true).await;
-    let mailer = Arc::new(SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), "store@merchant.test").unwrap());
+    let mailer = Arc::new(
+        SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), "store@merchant.test").unwrap(),
+    );
     let outbox = gate.spawn_outbox(mailer.clone(), Duration::from_millis(50));
     for email in ["one@acme.test", "two@acme.test", "three@acme.test"] {
-        gate.add_user("customer:alice", "acme", user(email)).await.unwrap();
+        gate.add_user("customer:alice", "acme", user(email))
+            .await
+            .unwrap();
     }
     wait_for("three failed attempts", || {
         let rows = outbox_rows(&db);
-        rows.len() == 3 && rows.iter().all(|(attempts, delivered)| *attempts >= 1 && !delivered)
+        rows.len() == 3
+            && rows
+                .iter()
+                .all(|(attempts, delivered)| *attempts >= 1 && !delivered)
     })
     .await;
     outbox.stop().await;
@@ -115,14 +156,20 @@ async fn invitations_survive_an_smtp_outage_and_a_restart_and_arrive_exactly_onc
     let gate = host(&db, &clock, false).await;
     clock.advance(Duration::from_secs(3600));
     let outbox = gate.spawn_outbox(mailer, Duration::from_millis(50));
-    wait_for("delivery", || outbox_rows(&db).iter().all(|(_, delivered)| *delivered)).await;
+    wait_for("delivery", || {
+        outbox_rows(&db).iter().all(|(_, delivered)| *delivered)
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     outbox.stop().await;
 
     let messages = delivered_messages(&maildir);
     assert_eq!(messages.len(), 3, "each invitation exactly once");
     for to in ["one@acme.test", "two@acme.test", "three@acme.test"] {
-        let found: Vec<&String> = messages.iter().filter(|m| m.contains(&format!("To: {to}"))).collect();
+        let found: Vec<&String> = messages
+            .iter()
+            .filter(|m| m.contains(&format!("To: {to}")))
+            .collect();
         assert_eq!(found.len(), 1, "{to}");
         assert!(found[0].contains("Message-ID: <outbox-"), "{}", found[0]);
         assert!(found[0].contains("Acme Corp"), "{}", found[0]);
@@ -135,10 +182,16 @@ async fn without_smtp_notifications_are_written_to_the_outbox_file() {
     let file = tmp.path().join("outbox.jsonl");
     let gate = common::gate().await;
     let outbox = gate.spawn_outbox(Arc::new(FileMailer::new(&file)), Duration::from_millis(50));
-    gate.add_user("customer:alice", "acme", user("filed@acme.test")).await.unwrap();
-    wait_for("the outbox file", || std::fs::read_to_string(&file).is_ok_and(|t| t.lines().count() == 1)).await;
+    gate.add_user("customer:alice", "acme", user("filed@acme.test"))
+        .await
+        .unwrap();
+    wait_for("the outbox file", || {
+        std::fs::read_to_string(&file).is_ok_and(|t| t.lines().count() == 1)
+    })
+    .await;
     outbox.stop().await;
-    let line: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&file).unwrap().trim()).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&file).unwrap().trim()).unwrap();
     assert_eq!(line["to"], "filed@acme.test");
     assert_eq!(line["kind"], "invitation");
     assert!(line["subject"].as_str().unwrap().contains("Acme Corp"));

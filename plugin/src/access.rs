@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid, Request as CedarRequest,
-    RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
+    Request as CedarRequest, RestrictedExpression,
 };
 
 use crate::model::{Account, Decision, Effect, Organization, Staff};
@@ -21,6 +21,54 @@ pub trait Records {
     fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable>;
     /// A staff member; `None` when unknown.
     fn staff(&self, id: &str) -> Result<Option<Staff>, Unavailable>;
+}
+
+/// Records read at most once each: for one operation that makes many
+/// decisions (a staff member's listing over every assigned organization).
+pub struct ReadOnce<'a, R> {
+    inner: &'a R,
+    accounts: std::cell::RefCell<HashMap<String, Option<Account>>>,
+    organizations: std::cell::RefCell<HashMap<String, Option<Organization>>>,
+    staff: std::cell::RefCell<HashMap<String, Option<Staff>>>,
+}
+
+impl<'a, R: Records> ReadOnce<'a, R> {
+    /// Wraps `inner` for the duration of one operation.
+    pub fn new(inner: &'a R) -> Self {
+        Self {
+            inner,
+            accounts: Default::default(),
+            organizations: Default::default(),
+            staff: Default::default(),
+        }
+    }
+}
+
+fn read_once<T: Clone>(
+    map: &std::cell::RefCell<HashMap<String, Option<T>>>,
+    id: &str,
+    read: impl FnOnce() -> Result<Option<T>, Unavailable>,
+) -> Result<Option<T>, Unavailable> {
+    if let Some(hit) = map.borrow().get(id) {
+        return Ok(hit.clone());
+    }
+    let value = read()?;
+    map.borrow_mut().insert(id.to_string(), value.clone());
+    Ok(value)
+}
+
+impl<R: Records> Records for ReadOnce<'_, R> {
+    fn account(&self, person_id: &str) -> Result<Option<Account>, Unavailable> {
+        read_once(&self.accounts, person_id, || self.inner.account(person_id))
+    }
+
+    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable> {
+        read_once(&self.organizations, id, || self.inner.organization(id))
+    }
+
+    fn staff(&self, id: &str) -> Result<Option<Staff>, Unavailable> {
+        read_once(&self.staff, id, || self.inner.staff(id))
+    }
 }
 
 /// The records could not be read.
@@ -123,7 +171,11 @@ impl Memo {
     pub const CAPACITY: usize = 4096;
 }
 
-fn fetch(records: &impl Records, role: &str, reference: &str) -> Result<Result<Record, Decision>, AccessError> {
+fn fetch(
+    records: &impl Records,
+    role: &str,
+    reference: &str,
+) -> Result<Result<Record, Decision>, AccessError> {
     let missing = || Ok(Err(unknown(role, reference)));
     Ok(Ok(match (role, split_ref(reference)) {
         (_, Some(("customer", id))) => match records.account(id)? {
@@ -189,10 +241,18 @@ pub fn authorize_with(
     };
     let action = names.uid(&names.action, request.action);
     let Some(slice) = loaded.actions.get(&action) else {
-        return Err(AccessError::InvalidRequest(format!("action `{}` is not in the schema", request.action)));
+        return Err(AccessError::InvalidRequest(format!(
+            "action `{}` is not in the schema",
+            request.action
+        )));
     };
     let fresh = [principal, resource];
-    let key = (request.principal.to_string(), request.action.to_string(), request.resource.to_string(), request.context.to_string());
+    let key = (
+        request.principal.to_string(),
+        request.action.to_string(),
+        request.resource.to_string(),
+        request.context.to_string(),
+    );
     let response = match memo {
         Some(memo) => {
             let reusable = memo.prepared.get(&key).is_some_and(|p| p.records == fresh);
@@ -217,10 +277,16 @@ pub fn authorize_with(
         let policies = diagnostics
             .errors()
             .map(|err| match err {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                    e.policy_id().to_string()
+                }
             })
             .collect();
-        return Ok(Decision { effect: Effect::Deny, policies, errors });
+        return Ok(Decision {
+            effect: Effect::Deny,
+            policies,
+            errors,
+        });
     }
     let effect = match response.decision() {
         CedarDecision::Allow => Effect::Allow,
@@ -228,7 +294,11 @@ pub fn authorize_with(
     };
     let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
     policies.sort_unstable();
-    Ok(Decision { effect, policies, errors })
+    Ok(Decision {
+        effect,
+        policies,
+        errors,
+    })
 }
 
 /// Builds the Cedar request and entities from the records.
@@ -279,11 +349,19 @@ fn prepare(
     let context = if empty {
         Context::empty()
     } else {
-        Context::from_json_str(request.context, Some((&loaded.schema, &action))).map_err(|err| invalid(request, &err))?
+        Context::from_json_str(request.context, Some((&loaded.schema, &action)))
+            .map_err(|err| invalid(request, &err))?
     };
     let resource = uids.pop().expect("two uids");
     let principal = uids.pop().expect("two uids");
-    let cedar_request = CedarRequest::new(principal, action.clone(), resource, context, Some(&loaded.schema)).map_err(|err| {
+    let cedar_request = CedarRequest::new(
+        principal,
+        action.clone(),
+        resource,
+        context,
+        Some(&loaded.schema),
+    )
+    .map_err(|err| {
         // An empty context skipped the typed parse; redo it for the message
         // that names the missing attribute.
         match Context::from_json_str("{}", Some((&loaded.schema, &action))) {
@@ -293,7 +371,11 @@ fn prepare(
     })?;
     let entities = cedar_policy::Entities::from_entities(entities, None)
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-    Ok(Prepared { records, request: cedar_request, entities })
+    Ok(Prepared {
+        records,
+        request: cedar_request,
+        entities,
+    })
 }
 
 fn invalid(request: &Request<'_>, err: &dyn std::error::Error) -> AccessError {
@@ -307,20 +389,31 @@ fn invalid(request: &Request<'_>, err: &dyn std::error::Error) -> AccessError {
 }
 
 fn unknown(role: &str, reference: &str) -> Decision {
-    Decision::deny_because(format!("unknown {role} `{reference}`: no such record in the directory"))
+    Decision::deny_because(format!(
+        "unknown {role} `{reference}`: no such record in the directory"
+    ))
 }
 
 /// The `Customer` entity of an account.
 pub fn customer_entity(names: &Names, account: &Account) -> Entity {
     let membership = account.membership.as_ref();
     let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(7);
-    attrs.insert("email".into(), RestrictedExpression::new_string(account.person.email.clone()));
-    attrs.insert("name".into(), RestrictedExpression::new_string(account.person.name.clone()));
+    attrs.insert(
+        "email".into(),
+        RestrictedExpression::new_string(account.person.email.clone()),
+    );
+    attrs.insert(
+        "name".into(),
+        RestrictedExpression::new_string(account.person.name.clone()),
+    );
     attrs.insert(
         "status".into(),
         RestrictedExpression::new_string(membership.map_or("none", |m| m.status.as_str()).into()),
     );
-    attrs.insert("isAdmin".into(), RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)));
+    attrs.insert(
+        "isAdmin".into(),
+        RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)),
+    );
     attrs.insert(
         "roles".into(),
         RestrictedExpression::new_set(
@@ -334,25 +427,48 @@ pub fn customer_entity(names: &Names, account: &Account) -> Entity {
     if let Some(m) = membership {
         if let Some(limit) = m.spending_limit {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            attrs.insert("spendingLimit".into(), RestrictedExpression::new_long(limit));
+            attrs.insert(
+                "spendingLimit".into(),
+                RestrictedExpression::new_long(limit),
+            );
         }
         let org = names.uid(&names.organization, &m.organization_id);
-        attrs.insert("organization".into(), RestrictedExpression::new_entity_uid(org.clone()));
+        attrs.insert(
+            "organization".into(),
+            RestrictedExpression::new_entity_uid(org.clone()),
+        );
         parents.insert(org);
     }
-    Entity::new(names.uid(&names.customer, &account.person.id), attrs, parents)
-        .expect("literal attribute values always evaluate")
+    Entity::new(
+        names.uid(&names.customer, &account.person.id),
+        attrs,
+        parents,
+    )
+    .expect("literal attribute values always evaluate")
 }
 
 /// The `Organization` entity of an organization record.
 pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
     let attrs = HashMap::from([
-        ("name".to_string(), RestrictedExpression::new_string(org.name.clone())),
-        ("status".to_string(), RestrictedExpression::new_string(org.status.as_str().into())),
-        ("activeAdmins".to_string(), RestrictedExpression::new_long(i64::from(org.active_admins))),
+        (
+            "name".to_string(),
+            RestrictedExpression::new_string(org.name.clone()),
+        ),
+        (
+            "status".to_string(),
+            RestrictedExpression::new_string(org.status.as_str().into()),
+        ),
+        (
+            "activeAdmins".to_string(),
+            RestrictedExpression::new_long(i64::from(org.active_admins)),
+        ),
     ]);
-    Entity::new(names.uid(&names.organization, &org.id), attrs, HashSet::new())
-        .expect("literal attribute values always evaluate")
+    Entity::new(
+        names.uid(&names.organization, &org.id),
+        attrs,
+        HashSet::new(),
+    )
+    .expect("literal attribute values always evaluate")
 }
 
 /// The `Staff` entity of a staff record.
@@ -362,8 +478,14 @@ pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
         .iter()
         .map(|id| RestrictedExpression::new_entity_uid(names.uid(&names.organization, id)));
     let attrs = HashMap::from([
-        ("name".to_string(), RestrictedExpression::new_string(staff.name.clone())),
-        ("assignedOrganizations".to_string(), RestrictedExpression::new_set(orgs)),
+        (
+            "name".to_string(),
+            RestrictedExpression::new_string(staff.name.clone()),
+        ),
+        (
+            "assignedOrganizations".to_string(),
+            RestrictedExpression::new_set(orgs),
+        ),
     ]);
     Entity::new(names.uid(&names.staff, &staff.id), attrs, HashSet::new())
         .expect("literal attribute values always evaluate")
@@ -382,20 +504,42 @@ mod tests {
             name: name.into(),
             text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
         };
-        let files = [read("store.cedar"), read("users.cedar"), read("staff.cedar")];
-        load(&read("schema.cedarschema"), &files).ok().expect("default policies load")
+        let files = [
+            read("store.cedar"),
+            read("users.cedar"),
+            read("staff.cedar"),
+        ];
+        load(&read("schema.cedarschema"), &files)
+            .ok()
+            .expect("default policies load")
     }
 
     fn org(id: &str, status: OrganizationStatus, admins: u32) -> Organization {
-        Organization { id: id.into(), name: id.to_uppercase(), status, active_admins: admins }
+        Organization {
+            id: id.into(),
+            name: id.to_uppercase(),
+            status,
+            active_admins: admins,
+        }
     }
 
-    fn member(records: &mut MemoryRecords, id: &str, org_id: &str, status: AccountStatus, admin: bool, limit: Option<u64>) {
+    fn member(
+        records: &mut MemoryRecords,
+        id: &str,
+        org_id: &str,
+        status: AccountStatus,
+        admin: bool,
+        limit: Option<u64>,
+    ) {
         let organization = records.organizations.get(org_id).cloned();
         records.accounts.insert(
             id.into(),
             Account {
-                person: Person { id: id.into(), email: format!("{id}@example.com"), name: id.into() },
+                person: Person {
+                    id: id.into(),
+                    email: format!("{id}@example.com"),
+                    name: id.into(),
+                },
                 membership: Some(Membership {
                     organization_id: org_id.into(),
                     person_id: id.into(),
@@ -414,11 +558,21 @@ mod tests {
 
     fn records() -> MemoryRecords {
         let mut r = MemoryRecords::default();
-        r.organizations.insert("a".into(), org("a", OrganizationStatus::Approved, 1));
-        r.organizations.insert("b".into(), org("b", OrganizationStatus::Approved, 1));
-        r.organizations.insert("x".into(), org("x", OrganizationStatus::Blocked, 0));
+        r.organizations
+            .insert("a".into(), org("a", OrganizationStatus::Approved, 1));
+        r.organizations
+            .insert("b".into(), org("b", OrganizationStatus::Approved, 1));
+        r.organizations
+            .insert("x".into(), org("x", OrganizationStatus::Blocked, 0));
         member(&mut r, "alice", "a", AccountStatus::Active, true, None);
-        member(&mut r, "bob", "a", AccountStatus::Active, false, Some(10_000));
+        member(
+            &mut r,
+            "bob",
+            "a",
+            AccountStatus::Active,
+            false,
+            Some(10_000),
+        );
         member(&mut r, "rita", "a", AccountStatus::Revoked, false, None);
         member(&mut r, "bert", "b", AccountStatus::Active, true, None);
         member(&mut r, "xena", "x", AccountStatus::Active, false, None);
@@ -427,7 +581,12 @@ mod tests {
 
     fn decide(principal: &str, action: &str, resource: &str, context: &str) -> Decision {
         let loaded = policies();
-        let request = Request { principal, action, resource, context };
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context,
+        };
         authorize(&loaded, &Names::new(), &records(), &request).expect("a decision")
     }
 
@@ -442,24 +601,54 @@ mod tests {
 
     #[test]
     fn spending_limit_is_enforced() {
-        let over = decide("customer:bob", "placeOrder", "store:main", r#"{"orderTotal": 10001}"#);
-        assert_eq!((over.effect, over.policies.as_slice()), (Effect::Deny, &["order-within-spending-limit".to_string()][..]));
-        let under = decide("customer:bob", "placeOrder", "store:main", r#"{"orderTotal": 9999}"#);
+        let over = decide(
+            "customer:bob",
+            "placeOrder",
+            "store:main",
+            r#"{"orderTotal": 10001}"#,
+        );
+        assert_eq!(
+            (over.effect, over.policies.as_slice()),
+            (
+                Effect::Deny,
+                &["order-within-spending-limit".to_string()][..]
+            )
+        );
+        let under = decide(
+            "customer:bob",
+            "placeOrder",
+            "store:main",
+            r#"{"orderTotal": 9999}"#,
+        );
         assert_eq!(under.effect, Effect::Allow, "{under:?}");
     }
 
     #[test]
     fn revoked_user_is_denied_store_access() {
         let d = decide("customer:rita", "browse", "store:main", "");
-        assert_eq!((d.effect, d.policies.as_slice()), (Effect::Deny, &["inactive-account-does-nothing".to_string()][..]));
+        assert_eq!(
+            (d.effect, d.policies.as_slice()),
+            (
+                Effect::Deny,
+                &["inactive-account-does-nothing".to_string()][..]
+            )
+        );
     }
 
     #[test]
     fn missing_order_total_is_an_invalid_request() {
         let loaded = policies();
-        let request = Request { principal: "customer:bob", action: "placeOrder", resource: "store:main", context: "{}" };
+        let request = Request {
+            principal: "customer:bob",
+            action: "placeOrder",
+            resource: "store:main",
+            context: "{}",
+        };
         let err = authorize(&loaded, &Names::new(), &records(), &request).unwrap_err();
-        assert!(matches!(err, AccessError::InvalidRequest(ref m) if m.contains("orderTotal")), "{err}");
+        assert!(
+            matches!(err, AccessError::InvalidRequest(ref m) if m.contains("orderTotal")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -472,8 +661,17 @@ mod tests {
     #[test]
     fn malformed_references_are_invalid_requests() {
         let loaded = policies();
-        for (principal, resource) in [("alice", "store:main"), ("customer:", "store:main"), ("customer:alice", "shop:x")] {
-            let request = Request { principal, action: "browse", resource, context: "" };
+        for (principal, resource) in [
+            ("alice", "store:main"),
+            ("customer:", "store:main"),
+            ("customer:alice", "shop:x"),
+        ] {
+            let request = Request {
+                principal,
+                action: "browse",
+                resource,
+                context: "",
+            };
             assert!(matches!(
                 authorize(&loaded, &Names::new(), &records(), &request),
                 Err(AccessError::InvalidRequest(_))
@@ -487,20 +685,46 @@ mod tests {
         let names = Names::new();
         let mut memo = Memo::default();
         let mut records = records();
-        let request = Request { principal: "customer:bob", action: "browse", resource: "store:main", context: "" };
+        let request = Request {
+            principal: "customer:bob",
+            action: "browse",
+            resource: "store:main",
+            context: "",
+        };
         for _ in 0..2 {
             let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
             assert_eq!(d.effect, Effect::Allow);
         }
-        records.accounts.get_mut("bob").unwrap().membership.as_mut().unwrap().status = AccountStatus::Revoked;
+        records
+            .accounts
+            .get_mut("bob")
+            .unwrap()
+            .membership
+            .as_mut()
+            .unwrap()
+            .status = AccountStatus::Revoked;
         let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
-        assert_eq!((d.effect, d.policies.as_slice()), (Effect::Deny, &["inactive-account-does-nothing".to_string()][..]));
+        assert_eq!(
+            (d.effect, d.policies.as_slice()),
+            (
+                Effect::Deny,
+                &["inactive-account-does-nothing".to_string()][..]
+            )
+        );
     }
 
     #[test]
     fn blocked_organization_member_browses_but_cannot_order() {
-        assert_eq!(decide("customer:xena", "browse", "store:main", "").effect, Effect::Allow);
-        let order = decide("customer:xena", "placeOrder", "store:main", r#"{"orderTotal": 1}"#);
+        assert_eq!(
+            decide("customer:xena", "browse", "store:main", "").effect,
+            Effect::Allow
+        );
+        let order = decide(
+            "customer:xena",
+            "placeOrder",
+            "store:main",
+            r#"{"orderTotal": 1}"#,
+        );
         assert_eq!(order.effect, Effect::Deny);
         assert_eq!(order.policies, ["blocked-organization-cannot-order"]);
     }

@@ -3,9 +3,9 @@
 use std::cell::RefCell;
 
 use crate::access::{self, AccessError, Names, Records, Unavailable};
-use crate::users;
 use crate::model;
 use crate::policy_set::{self, LoadedPolicies, Problem, SourceFile, Summary};
+use crate::users;
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -40,8 +40,17 @@ impl policy::Guest for Component {
     ) -> Result<policy::Summary, policy::Error> {
         let loaded = check(schema, files)?;
         let summary = summary_to_wit(&loaded.summary);
-        log(Level::Info, "policy", &format!("loaded policy set {}", summary.version));
-        STATE.with(|state| *state.borrow_mut() = Some(State { loaded, names: Names::new() }));
+        log(
+            Level::Info,
+            "policy",
+            &format!("loaded policy set {}", summary.version),
+        );
+        STATE.with(|state| {
+            *state.borrow_mut() = Some(State {
+                loaded,
+                names: Names::new(),
+            })
+        });
         MEMO.with(|memo| *memo.borrow_mut() = access::Memo::default());
         Ok(summary)
     }
@@ -54,7 +63,12 @@ impl policy::Guest for Component {
     }
 
     fn current() -> Option<policy::Summary> {
-        STATE.with(|state| state.borrow().as_ref().map(|s| summary_to_wit(&s.loaded.summary)))
+        STATE.with(|state| {
+            state
+                .borrow()
+                .as_ref()
+                .map(|s| summary_to_wit(&s.loaded.summary))
+        })
     }
 }
 
@@ -62,14 +76,23 @@ fn check(
     schema: policy::PolicyFile,
     files: Vec<policy::PolicyFile>,
 ) -> Result<LoadedPolicies, policy::Error> {
-    let source = |f: policy::PolicyFile| SourceFile { name: f.name, text: f.text };
+    let source = |f: policy::PolicyFile| SourceFile {
+        name: f.name,
+        text: f.text,
+    };
     let files: Vec<SourceFile> = files.into_iter().map(source).collect();
-    policy_set::load(&source(schema), &files)
-        .map_err(|problems| policy::Error::Invalid(problems.into_iter().map(problem_to_wit).collect()))
+    policy_set::load(&source(schema), &files).map_err(|problems| {
+        policy::Error::Invalid(problems.into_iter().map(problem_to_wit).collect())
+    })
 }
 
 fn problem_to_wit(p: Problem) -> policy::Problem {
-    policy::Problem { file: p.file, line: p.line, column: p.column, message: p.message }
+    policy::Problem {
+        file: p.file,
+        line: p.line,
+        column: p.column,
+        message: p.message,
+    }
 }
 
 fn summary_to_wit(s: &Summary) -> policy::Summary {
@@ -93,23 +116,39 @@ impl wit_access::Guest for Component {
                 context: &request.context,
             };
             let decided = MEMO.with(|memo| {
-                access::authorize_with(&state.loaded, &state.names, &HostRecords, &request, Some(&mut memo.borrow_mut()))
+                access::authorize_with(
+                    &state.loaded,
+                    &state.names,
+                    &HostRecords,
+                    &request,
+                    Some(&mut memo.borrow_mut()),
+                )
             });
             match decided {
                 Ok(decision) => Ok(decision_to_wit(decision)),
                 Err(AccessError::InvalidRequest(m)) => Err(wit_access::Error::InvalidRequest(m)),
-                Err(AccessError::Unavailable(Unavailable(m))) => Err(wit_access::Error::Unavailable(m)),
+                Err(AccessError::Unavailable(Unavailable(m))) => {
+                    Err(wit_access::Error::Unavailable(m))
+                }
             }
         })
     }
 }
 
 impl org_users::Guest for Component {
-    fn add_user(actor: String, organization_id: String, user: org_users::NewUser) -> Result<types::Membership, org_users::Error> {
+    fn add_user(
+        actor: String,
+        organization_id: String,
+        user: org_users::NewUser,
+    ) -> Result<types::Membership, org_users::Error> {
         with_users(|u| u.add_user(&actor, &organization_id, new_user(user))).map(membership_to_wit)
     }
 
-    fn edit_user(actor: String, target: org_users::Target, changes: org_users::UserChanges) -> Result<types::Membership, org_users::Error> {
+    fn edit_user(
+        actor: String,
+        target: org_users::Target,
+        changes: org_users::UserChanges,
+    ) -> Result<types::Membership, org_users::Error> {
         let changes = users::UserChanges {
             name: changes.name,
             email: changes.email,
@@ -117,35 +156,59 @@ impl org_users::Guest for Component {
             is_admin: changes.is_admin,
             spending_limit: changes.spending_limit,
         };
-        with_users(|u| u.edit_user(&actor, &target_from_wit(target), changes)).map(membership_to_wit)
+        with_users(|u| u.edit_user(&actor, &target_from_wit(target), changes))
+            .map(membership_to_wit)
     }
 
-    fn remove_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+    fn remove_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
         with_users(|u| u.remove_user(&actor, &target_from_wit(target))).map(membership_to_wit)
     }
 
-    fn revoke_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+    fn revoke_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
         with_users(|u| u.revoke_user(&actor, &target_from_wit(target))).map(membership_to_wit)
     }
 
-    fn reinstate_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+    fn reinstate_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
         with_users(|u| u.reinstate_user(&actor, &target_from_wit(target))).map(membership_to_wit)
     }
 
-    fn reinvite_user(actor: String, target: org_users::Target) -> Result<types::Membership, org_users::Error> {
+    fn reinvite_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
         with_users(|u| u.reinvite_user(&actor, &target_from_wit(target))).map(membership_to_wit)
     }
 
-    fn bulk_add(actor: String, organization_id: String, users: Vec<org_users::NewUser>) -> Vec<Result<types::Membership, org_users::Error>> {
+    fn bulk_add(
+        actor: String,
+        organization_id: String,
+        users: Vec<org_users::NewUser>,
+    ) -> Vec<Result<types::Membership, org_users::Error>> {
         let users: Vec<users::NewUser> = users.into_iter().map(new_user).collect();
         let count = users.len();
         match with_users(|u| Ok(u.bulk_add(&actor, &organization_id, users))) {
-            Ok(results) => results.into_iter().map(|r| r.map(membership_to_wit).map_err(user_error)).collect(),
+            Ok(results) => results
+                .into_iter()
+                .map(|r| r.map(membership_to_wit).map_err(user_error))
+                .collect(),
             Err(err) => (0..count).map(|_| Err(clone_error(&err))).collect(),
         }
     }
 
-    fn bulk_change(actor: String, action: org_users::BulkAction, targets: Vec<org_users::Target>) -> Vec<Result<types::Membership, org_users::Error>> {
+    fn bulk_change(
+        actor: String,
+        action: org_users::BulkAction,
+        targets: Vec<org_users::Target>,
+    ) -> Vec<Result<types::Membership, org_users::Error>> {
         let action = match action {
             org_users::BulkAction::Revoke => users::BulkAction::Revoke,
             org_users::BulkAction::Reinstate => users::BulkAction::Reinstate,
@@ -154,12 +217,18 @@ impl org_users::Guest for Component {
         };
         let targets: Vec<users::Target> = targets.into_iter().map(target_from_wit).collect();
         match with_users(|u| Ok(u.bulk_change(&actor, action, &targets))) {
-            Ok(results) => results.into_iter().map(|r| r.map(membership_to_wit).map_err(user_error)).collect(),
+            Ok(results) => results
+                .into_iter()
+                .map(|r| r.map(membership_to_wit).map_err(user_error))
+                .collect(),
             Err(err) => targets.iter().map(|_| Err(clone_error(&err))).collect(),
         }
     }
 
-    fn list_users(actor: String, query: org_users::UserQuery) -> Result<types::MemberPage, org_users::Error> {
+    fn list_users(
+        actor: String,
+        query: org_users::UserQuery,
+    ) -> Result<types::MemberPage, org_users::Error> {
         let query = users::UserQuery {
             organization_id: query.organization_id,
             status: query.status.map(account_status),
@@ -177,40 +246,72 @@ impl org_users::Guest for Component {
         with_users(|u| u.list_users(&actor, query))
     }
 
-    fn read_audit(actor: String, organization_id: Option<String>, cursor: Option<String>, limit: u32) -> Result<types::AuditPage, org_users::Error> {
+    fn read_audit(
+        actor: String,
+        organization_id: Option<String>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<types::AuditPage, org_users::Error> {
         with_users(|u| u.read_audit(&actor, organization_id.as_deref(), cursor.as_deref(), limit))
     }
 
-    fn submit_onboarding(organization_name: String, requester_name: String, requester_email: String) -> Result<types::OnboardingRequest, org_users::Error> {
-        with_users(|u| u.submit_onboarding(&organization_name, &requester_name, &requester_email)).map(onboarding_to_wit)
+    fn submit_onboarding(
+        organization_name: String,
+        requester_name: String,
+        requester_email: String,
+    ) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.submit_onboarding(&organization_name, &requester_name, &requester_email))
+            .map(onboarding_to_wit)
     }
 
-    fn approve_onboarding(actor: String, request_id: String) -> Result<types::OnboardingRequest, org_users::Error> {
+    fn approve_onboarding(
+        actor: String,
+        request_id: String,
+    ) -> Result<types::OnboardingRequest, org_users::Error> {
         with_users(|u| u.approve_onboarding(&actor, &request_id)).map(onboarding_to_wit)
     }
 
-    fn reject_onboarding(actor: String, request_id: String, reason: String) -> Result<types::OnboardingRequest, org_users::Error> {
+    fn reject_onboarding(
+        actor: String,
+        request_id: String,
+        reason: String,
+    ) -> Result<types::OnboardingRequest, org_users::Error> {
         with_users(|u| u.reject_onboarding(&actor, &request_id, &reason)).map(onboarding_to_wit)
     }
 
-    fn list_onboarding(actor: String, status: Option<types::OnboardingStatus>) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
+    fn list_onboarding(
+        actor: String,
+        status: Option<types::OnboardingStatus>,
+    ) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
         with_users(|u| u.list_onboarding(&actor, status.map(onboarding_status_from_wit)))
             .map(|list| list.into_iter().map(onboarding_to_wit).collect())
     }
 
-    fn create_organization(actor: String, name: String) -> Result<types::Organization, org_users::Error> {
+    fn create_organization(
+        actor: String,
+        name: String,
+    ) -> Result<types::Organization, org_users::Error> {
         with_users(|u| u.create_organization(&actor, &name)).map(organization_to_wit)
     }
 }
 
 /// Runs `f` with the lifecycle rules over the loaded policies and the host.
-fn with_users<T>(f: impl FnOnce(&users::Users<'_, HostRecords>) -> Result<T, users::UserError>) -> Result<T, org_users::Error> {
+fn with_users<T>(
+    f: impl FnOnce(&users::Users<'_, HostRecords>) -> Result<T, users::UserError>,
+) -> Result<T, org_users::Error> {
     STATE.with(|state| {
         let state = state.borrow();
         let Some(state) = state.as_ref() else {
-            return Err(org_users::Error::InternalError(Some("no policy set loaded".into())));
+            return Err(org_users::Error::InternalError(Some(
+                "no policy set loaded".into(),
+            )));
         };
-        f(&users::Users { loaded: &state.loaded, names: &state.names, dir: &HostRecords }).map_err(user_error)
+        f(&users::Users {
+            loaded: &state.loaded,
+            names: &state.names,
+            dir: &HostRecords,
+        })
+        .map_err(user_error)
     })
 }
 
@@ -233,11 +334,20 @@ fn user_error(err: users::UserError) -> org_users::Error {
 }
 
 fn new_user(u: org_users::NewUser) -> users::NewUser {
-    users::NewUser { email: u.email, name: u.name, roles: u.roles, is_admin: u.is_admin, spending_limit: u.spending_limit }
+    users::NewUser {
+        email: u.email,
+        name: u.name,
+        roles: u.roles,
+        is_admin: u.is_admin,
+        spending_limit: u.spending_limit,
+    }
 }
 
 fn target_from_wit(t: org_users::Target) -> users::Target {
-    users::Target { person_id: t.person_id, version: t.version }
+    users::Target {
+        person_id: t.person_id,
+        version: t.version,
+    }
 }
 
 impl sign_in::Guest for Component {
@@ -254,13 +364,22 @@ impl Records for HostRecords {
         match status_cache::get(person_id) {
             Ok(Some(account)) => return Ok(Some(account_from_wit(account))),
             Ok(None) => {}
-            Err(err) => log(Level::Warn, "status-cache", &format!("cache read failed, reading the directory: {err:?}")),
+            Err(err) => log(
+                Level::Warn,
+                "status-cache",
+                &format!("cache read failed, reading the directory: {err:?}"),
+            ),
         }
-        let Some(account) = directory::get_account(person_id).map_err(directory_unavailable)? else {
+        let Some(account) = directory::get_account(person_id).map_err(directory_unavailable)?
+        else {
             return Ok(None);
         };
         if let Err(err) = status_cache::put(&account) {
-            log(Level::Warn, "status-cache", &format!("cache write failed: {err:?}"));
+            log(
+                Level::Warn,
+                "status-cache",
+                &format!("cache write failed: {err:?}"),
+            );
         }
         Ok(Some(account_from_wit(account)))
     }
@@ -269,13 +388,21 @@ impl Records for HostRecords {
         match status_cache::get_organization(id) {
             Ok(Some(org)) => return Ok(Some(organization_from_wit(org))),
             Ok(None) => {}
-            Err(err) => log(Level::Warn, "status-cache", &format!("cache read failed, reading the directory: {err:?}")),
+            Err(err) => log(
+                Level::Warn,
+                "status-cache",
+                &format!("cache read failed, reading the directory: {err:?}"),
+            ),
         }
         let Some(org) = directory::get_organization(id).map_err(directory_unavailable)? else {
             return Ok(None);
         };
         if let Err(err) = status_cache::put_organization(&org) {
-            log(Level::Warn, "status-cache", &format!("cache write failed: {err:?}"));
+            log(
+                Level::Warn,
+                "status-cache",
+                &format!("cache write failed: {err:?}"),
+            );
         }
         Ok(Some(organization_from_wit(org)))
     }
@@ -299,7 +426,9 @@ fn dir_error(err: directory::Error) -> users::DirError {
         directory::Error::NotFound(m) => users::DirError::NotFound(m),
         directory::Error::Duplicate(m) => users::DirError::Duplicate(m),
         directory::Error::Unavailable(m) => users::DirError::Unavailable(m),
-        directory::Error::InternalError(m) => users::DirError::Unavailable(m.unwrap_or_else(|| "directory failed".into())),
+        directory::Error::InternalError(m) => {
+            users::DirError::Unavailable(m.unwrap_or_else(|| "directory failed".into()))
+        }
     }
 }
 
@@ -312,26 +441,42 @@ impl users::Directory for HostRecords {
     }
 
     fn fresh_account(&self, person_id: &str) -> Result<Option<model::Account>, users::DirError> {
-        directory::get_account(person_id).map(|a| a.map(account_from_wit)).map_err(dir_error)
+        directory::get_account(person_id)
+            .map(|a| a.map(account_from_wit))
+            .map_err(dir_error)
     }
 
     fn account_by_email(&self, email: &str) -> Result<Option<model::Account>, users::DirError> {
-        directory::find_account_by_email(email).map(|a| a.map(account_from_wit)).map_err(dir_error)
+        directory::find_account_by_email(email)
+            .map(|a| a.map(account_from_wit))
+            .map_err(dir_error)
     }
 
     fn has_links(&self, person_id: &str) -> Result<bool, users::DirError> {
-        directory::list_links(person_id).map(|links| !links.is_empty()).map_err(dir_error)
+        directory::list_links(person_id)
+            .map(|links| !links.is_empty())
+            .map_err(dir_error)
     }
 
     fn onboarding(&self, id: &str) -> Result<Option<model::OnboardingRequest>, users::DirError> {
-        directory::get_onboarding(id).map(|r| r.map(onboarding_from_wit)).map_err(dir_error)
+        directory::get_onboarding(id)
+            .map(|r| r.map(onboarding_from_wit))
+            .map_err(dir_error)
     }
 
-    fn pending_onboarding(&self, email: &str) -> Result<Option<model::OnboardingRequest>, users::DirError> {
-        directory::find_pending_onboarding(email).map(|r| r.map(onboarding_from_wit)).map_err(dir_error)
+    fn pending_onboarding(
+        &self,
+        email: &str,
+    ) -> Result<Option<model::OnboardingRequest>, users::DirError> {
+        directory::find_pending_onboarding(email)
+            .map(|r| r.map(onboarding_from_wit))
+            .map_err(dir_error)
     }
 
-    fn list_onboarding(&self, status: Option<model::OnboardingStatus>) -> Result<Vec<model::OnboardingRequest>, users::DirError> {
+    fn list_onboarding(
+        &self,
+        status: Option<model::OnboardingStatus>,
+    ) -> Result<Vec<model::OnboardingRequest>, users::DirError> {
         directory::list_onboarding(status.map(onboarding_status_to_wit))
             .map(|list| list.into_iter().map(onboarding_from_wit).collect())
             .map_err(dir_error)
@@ -355,11 +500,20 @@ impl users::Directory for HostRecords {
         directory::list_members(&query).map_err(dir_error)
     }
 
-    fn read_audit(&self, organization: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<types::AuditPage, users::DirError> {
+    fn read_audit(
+        &self,
+        organization: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<types::AuditPage, users::DirError> {
         directory::read_audit(organization, cursor, limit).map_err(dir_error)
     }
 
-    fn apply(&self, ops: Vec<model::ChangeOp>, audit: model::AuditEntry) -> Result<(), users::DirError> {
+    fn apply(
+        &self,
+        ops: Vec<model::ChangeOp>,
+        audit: model::AuditEntry,
+    ) -> Result<(), users::DirError> {
         let ops: Vec<directory::ChangeOp> = ops.into_iter().map(change_op_to_wit).collect();
         let audit = types::AuditEntry {
             actor: audit.actor,
@@ -374,25 +528,39 @@ impl users::Directory for HostRecords {
     }
 
     fn now(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 }
 
 fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
     match op {
-        model::ChangeOp::PutPerson(p) => directory::ChangeOp::PutPerson(types::Person { id: p.id, email: p.email, name: p.name }),
-        model::ChangeOp::PutOrganization(o) => directory::ChangeOp::PutOrganization(organization_to_wit(o)),
-        model::ChangeOp::PutMembership(m, expected) => directory::ChangeOp::PutMembership((membership_to_wit(m), expected)),
-        model::ChangeOp::PutOnboarding(r, expected) => directory::ChangeOp::PutOnboarding((onboarding_to_wit(r), expected)),
-        model::ChangeOp::Queue(n) => directory::ChangeOp::QueueNotification(notifications::Notification {
-            kind: match n.kind {
-                model::NotificationKind::Invitation => notifications::Kind::Invitation,
-                model::NotificationKind::Approval => notifications::Kind::Approval,
-                model::NotificationKind::Rejection => notifications::Kind::Rejection,
-            },
-            recipient: n.recipient,
-            params: n.params,
+        model::ChangeOp::PutPerson(p) => directory::ChangeOp::PutPerson(types::Person {
+            id: p.id,
+            email: p.email,
+            name: p.name,
         }),
+        model::ChangeOp::PutOrganization(o) => {
+            directory::ChangeOp::PutOrganization(organization_to_wit(o))
+        }
+        model::ChangeOp::PutMembership(m, expected) => {
+            directory::ChangeOp::PutMembership((membership_to_wit(m), expected))
+        }
+        model::ChangeOp::PutOnboarding(r, expected) => {
+            directory::ChangeOp::PutOnboarding((onboarding_to_wit(r), expected))
+        }
+        model::ChangeOp::Queue(n) => {
+            directory::ChangeOp::QueueNotification(notifications::Notification {
+                kind: match n.kind {
+                    model::NotificationKind::Invitation => notifications::Kind::Invitation,
+                    model::NotificationKind::Approval => notifications::Kind::Approval,
+                    model::NotificationKind::Rejection => notifications::Kind::Rejection,
+                },
+                recipient: n.recipient,
+                params: n.params,
+            })
+        }
     }
 }
 
@@ -507,7 +675,11 @@ fn organization_from_wit(o: types::Organization) -> model::Organization {
 
 fn account_from_wit(a: types::Account) -> model::Account {
     model::Account {
-        person: model::Person { id: a.person.id, email: a.person.email, name: a.person.name },
+        person: model::Person {
+            id: a.person.id,
+            email: a.person.email,
+            name: a.person.name,
+        },
         membership: a.membership.map(|m| model::Membership {
             organization_id: m.organization_id,
             person_id: m.person_id,

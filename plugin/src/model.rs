@@ -148,7 +148,11 @@ pub struct Decision {
 impl Decision {
     /// A denial no policy decided, with the reason.
     pub fn deny_because(reason: String) -> Self {
-        Self { effect: Effect::Deny, policies: Vec::new(), errors: vec![reason] }
+        Self {
+            effect: Effect::Deny,
+            policies: Vec::new(),
+            errors: vec![reason],
+        }
     }
 }
 

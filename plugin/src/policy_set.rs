@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityUid, Policy, PolicyId, PolicySet, Schema,
-    ValidationMode, Validator,
+    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityUid, Policy, PolicyId,
+    PolicySet, Schema, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 
@@ -38,7 +38,11 @@ impl std::fmt::Display for Problem {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
         }
     }
 }
@@ -79,11 +83,17 @@ pub struct ActionSlice {
     pub policies: PolicySet,
 }
 
-fn slice_by_action(set: &PolicySet, actions: &Entities) -> Result<HashMap<EntityUid, ActionSlice>, String> {
+fn slice_by_action(
+    set: &PolicySet,
+    actions: &Entities,
+) -> Result<HashMap<EntityUid, ActionSlice>, String> {
     let mut slices = HashMap::new();
     for entity in actions.iter() {
         let uid = entity.uid();
-        let mut lineage: Vec<EntityUid> = actions.ancestors(&uid).map(|a| a.cloned().collect()).unwrap_or_default();
+        let mut lineage: Vec<EntityUid> = actions
+            .ancestors(&uid)
+            .map(|a| a.cloned().collect())
+            .unwrap_or_default();
         lineage.push(uid.clone());
         let mut policies = PolicySet::new();
         for policy in set.policies() {
@@ -96,7 +106,13 @@ fn slice_by_action(set: &PolicySet, actions: &Entities) -> Result<HashMap<Entity
                 policies.add(policy.clone()).map_err(|e| e.to_string())?;
             }
         }
-        slices.insert(uid, ActionSlice { entity: entity.clone(), policies });
+        slices.insert(
+            uid,
+            ActionSlice {
+                entity: entity.clone(),
+                policies,
+            },
+        );
     }
     Ok(slices)
 }
@@ -107,7 +123,12 @@ pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies,
     let schema_parsed = match Schema::from_cedarschema_str(&schema.text) {
         Ok((parsed, _warnings)) => Some(parsed),
         Err(err) => {
-            problems.extend(diagnostic_problems(&schema.name, &schema.text, &err, "schema"));
+            problems.extend(diagnostic_problems(
+                &schema.name,
+                &schema.text,
+                &err,
+                "schema",
+            ));
             None
         }
     };
@@ -136,7 +157,11 @@ pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies,
         let starts = statement_starts(&file.text);
         // The parser names policies `policy0`, `policy1`, ... in file order.
         let mut in_file: Vec<&Policy> = parsed.policies().collect();
-        in_file.sort_by_key(|p| p.id().to_string()[6..].parse::<usize>().unwrap_or(usize::MAX));
+        in_file.sort_by_key(|p| {
+            p.id().to_string()[6..]
+                .parse::<usize>()
+                .unwrap_or(usize::MAX)
+        });
         for (n, policy) in in_file.into_iter().enumerate() {
             let start = starts.get(n).copied().unwrap_or(0);
             let (line, column) = line_column(&file.text, start);
@@ -164,7 +189,12 @@ pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies,
             }
             origin.insert(id.to_string(), (index, start));
             if let Err(err) = set.add(policy.new_id(PolicyId::new(id))) {
-                problems.push(Problem { file: file.name.clone(), line, column, message: err.to_string() });
+                problems.push(Problem {
+                    file: file.name.clone(),
+                    line,
+                    column,
+                    message: err.to_string(),
+                });
             }
         }
     }
@@ -194,8 +224,17 @@ pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies,
         return Err(problems);
     }
 
-    let problem = |message: String| vec![Problem { file: schema.name.clone(), line: 0, column: 0, message }];
-    let action_entities = schema_parsed.action_entities().map_err(|err| problem(err.to_string()))?;
+    let problem = |message: String| {
+        vec![Problem {
+            file: schema.name.clone(),
+            line: 0,
+            column: 0,
+            message,
+        }]
+    };
+    let action_entities = schema_parsed
+        .action_entities()
+        .map_err(|err| problem(err.to_string()))?;
     let actions = slice_by_action(&set, &action_entities).map_err(problem)?;
     let mut permits = 0;
     let mut forbids = 0;
@@ -211,26 +250,36 @@ pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies,
         permits,
         forbids,
     };
-    Ok(LoadedPolicies { schema: schema_parsed, policies: set, actions, summary })
+    Ok(LoadedPolicies {
+        schema: schema_parsed,
+        policies: set,
+        actions,
+        summary,
+    })
 }
 
 /// Problems from a diagnostic, one per labelled span (or one without).
-fn diagnostic_problems(
-    file: &str,
-    text: &str,
-    err: &dyn Diagnostic,
-    kind: &str,
-) -> Vec<Problem> {
+fn diagnostic_problems(file: &str, text: &str, err: &dyn Diagnostic, kind: &str) -> Vec<Problem> {
     let message = with_help(format!("{kind} error: {err}"), err.help());
     let offsets: Vec<usize> = err
         .labels()
         .map(|labels| labels.map(|label| label.offset()).collect())
         .unwrap_or_default();
     if offsets.is_empty() {
-        return vec![Problem { file: file.into(), line: 0, column: 0, message }];
+        return vec![Problem {
+            file: file.into(),
+            line: 0,
+            column: 0,
+            message,
+        }];
     }
     let (line, column) = line_column(text, offsets[0]);
-    vec![Problem { file: file.into(), line, column, message }]
+    vec![Problem {
+        file: file.into(),
+        line,
+        column,
+        message,
+    }]
 }
 
 fn with_help(message: String, help: Option<Box<dyn std::fmt::Display + '_>>) -> String {
@@ -245,7 +294,11 @@ pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |tail| tail.chars().count())
+        + 1;
     (line as u32, column as u32)
 }
 
@@ -315,7 +368,11 @@ mod tests {
         };
         (
             read("schema.cedarschema"),
-            vec![read("store.cedar"), read("users.cedar"), read("staff.cedar")],
+            vec![
+                read("store.cedar"),
+                read("users.cedar"),
+                read("staff.cedar"),
+            ],
         )
     }
 
@@ -323,11 +380,26 @@ mod tests {
     fn default_policies_validate_against_the_schema() {
         let (schema, files) = default_files();
         let loaded = load(&schema, &files).unwrap_or_else(|problems| {
-            panic!("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+            panic!(
+                "{}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
         });
-        assert_eq!(loaded.summary.policies, loaded.summary.permits + loaded.summary.forbids);
+        assert_eq!(
+            loaded.summary.policies,
+            loaded.summary.permits + loaded.summary.forbids
+        );
         assert!(loaded.summary.forbids >= 4, "{:?}", loaded.summary);
-        assert!(loaded.policies.policy(&PolicyId::new("keep-last-admin")).is_some());
+        assert!(
+            loaded
+                .policies
+                .policy(&PolicyId::new("keep-last-admin"))
+                .is_some()
+        );
     }
 
     #[test]
@@ -335,8 +407,14 @@ mod tests {
         let (schema, files) = default_files();
         let loaded = load(&schema, &files).ok().unwrap();
         let ids = |action: &str| {
-            let uid: EntityUid = format!("PartnerGate::Action::\"{action}\"").parse().unwrap();
-            let mut ids: Vec<String> = loaded.actions[&uid].policies.policies().map(|p| p.id().to_string()).collect();
+            let uid: EntityUid = format!("PartnerGate::Action::\"{action}\"")
+                .parse()
+                .unwrap();
+            let mut ids: Vec<String> = loaded.actions[&uid]
+                .policies
+                .policies()
+                .map(|p| p.id().to_string())
+                .collect();
             ids.sort();
             ids
         };
@@ -391,18 +469,30 @@ mod tests {
         ];
         let problems = load(&schema, &files).err().expect("must be refused");
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!((problems[0].file.as_str(), problems[0].line), ("a.cedar", 4));
+        assert_eq!(
+            (problems[0].file.as_str(), problems[0].line),
+            ("a.cedar", 4)
+        );
         assert!(problems[0].message.contains("@id"));
-        assert_eq!((problems[1].file.as_str(), problems[1].line), ("b.cedar", 2));
+        assert_eq!(
+            (problems[1].file.as_str(), problems[1].line),
+            ("b.cedar", 2)
+        );
         assert!(problems[1].message.contains("a.cedar:1"), "{problems:?}");
     }
 
     #[test]
     fn broken_schema_is_reported() {
         let (_, files) = default_files();
-        let schema = SourceFile { name: "schema.cedarschema".into(), text: "entity User = {\n  name: Strin,\n};\n".into() };
+        let schema = SourceFile {
+            name: "schema.cedarschema".into(),
+            text: "entity User = {\n  name: Strin,\n};\n".into(),
+        };
         let problems = load(&schema, &files).err().expect("must be refused");
-        assert!(problems.iter().all(|p| p.file == "schema.cedarschema"), "{problems:?}");
+        assert!(
+            problems.iter().all(|p| p.file == "schema.cedarschema"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 
 use crate::access::{self, AccessError, Names, Records, Unavailable};
 use crate::model::{
-    AccountStatus, AuditEntry, ChangeOp, Decision, Effect, MemberQuery, MemberSort, Membership, Notification,
-    NotificationKind, OnboardingRequest, OnboardingStatus, Organization, OrganizationStatus, Person,
+    AccountStatus, AuditEntry, ChangeOp, Decision, Effect, MemberQuery, MemberSort, Membership,
+    Notification, NotificationKind, OnboardingRequest, OnboardingStatus, Organization,
+    OrganizationStatus, Person,
 };
 use crate::policy_set::LoadedPolicies;
 
@@ -89,11 +90,19 @@ pub trait Directory: Records {
     /// The pending request for an email.
     fn pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirError>;
     /// Requests, newest first.
-    fn list_onboarding(&self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirError>;
+    fn list_onboarding(
+        &self,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<OnboardingRequest>, DirError>;
     /// A page of members.
     fn list_members(&self, query: MemberQuery) -> Result<Self::MemberPage, DirError>;
     /// A page of the audit trail.
-    fn read_audit(&self, organization: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<Self::AuditPage, DirError>;
+    fn read_audit(
+        &self,
+        organization: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Self::AuditPage, DirError>;
     /// Commits ops and audit entry atomically.
     fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirError>;
     /// Now, in Unix seconds.
@@ -182,19 +191,53 @@ pub fn normalize_email(email: &str) -> Result<String, UserError> {
             && !domain.contains('@')
     }) && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.len() <= 254;
-    if valid { Ok(email) } else { Err(UserError::Invalid(format!("`{}` is not a valid email address", email))) }
+    if valid {
+        Ok(email)
+    } else {
+        Err(UserError::Invalid(format!(
+            "`{}` is not a valid email address",
+            email
+        )))
+    }
 }
 
 fn required(what: &str, value: &str) -> Result<String, UserError> {
     let value = value.trim();
     if value.is_empty() || value.len() > 200 {
-        return Err(UserError::Invalid(format!("{what} must be 1 to 200 characters")));
+        return Err(UserError::Invalid(format!(
+            "{what} must be 1 to 200 characters"
+        )));
     }
     Ok(value.to_string())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Decides with `records` and turns a denial into [`UserError::Denied`].
+fn permit_with(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    actor: &str,
+    action: &str,
+    resource: &str,
+) -> Result<Vec<String>, UserError> {
+    let request = access::Request {
+        principal: actor,
+        action,
+        resource,
+        context: "",
+    };
+    match access::authorize(loaded, names, records, &request) {
+        Ok(decision) if decision.effect == Effect::Allow => Ok(decision.policies),
+        Ok(decision) => Err(UserError::Denied(decision)),
+        // The schema does not let this principal take this action at all
+        // (a customer deciding onboarding, a malformed actor): a denial.
+        Err(AccessError::InvalidRequest(m)) => Err(UserError::Denied(Decision::deny_because(m))),
+        Err(AccessError::Unavailable(u)) => Err(u.into()),
+    }
 }
 
 /// The lifecycle rules over a policy set and a directory.
@@ -210,19 +253,13 @@ pub struct Users<'a, D: Directory> {
 impl<D: Directory> Users<'_, D> {
     /// Decides and turns a denial into [`UserError::Denied`].
     fn permit(&self, actor: &str, action: &str, resource: &str) -> Result<Vec<String>, UserError> {
-        let request = access::Request { principal: actor, action, resource, context: "" };
-        match access::authorize(self.loaded, self.names, self.dir, &request) {
-            Ok(decision) if decision.effect == Effect::Allow => Ok(decision.policies),
-            Ok(decision) => Err(UserError::Denied(decision)),
-            // The schema does not let this principal take this action at all
-            // (a customer deciding onboarding, a malformed actor): a denial.
-            Err(AccessError::InvalidRequest(m)) => Err(UserError::Denied(Decision::deny_because(m))),
-            Err(AccessError::Unavailable(u)) => Err(u.into()),
-        }
+        permit_with(self.loaded, self.names, self.dir, actor, action, resource)
     }
 
     fn organization(&self, id: &str) -> Result<Organization, UserError> {
-        self.dir.organization(id)?.ok_or_else(|| UserError::NotFound(format!("organization `{id}`")))
+        self.dir
+            .organization(id)?
+            .ok_or_else(|| UserError::NotFound(format!("organization `{id}`")))
     }
 
     /// The target's account and membership, checked against the version read.
@@ -231,10 +268,12 @@ impl<D: Directory> Users<'_, D> {
             .dir
             .fresh_account(&target.person_id)?
             .ok_or_else(|| UserError::NotFound(format!("user `{}`", target.person_id)))?;
-        let membership = account
-            .membership
-            .clone()
-            .ok_or_else(|| UserError::NotFound(format!("user `{}` is not a member of any organization", target.person_id)))?;
+        let membership = account.membership.clone().ok_or_else(|| {
+            UserError::NotFound(format!(
+                "user `{}` is not a member of any organization",
+                target.person_id
+            ))
+        })?;
         if membership.version != target.version {
             return Err(UserError::Conflict(format!(
                 "user `{}` changed since it was read (version {} now, {} read): read it again",
@@ -257,7 +296,12 @@ impl<D: Directory> Users<'_, D> {
     }
 
     /// Adds a user with status `invited` and queues the invitation.
-    pub fn add_user(&self, actor: &str, organization_id: &str, user: NewUser) -> Result<Membership, UserError> {
+    pub fn add_user(
+        &self,
+        actor: &str,
+        organization_id: &str,
+        user: NewUser,
+    ) -> Result<Membership, UserError> {
         let email = normalize_email(&user.email)?;
         let name = required("name", &user.name)?;
         let org = self.organization(organization_id)?;
@@ -269,8 +313,13 @@ impl<D: Directory> Users<'_, D> {
         let existing = self.dir.account_by_email(&email)?;
         let (person, before, expected) = match existing {
             Some(account) => match account.membership {
-                Some(m) if m.status != AccountStatus::Removed && m.organization_id == organization_id => {
-                    return Err(UserError::Conflict(format!("`{email}` is already a member of this organization")));
+                Some(m)
+                    if m.status != AccountStatus::Removed
+                        && m.organization_id == organization_id =>
+                {
+                    return Err(UserError::Conflict(format!(
+                        "`{email}` is already a member of this organization"
+                    )));
                 }
                 Some(m) if m.status != AccountStatus::Removed => {
                     return Err(UserError::Conflict(format!(
@@ -278,9 +327,24 @@ impl<D: Directory> Users<'_, D> {
                         m.organization_id
                     )));
                 }
-                m => (Person { name: name.clone(), ..account.person }, m.as_ref().map(json), m.map(|m| m.version)),
+                m => (
+                    Person {
+                        name: name.clone(),
+                        ..account.person
+                    },
+                    m.as_ref().map(json),
+                    m.map(|m| m.version),
+                ),
             },
-            None => (Person { id: self.dir.new_id("person")?, email: email.clone(), name: name.clone() }, None, None),
+            None => (
+                Person {
+                    id: self.dir.new_id("person")?,
+                    email: email.clone(),
+                    name: name.clone(),
+                },
+                None,
+                None,
+            ),
         };
         let membership = Membership {
             organization_id: organization_id.to_string(),
@@ -312,7 +376,12 @@ impl<D: Directory> Users<'_, D> {
     }
 
     /// Edits a user.
-    pub fn edit_user(&self, actor: &str, target: &Target, changes: UserChanges) -> Result<Membership, UserError> {
+    pub fn edit_user(
+        &self,
+        actor: &str,
+        target: &Target,
+        changes: UserChanges,
+    ) -> Result<Membership, UserError> {
         let (account, before) = self.target(target)?;
         let resource = format!("customer:{}", target.person_id);
         let mut policies = self.permit(actor, "editUser", &resource)?;
@@ -321,7 +390,15 @@ impl<D: Directory> Users<'_, D> {
         if let Some(admin) = changes.is_admin
             && admin != before.is_admin
         {
-            policies.extend(self.permit(actor, if admin { "designateAdmin" } else { "demoteAdmin" }, &resource)?);
+            policies.extend(self.permit(
+                actor,
+                if admin {
+                    "designateAdmin"
+                } else {
+                    "demoteAdmin"
+                },
+                &resource,
+            )?);
             after.is_admin = admin;
         }
         if let Some(name) = changes.name {
@@ -342,7 +419,9 @@ impl<D: Directory> Users<'_, D> {
                     ));
                 }
                 if self.dir.account_by_email(&email)?.is_some() {
-                    return Err(UserError::Conflict(format!("`{email}` belongs to another person")));
+                    return Err(UserError::Conflict(format!(
+                        "`{email}` belongs to another person"
+                    )));
                 }
                 person.email = email;
             }
@@ -388,7 +467,11 @@ impl<D: Directory> Users<'_, D> {
         let mut ops = vec![ChangeOp::PutMembership(after.clone(), Some(before.version))];
         if notify {
             let org = self.organization(&before.organization_id)?;
-            ops.push(ChangeOp::Queue(self.invitation(&account.person.email, &account.person.name, &org)));
+            ops.push(ChangeOp::Queue(self.invitation(
+                &account.person.email,
+                &account.person.name,
+                &org,
+            )));
         }
         let audit = AuditEntry {
             actor: actor.to_string(),
@@ -405,58 +488,118 @@ impl<D: Directory> Users<'_, D> {
 
     /// Revokes a user's access.
     pub fn revoke_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
-        self.transition(actor, target, "revokeUser", |m| match m.status {
-            AccountStatus::Invited | AccountStatus::Active => {
-                Ok(Membership { status: AccountStatus::Revoked, previous_status: Some(m.status), ..m.clone() })
-            }
-            other => Err(UserError::Invalid(format!("only invited or active users can be revoked; this one is {}", other.as_str()))),
-        }, false)
+        self.transition(
+            actor,
+            target,
+            "revokeUser",
+            |m| match m.status {
+                AccountStatus::Invited | AccountStatus::Active => Ok(Membership {
+                    status: AccountStatus::Revoked,
+                    previous_status: Some(m.status),
+                    ..m.clone()
+                }),
+                other => Err(UserError::Invalid(format!(
+                    "only invited or active users can be revoked; this one is {}",
+                    other.as_str()
+                ))),
+            },
+            false,
+        )
     }
 
     /// Restores a revoked user's previous status.
     pub fn reinstate_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
-        self.transition(actor, target, "reinstateUser", |m| match m.status {
-            AccountStatus::Revoked => Ok(Membership {
-                status: m.previous_status.filter(|s| *s != AccountStatus::Revoked).unwrap_or(AccountStatus::Active),
-                previous_status: None,
-                ..m.clone()
-            }),
-            other => Err(UserError::Invalid(format!("only revoked users can be reinstated; this one is {}", other.as_str()))),
-        }, false)
+        self.transition(
+            actor,
+            target,
+            "reinstateUser",
+            |m| match m.status {
+                AccountStatus::Revoked => Ok(Membership {
+                    status: m
+                        .previous_status
+                        .filter(|s| *s != AccountStatus::Revoked)
+                        .unwrap_or(AccountStatus::Active),
+                    previous_status: None,
+                    ..m.clone()
+                }),
+                other => Err(UserError::Invalid(format!(
+                    "only revoked users can be reinstated; this one is {}",
+                    other.as_str()
+                ))),
+            },
+            false,
+        )
     }
 
     /// Ends a user's membership.
     pub fn remove_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
-        self.transition(actor, target, "removeUser", |m| match m.status {
-            AccountStatus::Removed => Err(UserError::Invalid("the user is removed already".into())),
-            _ => Ok(Membership { status: AccountStatus::Removed, previous_status: None, ..m.clone() }),
-        }, false)
+        self.transition(
+            actor,
+            target,
+            "removeUser",
+            |m| match m.status {
+                AccountStatus::Removed => {
+                    Err(UserError::Invalid("the user is removed already".into()))
+                }
+                _ => Ok(Membership {
+                    status: AccountStatus::Removed,
+                    previous_status: None,
+                    ..m.clone()
+                }),
+            },
+            false,
+        )
     }
 
     /// Sends an invitation again, at most once per [`REINVITE_INTERVAL_SECS`].
     pub fn reinvite_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
         let now = self.dir.now();
-        self.transition(actor, target, "reinviteUser", |m| {
-            if m.status != AccountStatus::Invited {
-                return Err(UserError::Invalid(format!("only invited users can be re-invited; this one is {}", m.status.as_str())));
-            }
-            if let Some(at) = m.invited_at {
-                let next = at.saturating_add(REINVITE_INTERVAL_SECS);
-                if now < next {
-                    return Err(UserError::RateLimited(next - now));
+        self.transition(
+            actor,
+            target,
+            "reinviteUser",
+            |m| {
+                if m.status != AccountStatus::Invited {
+                    return Err(UserError::Invalid(format!(
+                        "only invited users can be re-invited; this one is {}",
+                        m.status.as_str()
+                    )));
                 }
-            }
-            Ok(Membership { invited_at: Some(now), ..m.clone() })
-        }, true)
+                if let Some(at) = m.invited_at {
+                    let next = at.saturating_add(REINVITE_INTERVAL_SECS);
+                    if now < next {
+                        return Err(UserError::RateLimited(next - now));
+                    }
+                }
+                Ok(Membership {
+                    invited_at: Some(now),
+                    ..m.clone()
+                })
+            },
+            true,
+        )
     }
 
     /// Adds many users; one result each.
-    pub fn bulk_add(&self, actor: &str, organization_id: &str, users: Vec<NewUser>) -> Vec<Result<Membership, UserError>> {
-        users.into_iter().map(|user| self.add_user(actor, organization_id, user)).collect()
+    pub fn bulk_add(
+        &self,
+        actor: &str,
+        organization_id: &str,
+        users: Vec<NewUser>,
+    ) -> Vec<Result<Membership, UserError>> {
+        users
+            .into_iter()
+            .map(|user| self.add_user(actor, organization_id, user))
+            .collect()
     }
 
     /// Changes many users; one result each.
-    pub fn bulk_change(&self, actor: &str, action: BulkAction, targets: &[Target]) -> Vec<Result<Membership, UserError>> {
+    pub fn bulk_change(
+        &self,
+        actor: &str,
+        action: BulkAction,
+        targets: &[Target],
+    ) -> Vec<Result<Membership, UserError>> {
         targets
             .iter()
             .map(|target| match action {
@@ -471,7 +614,10 @@ impl<D: Directory> Users<'_, D> {
     /// Lists users the actor may see.
     pub fn list_users(&self, actor: &str, query: UserQuery) -> Result<D::MemberPage, UserError> {
         if !(1..=500).contains(&query.limit) {
-            return Err(UserError::Invalid(format!("limit must be 1 to 500, not {}", query.limit)));
+            return Err(UserError::Invalid(format!(
+                "limit must be 1 to 500, not {}",
+                query.limit
+            )));
         }
         let organizations = match &query.organization_id {
             Some(id) => {
@@ -483,11 +629,23 @@ impl<D: Directory> Users<'_, D> {
                 let Some(("staff", staff_id)) = actor.split_once(':') else {
                     return Err(UserError::Invalid("name the organization to list".into()));
                 };
-                let staff = self.dir.staff(staff_id)?.ok_or_else(|| UserError::NotFound(format!("staff `{staff_id}`")))?;
+                let staff = self
+                    .dir
+                    .staff(staff_id)?
+                    .ok_or_else(|| UserError::NotFound(format!("staff `{staff_id}`")))?;
                 let mut allowed = Vec::new();
                 let mut last_denial = None;
+                // One decision per organization, the staff record read once.
+                let records = access::ReadOnce::new(self.dir);
                 for org in staff.assigned_organizations {
-                    match self.permit(actor, "listUsers", &format!("organization:{org}")) {
+                    match permit_with(
+                        self.loaded,
+                        self.names,
+                        &records,
+                        actor,
+                        "listUsers",
+                        &format!("organization:{org}"),
+                    ) {
                         Ok(_) => allowed.push(org),
                         Err(UserError::Denied(d)) => last_denial = Some(d),
                         Err(other) => return Err(other),
@@ -495,13 +653,18 @@ impl<D: Directory> Users<'_, D> {
                 }
                 if allowed.is_empty() {
                     return Err(UserError::Denied(last_denial.unwrap_or_else(|| {
-                        Decision::deny_because(format!("staff `{staff_id}` has no organizations assigned"))
+                        Decision::deny_because(format!(
+                            "staff `{staff_id}` has no organizations assigned"
+                        ))
                     })));
                 }
                 allowed
             }
         };
-        let search = query.search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let search = query
+            .search
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         Ok(self.dir.list_members(MemberQuery {
             organizations,
             status: query.status,
@@ -514,9 +677,17 @@ impl<D: Directory> Users<'_, D> {
     }
 
     /// Reads an organization's audit trail, or all of it.
-    pub fn read_audit(&self, actor: &str, organization: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<D::AuditPage, UserError> {
+    pub fn read_audit(
+        &self,
+        actor: &str,
+        organization: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<D::AuditPage, UserError> {
         if !(1..=500).contains(&limit) {
-            return Err(UserError::Invalid(format!("limit must be 1 to 500, not {limit}")));
+            return Err(UserError::Invalid(format!(
+                "limit must be 1 to 500, not {limit}"
+            )));
         }
         match organization {
             Some(id) => {
@@ -531,17 +702,28 @@ impl<D: Directory> Users<'_, D> {
     }
 
     /// A prospect asks to trade as a business partner.
-    pub fn submit_onboarding(&self, organization_name: &str, requester_name: &str, requester_email: &str) -> Result<OnboardingRequest, UserError> {
+    pub fn submit_onboarding(
+        &self,
+        organization_name: &str,
+        requester_name: &str,
+        requester_email: &str,
+    ) -> Result<OnboardingRequest, UserError> {
         let email = normalize_email(requester_email)?;
         let organization_name = required("organization name", organization_name)?;
         let requester_name = required("requester name", requester_name)?;
         if self.dir.pending_onboarding(&email)?.is_some() {
-            return Err(UserError::Conflict(format!("a request for `{email}` is already pending")));
+            return Err(UserError::Conflict(format!(
+                "a request for `{email}` is already pending"
+            )));
         }
         if let Some(account) = self.dir.account_by_email(&email)?
-            && account.membership.is_some_and(|m| m.status != AccountStatus::Removed)
+            && account
+                .membership
+                .is_some_and(|m| m.status != AccountStatus::Removed)
         {
-            return Err(UserError::Conflict(format!("`{email}` is already a member of an organization")));
+            return Err(UserError::Conflict(format!(
+                "`{email}` is already a member of an organization"
+            )));
         }
         let request = OnboardingRequest {
             id: self.dir.new_id("onboarding")?,
@@ -562,29 +744,57 @@ impl<D: Directory> Users<'_, D> {
             after: json(&request),
             policies: Vec::new(),
         };
-        self.dir.apply(vec![ChangeOp::PutOnboarding(request.clone(), None)], audit)?;
+        self.dir
+            .apply(vec![ChangeOp::PutOnboarding(request.clone(), None)], audit)?;
         Ok(request)
     }
 
     fn pending(&self, id: &str) -> Result<OnboardingRequest, UserError> {
-        let request = self.dir.onboarding(id)?.ok_or_else(|| UserError::NotFound(format!("onboarding request `{id}`")))?;
+        let request = self
+            .dir
+            .onboarding(id)?
+            .ok_or_else(|| UserError::NotFound(format!("onboarding request `{id}`")))?;
         if request.status != OnboardingStatus::Pending {
-            return Err(UserError::Invalid(format!("onboarding request `{id}` is {:?}, not pending", request.status).to_lowercase()));
+            return Err(UserError::Invalid(
+                format!(
+                    "onboarding request `{id}` is {:?}, not pending",
+                    request.status
+                )
+                .to_lowercase(),
+            ));
         }
         Ok(request)
     }
 
     /// Approves a request: organization, administrator, membership, notice.
-    pub fn approve_onboarding(&self, actor: &str, id: &str) -> Result<OnboardingRequest, UserError> {
+    pub fn approve_onboarding(
+        &self,
+        actor: &str,
+        id: &str,
+    ) -> Result<OnboardingRequest, UserError> {
         let before = self.pending(id)?;
         let policies = self.permit(actor, "approveOnboarding", &format!("onboarding:{id}"))?;
         let email = &before.requester_email;
         let person = match self.dir.account_by_email(email)? {
-            Some(account) if account.membership.as_ref().is_some_and(|m| m.status != AccountStatus::Removed) => {
-                return Err(UserError::Conflict(format!("`{email}` has become a member of an organization since the request")));
+            Some(account)
+                if account
+                    .membership
+                    .as_ref()
+                    .is_some_and(|m| m.status != AccountStatus::Removed) =>
+            {
+                return Err(UserError::Conflict(format!(
+                    "`{email}` has become a member of an organization since the request"
+                )));
             }
             Some(account) => (account.person, account.membership.map(|m| m.version)),
-            None => (Person { id: self.dir.new_id("person")?, email: email.clone(), name: before.requester_name.clone() }, None),
+            None => (
+                Person {
+                    id: self.dir.new_id("person")?,
+                    email: email.clone(),
+                    name: before.requester_name.clone(),
+                },
+                None,
+            ),
         };
         let (person, expected) = person;
         let org = Organization {
@@ -640,10 +850,19 @@ impl<D: Directory> Users<'_, D> {
     }
 
     /// Rejects a request; only the requester is notified.
-    pub fn reject_onboarding(&self, actor: &str, id: &str, reason: &str) -> Result<OnboardingRequest, UserError> {
+    pub fn reject_onboarding(
+        &self,
+        actor: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<OnboardingRequest, UserError> {
         let before = self.pending(id)?;
         let policies = self.permit(actor, "rejectOnboarding", &format!("onboarding:{id}"))?;
-        let after = OnboardingRequest { status: OnboardingStatus::Rejected, version: before.version + 1, ..before.clone() };
+        let after = OnboardingRequest {
+            status: OnboardingStatus::Rejected,
+            version: before.version + 1,
+            ..before.clone()
+        };
         let notice = Notification {
             kind: NotificationKind::Rejection,
             recipient: before.requester_email.clone(),
@@ -662,12 +881,22 @@ impl<D: Directory> Users<'_, D> {
             after: json(&after),
             policies,
         };
-        self.dir.apply(vec![ChangeOp::PutOnboarding(after.clone(), Some(before.version)), ChangeOp::Queue(notice)], audit)?;
+        self.dir.apply(
+            vec![
+                ChangeOp::PutOnboarding(after.clone(), Some(before.version)),
+                ChangeOp::Queue(notice),
+            ],
+            audit,
+        )?;
         Ok(after)
     }
 
     /// Lists onboarding requests (staff).
-    pub fn list_onboarding(&self, actor: &str, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, UserError> {
+    pub fn list_onboarding(
+        &self,
+        actor: &str,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<OnboardingRequest>, UserError> {
         self.permit(actor, "listOnboarding", STORE)?;
         Ok(self.dir.list_onboarding(status)?)
     }
@@ -676,7 +905,12 @@ impl<D: Directory> Users<'_, D> {
     pub fn create_organization(&self, actor: &str, name: &str) -> Result<Organization, UserError> {
         let name = required("organization name", name)?;
         let policies = self.permit(actor, "createOrganization", STORE)?;
-        let org = Organization { id: self.dir.new_id("organization")?, name, status: OrganizationStatus::Approved, active_admins: 0 };
+        let org = Organization {
+            id: self.dir.new_id("organization")?,
+            name,
+            status: OrganizationStatus::Approved,
+            active_admins: 0,
+        };
         let audit = AuditEntry {
             actor: actor.to_string(),
             action: "createOrganization".into(),
@@ -686,7 +920,8 @@ impl<D: Directory> Users<'_, D> {
             after: json(&org),
             policies,
         };
-        self.dir.apply(vec![ChangeOp::PutOrganization(org.clone())], audit)?;
+        self.dir
+            .apply(vec![ChangeOp::PutOrganization(org.clone())], audit)?;
         Ok(org)
     }
 }
@@ -697,8 +932,20 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_lowercased_and_checked() {
-        assert_eq!(normalize_email("  Bob@Example.COM ").unwrap(), "bob@example.com");
-        for bad in ["", "bob", "@x.com", "bob@", "bob@x", "bob@.com", "b ob@x.com", "a@b@c.com"] {
+        assert_eq!(
+            normalize_email("  Bob@Example.COM ").unwrap(),
+            "bob@example.com"
+        );
+        for bad in [
+            "",
+            "bob",
+            "@x.com",
+            "bob@",
+            "bob@x",
+            "bob@.com",
+            "b ob@x.com",
+            "a@b@c.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -19,7 +19,11 @@ pub struct MemoryCache {
 impl MemoryCache {
     /// A cache whose entries live at most `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()), organizations: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+            organizations: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -47,9 +51,15 @@ impl StatusCache for MemoryCache {
         Ok(())
     }
 
-    async fn get_organization(&self, organization_id: &str) -> Result<Option<Organization>, CacheError> {
+    async fn get_organization(
+        &self,
+        organization_id: &str,
+    ) -> Result<Option<Organization>, CacheError> {
         let orgs = self.organizations.lock().expect("cache lock");
-        Ok(orgs.get(organization_id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, org)| org.clone()))
+        Ok(orgs
+            .get(organization_id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, org)| org.clone()))
     }
 
     async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
@@ -64,10 +74,19 @@ impl StatusCache for MemoryCache {
     }
 
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
-        self.organizations.lock().expect("cache lock").remove(organization_id);
-        self.entries.lock().expect("cache lock").retain(|_, (_, account)| {
-            account.membership.as_ref().is_none_or(|m| m.organization_id != organization_id)
-        });
+        self.organizations
+            .lock()
+            .expect("cache lock")
+            .remove(organization_id);
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .retain(|_, (_, account)| {
+                account
+                    .membership
+                    .as_ref()
+                    .is_none_or(|m| m.organization_id != organization_id)
+            });
         Ok(())
     }
 }

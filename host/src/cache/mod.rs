@@ -38,7 +38,10 @@ pub trait StatusCache: Send + Sync + 'static {
     async fn put(&self, account: Account) -> Result<(), CacheError>;
 
     /// The cached organization.
-    async fn get_organization(&self, organization_id: &str) -> Result<Option<Organization>, CacheError>;
+    async fn get_organization(
+        &self,
+        organization_id: &str,
+    ) -> Result<Option<Organization>, CacheError>;
 
     /// Caches an organization.
     async fn put_organization(&self, organization: Organization) -> Result<(), CacheError>;
@@ -53,7 +56,10 @@ pub trait StatusCache: Send + Sync + 'static {
 
 /// Whether a change op can make a cached account stale.
 pub fn affects_cache(op: &ChangeOp) -> bool {
-    matches!(op, ChangeOp::PutPerson(_) | ChangeOp::PutOrganization(_) | ChangeOp::PutMembership(_))
+    matches!(
+        op,
+        ChangeOp::PutPerson(_) | ChangeOp::PutOrganization(_) | ChangeOp::PutMembership(_)
+    )
 }
 
 /// Invalidates every entry a committed change may have made stale.
@@ -66,7 +72,9 @@ pub async fn invalidate_after(cache: &dyn StatusCache, ops: &[ChangeOp]) -> Resu
                 cache.invalidate(&m.person_id).await?;
                 cache.invalidate_organization(&m.organization_id).await?;
             }
-            ChangeOp::LinkIdentity(_) | ChangeOp::PutOnboarding(_) | ChangeOp::QueueNotification(_) => {}
+            ChangeOp::LinkIdentity(_)
+            | ChangeOp::PutOnboarding(_)
+            | ChangeOp::QueueNotification(_) => {}
         }
     }
     Ok(())

@@ -28,14 +28,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use futures_util::StreamExt;
 
 use super::{CacheError, StatusCache};
-use crate::bindings::types::{Account, AccountStatus, Membership, Organization, OrganizationStatus, Person};
+use crate::bindings::types::{
+    Account, AccountStatus, Membership, Organization, OrganizationStatus, Person,
+};
 
 const INVALIDATIONS: &str = "pg:v1:invalidate";
 const NODES: &str = "pg:v1:nodes";
@@ -109,7 +111,10 @@ fn ack_channel(node: &str) -> String {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 struct L1Entry {
@@ -168,9 +173,16 @@ impl RedisCache {
             .set_response_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config).map_err(unavailable)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(unavailable)?;
         let mut node_bytes = [0u8; 8];
-        node_bytes.copy_from_slice(&SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos().to_le_bytes()[..8]);
+        node_bytes.copy_from_slice(
+            &SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+                .to_le_bytes()[..8],
+        );
         let node = format!("{}-{}", hex::encode(node_bytes), std::process::id());
         let inner = Arc::new(Inner {
             node,
@@ -192,7 +204,10 @@ impl RedisCache {
             miss_count: AtomicU64::new(0),
             bypassed: AtomicU64::new(0),
         });
-        let tasks = vec![tokio::spawn(subscriber(inner.clone())), tokio::spawn(heartbeat(inner.clone()))];
+        let tasks = vec![
+            tokio::spawn(subscriber(inner.clone())),
+            tokio::spawn(heartbeat(inner.clone())),
+        ];
         Ok(Self { inner, tasks })
     }
 
@@ -233,7 +248,11 @@ impl RedisCache {
 impl Inner {
     fn healthy(&self) -> bool {
         self.subscribed.load(Ordering::SeqCst)
-            && self.last_beat.lock().expect("beat lock").is_some_and(|at| at.elapsed() < self.config.heartbeat * 3)
+            && self
+                .last_beat
+                .lock()
+                .expect("beat lock")
+                .is_some_and(|at| at.elapsed() < self.config.heartbeat * 3)
     }
 
     fn flush_l1(&self) {
@@ -251,10 +270,12 @@ impl Inner {
 
     fn drop_organization(&self, org: &str) {
         self.l1_orgs.lock().expect("l1 lock").remove(org);
-        self.l1
-            .lock()
-            .expect("l1 lock")
-            .retain(|_, e| e.account.membership.as_ref().is_none_or(|m| m.organization_id != org));
+        self.l1.lock().expect("l1 lock").retain(|_, e| {
+            e.account
+                .membership
+                .as_ref()
+                .is_none_or(|m| m.organization_id != org)
+        });
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -266,7 +287,13 @@ impl Inner {
         // Checked under the lock: an invalidation processed since the read
         // began means the value may be stale.
         if self.seen.load(Ordering::SeqCst) == seen_before {
-            l1.insert(account.person.id.clone(), L1Entry { at: Instant::now(), account });
+            l1.insert(
+                account.person.id.clone(),
+                L1Entry {
+                    at: Instant::now(),
+                    account,
+                },
+            );
         }
     }
 
@@ -292,7 +319,10 @@ impl Inner {
             .map_err(unavailable)?;
         let others: HashSet<String> = live.into_iter().filter(|n| *n != self.node).collect();
         let message = format!("{kind} {seq} {} {}", self.node, hex::encode(id));
-        let _: i64 = conn.publish(INVALIDATIONS, message).await.map_err(unavailable)?;
+        let _: i64 = conn
+            .publish(INVALIDATIONS, message)
+            .await
+            .map_err(unavailable)?;
         let deadline = tokio::time::Instant::now() + self.config.ack_timeout;
         loop {
             let notified = self.ack_arrived.notified();
@@ -301,13 +331,21 @@ impl Inner {
             let missing: Vec<String> = {
                 let acks = self.acks.lock().expect("ack lock");
                 let got = acks.get(&seq);
-                others.iter().filter(|n| got.is_none_or(|g| !g.contains(*n))).cloned().collect()
+                others
+                    .iter()
+                    .filter(|n| got.is_none_or(|g| !g.contains(*n)))
+                    .cloned()
+                    .collect()
             };
             if missing.is_empty() {
                 break;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::warn!(?missing, seq, "nodes did not acknowledge an invalidation in time; evicting them from the live set");
+                tracing::warn!(
+                    ?missing,
+                    seq,
+                    "nodes did not acknowledge an invalidation in time; evicting them from the live set"
+                );
                 let _: Result<i64, _> = conn.zrem(NODES, &missing).await;
                 break;
             }
@@ -343,25 +381,54 @@ async fn subscribe_once(inner: &Arc<Inner>) -> redis::RedisResult<()> {
     let generation: u64 = conn.incr(GEN, 1).await?;
     inner.generation.fetch_max(generation, Ordering::SeqCst);
     inner.flush_l1();
-    let _: i64 = conn.publish(INVALIDATIONS, format!("g {generation} {} -", inner.node)).await?;
-    let _: i64 = conn.zadd(NODES, &inner.node, now_ms() + 5 * inner.config.heartbeat.as_millis() as u64).await?;
+    let _: i64 = conn
+        .publish(INVALIDATIONS, format!("g {generation} {} -", inner.node))
+        .await?;
+    let _: i64 = conn
+        .zadd(
+            NODES,
+            &inner.node,
+            now_ms() + 5 * inner.config.heartbeat.as_millis() as u64,
+        )
+        .await?;
     *inner.last_beat.lock().expect("beat lock") = Some(Instant::now());
     inner.subscribed.store(true, Ordering::SeqCst);
-    tracing::info!(node = inner.node, generation, "status cache connected to Redis");
+    tracing::info!(
+        node = inner.node,
+        generation,
+        "status cache connected to Redis"
+    );
     let mut messages = pubsub.into_on_message();
     while let Some(msg) = messages.next().await {
         let payload: String = msg.get_payload().unwrap_or_default();
         let mut parts = payload.split(' ');
         if msg.get_channel_name() != INVALIDATIONS {
             // An acknowledgement of one of our invalidations: "<seq> <node>".
-            let (Some(Ok(seq)), Some(node)) = (parts.next().map(str::parse::<u64>), parts.next()) else { continue };
-            inner.acks.lock().expect("ack lock").entry(seq).or_default().insert(node.to_string());
+            let (Some(Ok(seq)), Some(node)) = (parts.next().map(str::parse::<u64>), parts.next())
+            else {
+                continue;
+            };
+            inner
+                .acks
+                .lock()
+                .expect("ack lock")
+                .entry(seq)
+                .or_default()
+                .insert(node.to_string());
             inner.ack_arrived.notify_waiters();
             continue;
         }
-        let (Some(kind), Some(seq), Some(origin)) = (parts.next(), parts.next(), parts.next()) else { continue };
-        let Ok(seq) = seq.parse::<u64>() else { continue };
-        let id = parts.next().and_then(|h| hex::decode(h).ok()).and_then(|b| String::from_utf8(b).ok());
+        let (Some(kind), Some(seq), Some(origin)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(seq) = seq.parse::<u64>() else {
+            continue;
+        };
+        let id = parts
+            .next()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| String::from_utf8(b).ok());
         match (kind, id) {
             ("p", Some(person)) => inner.drop_person(&person),
             ("o", Some(org)) => inner.drop_organization(&org),
@@ -390,11 +457,25 @@ async fn heartbeat(inner: Arc<Inner>) {
         let beat = async {
             let score: Option<f64> = conn.zscore(NODES, &inner.node).await?;
             if score.is_none() {
-                tracing::warn!(node = inner.node, "this node was evicted from the live set: flushing L1");
+                tracing::warn!(
+                    node = inner.node,
+                    "this node was evicted from the live set: flushing L1"
+                );
                 inner.flush_l1();
             }
-            let _: i64 = conn.zadd(NODES, &inner.node, now_ms() + 5 * inner.config.heartbeat.as_millis() as u64).await?;
-            let _: i64 = redis::cmd("ZREMRANGEBYSCORE").arg(NODES).arg("-inf").arg(now_ms()).query_async(&mut conn).await?;
+            let _: i64 = conn
+                .zadd(
+                    NODES,
+                    &inner.node,
+                    now_ms() + 5 * inner.config.heartbeat.as_millis() as u64,
+                )
+                .await?;
+            let _: i64 = redis::cmd("ZREMRANGEBYSCORE")
+                .arg(NODES)
+                .arg("-inf")
+                .arg(now_ms())
+                .query_async(&mut conn)
+                .await?;
             redis::RedisResult::Ok(())
         };
         match beat.await {
@@ -438,7 +519,10 @@ return #members
 #[async_trait]
 impl StatusCache for RedisCache {
     fn summary(&self) -> String {
-        format!("Redis status cache at {} with in-process L1 (node {})", self.inner.config.url, self.inner.node)
+        format!(
+            "Redis status cache at {} with in-process L1 (node {})",
+            self.inner.config.url, self.inner.node
+        )
     }
 
     async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
@@ -456,9 +540,15 @@ impl StatusCache for RedisCache {
         let seen_before = inner.seen.load(Ordering::SeqCst);
         let generation = inner.generation.load(Ordering::SeqCst);
         let mut conn = inner.conn.clone();
-        let (entry, seq): (Option<String>, Option<u64>) =
-            redis::pipe().get(entry_key(generation, person_id)).get(SEQ).query_async(&mut conn).await.map_err(unavailable)?;
-        if let Some(account) = entry.and_then(|json| serde_json::from_str::<CachedAccount>(&json).ok()) {
+        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
+            .get(entry_key(generation, person_id))
+            .get(SEQ)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(account) =
+            entry.and_then(|json| serde_json::from_str::<CachedAccount>(&json).ok())
+        {
             inner.redis_hits.fetch_add(1, Ordering::Relaxed);
             let account = Account::from(account);
             inner.l1_put(account.clone(), seen_before);
@@ -475,7 +565,12 @@ impl StatusCache for RedisCache {
 
     async fn put(&self, account: Account) -> Result<(), CacheError> {
         let inner = &self.inner;
-        let Some((seq, seen_before)) = inner.misses.lock().expect("miss lock").remove(&account.person.id) else {
+        let Some((seq, seen_before)) = inner
+            .misses
+            .lock()
+            .expect("miss lock")
+            .remove(&account.person.id)
+        else {
             return Ok(());
         };
         if !inner.healthy() {
@@ -486,10 +581,14 @@ impl StatusCache for RedisCache {
         let entry = entry_key(generation, person);
         let tomb_p = person_tombstone(generation, person);
         let (tomb_o, members) = match &account.membership {
-            Some(m) => (org_tombstone(generation, &m.organization_id), members_key(generation, &m.organization_id)),
+            Some(m) => (
+                org_tombstone(generation, &m.organization_id),
+                members_key(generation, &m.organization_id),
+            ),
             None => (tomb_p.clone(), entry.clone()),
         };
-        let payload = serde_json::to_string(&CachedAccount::from(&account)).map_err(|e| CacheError::Internal(e.to_string()))?;
+        let payload = serde_json::to_string(&CachedAccount::from(&account))
+            .map_err(|e| CacheError::Internal(e.to_string()))?;
         let mut conn = inner.conn.clone();
         let stored: i64 = Script::new(GUARDED_PUT)
             .key(&entry)
@@ -509,7 +608,10 @@ impl StatusCache for RedisCache {
         Ok(())
     }
 
-    async fn get_organization(&self, organization_id: &str) -> Result<Option<Organization>, CacheError> {
+    async fn get_organization(
+        &self,
+        organization_id: &str,
+    ) -> Result<Option<Organization>, CacheError> {
         let inner = &self.inner;
         if !inner.healthy() {
             inner.bypassed.fetch_add(1, Ordering::Relaxed);
@@ -530,7 +632,9 @@ impl StatusCache for RedisCache {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        if let Some(org) = entry.and_then(|json| serde_json::from_str::<CachedOrganization>(&json).ok()) {
+        if let Some(org) =
+            entry.and_then(|json| serde_json::from_str::<CachedOrganization>(&json).ok())
+        {
             inner.redis_hits.fetch_add(1, Ordering::Relaxed);
             let org = Organization::from(org);
             inner.l1_put_organization(org.clone(), seen_before);
@@ -547,7 +651,12 @@ impl StatusCache for RedisCache {
 
     async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
         let inner = &self.inner;
-        let Some((seq, seen_before)) = inner.org_misses.lock().expect("miss lock").remove(&organization.id) else {
+        let Some((seq, seen_before)) = inner
+            .org_misses
+            .lock()
+            .expect("miss lock")
+            .remove(&organization.id)
+        else {
             return Ok(());
         };
         if !inner.healthy() {
@@ -556,8 +665,8 @@ impl StatusCache for RedisCache {
         let generation = inner.generation.load(Ordering::SeqCst);
         let entry = organization_key(generation, &organization.id);
         let tomb = org_tombstone(generation, &organization.id);
-        let payload =
-            serde_json::to_string(&CachedOrganization::from(&organization)).map_err(|e| CacheError::Internal(e.to_string()))?;
+        let payload = serde_json::to_string(&CachedOrganization::from(&organization))
+            .map_err(|e| CacheError::Internal(e.to_string()))?;
         let mut conn = inner.conn.clone();
         let stored: i64 = Script::new(GUARDED_PUT)
             .key(&entry)
@@ -585,7 +694,11 @@ impl StatusCache for RedisCache {
         let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
         let _: () = redis::pipe()
             .atomic()
-            .set_ex(person_tombstone(generation, person_id), seq, inner.config.entry_ttl.as_secs().max(1))
+            .set_ex(
+                person_tombstone(generation, person_id),
+                seq,
+                inner.config.entry_ttl.as_secs().max(1),
+            )
             .ignore()
             .del(entry_key(generation, person_id))
             .ignore()
@@ -664,7 +777,12 @@ fn org_status_name(s: OrganizationStatus) -> &'static str {
 
 impl From<&Organization> for CachedOrganization {
     fn from(o: &Organization) -> Self {
-        Self { id: o.id.clone(), name: o.name.clone(), status: org_status_name(o.status).into(), active_admins: o.active_admins }
+        Self {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            status: org_status_name(o.status).into(),
+            active_admins: o.active_admins,
+        }
     }
 }
 
@@ -674,7 +792,8 @@ impl From<CachedOrganization> for Organization {
             id: o.id,
             name: o.name,
             // An unknown status decodes to `blocked`: never more than was cached.
-            status: crate::directory::seed::organization_status(&o.status).unwrap_or(OrganizationStatus::Blocked),
+            status: crate::directory::seed::organization_status(&o.status)
+                .unwrap_or(OrganizationStatus::Blocked),
             active_admins: o.active_admins,
         }
     }
@@ -703,7 +822,11 @@ impl From<&Account> for CachedAccount {
 
 impl From<CachedAccount> for Account {
     fn from(c: CachedAccount) -> Self {
-        let person = Person { id: c.id, email: c.email, name: c.name };
+        let person = Person {
+            id: c.id,
+            email: c.email,
+            name: c.name,
+        };
         let membership = c.membership.map(|m| Membership {
             organization_id: m.organization_id,
             person_id: person.id.clone(),
@@ -716,7 +839,11 @@ impl From<CachedAccount> for Account {
             version: m.version,
         });
         let organization = c.organization.map(Organization::from);
-        Account { person, membership, organization }
+        Account {
+            person,
+            membership,
+            organization,
+        }
     }
 }
 
@@ -749,7 +876,11 @@ mod tests {
     #[test]
     fn cached_account_round_trips() {
         let account = Account {
-            person: Person { id: "p".into(), email: "p@x.test".into(), name: "P".into() },
+            person: Person {
+                id: "p".into(),
+                email: "p@x.test".into(),
+                name: "P".into(),
+            },
             membership: Some(Membership {
                 organization_id: "o".into(),
                 person_id: "p".into(),
@@ -761,7 +892,12 @@ mod tests {
                 invited_at: Some(9),
                 version: 3,
             }),
-            organization: Some(Organization { id: "o".into(), name: "O".into(), status: OrganizationStatus::Blocked, active_admins: 2 }),
+            organization: Some(Organization {
+                id: "o".into(),
+                name: "O".into(),
+                status: OrganizationStatus::Blocked,
+                active_admins: 2,
+            }),
         };
         let json = serde_json::to_string(&CachedAccount::from(&account)).unwrap();
         let back = Account::from(serde_json::from_str::<CachedAccount>(&json).unwrap());

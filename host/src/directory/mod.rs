@@ -12,7 +12,10 @@ use async_trait::async_trait;
 
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
-use crate::bindings::types::{Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization, Staff};
+use crate::bindings::types::{
+    Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
+    Staff,
+};
 
 /// Why a directory call failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,19 +65,34 @@ pub trait Directory: Send + Sync + 'static {
     /// A merchant staff member.
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError>;
     /// The person an external identity is linked to.
-    async fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirectoryError>;
+    async fn find_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError>;
     /// The identities linked to a person.
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError>;
     /// An onboarding request.
     async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError>;
     /// Onboarding requests, newest first.
-    async fn list_onboarding(&self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirectoryError>;
+    async fn list_onboarding(
+        &self,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<OnboardingRequest>, DirectoryError>;
     /// The pending request for an email.
-    async fn find_pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirectoryError>;
+    async fn find_pending_onboarding(
+        &self,
+        email: &str,
+    ) -> Result<Option<OnboardingRequest>, DirectoryError>;
     /// A page of members.
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError>;
     /// A page of the audit trail, newest first.
-    async fn read_audit(&self, organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<AuditPage, DirectoryError>;
+    async fn read_audit(
+        &self,
+        organization_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<AuditPage, DirectoryError>;
     /// Applies every op and stores the audit entry, atomically.
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError>;
     /// Puts one notification in the outbox on its own.

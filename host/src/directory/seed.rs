@@ -6,11 +6,13 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::sqlite::SqliteDirectory;
+use super::{Directory, DirectoryError};
 use crate::bindings::directory::ChangeOp;
 use crate::bindings::types::AuditEntry;
-use super::{Directory, DirectoryError};
-use super::sqlite::SqliteDirectory;
-use crate::bindings::types::{AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff};
+use crate::bindings::types::{
+    AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff,
+};
 
 /// The JSON document: every list optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -115,9 +117,14 @@ pub enum SeedError {
 impl Seed {
     /// Reads a seed file.
     pub fn from_file(path: &Path) -> Result<Self, SeedError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SeedError::Read { path: path.display().to_string(), source })?;
-        Self::from_json(&text).map_err(|message| SeedError::Invalid { path: path.display().to_string(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|message| SeedError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
     }
 
     /// Parses a seed document.
@@ -139,10 +146,17 @@ impl Seed {
             }));
         }
         for p in &self.people {
-            ops.push(ChangeOp::PutPerson(Person { id: p.id.clone(), email: p.email.clone(), name: p.name.clone() }));
+            ops.push(ChangeOp::PutPerson(Person {
+                id: p.id.clone(),
+                email: p.email.clone(),
+                name: p.name.clone(),
+            }));
             if let Some(org) = &p.organization {
                 if !self.organizations.iter().any(|o| &o.id == org) {
-                    return Err(format!("person `{}` names unknown organization `{org}`", p.id));
+                    return Err(format!(
+                        "person `{}` names unknown organization `{org}`",
+                        p.id
+                    ));
                 }
                 let status = account_status(p.status.as_deref().unwrap_or("active"))?;
                 ops.push(ChangeOp::PutMembership((
@@ -162,7 +176,11 @@ impl Seed {
             }
         }
         for l in &self.links {
-            ops.push(ChangeOp::LinkIdentity((l.issuer.clone(), l.subject.clone(), l.person.clone())));
+            ops.push(ChangeOp::LinkIdentity((
+                l.issuer.clone(),
+                l.subject.clone(),
+                l.person.clone(),
+            )));
         }
         Ok(ops)
     }
@@ -172,7 +190,11 @@ impl Seed {
     pub fn staff(&self) -> Vec<Staff> {
         self.staff
             .iter()
-            .map(|s| Staff { id: s.id.clone(), name: s.name.clone(), assigned_organizations: s.organizations.clone() })
+            .map(|s| Staff {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                assigned_organizations: s.organizations.clone(),
+            })
             .collect()
     }
 
@@ -207,7 +229,11 @@ pub fn organization_status(s: &str) -> Result<OrganizationStatus, String> {
         "approved" => OrganizationStatus::Approved,
         "rejected" => OrganizationStatus::Rejected,
         "blocked" => OrganizationStatus::Blocked,
-        other => return Err(format!("unknown organization status `{other}`: use pending, approved, rejected or blocked")),
+        other => {
+            return Err(format!(
+                "unknown organization status `{other}`: use pending, approved, rejected or blocked"
+            ));
+        }
     })
 }
 
@@ -218,6 +244,10 @@ pub fn account_status(s: &str) -> Result<AccountStatus, String> {
         "active" => AccountStatus::Active,
         "revoked" => AccountStatus::Revoked,
         "removed" => AccountStatus::Removed,
-        other => return Err(format!("unknown account status `{other}`: use invited, active, revoked or removed")),
+        other => {
+            return Err(format!(
+                "unknown account status `{other}`: use invited, active, revoked or removed"
+            ));
+        }
     })
 }

@@ -14,8 +14,8 @@ use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::{Kind, Notification};
 use crate::bindings::types::{
-    Account, AccountStatus, AuditEntry, AuditPage, AuditRecord, MemberPage, MemberSort, Membership, OnboardingRequest,
-    OnboardingStatus, Organization, OrganizationStatus, Person, Staff,
+    Account, AccountStatus, AuditEntry, AuditPage, AuditRecord, MemberPage, MemberSort, Membership,
+    OnboardingRequest, OnboardingStatus, Organization, OrganizationStatus, Person, Staff,
 };
 use crate::clock::Clock;
 
@@ -120,10 +120,13 @@ fn unavailable(err: rusqlite::Error) -> DirectoryError {
 impl SqliteDirectory {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path, clock: Clock) -> Result<Self, DirectoryError> {
-        let conn = Connection::open(path)
-            .map_err(|e| DirectoryError::Unavailable(format!("cannot open `{}`: {e}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        let conn = Connection::open(path).map_err(|e| {
+            DirectoryError::Unavailable(format!("cannot open `{}`: {e}", path.display()))
+        })?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(unavailable)?;
         Self::init(conn, format!("SQLite at {}", path.display()), clock)
     }
 
@@ -134,24 +137,40 @@ impl SqliteDirectory {
     }
 
     fn init(mut conn: Connection, label: String, clock: Clock) -> Result<Self, DirectoryError> {
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
         migrate(&mut conn, MIGRATIONS.len())?;
-        conn.pragma_update(None, "optimize", 0x10002).map_err(unavailable)?;
-        Ok(Self { conn: Mutex::new(conn), label, clock })
+        conn.pragma_update(None, "optimize", 0x10002)
+            .map_err(unavailable)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            label,
+            clock,
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stores staff records (staff are managed outside the plugin).
     pub fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute("INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)", params![staff.id, staff.name])
-            .map_err(unavailable)?;
-        tx.execute("DELETE FROM staff_organizations WHERE staff_id = ?1", params![staff.id]).map_err(unavailable)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)",
+            params![staff.id, staff.name],
+        )
+        .map_err(unavailable)?;
+        tx.execute(
+            "DELETE FROM staff_organizations WHERE staff_id = ?1",
+            params![staff.id],
+        )
+        .map_err(unavailable)?;
         for org in &staff.assigned_organizations {
             tx.execute(
                 "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)",
@@ -166,7 +185,11 @@ impl SqliteDirectory {
     pub fn is_empty(&self) -> Result<bool, DirectoryError> {
         let conn = self.conn();
         let n: i64 = conn
-            .query_row("SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)", [], |r| r.get(0))
+            .query_row(
+                "SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)",
+                [],
+                |r| r.get(0),
+            )
             .map_err(unavailable)?;
         Ok(n == 0)
     }
@@ -178,7 +201,9 @@ impl SqliteDirectory {
 }
 
 fn schema_version(conn: &Connection) -> Result<usize, DirectoryError> {
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(unavailable)?;
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
     Ok(v as usize)
 }
 
@@ -194,9 +219,11 @@ pub fn migrate(conn: &mut Connection, target: usize) -> Result<(), DirectoryErro
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
         let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute_batch(sql)
-            .map_err(|e| DirectoryError::Internal(format!("migration {} failed: {e}", index + 1)))?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64).map_err(unavailable)?;
+        tx.execute_batch(sql).map_err(|e| {
+            DirectoryError::Internal(format!("migration {} failed: {e}", index + 1))
+        })?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)
+            .map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
     }
     Ok(())
@@ -212,7 +239,8 @@ fn account_status_str(s: AccountStatus) -> &'static str {
 }
 
 fn account_status(s: &str) -> rusqlite::Result<AccountStatus> {
-    super::seed::account_status(s).map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
+    super::seed::account_status(s)
+        .map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
 }
 
 fn organization_status_str(s: OrganizationStatus) -> &'static str {
@@ -225,7 +253,8 @@ fn organization_status_str(s: OrganizationStatus) -> &'static str {
 }
 
 fn organization_status(s: &str) -> rusqlite::Result<OrganizationStatus> {
-    super::seed::organization_status(s).map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
+    super::seed::organization_status(s)
+        .map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
 }
 
 fn onboarding_status_str(s: OnboardingStatus) -> &'static str {
@@ -274,7 +303,11 @@ const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.
 const MEMBER_FROM: &str = "memberships m JOIN people p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id";
 
 fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
-    let person = Person { id: row.get(0)?, email: row.get(1)?, name: row.get(2)? };
+    let person = Person {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        name: row.get(2)?,
+    };
     let org_id: Option<String> = row.get(3)?;
     let (membership, organization) = match org_id {
         None => (None, None),
@@ -301,7 +334,11 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
             (Some(membership), Some(organization))
         }
     };
-    Ok(Account { person, membership, organization })
+    Ok(Account {
+        person,
+        membership,
+        organization,
+    })
 }
 
 fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
@@ -317,8 +354,7 @@ fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
     })
 }
 
-const ONBOARDING_COLUMNS: &str =
-    "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
+const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
 
 /// A listing cursor: the sort key and person id of the last row returned,
 /// with the sort it belongs to.
@@ -349,7 +385,11 @@ fn sort_key(sort: MemberSort) -> &'static str {
 }
 
 fn like_pattern(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -357,11 +397,18 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
     match op {
         ChangeOp::PutPerson(p) => {
             let taken: Option<String> = tx
-                .query_row("SELECT id FROM people WHERE email = ?1 AND id <> ?2", params![p.email, p.id], |r| r.get(0))
+                .query_row(
+                    "SELECT id FROM people WHERE email = ?1 AND id <> ?2",
+                    params![p.email, p.id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
             if let Some(other) = taken {
-                return Err(DirectoryError::Duplicate(format!("email `{}` belongs to person `{other}`", p.email)));
+                return Err(DirectoryError::Duplicate(format!(
+                    "email `{}` belongs to person `{other}`",
+                    p.email
+                )));
             }
             tx.execute(
                 "INSERT INTO people (id, email, name) VALUES (?1, ?2, ?3)
@@ -380,19 +427,33 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
         }
         ChangeOp::PutMembership((m, expected)) => {
             let exists = |table: &str, id: &str| -> Result<bool, DirectoryError> {
-                tx.query_row(&format!("SELECT 1 FROM {table} WHERE id = ?1"), params![id], |_| Ok(()))
-                    .optional()
-                    .map(|r| r.is_some())
-                    .map_err(unavailable)
+                tx.query_row(
+                    &format!("SELECT 1 FROM {table} WHERE id = ?1"),
+                    params![id],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map(|r| r.is_some())
+                .map_err(unavailable)
             };
             if !exists("people", &m.person_id)? {
-                return Err(DirectoryError::NotFound(format!("person `{}`", m.person_id)));
+                return Err(DirectoryError::NotFound(format!(
+                    "person `{}`",
+                    m.person_id
+                )));
             }
             if !exists("organizations", &m.organization_id)? {
-                return Err(DirectoryError::NotFound(format!("organization `{}`", m.organization_id)));
+                return Err(DirectoryError::NotFound(format!(
+                    "organization `{}`",
+                    m.organization_id
+                )));
             }
             let current: Option<i64> = tx
-                .query_row("SELECT version FROM memberships WHERE person_id = ?1", params![m.person_id], |r| r.get(0))
+                .query_row(
+                    "SELECT version FROM memberships WHERE person_id = ?1",
+                    params![m.person_id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
             let current = current.map(|v| v as u64);
@@ -447,14 +508,18 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
                 .optional()
                 .map_err(unavailable)?;
             if linked.is_some() {
-                return Err(DirectoryError::Duplicate(format!("identity `{subject}` at `{issuer}` is linked already")));
+                return Err(DirectoryError::Duplicate(format!(
+                    "identity `{subject}` at `{issuer}` is linked already"
+                )));
             }
             tx.execute(
                 "INSERT INTO identity_links (issuer, subject, person_id) VALUES (?1, ?2, ?3)",
                 params![issuer, subject, person],
             )
             .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
                     DirectoryError::NotFound(format!("person `{person}`"))
                 }
                 other => unavailable(other),
@@ -462,11 +527,18 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
         }
         ChangeOp::PutOnboarding((r, expected)) => {
             let current: Option<i64> = tx
-                .query_row("SELECT version FROM onboarding_requests WHERE id = ?1", params![r.id], |row| row.get(0))
+                .query_row(
+                    "SELECT version FROM onboarding_requests WHERE id = ?1",
+                    params![r.id],
+                    |row| row.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
             if current.map(|v| v as u64) != *expected {
-                return Err(DirectoryError::Conflict(format!("onboarding request `{}` changed since it was read", r.id)));
+                return Err(DirectoryError::Conflict(format!(
+                    "onboarding request `{}` changed since it was read",
+                    r.id
+                )));
             }
             tx.execute(
                 "INSERT INTO onboarding_requests (id, organization_name, requester_name, requester_email, status,
@@ -514,17 +586,27 @@ impl Directory for SqliteDirectory {
     }
 
     async fn new_id(&self, kind: &str) -> Result<String, DirectoryError> {
-        let prefix: String = kind.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
+        let prefix: String = kind
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(12)
+            .collect();
         let conn = self.conn();
-        let random: String = conn.query_row("SELECT lower(hex(randomblob(12)))", [], |r| r.get(0)).map_err(unavailable)?;
+        let random: String = conn
+            .query_row("SELECT lower(hex(randomblob(12)))", [], |r| r.get(0))
+            .map_err(unavailable)?;
         Ok(format!("{prefix}-{random}"))
     }
 
     async fn get_account(&self, person_id: &str) -> Result<Option<Account>, DirectoryError> {
         let conn = self.conn();
-        conn.query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = ?1"), params![person_id], account_row)
-            .optional()
-            .map_err(unavailable)
+        conn.query_row(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = ?1"),
+            params![person_id],
+            account_row,
+        )
+        .optional()
+        .map_err(unavailable)
     }
 
     async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, DirectoryError> {
@@ -561,7 +643,9 @@ impl Directory for SqliteDirectory {
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
         let conn = self.conn();
         let Some(name) = conn
-            .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| r.get::<_, String>(0))
+            .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
+                r.get::<_, String>(0)
+            })
             .optional()
             .map_err(unavailable)?
         else {
@@ -574,10 +658,18 @@ impl Directory for SqliteDirectory {
             .query_map(params![id], |r| r.get(0))
             .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
             .map_err(unavailable)?;
-        Ok(Some(Staff { id: id.to_string(), name, assigned_organizations: orgs }))
+        Ok(Some(Staff {
+            id: id.to_string(),
+            name,
+            assigned_organizations: orgs,
+        }))
     }
 
-    async fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirectoryError> {
+    async fn find_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError> {
         let conn = self.conn();
         conn.query_row(
             "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
@@ -600,12 +692,19 @@ impl Directory for SqliteDirectory {
 
     async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
         let conn = self.conn();
-        conn.query_row(&format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = ?1"), params![id], onboarding_row)
-            .optional()
-            .map_err(unavailable)
+        conn.query_row(
+            &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = ?1"),
+            params![id],
+            onboarding_row,
+        )
+        .optional()
+        .map_err(unavailable)
     }
 
-    async fn list_onboarding(&self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirectoryError> {
+    async fn list_onboarding(
+        &self,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<OnboardingRequest>, DirectoryError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
@@ -618,7 +717,10 @@ impl Directory for SqliteDirectory {
             .map_err(unavailable)
     }
 
-    async fn find_pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
+    async fn find_pending_onboarding(
+        &self,
+        email: &str,
+    ) -> Result<Option<OnboardingRequest>, DirectoryError> {
         let conn = self.conn();
         conn.query_row(
             &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE requester_email = ?1 AND status = 'pending'"),
@@ -631,12 +733,21 @@ impl Directory for SqliteDirectory {
 
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
         if query.organizations.is_empty() {
-            return Ok(MemberPage { members: Vec::new(), next_cursor: None });
+            return Ok(MemberPage {
+                members: Vec::new(),
+                next_cursor: None,
+            });
         }
         let limit = query.limit.clamp(1, 500) as usize;
         let key = sort_key(query.sort);
-        let (cmp, order) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
-        let mut sql = format!("SELECT {ACCOUNT_COLUMNS}, {key} FROM {MEMBER_FROM} WHERE m.organization_id IN (");
+        let (cmp, order) = if query.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let mut sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, {key} FROM {MEMBER_FROM} WHERE m.organization_id IN ("
+        );
         let mut values: Vec<rusqlite::types::Value> = Vec::new();
         for (i, org) in query.organizations.iter().enumerate() {
             sql.push_str(if i == 0 { "?" } else { ", ?" });
@@ -650,42 +761,74 @@ impl Directory for SqliteDirectory {
         if let Some(search) = &query.search {
             sql.push_str(" AND (lower(p.name) LIKE ? ESCAPE '\\' OR p.email LIKE ? ESCAPE '\\' OR lower(o.name) LIKE ? ESCAPE '\\')");
             let pattern = like_pattern(search);
-            values.extend([pattern.clone().into(), pattern.clone().into(), pattern.into()]);
+            values.extend([
+                pattern.clone().into(),
+                pattern.clone().into(),
+                pattern.into(),
+            ]);
         }
         if let Some(cursor) = &query.cursor {
             let cursor: Cursor = hex::decode(cursor)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| DirectoryError::Conflict("the cursor is malformed: start again without one".into()))?;
+                .ok_or_else(|| {
+                    DirectoryError::Conflict(
+                        "the cursor is malformed: start again without one".into(),
+                    )
+                })?;
             if cursor.s != sort_name(query.sort) || cursor.d != query.descending {
-                return Err(DirectoryError::Conflict("the cursor belongs to another sort order: start again without one".into()));
+                return Err(DirectoryError::Conflict(
+                    "the cursor belongs to another sort order: start again without one".into(),
+                ));
             }
             sql.push_str(&format!(" AND ({key}, p.id) {cmp} (?, ?)"));
             values.extend([cursor.k.into(), cursor.id.into()]);
         }
-        sql.push_str(&format!(" ORDER BY {key} {order}, p.id {order} LIMIT {}", limit + 1));
+        sql.push_str(&format!(
+            " ORDER BY {key} {order}, p.id {order} LIMIT {}",
+            limit + 1
+        ));
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
         let mut rows: Vec<(Account, String)> = stmt
-            .query_map(params_from_iter(values), |row| Ok((account_row(row)?, row.get::<_, String>(14)?)))
+            .query_map(params_from_iter(values), |row| {
+                Ok((account_row(row)?, row.get::<_, String>(14)?))
+            })
             .and_then(|rows| rows.collect())
             .map_err(unavailable)?;
         let next_cursor = if rows.len() > limit {
             rows.truncate(limit);
             let (last, key) = rows.last().expect("limit >= 1");
-            let cursor = Cursor { s: sort_name(query.sort).into(), d: query.descending, k: key.clone(), id: last.person.id.clone() };
-            Some(hex::encode(serde_json::to_vec(&cursor).expect("cursor serializes")))
+            let cursor = Cursor {
+                s: sort_name(query.sort).into(),
+                d: query.descending,
+                k: key.clone(),
+                id: last.person.id.clone(),
+            };
+            Some(hex::encode(
+                serde_json::to_vec(&cursor).expect("cursor serializes"),
+            ))
         } else {
             None
         };
-        Ok(MemberPage { members: rows.into_iter().map(|(a, _)| a).collect(), next_cursor })
+        Ok(MemberPage {
+            members: rows.into_iter().map(|(a, _)| a).collect(),
+            next_cursor,
+        })
     }
 
-    async fn read_audit(&self, organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<AuditPage, DirectoryError> {
+    async fn read_audit(
+        &self,
+        organization_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<AuditPage, DirectoryError> {
         let limit = limit.clamp(1, 500) as i64;
         let before = match cursor {
             None => i64::MAX,
-            Some(c) => c.parse::<i64>().map_err(|_| DirectoryError::Conflict("the cursor is malformed: start again without one".into()))?,
+            Some(c) => c.parse::<i64>().map_err(|_| {
+                DirectoryError::Conflict("the cursor is malformed: start again without one".into())
+            })?,
         };
         let conn = self.conn();
         let mut stmt = conn
@@ -719,7 +862,10 @@ impl Directory for SqliteDirectory {
         } else {
             None
         };
-        Ok(AuditPage { entries, next_cursor })
+        Ok(AuditPage {
+            entries,
+            next_cursor,
+        })
     }
 
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
@@ -781,7 +927,10 @@ impl Directory for SqliteDirectory {
     async fn mark_delivered(&self, id: u64) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs() as i64;
         self.conn()
-            .execute("UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1", params![id as i64, now])
+            .execute(
+                "UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id as i64, now],
+            )
             .map(|_| ())
             .map_err(unavailable)
     }
@@ -815,7 +964,11 @@ mod tests {
     }
 
     fn person(id: &str) -> Person {
-        Person { id: id.into(), email: format!("{id}@a.test"), name: id.into() }
+        Person {
+            id: id.into(),
+            email: format!("{id}@a.test"),
+            name: id.into(),
+        }
     }
 
     fn membership(person: &str, org: &str) -> Membership {
@@ -833,18 +986,40 @@ mod tests {
     }
 
     fn org(id: &str) -> Organization {
-        Organization { id: id.into(), name: id.into(), status: OrganizationStatus::Approved, active_admins: 0 }
+        Organization {
+            id: id.into(),
+            name: id.into(),
+            status: OrganizationStatus::Approved,
+            active_admins: 0,
+        }
     }
 
     fn notification() -> Notification {
-        Notification { kind: Kind::Invitation, recipient: "q@a.test".into(), params: vec![] }
+        Notification {
+            kind: Kind::Invitation,
+            recipient: "q@a.test".into(),
+            params: vec![],
+        }
     }
 
     #[tokio::test]
     async fn failed_change_leaves_no_trace() {
         let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-        dir.apply(vec![ChangeOp::PutOrganization(org("a")), ChangeOp::PutPerson(person("p"))], audit()).await.unwrap();
-        dir.apply(vec![ChangeOp::PutMembership((membership("p", "a"), None))], audit()).await.unwrap();
+        dir.apply(
+            vec![
+                ChangeOp::PutOrganization(org("a")),
+                ChangeOp::PutPerson(person("p")),
+            ],
+            audit(),
+        )
+        .await
+        .unwrap();
+        dir.apply(
+            vec![ChangeOp::PutMembership((membership("p", "a"), None))],
+            audit(),
+        )
+        .await
+        .unwrap();
         let audit_before = dir.read_audit(None, None, 100).await.unwrap().entries.len();
         let err = dir
             .apply(
@@ -860,20 +1035,46 @@ mod tests {
         assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
         assert!(dir.get_account("q").await.unwrap().is_none());
         assert!(dir.due_messages(10).await.unwrap().is_empty());
-        assert_eq!(dir.read_audit(None, None, 100).await.unwrap().entries.len(), audit_before);
-        assert_eq!(dir.get_account("p").await.unwrap().unwrap().membership.unwrap().version, 1);
+        assert_eq!(
+            dir.read_audit(None, None, 100).await.unwrap().entries.len(),
+            audit_before
+        );
+        assert_eq!(
+            dir.get_account("p")
+                .await
+                .unwrap()
+                .unwrap()
+                .membership
+                .unwrap()
+                .version,
+            1
+        );
     }
 
     #[tokio::test]
     async fn duplicate_email_and_relinking_are_refused() {
         let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-        dir.apply(vec![ChangeOp::PutPerson(person("p"))], audit()).await.unwrap();
-        let twin = Person { id: "q".into(), ..person("p") };
-        assert!(matches!(dir.apply(vec![ChangeOp::PutPerson(twin)], audit()).await, Err(DirectoryError::Duplicate(_))));
+        dir.apply(vec![ChangeOp::PutPerson(person("p"))], audit())
+            .await
+            .unwrap();
+        let twin = Person {
+            id: "q".into(),
+            ..person("p")
+        };
+        assert!(matches!(
+            dir.apply(vec![ChangeOp::PutPerson(twin)], audit()).await,
+            Err(DirectoryError::Duplicate(_))
+        ));
         let link = || ChangeOp::LinkIdentity(("iss".into(), "sub".into(), "p".into()));
         dir.apply(vec![link()], audit()).await.unwrap();
-        assert!(matches!(dir.apply(vec![link()], audit()).await, Err(DirectoryError::Duplicate(_))));
-        assert_eq!(dir.find_link("iss", "sub").await.unwrap().as_deref(), Some("p"));
+        assert!(matches!(
+            dir.apply(vec![link()], audit()).await,
+            Err(DirectoryError::Duplicate(_))
+        ));
+        assert_eq!(
+            dir.find_link("iss", "sub").await.unwrap().as_deref(),
+            Some("p")
+        );
     }
 
     #[tokio::test]
@@ -884,7 +1085,13 @@ mod tests {
             ChangeOp::PutPerson(person("p")),
             ChangeOp::PutPerson(person("q")),
             ChangeOp::PutMembership((membership("p", "a"), None)),
-            ChangeOp::PutMembership((Membership { status: AccountStatus::Revoked, ..membership("q", "a") }, None)),
+            ChangeOp::PutMembership((
+                Membership {
+                    status: AccountStatus::Revoked,
+                    ..membership("q", "a")
+                },
+                None,
+            )),
         ];
         dir.apply(ops, audit()).await.unwrap();
         let account = dir.get_account("p").await.unwrap().unwrap();
@@ -900,13 +1107,23 @@ mod tests {
         assert_eq!(dir.schema_version().unwrap(), MIGRATIONS.len());
         drop(dir);
         // Reopening an up-to-date database changes nothing.
-        assert_eq!(SqliteDirectory::open(&fresh, Clock::system()).unwrap().schema_version().unwrap(), MIGRATIONS.len());
+        assert_eq!(
+            SqliteDirectory::open(&fresh, Clock::system())
+                .unwrap()
+                .schema_version()
+                .unwrap(),
+            MIGRATIONS.len()
+        );
 
         let old = tmp.path().join("old.db");
         {
             let mut conn = Connection::open(&old).unwrap();
             migrate(&mut conn, MIGRATIONS.len() - 1).unwrap();
-            conn.execute("INSERT INTO organizations (id, name, status) VALUES ('a', 'A', 'approved')", []).unwrap();
+            conn.execute(
+                "INSERT INTO organizations (id, name, status) VALUES ('a', 'A', 'approved')",
+                [],
+            )
+            .unwrap();
             conn.execute(
                 "INSERT INTO onboarding_requests VALUES ('r1', 'X', 'R', 'r@x.test', 'pending', NULL, 1, 1)",
                 [],
@@ -927,7 +1144,10 @@ mod tests {
             submitted_at: 2,
             version: 1,
         };
-        let err = dir.apply(vec![ChangeOp::PutOnboarding((second, None))], audit()).await.unwrap_err();
+        let err = dir
+            .apply(vec![ChangeOp::PutOnboarding((second, None))], audit())
+            .await
+            .unwrap_err();
         assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
     }
 
@@ -935,8 +1155,13 @@ mod tests {
     fn a_database_from_a_newer_release_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("future.db");
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
-        let err = SqliteDirectory::open(&path, Clock::system()).err().expect("refused");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = SqliteDirectory::open(&path, Clock::system())
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("newer"), "{err}");
     }
 }

@@ -1,5 +1,8 @@
 use crate::bindings::directory::{self, ChangeOp, MemberQuery};
-use crate::bindings::types::{Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization, Staff};
+use crate::bindings::types::{
+    Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
+    Staff,
+};
 use crate::cache::{self, CacheError};
 use crate::directory::DirectoryError;
 use crate::state::HostState;
@@ -13,36 +16,64 @@ impl directory::Host for HostState {
         self.services.directory.get_account(&person_id).await
     }
 
-    async fn find_account_by_email(&mut self, email: String) -> Result<Option<Account>, DirectoryError> {
+    async fn find_account_by_email(
+        &mut self,
+        email: String,
+    ) -> Result<Option<Account>, DirectoryError> {
         self.services.directory.find_account_by_email(&email).await
     }
 
-    async fn get_organization(&mut self, organization_id: String) -> Result<Option<Organization>, DirectoryError> {
-        self.services.directory.get_organization(&organization_id).await
+    async fn get_organization(
+        &mut self,
+        organization_id: String,
+    ) -> Result<Option<Organization>, DirectoryError> {
+        self.services
+            .directory
+            .get_organization(&organization_id)
+            .await
     }
 
     async fn get_staff(&mut self, staff_id: String) -> Result<Option<Staff>, DirectoryError> {
         self.services.directory.get_staff(&staff_id).await
     }
 
-    async fn find_link(&mut self, issuer: String, subject: String) -> Result<Option<String>, DirectoryError> {
+    async fn find_link(
+        &mut self,
+        issuer: String,
+        subject: String,
+    ) -> Result<Option<String>, DirectoryError> {
         self.services.directory.find_link(&issuer, &subject).await
     }
 
-    async fn list_links(&mut self, person_id: String) -> Result<Vec<(String, String)>, DirectoryError> {
+    async fn list_links(
+        &mut self,
+        person_id: String,
+    ) -> Result<Vec<(String, String)>, DirectoryError> {
         self.services.directory.list_links(&person_id).await
     }
 
-    async fn get_onboarding(&mut self, request_id: String) -> Result<Option<OnboardingRequest>, DirectoryError> {
+    async fn get_onboarding(
+        &mut self,
+        request_id: String,
+    ) -> Result<Option<OnboardingRequest>, DirectoryError> {
         self.services.directory.get_onboarding(&request_id).await
     }
 
-    async fn list_onboarding(&mut self, status: Option<OnboardingStatus>) -> Result<Vec<OnboardingRequest>, DirectoryError> {
+    async fn list_onboarding(
+        &mut self,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<OnboardingRequest>, DirectoryError> {
         self.services.directory.list_onboarding(status).await
     }
 
-    async fn find_pending_onboarding(&mut self, email: String) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        self.services.directory.find_pending_onboarding(&email).await
+    async fn find_pending_onboarding(
+        &mut self,
+        email: String,
+    ) -> Result<Option<OnboardingRequest>, DirectoryError> {
+        self.services
+            .directory
+            .find_pending_onboarding(&email)
+            .await
     }
 
     async fn list_members(&mut self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
@@ -55,12 +86,21 @@ impl directory::Host for HostState {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<AuditPage, DirectoryError> {
-        self.services.directory.read_audit(organization_id.as_deref(), cursor.as_deref(), limit).await
+        self.services
+            .directory
+            .read_audit(organization_id.as_deref(), cursor.as_deref(), limit)
+            .await
     }
 
     async fn apply(&mut self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
-        let touched: Vec<ChangeOp> = ops.iter().filter(|op| cache::affects_cache(op)).cloned().collect();
-        let queues = ops.iter().any(|op| matches!(op, ChangeOp::QueueNotification(_)));
+        let touched: Vec<ChangeOp> = ops
+            .iter()
+            .filter(|op| cache::affects_cache(op))
+            .cloned()
+            .collect();
+        let queues = ops
+            .iter()
+            .any(|op| matches!(op, ChangeOp::QueueNotification(_)));
         self.services.directory.apply(ops, audit).await?;
         if queues {
             self.services.outbox_ready.notify_one();
@@ -74,7 +114,9 @@ impl directory::Host for HostState {
                 tracing::warn!("change committed while the status cache is unreachable: {err}");
                 Ok(())
             }
-            Err(err) => Err(DirectoryError::Internal(format!("change committed but not invalidated: {err}"))),
+            Err(err) => Err(DirectoryError::Internal(format!(
+                "change committed but not invalidated: {err}"
+            ))),
         }
     }
 

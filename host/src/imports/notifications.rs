@@ -8,10 +8,14 @@ impl notifications::Host for HostState {
         if crate::notify::valid_address(&message.recipient).is_none() {
             return Err(NotifyError::InvalidRecipient(message.recipient));
         }
-        self.services.directory.enqueue(message).await.map_err(|err| match err {
-            DirectoryError::Unavailable(m) => NotifyError::Unavailable(m),
-            other => NotifyError::Internal(other.to_string()),
-        })?;
+        self.services
+            .directory
+            .enqueue(message)
+            .await
+            .map_err(|err| match err {
+                DirectoryError::Unavailable(m) => NotifyError::Unavailable(m),
+                other => NotifyError::Internal(other.to_string()),
+            })?;
         self.services.outbox_ready.notify_one();
         Ok(())
     }

@@ -12,7 +12,10 @@ impl status_cache::Host for HostState {
         self.services.cache.put(value).await
     }
 
-    async fn get_organization(&mut self, organization_id: String) -> Result<Option<Organization>, CacheError> {
+    async fn get_organization(
+        &mut self,
+        organization_id: String,
+    ) -> Result<Option<Organization>, CacheError> {
         self.services.cache.get_organization(&organization_id).await
     }
 

@@ -31,7 +31,10 @@ pub async fn sample_directory(clock: &Clock) -> Arc<SqliteDirectory> {
 /// A builder with the sample directory and the shared artifact cache.
 pub async fn builder() -> Builder {
     let clock = Clock::system();
-    PartnerGate::builder().directory(sample_directory(&clock).await).clock(clock).artifact_cache(artifact_dir())
+    PartnerGate::builder()
+        .directory(sample_directory(&clock).await)
+        .clock(clock)
+        .artifact_cache(artifact_dir())
 }
 
 /// A host on the default policies and the sample directory.
@@ -53,7 +56,9 @@ pub async fn decide_with(
     context: serde_json::Value,
 ) -> Decision {
     let request = AuthorizeRequest::new(principal, action, resource).with_context(context);
-    gate.authorize(&request).await.unwrap_or_else(|e| panic!("{principal} {action} {resource}: {e}"))
+    gate.authorize(&request)
+        .await
+        .unwrap_or_else(|e| panic!("{principal} {action} {resource}: {e}"))
 }
 
 /// A `redis-server` of the test's own, on a free port, without persistence.
@@ -65,7 +70,11 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one on a free port.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut server = Self { port, child: None };
         server.restart();
         server
@@ -79,14 +88,27 @@ impl RedisServer {
     /// Starts it again on the same port (after [`stop`](Self::stop)).
     pub fn restart(&mut self) {
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server must be installed (scripts/test.sh installs it)");
         self.child = Some(child);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start on {}", self.port);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start on {}",
+                self.port
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }

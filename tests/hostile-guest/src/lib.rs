@@ -16,14 +16,25 @@ mod component {
     export!(Hostile);
 
     fn summary() -> policy::Summary {
-        policy::Summary { version: "hostile".into(), policies: 0, permits: 0, forbids: 0 }
+        policy::Summary {
+            version: "hostile".into(),
+            policies: 0,
+            permits: 0,
+            forbids: 0,
+        }
     }
 
     impl policy::Guest for Hostile {
-        fn load(_: policy::PolicyFile, _: Vec<policy::PolicyFile>) -> Result<policy::Summary, policy::Error> {
+        fn load(
+            _: policy::PolicyFile,
+            _: Vec<policy::PolicyFile>,
+        ) -> Result<policy::Summary, policy::Error> {
             Ok(summary())
         }
-        fn validate(_: policy::PolicyFile, _: Vec<policy::PolicyFile>) -> Result<policy::Summary, policy::Error> {
+        fn validate(
+            _: policy::PolicyFile,
+            _: Vec<policy::PolicyFile>,
+        ) -> Result<policy::Summary, policy::Error> {
             Ok(summary())
         }
         fn current() -> Option<policy::Summary> {
@@ -79,30 +90,65 @@ mod component {
             Err(org_users::Error::Unsupported)
         }
         fn bulk_add(_: String, _: String, users: Vec<org_users::NewUser>) -> Vec<Membership> {
-            users.iter().map(|_| Err(org_users::Error::Unsupported)).collect()
+            users
+                .iter()
+                .map(|_| Err(org_users::Error::Unsupported))
+                .collect()
         }
-        fn bulk_change(_: String, _: org_users::BulkAction, targets: Vec<org_users::Target>) -> Vec<Membership> {
-            targets.iter().map(|_| Err(org_users::Error::Unsupported)).collect()
+        fn bulk_change(
+            _: String,
+            _: org_users::BulkAction,
+            targets: Vec<org_users::Target>,
+        ) -> Vec<Membership> {
+            targets
+                .iter()
+                .map(|_| Err(org_users::Error::Unsupported))
+                .collect()
         }
-        fn list_users(_: String, _: org_users::UserQuery) -> Result<types::MemberPage, org_users::Error> {
+        fn list_users(
+            _: String,
+            _: org_users::UserQuery,
+        ) -> Result<types::MemberPage, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
-        fn read_audit(_: String, _: Option<String>, _: Option<String>, _: u32) -> Result<types::AuditPage, org_users::Error> {
+        fn read_audit(
+            _: String,
+            _: Option<String>,
+            _: Option<String>,
+            _: u32,
+        ) -> Result<types::AuditPage, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
-        fn submit_onboarding(_: String, _: String, _: String) -> Result<types::OnboardingRequest, org_users::Error> {
+        fn submit_onboarding(
+            _: String,
+            _: String,
+            _: String,
+        ) -> Result<types::OnboardingRequest, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
-        fn approve_onboarding(_: String, _: String) -> Result<types::OnboardingRequest, org_users::Error> {
+        fn approve_onboarding(
+            _: String,
+            _: String,
+        ) -> Result<types::OnboardingRequest, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
-        fn reject_onboarding(_: String, _: String, _: String) -> Result<types::OnboardingRequest, org_users::Error> {
+        fn reject_onboarding(
+            _: String,
+            _: String,
+            _: String,
+        ) -> Result<types::OnboardingRequest, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
-        fn list_onboarding(_: String, _: Option<types::OnboardingStatus>) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
+        fn list_onboarding(
+            _: String,
+            _: Option<types::OnboardingStatus>,
+        ) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
-        fn create_organization(_: String, _: String) -> Result<types::Organization, org_users::Error> {
+        fn create_organization(
+            _: String,
+            _: String,
+        ) -> Result<types::Organization, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
     }
