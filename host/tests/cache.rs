@@ -306,6 +306,57 @@ async fn redis_outage_never_allows_a_revoked_user_keeps_writes_and_recovers() {
     assert!(browses(&b, "carol").await);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_state_begun_on_one_node_is_finished_on_another_once() {
+    use partnergate::cache::EphemeralStore;
+    let redis = RedisServer::start();
+    let a = RedisCache::connect(RedisCacheConfig::new(redis.url()))
+        .await
+        .unwrap();
+    let b = RedisCache::connect(RedisCacheConfig::new(redis.url()))
+        .await
+        .unwrap();
+    a.put_ephemeral(
+        "oidc-state",
+        "st-1",
+        r#"{"nonce":"n","verifier":"v"}"#,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    a.put_ephemeral("session", "sess-1", "alice", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (x, y) = tokio::join!(
+        b.take_ephemeral("oidc-state", "st-1"),
+        a.take_ephemeral("oidc-state", "st-1")
+    );
+    let taken: Vec<String> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+    assert_eq!(
+        taken,
+        [r#"{"nonce":"n","verifier":"v"}"#],
+        "exactly one node gets the state"
+    );
+    assert_eq!(
+        b.get_ephemeral("session", "sess-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("alice")
+    );
+    a.delete_ephemeral("session", "sess-1").await.unwrap();
+    assert_eq!(b.get_ephemeral("session", "sess-1").await.unwrap(), None);
+    a.put_ephemeral("oidc-state", "st-2", "x", Duration::from_millis(50))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        b.take_ephemeral("oidc-state", "st-2").await.unwrap(),
+        None,
+        "expired state is gone"
+    );
+}
+
 /// The single-node lifecycle checks, run against a given cache.
 async fn lifecycle_reaches_the_next_request(cache: Arc<dyn StatusCache>) {
     let clock = Clock::system();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{CacheError, StatusCache};
+use super::{CacheError, EphemeralStore, StatusCache};
 use crate::bindings::types::{Account, Organization};
 
 /// An in-process [`StatusCache`].
@@ -14,6 +14,7 @@ pub struct MemoryCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Account)>>,
     organizations: Mutex<HashMap<String, (Instant, Organization)>>,
+    ephemeral: Mutex<HashMap<(String, String), (Instant, String)>>,
 }
 
 impl MemoryCache {
@@ -23,6 +24,7 @@ impl MemoryCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
             organizations: Mutex::new(HashMap::new()),
+            ephemeral: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -88,5 +90,97 @@ impl StatusCache for MemoryCache {
                     .is_none_or(|m| m.organization_id != organization_id)
             });
         Ok(())
+    }
+}
+
+#[async_trait]
+impl EphemeralStore for MemoryCache {
+    async fn put_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut values = self.ephemeral.lock().expect("cache lock");
+        values.retain(|_, (expires, _)| *expires > Instant::now());
+        values.insert(
+            (namespace.into(), key.into()),
+            (Instant::now() + ttl, value.into()),
+        );
+        Ok(())
+    }
+
+    async fn get_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, CacheError> {
+        let values = self.ephemeral.lock().expect("cache lock");
+        let found = values.get(&(namespace.to_string(), key.to_string()));
+        Ok(found
+            .filter(|(expires, _)| *expires > Instant::now())
+            .map(|(_, v)| v.clone()))
+    }
+
+    async fn take_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, CacheError> {
+        let mut values = self.ephemeral.lock().expect("cache lock");
+        let found = values.remove(&(namespace.to_string(), key.to_string()));
+        Ok(found
+            .filter(|(expires, _)| *expires > Instant::now())
+            .map(|(_, v)| v))
+    }
+
+    async fn delete_ephemeral(&self, namespace: &str, key: &str) -> Result<(), CacheError> {
+        self.ephemeral
+            .lock()
+            .expect("cache lock")
+            .remove(&(namespace.to_string(), key.to_string()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ephemeral_values_are_single_use_and_expire() {
+        let cache = MemoryCache::new(Duration::from_secs(1));
+        cache
+            .put_ephemeral("state", "s1", "v", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.get_ephemeral("state", "s1").await.unwrap().as_deref(),
+            Some("v")
+        );
+        assert_eq!(
+            cache
+                .take_ephemeral("state", "s1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("v")
+        );
+        assert_eq!(cache.take_ephemeral("state", "s1").await.unwrap(), None);
+        cache
+            .put_ephemeral("state", "s2", "v", Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(cache.take_ephemeral("state", "s2").await.unwrap(), None);
+        cache
+            .put_ephemeral("session", "s3", "v", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.get_ephemeral("state", "s3").await.unwrap(),
+            None,
+            "namespaces are apart"
+        );
     }
 }

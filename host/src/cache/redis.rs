@@ -34,7 +34,7 @@ use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use super::{CacheError, StatusCache};
+use super::{CacheError, EphemeralStore, StatusCache};
 use crate::bindings::types::{
     Account, AccountStatus, Membership, Organization, OrganizationStatus, Person,
 };
@@ -104,6 +104,12 @@ fn org_tombstone(generation: u64, org_id: &str) -> String {
 
 fn organization_key(generation: u64, org_id: &str) -> String {
     format!("pg:v1:{generation}:og:{}", hex::encode(org_id))
+}
+
+/// Ephemeral values are not generation-scoped: a new generation must not end
+/// sessions or sign-ins in progress.
+fn ephemeral_key(namespace: &str, key: &str) -> String {
+    format!("pg:v1:e:{}:{}", hex::encode(namespace), hex::encode(key))
 }
 
 fn ack_channel(node: &str) -> String {
@@ -728,6 +734,59 @@ impl StatusCache for RedisCache {
     }
 }
 
+#[async_trait]
+impl EphemeralStore for RedisCache {
+    async fn put_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.inner.conn.clone();
+        let ms = ttl.as_millis().max(1) as u64;
+        redis::cmd("SET")
+            .arg(ephemeral_key(namespace, key))
+            .arg(value)
+            .arg("PX")
+            .arg(ms)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, CacheError> {
+        let mut conn = self.inner.conn.clone();
+        conn.get(ephemeral_key(namespace, key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, CacheError> {
+        let mut conn = self.inner.conn.clone();
+        redis::cmd("GETDEL")
+            .arg(ephemeral_key(namespace, key))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete_ephemeral(&self, namespace: &str, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.inner.conn.clone();
+        conn.del::<_, ()>(ephemeral_key(namespace, key))
+            .await
+            .map_err(unavailable)
+    }
+}
+
 /// The JSON form of an account in Redis.
 #[derive(Serialize, Deserialize)]
 struct CachedAccount {
@@ -862,6 +921,12 @@ mod tests {
             // Keys of different kinds or generations never meet either.
             prop_assert_ne!(entry_key(generation, &a), person_tombstone(generation, &a));
             prop_assert_ne!(entry_key(generation, &a), entry_key(generation + 1, &a));
+        }
+
+        #[test]
+        fn ephemeral_keys_never_collide(n1 in ".{0,8}", k1 in ".{0,16}", n2 in ".{0,8}", k2 in ".{0,16}") {
+            prop_assume!((n1.as_str(), k1.as_str()) != (n2.as_str(), k2.as_str()));
+            prop_assert_ne!(ephemeral_key(&n1, &k1), ephemeral_key(&n2, &k2));
         }
 
         #[test]
