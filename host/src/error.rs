@@ -86,6 +86,9 @@ pub enum Error {
     /// Too soon; retry after this many seconds.
     #[error("rate limited: retry in {0} s")]
     RateLimited(u64),
+    /// A sign-in was refused; the text says why.
+    #[error("sign-in refused: {0}")]
+    Refused(String),
     /// The operation is not implemented by the loaded plugin.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -11,6 +11,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::bindings::access;
 use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
+use crate::bindings::sign_in::{self, SignedIn};
+use crate::bindings::types::ExternalIdentity;
 use crate::bindings::types::{
     AuditPage, Decision as WitDecision, Effect, MemberPage, Membership, OnboardingRequest,
     OnboardingStatus, Organization,
@@ -624,6 +626,35 @@ impl PartnerGate {
             })
             .await?,
         )
+    }
+}
+
+impl PartnerGate {
+    /// Resolves an identity whose ID token was validated to a customer,
+    /// linking it when the sign-in rules allow. `Err(Error::Refused(reason))`
+    /// says why not; every link and refusal is audited.
+    pub async fn link_identity(&self, identity: ExternalIdentity) -> Result<SignedIn, Error> {
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_link(&mut warm.store, &identity)
+                        .await
+                })
+            })
+            .await?;
+        result.map_err(|err| match err {
+            sign_in::Error::Unsupported => {
+                Error::Unsupported("the loaded plugin does not implement sign-in".into())
+            }
+            sign_in::Error::Refused(reason) => Error::Refused(reason),
+            sign_in::Error::Unavailable(m) => Error::Unavailable(m),
+            sign_in::Error::InternalError(m) => {
+                Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
+            }
+        })
     }
 }
 

@@ -169,6 +169,7 @@ impl From<Error> for ApiError {
                 e
             }
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            Error::Refused(_) => Self::new(StatusCode::FORBIDDEN, "sign_in_refused", message),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             Error::RateLimited(secs) => {
                 let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);

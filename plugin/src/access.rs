@@ -107,6 +107,7 @@ pub struct Names {
     staff: EntityTypeName,
     store: EntityTypeName,
     onboarding: EntityTypeName,
+    identity: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -120,6 +121,7 @@ impl Names {
             staff: name("PartnerGate::Staff"),
             store: name("PartnerGate::Store"),
             onboarding: name("PartnerGate::OnboardingRequest"),
+            identity: name("PartnerGate::Identity"),
             action: name("PartnerGate::Action"),
         }
     }
@@ -299,6 +301,84 @@ pub fn authorize_with(
         policies,
         errors,
     })
+}
+
+/// Decides `action` for a principal and resource given as ready entities
+/// (sign-in's `Identity`, which no directory holds). Any error denies.
+pub fn decide_entities(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    action: &str,
+    principal: EntityUid,
+    resource: EntityUid,
+    mut entities: Vec<Entity>,
+) -> Result<Decision, AccessError> {
+    let action_uid = names.uid(&names.action, action);
+    let slice = loaded.actions.get(&action_uid).ok_or_else(|| {
+        AccessError::InvalidRequest(format!("action `{action}` is not in the schema"))
+    })?;
+    entities.push(slice.entity.clone());
+    let request = CedarRequest::new(
+        principal,
+        action_uid,
+        resource,
+        Context::empty(),
+        Some(&loaded.schema),
+    )
+    .map_err(|e| AccessError::InvalidRequest(e.to_string()))?;
+    let entities = cedar_policy::Entities::from_entities(entities, None)
+        .map_err(|e| AccessError::InvalidRequest(format!("entities: {e}")))?;
+    let response = Authorizer::new().is_authorized(&request, &slice.policies, &entities);
+    let errors: Vec<String> = response
+        .diagnostics()
+        .errors()
+        .map(ToString::to_string)
+        .collect();
+    let allowed = errors.is_empty() && response.decision() == CedarDecision::Allow;
+    let mut policies: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    policies.sort_unstable();
+    Ok(Decision {
+        effect: if allowed { Effect::Allow } else { Effect::Deny },
+        policies,
+        errors,
+    })
+}
+
+/// The `Identity` entity sign-in decides on.
+pub fn identity_entity(
+    names: &Names,
+    id: &str,
+    issuer: &str,
+    trusted_provider: bool,
+    email_verified: bool,
+) -> (EntityUid, Entity) {
+    let uid = names.uid(&names.identity, id);
+    let attrs = HashMap::from([
+        (
+            "issuer".to_string(),
+            RestrictedExpression::new_string(issuer.to_string()),
+        ),
+        (
+            "trustedProvider".to_string(),
+            RestrictedExpression::new_bool(trusted_provider),
+        ),
+        (
+            "emailVerified".to_string(),
+            RestrictedExpression::new_bool(email_verified),
+        ),
+    ]);
+    let entity = Entity::new(uid.clone(), attrs, HashSet::new())
+        .expect("literal attribute values always evaluate");
+    (uid, entity)
+}
+
+/// The `Customer` entity's uid.
+pub fn customer_uid(names: &Names, id: &str) -> EntityUid {
+    names.uid(&names.customer, id)
 }
 
 /// Builds the Cedar request and entities from the records.

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use crate::access::{self, AccessError, Names, Records, Unavailable};
 use crate::model;
 use crate::policy_set::{self, LoadedPolicies, Problem, SourceFile, Summary};
-use crate::users;
+use crate::{signin, users};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -351,8 +351,37 @@ fn target_from_wit(t: org_users::Target) -> users::Target {
 }
 
 impl sign_in::Guest for Component {
-    fn link(_identity: types::ExternalIdentity) -> Result<String, sign_in::Error> {
-        Err(sign_in::Error::Unsupported)
+    fn link(identity: types::ExternalIdentity) -> Result<sign_in::SignedIn, sign_in::Error> {
+        let identity = signin::Identity {
+            issuer: identity.issuer,
+            subject: identity.subject,
+            emails: identity.emails,
+            email_verified: identity.email_verified,
+            trusted_provider: identity.trusted_provider,
+        };
+        STATE.with(|state| {
+            let state = state.borrow();
+            let Some(state) = state.as_ref() else {
+                return Err(sign_in::Error::InternalError(Some(
+                    "no policy set loaded".into(),
+                )));
+            };
+            let rules = signin::SignIn {
+                loaded: &state.loaded,
+                names: &state.names,
+                dir: &HostRecords,
+            };
+            match rules.link(&identity) {
+                Ok(s) => Ok(sign_in::SignedIn {
+                    person_id: s.person_id,
+                    organization_id: s.organization_id,
+                    status: account_status_to_wit(s.status),
+                    linked: s.linked,
+                }),
+                Err(signin::SignInError::Refused(reason)) => Err(sign_in::Error::Refused(reason)),
+                Err(signin::SignInError::Unavailable(m)) => Err(sign_in::Error::Unavailable(m)),
+            }
+        })
     }
 }
 
@@ -452,6 +481,10 @@ impl users::Directory for HostRecords {
             .map_err(dir_error)
     }
 
+    fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, users::DirError> {
+        directory::find_link(issuer, subject).map_err(dir_error)
+    }
+
     fn has_links(&self, person_id: &str) -> Result<bool, users::DirError> {
         directory::list_links(person_id)
             .map(|links| !links.is_empty())
@@ -543,6 +576,9 @@ fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
         }),
         model::ChangeOp::PutOrganization(o) => {
             directory::ChangeOp::PutOrganization(organization_to_wit(o))
+        }
+        model::ChangeOp::PutLink(issuer, subject, person) => {
+            directory::ChangeOp::LinkIdentity((issuer, subject, person))
         }
         model::ChangeOp::PutMembership(m, expected) => {
             directory::ChangeOp::PutMembership((membership_to_wit(m), expected))

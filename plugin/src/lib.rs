@@ -4,6 +4,8 @@
 //! - [`model`]: plain records the rules work on.
 //! - [`policy_set`]: parsing and validating the Cedar schema and policies.
 //! - [`access`]: building entities from records and deciding.
+//! - [`users`]: the organization-user lifecycle; [`signin`]: linking
+//!   identities from OpenID providers to customer records.
 //! - [`memory`]: records in memory, for native tests and benchmarks.
 //! - `component` (wasm32 only): the `wit-bindgen` glue that converts WIT types
 //!   to these modules' types and back, and reads records through the host.
@@ -16,6 +18,7 @@ pub mod access;
 pub mod memory;
 pub mod model;
 pub mod policy_set;
+pub mod signin;
 pub mod users;
 
 #[cfg(target_arch = "wasm32")]

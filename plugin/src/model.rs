@@ -221,6 +221,8 @@ pub enum ChangeOp {
     PutOrganization(Organization),
     /// Create or replace a membership, with the version read.
     PutMembership(Membership, Option<u64>),
+    /// Link (issuer, subject) to a person.
+    PutLink(String, String, String),
     /// Create or replace an onboarding request, with the version read.
     PutOnboarding(OnboardingRequest, Option<u64>),
     /// Queue a notification.

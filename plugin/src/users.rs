@@ -83,6 +83,8 @@ pub trait Directory: Records {
     fn fresh_account(&self, person_id: &str) -> Result<Option<crate::model::Account>, DirError>;
     /// The person with this (normalized) email.
     fn account_by_email(&self, email: &str) -> Result<Option<crate::model::Account>, DirError>;
+    /// The person linked to (issuer, subject).
+    fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError>;
     /// Whether any external identity is linked to the person.
     fn has_links(&self, person_id: &str) -> Result<bool, DirError>;
     /// An onboarding request.

@@ -154,7 +154,7 @@ mod component {
     }
 
     impl sign_in::Guest for Hostile {
-        fn link(_: types::ExternalIdentity) -> Result<String, sign_in::Error> {
+        fn link(_: types::ExternalIdentity) -> Result<sign_in::SignedIn, sign_in::Error> {
             Err(sign_in::Error::Unsupported)
         }
     }

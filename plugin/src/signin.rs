@@ -1,0 +1,353 @@
+//! Sign-in linking: which customer record an identity from an OpenID
+//! provider is, decided safely. Links are made on the verified identity, never
+//! on a bare email match, and every link and refusal is audited.
+
+use crate::access::{self, AccessError, Names};
+use crate::model::{
+    Account, AccountStatus, AuditEntry, ChangeOp, Effect, Membership, OrganizationStatus,
+};
+use crate::policy_set::LoadedPolicies;
+use crate::users::{DirError, Directory, normalize_email};
+
+/// An identity whose ID token the host validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Identity {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub` (or B2C's `oid`).
+    pub subject: String,
+    /// Every asserted email.
+    pub emails: Vec<String>,
+    /// Whether the provider vouches for the emails.
+    pub email_verified: bool,
+    /// Whether the operator trusts the provider for automatic linking.
+    pub trusted_provider: bool,
+}
+
+/// Who signed in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedIn {
+    /// The person.
+    pub person_id: String,
+    /// Their organization.
+    pub organization_id: String,
+    /// Their status now.
+    pub status: AccountStatus,
+    /// Whether this sign-in created the link.
+    pub linked: bool,
+}
+
+/// Why a sign-in was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SignInError {
+    /// Refused; the text says why and what to do.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The directory failed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<DirError> for SignInError {
+    fn from(err: DirError) -> Self {
+        match err {
+            DirError::Unavailable(m) => Self::Unavailable(m),
+            DirError::Conflict(m) | DirError::Duplicate(m) | DirError::NotFound(m) => {
+                Self::Refused(format!(
+                    "the record changed during sign-in ({m}): sign in again"
+                ))
+            }
+        }
+    }
+}
+
+impl From<access::Unavailable> for SignInError {
+    fn from(err: access::Unavailable) -> Self {
+        Self::Unavailable(err.0)
+    }
+}
+
+/// Why an account may not sign in, if it may not.
+fn sign_in_refusal(account: &Account, linking: bool) -> Option<String> {
+    let Some(m) = &account.membership else {
+        return Some(
+            "the customer record belongs to no organization: ask the merchant for an invitation"
+                .into(),
+        );
+    };
+    match m.status {
+        AccountStatus::Active => {}
+        AccountStatus::Invited if linking => {}
+        AccountStatus::Invited => return Some("the invitation has not been accepted".into()),
+        AccountStatus::Revoked => {
+            return Some(
+                "access was revoked by the organization's administrator: ask them to reinstate it"
+                    .into(),
+            );
+        }
+        AccountStatus::Removed => return Some("the user was removed from the organization".into()),
+    }
+    match account.organization.as_ref().map(|o| o.status) {
+        Some(OrganizationStatus::Approved) => None,
+        Some(OrganizationStatus::Pending) => {
+            Some("the organization's onboarding is not approved yet".into())
+        }
+        Some(OrganizationStatus::Rejected) => {
+            Some("the organization's onboarding was rejected".into())
+        }
+        Some(OrganizationStatus::Blocked) => {
+            Some("the organization is blocked by the merchant".into())
+        }
+        None => Some("the organization no longer exists".into()),
+    }
+}
+
+fn signed_in(membership: &Membership, linked: bool) -> SignedIn {
+    SignedIn {
+        person_id: membership.person_id.clone(),
+        organization_id: membership.organization_id.clone(),
+        status: membership.status,
+        linked,
+    }
+}
+
+/// The sign-in rules over a policy set and a directory.
+pub struct SignIn<'a, D: Directory> {
+    /// The policy set in use.
+    pub loaded: &'a LoadedPolicies,
+    /// Entity names.
+    pub names: &'a Names,
+    /// The directory.
+    pub dir: &'a D,
+}
+
+impl<D: Directory> SignIn<'_, D> {
+    fn actor(identity: &Identity) -> String {
+        format!("identity:{}#{}", identity.issuer, identity.subject)
+    }
+
+    fn audit(
+        &self,
+        identity: &Identity,
+        action: &str,
+        target: &str,
+        organization: Option<&str>,
+        after: String,
+        policies: Vec<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: Self::actor(identity),
+            action: action.into(),
+            target: target.into(),
+            organization_id: organization.map(String::from),
+            before: String::new(),
+            after,
+            policies,
+        }
+    }
+
+    /// Records the refusal and returns it.
+    fn refuse(
+        &self,
+        identity: &Identity,
+        target: &str,
+        organization: Option<&str>,
+        reason: String,
+        policies: Vec<String>,
+    ) -> SignInError {
+        let after = serde_json::json!({ "refused": reason }).to_string();
+        let audit = self.audit(
+            identity,
+            "signInRefused",
+            target,
+            organization,
+            after,
+            policies,
+        );
+        match self.dir.apply(Vec::new(), audit) {
+            Ok(()) => SignInError::Refused(reason),
+            Err(err) => err.into(),
+        }
+    }
+
+    /// Resolves `identity` to a person, linking it when the rules allow.
+    pub fn link(&self, identity: &Identity) -> Result<SignedIn, SignInError> {
+        if identity.issuer.trim().is_empty() || identity.subject.trim().is_empty() {
+            return Err(self.refuse(
+                identity,
+                "",
+                None,
+                "the ID token names no issuer or subject".into(),
+                Vec::new(),
+            ));
+        }
+        // 1. An existing link wins, and is never re-pointed.
+        if let Some(person) = self.dir.find_link(&identity.issuer, &identity.subject)? {
+            let target = format!("customer:{person}");
+            let Some(account) = self.dir.fresh_account(&person)? else {
+                return Err(self.refuse(
+                    identity,
+                    &target,
+                    None,
+                    "the linked customer record no longer exists".into(),
+                    Vec::new(),
+                ));
+            };
+            let org = account
+                .membership
+                .as_ref()
+                .map(|m| m.organization_id.clone());
+            if let Some(reason) = sign_in_refusal(&account, false) {
+                return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));
+            }
+            return Ok(signed_in(
+                account.membership.as_ref().expect("checked"),
+                false,
+            ));
+        }
+
+        // 2. Otherwise only a verified email can find the customer.
+        if !identity.email_verified {
+            return Err(self.refuse(
+                identity,
+                "",
+                None,
+                "the provider does not vouch for the email address, and an unverified email never links: verify it with the provider".into(),
+                Vec::new(),
+            ));
+        }
+        let emails: Vec<String> = identity
+            .emails
+            .iter()
+            .filter_map(|e| normalize_email(e).ok())
+            .collect();
+        if emails.is_empty() {
+            return Err(self.refuse(
+                identity,
+                "",
+                None,
+                "the ID token carries no usable email address".into(),
+                Vec::new(),
+            ));
+        }
+        let mut found: Vec<Account> = Vec::new();
+        for email in &emails {
+            if let Some(account) = self.dir.account_by_email(email)?
+                && !found.iter().any(|a| a.person.id == account.person.id)
+            {
+                found.push(account);
+            }
+        }
+        let account = match found.len() {
+            0 => {
+                let reason = format!(
+                    "no customer record has the email `{}`: ask your organization's administrator for an invitation, or apply for onboarding",
+                    emails.join("`, `")
+                );
+                return Err(self.refuse(identity, "", None, reason, Vec::new()));
+            }
+            1 => found.pop().expect("one"),
+            n => {
+                let reason = format!(
+                    "ambiguous: the verified emails belong to {n} different customer records; ask the merchant"
+                );
+                return Err(self.refuse(identity, "", None, reason, Vec::new()));
+            }
+        };
+        let target = format!("customer:{}", account.person.id);
+        let org = account
+            .membership
+            .as_ref()
+            .map(|m| m.organization_id.clone());
+        if let Some(reason) = sign_in_refusal(&account, true) {
+            return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));
+        }
+        if self.dir.has_links(&account.person.id)? {
+            let reason = "the customer record is linked to another identity; a new provider links only by invitation: ask an administrator to remove and re-add the user".to_string();
+            return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));
+        }
+        let membership = account
+            .membership
+            .clone()
+            .expect("checked by sign_in_refusal");
+        let link = ChangeOp::PutLink(
+            identity.issuer.clone(),
+            identity.subject.clone(),
+            account.person.id.clone(),
+        );
+
+        // 3. An invited member with that verified email: link and activate.
+        if membership.status == AccountStatus::Invited {
+            let active = Membership {
+                status: AccountStatus::Active,
+                version: membership.version + 1,
+                ..membership.clone()
+            };
+            let after = serde_json::json!({ "issuer": identity.issuer, "subject": identity.subject, "status": "active" }).to_string();
+            let audit = self.audit(
+                identity,
+                "linkIdentity",
+                &target,
+                org.as_deref(),
+                after,
+                Vec::new(),
+            );
+            self.dir.apply(
+                vec![
+                    link,
+                    ChangeOp::PutMembership(active.clone(), Some(membership.version)),
+                ],
+                audit,
+            )?;
+            return Ok(signed_in(&active, true));
+        }
+
+        // 4. An existing customer: only if the policies permit automatic linking.
+        let id = format!("{}#{}", identity.issuer, identity.subject);
+        let (principal, identity_entity) = access::identity_entity(
+            self.names,
+            &id,
+            &identity.issuer,
+            identity.trusted_provider,
+            identity.email_verified,
+        );
+        let mut entities = vec![
+            identity_entity,
+            access::customer_entity(self.names, &account),
+        ];
+        if let Some(o) = &account.organization {
+            entities.push(access::organization_entity(self.names, o));
+        }
+        let resource = access::customer_uid(self.names, &account.person.id);
+        let decision = access::decide_entities(
+            self.loaded,
+            self.names,
+            "autoLink",
+            principal,
+            resource,
+            entities,
+        )
+        .map_err(|e| match e {
+            AccessError::InvalidRequest(m) => {
+                SignInError::Refused(format!("automatic linking could not be decided: {m}"))
+            }
+            AccessError::Unavailable(u) => u.into(),
+        })?;
+        if decision.effect != Effect::Allow {
+            let reason = "automatic linking of an existing customer is not permitted for this provider: ask an administrator to invite you".to_string();
+            return Err(self.refuse(identity, &target, org.as_deref(), reason, decision.policies));
+        }
+        let after = serde_json::json!({ "issuer": identity.issuer, "subject": identity.subject })
+            .to_string();
+        let audit = self.audit(
+            identity,
+            "linkIdentity",
+            &target,
+            org.as_deref(),
+            after,
+            decision.policies,
+        );
+        self.dir.apply(vec![link], audit)?;
+        Ok(signed_in(&membership, true))
+    }
+}
