@@ -123,25 +123,60 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-struct L1Entry {
-    at: Instant,
-    account: Account,
+/// One kind of cached record (accounts, organizations): its first level and
+/// the misses whose fill is pending, each with the sequence numbers it read.
+struct Tier<T> {
+    l1: std::sync::Mutex<HashMap<String, (Instant, T)>>,
+    misses: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+}
+
+impl<T> Default for Tier<T> {
+    fn default() -> Self {
+        Self {
+            l1: Default::default(),
+            misses: Default::default(),
+        }
+    }
+}
+
+impl<T: Clone> Tier<T> {
+    fn clear(&self) {
+        self.l1.lock().expect("l1 lock").clear();
+        self.misses.lock().expect("miss lock").clear();
+    }
+
+    fn fresh(&self, id: &str, ttl: Duration) -> Option<T> {
+        let l1 = self.l1.lock().expect("l1 lock");
+        l1.get(id)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn record_miss(&self, id: &str, seq: u64, seen: u64) {
+        let mut misses = self.misses.lock().expect("miss lock");
+        if misses.len() > 10_000 {
+            misses.clear();
+        }
+        misses.insert(id.to_string(), (seq, seen));
+    }
+
+    fn take_miss(&self, id: &str) -> Option<(u64, u64)> {
+        self.misses.lock().expect("miss lock").remove(id)
+    }
 }
 
 struct Inner {
     node: String,
-    l1_orgs: std::sync::Mutex<HashMap<String, (Instant, Organization)>>,
-    org_misses: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+    accounts: Tier<Account>,
+    organizations: Tier<Organization>,
     config: RedisCacheConfig,
     client: redis::Client,
     conn: ConnectionManager,
-    l1: std::sync::Mutex<HashMap<String, L1Entry>>,
     subscribed: AtomicBool,
     last_beat: std::sync::Mutex<Option<Instant>>,
     generation: AtomicU64,
     /// Invalidations this node has processed (its own and others').
     seen: AtomicU64,
-    misses: std::sync::Mutex<HashMap<String, (u64, u64)>>,
     acks: std::sync::Mutex<HashMap<u64, HashSet<String>>>,
     ack_arrived: Notify,
     l1_hits: AtomicU64,
@@ -192,17 +227,15 @@ impl RedisCache {
         let node = format!("{}-{}", hex::encode(node_bytes), std::process::id());
         let inner = Arc::new(Inner {
             node,
-            l1_orgs: Default::default(),
-            org_misses: Default::default(),
+            accounts: Tier::default(),
+            organizations: Tier::default(),
             config,
             client,
             conn,
-            l1: Default::default(),
             subscribed: AtomicBool::new(false),
             last_beat: Default::default(),
             generation: AtomicU64::new(0),
             seen: AtomicU64::new(0),
-            misses: Default::default(),
             acks: Default::default(),
             ack_arrived: Notify::new(),
             l1_hits: AtomicU64::new(0),
@@ -262,55 +295,112 @@ impl Inner {
     }
 
     fn flush_l1(&self) {
-        self.l1.lock().expect("l1 lock").clear();
-        self.l1_orgs.lock().expect("l1 lock").clear();
-        self.misses.lock().expect("miss lock").clear();
-        self.org_misses.lock().expect("miss lock").clear();
+        self.accounts.clear();
+        self.organizations.clear();
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
     fn drop_person(&self, person: &str) {
-        self.l1.lock().expect("l1 lock").remove(person);
+        self.accounts.l1.lock().expect("l1 lock").remove(person);
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
     fn drop_organization(&self, org: &str) {
-        self.l1_orgs.lock().expect("l1 lock").remove(org);
-        self.l1.lock().expect("l1 lock").retain(|_, e| {
-            e.account
-                .membership
-                .as_ref()
-                .is_none_or(|m| m.organization_id != org)
-        });
+        self.organizations.l1.lock().expect("l1 lock").remove(org);
+        self.accounts
+            .l1
+            .lock()
+            .expect("l1 lock")
+            .retain(|_, (_, account)| {
+                account
+                    .membership
+                    .as_ref()
+                    .is_none_or(|m| m.organization_id != org)
+            });
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn l1_put(&self, account: Account, seen_before: u64) {
+    fn fill_l1<T>(&self, tier: &Tier<T>, id: &str, value: T, seen_before: u64) {
         if self.config.l1_ttl.is_zero() || !self.healthy() {
             return;
         }
-        let mut l1 = self.l1.lock().expect("l1 lock");
+        let mut l1 = tier.l1.lock().expect("l1 lock");
         // Checked under the lock: an invalidation processed since the read
         // began means the value may be stale.
         if self.seen.load(Ordering::SeqCst) == seen_before {
-            l1.insert(
-                account.person.id.clone(),
-                L1Entry {
-                    at: Instant::now(),
-                    account,
-                },
-            );
+            l1.insert(id.to_string(), (Instant::now(), value));
         }
     }
 
-    fn l1_put_organization(&self, org: Organization, seen_before: u64) {
-        if self.config.l1_ttl.is_zero() || !self.healthy() {
-            return;
+    /// L1, then Redis; a miss records the sequence numbers its fill must beat.
+    async fn read<T: Clone, C: serde::de::DeserializeOwned + Into<T>>(
+        &self,
+        tier: &Tier<T>,
+        id: &str,
+        key: String,
+    ) -> Result<Option<T>, CacheError> {
+        if !self.healthy() {
+            self.bypassed.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
         }
-        let mut l1 = self.l1_orgs.lock().expect("l1 lock");
-        if self.seen.load(Ordering::SeqCst) == seen_before {
-            l1.insert(org.id.clone(), (Instant::now(), org));
+        if let Some(value) = tier.fresh(id, self.config.l1_ttl) {
+            self.l1_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(value));
         }
+        let seen_before = self.seen.load(Ordering::SeqCst);
+        let mut conn = self.conn.clone();
+        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
+            .get(key)
+            .get(SEQ)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(cached) = entry.and_then(|json| serde_json::from_str::<C>(&json).ok()) {
+            self.redis_hits.fetch_add(1, Ordering::Relaxed);
+            let value: T = cached.into();
+            self.fill_l1(tier, id, value.clone(), seen_before);
+            return Ok(Some(value));
+        }
+        self.miss_count.fetch_add(1, Ordering::Relaxed);
+        tier.record_miss(id, seq.unwrap_or(0), seen_before);
+        Ok(None)
+    }
+
+    /// Stores what a miss read, unless something it covers was invalidated
+    /// since (`keys`: entry, two tombstones, member index).
+    async fn fill<T: Clone>(
+        &self,
+        tier: &Tier<T>,
+        id: &str,
+        value: T,
+        payload: String,
+        keys: [String; 4],
+        member: String,
+    ) -> Result<(), CacheError> {
+        let Some((seq, seen_before)) = tier.take_miss(id) else {
+            return Ok(());
+        };
+        if !self.healthy() {
+            return Ok(());
+        }
+        let [entry, tomb_a, tomb_b, members] = keys;
+        let mut conn = self.conn.clone();
+        let stored: i64 = Script::new(GUARDED_PUT)
+            .key(&entry)
+            .key(&tomb_a)
+            .key(&tomb_b)
+            .key(&members)
+            .arg(seq)
+            .arg(payload)
+            .arg(self.config.entry_ttl.as_secs().max(1))
+            .arg(member)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if stored == 1 {
+            self.fill_l1(tier, id, value, seen_before);
+        }
+        Ok(())
     }
 
     /// Publishes an invalidation and waits for every other live node to ack.
@@ -533,59 +623,18 @@ impl StatusCache for RedisCache {
 
     async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
         let inner = &self.inner;
-        if !inner.healthy() {
-            inner.bypassed.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
-        }
-        if let Some(entry) = inner.l1.lock().expect("l1 lock").get(person_id)
-            && entry.at.elapsed() < inner.config.l1_ttl
-        {
-            inner.l1_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(entry.account.clone()));
-        }
-        let seen_before = inner.seen.load(Ordering::SeqCst);
-        let generation = inner.generation.load(Ordering::SeqCst);
-        let mut conn = inner.conn.clone();
-        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
-            .get(entry_key(generation, person_id))
-            .get(SEQ)
-            .query_async(&mut conn)
+        let key = entry_key(inner.generation.load(Ordering::SeqCst), person_id);
+        inner
+            .read::<Account, CachedAccount>(&inner.accounts, person_id, key)
             .await
-            .map_err(unavailable)?;
-        if let Some(account) =
-            entry.and_then(|json| serde_json::from_str::<CachedAccount>(&json).ok())
-        {
-            inner.redis_hits.fetch_add(1, Ordering::Relaxed);
-            let account = Account::from(account);
-            inner.l1_put(account.clone(), seen_before);
-            return Ok(Some(account));
-        }
-        inner.miss_count.fetch_add(1, Ordering::Relaxed);
-        let mut misses = inner.misses.lock().expect("miss lock");
-        if misses.len() > 10_000 {
-            misses.clear();
-        }
-        misses.insert(person_id.to_string(), (seq.unwrap_or(0), seen_before));
-        Ok(None)
     }
 
     async fn put(&self, account: Account) -> Result<(), CacheError> {
         let inner = &self.inner;
-        let Some((seq, seen_before)) = inner
-            .misses
-            .lock()
-            .expect("miss lock")
-            .remove(&account.person.id)
-        else {
-            return Ok(());
-        };
-        if !inner.healthy() {
-            return Ok(());
-        }
         let generation = inner.generation.load(Ordering::SeqCst);
-        let person = &account.person.id;
-        let entry = entry_key(generation, person);
-        let tomb_p = person_tombstone(generation, person);
+        let person = account.person.id.clone();
+        let entry = entry_key(generation, &person);
+        let tomb_p = person_tombstone(generation, &person);
         let (tomb_o, members) = match &account.membership {
             Some(m) => (
                 org_tombstone(generation, &m.organization_id),
@@ -595,23 +644,16 @@ impl StatusCache for RedisCache {
         };
         let payload = serde_json::to_string(&CachedAccount::from(&account))
             .map_err(|e| CacheError::Internal(e.to_string()))?;
-        let mut conn = inner.conn.clone();
-        let stored: i64 = Script::new(GUARDED_PUT)
-            .key(&entry)
-            .key(&tomb_p)
-            .key(&tomb_o)
-            .key(&members)
-            .arg(seq)
-            .arg(payload)
-            .arg(inner.config.entry_ttl.as_secs().max(1))
-            .arg(hex::encode(person))
-            .invoke_async(&mut conn)
+        inner
+            .fill(
+                &inner.accounts,
+                &person,
+                account,
+                payload,
+                [entry, tomb_p, tomb_o, members],
+                hex::encode(&person),
+            )
             .await
-            .map_err(unavailable)?;
-        if stored == 1 {
-            inner.l1_put(account, seen_before);
-        }
-        Ok(())
     }
 
     async fn get_organization(
@@ -619,77 +661,31 @@ impl StatusCache for RedisCache {
         organization_id: &str,
     ) -> Result<Option<Organization>, CacheError> {
         let inner = &self.inner;
-        if !inner.healthy() {
-            inner.bypassed.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
-        }
-        if let Some((at, org)) = inner.l1_orgs.lock().expect("l1 lock").get(organization_id)
-            && at.elapsed() < inner.config.l1_ttl
-        {
-            inner.l1_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(org.clone()));
-        }
-        let seen_before = inner.seen.load(Ordering::SeqCst);
-        let generation = inner.generation.load(Ordering::SeqCst);
-        let mut conn = inner.conn.clone();
-        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
-            .get(organization_key(generation, organization_id))
-            .get(SEQ)
-            .query_async(&mut conn)
+        let key = organization_key(inner.generation.load(Ordering::SeqCst), organization_id);
+        inner
+            .read::<Organization, CachedOrganization>(&inner.organizations, organization_id, key)
             .await
-            .map_err(unavailable)?;
-        if let Some(org) =
-            entry.and_then(|json| serde_json::from_str::<CachedOrganization>(&json).ok())
-        {
-            inner.redis_hits.fetch_add(1, Ordering::Relaxed);
-            let org = Organization::from(org);
-            inner.l1_put_organization(org.clone(), seen_before);
-            return Ok(Some(org));
-        }
-        inner.miss_count.fetch_add(1, Ordering::Relaxed);
-        let mut misses = inner.org_misses.lock().expect("miss lock");
-        if misses.len() > 10_000 {
-            misses.clear();
-        }
-        misses.insert(organization_id.to_string(), (seq.unwrap_or(0), seen_before));
-        Ok(None)
     }
 
     async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
         let inner = &self.inner;
-        let Some((seq, seen_before)) = inner
-            .org_misses
-            .lock()
-            .expect("miss lock")
-            .remove(&organization.id)
-        else {
-            return Ok(());
-        };
-        if !inner.healthy() {
-            return Ok(());
-        }
         let generation = inner.generation.load(Ordering::SeqCst);
-        let entry = organization_key(generation, &organization.id);
-        let tomb = org_tombstone(generation, &organization.id);
+        let id = organization.id.clone();
+        let entry = organization_key(generation, &id);
+        let tomb = org_tombstone(generation, &id);
         let payload = serde_json::to_string(&CachedOrganization::from(&organization))
             .map_err(|e| CacheError::Internal(e.to_string()))?;
-        let mut conn = inner.conn.clone();
-        let stored: i64 = Script::new(GUARDED_PUT)
-            .key(&entry)
-            .key(&tomb)
-            .key(&tomb)
-            .key(&entry)
-            .arg(seq)
-            .arg(payload)
-            .arg(inner.config.entry_ttl.as_secs().max(1))
-            .arg("")
-            .invoke_async(&mut conn)
+        // The tombstone twice and the entry as its own index: the script skips both.
+        inner
+            .fill(
+                &inner.organizations,
+                &id,
+                organization,
+                payload,
+                [entry.clone(), tomb.clone(), tomb, entry],
+                String::new(),
+            )
             .await
-            .map_err(unavailable)?;
-        if stored == 1 {
-            inner.l1_put_organization(organization, seen_before);
-        }
-        Ok(())
     }
 
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
