@@ -627,7 +627,7 @@ mod cache {
             "Redis hit (first level off)",
             timed(&redis_only, &request, 5_000).await,
         );
-        let uncached = node(&db, Arc::new(NoCache)).await;
+        let uncached = node(&db, Arc::new(NoCache::default())).await;
         report(
             "miss: read from SQLite",
             timed(&uncached, &request, 5_000).await,

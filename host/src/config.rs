@@ -186,12 +186,33 @@ pub struct ServeOptions {
     )]
     pub outbox_file: PathBuf,
 
+    /// OpenID providers for browser sign-in: a JSON array of
+    /// `{name, issuer, client_id, client_secret, redirect_uri, scopes,
+    /// subject_claim, emails_verified_by_provider, trusted}`.
+    #[arg(long, env = "PARTNERGATE_OIDC_PROVIDERS")]
+    pub oidc_providers: Option<PathBuf>,
+
     /// Host options.
     #[command(flatten)]
     pub host: HostOptions,
 }
 
 impl ServeOptions {
+    /// Discovers the configured OpenID providers, if any.
+    pub async fn sign_in(
+        &self,
+        gate: &crate::gate::PartnerGate,
+    ) -> Result<Option<Arc<crate::oidc::SignInService>>, Error> {
+        let Some(path) = &self.oidc_providers else {
+            return Ok(None);
+        };
+        let providers = crate::oidc::ProviderConfig::from_file(path)?;
+        let store: Arc<dyn crate::cache::EphemeralStore> = gate.cache().clone();
+        Ok(Some(Arc::new(
+            crate::oidc::SignInService::discover(providers, store).await?,
+        )))
+    }
+
     /// The mailer these options name.
     pub fn mailer(&self) -> Result<Arc<dyn crate::notify::Mailer>, Error> {
         Ok(match &self.smtp_url {

@@ -27,11 +27,13 @@ pub mod error;
 pub mod gate;
 mod imports;
 pub mod notify;
+pub mod oidc;
 pub mod policies;
 pub mod policy_tests;
 mod pool;
 pub mod runtime;
 pub mod server;
+pub mod server_signin;
 pub mod server_users;
 pub mod state;
 

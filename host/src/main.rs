@@ -108,7 +108,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            partnergate::server::serve(listener, gate, options.service_token, shutdown).await?;
+            let sign_in = options.sign_in(&gate).await?;
+            let router = partnergate::server::router_with_sign_in(
+                gate,
+                options.service_token.clone(),
+                sign_in,
+            );
+            partnergate::server::serve_router(listener, router, shutdown).await?;
             outbox.stop().await;
             Ok(ExitCode::SUCCESS)
         }

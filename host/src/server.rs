@@ -41,6 +41,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit"),
     ("post", "/v1/onboarding"),
     ("get", "/v1/onboarding"),
+    ("get", "/v1/signin/{provider}/login"),
+    ("get", "/v1/signin/{provider}/callback"),
+    ("post", "/v1/signin/logout"),
+    ("get", "/v1/me"),
     ("post", "/v1/onboarding/{request}/approve"),
     ("post", "/v1/onboarding/{request}/reject"),
 ];
@@ -49,13 +53,24 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub(crate) struct AppState {
     pub(crate) gate: PartnerGate,
     token: Option<String>,
+    pub(crate) sign_in: Option<std::sync::Arc<crate::oidc::SignInService>>,
 }
 
 /// The router, for embedding in a storefront's own axum server.
 pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
+    router_with_sign_in(gate, service_token, None)
+}
+
+/// The router with the browser sign-in endpoints of `sign_in`.
+pub fn router_with_sign_in(
+    gate: PartnerGate,
+    service_token: Option<String>,
+    sign_in: Option<std::sync::Arc<crate::oidc::SignInService>>,
+) -> Router {
     let state = AppState {
         gate,
         token: service_token,
+        sign_in,
     };
     let protected = Router::new()
         .route("/v1/authorize", post(authorize))
@@ -67,6 +82,7 @@ pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(protected)
+        .merge(crate::server_signin::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -76,6 +92,17 @@ pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
             .into_response()
         })
         .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -169,7 +196,11 @@ impl From<Error> for ApiError {
                 e
             }
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            Error::Refused(_) => Self::new(StatusCode::FORBIDDEN, "sign_in_refused", message),
+            Error::Refused(_) => {
+                let mut e = Self::new(StatusCode::FORBIDDEN, "sign_in_refused", message);
+                e.body["decision"] = json!("deny");
+                e
+            }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             Error::RateLimited(secs) => {
                 let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);

@@ -27,7 +27,7 @@ pub enum CacheError {
 
 /// A status-cache backend.
 #[async_trait]
-pub trait StatusCache: Send + Sync + 'static {
+pub trait StatusCache: EphemeralStore + Send + Sync + 'static {
     /// What this backend is, for logs.
     fn summary(&self) -> String;
 

@@ -1,0 +1,502 @@
+//! The OpenID Connect relying party: sign-in with one or more providers
+//! (OIDC, Azure AD B2C, Entra External ID), authorization code flow with PKCE
+//! (S256), `state` and `nonce` kept server-side in the status cache (single
+//! use, short TTL, so any node can finish a sign-in another began), ID tokens
+//! validated with `openidconnect`, and a server-side session behind an opaque
+//! cookie. Which customer an identity is, is the plugin's decision
+//! ([`PartnerGate::link_identity`]).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types::ExternalIdentity;
+use crate::cache::EphemeralStore;
+use crate::error::Error;
+use crate::gate::PartnerGate;
+
+/// How long a begun sign-in may take.
+pub const STATE_TTL: Duration = Duration::from_secs(600);
+/// How long a session lasts.
+pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "pg_session";
+
+/// One provider, as configured (a JSON array of these in `--oidc-providers`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Short name used in URLs: `/v1/signin/<name>/login`.
+    pub name: String,
+    /// Issuer URL; discovery reads `<issuer>/.well-known/openid-configuration`
+    /// (for B2C, the issuer with its tenant path).
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret; absent for a public client.
+    pub client_secret: Option<String>,
+    /// The exact redirect URI registered with the provider, ending in
+    /// `/v1/signin/<name>/callback`.
+    pub redirect_uri: String,
+    /// Scopes besides `openid` (default `email`, `profile`).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim that identifies the subject: `sub` (default) or B2C's `oid`.
+    #[serde(default = "default_subject")]
+    pub subject_claim: String,
+    /// Whether this provider verifies email addresses itself (B2C does during
+    /// sign-up); otherwise the `email_verified` claim decides.
+    #[serde(default)]
+    pub emails_verified_by_provider: bool,
+    /// Whether existing customers may be linked automatically by verified
+    /// email (the `autoLink` policy decides; the default policies require it).
+    #[serde(default)]
+    pub trusted: bool,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["email".into(), "profile".into()]
+}
+
+fn default_subject() -> String {
+    "sub".into()
+}
+
+impl ProviderConfig {
+    /// Reads a JSON array of providers.
+    pub fn from_file(path: &Path) -> Result<Vec<Self>, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read OIDC providers `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("OIDC providers `{}`: {e}", path.display())))
+    }
+}
+
+struct Provider {
+    config: ProviderConfig,
+    metadata: RwLock<CoreProviderMetadata>,
+}
+
+/// What a begun sign-in keeps server-side, under its `state`.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    provider: String,
+    verifier: String,
+    nonce: String,
+    return_to: String,
+}
+
+/// A signed-in browser.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    /// The person.
+    pub person_id: String,
+    /// Their organization.
+    pub organization_id: String,
+    /// The identity they signed in with.
+    pub issuer: String,
+    /// Its subject.
+    pub subject: String,
+}
+
+/// The relying party for every configured provider.
+pub struct SignInService {
+    providers: HashMap<String, Provider>,
+    http: openidconnect::reqwest::Client,
+    store: Arc<dyn EphemeralStore>,
+}
+
+fn http_error(e: impl std::fmt::Display) -> Error {
+    Error::Unavailable(format!("OpenID provider: {e}"))
+}
+
+impl SignInService {
+    /// Discovers every provider. Fails when one cannot be discovered.
+    pub async fn discover(
+        configs: Vec<ProviderConfig>,
+        store: Arc<dyn EphemeralStore>,
+    ) -> Result<Self, Error> {
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            // Following redirects would expose the service to SSRF.
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(http_error)?;
+        let mut providers = HashMap::new();
+        for config in configs {
+            let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| {
+                Error::Config(format!("provider `{}`: bad issuer: {e}", config.name))
+            })?;
+            RedirectUrl::new(config.redirect_uri.clone()).map_err(|e| {
+                Error::Config(format!("provider `{}`: bad redirect URI: {e}", config.name))
+            })?;
+            let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+                .await
+                .map_err(|e| {
+                    Error::Config(format!("provider `{}`: discovery failed: {e}", config.name))
+                })?;
+            providers.insert(
+                config.name.clone(),
+                Provider {
+                    config,
+                    metadata: RwLock::new(metadata),
+                },
+            );
+        }
+        Ok(Self {
+            providers,
+            http,
+            store,
+        })
+    }
+
+    fn provider(&self, name: &str) -> Result<&Provider, Error> {
+        self.providers
+            .get(name)
+            .ok_or_else(|| Error::NotFound(format!("no sign-in provider `{name}`")))
+    }
+
+    fn client(
+        provider: &Provider,
+    ) -> Result<
+        CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        Error,
+    > {
+        let metadata = provider.metadata.read().expect("metadata lock").clone();
+        let config = &provider.config;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(config.client_id.clone()),
+            config.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(
+            RedirectUrl::new(config.redirect_uri.clone())
+                .map_err(|e| Error::Config(e.to_string()))?,
+        ))
+    }
+
+    /// Begins a sign-in: the provider URL to redirect the browser to.
+    pub async fn begin(
+        &self,
+        provider: &str,
+        login_hint: Option<&str>,
+        return_to: &str,
+    ) -> Result<String, Error> {
+        let p = self.provider(provider)?;
+        let client = Self::client(p)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in &p.config.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if let Some(hint) = login_hint {
+            request = request.add_extra_param("login_hint", hint.to_string());
+        }
+        let (url, state, nonce) = request.url();
+        let pending = Pending {
+            provider: provider.to_string(),
+            verifier: verifier.secret().clone(),
+            nonce: nonce.secret().clone(),
+            return_to: safe_return(return_to),
+        };
+        let value = serde_json::to_string(&pending).expect("pending serializes");
+        self.store
+            .put_ephemeral("oidc-state", state.secret(), &value, STATE_TTL)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(url.to_string())
+    }
+
+    /// Finishes a sign-in at the callback: checks `state` (single use),
+    /// exchanges the code with the PKCE verifier, validates the ID token,
+    /// links the identity through the plugin and opens a session. Returns the
+    /// session id and where to send the browser.
+    pub async fn finish(
+        &self,
+        gate: &PartnerGate,
+        provider: &str,
+        code: &str,
+        state: &str,
+    ) -> Result<(String, String), Error> {
+        let p = self.provider(provider)?;
+        let pending = self
+            .store
+            .take_ephemeral("oidc-state", state)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?
+            .ok_or_else(|| {
+                Error::Refused(
+                    "unknown, expired or already used sign-in state: start the sign-in again"
+                        .into(),
+                )
+            })?;
+        let pending: Pending = serde_json::from_str(&pending)
+            .map_err(|e| Error::Engine(format!("stored sign-in state: {e}")))?;
+        if pending.provider != provider {
+            return Err(Error::Refused(
+                "the sign-in state belongs to another provider".into(),
+            ));
+        }
+        let client = Self::client(p)?;
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| Error::Config(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| Error::Refused(format!("the provider refused the code exchange: {e}")))?;
+        let id_token = token
+            .id_token()
+            .ok_or_else(|| Error::Refused("the provider returned no ID token".into()))?;
+        let nonce = Nonce::new(pending.nonce);
+        let algs = vec![
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ];
+        let verify = |client: &CoreClient<_, _, _, _, _, _>| -> Result<(), String> {
+            let verifier = client.id_token_verifier().set_allowed_algs(algs.clone());
+            let claims = id_token
+                .claims(&verifier, &nonce)
+                .map_err(|e| e.to_string())?;
+            if let Some(expected) = claims.access_token_hash() {
+                let alg = id_token.signing_alg().map_err(|e| e.to_string())?;
+                let key = id_token.signing_key(&verifier).map_err(|e| e.to_string())?;
+                let actual = AccessTokenHash::from_token(token.access_token(), alg, key)
+                    .map_err(|e| e.to_string())?;
+                if actual != *expected {
+                    return Err("the access token does not match the ID token's at_hash".into());
+                }
+            }
+            Ok(())
+        };
+        if let Err(first) = verify(&client) {
+            // The provider may have rotated its keys: fetch them once more.
+            let issuer = IssuerUrl::new(p.config.issuer.clone())
+                .map_err(|e| Error::Config(e.to_string()))?;
+            let fresh = CoreProviderMetadata::discover_async(issuer, &self.http)
+                .await
+                .map_err(http_error)?;
+            *p.metadata.write().expect("metadata lock") = fresh;
+            let client = Self::client(p)?;
+            verify(&client).map_err(|e| {
+                Error::Refused(format!(
+                    "the ID token is not valid: {e} (first attempt: {first})"
+                ))
+            })?;
+        }
+        let identity = identity_from_token(&p.config, &id_token.to_string())?;
+        let signed = gate.link_identity(identity.clone()).await?;
+        let session = Session {
+            person_id: signed.person_id,
+            organization_id: signed.organization_id,
+            issuer: identity.issuer,
+            subject: identity.subject,
+        };
+        let id = CsrfToken::new_random_len(32).secret().clone();
+        self.store
+            .put_ephemeral(
+                "session",
+                &id,
+                &serde_json::to_string(&session).expect("session serializes"),
+                SESSION_TTL,
+            )
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok((id, pending.return_to))
+    }
+
+    /// The session behind a cookie value.
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
+        let value = self
+            .store
+            .get_ephemeral("session", id)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, id: &str) -> Result<(), Error> {
+        self.store
+            .delete_ephemeral("session", id)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// Whether the session cookie must be `Secure` (the provider's redirect
+    /// URI is https).
+    pub fn secure_cookies(&self, provider: &str) -> bool {
+        self.providers
+            .get(provider)
+            .is_some_and(|p| p.config.redirect_uri.starts_with("https://"))
+    }
+}
+
+/// Only local paths: never redirect the browser to another site after sign-in.
+fn safe_return(return_to: &str) -> String {
+    if return_to.starts_with('/') && !return_to.starts_with("//") && !return_to.contains('\\') {
+        return_to.to_string()
+    } else {
+        "/v1/me".into()
+    }
+}
+
+/// The identity in a validated ID token, with B2C's claim shapes: `emails`
+/// when there is no `email`, `oid` as the subject when configured.
+fn identity_from_token(config: &ProviderConfig, compact: &str) -> Result<ExternalIdentity, Error> {
+    let payload = compact
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| Error::Refused("malformed ID token".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| Error::Refused("malformed ID token payload".into()))?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+        .map_err(|_| Error::Refused("malformed ID token claims".into()))?;
+    let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(String::from);
+    let issuer = text("iss").unwrap_or_default();
+    let subject = text(&config.subject_claim).ok_or_else(|| {
+        Error::Refused(format!(
+            "the ID token has no `{}` claim",
+            config.subject_claim
+        ))
+    })?;
+    let mut emails: Vec<String> = text("email").into_iter().collect();
+    if emails.is_empty()
+        && let Some(list) = claims.get("emails").and_then(|v| v.as_array())
+    {
+        emails.extend(list.iter().filter_map(|v| v.as_str().map(String::from)));
+    }
+    let email_verified = config.emails_verified_by_provider
+        || claims
+            .get("email_verified")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+    let extra = ["idp", "tfp", "acr", "oid"]
+        .iter()
+        .filter_map(|name| claims.get(*name).map(|v| (name.to_string(), v.to_string())))
+        .collect();
+    Ok(ExternalIdentity {
+        issuer,
+        subject,
+        emails,
+        email_verified,
+        trusted_provider: config.trusted,
+        name: text("name"),
+        claims: extra,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(subject: &str, verified_by_provider: bool) -> ProviderConfig {
+        ProviderConfig {
+            name: "b2c".into(),
+            issuer: "https://tenant.b2clogin.com/tenant-id/v2.0/".into(),
+            client_id: "c".into(),
+            client_secret: None,
+            redirect_uri: "https://shop.test/v1/signin/b2c/callback".into(),
+            scopes: vec![],
+            subject_claim: subject.into(),
+            emails_verified_by_provider: verified_by_provider,
+            trusted: false,
+        }
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(claims.to_string().as_bytes())
+        )
+    }
+
+    #[test]
+    fn b2c_claim_shapes_are_understood() {
+        let t = token(serde_json::json!({
+            "iss": "https://tenant.b2clogin.com/tenant-id/v2.0/", "sub": "s", "oid": "o-1",
+            "emails": ["a@x.test", "b@x.test"], "idp": "local", "tfp": "B2C_1_signin"
+        }));
+        let identity = identity_from_token(&config("oid", true), &t).unwrap();
+        assert_eq!(identity.subject, "o-1");
+        assert_eq!(identity.emails, ["a@x.test", "b@x.test"]);
+        assert!(identity.email_verified);
+        assert!(
+            identity
+                .claims
+                .iter()
+                .any(|(k, v)| k == "tfp" && v == "\"B2C_1_signin\"")
+        );
+    }
+
+    #[test]
+    fn email_is_unverified_unless_the_claim_or_the_provider_says_so() {
+        let t = token(serde_json::json!({"iss": "i", "sub": "s", "email": "a@x.test"}));
+        assert!(
+            !identity_from_token(&config("sub", false), &t)
+                .unwrap()
+                .email_verified
+        );
+        let t = token(
+            serde_json::json!({"iss": "i", "sub": "s", "email": "a@x.test", "email_verified": true}),
+        );
+        assert!(
+            identity_from_token(&config("sub", false), &t)
+                .unwrap()
+                .email_verified
+        );
+    }
+
+    #[test]
+    fn missing_subject_is_refused() {
+        let t = token(serde_json::json!({"iss": "i", "email": "a@x.test"}));
+        assert!(matches!(
+            identity_from_token(&config("oid", false), &t),
+            Err(Error::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn return_paths_stay_on_this_site() {
+        assert_eq!(safe_return("/shop"), "/shop");
+        for bad in [
+            "https://evil.test",
+            "//evil.test",
+            "/\\evil.test",
+            "javascript:x",
+        ] {
+            assert_eq!(safe_return(bad), "/v1/me", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The browser-facing sign-in endpoints: login, callback, logout, and
+//! `GET /v1/me` for the signed-in person. Not behind the service token: the
+//! session cookie is the credential.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::oidc::{SESSION_COOKIE, SESSION_TTL, SignInService};
+use crate::server::{ApiError, AppState};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/signin/{provider}/login", get(login))
+        .route("/v1/signin/{provider}/callback", get(callback))
+        .route("/v1/signin/logout", post(logout))
+        .route("/v1/me", get(me))
+}
+
+fn service(state: &AppState) -> Result<&Arc<SignInService>, Response> {
+    state.sign_in.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "sign-in is not configured: see --oidc-providers",
+        )
+        .into_response()
+    })
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies.split(';').map(str::trim).find_map(|c| {
+        c.strip_prefix(&format!("{SESSION_COOKIE}="))
+            .map(String::from)
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginParams {
+    login_hint: Option<String>,
+    return_to: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(p): Query<LoginParams>,
+) -> Response {
+    let service = match service(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match service
+        .begin(
+            &provider,
+            p.login_hint.as_deref(),
+            p.return_to.as_deref().unwrap_or("/v1/me"),
+        )
+        .await
+    {
+        Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(p): Query<CallbackParams>,
+) -> Response {
+    let service = match service(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Some(error) = p.error {
+        let message = format!(
+            "the provider answered `{error}`: {}",
+            p.error_description.unwrap_or_default()
+        );
+        return ApiError::from(Error::Refused(message)).into_response();
+    }
+    let (Some(code), Some(st)) = (p.code, p.state) else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the callback needs `code` and `state`",
+        )
+        .into_response();
+    };
+    match service.finish(&state.gate, &provider, &code, &st).await {
+        Ok((session, return_to)) => {
+            let secure = if service.secure_cookies(&provider) {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                SESSION_TTL.as_secs()
+            );
+            let mut response =
+                (StatusCode::SEE_OTHER, [(header::LOCATION, return_to)]).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(err) => {
+            tracing::info!(provider, "sign-in refused: {err}");
+            ApiError::from(err).into_response()
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let service = match service(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Some(id) = session_cookie(&headers)
+        && let Err(err) = service.logout(&id).await
+    {
+        return ApiError::from(err).into_response();
+    }
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response()
+}
+
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let service = match service(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "not_signed_in",
+            "sign in first: /v1/signin/<provider>/login",
+        )
+        .into_response()
+    };
+    let Some(id) = session_cookie(&headers) else {
+        return unauthorized();
+    };
+    let session = match service.session(&id).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return unauthorized(),
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let account = match state.gate.directory().get_account(&session.person_id).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return unauthorized(),
+        Err(err) => return ApiError::from(Error::Unavailable(err.to_string())).into_response(),
+    };
+    let membership = account.membership.as_ref();
+    Json(json!({
+        "person": { "id": account.person.id, "email": account.person.email, "name": account.person.name },
+        "organization": account.organization.as_ref().map(|o| json!({ "id": o.id, "name": o.name })),
+        "status": membership.map(|m| crate::server_users::account_status_name(m.status)),
+        "roles": membership.map(|m| m.roles.clone()).unwrap_or_default(),
+        "is_admin": membership.is_some_and(|m| m.is_admin),
+        "identity": { "issuer": session.issuer, "subject": session.subject },
+    }))
+    .into_response()
+}

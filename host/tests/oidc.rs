@@ -1,0 +1,377 @@
+//! Sign-in end to end against a real OpenID provider (npm `oidc-provider`,
+//! pinned in `integration/oidc/`, started on 127.0.0.1 by the test) through
+//! `partnergate serve`'s endpoints: login → provider → callback → linked
+//! session → store access, and the refusals.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use partnergate::PartnerGate;
+use partnergate::cache::EphemeralStore;
+use partnergate::oidc::{ProviderConfig, SignInService};
+use partnergate::server;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+struct Provider {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_provider(redirects: &[String]) -> Provider {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integration/oidc");
+    let mut child = Command::new("node")
+        .arg(dir.join("provider.mjs"))
+        .arg(port.to_string())
+        .arg(redirects.join(","))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node must be installed; scripts/test.sh runs `npm ci` in integration/oidc");
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("READY "),
+        "the provider did not start: {line:?}"
+    );
+    // Keep draining its output so that it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Provider {
+        child,
+        issuer: line.trim_start_matches("READY ").trim().to_string(),
+    }
+}
+
+struct Site {
+    base: String,
+    gate: PartnerGate,
+    _provider: Provider,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn provider_config(name: &str, issuer: &str, base: &str, client: &str) -> ProviderConfig {
+    serde_json::from_value(serde_json::json!({
+        "name": name,
+        "issuer": issuer,
+        "client_id": client,
+        "client_secret": "test-secret",
+        "redirect_uri": format!("{base}/v1/signin/{name}/callback"),
+    }))
+    .unwrap()
+}
+
+async fn site() -> Site {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let names = ["test", "es", "b2c"];
+    let provider = start_provider(&names.map(|n| format!("{base}/v1/signin/{n}/callback")));
+    let gate = common::gate().await;
+    let mut es = provider_config("es", &provider.issuer, &base, "storefront-es256");
+    es.trusted = true;
+    let mut b2c = provider_config("b2c", &provider.issuer, &base, "storefront-rs256");
+    b2c.subject_claim = "oid".into();
+    b2c.emails_verified_by_provider = true;
+    b2c.scopes = vec!["b2c".into(), "profile".into()];
+    let configs = vec![
+        provider_config("test", &provider.issuer, &base, "storefront-rs256"),
+        es,
+        b2c,
+    ];
+    let store: Arc<dyn EphemeralStore> = gate.cache().clone();
+    let sign_in = SignInService::discover(configs, store)
+        .await
+        .expect("discovery");
+    let router = server::router_with_sign_in(gate.clone(), None, Some(Arc::new(sign_in)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve_router(listener, router, async {
+        let _ = stopped.await;
+    }));
+    Site {
+        base,
+        gate,
+        _provider: provider,
+        stop: Some(stop),
+    }
+}
+
+/// A browser: its own cookie jar, no automatic redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Follows the flow up to (not including) our callback; returns its URL and
+/// the `state` the provider echoes.
+async fn until_callback(
+    site: &Site,
+    browser: &reqwest::Client,
+    provider: &str,
+    hint: &str,
+) -> String {
+    let res = browser
+        .get(format!(
+            "{}/v1/signin/{provider}/login?login_hint={hint}",
+            site.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mut next = location(&res);
+    for _ in 0..10 {
+        if next.starts_with(&site.base) {
+            return next;
+        }
+        let res = browser.get(&next).send().await.unwrap();
+        assert!(res.status().is_redirection(), "{next}: {}", res.status());
+        next = location(&res);
+        if next.starts_with('/') {
+            let origin: String = res.url().origin().ascii_serialization();
+            next = format!("{origin}{next}");
+        }
+    }
+    panic!("the flow did not reach the callback");
+}
+
+fn state_of(callback: &str) -> String {
+    let url = reqwest::Url::parse(callback).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+async fn json(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    assert_eq!(location(&res), "/v1/me");
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+
+    let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
+    assert_eq!(
+        (me["person"]["id"].as_str(), me["status"].as_str()),
+        (Some("ivan"), Some("active")),
+        "{me}"
+    );
+    assert!(
+        common::decide(&site.gate, "customer:ivan", "browse", "store:main")
+            .await
+            .is_allowed()
+    );
+
+    let version = site
+        .gate
+        .directory()
+        .get_account("ivan")
+        .await
+        .unwrap()
+        .unwrap()
+        .membership
+        .unwrap()
+        .version;
+    let target = partnergate::bindings::org_users::Target {
+        person_id: "ivan".into(),
+        version,
+    };
+    site.gate
+        .revoke_user("customer:alice", target)
+        .await
+        .unwrap();
+    assert!(
+        !common::decide(&site.gate, "customer:ivan", "browse", "store:main")
+            .await
+            .is_allowed()
+    );
+
+    let res = b
+        .post(format!("{}/v1/signin/logout", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        b.get(format!("{}/v1/me", site.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_state_reuse_and_state_mismatch_are_refused() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert_eq!(
+        b.get(&callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = b.get(&callback).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert!(
+        json(again).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "bob").await;
+    let forged = callback.replace(&state_of(&callback), "forged-state");
+    let res = b.get(&forged).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_pkce_verifier_mismatch_and_rp_nonce_invalid_are_refused() {
+    let site = site().await;
+    for (field, expect) in [("verifier", "code exchange"), ("nonce", "not valid")] {
+        let b = browser();
+        let callback = until_callback(&site, &b, "test", "ivan").await;
+        let state = state_of(&callback);
+        let store = site.gate.cache();
+        let stored = store
+            .get_ephemeral("oidc-state", &state)
+            .await
+            .unwrap()
+            .expect("state kept server-side");
+        let mut pending: Value = serde_json::from_str(&stored).unwrap();
+        pending[field] = Value::String("tampered-tampered-tampered-tampered-tampered-x".into());
+        store
+            .put_ephemeral(
+                "oidc-state",
+                &state,
+                &pending.to_string(),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        let res = b.get(&callback).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{field}");
+        let message = json(res).await["message"].as_str().unwrap().to_string();
+        assert!(message.contains(expect), "{field}: {message}");
+    }
+    assert!(
+        site.gate
+            .directory()
+            .find_link(&site._provider.issuer, "ivan")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unverified_email_and_unknown_people_are_refused_with_the_reason() {
+    let site = site().await;
+    for (hint, reason) in [("mallory", "unverified"), ("stranger", "onboarding")] {
+        let b = browser();
+        let callback = until_callback(&site, &b, "test", hint).await;
+        let res = b.get(&callback).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{hint}");
+        let body = json(res).await;
+        assert_eq!(body["code"], "sign_in_refused");
+        assert!(
+            body["message"].as_str().unwrap().contains(reason),
+            "{hint}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn es256_tokens_from_a_trusted_provider_link_an_existing_customer() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "es", "bob").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
+    assert_eq!(me["person"]["id"], "bob");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b2c_shaped_tokens_link_on_emails_and_oid() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "b2c", "b2c").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
+    assert_eq!(me["person"]["id"], "ivan");
+    assert_eq!(
+        me["identity"]["subject"],
+        "00000000-0000-0000-0000-00000000b2c0"
+    );
+}
