@@ -27,8 +27,8 @@ pub(crate) fn routes() -> Router<AppState> {
 fn service(state: &AppState) -> Result<&Arc<SignInService>, Response> {
     state.sign_in.as_ref().ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            StatusCode::NOT_IMPLEMENTED,
+            "sign_in_not_configured",
             "sign-in is not configured: see --oidc-providers",
         )
         .into_response()

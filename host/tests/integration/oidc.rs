@@ -3,7 +3,7 @@
 //! `partnergate serve`'s endpoints: login → provider → callback → linked
 //! session → store access, and the refusals.
 
-mod common;
+use super::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! Redis (each test starts its own `redis-server`), and the same lifecycle
 //! checks against the in-process cache.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

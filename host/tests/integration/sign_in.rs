@@ -2,7 +2,7 @@
 //! real plugin: the verified identity decides, never a bare email match, and
 //! every link and refusal is audited.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 

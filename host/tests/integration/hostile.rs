@@ -2,7 +2,7 @@
 //! runaway allocation hits the memory limit, a panic traps; each call is
 //! denied and the host answers the next call correctly.
 
-mod common;
+use super::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! `partnergate serve`'s HTTP API on a real socket.
 
-mod common;
+use super::common;
 
 use std::net::SocketAddr;
 

@@ -1,7 +1,7 @@
 //! Policy sets on disk: the default tests pass, broken files are refused with
 //! file and line, a refused reload keeps the set in use, and the CLI agrees.
 
-mod common;
+use super::common;
 
 use std::path::Path;
 use std::process::Command;

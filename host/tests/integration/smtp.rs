@@ -2,7 +2,7 @@
 //! installed by `scripts/test.sh` from `integration/requirements.txt`),
 //! including a restart while messages are undelivered, and the file fallback.
 
-mod common;
+use super::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,6 @@
 //! Decisions through the real plugin component, on the default policies.
 
-mod common;
+use super::common;
 
 use common::{decide, decide_with, gate};
 use partnergate::{AuthorizeRequest, DecisionKind, Error};

@@ -2,7 +2,7 @@
 //! change decided by Cedar first, committed with its audit entry and
 //! notifications, and reflected in the very next authorization.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 use std::time::Duration;

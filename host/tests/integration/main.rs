@@ -1,0 +1,17 @@
+//! The host's integration tests, in one binary (linking wasmtime once, not
+//! once per file). Every test loads the real plugin component built by
+//! `build.rs`; services (Redis, SMTP, the OpenID provider) are started by the
+//! tests themselves.
+
+mod common;
+
+mod access;
+mod artifact_cache;
+mod cache;
+mod hostile;
+mod http;
+mod oidc;
+mod org_users;
+mod policy_files;
+mod sign_in;
+mod smtp;
