@@ -1,6 +1,7 @@
 //! Authorization: turn a request's principal and resource into Cedar entities
 //! from the directory's records, and decide with the loaded policy set.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -161,11 +162,23 @@ struct Prepared {
     entities: cedar_policy::Entities,
 }
 
+/// The memo key of a request: its four texts, length-prefixed so that no
+/// two different requests share a key.
+fn memo_key(request: &Request<'_>) -> String {
+    let (p, a, r, c) = (
+        request.principal,
+        request.action,
+        request.resource,
+        request.context,
+    );
+    format!("{}:{p}{}:{a}{}:{r}{c}", p.len(), a.len(), r.len())
+}
+
 /// Requests already built by this instance, keyed by their text. Holds at
 /// most [`Memo::CAPACITY`] entries; a policy reload starts a new memo.
 #[derive(Default)]
 pub struct Memo {
-    prepared: HashMap<(String, String, String, String), Prepared>,
+    prepared: HashMap<String, Prepared>,
 }
 
 impl Memo {
@@ -249,23 +262,36 @@ pub fn authorize_with(
         )));
     };
     let fresh = [principal, resource];
-    let key = (
-        request.principal.to_string(),
-        request.action.to_string(),
-        request.resource.to_string(),
-        request.context.to_string(),
-    );
     let response = match memo {
         Some(memo) => {
-            let reusable = memo.prepared.get(&key).is_some_and(|p| p.records == fresh);
-            if !reusable {
-                let prepared = prepare(loaded, names, request, action, &slice.entity, fresh)?;
-                if memo.prepared.len() >= Memo::CAPACITY {
-                    memo.prepared.clear();
-                }
-                memo.prepared.insert(key.clone(), prepared);
+            // One allocation per call for the key, none for the reused request.
+            let key = memo_key(request);
+            if memo.prepared.len() >= Memo::CAPACITY && !memo.prepared.contains_key(&key) {
+                memo.prepared.clear();
             }
-            let prepared = &memo.prepared[&key];
+            let prepared = match memo.prepared.entry(key) {
+                Entry::Occupied(mut entry) => {
+                    if entry.get().records != fresh {
+                        entry.insert(prepare(
+                            loaded,
+                            names,
+                            request,
+                            action,
+                            &slice.entity,
+                            fresh,
+                        )?);
+                    }
+                    entry.into_mut()
+                }
+                Entry::Vacant(entry) => entry.insert(prepare(
+                    loaded,
+                    names,
+                    request,
+                    action,
+                    &slice.entity,
+                    fresh,
+                )?),
+            };
             Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
         }
         None => {
@@ -757,6 +783,26 @@ mod tests {
                 Err(AccessError::InvalidRequest(_))
             ));
         }
+    }
+
+    #[test]
+    fn memo_keys_of_different_requests_differ() {
+        let r = |principal, action, resource, context| {
+            memo_key(&Request {
+                principal,
+                action,
+                resource,
+                context,
+            })
+        };
+        assert_ne!(
+            r("customer:ab", "c", "store:x", ""),
+            r("customer:a", "bc", "store:x", "")
+        );
+        assert_ne!(
+            r("customer:a", "browse", "store:x", "{}"),
+            r("customer:a", "browse", "store:x{}", "")
+        );
     }
 
     #[test]

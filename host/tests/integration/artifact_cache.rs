@@ -1,6 +1,5 @@
 //! The compiled plugin is cached on disk keyed by the component's hash.
 
-
 use partnergate::PartnerGate;
 use partnergate::runtime::Artifact;
 
