@@ -8,16 +8,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +34,12 @@ pub const STATE_TTL: Duration = Duration::from_secs(600);
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "pg_session";
+/// How far the provider's clock may be from ours when checking an ID token's
+/// `exp` and `iat`.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// The least time between two key fetches for unknown key ids, so that a
+/// provider sending them cannot make every callback fetch its keys.
+pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// One provider, as configured (a JSON array of these in `--oidc-providers`).
 #[derive(Clone, Debug, Deserialize)]
@@ -55,6 +63,14 @@ pub struct ProviderConfig {
     /// The claim that identifies the subject: `sub` (default) or B2C's `oid`.
     #[serde(default = "default_subject")]
     pub subject_claim: String,
+    /// The claim holding the email address (default `email`; B2C's `emails`
+    /// array is read when it is absent). Entra External ID may use
+    /// `preferred_username`, for example.
+    #[serde(default = "default_email")]
+    pub email_claim: String,
+    /// The claim holding the display name (default `name`).
+    #[serde(default = "default_name")]
+    pub name_claim: String,
     /// Whether this provider verifies email addresses itself (B2C does during
     /// sign-up); otherwise the `email_verified` claim decides.
     #[serde(default)]
@@ -63,6 +79,10 @@ pub struct ProviderConfig {
     /// email (the `autoLink` policy decides; the default policies require it).
     #[serde(default)]
     pub trusted: bool,
+    /// Where the provider sends the browser after ending its own session
+    /// (RP-initiated logout); must be registered with the provider.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -71,6 +91,14 @@ fn default_scopes() -> Vec<String> {
 
 fn default_subject() -> String {
     "sub".into()
+}
+
+fn default_email() -> String {
+    "email".into()
+}
+
+fn default_name() -> String {
+    "name".into()
 }
 
 impl ProviderConfig {
@@ -87,9 +115,21 @@ impl ProviderConfig {
     }
 }
 
+/// A client for one provider: discovered endpoints, code flow only.
+type RpClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 struct Provider {
     config: ProviderConfig,
-    metadata: RwLock<CoreProviderMetadata>,
+    metadata: RwLock<ProviderMetadataWithLogout>,
+    /// When the keys were last fetched again for an unknown key id.
+    keys_refreshed: Mutex<Option<Instant>>,
 }
 
 /// What a begun sign-in keeps server-side, under its `state`.
@@ -112,6 +152,12 @@ pub struct Session {
     pub issuer: String,
     /// Its subject.
     pub subject: String,
+    /// The configured provider it came through.
+    #[serde(default)]
+    pub provider: String,
+    /// The ID token, sent back as `id_token_hint` when the session ends.
+    #[serde(default)]
+    pub id_token: String,
 }
 
 /// The relying party for every configured provider.
@@ -145,7 +191,7 @@ impl SignInService {
             RedirectUrl::new(config.redirect_uri.clone()).map_err(|e| {
                 Error::Config(format!("provider `{}`: bad redirect URI: {e}", config.name))
             })?;
-            let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+            let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
                 .await
                 .map_err(|e| {
                     Error::Config(format!("provider `{}`: discovery failed: {e}", config.name))
@@ -155,6 +201,7 @@ impl SignInService {
                 Provider {
                     config,
                     metadata: RwLock::new(metadata),
+                    keys_refreshed: Mutex::new(None),
                 },
             );
         }
@@ -171,19 +218,7 @@ impl SignInService {
             .ok_or_else(|| Error::NotFound(format!("no sign-in provider `{name}`")))
     }
 
-    fn client(
-        provider: &Provider,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        Error,
-    > {
+    fn client(provider: &Provider) -> Result<RpClient, Error> {
         let metadata = provider.metadata.read().expect("metadata lock").clone();
         let config = &provider.config;
         Ok(CoreClient::from_provider_metadata(
@@ -272,45 +307,27 @@ impl SignInService {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier))
             .request_async(&self.http)
             .await
-            .map_err(|e| Error::Refused(format!("the provider refused the code exchange: {e}")))?;
+            .map_err(exchange_error)?;
         let id_token = token
             .id_token()
             .ok_or_else(|| Error::Refused("the provider returned no ID token".into()))?;
         let nonce = Nonce::new(pending.nonce);
-        let algs = vec![
-            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        ];
-        let verify = |client: &CoreClient<_, _, _, _, _, _>| -> Result<(), String> {
-            let verifier = client.id_token_verifier().set_allowed_algs(algs.clone());
-            let claims = id_token
-                .claims(&verifier, &nonce)
-                .map_err(|e| e.to_string())?;
-            if let Some(expected) = claims.access_token_hash() {
-                let alg = id_token.signing_alg().map_err(|e| e.to_string())?;
-                let key = id_token.signing_key(&verifier).map_err(|e| e.to_string())?;
-                let actual = AccessTokenHash::from_token(token.access_token(), alg, key)
-                    .map_err(|e| e.to_string())?;
-                if actual != *expected {
-                    return Err("the access token does not match the ID token's at_hash".into());
-                }
+        let verify =
+            |client: &RpClient| verify_id_token(client, id_token, token.access_token(), &nonce);
+        match verify(&client) {
+            Ok(()) => {}
+            // A key id we do not know: the provider may have rotated its
+            // keys. Fetch them once more and verify again.
+            Err(Refusal::Claims(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            ))) if self.refresh_keys(p).await? => {
+                verify(&Self::client(p)?).map_err(|e| {
+                    Error::Refused(format!(
+                        "the ID token is not valid: {e} (after fetching the provider's keys again)"
+                    ))
+                })?;
             }
-            Ok(())
-        };
-        if let Err(first) = verify(&client) {
-            // The provider may have rotated its keys: fetch them once more.
-            let issuer = IssuerUrl::new(p.config.issuer.clone())
-                .map_err(|e| Error::Config(e.to_string()))?;
-            let fresh = CoreProviderMetadata::discover_async(issuer, &self.http)
-                .await
-                .map_err(http_error)?;
-            *p.metadata.write().expect("metadata lock") = fresh;
-            let client = Self::client(p)?;
-            verify(&client).map_err(|e| {
-                Error::Refused(format!(
-                    "the ID token is not valid: {e} (first attempt: {first})"
-                ))
-            })?;
+            Err(e) => return Err(Error::Refused(format!("the ID token is not valid: {e}"))),
         }
         let identity = identity_from_token(&p.config, &id_token.to_string())?;
         let signed = gate.link_identity(identity.clone()).await?;
@@ -319,6 +336,8 @@ impl SignInService {
             organization_id: signed.organization_id,
             issuer: identity.issuer,
             subject: identity.subject,
+            provider: provider.to_string(),
+            id_token: id_token.to_string(),
         };
         let id = CsrfToken::new_random_len(32).secret().clone();
         self.store
@@ -333,6 +352,26 @@ impl SignInService {
         Ok((id, pending.return_to))
     }
 
+    /// Fetches a provider's keys again, unless that was done less than
+    /// [`KEY_REFRESH_INTERVAL`] ago. Returns whether the keys were fetched.
+    async fn refresh_keys(&self, p: &Provider) -> Result<bool, Error> {
+        {
+            let mut last = p.keys_refreshed.lock().expect("refresh lock");
+            if last.is_some_and(|at| at.elapsed() < KEY_REFRESH_INTERVAL) {
+                return Ok(false);
+            }
+            *last = Some(Instant::now());
+        }
+        let uri = p.metadata.read().expect("metadata lock").jwks_uri().clone();
+        let keys = JsonWebKeySet::fetch_async(&uri, &self.http)
+            .await
+            .map_err(http_error)?;
+        tracing::info!(provider = %p.config.name, keys = keys.keys().len(), "fetched the provider's keys again for an unknown key id");
+        let mut metadata = p.metadata.write().expect("metadata lock");
+        *metadata = metadata.clone().set_jwks(keys);
+        Ok(true)
+    }
+
     /// The session behind a cookie value.
     pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
         let value = self
@@ -343,12 +382,42 @@ impl SignInService {
         Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
-    /// Ends a session.
-    pub async fn logout(&self, id: &str) -> Result<(), Error> {
+    /// Ends a session. When its provider offers RP-initiated logout, returns
+    /// the provider's end-session URL to send the browser to, so that the
+    /// provider's own session ends too.
+    pub async fn logout(&self, id: &str) -> Result<Option<String>, Error> {
+        let session = self.session(id).await?;
         self.store
             .delete_ephemeral("session", id)
             .await
-            .map_err(|e| Error::Unavailable(e.to_string()))
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let Some(session) = session else {
+            return Ok(None);
+        };
+        let Some(p) = self.providers.get(&session.provider) else {
+            return Ok(None);
+        };
+        let Some(endpoint) = p
+            .metadata
+            .read()
+            .expect("metadata lock")
+            .additional_metadata()
+            .end_session_endpoint
+            .clone()
+        else {
+            return Ok(None);
+        };
+        let mut request =
+            LogoutRequest::from(endpoint).set_client_id(ClientId::new(p.config.client_id.clone()));
+        if let Ok(token) = session.id_token.parse::<CoreIdToken>() {
+            request = request.set_id_token_hint(&token);
+        }
+        if let Some(uri) = &p.config.post_logout_redirect_uri {
+            let uri = PostLogoutRedirectUrl::new(uri.clone())
+                .map_err(|e| Error::Config(format!("post_logout_redirect_uri: {e}")))?;
+            request = request.set_post_logout_redirect_uri(uri);
+        }
+        Ok(Some(request.http_get_url().to_string()))
     }
 
     /// Whether the session cookie must be `Secure` (the provider's redirect
@@ -358,6 +427,89 @@ impl SignInService {
             .get(provider)
             .is_some_and(|p| p.config.redirect_uri.starts_with("https://"))
     }
+}
+
+/// A failed code exchange, saying what was wrong: the provider's own error,
+/// or which part of its answer could not be read (an ID token without `sub`
+/// or `iat` fails here).
+fn exchange_error<E: std::error::Error + 'static>(
+    e: openidconnect::RequestTokenError<
+        E,
+        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    >,
+) -> Error {
+    use openidconnect::RequestTokenError as E;
+    match e {
+        E::ServerResponse(r) => {
+            Error::Refused(format!("the provider refused the code exchange: {r}"))
+        }
+        E::Parse(e, _) => {
+            Error::Refused(format!("the provider's token response is not valid: {e}"))
+        }
+        E::Request(e) => http_error(e),
+        E::Other(e) => Error::Refused(format!("the code exchange failed: {e}")),
+    }
+}
+
+/// Why an ID token was refused.
+#[derive(Debug)]
+enum Refusal {
+    Claims(ClaimsVerificationError),
+    Other(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // openidconnect's message for a signature failure leaves out why.
+            Refusal::Claims(ClaimsVerificationError::SignatureVerification(e)) => {
+                write!(f, "signature verification failed: {e}")
+            }
+            Refusal::Claims(e) => write!(f, "{e}"),
+            Refusal::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Validates an ID token (OpenID Connect Core 3.1.3.7): signature with RS256
+/// or ES256 (`none` and symmetric algorithms refused), issuer, audience,
+/// expiry and issue time within [`CLOCK_SKEW`], nonce, and `at_hash` when
+/// present.
+fn verify_id_token(
+    client: &RpClient,
+    id_token: &openidconnect::core::CoreIdToken,
+    access_token: &openidconnect::AccessToken,
+    nonce: &Nonce,
+) -> Result<(), Refusal> {
+    let skew = chrono::Duration::from_std(CLOCK_SKEW).expect("skew fits");
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs([
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ])
+        // Expired only once `exp` is more than the skew behind our clock.
+        .set_time_fn(move || chrono::Utc::now() - skew)
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat > chrono::Utc::now() + skew {
+                Err(format!("ID token issued in the future ({iat})"))
+            } else {
+                Ok(())
+            }
+        });
+    let claims = id_token.claims(&verifier, nonce).map_err(Refusal::Claims)?;
+    if let Some(expected) = claims.access_token_hash() {
+        let other = |e: &dyn std::fmt::Display| Refusal::Other(e.to_string());
+        let alg = id_token.signing_alg().map_err(|e| other(&e))?;
+        let key = id_token.signing_key(&verifier).map_err(|e| other(&e))?;
+        let actual = AccessTokenHash::from_token(access_token, alg, key).map_err(|e| other(&e))?;
+        if actual != *expected {
+            return Err(Refusal::Other(
+                "the access token does not match the ID token's at_hash".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Only local paths: never redirect the browser to another site after sign-in.
@@ -389,7 +541,7 @@ fn identity_from_token(config: &ProviderConfig, compact: &str) -> Result<Externa
             config.subject_claim
         ))
     })?;
-    let mut emails: Vec<String> = text("email").into_iter().collect();
+    let mut emails: Vec<String> = text(&config.email_claim).into_iter().collect();
     if emails.is_empty()
         && let Some(list) = claims.get("emails").and_then(|v| v.as_array())
     {
@@ -410,7 +562,7 @@ fn identity_from_token(config: &ProviderConfig, compact: &str) -> Result<Externa
         emails,
         email_verified,
         trusted_provider: config.trusted,
-        name: text("name"),
+        name: text(&config.name_claim),
         claims: extra,
     })
 }
@@ -428,8 +580,11 @@ mod tests {
             redirect_uri: "https://shop.test/v1/signin/b2c/callback".into(),
             scopes: vec![],
             subject_claim: subject.into(),
+            email_claim: "email".into(),
+            name_claim: "name".into(),
             emails_verified_by_provider: verified_by_provider,
             trusted: false,
+            post_logout_redirect_uri: None,
         }
     }
 
@@ -476,6 +631,20 @@ mod tests {
                 .unwrap()
                 .email_verified
         );
+    }
+
+    #[test]
+    fn email_and_name_come_from_the_configured_claims() {
+        let t = token(serde_json::json!({
+            "iss": "i", "sub": "s", "email": "other@x.test",
+            "preferred_username": "a@x.test", "given_name": "Ann"
+        }));
+        let mut c = config("sub", true);
+        c.email_claim = "preferred_username".into();
+        c.name_claim = "given_name".into();
+        let identity = identity_from_token(&c, &t).unwrap();
+        assert_eq!(identity.emails, ["a@x.test"]);
+        assert_eq!(identity.name.as_deref(), Some("Ann"));
     }
 
     #[test]

@@ -133,13 +133,23 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Some(id) = session_cookie(&headers)
-        && let Err(err) = service.logout(&id).await
-    {
-        return ApiError::from(err).into_response();
-    }
+    let end_session = match session_cookie(&headers) {
+        Some(id) => match service.logout(&id).await {
+            Ok(url) => url,
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+        None => None,
+    };
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response()
+    match end_session {
+        // The provider ends its own session too.
+        Some(url) => (
+            StatusCode::SEE_OTHER,
+            [(header::SET_COOKIE, clear), (header::LOCATION, url)],
+        )
+            .into_response(),
+        None => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response(),
+    }
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {

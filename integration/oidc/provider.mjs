@@ -2,7 +2,12 @@
 // <port> <redirect-uri>[,<redirect-uri>...]`. It signs in, without a browser, the account named
 // by `login_hint` and grants consent; it prints `READY <issuer>` when
 // listening. Test accounts: see `accounts` below.
-import { generateKeyPairSync } from 'node:crypto';
+//
+// For the relying-party negative tests, `POST /__test/tamper?mode=<mode>`
+// makes the next token response carry an ID token changed the way `tampers`
+// below describes (re-signed with the provider's own key unless the mode is
+// about the signature). It applies once.
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
@@ -23,6 +28,55 @@ function key(type, options, alg, kid) {
   return { ...privateKey.export({ format: 'jwk' }), alg, use: 'sig', kid };
 }
 
+const signingKeys = {
+  RS256: key('rsa', { modulusLength: 2048 }, 'RS256', 'rs-1'),
+  ES256: key('ec', { namedCurve: 'P-256' }, 'ES256', 'es-1'),
+};
+// Keys published in the JWKS besides the provider's own (key rotation).
+const published = [];
+
+const publicPart = ({ d, p, q, dp, dq, qi, ...rest }) => rest;
+const b64 = (data) => Buffer.from(data).toString('base64url');
+const now = () => Math.floor(Date.now() / 1000);
+
+function jws(header, claims, jwk) {
+  const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`;
+  const privateKey = createPrivateKey({ key: jwk, format: 'jwk' });
+  const options = header.alg === 'ES256' ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey;
+  return `${input}.${b64(sign('sha256', Buffer.from(input), options))}`;
+}
+
+// Each mode: (header, claims) -> the compact ID token to send instead.
+const tampers = {
+  'issuer-mismatch': (h, c) => jws(h, { ...c, iss: 'http://127.0.0.1:1/another-issuer' }, signingKeys[h.alg]),
+  aud: (h, c) => jws(h, { ...c, aud: 'another-client' }, signingKeys[h.alg]),
+  expired: (h, c) => jws(h, { ...c, iat: now() - 7200, exp: now() - 3600 }, signingKeys[h.alg]),
+  'iat-future': (h, c) => jws(h, { ...c, iat: now() + 3600, exp: now() + 7200 }, signingKeys[h.alg]),
+  'iat-missing': (h, { iat, ...c }) => jws(h, c, signingKeys[h.alg]),
+  'sub-missing': (h, { sub, ...c }) => jws(h, c, signingKeys[h.alg]),
+  'nonce-invalid': (h, c) => jws(h, { ...c, nonce: 'another-nonce' }, signingKeys[h.alg]),
+  'bad-at_hash': (h, c) => jws(h, { ...c, at_hash: b64('not the access token') }, signingKeys[h.alg]),
+  'sig-none': (h, c) => `${b64(JSON.stringify({ alg: 'none' }))}.${b64(JSON.stringify(c))}.`,
+  'bad-sig': (h, c) => {
+    const token = jws(h, c, signingKeys[h.alg]);
+    const signature = Buffer.from(token.split('.')[2], 'base64url');
+    signature[signature.length - 1] ^= 1;
+    return `${token.split('.').slice(0, 2).join('.')}.${b64(signature)}`;
+  },
+  // Signed with a key the provider never publishes.
+  'kid-unpublished': (h, c) => {
+    const unpublished = key('rsa', { modulusLength: 2048 }, 'RS256', 'rs-unpublished');
+    return jws({ ...h, alg: 'RS256', kid: unpublished.kid }, c, unpublished);
+  },
+  // The provider rotates to a new key, publishes it, and signs with it.
+  'key-rotation': (h, c) => {
+    const rotated = key('rsa', { modulusLength: 2048 }, 'RS256', `rs-rotated-${published.length + 1}`);
+    published.push(publicPart(rotated));
+    return jws({ ...h, alg: 'RS256', kid: rotated.kid }, c, rotated);
+  },
+};
+let tamper = null;
+
 const client = (id, alg) => ({
   client_id: id,
   client_secret: 'test-secret',
@@ -35,7 +89,7 @@ const client = (id, alg) => ({
 
 const provider = new Provider(issuer, {
   clients: [client('storefront-rs256', 'RS256'), client('storefront-es256', 'ES256')],
-  jwks: { keys: [key('rsa', { modulusLength: 2048 }, 'RS256', 'rs-1'), key('ec', { namedCurve: 'P-256' }, 'ES256', 'es-1')] },
+  jwks: { keys: Object.values(signingKeys) },
   pkce: { required: () => true },
   features: { devInteractions: { enabled: false } },
   conformIdTokenClaims: false,
@@ -47,6 +101,28 @@ const provider = new Provider(issuer, {
     if (!accounts[id]) return undefined;
     return { accountId: id, async claims() { return { sub: id, ...accounts[id] }; } };
   },
+});
+
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/tamper' && ctx.method === 'POST') {
+    if (!tampers[ctx.query.mode]) {
+      ctx.status = 400;
+      ctx.body = `unknown tamper mode ${ctx.query.mode}; known: ${Object.keys(tampers).join(', ')}`;
+      return;
+    }
+    tamper = ctx.query.mode;
+    ctx.status = 204;
+    return;
+  }
+  await next();
+  if (ctx.path === '/jwks' && published.length && ctx.body?.keys) {
+    ctx.body = { ...ctx.body, keys: [...ctx.body.keys, ...published] };
+  }
+  if (ctx.path === '/token' && tamper && ctx.body?.id_token) {
+    const [header, claims] = ctx.body.id_token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url')));
+    ctx.body = { ...ctx.body, id_token: tampers[tamper](header, claims) };
+    tamper = null;
+  }
 });
 
 provider.use(async (ctx, next) => {

@@ -243,12 +243,27 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
             .is_allowed()
     );
 
+    // Logout ends our session and sends the browser to the provider's
+    // end-session endpoint with the ID token as the hint; the provider
+    // accepts the hint (it answers 400 to one it did not issue).
     let res = b
         .post(format!("{}/v1/signin/logout", site.base))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let end_session = reqwest::Url::parse(&location(&res)).unwrap();
+    assert!(
+        end_session
+            .as_str()
+            .starts_with(&format!("{}/session/end", site._provider.issuer)),
+        "{end_session}"
+    );
+    let params: std::collections::HashMap<_, _> = end_session.query_pairs().collect();
+    assert_eq!(params["client_id"], "storefront-rs256");
+    assert_eq!(params["id_token_hint"].split('.').count(), 3);
+    let provider_page = b.get(end_session.as_str()).send().await.unwrap();
+    assert_eq!(provider_page.status(), StatusCode::OK);
     assert_eq!(
         b.get(format!("{}/v1/me", site.base))
             .send()
@@ -374,4 +389,203 @@ async fn b2c_shaped_tokens_link_on_emails_and_oid() {
         me["identity"]["subject"],
         "00000000-0000-0000-0000-00000000b2c0"
     );
+}
+
+/// Makes the provider's next token response carry an ID token changed the way
+/// `mode` says (see `integration/oidc/provider.mjs`).
+async fn tamper(site: &Site, mode: &str) {
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/__test/tamper?mode={mode}",
+            site._provider.issuer
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT, "{mode}");
+}
+
+/// Signs `hint` in through `provider` with the next ID token tampered by
+/// `mode`; returns the callback's answer.
+async fn tampered_sign_in(
+    site: &Site,
+    provider: &str,
+    hint: &str,
+    mode: &str,
+) -> reqwest::Response {
+    let b = browser();
+    let callback = until_callback(site, &b, provider, hint).await;
+    tamper(site, mode).await;
+    b.get(&callback).send().await.unwrap()
+}
+
+/// Asserts a refused callback: 403 with the reason, no session, no link.
+async fn assert_refused(site: &Site, res: reqwest::Response, case: &str, hint: &str, reason: &str) {
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{case}");
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "{case}: a session was opened"
+    );
+    let body = json(res).await;
+    assert_eq!(body["code"], "sign_in_refused", "{case}: {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(reason),
+        "{case}: expected `{reason}` in {message:?}"
+    );
+    assert!(
+        site.gate
+            .directory()
+            .find_link(&site._provider.issuer, hint)
+            .await
+            .unwrap()
+            .is_none(),
+        "{case}: an identity was linked"
+    );
+}
+
+/// The OpenID relying-party conformance cases about ID tokens (their test ids
+/// where one exists), each with a token the real provider issued and then had
+/// changed before it reached us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_tokens_failing_validation_are_refused_with_the_reason() {
+    let site = site().await;
+    let cases = [
+        (
+            "rp-id_token-issuer-mismatch",
+            "test",
+            "ivan",
+            "issuer-mismatch",
+            "Invalid issuer",
+        ),
+        (
+            "rp-id_token-aud",
+            "test",
+            "ivan",
+            "aud",
+            "Invalid audiences",
+        ),
+        (
+            "rp-id_token-expired",
+            "test",
+            "ivan",
+            "expired",
+            "ID token expired",
+        ),
+        (
+            "rp-id_token-iat-future",
+            "test",
+            "ivan",
+            "iat-future",
+            "issued in the future",
+        ),
+        (
+            "rp-id_token-iat",
+            "test",
+            "ivan",
+            "iat-missing",
+            "missing field `iat`",
+        ),
+        (
+            "rp-id_token-sub",
+            "test",
+            "ivan",
+            "sub-missing",
+            "missing field `sub`",
+        ),
+        (
+            "rp-nonce-invalid",
+            "test",
+            "ivan",
+            "nonce-invalid",
+            "Invalid nonce",
+        ),
+        (
+            "rp-id_token-bad-at_hash",
+            "test",
+            "ivan",
+            "bad-at_hash",
+            "at_hash",
+        ),
+        (
+            "rp-id_token-sig-none",
+            "test",
+            "ivan",
+            "sig-none",
+            "signature",
+        ),
+        (
+            "rp-id_token-bad-sig-rs256",
+            "test",
+            "ivan",
+            "bad-sig",
+            "signature verification failed",
+        ),
+        (
+            "rp-id_token-bad-sig-es256",
+            "es",
+            "bob",
+            "bad-sig",
+            "signature verification failed",
+        ),
+    ];
+    for (case, provider, hint, mode, reason) in cases {
+        let res = tampered_sign_in(&site, provider, hint, mode).await;
+        assert_refused(&site, res, case, hint, reason).await;
+    }
+    // The same people sign in once the tokens are right again.
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert_eq!(
+        b.get(&callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// rp-key-rotation-op-sign-key: the provider starts signing with a new key
+/// it has just published; the unknown key id makes us fetch its keys again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_key_rotation_op_sign_key_fetches_the_keys_again() {
+    let site = site().await;
+    let res = tampered_sign_in(&site, "test", "ivan", "key-rotation").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    assert!(
+        site.gate
+            .directory()
+            .find_link(&site._provider.issuer, "ivan")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// A key id the provider never publishes: refused even after fetching the
+/// keys again, and a second such token within the refresh interval does not
+/// fetch them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_id_token_kid_unknown_is_refused_after_fetching_the_keys_again() {
+    let site = site().await;
+    let res = tampered_sign_in(&site, "test", "ivan", "kid-unpublished").await;
+    assert_refused(
+        &site,
+        res,
+        "kid-unpublished",
+        "ivan",
+        "after fetching the provider's keys again",
+    )
+    .await;
+    let res = tampered_sign_in(&site, "test", "ivan", "kid-unpublished").await;
+    assert_refused(
+        &site,
+        res,
+        "kid-unpublished twice",
+        "ivan",
+        "No matching key",
+    )
+    .await;
 }
