@@ -158,6 +158,10 @@ pub struct Session {
     /// The ID token, sent back as `id_token_hint` when the session ends.
     #[serde(default)]
     pub id_token: String,
+    /// The token a cookie-authenticated change must also send in
+    /// `X-PartnerGate-CSRF` (given by `GET /v1/me`).
+    #[serde(default)]
+    pub csrf_token: String,
 }
 
 /// The relying party for every configured provider.
@@ -338,6 +342,7 @@ impl SignInService {
             subject: identity.subject,
             provider: provider.to_string(),
             id_token: id_token.to_string(),
+            csrf_token: CsrfToken::new_random_len(32).secret().clone(),
         };
         let id = CsrfToken::new_random_len(32).secret().clone();
         self.store

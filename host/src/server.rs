@@ -76,12 +76,18 @@ pub fn router_with_sign_in(
         .route("/v1/authorize", post(authorize))
         .route("/v1/policies", get(policies))
         .route("/v1/policies/reload", post(reload))
-        .merge(crate::server_users::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    // User management: the storefront with its token, or a signed-in
+    // browser with its session (the actor is then the session's person).
+    let users = crate::server_users::routes().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_token_or_session,
+    ));
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(protected)
+        .merge(users)
         .merge(crate::server_signin::routes())
         .fallback(|| async {
             ApiError::new(
@@ -132,7 +138,7 @@ impl ApiError {
         }
     }
 
-    fn deny(mut self) -> Self {
+    pub(crate) fn deny(mut self) -> Self {
         self.body["decision"] = json!("deny");
         self
     }
@@ -243,7 +249,25 @@ async fn require_token(
     next.run(request).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Lets a request with a session cookie and no `Authorization` through when
+/// sign-in is configured: the actor extractor checks the session and its CSRF
+/// token. Anything else needs the service token.
+async fn require_token_or_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.sign_in.is_some()
+        && !headers.contains_key(header::AUTHORIZATION)
+        && crate::server_signin::session_cookie(&headers).is_some()
+    {
+        return next.run(request).await;
+    }
+    require_token(State(state), headers, request, next).await
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

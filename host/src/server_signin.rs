@@ -35,7 +35,8 @@ fn service(state: &AppState) -> Result<&Arc<SignInService>, Response> {
     })
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The session id in the request's cookie, if any.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
     cookies.split(';').map(str::trim).find_map(|c| {
         c.strip_prefix(&format!("{SESSION_COOKIE}="))
@@ -186,6 +187,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
         "roles": membership.map(|m| m.roles.clone()).unwrap_or_default(),
         "is_admin": membership.is_some_and(|m| m.is_admin),
         "identity": { "issuer": session.issuer, "subject": session.subject },
+        "csrf_token": session.csrf_token,
     }))
     .into_response()
 }

@@ -1,6 +1,8 @@
 //! The organization-user endpoints of the HTTP API. The acting principal is
-//! named by the `X-PartnerGate-Actor` header (`customer:<id>` or
-//! `staff:<id>`), asserted by the storefront that holds the service token.
+//! either named by the `X-PartnerGate-Actor` header (`customer:<id>` or
+//! `staff:<id>`), asserted by the storefront that holds the service token, or
+//! the person of a signed-in browser's session (changes then also need the
+//! session's CSRF token in `X-PartnerGate-CSRF`).
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -21,6 +23,8 @@ use crate::server::{ApiError, AppState};
 
 /// The header naming the acting principal.
 pub const ACTOR_HEADER: &str = "x-partnergate-actor";
+/// The header carrying a session's CSRF token on cookie-authenticated changes.
+pub const CSRF_HEADER: &str = "x-partnergate-csrf";
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -46,13 +50,21 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/onboarding/{request}/{step}", post(decide_onboarding))
 }
 
-/// The acting principal from `X-PartnerGate-Actor`.
+/// The acting principal: the session's person when the request carries a
+/// session cookie and no `Authorization` (sign-in configured), otherwise
+/// `X-PartnerGate-Actor`.
 pub(crate) struct Actor(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for Actor {
+impl FromRequestParts<AppState> for Actor {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let Some(service) = &state.sign_in
+            && !parts.headers.contains_key(header::AUTHORIZATION)
+            && let Some(id) = crate::server_signin::session_cookie(&parts.headers)
+        {
+            return session_actor(service, &id, parts).await.map(Self);
+        }
         let value = parts
             .headers
             .get(ACTOR_HEADER)
@@ -69,6 +81,59 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
         }
         Ok(Self(value.to_string()))
     }
+}
+
+/// The person of a signed-in browser's session. A change (any method but
+/// GET/HEAD) must carry the session's CSRF token; an `X-PartnerGate-Actor`
+/// naming someone else is refused rather than ignored.
+async fn session_actor(
+    service: &crate::oidc::SignInService,
+    id: &str,
+    parts: &Parts,
+) -> Result<String, Response> {
+    let session = match service.session(id).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "the session has ended: sign in again",
+            )
+            .into_response());
+        }
+        Err(err) => return Err(ApiError::from(err).into_response()),
+    };
+    let actor = format!("customer:{}", session.person_id);
+    if !parts.method.is_safe() {
+        let presented = parts
+            .headers
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if session.csrf_token.is_empty()
+            || !crate::server::constant_time_eq(presented, session.csrf_token.as_bytes())
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_token_required",
+                "a change from a signed-in browser must send the session's `csrf_token` (GET /v1/me) in `X-PartnerGate-CSRF`",
+            )
+            .deny()
+            .into_response());
+        }
+    }
+    if let Some(named) = parts.headers.get(ACTOR_HEADER)
+        && named.as_bytes() != actor.as_bytes()
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "actor_mismatch",
+            format!("signed in as `{actor}`: a session cannot act as another principal"),
+        )
+        .deny()
+        .into_response());
+    }
+    Ok(actor)
 }
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;

@@ -16,6 +16,7 @@ const issuer = `http://127.0.0.1:${port}`;
 
 const accounts = {
   ivan: { email: 'ivan@acme.test', email_verified: true, name: 'Ivan Invited' },
+  alice: { email: 'alice@acme.test', email_verified: true, name: 'Alice Admin' },
   bob: { email: 'bob@acme.test', email_verified: true, name: 'Bob Buyer' },
   mallory: { email: 'ivan@acme.test', email_verified: false, name: 'Mallory' },
   stranger: { email: 'stranger@elsewhere.test', email_verified: true, name: 'Stranger' },

@@ -86,6 +86,10 @@ fn provider_config(name: &str, issuer: &str, base: &str, client: &str) -> Provid
 }
 
 async fn site() -> Site {
+    site_with_token(None).await
+}
+
+async fn site_with_token(service_token: Option<&str>) -> Site {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let names = ["test", "es", "b2c"];
@@ -106,7 +110,11 @@ async fn site() -> Site {
     let sign_in = SignInService::discover(configs, store)
         .await
         .expect("discovery");
-    let router = server::router_with_sign_in(gate.clone(), None, Some(Arc::new(sign_in)));
+    let router = server::router_with_sign_in(
+        gate.clone(),
+        service_token.map(String::from),
+        Some(Arc::new(sign_in)),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server::serve_router(listener, router, async {
         let _ = stopped.await;
@@ -588,4 +596,140 @@ async fn rp_id_token_kid_unknown_is_refused_after_fetching_the_keys_again() {
         "No matching key",
     )
     .await;
+}
+
+/// Signs `hint` in through `provider`; the browser then holds the session.
+async fn signed_in(site: &Site, provider: &str, hint: &str) -> reqwest::Client {
+    let b = browser();
+    let callback = until_callback(site, &b, provider, hint).await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    b
+}
+
+/// An organization administrator manages users from a signed-in browser: the
+/// actor is the session's person, changes need the session's CSRF token, the
+/// session opens only the user-management endpoints, and the policies decide
+/// as for the storefront.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_administrators_manage_users_with_their_session() {
+    let site = site_with_token(Some("service-secret")).await;
+    let alice = signed_in(&site, "es", "alice").await;
+    let me = json(
+        alice
+            .get(format!("{}/v1/me", site.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me["is_admin"], true, "{me}");
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+    assert!(csrf.len() >= 32);
+    let users = format!("{}/v1/organizations/acme/users", site.base);
+    let new_user = serde_json::json!({"email": "new@acme.test", "name": "New"});
+
+    let list = alice.get(&users).send().await.unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert!(json(list).await["users"].as_array().unwrap().len() > 3);
+
+    // A change without the CSRF token, or with another session's, is refused.
+    let res = alice.post(&users).json(&new_user).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(res).await["code"], "csrf_token_required");
+    let res = alice
+        .post(&users)
+        .header("x-partnergate-csrf", "0".repeat(csrf.len()))
+        .json(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(res).await["code"], "csrf_token_required");
+    // A session cannot act as someone else.
+    let res = alice
+        .post(&users)
+        .header("x-partnergate-csrf", &csrf)
+        .header("x-partnergate-actor", "staff:sam")
+        .json(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(res).await["code"], "actor_mismatch");
+
+    let res = alice
+        .post(&users)
+        .header("x-partnergate-csrf", &csrf)
+        .json(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    let audit = json(
+        alice
+            .get(format!("{}/v1/organizations/acme/audit", site.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["actor"] == "customer:alice" && e["action"] == "addUser"),
+        "{audit}"
+    );
+
+    // The session does not open the storefront's own endpoints.
+    let res = alice
+        .post(format!("{}/v1/authorize", site.base))
+        .header("x-partnergate-csrf", &csrf)
+        .json(&serde_json::json!({"principal": "customer:alice", "action": "browse", "resource": "store:main"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // A member who is not an administrator is denied by the policies.
+    let bob = signed_in(&site, "es", "bob").await;
+    let me = json(
+        bob.get(format!("{}/v1/me", site.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let res = bob
+        .post(&users)
+        .header("x-partnergate-csrf", me["csrf_token"].as_str().unwrap())
+        .json(&serde_json::json!({"email": "other@acme.test", "name": "Other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(res).await["decision"], "deny");
+
+    // After logout the cookie opens nothing.
+    alice
+        .post(format!("{}/v1/signin/logout", site.base))
+        .send()
+        .await
+        .unwrap();
+    let res = browser()
+        .get(&users)
+        .header("cookie", "pg_session=ended")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        alice.get(&users).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
