@@ -92,17 +92,35 @@ async fn site() -> Site {
 async fn site_with_token(service_token: Option<&str>) -> Site {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let names = ["test", "es", "b2c"];
-    let provider = start_provider(&names.map(|n| format!("{base}/v1/signin/{n}/callback")));
+    let provider =
+        start_provider(&["test", "es", "b2c"].map(|n| format!("{base}/v1/signin/{n}/callback")));
     let gate = common::gate().await;
-    let mut es = provider_config("es", &provider.issuer, &base, "storefront-es256");
+    let stop = serve_node(&gate, &provider.issuer, &base, service_token, listener).await;
+    Site {
+        base,
+        gate,
+        _provider: provider,
+        stop: Some(stop),
+    }
+}
+
+/// Serves `gate` with sign-in through the test providers on `listener`;
+/// `base` is the public address the providers send browsers back to.
+async fn serve_node(
+    gate: &PartnerGate,
+    issuer: &str,
+    base: &str,
+    service_token: Option<&str>,
+    listener: tokio::net::TcpListener,
+) -> tokio::sync::oneshot::Sender<()> {
+    let mut es = provider_config("es", issuer, base, "storefront-es256");
     es.trusted = true;
-    let mut b2c = provider_config("b2c", &provider.issuer, &base, "storefront-rs256");
+    let mut b2c = provider_config("b2c", issuer, base, "storefront-rs256");
     b2c.subject_claim = "oid".into();
     b2c.emails_verified_by_provider = true;
     b2c.scopes = vec!["b2c".into(), "profile".into()];
     let configs = vec![
-        provider_config("test", &provider.issuer, &base, "storefront-rs256"),
+        provider_config("test", issuer, base, "storefront-rs256"),
         es,
         b2c,
     ];
@@ -119,12 +137,7 @@ async fn site_with_token(service_token: Option<&str>) -> Site {
     tokio::spawn(server::serve_router(listener, router, async {
         let _ = stopped.await;
     }));
-    Site {
-        base,
-        gate,
-        _provider: provider,
-        stop: Some(stop),
-    }
+    stop
 }
 
 /// A browser: its own cookie jar, no automatic redirects.
@@ -732,4 +745,122 @@ async fn signed_in_administrators_manage_users_with_their_session() {
         alice.get(&users).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Two nodes behind one public address share Redis and the directory: a
+/// sign-in begun on node A finishes on node B, whose session node A honours,
+/// and the state stays single-use across both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_begun_on_one_node_finishes_on_another() {
+    use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
+    use partnergate::clock::Clock;
+    use partnergate::directory::sqlite::SqliteDirectory;
+
+    let redis = common::RedisServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("shared.db");
+    let seed = partnergate::directory::seed::Seed::from_file(
+        &common::policies_dir().join("directory.json"),
+    )
+    .unwrap();
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        let clock = Clock::system();
+        let dir = Arc::new(SqliteDirectory::open(&db, clock.clone()).unwrap());
+        if i == 0 {
+            seed.load_into(&dir).await.unwrap();
+        }
+        let cache = Arc::new(
+            RedisCache::connect(RedisCacheConfig::new(redis.url()))
+                .await
+                .unwrap(),
+        );
+        assert!(cache.wait_ready(Duration::from_secs(5)).await);
+        let gate = PartnerGate::builder()
+            .directory(dir)
+            .cache(cache)
+            .clock(clock)
+            .artifact_cache(common::artifact_dir())
+            .build()
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        nodes.push((gate, listener));
+    }
+    let (gate_b, listener_b) = nodes.pop().unwrap();
+    let (gate_a, listener_a) = nodes.pop().unwrap();
+    let base_a = format!("http://{}", listener_a.local_addr().unwrap());
+    let base_b = format!("http://{}", listener_b.local_addr().unwrap());
+    // The public address is node A's; the load balancer may send the
+    // callback to either node.
+    let provider = start_provider(&[format!("{base_a}/v1/signin/test/callback")]);
+    let _stop_a = serve_node(&gate_a, &provider.issuer, &base_a, None, listener_a).await;
+    let _stop_b = serve_node(&gate_b, &provider.issuer, &base_a, None, listener_b).await;
+    let site = Site {
+        base: base_a.clone(),
+        gate: gate_a,
+        _provider: provider,
+        stop: None,
+    };
+
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    let on_b = callback.replace(&base_a, &base_b);
+    let res = b.get(&on_b).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    // Cookies are not port-specific: the browser's session goes to node A.
+    let me = json(b.get(format!("{base_a}/v1/me")).send().await.unwrap()).await;
+    assert_eq!(me["person"]["id"], "ivan", "{me}");
+    // The state was used on B: A refuses it.
+    let again = b.get(&callback).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert!(
+        json(again).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    assert!(
+        gate_b
+            .directory()
+            .find_link(&site._provider.issuer, "ivan")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// The relying party's HTTP client does not follow redirects: discovery at
+/// an address that redirects to the real provider fails on the redirect
+/// itself (following it could reach any address the redirect names).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_does_not_follow_redirects() {
+    let provider = start_provider(&["http://127.0.0.1:1/callback".into()]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let target = provider.issuer.clone();
+    let redirector = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{target}{}", uri.path());
+        async move { axum::response::Redirect::temporary(&to) }
+    });
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+    let store: Arc<dyn EphemeralStore> = common::gate().await.cache().clone();
+
+    let config = provider_config("test", &base, &base, "storefront-rs256");
+    let err = match SignInService::discover(vec![config], store.clone()).await {
+        Ok(_) => panic!("discovery followed a redirect"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        err.contains("discovery failed") && err.contains("307"),
+        "{err}"
+    );
+
+    let config = provider_config("test", &provider.issuer, &base, "storefront-rs256");
+    assert!(SignInService::discover(vec![config], store).await.is_ok());
 }
