@@ -23,7 +23,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::ExternalIdentity;
+use crate::bindings::types::{AuditEntry, ExternalIdentity};
 use crate::cache::EphemeralStore;
 use crate::error::Error;
 use crate::gate::PartnerGate;
@@ -304,18 +304,61 @@ impl SignInService {
                 "the sign-in state belongs to another provider".into(),
             ));
         }
+        let (identity, id_token) = match self
+            .validated_identity(p, code, pending.verifier, pending.nonce)
+            .await
+        {
+            Ok(validated) => validated,
+            Err(Error::Refused(reason)) => {
+                self.audit_refusal(gate, p, &reason).await;
+                return Err(Error::Refused(reason));
+            }
+            Err(err) => return Err(err),
+        };
+        let signed = gate.link_identity(identity.clone()).await?;
+        let session = Session {
+            person_id: signed.person_id,
+            organization_id: signed.organization_id,
+            issuer: identity.issuer,
+            subject: identity.subject,
+            provider: provider.to_string(),
+            id_token,
+            csrf_token: CsrfToken::new_random_len(32).secret().clone(),
+        };
+        let id = CsrfToken::new_random_len(32).secret().clone();
+        self.store
+            .put_ephemeral(
+                "session",
+                &id,
+                &serde_json::to_string(&session).expect("session serializes"),
+                SESSION_TTL,
+            )
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok((id, pending.return_to))
+    }
+
+    /// Exchanges the code with the PKCE verifier and validates the ID token;
+    /// the identity in it and the token itself.
+    async fn validated_identity(
+        &self,
+        p: &Provider,
+        code: &str,
+        verifier: String,
+        nonce: String,
+    ) -> Result<(ExternalIdentity, String), Error> {
         let client = Self::client(p)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| Error::Config(e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
             .request_async(&self.http)
             .await
             .map_err(exchange_error)?;
         let id_token = token
             .id_token()
             .ok_or_else(|| Error::Refused("the provider returned no ID token".into()))?;
-        let nonce = Nonce::new(pending.nonce);
+        let nonce = Nonce::new(nonce);
         let verify =
             |client: &RpClient| verify_id_token(client, id_token, token.access_token(), &nonce);
         match verify(&client) {
@@ -334,27 +377,26 @@ impl SignInService {
             Err(e) => return Err(Error::Refused(format!("the ID token is not valid: {e}"))),
         }
         let identity = identity_from_token(&p.config, &id_token.to_string())?;
-        let signed = gate.link_identity(identity.clone()).await?;
-        let session = Session {
-            person_id: signed.person_id,
-            organization_id: signed.organization_id,
-            issuer: identity.issuer,
-            subject: identity.subject,
-            provider: provider.to_string(),
-            id_token: id_token.to_string(),
-            csrf_token: CsrfToken::new_random_len(32).secret().clone(),
+        Ok((identity, id_token.to_string()))
+    }
+
+    /// Puts a refused code exchange or ID token into the audit trail (staff
+    /// read it with `GET /v1/audit`): a provider sending bad tokens is a
+    /// security event. Refusals of unknown `state` are only logged, since
+    /// anyone can send those.
+    async fn audit_refusal(&self, gate: &PartnerGate, p: &Provider, reason: &str) {
+        let entry = AuditEntry {
+            actor: format!("provider:{}", p.config.name),
+            action: "idTokenRefused".into(),
+            target: String::new(),
+            organization_id: None,
+            before: String::new(),
+            after: serde_json::json!({ "refused": reason, "issuer": p.config.issuer }).to_string(),
+            policies: Vec::new(),
         };
-        let id = CsrfToken::new_random_len(32).secret().clone();
-        self.store
-            .put_ephemeral(
-                "session",
-                &id,
-                &serde_json::to_string(&session).expect("session serializes"),
-                SESSION_TTL,
-            )
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok((id, pending.return_to))
+        if let Err(err) = gate.directory().apply(Vec::new(), entry).await {
+            tracing::warn!(provider = %p.config.name, "cannot audit a refused sign-in: {err}");
+        }
     }
 
     /// Fetches a provider's keys again, unless that was done less than

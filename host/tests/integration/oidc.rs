@@ -554,6 +554,21 @@ async fn id_tokens_failing_validation_are_refused_with_the_reason() {
         let res = tampered_sign_in(&site, provider, hint, mode).await;
         assert_refused(&site, res, case, hint, reason).await;
     }
+    // Each refusal is in the audit trail, with the provider and the reason.
+    let audit = site
+        .gate
+        .directory()
+        .read_audit(None, None, 100)
+        .await
+        .unwrap();
+    let refused: Vec<_> = audit
+        .entries
+        .iter()
+        .filter(|r| r.entry.action == "idTokenRefused")
+        .collect();
+    assert_eq!(refused.len(), cases.len());
+    assert!(refused.iter().any(|r| r.entry.actor == "provider:es"
+        && r.entry.after.contains("signature verification failed")));
     // The same people sign in once the tokens are right again.
     let b = browser();
     let callback = until_callback(&site, &b, "test", "ivan").await;
