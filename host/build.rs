@@ -86,7 +86,7 @@ fn build_guests(root: &Path, out_dir: &Path) {
     let status = cmd.status().expect("run cargo to build the wasm guests");
     assert!(
         status.success(),
-        "building the wasm guests failed; is the `{WASM_TARGET}` target installed? (`rustup target add {WASM_TARGET}`)"
+        "building the wasm guests failed: see the compiler's output above (a missing target needs `rustup target add {WASM_TARGET}`)"
     );
     for (_, artifact) in GUESTS {
         let built = target_dir

@@ -645,16 +645,43 @@ impl PartnerGate {
                 })
             })
             .await?;
-        result.map_err(|err| match err {
-            sign_in::Error::Unsupported => {
-                Error::Unsupported("the loaded plugin does not implement sign-in".into())
-            }
-            sign_in::Error::Refused(reason) => Error::Refused(reason),
-            sign_in::Error::Unavailable(m) => Error::Unavailable(m),
-            sign_in::Error::InternalError(m) => {
-                Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
-            }
-        })
+        result.map_err(sign_in_error)
+    }
+
+    /// What the policies decide on `autoLink` for `identity` and the customer
+    /// `person_id`, changing nothing (policy tests, explaining a refusal).
+    /// `Err(Error::Refused)` when there is no such customer.
+    pub async fn decide_link(
+        &self,
+        identity: ExternalIdentity,
+        person_id: &str,
+    ) -> Result<Decision, Error> {
+        let person_id = person_id.to_string();
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_decide_link(&mut warm.store, &identity, &person_id)
+                        .await
+                })
+            })
+            .await?;
+        result.map(Decision::from).map_err(sign_in_error)
+    }
+}
+
+fn sign_in_error(err: sign_in::Error) -> Error {
+    match err {
+        sign_in::Error::Unsupported => {
+            Error::Unsupported("the loaded plugin does not implement sign-in".into())
+        }
+        sign_in::Error::Refused(reason) => Error::Refused(reason),
+        sign_in::Error::Unavailable(m) => Error::Unavailable(m),
+        sign_in::Error::InternalError(m) => {
+            Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
+        }
     }
 }
 

@@ -14,6 +14,17 @@
 //! `decision` is `allow`, `deny` or `invalid` (the request must be refused as
 //! malformed); `policies` and `context` are optional; `directory` is a path
 //! relative to the test file, or an inline directory document.
+//!
+//! Sign-in's `autoLink` cases name an external identity instead of a
+//! principal (what the ID token and the provider's configuration say):
+//!
+//! ```json
+//! { "name": "a trusted provider's verified email links an existing customer",
+//!   "identity": { "issuer": "https://login.example", "trusted_provider": true,
+//!                 "email_verified": true },
+//!   "action": "autoLink", "resource": "customer:bob",
+//!   "decision": "allow", "policies": ["trusted-provider-links-verified-email"] }
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,8 +54,12 @@ pub struct TestFile {
 pub struct TestCase {
     /// A sentence saying what the case shows.
     pub name: String,
-    /// Principal reference.
-    pub principal: String,
+    /// Principal reference; or `identity`.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// An external identity as the principal (`autoLink` cases).
+    #[serde(default)]
+    pub identity: Option<TestIdentity>,
     /// Action name.
     pub action: String,
     /// Resource reference.
@@ -56,6 +71,32 @@ pub struct TestCase {
     pub decision: String,
     /// The deciding policy ids, if the case pins them.
     pub policies: Option<Vec<String>>,
+}
+
+/// An external identity in a policy test.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestIdentity {
+    /// `iss`.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// `sub`.
+    #[serde(default = "default_subject")]
+    pub subject: String,
+    /// Whether the email is verified (by the claim or the provider).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Whether the provider is configured as trusted.
+    #[serde(default)]
+    pub trusted_provider: bool,
+}
+
+fn default_issuer() -> String {
+    "https://idp.test".into()
+}
+
+fn default_subject() -> String {
+    "policy-test".into()
 }
 
 /// The outcome of one case.
@@ -131,13 +172,26 @@ pub async fn run_file(
 
     let mut results = Vec::new();
     for case in test.cases {
-        let request = AuthorizeRequest {
-            principal: case.principal.clone(),
-            action: case.action.clone(),
-            resource: case.resource.clone(),
-            context: case.context.clone(),
+        let outcome = match (&case.principal, &case.identity) {
+            (Some(principal), None) => {
+                let request = AuthorizeRequest {
+                    principal: principal.clone(),
+                    action: case.action.clone(),
+                    resource: case.resource.clone(),
+                    context: case.context.clone(),
+                };
+                gate.authorize(&request).await
+            }
+            (None, Some(identity)) => decide_link(&gate, identity, &case).await,
+            _ => {
+                results.push(CaseResult {
+                    file: file.to_path_buf(),
+                    name: case.name,
+                    failure: Some("a case names either `principal` or `identity`".into()),
+                });
+                continue;
+            }
         };
-        let outcome = gate.authorize(&request).await;
         let failure = match (case.decision.as_str(), outcome) {
             ("invalid", Err(Error::InvalidRequest(_))) => None,
             ("invalid", other) => Some(format!("expected an invalid request, got {other:?}")),
@@ -179,4 +233,42 @@ pub async fn run_file(
         });
     }
     Ok(results)
+}
+
+/// An `identity` case: what the policies decide on `autoLink`.
+async fn decide_link(
+    gate: &PartnerGate,
+    identity: &TestIdentity,
+    case: &TestCase,
+) -> Result<crate::gate::Decision, Error> {
+    if case.action != "autoLink" {
+        return Err(Error::InvalidRequest(format!(
+            "an `identity` case decides `autoLink`, not `{}`",
+            case.action
+        )));
+    }
+    let Some(person) = case.resource.strip_prefix("customer:") else {
+        return Err(Error::InvalidRequest(format!(
+            "an `identity` case's resource is `customer:<id>`, not `{}`",
+            case.resource
+        )));
+    };
+    let external = crate::bindings::types::ExternalIdentity {
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        emails: Vec::new(),
+        email_verified: identity.email_verified,
+        trusted_provider: identity.trusted_provider,
+        name: None,
+        claims: Vec::new(),
+    };
+    match gate.decide_link(external, person).await {
+        // No such customer: a denial saying so, as for `authorize`.
+        Err(Error::Refused(reason)) => Ok(crate::gate::Decision {
+            decision: DecisionKind::Deny,
+            policies: Vec::new(),
+            errors: vec![reason],
+        }),
+        other => other,
+    }
 }

@@ -350,38 +350,61 @@ fn target_from_wit(t: org_users::Target) -> users::Target {
     }
 }
 
+fn identity_from_wit(identity: types::ExternalIdentity) -> signin::Identity {
+    signin::Identity {
+        issuer: identity.issuer,
+        subject: identity.subject,
+        emails: identity.emails,
+        email_verified: identity.email_verified,
+        trusted_provider: identity.trusted_provider,
+    }
+}
+
+fn sign_in_error_to_wit(err: signin::SignInError) -> sign_in::Error {
+    match err {
+        signin::SignInError::Refused(reason) => sign_in::Error::Refused(reason),
+        signin::SignInError::Unavailable(m) => sign_in::Error::Unavailable(m),
+    }
+}
+
+/// Runs `f` with the sign-in rules over the loaded policy set.
+fn with_sign_in<T>(
+    f: impl FnOnce(&signin::SignIn<'_, HostRecords>) -> Result<T, signin::SignInError>,
+) -> Result<T, sign_in::Error> {
+    STATE.with(|state| {
+        let state = state.borrow();
+        let Some(state) = state.as_ref() else {
+            return Err(sign_in::Error::InternalError(Some(
+                "no policy set loaded".into(),
+            )));
+        };
+        let rules = signin::SignIn {
+            loaded: &state.loaded,
+            names: &state.names,
+            dir: &HostRecords,
+        };
+        f(&rules).map_err(sign_in_error_to_wit)
+    })
+}
+
 impl sign_in::Guest for Component {
     fn link(identity: types::ExternalIdentity) -> Result<sign_in::SignedIn, sign_in::Error> {
-        let identity = signin::Identity {
-            issuer: identity.issuer,
-            subject: identity.subject,
-            emails: identity.emails,
-            email_verified: identity.email_verified,
-            trusted_provider: identity.trusted_provider,
-        };
-        STATE.with(|state| {
-            let state = state.borrow();
-            let Some(state) = state.as_ref() else {
-                return Err(sign_in::Error::InternalError(Some(
-                    "no policy set loaded".into(),
-                )));
-            };
-            let rules = signin::SignIn {
-                loaded: &state.loaded,
-                names: &state.names,
-                dir: &HostRecords,
-            };
-            match rules.link(&identity) {
-                Ok(s) => Ok(sign_in::SignedIn {
-                    person_id: s.person_id,
-                    organization_id: s.organization_id,
-                    status: account_status_to_wit(s.status),
-                    linked: s.linked,
-                }),
-                Err(signin::SignInError::Refused(reason)) => Err(sign_in::Error::Refused(reason)),
-                Err(signin::SignInError::Unavailable(m)) => Err(sign_in::Error::Unavailable(m)),
-            }
+        let identity = identity_from_wit(identity);
+        let s = with_sign_in(|rules| rules.link(&identity))?;
+        Ok(sign_in::SignedIn {
+            person_id: s.person_id,
+            organization_id: s.organization_id,
+            status: account_status_to_wit(s.status),
+            linked: s.linked,
         })
+    }
+
+    fn decide_link(
+        identity: types::ExternalIdentity,
+        person_id: String,
+    ) -> Result<types::Decision, sign_in::Error> {
+        let identity = identity_from_wit(identity);
+        with_sign_in(|rules| rules.decide_link(&identity, &person_id)).map(decision_to_wit)
     }
 }
 

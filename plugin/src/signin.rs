@@ -170,6 +170,58 @@ impl<D: Directory> SignIn<'_, D> {
         }
     }
 
+    /// What the policies decide on `autoLink` for `identity` and `account`.
+    fn auto_link_decision(
+        &self,
+        identity: &Identity,
+        account: &Account,
+    ) -> Result<crate::model::Decision, SignInError> {
+        let id = format!("{}#{}", identity.issuer, identity.subject);
+        let (principal, identity_entity) = access::identity_entity(
+            self.names,
+            &id,
+            &identity.issuer,
+            identity.trusted_provider,
+            identity.email_verified,
+        );
+        let mut entities = vec![
+            identity_entity,
+            access::customer_entity(self.names, account),
+        ];
+        if let Some(o) = &account.organization {
+            entities.push(access::organization_entity(self.names, o));
+        }
+        let resource = access::customer_uid(self.names, &account.person.id);
+        access::decide_entities(
+            self.loaded,
+            self.names,
+            "autoLink",
+            principal,
+            resource,
+            entities,
+        )
+        .map_err(|e| match e {
+            AccessError::InvalidRequest(m) => {
+                SignInError::Refused(format!("automatic linking could not be decided: {m}"))
+            }
+            AccessError::Unavailable(u) => u.into(),
+        })
+    }
+
+    /// What the policies decide on `autoLink` for `identity` and the customer
+    /// `person_id`, changing nothing.
+    pub fn decide_link(
+        &self,
+        identity: &Identity,
+        person_id: &str,
+    ) -> Result<crate::model::Decision, SignInError> {
+        let account = self
+            .dir
+            .fresh_account(person_id)?
+            .ok_or_else(|| SignInError::Refused(format!("no customer `{person_id}`")))?;
+        self.auto_link_decision(identity, &account)
+    }
+
     /// Resolves `identity` to a person, linking it when the rules allow.
     pub fn link(&self, identity: &Identity) -> Result<SignedIn, SignInError> {
         if identity.issuer.trim().is_empty() || identity.subject.trim().is_empty() {
@@ -303,36 +355,7 @@ impl<D: Directory> SignIn<'_, D> {
         }
 
         // 4. An existing customer: only if the policies permit automatic linking.
-        let id = format!("{}#{}", identity.issuer, identity.subject);
-        let (principal, identity_entity) = access::identity_entity(
-            self.names,
-            &id,
-            &identity.issuer,
-            identity.trusted_provider,
-            identity.email_verified,
-        );
-        let mut entities = vec![
-            identity_entity,
-            access::customer_entity(self.names, &account),
-        ];
-        if let Some(o) = &account.organization {
-            entities.push(access::organization_entity(self.names, o));
-        }
-        let resource = access::customer_uid(self.names, &account.person.id);
-        let decision = access::decide_entities(
-            self.loaded,
-            self.names,
-            "autoLink",
-            principal,
-            resource,
-            entities,
-        )
-        .map_err(|e| match e {
-            AccessError::InvalidRequest(m) => {
-                SignInError::Refused(format!("automatic linking could not be decided: {m}"))
-            }
-            AccessError::Unavailable(u) => u.into(),
-        })?;
+        let decision = self.auto_link_decision(identity, &account)?;
         if decision.effect != Effect::Allow {
             let reason = "automatic linking of an existing customer is not permitted for this provider: ask an administrator to invite you".to_string();
             return Err(self.refuse(identity, &target, org.as_deref(), reason, decision.policies));

@@ -67,6 +67,61 @@ async fn policy_test_that_expects_the_wrong_decision_fails() {
     assert!(failure.contains("expected allow, got deny"), "{failure}");
 }
 
+/// The sign-in policy tests (identity principals) catch a loosened
+/// `autoLink` policy, and a case naming both a principal and an identity is a
+/// failure, not a pass.
+#[tokio::test]
+async fn identity_policy_tests_catch_a_loosened_auto_link_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_policies(dir.path());
+    std::fs::write(
+        dir.path().join("signin.cedar"),
+        "@id(\"any-identity-links\")\npermit (principal is PartnerGate::Identity, action == PartnerGate::Action::\"autoLink\", resource);\n",
+    )
+    .unwrap();
+    let tests = dir.path().join("tests");
+    std::fs::create_dir(&tests).unwrap();
+    let mut signin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::policies_dir().join("tests/signin.json")).unwrap(),
+    )
+    .unwrap();
+    signin["directory"] = common::policies_dir()
+        .join("directory.json")
+        .to_string_lossy()
+        .into();
+    signin["cases"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "name": "both", "principal": "customer:bob", "identity": {},
+            "action": "autoLink", "resource": "customer:bob", "decision": "invalid"
+        }));
+    std::fs::write(tests.join("signin.json"), signin.to_string()).unwrap();
+    let results = policy_tests::run_dir(
+        &tests,
+        &PolicySource::Dir(dir.path().into()),
+        &PluginSource::Embedded,
+        Some(&common::artifact_dir()),
+    )
+    .await
+    .unwrap();
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.failure.is_some())
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "a trusted provider's verified email links an existing customer",
+            "an untrusted provider never links an existing customer automatically",
+            "an unverified email never links, even from a trusted provider",
+            "both",
+        ],
+        "{results:?}"
+    );
+}
+
 #[tokio::test]
 async fn host_refuses_to_start_with_a_broken_policy_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -157,5 +157,12 @@ mod component {
         fn link(_: types::ExternalIdentity) -> Result<sign_in::SignedIn, sign_in::Error> {
             Err(sign_in::Error::Unsupported)
         }
+
+        fn decide_link(
+            _: types::ExternalIdentity,
+            _: String,
+        ) -> Result<types::Decision, sign_in::Error> {
+            Err(sign_in::Error::Unsupported)
+        }
     }
 }
