@@ -207,26 +207,13 @@ async fn run() {
 
     // Native baseline: the same validation with openidconnect alone.
     let http = reqwest::Client::new();
-    let metadata: CoreProviderMetadata = serde_json::from_value(
-        http.get(format!("{issuer}/.well-known/openid-configuration"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let jwks = serde_json::from_value(
-        http.get(format!("{issuer}/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let get = |path: &str| {
+        let request = http.get(format!("{issuer}{path}"));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let metadata: CoreProviderMetadata =
+        serde_json::from_value(get("/.well-known/openid-configuration").await).unwrap();
+    let jwks = serde_json::from_value(get("/jwks").await).unwrap();
     let client = openidconnect::core::CoreClient::from_provider_metadata(
         metadata.set_jwks(jwks),
         openidconnect::ClientId::new(CLIENT_ID.into()),

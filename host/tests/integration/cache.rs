@@ -7,7 +7,7 @@ use super::common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::RedisServer;
+use common::{Node, RedisServer, two_nodes};
 use partnergate::PartnerGate;
 use partnergate::bindings::org_users::{Target, UserChanges};
 use partnergate::bindings::types::AccountStatus;
@@ -16,52 +16,7 @@ use partnergate::cache::memory::MemoryCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
-use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
-
-struct Node {
-    gate: PartnerGate,
-    cache: Arc<RedisCache>,
-    dir: Arc<SqliteDirectory>,
-}
-
-async fn node(db: &std::path::Path, redis: &RedisServer, seed: bool) -> Node {
-    let clock = Clock::system();
-    let dir = Arc::new(SqliteDirectory::open(db, clock.clone()).unwrap());
-    if seed {
-        Seed::from_file(&common::policies_dir().join("directory.json"))
-            .unwrap()
-            .load_into(&dir)
-            .await
-            .unwrap();
-    }
-    let cache = Arc::new(
-        RedisCache::connect(RedisCacheConfig::new(redis.url()))
-            .await
-            .unwrap(),
-    );
-    assert!(
-        cache.wait_ready(Duration::from_secs(5)).await,
-        "cache connects"
-    );
-    let gate = PartnerGate::builder()
-        .directory(dir.clone())
-        .cache(cache.clone())
-        .clock(clock)
-        .artifact_cache(common::artifact_dir())
-        .build()
-        .await
-        .unwrap();
-    Node { gate, cache, dir }
-}
-
-async fn two_nodes(redis: &RedisServer) -> (tempfile::TempDir, Node, Node) {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("shared.db");
-    let a = node(&db, redis, true).await;
-    let b = node(&db, redis, false).await;
-    (tmp, a, b)
-}
 
 async fn browses(node: &Node, person: &str) -> bool {
     allowed_to_browse(&node.gate, person).await

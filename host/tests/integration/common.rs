@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
@@ -126,4 +129,52 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// One node of several: its host, its Redis-backed cache, its connection to
+/// the shared SQLite file.
+pub struct Node {
+    pub gate: PartnerGate,
+    pub cache: Arc<RedisCache>,
+    pub dir: Arc<SqliteDirectory>,
+}
+
+/// A node on the SQLite file `db` and `redis`; `seed` loads the sample records.
+pub async fn node(db: &std::path::Path, redis: &RedisServer, seed: bool) -> Node {
+    let clock = Clock::system();
+    let dir = Arc::new(SqliteDirectory::open(db, clock.clone()).unwrap());
+    if seed {
+        Seed::from_file(&policies_dir().join("directory.json"))
+            .unwrap()
+            .load_into(&dir)
+            .await
+            .unwrap();
+    }
+    let cache = Arc::new(
+        RedisCache::connect(RedisCacheConfig::new(redis.url()))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        cache.wait_ready(Duration::from_secs(5)).await,
+        "cache connects"
+    );
+    let gate = PartnerGate::builder()
+        .directory(dir.clone())
+        .cache(cache.clone())
+        .clock(clock)
+        .artifact_cache(artifact_dir())
+        .build()
+        .await
+        .unwrap();
+    Node { gate, cache, dir }
+}
+
+/// Two nodes sharing a new SQLite file and `redis`.
+pub async fn two_nodes(redis: &RedisServer) -> (tempfile::TempDir, Node, Node) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("shared.db");
+    let a = node(&db, redis, true).await;
+    let b = node(&db, redis, false).await;
+    (tmp, a, b)
 }

@@ -191,6 +191,26 @@ async fn until_callback(
     panic!("the flow did not reach the callback");
 }
 
+/// Whether the provider's `subject` is linked to a customer.
+async fn is_linked(site: &Site, subject: &str) -> bool {
+    site.gate
+        .directory()
+        .find_link(&site._provider.issuer, subject)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Asserts a redirect (a finished sign-in), showing the body otherwise.
+async fn assert_redirected(res: reqwest::Response) {
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+}
+
 fn state_of(callback: &str) -> String {
     let url = reqwest::Url::parse(callback).unwrap();
     url.query_pairs()
@@ -209,12 +229,7 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
     let b = browser();
     let callback = until_callback(&site, &b, "test", "ivan").await;
     let res = b.get(&callback).send().await.unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        res.text().await
-    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/v1/me");
     let cookie = res
         .headers()
@@ -349,14 +364,7 @@ async fn rp_pkce_verifier_mismatch_and_rp_nonce_invalid_are_refused() {
         let message = json(res).await["message"].as_str().unwrap().to_string();
         assert!(message.contains(expect), "{field}: {message}");
     }
-    assert!(
-        site.gate
-            .directory()
-            .find_link(&site._provider.issuer, "ivan")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!is_linked(&site, "ivan").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,12 +390,7 @@ async fn es256_tokens_from_a_trusted_provider_link_an_existing_customer() {
     let b = browser();
     let callback = until_callback(&site, &b, "es", "bob").await;
     let res = b.get(&callback).send().await.unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        res.text().await
-    );
+    assert_redirected(res).await;
     let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
     assert_eq!(me["person"]["id"], "bob");
 }
@@ -398,12 +401,7 @@ async fn b2c_shaped_tokens_link_on_emails_and_oid() {
     let b = browser();
     let callback = until_callback(&site, &b, "b2c", "b2c").await;
     let res = b.get(&callback).send().await.unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        res.text().await
-    );
+    assert_redirected(res).await;
     let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
     assert_eq!(me["person"]["id"], "ivan");
     assert_eq!(
@@ -455,12 +453,7 @@ async fn assert_refused(site: &Site, res: reqwest::Response, case: &str, hint: &
         "{case}: expected `{reason}` in {message:?}"
     );
     assert!(
-        site.gate
-            .directory()
-            .find_link(&site._provider.issuer, hint)
-            .await
-            .unwrap()
-            .is_none(),
+        !is_linked(site, hint).await,
         "{case}: an identity was linked"
     );
 }
@@ -584,20 +577,8 @@ async fn id_tokens_failing_validation_are_refused_with_the_reason() {
 async fn rp_key_rotation_op_sign_key_fetches_the_keys_again() {
     let site = site().await;
     let res = tampered_sign_in(&site, "test", "ivan", "key-rotation").await;
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        res.text().await
-    );
-    assert!(
-        site.gate
-            .directory()
-            .find_link(&site._provider.issuer, "ivan")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert_redirected(res).await;
+    assert!(is_linked(&site, "ivan").await);
 }
 
 /// A key id the provider never publishes: refused even after fetching the
@@ -631,12 +612,7 @@ async fn signed_in(site: &Site, provider: &str, hint: &str) -> reqwest::Client {
     let b = browser();
     let callback = until_callback(site, &b, provider, hint).await;
     let res = b.get(&callback).send().await.unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        res.text().await
-    );
+    assert_redirected(res).await;
     b
 }
 
@@ -767,43 +743,11 @@ async fn signed_in_administrators_manage_users_with_their_session() {
 /// and the state stays single-use across both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_begun_on_one_node_finishes_on_another() {
-    use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
-    use partnergate::clock::Clock;
-    use partnergate::directory::sqlite::SqliteDirectory;
-
     let redis = common::RedisServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("shared.db");
-    let seed = partnergate::directory::seed::Seed::from_file(
-        &common::policies_dir().join("directory.json"),
-    )
-    .unwrap();
-    let mut nodes = Vec::new();
-    for i in 0..2 {
-        let clock = Clock::system();
-        let dir = Arc::new(SqliteDirectory::open(&db, clock.clone()).unwrap());
-        if i == 0 {
-            seed.load_into(&dir).await.unwrap();
-        }
-        let cache = Arc::new(
-            RedisCache::connect(RedisCacheConfig::new(redis.url()))
-                .await
-                .unwrap(),
-        );
-        assert!(cache.wait_ready(Duration::from_secs(5)).await);
-        let gate = PartnerGate::builder()
-            .directory(dir)
-            .cache(cache)
-            .clock(clock)
-            .artifact_cache(common::artifact_dir())
-            .build()
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        nodes.push((gate, listener));
-    }
-    let (gate_b, listener_b) = nodes.pop().unwrap();
-    let (gate_a, listener_a) = nodes.pop().unwrap();
+    let (_tmp, node_a, node_b) = common::two_nodes(&redis).await;
+    let (gate_a, gate_b) = (node_a.gate, node_b.gate);
+    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_a = format!("http://{}", listener_a.local_addr().unwrap());
     let base_b = format!("http://{}", listener_b.local_addr().unwrap());
     // The public address is node A's; the load balancer may send the
@@ -822,12 +766,7 @@ async fn a_sign_in_begun_on_one_node_finishes_on_another() {
     let callback = until_callback(&site, &b, "test", "ivan").await;
     let on_b = callback.replace(&base_a, &base_b);
     let res = b.get(&on_b).send().await.unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        res.text().await
-    );
+    assert_redirected(res).await;
     // Cookies are not port-specific: the browser's session goes to node A.
     let me = json(b.get(format!("{base_a}/v1/me")).send().await.unwrap()).await;
     assert_eq!(me["person"]["id"], "ivan", "{me}");
@@ -840,14 +779,7 @@ async fn a_sign_in_begun_on_one_node_finishes_on_another() {
             .unwrap()
             .contains("already used")
     );
-    assert!(
-        gate_b
-            .directory()
-            .find_link(&site._provider.issuer, "ivan")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(is_linked(&site, "ivan").await);
 }
 
 /// The relying party's HTTP client does not follow redirects: discovery at
