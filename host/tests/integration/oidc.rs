@@ -223,6 +223,11 @@ async fn json(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
 }
 
+/// GETs `url` with `browser` and reads the JSON answer.
+async fn get_json(browser: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    json(browser.get(url).send().await.unwrap()).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked() {
     let site = site().await;
@@ -243,7 +248,7 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
         "{cookie}"
     );
 
-    let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
+    let me = get_json(&b, format!("{}/v1/me", site.base)).await;
     assert_eq!(
         (me["person"]["id"].as_str(), me["status"].as_str()),
         (Some("ivan"), Some("active")),
@@ -391,7 +396,7 @@ async fn es256_tokens_from_a_trusted_provider_link_an_existing_customer() {
     let callback = until_callback(&site, &b, "es", "bob").await;
     let res = b.get(&callback).send().await.unwrap();
     assert_redirected(res).await;
-    let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
+    let me = get_json(&b, format!("{}/v1/me", site.base)).await;
     assert_eq!(me["person"]["id"], "bob");
 }
 
@@ -402,7 +407,7 @@ async fn b2c_shaped_tokens_link_on_emails_and_oid() {
     let callback = until_callback(&site, &b, "b2c", "b2c").await;
     let res = b.get(&callback).send().await.unwrap();
     assert_redirected(res).await;
-    let me = json(b.get(format!("{}/v1/me", site.base)).send().await.unwrap()).await;
+    let me = get_json(&b, format!("{}/v1/me", site.base)).await;
     assert_eq!(me["person"]["id"], "ivan");
     assert_eq!(
         me["identity"]["subject"],
@@ -624,14 +629,7 @@ async fn signed_in(site: &Site, provider: &str, hint: &str) -> reqwest::Client {
 async fn signed_in_administrators_manage_users_with_their_session() {
     let site = site_with_token(Some("service-secret")).await;
     let alice = signed_in(&site, "es", "alice").await;
-    let me = json(
-        alice
-            .get(format!("{}/v1/me", site.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let me = get_json(&alice, format!("{}/v1/me", site.base)).await;
     assert_eq!(me["is_admin"], true, "{me}");
     let csrf = me["csrf_token"].as_str().unwrap().to_string();
     assert!(csrf.len() >= 32);
@@ -674,14 +672,7 @@ async fn signed_in_administrators_manage_users_with_their_session() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
-    let audit = json(
-        alice
-            .get(format!("{}/v1/organizations/acme/audit", site.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let audit = get_json(&alice, format!("{}/v1/organizations/acme/audit", site.base)).await;
     let entries = audit["entries"].as_array().unwrap();
     assert!(
         entries
@@ -702,13 +693,7 @@ async fn signed_in_administrators_manage_users_with_their_session() {
 
     // A member who is not an administrator is denied by the policies.
     let bob = signed_in(&site, "es", "bob").await;
-    let me = json(
-        bob.get(format!("{}/v1/me", site.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let me = get_json(&bob, format!("{}/v1/me", site.base)).await;
     let res = bob
         .post(&users)
         .header("x-partnergate-csrf", me["csrf_token"].as_str().unwrap())
@@ -768,7 +753,7 @@ async fn a_sign_in_begun_on_one_node_finishes_on_another() {
     let res = b.get(&on_b).send().await.unwrap();
     assert_redirected(res).await;
     // Cookies are not port-specific: the browser's session goes to node A.
-    let me = json(b.get(format!("{base_a}/v1/me")).send().await.unwrap()).await;
+    let me = get_json(&b, format!("{base_a}/v1/me")).await;
     assert_eq!(me["person"]["id"], "ivan", "{me}");
     // The state was used on B: A refuses it.
     let again = b.get(&callback).send().await.unwrap();
