@@ -9,12 +9,25 @@ use async_trait::async_trait;
 use super::{CacheError, EphemeralStore, StatusCache};
 use crate::bindings::types::{Account, Organization};
 
+/// How many sign-in states and sessions the in-process store holds at most by
+/// default: anyone can begin sign-ins, so the store must not grow without
+/// bound (Redis is bounded by its own `maxmemory`).
+pub const DEFAULT_EPHEMERAL_LIMIT: usize = 200_000;
+
 /// An in-process [`StatusCache`].
 pub struct MemoryCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Account)>>,
     organizations: Mutex<HashMap<String, (Instant, Organization)>>,
-    ephemeral: Mutex<HashMap<(String, String), (Instant, String)>>,
+    ephemeral: Mutex<Ephemeral>,
+    ephemeral_limit: usize,
+}
+
+/// Short-lived values, with expired ones swept at most once a second (or when
+/// full) rather than on every write.
+struct Ephemeral {
+    values: HashMap<(String, String), (Instant, String)>,
+    next_sweep: Instant,
 }
 
 impl MemoryCache {
@@ -24,8 +37,19 @@ impl MemoryCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
             organizations: Mutex::new(HashMap::new()),
-            ephemeral: Mutex::new(HashMap::new()),
+            ephemeral: Mutex::new(Ephemeral {
+                values: HashMap::new(),
+                next_sweep: Instant::now(),
+            }),
+            ephemeral_limit: DEFAULT_EPHEMERAL_LIMIT,
         }
+    }
+
+    /// Holds at most `limit` sign-in states and sessions; beyond it, new
+    /// ones are refused (`Unavailable`) until old ones expire.
+    pub fn with_ephemeral_limit(mut self, limit: usize) -> Self {
+        self.ephemeral_limit = limit;
+        self
     }
 }
 
@@ -102,12 +126,21 @@ impl EphemeralStore for MemoryCache {
         value: &str,
         ttl: Duration,
     ) -> Result<(), CacheError> {
-        let mut values = self.ephemeral.lock().expect("cache lock");
-        values.retain(|_, (expires, _)| *expires > Instant::now());
-        values.insert(
-            (namespace.into(), key.into()),
-            (Instant::now() + ttl, value.into()),
-        );
+        let key = (namespace.to_string(), key.to_string());
+        let now = Instant::now();
+        let mut store = self.ephemeral.lock().expect("cache lock");
+        let full = store.values.len() >= self.ephemeral_limit;
+        if full || now >= store.next_sweep {
+            store.values.retain(|_, (expires, _)| *expires > now);
+            store.next_sweep = now + Duration::from_secs(1);
+        }
+        if store.values.len() >= self.ephemeral_limit && !store.values.contains_key(&key) {
+            return Err(CacheError::Unavailable(format!(
+                "the in-process store already holds {} sign-ins and sessions: try again later",
+                self.ephemeral_limit
+            )));
+        }
+        store.values.insert(key, (now + ttl, value.into()));
         Ok(())
     }
 
@@ -116,8 +149,8 @@ impl EphemeralStore for MemoryCache {
         namespace: &str,
         key: &str,
     ) -> Result<Option<String>, CacheError> {
-        let values = self.ephemeral.lock().expect("cache lock");
-        let found = values.get(&(namespace.to_string(), key.to_string()));
+        let store = self.ephemeral.lock().expect("cache lock");
+        let found = store.values.get(&(namespace.to_string(), key.to_string()));
         Ok(found
             .filter(|(expires, _)| *expires > Instant::now())
             .map(|(_, v)| v.clone()))
@@ -128,8 +161,10 @@ impl EphemeralStore for MemoryCache {
         namespace: &str,
         key: &str,
     ) -> Result<Option<String>, CacheError> {
-        let mut values = self.ephemeral.lock().expect("cache lock");
-        let found = values.remove(&(namespace.to_string(), key.to_string()));
+        let mut store = self.ephemeral.lock().expect("cache lock");
+        let found = store
+            .values
+            .remove(&(namespace.to_string(), key.to_string()));
         Ok(found
             .filter(|(expires, _)| *expires > Instant::now())
             .map(|(_, v)| v))
@@ -139,6 +174,7 @@ impl EphemeralStore for MemoryCache {
         self.ephemeral
             .lock()
             .expect("cache lock")
+            .values
             .remove(&(namespace.to_string(), key.to_string()));
         Ok(())
     }
@@ -181,6 +217,31 @@ mod tests {
             cache.get_ephemeral("state", "s3").await.unwrap(),
             None,
             "namespaces are apart"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_new_values_until_old_ones_expire() {
+        let cache = MemoryCache::new(Duration::from_secs(1)).with_ephemeral_limit(2);
+        let put = |key: &'static str, ttl: Duration| {
+            let cache = &cache;
+            async move { cache.put_ephemeral("state", key, "v", ttl).await }
+        };
+        put("a", Duration::from_millis(50)).await.unwrap();
+        put("b", Duration::from_secs(60)).await.unwrap();
+        let err = put("c", Duration::from_secs(60)).await.unwrap_err();
+        assert!(matches!(err, CacheError::Unavailable(_)), "{err}");
+        // Rewriting a held key is not growth.
+        put("b", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            cache.get_ephemeral("state", "b").await.unwrap().as_deref(),
+            Some("v")
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        put("c", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            cache.get_ephemeral("state", "c").await.unwrap().as_deref(),
+            Some("v")
         );
     }
 }
