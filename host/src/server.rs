@@ -249,20 +249,29 @@ async fn require_token(
     next.run(request).await
 }
 
-/// Lets a request with a session cookie and no `Authorization` through when
-/// sign-in is configured: the actor extractor checks the session and its CSRF
-/// token. Anything else needs the service token.
+/// Authenticates user-management requests: a request with a session cookie
+/// and no `Authorization` (sign-in configured) by its session — valid, with
+/// the CSRF token on changes — whose principal becomes the actor; anything
+/// else by the service token.
 async fn require_token_or_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if state.sign_in.is_some()
+    if let Some(service) = &state.sign_in
         && !headers.contains_key(header::AUTHORIZATION)
-        && crate::server_signin::session_cookie(&headers).is_some()
+        && let Some(id) = crate::server_signin::session_cookie(&headers)
     {
-        return next.run(request).await;
+        return match crate::server_users::session_actor(service, &id, request.method(), &headers)
+            .await
+        {
+            Ok(actor) => {
+                request.extensions_mut().insert(actor);
+                next.run(request).await
+            }
+            Err(refused) => refused,
+        };
     }
     require_token(State(state), headers, request, next).await
 }

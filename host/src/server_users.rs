@@ -50,20 +50,21 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/onboarding/{request}/{step}", post(decide_onboarding))
 }
 
-/// The acting principal: the session's person when the request carries a
-/// session cookie and no `Authorization` (sign-in configured), otherwise
-/// `X-PartnerGate-Actor`.
+/// The acting principal: the session's person when the request came in with a
+/// valid session (see [`SessionActor`]), otherwise `X-PartnerGate-Actor`.
 pub(crate) struct Actor(String);
 
-impl FromRequestParts<AppState> for Actor {
+/// Put into a request's extensions by the server's middleware when a
+/// signed-in browser's session authenticated it: the session's principal.
+#[derive(Clone)]
+pub(crate) struct SessionActor(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        if let Some(service) = &state.sign_in
-            && !parts.headers.contains_key(header::AUTHORIZATION)
-            && let Some(id) = crate::server_signin::session_cookie(&parts.headers)
-        {
-            return session_actor(service, &id, parts).await.map(Self);
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        if let Some(SessionActor(actor)) = parts.extensions.get::<SessionActor>() {
+            return Ok(Self(actor.clone()));
         }
         let value = parts
             .headers
@@ -83,14 +84,15 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// The person of a signed-in browser's session. A change (any method but
-/// GET/HEAD) must carry the session's CSRF token; an `X-PartnerGate-Actor`
-/// naming someone else is refused rather than ignored.
-async fn session_actor(
+/// The principal of a signed-in browser's session `id`. A change (any method
+/// but GET/HEAD) must carry the session's CSRF token; an
+/// `X-PartnerGate-Actor` naming someone else is refused rather than ignored.
+pub(crate) async fn session_actor(
     service: &crate::oidc::SignInService,
     id: &str,
-    parts: &Parts,
-) -> Result<String, Response> {
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> Result<SessionActor, Response> {
     let session = match service.session(id).await {
         Ok(Some(session)) => session,
         Ok(None) => {
@@ -99,14 +101,14 @@ async fn session_actor(
                 "not_signed_in",
                 "the session has ended: sign in again",
             )
+            .deny()
             .into_response());
         }
         Err(err) => return Err(ApiError::from(err).into_response()),
     };
     let actor = format!("customer:{}", session.person_id);
-    if !parts.method.is_safe() {
-        let presented = parts
-            .headers
+    if !method.is_safe() {
+        let presented = headers
             .get(CSRF_HEADER)
             .map(|v| v.as_bytes())
             .unwrap_or_default();
@@ -122,7 +124,7 @@ async fn session_actor(
             .into_response());
         }
     }
-    if let Some(named) = parts.headers.get(ACTOR_HEADER)
+    if let Some(named) = headers.get(ACTOR_HEADER)
         && named.as_bytes() != actor.as_bytes()
     {
         return Err(ApiError::new(
@@ -133,7 +135,7 @@ async fn session_actor(
         .deny()
         .into_response());
     }
-    Ok(actor)
+    Ok(SessionActor(actor))
 }
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -626,7 +628,19 @@ struct OnboardingBody {
     requester_email: String,
 }
 
-async fn submit_onboarding(State(state): State<AppState>, b: Body<OnboardingBody>) -> Response {
+async fn submit_onboarding(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<SessionActor>>,
+    b: Body<OnboardingBody>,
+) -> Response {
+    if session.is_some() {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "service_token_required",
+            "onboarding requests come through the storefront, with the service token",
+        )
+        .into_response();
+    }
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return r,

@@ -704,6 +704,35 @@ async fn signed_in_administrators_manage_users_with_their_session() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(json(res).await["decision"], "deny");
 
+    // Neither a session nor a made-up cookie opens what needs the token.
+    let onboarding = format!("{}/v1/onboarding", site.base);
+    let prospect = serde_json::json!({"organization_name": "Hooli", "requester_name": "G", "requester_email": "g@hooli.test"});
+    let res = alice
+        .post(&onboarding)
+        .header("x-partnergate-csrf", &csrf)
+        .json(&prospect)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(res).await["code"], "service_token_required");
+    let res = reqwest::Client::new()
+        .post(&onboarding)
+        .header("cookie", "pg_session=made-up")
+        .json(&prospect)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        site.gate
+            .directory()
+            .list_onboarding(None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // After logout the cookie opens nothing.
     alice
         .post(format!("{}/v1/signin/logout", site.base))
