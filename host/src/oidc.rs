@@ -110,8 +110,41 @@ impl ProviderConfig {
                 path.display()
             ))
         })?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("OIDC providers `{}`: {e}", path.display())))
+        let providers: Vec<Self> = serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("OIDC providers `{}`: {e}", path.display())))?;
+        Self::check(&providers)
+            .map_err(|e| Error::Config(format!("OIDC providers `{}`: {e}", path.display())))?;
+        Ok(providers)
+    }
+
+    /// Names are unique and URL-safe, and each redirect URI is the
+    /// provider's own callback.
+    fn check(providers: &[Self]) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for p in providers {
+            if p.name.is_empty()
+                || !p
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "provider name `{}` must be letters, digits, `-` or `_`",
+                    p.name
+                ));
+            }
+            if !seen.insert(p.name.as_str()) {
+                return Err(format!("provider `{}` is configured twice", p.name));
+            }
+            let callback = format!("/v1/signin/{}/callback", p.name);
+            if !p.redirect_uri.ends_with(&callback) {
+                return Err(format!(
+                    "provider `{}`: redirect_uri `{}` must end in `{callback}`",
+                    p.name, p.redirect_uri
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -701,6 +734,44 @@ mod tests {
             identity_from_token(&config("oid", false), &t),
             Err(Error::Refused(_))
         ));
+    }
+
+    #[test]
+    fn provider_files_with_mistakes_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("providers.json");
+        let provider = |name: &str, redirect: &str| {
+            serde_json::json!({"name": name, "issuer": "https://idp.test", "client_id": "c",
+                               "redirect_uri": redirect})
+        };
+        let ok = provider("b2c", "https://shop.test/v1/signin/b2c/callback");
+        for (providers, expected) in [
+            (serde_json::json!([ok, ok]), "configured twice"),
+            (
+                serde_json::json!([provider("b 2", "https://shop.test/v1/signin/b 2/callback")]),
+                "letters, digits",
+            ),
+            (
+                serde_json::json!([provider("b2c", "https://shop.test/callback")]),
+                "must end in `/v1/signin/b2c/callback`",
+            ),
+            (
+                serde_json::json!([{"name": "b2c", "issuer": "https://idp.test", "client_id": "c",
+                                    "redirect_uri": "https://shop.test/v1/signin/b2c/callback",
+                                    "trusted_provider": true}]),
+                "unknown field `trusted_provider`",
+            ),
+        ] {
+            std::fs::write(&file, providers.to_string()).unwrap();
+            let err = ProviderConfig::from_file(&file).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(err.contains("providers.json"), "{err}");
+        }
+        std::fs::write(&file, serde_json::json!([ok]).to_string()).unwrap();
+        assert_eq!(
+            ProviderConfig::from_file(&file).unwrap()[0].subject_claim,
+            "sub"
+        );
     }
 
     #[test]

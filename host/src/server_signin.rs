@@ -44,6 +44,16 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, and
+/// Secure when the site is served over https.
+fn set_session_cookie(session: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        SESSION_TTL.as_secs()
+    )
+}
+
 #[derive(Deserialize)]
 struct LoginParams {
     login_hint: Option<String>,
@@ -106,15 +116,7 @@ async fn callback(
     };
     match service.finish(&state.gate, &provider, &code, &st).await {
         Ok((session, return_to)) => {
-            let secure = if service.secure_cookies(&provider) {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                SESSION_TTL.as_secs()
-            );
+            let cookie = set_session_cookie(&session, service.secure_cookies(&provider));
             let mut response =
                 (StatusCode::SEE_OTHER, [(header::LOCATION, return_to)]).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -190,4 +192,29 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
         "csrf_token": session.csrf_token,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cookies_are_http_only_lax_and_secure_under_https() {
+        let cookie = set_session_cookie("abc", true);
+        assert!(cookie.starts_with("pg_session=abc; Path=/; HttpOnly; SameSite=Lax"));
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+        assert!(!set_session_cookie("abc", false).contains("Secure"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; pg_session=s-1; pg_sessionx=no"),
+        );
+        assert_eq!(session_cookie(&headers).as_deref(), Some("s-1"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("pg_sessionx=no"));
+        assert_eq!(session_cookie(&headers), None);
+    }
 }
