@@ -23,7 +23,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::{AuditEntry, ExternalIdentity};
+use crate::bindings::types::{Account, AccountStatus, AuditEntry, ExternalIdentity};
 use crate::cache::EphemeralStore;
 use crate::error::Error;
 use crate::gate::PartnerGate;
@@ -460,6 +460,38 @@ impl SignInService {
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))?;
         Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// The session behind a cookie value and its person's account, if the
+    /// person may still sign in: a session whose person was revoked or
+    /// removed (or is gone) is ended here, so a revocation also signs the
+    /// browser out.
+    pub async fn live_session(
+        &self,
+        gate: &PartnerGate,
+        id: &str,
+    ) -> Result<Option<(Session, Account)>, Error> {
+        let Some(session) = self.session(id).await? else {
+            return Ok(None);
+        };
+        let account = gate
+            .directory()
+            .get_account(&session.person_id)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        if let Some(account) = account
+            && account.membership.as_ref().is_some_and(|m| {
+                !matches!(m.status, AccountStatus::Revoked | AccountStatus::Removed)
+            })
+        {
+            return Ok(Some((session, account)));
+        }
+        tracing::info!(person = %session.person_id, "session ended: the membership was revoked or removed");
+        self.store
+            .delete_ephemeral("session", id)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(None)
     }
 
     /// Ends a session. When its provider offers RP-initiated logout, returns

@@ -263,8 +263,14 @@ async fn require_token_or_session(
         && !headers.contains_key(header::AUTHORIZATION)
         && let Some(id) = crate::server_signin::session_cookie(&headers)
     {
-        return match crate::server_users::session_actor(service, &id, request.method(), &headers)
-            .await
+        return match crate::server_users::session_actor(
+            service,
+            &state.gate,
+            &id,
+            request.method(),
+            &headers,
+        )
+        .await
         {
             Ok(actor) => {
                 request.extensions_mut().insert(actor);

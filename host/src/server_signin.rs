@@ -171,15 +171,10 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(id) = session_cookie(&headers) else {
         return unauthorized();
     };
-    let session = match service.session(&id).await {
-        Ok(Some(session)) => session,
+    let (session, account) = match service.live_session(&state.gate, &id).await {
+        Ok(Some(live)) => live,
         Ok(None) => return unauthorized(),
         Err(err) => return ApiError::from(err).into_response(),
-    };
-    let account = match state.gate.directory().get_account(&session.person_id).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return unauthorized(),
-        Err(err) => return ApiError::from(Error::Unavailable(err.to_string())).into_response(),
     };
     let membership = account.membership.as_ref();
     Json(json!({

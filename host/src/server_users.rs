@@ -89,17 +89,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
 /// `X-PartnerGate-Actor` naming someone else is refused rather than ignored.
 pub(crate) async fn session_actor(
     service: &crate::oidc::SignInService,
+    gate: &crate::gate::PartnerGate,
     id: &str,
     method: &axum::http::Method,
     headers: &axum::http::HeaderMap,
 ) -> Result<SessionActor, Response> {
-    let session = match service.session(id).await {
-        Ok(Some(session)) => session,
+    let session = match service.live_session(gate, id).await {
+        Ok(Some((session, _))) => session,
         Ok(None) => {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "not_signed_in",
-                "the session has ended: sign in again",
+                "the session has ended (signed out, expired, or the membership was revoked): sign in again",
             )
             .deny()
             .into_response());

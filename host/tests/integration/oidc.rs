@@ -284,9 +284,30 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
             .is_allowed()
     );
 
-    // Logout ends our session and sends the browser to the provider's
-    // end-session endpoint with the ID token as the hint; the provider
-    // accepts the hint (it answers 400 to one it did not issue).
+    // The revocation also ends the browser's session, wherever it is used
+    // next.
+    let res = b
+        .get(format!("{}/v1/organizations/acme/users", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json(res).await["code"], "not_signed_in");
+    let res = b.get(format!("{}/v1/me", site.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Logout ends our session and sends the browser to the provider's
+/// end-session endpoint with the ID token as the hint; the provider accepts
+/// the hint (it answers 400 to one it did not issue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_here_and_at_the_provider() {
+    let site = site().await;
+    let b = signed_in(&site, "test", "ivan").await;
+    assert_eq!(
+        get_json(&b, format!("{}/v1/me", site.base)).await["person"]["id"],
+        "ivan"
+    );
     let res = b
         .post(format!("{}/v1/signin/logout", site.base))
         .send()
