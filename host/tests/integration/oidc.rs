@@ -29,7 +29,26 @@ impl Drop for Provider {
     }
 }
 
+/// How long the provider may take to start; under a loaded CI machine Node
+/// has been seen to stall at start (once in many runs), so a stalled start is
+/// retried on a new port rather than hanging the suite.
+const PROVIDER_START: Duration = Duration::from_secs(20);
+
 fn start_provider(redirects: &[String]) -> Provider {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match try_start_provider(redirects) {
+            Ok(provider) => return provider,
+            Err(err) => {
+                eprintln!("the test OpenID provider did not start, retrying: {err}");
+                failures.push(err);
+            }
+        }
+    }
+    panic!("the test OpenID provider did not start: {failures:?}");
+}
+
+fn try_start_provider(redirects: &[String]) -> Result<Provider, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -44,18 +63,27 @@ fn start_provider(redirects: &[String]) -> Provider {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("node must be installed; scripts/test.sh runs `npm ci` in integration/oidc");
-    let mut line = String::new();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    assert!(
-        line.starts_with("READY "),
-        "the provider did not start: {line:?}"
-    );
-    // Keep draining its output so that it never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    Provider {
+    let (ready, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = ready.send(line);
+        // Keep draining its output so that it never writes into a closed pipe.
+        std::io::copy(&mut out, &mut std::io::sink())
+    });
+    // Killed on drop when it does not start.
+    let mut provider = Provider {
         child,
-        issuer: line.trim_start_matches("READY ").trim().to_string(),
+        issuer: String::new(),
+    };
+    match first_line.recv_timeout(PROVIDER_START) {
+        Ok(line) if line.starts_with("READY ") => {
+            provider.issuer = line.trim_start_matches("READY ").trim().to_string();
+            Ok(provider)
+        }
+        Ok(line) => Err(format!("port {port}: it printed {line:?}")),
+        Err(_) => Err(format!("port {port}: not ready within {PROVIDER_START:?}")),
     }
 }
 
@@ -140,11 +168,13 @@ async fn serve_node(
     stop
 }
 
-/// A browser: its own cookie jar, no automatic redirects.
+/// A browser: its own cookie jar, no automatic redirects, and a timeout so
+/// that a stalled server fails the test instead of hanging it.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
 }
