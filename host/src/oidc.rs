@@ -118,7 +118,8 @@ impl ProviderConfig {
     }
 
     /// Names are unique and URL-safe, and each redirect URI is the
-    /// provider's own callback.
+    /// provider's own callback. [`SignInService::discover`] checks this too,
+    /// for configurations built in code.
     fn check(providers: &[Self]) -> Result<(), String> {
         let mut seen = std::collections::HashSet::new();
         for p in providers {
@@ -220,6 +221,7 @@ impl SignInService {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(http_error)?;
+        ProviderConfig::check(&configs).map_err(Error::Config)?;
         let mut providers = HashMap::new();
         for config in configs {
             let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| {
@@ -804,6 +806,23 @@ mod tests {
             ProviderConfig::from_file(&file).unwrap()[0].subject_claim,
             "sub"
         );
+    }
+
+    #[tokio::test]
+    async fn configurations_built_in_code_are_checked_before_discovery() {
+        let config = || {
+            let mut c = config("sub", false);
+            c.redirect_uri = "https://shop.test/v1/signin/b2c/callback".into();
+            c
+        };
+        let store: Arc<dyn EphemeralStore> = Arc::new(crate::cache::memory::MemoryCache::new(
+            Duration::from_secs(1),
+        ));
+        let err = match SignInService::discover(vec![config(), config()], store).await {
+            Ok(_) => panic!("two providers named `b2c` were accepted"),
+            Err(err) => err.to_string(),
+        };
+        assert!(err.contains("configured twice"), "{err}");
     }
 
     #[test]
