@@ -45,7 +45,49 @@ fn guest_target_dir(out_dir: &Path) -> PathBuf {
         .join("wasm-guests")
 }
 
+/// Adds the guest target through rustup when the toolchain lacks it.
+///
+/// rustup installs the targets of `rust-toolchain.toml` only when it installs
+/// the toolchain itself, not into a toolchain that is already present, so a
+/// fresh machine with the right toolchain can still miss the target.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    let installed = sysroot.as_deref().is_some_and(|root| {
+        root.join("lib/rustlib")
+            .join(WASM_TARGET)
+            .join("lib")
+            .is_dir()
+    });
+    if installed {
+        return;
+    }
+    println!(
+        "cargo:warning=the toolchain lacks the `{WASM_TARGET}` target the plugin is built for; adding it with `rustup target add {WASM_TARGET}`"
+    );
+    // RUSTUP_TOOLCHAIN, set by the cargo proxy, makes rustup add it to the
+    // toolchain this build runs with.
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status();
+    match added {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!(
+            "`rustup target add {WASM_TARGET}` failed ({status}); add the target by hand and build again"
+        ),
+        Err(e) => panic!(
+            "the toolchain lacks the `{WASM_TARGET}` target and rustup could not be run ({e}); install the target for `{rustc}` and build again"
+        ),
+    }
+}
+
 fn build_guests(root: &Path, out_dir: &Path) {
+    ensure_wasm_target();
     let target_dir = guest_target_dir(out_dir);
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);

@@ -13,13 +13,19 @@ if ! command -v redis-server >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
 fi
 
+# openssl makes the test CA and certificate of the SMTP-over-TLS tests.
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl
+fi
+
 # The test OpenID provider (npm oidc-provider, pinned by its lockfile).
 if ! command -v node >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 (cd integration/oidc && npm ci --no-audit --no-fund --loglevel=error)
 
-# Test-only Python packages (the SMTP server the delivery tests start).
+# Test-only Python packages: the SMTP server the delivery tests start, and
+# schemathesis, which checks the served OpenAPI document against the server.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   -r integration/requirements.txt
 

@@ -232,7 +232,10 @@ async fn run() {
         &tokens,
         0,
     );
-    sign_in.finish(&gate, "bench", &code, &state).await.unwrap();
+    sign_in
+        .finish(&gate, "bench", &code, &state, None)
+        .await
+        .unwrap();
 
     let mut linked = Vec::new();
     let mut first = Vec::new();
@@ -251,7 +254,10 @@ async fn run() {
             1 + 3 * i,
         );
         let start = Instant::now();
-        let (session, _) = sign_in.finish(&gate, "bench", &code, &state).await.unwrap();
+        let (session, _) = sign_in
+            .finish(&gate, "bench", &code, &state, None)
+            .await
+            .unwrap();
         linked.push(start.elapsed());
         assert!(sign_in.session(&session).await.unwrap().is_some());
 
@@ -273,7 +279,10 @@ async fn run() {
             2 + 3 * i,
         );
         let start = Instant::now();
-        sign_in.finish(&gate, "bench", &code, &state).await.unwrap();
+        sign_in
+            .finish(&gate, "bench", &code, &state, None)
+            .await
+            .unwrap();
         first.push(start.elapsed());
 
         // The exchange's round trip alone: the provider's part.

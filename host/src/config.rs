@@ -165,10 +165,17 @@ pub struct ServeOptions {
     #[arg(long, env = "PARTNERGATE_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<String>,
 
-    /// SMTP server for notifications, `smtp://host:port` (no TLS: use a
-    /// local relay); without it they are appended to `--outbox-file`.
+    /// SMTP server for notifications: `smtp://host:port` (plain, for a
+    /// local relay), `smtp://host:port?tls=starttls` (STARTTLS required) or
+    /// `smtps://host:port` (implicit TLS); without it they are appended to
+    /// `--outbox-file`.
     #[arg(long, env = "PARTNERGATE_SMTP_URL")]
     pub smtp_url: Option<String>,
+
+    /// A PEM file of CA certificates the SMTP server's certificate may chain
+    /// to, besides the public roots.
+    #[arg(long, env = "PARTNERGATE_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
 
     /// Sender address of notifications.
     #[arg(
@@ -217,9 +224,20 @@ impl ServeOptions {
     /// The mailer these options name.
     pub fn mailer(&self) -> Result<Arc<dyn crate::notify::Mailer>, Error> {
         Ok(match &self.smtp_url {
-            Some(url) => Arc::new(
-                crate::notify::SmtpMailer::new(url, &self.smtp_from).map_err(Error::Config)?,
-            ),
+            Some(url) => {
+                // Credentials only from the environment: a flag would show
+                // in the process list.
+                let settings = crate::notify::SmtpSettings {
+                    url: url.clone(),
+                    from: self.smtp_from.clone(),
+                    username: std::env::var("PARTNERGATE_SMTP_USERNAME").ok(),
+                    password: std::env::var("PARTNERGATE_SMTP_PASSWORD").ok(),
+                    ca_file: self.smtp_ca_file.clone(),
+                };
+                Arc::new(
+                    crate::notify::SmtpMailer::with_settings(&settings).map_err(Error::Config)?,
+                )
+            }
             None => Arc::new(crate::notify::FileMailer::new(self.outbox_file.clone())),
         })
     }

@@ -86,6 +86,10 @@ pub enum Error {
     /// Too soon; retry after this many seconds.
     #[error("rate limited: retry in {0} s")]
     RateLimited(u64),
+    /// A sign-in provider is not discovered yet (retried in the
+    /// background); the rest of the service works.
+    #[error("{0}")]
+    ProviderUnavailable(String),
     /// A sign-in was refused; the text says why.
     #[error("sign-in refused: {0}")]
     Refused(String),

@@ -45,6 +45,7 @@ pub enum PluginSource {
 
 /// One authorization question.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     /// `customer:<id>` or `staff:<id>`.
     pub principal: String,
@@ -476,7 +477,8 @@ impl PartnerGate {
         )
     }
 
-    /// Adds many users; one result each, in order.
+    /// Adds 1 to 1000 users; one result each, in order (`Error::InvalidRequest`
+    /// for the whole call beyond that).
     pub async fn bulk_add(
         &self,
         actor: &str,
@@ -489,10 +491,12 @@ impl PartnerGate {
                 Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
             })
             .await?;
-        Ok(results.into_iter().map(user_result).collect())
+        Ok(user_result(results)?.into_iter().map(user_result).collect())
     }
 
-    /// Revokes, reinstates, removes or re-invites many users; one result each.
+    /// Revokes, reinstates, removes or re-invites 1 to 1000 users; one
+    /// result each, in order (`Error::InvalidRequest` for the whole call beyond
+    /// that).
     pub async fn bulk_change(
         &self,
         actor: &str,
@@ -505,7 +509,7 @@ impl PartnerGate {
                 Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
             })
             .await?;
-        Ok(results.into_iter().map(user_result).collect())
+        Ok(user_result(results)?.into_iter().map(user_result).collect())
     }
 
     /// Lists and searches users.
@@ -669,6 +673,50 @@ impl PartnerGate {
             })
             .await?;
         result.map(Decision::from).map_err(sign_in_error)
+    }
+
+    /// Whether a session of `person_id`, begun in `organization_id`, may go
+    /// on: `Err(Error::Refused)` with the reason whenever a fresh sign-in of
+    /// the person would be refused.
+    pub async fn check_session(&self, person_id: &str, organization_id: &str) -> Result<(), Error> {
+        let (person_id, organization_id) = (person_id.to_string(), organization_id.to_string());
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_check_session(&mut warm.store, &person_id, &organization_id)
+                        .await
+                })
+            })
+            .await?;
+        result.map_err(sign_in_error)
+    }
+
+    /// Puts an ID token or code exchange refused before linking into the
+    /// audit trail (`idTokenRefused` by `provider:<provider>`), through the
+    /// plugin like every other entry.
+    pub async fn record_refusal(
+        &self,
+        provider: &str,
+        issuer: &str,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let (provider, issuer, reason) =
+            (provider.to_string(), issuer.to_string(), reason.to_string());
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_record_refusal(&mut warm.store, &provider, &issuer, &reason)
+                        .await
+                })
+            })
+            .await?;
+        result.map_err(sign_in_error)
     }
 }
 

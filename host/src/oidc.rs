@@ -13,17 +13,21 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
-    SignatureVerificationError, TokenResponse,
+    AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
+    ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySet, LogoutProviderMetadata,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::{Account, AccountStatus, AuditEntry, ExternalIdentity};
+use crate::bindings::types::{Account, ExternalIdentity};
 use crate::cache::EphemeralStore;
 use crate::error::Error;
 use crate::gate::PartnerGate;
@@ -40,6 +44,12 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// The least time between two key fetches for unknown key ids, so that a
 /// provider sending them cannot make every callback fetch its keys.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long the first retry of a failed discovery waits; each later one
+/// waits twice as long, up to [`DISCOVERY_RETRY_MAX`].
+pub const DISCOVERY_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two discovery retries.
+pub const DISCOVERY_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// One provider, as configured (a JSON array of these in `--oidc-providers`).
 #[derive(Clone, Debug, Deserialize)]
@@ -72,9 +82,19 @@ pub struct ProviderConfig {
     #[serde(default = "default_name")]
     pub name_claim: String,
     /// Whether this provider verifies email addresses itself (B2C does during
-    /// sign-up); otherwise the `email_verified` claim decides.
+    /// sign-up); otherwise the `email_verified` claim decides. Either way an
+    /// Entra External ID `xms_edov` claim that is present and not `true`
+    /// (the email's domain is not verified) makes the email unverified.
     #[serde(default)]
     pub emails_verified_by_provider: bool,
+    /// The tenant whose tokens are accepted: the ID token's `tid` must be
+    /// this. For an Entra External ID issuer
+    /// (`https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0`) it is the
+    /// issuer's tenant unless set here. With `subject_claim: "oid"`, the
+    /// stable identity is then `oid` within that tenant (`sub` is pairwise
+    /// per application).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// Whether existing customers may be linked automatically by verified
     /// email (the `autoLink` policy decides; the default policies require it).
     #[serde(default)]
@@ -102,6 +122,14 @@ fn default_name() -> String {
 }
 
 impl ProviderConfig {
+    /// The tenant the ID token's `tid` must name: the configured one, or an
+    /// Entra External ID issuer's own.
+    pub fn pinned_tenant(&self) -> Option<String> {
+        self.tenant_id
+            .clone()
+            .or_else(|| entra_tenant(&self.issuer))
+    }
+
     /// Reads a JSON array of providers.
     pub fn from_file(path: &Path) -> Result<Vec<Self>, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -159,9 +187,41 @@ type RpClient = CoreClient<
     openidconnect::EndpointMaybeSet,
 >;
 
+/// Discovery metadata beyond the core: RP-initiated logout's
+/// `end_session_endpoint` and RFC 9207's flag.
+type Metadata = ProviderMetadata<
+    LogoutProviderMetadata<IssParameter>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// RFC 9207: whether the provider puts `iss` into its authorization
+/// responses.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct IssParameter {
+    /// `authorization_response_iss_parameter_supported`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for IssParameter {}
+
+/// A provider's discovered metadata: `None` until discovery has succeeded
+/// (it is retried in the background).
+type Discovered = Arc<RwLock<Option<Metadata>>>;
+
 struct Provider {
     config: ProviderConfig,
-    metadata: RwLock<ProviderMetadataWithLogout>,
+    metadata: Discovered,
     /// When the keys were last fetched again for an unknown key id.
     keys_refreshed: Mutex<Option<Instant>>,
 }
@@ -210,7 +270,11 @@ fn http_error(e: impl std::fmt::Display) -> Error {
 }
 
 impl SignInService {
-    /// Discovers every provider. Fails when one cannot be discovered.
+    /// Checks the configurations and discovers every provider. A provider
+    /// whose discovery fails is retried in the background with backoff
+    /// ([`DISCOVERY_RETRY_FIRST`] doubling up to [`DISCOVERY_RETRY_MAX`]);
+    /// meanwhile its sign-in endpoints answer `provider_unavailable` and the
+    /// other providers work. Fails only on a wrong configuration.
     pub async fn discover(
         configs: Vec<ProviderConfig>,
         store: Arc<dyn EphemeralStore>,
@@ -230,16 +294,24 @@ impl SignInService {
             RedirectUrl::new(config.redirect_uri.clone()).map_err(|e| {
                 Error::Config(format!("provider `{}`: bad redirect URI: {e}", config.name))
             })?;
-            let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
-                .await
-                .map_err(|e| {
-                    Error::Config(format!("provider `{}`: discovery failed: {e}", config.name))
-                })?;
+            let metadata: Discovered = Arc::new(RwLock::new(None));
+            match Metadata::discover_async(issuer.clone(), &http).await {
+                Ok(discovered) => *metadata.write().expect("metadata lock") = Some(discovered),
+                Err(e) => {
+                    tracing::warn!(provider = %config.name, "discovery failed, retrying in the background: {e}");
+                    tokio::spawn(rediscover(
+                        config.name.clone(),
+                        issuer,
+                        http.clone(),
+                        Arc::downgrade(&metadata),
+                    ));
+                }
+            }
             providers.insert(
                 config.name.clone(),
                 Provider {
                     config,
-                    metadata: RwLock::new(metadata),
+                    metadata,
                     keys_refreshed: Mutex::new(None),
                 },
             );
@@ -251,14 +323,46 @@ impl SignInService {
         })
     }
 
+    /// Whether each provider has been discovered, by name.
+    pub fn discovered(&self) -> Vec<(String, bool)> {
+        let mut all: Vec<(String, bool)> = self
+            .providers
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    p.metadata.read().expect("metadata lock").is_some(),
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
     fn provider(&self, name: &str) -> Result<&Provider, Error> {
         self.providers
             .get(name)
             .ok_or_else(|| Error::NotFound(format!("no sign-in provider `{name}`")))
     }
 
+    /// The provider's metadata, or `provider_unavailable` while its
+    /// discovery has not succeeded.
+    fn metadata(provider: &Provider) -> Result<Metadata, Error> {
+        provider
+            .metadata
+            .read()
+            .expect("metadata lock")
+            .clone()
+            .ok_or_else(|| {
+                Error::ProviderUnavailable(format!(
+                    "sign-in with `{}` is unavailable: its discovery has not succeeded yet (retried in the background); try again shortly",
+                    provider.config.name
+                ))
+            })
+    }
+
     fn client(provider: &Provider) -> Result<RpClient, Error> {
-        let metadata = provider.metadata.read().expect("metadata lock").clone();
+        let metadata = Self::metadata(provider)?;
         let config = &provider.config;
         Ok(CoreClient::from_provider_metadata(
             metadata,
@@ -319,8 +423,10 @@ impl SignInService {
         provider: &str,
         code: &str,
         state: &str,
+        iss: Option<&str>,
     ) -> Result<(String, String), Error> {
         let p = self.provider(provider)?;
+        Self::metadata(p)?;
         let pending = self
             .store
             .take_ephemeral("oidc-state", state)
@@ -338,6 +444,12 @@ impl SignInService {
             return Err(Error::Refused(
                 "the sign-in state belongs to another provider".into(),
             ));
+        }
+        // Before the code goes anywhere: a response from another provider
+        // must not be redeemed here (mix-up, RFC 9207).
+        if let Err(reason) = self.check_response_issuer(p, iss) {
+            self.audit_refusal(gate, p, &reason).await;
+            return Err(Error::Refused(reason));
         }
         let (identity, id_token) = match self
             .validated_identity(p, code, pending.verifier, pending.nonce)
@@ -415,21 +527,61 @@ impl SignInService {
         Ok((identity, id_token.to_string()))
     }
 
-    /// Puts a refused code exchange or ID token into the audit trail (staff
-    /// read it with `GET /v1/audit`): a provider sending bad tokens is a
-    /// security event. Refusals of unknown `state` are only logged, since
-    /// anyone can send those.
-    async fn audit_refusal(&self, gate: &PartnerGate, p: &Provider, reason: &str) {
-        let entry = AuditEntry {
-            actor: format!("provider:{}", p.config.name),
-            action: "idTokenRefused".into(),
-            target: String::new(),
-            organization_id: None,
-            before: String::new(),
-            after: serde_json::json!({ "refused": reason, "issuer": p.config.issuer }).to_string(),
-            policies: Vec::new(),
+    /// RFC 9207: the authorization response's `iss` must be this provider's
+    /// issuer. It must be present when the provider advertises
+    /// `authorization_response_iss_parameter_supported`; one naming another
+    /// configured provider is always refused (a mix-up attack).
+    fn check_response_issuer(&self, p: &Provider, iss: Option<&str>) -> Result<(), String> {
+        let (expected, promised) = {
+            let metadata = p.metadata.read().expect("metadata lock");
+            let metadata = metadata.as_ref().expect("checked discovered");
+            (
+                metadata.issuer().as_str().to_string(),
+                metadata
+                    .additional_metadata()
+                    .additional_metadata
+                    .authorization_response_iss_parameter_supported,
+            )
         };
-        if let Err(err) = gate.directory().apply(Vec::new(), entry).await {
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        match iss {
+            Some(iss) if same(iss, &expected) => Ok(()),
+            Some(iss) => {
+                let other = self.providers.values().find(|o| {
+                    o.config.name != p.config.name
+                        && (same(&o.config.issuer, iss)
+                            || o.metadata
+                                .read()
+                                .expect("metadata lock")
+                                .as_ref()
+                                .is_some_and(|m| same(m.issuer().as_str(), iss)))
+                });
+                Err(match other {
+                    Some(o) => format!(
+                        "mix-up: the authorization response names the issuer of provider `{}` (`{iss}`), not `{expected}`: start the sign-in again",
+                        o.config.name
+                    ),
+                    None => format!(
+                        "the authorization response names issuer `{iss}`, not `{expected}`: start the sign-in again"
+                    ),
+                })
+            }
+            None if promised => Err(format!(
+                "the authorization response has no `iss` although `{expected}` promises it (RFC 9207): start the sign-in again"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts a refused code exchange or ID token into the audit trail (staff
+    /// read it with `GET /v1/audit`) through the plugin: a provider sending
+    /// bad tokens is a security event. Refusals of unknown `state` are only
+    /// logged, since anyone can send those.
+    async fn audit_refusal(&self, gate: &PartnerGate, p: &Provider, reason: &str) {
+        if let Err(err) = gate
+            .record_refusal(&p.config.name, &p.config.issuer, reason)
+            .await
+        {
             tracing::warn!(provider = %p.config.name, "cannot audit a refused sign-in: {err}");
         }
     }
@@ -444,13 +596,15 @@ impl SignInService {
             }
             *last = Some(Instant::now());
         }
-        let uri = p.metadata.read().expect("metadata lock").jwks_uri().clone();
+        let uri = Self::metadata(p)?.jwks_uri().clone();
         let keys = JsonWebKeySet::fetch_async(&uri, &self.http)
             .await
             .map_err(http_error)?;
         tracing::info!(provider = %p.config.name, keys = keys.keys().len(), "fetched the provider's keys again for an unknown key id");
         let mut metadata = p.metadata.write().expect("metadata lock");
-        *metadata = metadata.clone().set_jwks(keys);
+        if let Some(current) = metadata.take() {
+            *metadata = Some(current.set_jwks(keys));
+        }
         Ok(true)
     }
 
@@ -465,9 +619,10 @@ impl SignInService {
     }
 
     /// The session behind a cookie value and its person's account, if the
-    /// person may still sign in: a session whose person was revoked or
-    /// removed (or is gone) is ended here, so a revocation also signs the
-    /// browser out.
+    /// session may go on. The plugin decides (`check-session`): a session
+    /// ends here whenever a fresh sign-in of its person would be refused
+    /// (revoked, removed, organization blocked, rejected or pending, ...), so
+    /// such a change also signs the browser out.
     pub async fn live_session(
         &self,
         gate: &PartnerGate,
@@ -476,19 +631,26 @@ impl SignInService {
         let Some(session) = self.session(id).await? else {
             return Ok(None);
         };
-        let account = gate
-            .directory()
-            .get_account(&session.person_id)
+        match gate
+            .check_session(&session.person_id, &session.organization_id)
             .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        if let Some(account) = account
-            && account.membership.as_ref().is_some_and(|m| {
-                !matches!(m.status, AccountStatus::Revoked | AccountStatus::Removed)
-            })
         {
-            return Ok(Some((session, account)));
+            Ok(()) => {
+                let account = gate
+                    .directory()
+                    .get_account(&session.person_id)
+                    .await
+                    .map_err(|e| Error::Unavailable(e.to_string()))?;
+                if let Some(account) = account {
+                    return Ok(Some((session, account)));
+                }
+                tracing::info!(person = %session.person_id, "session ended: the customer record is gone");
+            }
+            Err(Error::Refused(reason)) => {
+                tracing::info!(person = %session.person_id, "session ended: {reason}");
+            }
+            Err(err) => return Err(err),
         }
-        tracing::info!(person = %session.person_id, "session ended: the membership was revoked or removed");
         self.store
             .delete_ephemeral("session", id)
             .await
@@ -515,9 +677,8 @@ impl SignInService {
             .metadata
             .read()
             .expect("metadata lock")
-            .additional_metadata()
-            .end_session_endpoint
-            .clone()
+            .as_ref()
+            .and_then(|m| m.additional_metadata().end_session_endpoint.clone())
         else {
             return Ok(None);
         };
@@ -541,6 +702,46 @@ impl SignInService {
             .get(provider)
             .is_some_and(|p| p.config.redirect_uri.starts_with("https://"))
     }
+}
+
+/// Retries a failed discovery with backoff until it succeeds, or until the
+/// service that wanted it is gone.
+async fn rediscover(
+    name: String,
+    issuer: IssuerUrl,
+    http: openidconnect::reqwest::Client,
+    metadata: std::sync::Weak<RwLock<Option<Metadata>>>,
+) {
+    let mut wait = DISCOVERY_RETRY_FIRST;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(slot) = metadata.upgrade() else {
+            return;
+        };
+        match Metadata::discover_async(issuer.clone(), &http).await {
+            Ok(discovered) => {
+                *slot.write().expect("metadata lock") = Some(discovered);
+                tracing::info!(provider = %name, "discovery succeeded; sign-in with it is available");
+                return;
+            }
+            Err(e) => {
+                wait = (wait * 2).min(DISCOVERY_RETRY_MAX);
+                tracing::warn!(provider = %name, "discovery failed again, next try in {wait:?}: {e}");
+            }
+        }
+    }
+}
+
+/// The tenant id of an Entra External ID issuer,
+/// `https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0` (the form its
+/// metadata always names, whatever domain discovery was reached through).
+fn entra_tenant(issuer: &str) -> Option<String> {
+    let url = url::Url::parse(issuer).ok()?;
+    let host = url.host_str()?;
+    let subdomain = host.strip_suffix(".ciamlogin.com")?;
+    let mut segments = url.path_segments()?;
+    let tenant = segments.next()?;
+    (!tenant.is_empty() && subdomain == tenant).then(|| tenant.to_string())
 }
 
 /// A failed code exchange, saying what was wrong: the provider's own error,
@@ -626,12 +827,37 @@ fn verify_id_token(
     Ok(())
 }
 
-/// Only local paths: never redirect the browser to another site after sign-in.
+/// Only paths of this site: never redirect the browser elsewhere after
+/// sign-in. The path is resolved the way a browser resolves it (WHATWG URL
+/// parsing, which strips tabs and newlines and reads `\` as `/`) against a
+/// fixed origin, and kept only if it stays on that origin; what is returned
+/// is the resolved path, so the browser is sent exactly where was checked.
+/// Control characters are refused before parsing.
 fn safe_return(return_to: &str) -> String {
-    if return_to.starts_with('/') && !return_to.starts_with("//") && !return_to.contains('\\') {
-        return_to.to_string()
-    } else {
-        "/v1/me".into()
+    const FALLBACK: &str = "/v1/me";
+    if !return_to.starts_with('/') || return_to.chars().any(char::is_control) {
+        return FALLBACK.into();
+    }
+    let base = url::Url::parse("https://partnergate.invalid/").expect("fixed base parses");
+    match base.join(return_to) {
+        Ok(resolved) if resolved.origin() == base.origin() => {
+            let mut path = resolved.path().to_string();
+            if let Some(query) = resolved.query() {
+                path.push('?');
+                path.push_str(query);
+            }
+            if let Some(fragment) = resolved.fragment() {
+                path.push('#');
+                path.push_str(fragment);
+            }
+            // A resolved path never starts with `//`; check anyway.
+            if path.starts_with("//") {
+                FALLBACK.into()
+            } else {
+                path
+            }
+        }
+        _ => FALLBACK.into(),
     }
 }
 
@@ -661,12 +887,23 @@ fn identity_from_token(config: &ProviderConfig, compact: &str) -> Result<Externa
     {
         emails.extend(list.iter().filter_map(|v| v.as_str().map(String::from)));
     }
-    let email_verified = config.emails_verified_by_provider
-        || claims
-            .get("email_verified")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-    let extra = ["idp", "tfp", "acr", "oid"]
+    if let Some(tenant) = config.pinned_tenant()
+        && text("tid").as_deref() != Some(tenant.as_str())
+    {
+        return Err(Error::Refused(format!(
+            "the ID token's `tid` is not the configured tenant `{tenant}`"
+        )));
+    }
+    // Entra External ID: `xms_edov` says whether the email's domain is
+    // verified; when present, nothing else makes the email verified.
+    let domain_verified = claims.get("xms_edov").is_none_or(edov_is_true);
+    let email_verified = domain_verified
+        && (config.emails_verified_by_provider
+            || claims
+                .get("email_verified")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false));
+    let extra = ["idp", "tfp", "acr", "oid", "tid"]
         .iter()
         .filter_map(|name| claims.get(*name).map(|v| (name.to_string(), v.to_string())))
         .collect();
@@ -679,6 +916,16 @@ fn identity_from_token(config: &ProviderConfig, compact: &str) -> Result<Externa
         name: text(&config.name_claim),
         claims: extra,
     })
+}
+
+/// `xms_edov` is a boolean, sent by some tenants as `"1"`/`"true"`.
+fn edov_is_true(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::String(s) => s == "1" || s.eq_ignore_ascii_case("true"),
+        serde_json::Value::Number(n) => n.as_u64() == Some(1),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -699,6 +946,7 @@ mod tests {
             emails_verified_by_provider: verified_by_provider,
             trusted: false,
             post_logout_redirect_uri: None,
+            tenant_id: None,
         }
     }
 
@@ -745,6 +993,68 @@ mod tests {
                 .unwrap()
                 .email_verified
         );
+    }
+
+    #[test]
+    fn entra_external_id_issuers_pin_their_tenant() {
+        const TENANT: &str = "8f1a3b2c-0000-4000-8000-00000000e1d0";
+        let issuer = format!("https://{TENANT}.ciamlogin.com/{TENANT}/v2.0");
+        assert_eq!(entra_tenant(&issuer).as_deref(), Some(TENANT));
+        // Not the issuer form: nothing is pinned from it (set `tenant_id`).
+        assert_eq!(
+            entra_tenant("https://contoso.ciamlogin.com/contoso.onmicrosoft.com/v2.0"),
+            None
+        );
+        assert_eq!(
+            entra_tenant("https://tenant.b2clogin.com/tenant-id/v2.0/"),
+            None
+        );
+        assert_eq!(entra_tenant("https://ciamlogin.com.evil.test/t/v2.0"), None);
+
+        let mut c = config("oid", true);
+        c.issuer = issuer.clone();
+        assert_eq!(c.pinned_tenant().as_deref(), Some(TENANT));
+        let claims = |tid: &str| {
+            token(serde_json::json!({
+                "iss": issuer, "sub": "pairwise", "oid": "o-1", "tid": tid,
+                "email": "a@x.test", "xms_edov": true
+            }))
+        };
+        let identity = identity_from_token(&c, &claims(TENANT)).unwrap();
+        assert_eq!(identity.subject, "o-1");
+        assert!(identity.email_verified);
+        let err = identity_from_token(&c, &claims("another-tenant")).unwrap_err();
+        assert!(err.to_string().contains("`tid`"), "{err}");
+        // A configured tenant wins over the issuer's.
+        c.tenant_id = Some("another-tenant".into());
+        assert!(identity_from_token(&c, &claims("another-tenant")).is_ok());
+        assert!(identity_from_token(&c, &claims(TENANT)).is_err());
+    }
+
+    #[test]
+    fn an_unverified_email_domain_is_never_a_verified_email() {
+        let with_edov = |edov: serde_json::Value| {
+            token(
+                serde_json::json!({"iss": "i", "sub": "s", "email": "a@x.test", "email_verified": true, "xms_edov": edov}),
+            )
+        };
+        for (edov, verified) in [
+            (serde_json::json!(true), true),
+            (serde_json::json!("1"), true),
+            (serde_json::json!(false), false),
+            (serde_json::json!("0"), false),
+            (serde_json::json!(null), false),
+        ] {
+            for by_provider in [false, true] {
+                let identity =
+                    identity_from_token(&config("sub", by_provider), &with_edov(edov.clone()))
+                        .unwrap();
+                assert_eq!(
+                    identity.email_verified, verified,
+                    "xms_edov {edov}, provider {by_provider}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -828,13 +1138,34 @@ mod tests {
     #[test]
     fn return_paths_stay_on_this_site() {
         assert_eq!(safe_return("/shop"), "/shop");
+        assert_eq!(safe_return("/shop/cart?x=1#top"), "/shop/cart?x=1#top");
+        // Resolved, so dot segments and encoded characters stay on the site.
+        assert_eq!(safe_return("/a/../b"), "/b");
+        assert_eq!(safe_return("/%2F/evil.test"), "/%2F/evil.test");
+        assert_eq!(safe_return("/%09/evil.test"), "/%09/evil.test");
+        assert_eq!(safe_return("/%5Cevil.test"), "/%5Cevil.test");
         for bad in [
             "https://evil.test",
             "//evil.test",
             "/\\evil.test",
+            "\\\\evil.test",
+            "\\/evil.test",
             "javascript:x",
+            "",
+            "shop",
+            " //evil.test",
+            // Browsers strip tabs and newlines anywhere in a URL: these
+            // would become `//evil.test` (regression: `/<TAB>/evil.example`
+            // was sent as the Location after the callback).
+            "/\t/evil.test",
+            "/\n/evil.test",
+            "/\r\n/evil.test",
+            "\t//evil.test",
+            "/\t\\evil.test",
+            "/\u{0}/evil.test",
+            "/\u{7f}/evil.test",
         ] {
-            assert_eq!(safe_return(bad), "/v1/me", "{bad}");
+            assert_eq!(safe_return(bad), "/v1/me", "{bad:?}");
         }
     }
 }

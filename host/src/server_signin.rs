@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::oidc::{SESSION_COOKIE, SESSION_TTL, SignInService};
+use crate::server::json::ApiQuery;
 use crate::server::{ApiError, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -63,7 +64,7 @@ struct LoginParams {
 async fn login(
     State(state): State<AppState>,
     Path(provider): Path<String>,
-    Query(p): Query<LoginParams>,
+    ApiQuery(p): ApiQuery<LoginParams>,
 ) -> Response {
     let service = match service(&state) {
         Ok(s) => s,
@@ -88,12 +89,14 @@ struct CallbackParams {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// RFC 9207: the issuer of the authorization response.
+    iss: Option<String>,
 }
 
 async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
-    Query(p): Query<CallbackParams>,
+    ApiQuery(p): ApiQuery<CallbackParams>,
 ) -> Response {
     let service = match service(&state) {
         Ok(s) => s,
@@ -114,7 +117,10 @@ async fn callback(
         )
         .into_response();
     };
-    match service.finish(&state.gate, &provider, &code, &st).await {
+    match service
+        .finish(&state.gate, &provider, &code, &st, p.iss.as_deref())
+        .await
+    {
         Ok((session, return_to)) => {
             let cookie = set_session_cookie(&session, service.secure_cookies(&provider));
             let mut response =

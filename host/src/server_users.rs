@@ -4,7 +4,7 @@
 //! the person of a signed-in browser's session (changes then also need the
 //! session's CSRF token in `X-PartnerGate-CSRF`).
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use crate::bindings::types::{
     OnboardingStatus, Organization, OrganizationStatus,
 };
 use crate::error::Error;
+use crate::server::json::{ApiJson, ApiQuery, OptionalJson};
 use crate::server::{ApiError, AppState};
 
 /// The header naming the acting principal.
@@ -72,7 +73,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .unwrap_or("");
-        if !(value.starts_with("customer:") || value.starts_with("staff:")) || value.len() < 8 {
+        let id = value
+            .strip_prefix("customer:")
+            .or_else(|| value.strip_prefix("staff:"));
+        if id.is_none_or(|id| id.is_empty() || id.chars().any(char::is_whitespace)) {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "actor_required",
@@ -139,19 +143,6 @@ pub(crate) async fn session_actor(
     Ok(SessionActor(actor))
 }
 
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(body: Body<T>) -> Result<T, Response> {
-    body.map(|Json(v)| v).map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            rejection.body_text(),
-        )
-        .into_response()
-    })
-}
-
 fn reply<T>(
     result: Result<T, Error>,
     status: StatusCode,
@@ -160,6 +151,20 @@ fn reply<T>(
     match result {
         Ok(value) => (status, Json(to_json(value))).into_response(),
         Err(err) => error_response(err),
+    }
+}
+
+/// A query-string problem: 400, like a malformed query string.
+fn bad_query(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+/// [`reply`] for listings, whose only invalid input is the query string
+/// (limit, cursor): that is a 400.
+fn page_reply<T>(result: Result<T, Error>, to_json: impl FnOnce(T) -> Value) -> Response {
+    match result {
+        Err(Error::InvalidRequest(m)) => bad_query(m).into_response(),
+        other => reply(other, StatusCode::OK, to_json),
     }
 }
 
@@ -290,6 +295,7 @@ struct NewUserBody {
     roles: Vec<String>,
     #[serde(default)]
     is_admin: bool,
+    #[serde(default, deserialize_with = "crate::server::json::optional_whole_u64")]
     spending_limit: Option<u64>,
 }
 
@@ -309,14 +315,10 @@ async fn add_user(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path(org): Path<String>,
-    b: Body<NewUserBody>,
+    ApiJson(b): ApiJson<NewUserBody>,
 ) -> Response {
-    let user = match body(b) {
-        Ok(user) => user,
-        Err(r) => return r,
-    };
     reply(
-        state.gate.add_user(&actor, &org, user.into()).await,
+        state.gate.add_user(&actor, &org, b.into()).await,
         StatusCode::CREATED,
         membership_json,
     )
@@ -343,20 +345,8 @@ async fn bulk_add(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path(org): Path<String>,
-    b: Body<BulkAddBody>,
+    ApiJson(b): ApiJson<BulkAddBody>,
 ) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    if b.users.is_empty() || b.users.len() > 1000 {
-        return ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "send 1 to 1000 users",
-        )
-        .into_response();
-    }
     let users = b.users.into_iter().map(NewUser::from).collect();
     reply(
         state.gate.bulk_add(&actor, &org, users).await,
@@ -368,6 +358,7 @@ async fn bulk_add(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EditBody {
+    #[serde(deserialize_with = "crate::server::json::whole_u64")]
     version: u64,
     name: Option<String>,
     email: Option<String>,
@@ -379,19 +370,15 @@ struct EditBody {
 
 /// `null` means "remove the limit", absence means "leave it".
 fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-    Option::<u64>::deserialize(d).map(Some)
+    crate::server::json::optional_whole_u64(d).map(Some)
 }
 
 async fn edit_user(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path(person): Path<String>,
-    b: Body<EditBody>,
+    ApiJson(b): ApiJson<EditBody>,
 ) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let changes = UserChanges {
         name: b.name,
         email: b.email,
@@ -413,6 +400,7 @@ async fn edit_user(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VersionBody {
+    #[serde(deserialize_with = "crate::server::json::whole_u64")]
     version: u64,
 }
 
@@ -420,12 +408,8 @@ async fn change_user(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path((person, step)): Path<(String, String)>,
-    b: Body<VersionBody>,
+    ApiJson(b): ApiJson<VersionBody>,
 ) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let target = Target {
         person_id: person,
         version: b.version,
@@ -451,6 +435,7 @@ async fn change_user(
 #[serde(deny_unknown_fields)]
 struct TargetBody {
     person_id: String,
+    #[serde(deserialize_with = "crate::server::json::whole_u64")]
     version: u64,
 }
 
@@ -464,12 +449,8 @@ struct BulkChangeBody {
 async fn bulk_change(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    b: Body<BulkChangeBody>,
+    ApiJson(b): ApiJson<BulkChangeBody>,
 ) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let action = match b.action.as_str() {
         "revoke" => BulkAction::Revoke,
         "reinstate" => BulkAction::Reinstate,
@@ -484,14 +465,6 @@ async fn bulk_change(
             .into_response();
         }
     };
-    if b.targets.is_empty() || b.targets.len() > 1000 {
-        return ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "send 1 to 1000 targets",
-        )
-        .into_response();
-    }
     let targets = b
         .targets
         .into_iter()
@@ -519,9 +492,7 @@ struct ListParams {
 }
 
 fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuery, Response> {
-    let bad = |m: String| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m).into_response()
-    };
+    let bad = |m: String| bad_query(m).into_response();
     let status = match p.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(crate::directory::seed::account_status(s).map_err(bad)?),
@@ -557,14 +528,10 @@ async fn list_org_users(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path(org): Path<String>,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
     match user_query(Some(org), params) {
-        Ok(query) => reply(
-            state.gate.list_users(&actor, query).await,
-            StatusCode::OK,
-            page_json,
-        ),
+        Ok(query) => page_reply(state.gate.list_users(&actor, query).await, page_json),
         Err(r) => r,
     }
 }
@@ -572,14 +539,10 @@ async fn list_org_users(
 async fn list_all_users(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
     match user_query(None, params) {
-        Ok(query) => reply(
-            state.gate.list_users(&actor, query).await,
-            StatusCode::OK,
-            page_json,
-        ),
+        Ok(query) => page_reply(state.gate.list_users(&actor, query).await, page_json),
         Err(r) => r,
     }
 }
@@ -595,7 +558,7 @@ async fn org_audit(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path(org): Path<String>,
-    Query(p): Query<PageParams>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> Response {
     let result = state
         .gate
@@ -606,19 +569,19 @@ async fn org_audit(
             p.limit.unwrap_or(50),
         )
         .await;
-    reply(result, StatusCode::OK, audit_json)
+    page_reply(result, audit_json)
 }
 
 async fn all_audit(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Query(p): Query<PageParams>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> Response {
     let result = state
         .gate
         .read_audit(&actor, None, p.cursor.as_deref(), p.limit.unwrap_or(50))
         .await;
-    reply(result, StatusCode::OK, audit_json)
+    page_reply(result, audit_json)
 }
 
 #[derive(Deserialize)]
@@ -632,7 +595,7 @@ struct OnboardingBody {
 async fn submit_onboarding(
     State(state): State<AppState>,
     session: Option<axum::Extension<SessionActor>>,
-    b: Body<OnboardingBody>,
+    ApiJson(b): ApiJson<OnboardingBody>,
 ) -> Response {
     if session.is_some() {
         return ApiError::new(
@@ -642,10 +605,6 @@ async fn submit_onboarding(
         )
         .into_response();
     }
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let result = state
         .gate
         .submit_onboarding(&b.organization_name, &b.requester_name, &b.requester_email)
@@ -662,7 +621,7 @@ struct OnboardingParams {
 async fn list_onboarding(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Query(p): Query<OnboardingParams>,
+    ApiQuery(p): ApiQuery<OnboardingParams>,
 ) -> Response {
     let status = match p.status.as_deref() {
         None | Some("all") => None,
@@ -670,11 +629,9 @@ async fn list_onboarding(
         Some("approved") => Some(OnboardingStatus::Approved),
         Some("rejected") => Some(OnboardingStatus::Rejected),
         Some(other) => {
-            return ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                format!("unknown status `{other}`"),
-            )
+            return bad_query(format!(
+                "unknown status `{other}`: use all, pending, approved or rejected"
+            ))
             .into_response();
         }
     };
@@ -696,18 +653,14 @@ async fn decide_onboarding(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path((request, step)): Path<(String, String)>,
-    b: Option<Json<RejectBody>>,
+    OptionalJson(b): OptionalJson<RejectBody>,
 ) -> Response {
     let result = match step.as_str() {
         "approve" => state.gate.approve_onboarding(&actor, &request).await,
         "reject" => {
             state
                 .gate
-                .reject_onboarding(
-                    &actor,
-                    &request,
-                    &b.map(|Json(b)| b.reason).unwrap_or_default(),
-                )
+                .reject_onboarding(&actor, &request, &b.map(|b| b.reason).unwrap_or_default())
                 .await
         }
         _ => {
@@ -731,12 +684,8 @@ struct OrganizationBody {
 async fn create_organization(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    b: Body<OrganizationBody>,
+    ApiJson(b): ApiJson<OrganizationBody>,
 ) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     reply(
         state.gate.create_organization(&actor, &b.name).await,
         StatusCode::CREATED,

@@ -7,6 +7,10 @@
 // makes the next token response carry an ID token changed the way `tampers`
 // below describes (re-signed with the provider's own key unless the mode is
 // about the signature). It applies once.
+//
+// `POST /__test/tamper?mode=response-iss&iss=<issuer>` makes the next
+// authorization response (the redirect to the client) carry `iss=<issuer>`
+// instead of this provider's (RFC 9207 mix-up); `iss=` (empty) drops it.
 import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -22,6 +26,12 @@ const accounts = {
   stranger: { email: 'stranger@elsewhere.test', email_verified: true, name: 'Stranger' },
   // Azure AD B2C's shape: no `email`, an `emails` array, `oid`, `idp`, `tfp`.
   b2c: { emails: ['ivan@acme.test'], oid: '00000000-0000-0000-0000-00000000b2c0', idp: 'local', tfp: 'B2C_1_signin', name: 'Ivan via B2C' },
+  // Entra External ID's shape: `oid` and `tid` (`sub` is pairwise per
+  // application), `xms_edov` (is the email's domain verified), no
+  // `email_verified`.
+  entra: { email: 'ivan@acme.test', oid: '00000000-0000-0000-0000-0000000e0001', tid: 'tenant-1', xms_edov: true, name: 'Ivan via Entra' },
+  'entra-unverified-domain': { email: 'ivan@acme.test', oid: '00000000-0000-0000-0000-0000000e0002', tid: 'tenant-1', xms_edov: false, name: 'Mallory via Entra' },
+  'entra-other-tenant': { email: 'ivan@acme.test', oid: '00000000-0000-0000-0000-0000000e0003', tid: 'tenant-2', xms_edov: true, name: 'Ivan elsewhere' },
 };
 
 function key(type, options, alg, kid) {
@@ -77,6 +87,7 @@ const tampers = {
   },
 };
 let tamper = null;
+let responseIss = null;
 
 const client = (id, alg) => ({
   client_id: id,
@@ -94,8 +105,8 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   features: { devInteractions: { enabled: false } },
   conformIdTokenClaims: false,
-  scopes: ['openid', 'email', 'profile', 'b2c'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], b2c: ['emails', 'oid', 'idp', 'tfp'] },
+  scopes: ['openid', 'email', 'profile', 'b2c', 'entra'],
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], b2c: ['emails', 'oid', 'idp', 'tfp'], entra: ['email', 'oid', 'tid', 'xms_edov'] },
   cookies: { keys: ['partnergate-test-only'] },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, id) {
@@ -105,6 +116,11 @@ const provider = new Provider(issuer, {
 });
 
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/tamper' && ctx.method === 'POST' && ctx.query.mode === 'response-iss') {
+    responseIss = ctx.query.iss ?? '';
+    ctx.status = 204;
+    return;
+  }
   if (ctx.path === '/__test/tamper' && ctx.method === 'POST') {
     if (!tampers[ctx.query.mode]) {
       ctx.status = 400;
@@ -116,6 +132,16 @@ provider.use(async (ctx, next) => {
     return;
   }
   await next();
+  const location = ctx.response.get('Location');
+  if (responseIss !== null && location && redirectUris.some((uri) => location.startsWith(uri))) {
+    const url = new URL(location);
+    if (url.searchParams.has('code')) {
+      if (responseIss) url.searchParams.set('iss', responseIss);
+      else url.searchParams.delete('iss');
+      ctx.set('Location', url.toString());
+      responseIss = null;
+    }
+  }
   if (ctx.path === '/jwks' && published.length && ctx.body?.keys) {
     ctx.body = { ...ctx.body, keys: [...ctx.body.keys, ...published] };
   }

@@ -192,23 +192,20 @@ impl org_users::Guest for Component {
         actor: String,
         organization_id: String,
         users: Vec<org_users::NewUser>,
-    ) -> Vec<Result<types::Membership, org_users::Error>> {
+    ) -> Result<Vec<Result<types::Membership, org_users::Error>>, org_users::Error> {
         let users: Vec<users::NewUser> = users.into_iter().map(new_user).collect();
-        let count = users.len();
-        match with_users(|u| Ok(u.bulk_add(&actor, &organization_id, users))) {
-            Ok(results) => results
-                .into_iter()
-                .map(|r| r.map(membership_to_wit).map_err(user_error))
-                .collect(),
-            Err(err) => (0..count).map(|_| Err(clone_error(&err))).collect(),
-        }
+        let results = with_users(|u| u.bulk_add(&actor, &organization_id, users))?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(membership_to_wit).map_err(user_error))
+            .collect())
     }
 
     fn bulk_change(
         actor: String,
         action: org_users::BulkAction,
         targets: Vec<org_users::Target>,
-    ) -> Vec<Result<types::Membership, org_users::Error>> {
+    ) -> Result<Vec<Result<types::Membership, org_users::Error>>, org_users::Error> {
         let action = match action {
             org_users::BulkAction::Revoke => users::BulkAction::Revoke,
             org_users::BulkAction::Reinstate => users::BulkAction::Reinstate,
@@ -216,13 +213,11 @@ impl org_users::Guest for Component {
             org_users::BulkAction::Reinvite => users::BulkAction::Reinvite,
         };
         let targets: Vec<users::Target> = targets.into_iter().map(target_from_wit).collect();
-        match with_users(|u| Ok(u.bulk_change(&actor, action, &targets))) {
-            Ok(results) => results
-                .into_iter()
-                .map(|r| r.map(membership_to_wit).map_err(user_error))
-                .collect(),
-            Err(err) => targets.iter().map(|_| Err(clone_error(&err))).collect(),
-        }
+        let results = with_users(|u| u.bulk_change(&actor, action, &targets))?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(membership_to_wit).map_err(user_error))
+            .collect())
     }
 
     fn list_users(
@@ -315,13 +310,6 @@ fn with_users<T>(
     })
 }
 
-fn clone_error(err: &org_users::Error) -> org_users::Error {
-    match err {
-        org_users::Error::InternalError(m) => org_users::Error::InternalError(m.clone()),
-        other => org_users::Error::InternalError(Some(format!("{other:?}"))),
-    }
-}
-
 fn user_error(err: users::UserError) -> org_users::Error {
     match err {
         users::UserError::Denied(d) => org_users::Error::Denied(decision_to_wit(d)),
@@ -406,6 +394,18 @@ impl sign_in::Guest for Component {
         let identity = identity_from_wit(identity);
         with_sign_in(|rules| rules.decide_link(&identity, &person_id)).map(decision_to_wit)
     }
+
+    fn check_session(person_id: String, organization_id: String) -> Result<(), sign_in::Error> {
+        with_sign_in(|rules| rules.check_session(&person_id, &organization_id))
+    }
+
+    fn record_refusal(
+        provider: String,
+        issuer: String,
+        reason: String,
+    ) -> Result<(), sign_in::Error> {
+        with_sign_in(|rules| rules.record_refusal(&provider, &issuer, &reason))
+    }
 }
 
 /// Records read through the host: the status cache first, then the directory.
@@ -477,6 +477,7 @@ fn dir_error(err: directory::Error) -> users::DirError {
         directory::Error::Conflict(m) => users::DirError::Conflict(m),
         directory::Error::NotFound(m) => users::DirError::NotFound(m),
         directory::Error::Duplicate(m) => users::DirError::Duplicate(m),
+        directory::Error::Invalid(m) => users::DirError::Invalid(m),
         directory::Error::Unavailable(m) => users::DirError::Unavailable(m),
         directory::Error::InternalError(m) => {
             users::DirError::Unavailable(m.unwrap_or_else(|| "directory failed".into()))

@@ -52,11 +52,12 @@ impl From<DirError> for SignInError {
     fn from(err: DirError) -> Self {
         match err {
             DirError::Unavailable(m) => Self::Unavailable(m),
-            DirError::Conflict(m) | DirError::Duplicate(m) | DirError::NotFound(m) => {
-                Self::Refused(format!(
-                    "the record changed during sign-in ({m}): sign in again"
-                ))
-            }
+            DirError::Conflict(m)
+            | DirError::Duplicate(m)
+            | DirError::NotFound(m)
+            | DirError::Invalid(m) => Self::Refused(format!(
+                "the record changed during sign-in ({m}): sign in again"
+            )),
         }
     }
 }
@@ -220,6 +221,51 @@ impl<D: Directory> SignIn<'_, D> {
             .fresh_account(person_id)?
             .ok_or_else(|| SignInError::Refused(format!("no customer `{person_id}`")))?;
         self.auto_link_decision(identity, &account)
+    }
+
+    /// Whether a session of `person_id` that began in `organization_id` may
+    /// go on: refused, with the reason, whenever a fresh sign-in of the
+    /// person would be (revoked, removed, invited again, moved to another
+    /// organization, the organization pending, rejected, blocked or gone).
+    pub fn check_session(&self, person_id: &str, organization_id: &str) -> Result<(), SignInError> {
+        let account = self
+            .dir
+            .fresh_account(person_id)?
+            .ok_or_else(|| SignInError::Refused("the customer record no longer exists".into()))?;
+        if let Some(reason) = sign_in_refusal(&account, false) {
+            return Err(SignInError::Refused(reason));
+        }
+        if account
+            .membership
+            .as_ref()
+            .is_some_and(|m| m.organization_id != organization_id)
+        {
+            return Err(SignInError::Refused(
+                "the person now belongs to another organization: sign in again".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Puts an ID token or code exchange the host refused into the audit
+    /// trail, as `idTokenRefused` by `provider:<provider>`: a provider sending
+    /// bad tokens is a security event.
+    pub fn record_refusal(
+        &self,
+        provider: &str,
+        issuer: &str,
+        reason: &str,
+    ) -> Result<(), SignInError> {
+        let audit = AuditEntry {
+            actor: format!("provider:{provider}"),
+            action: "idTokenRefused".into(),
+            target: String::new(),
+            organization_id: None,
+            before: String::new(),
+            after: serde_json::json!({ "refused": reason, "issuer": issuer }).to_string(),
+            policies: Vec::new(),
+        };
+        Ok(self.dir.apply(Vec::new(), audit)?)
     }
 
     /// Resolves `identity` to a person, linking it when the rules allow.

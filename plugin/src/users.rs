@@ -17,6 +17,17 @@ pub const REINVITE_INTERVAL_SECS: u64 = 300;
 /// The resource user-management decisions about the whole store use.
 const STORE: &str = "store:merchant";
 
+/// Most items one bulk call takes.
+pub const BULK_MAX: usize = 1000;
+
+/// The action whose permit lets an actor learn a user's details (existence,
+/// status, version) from a refused operation.
+const SEE_USER: &str = "viewUser";
+
+/// The action whose permit lets an actor learn an organization's details
+/// (existence, status) from a refused operation.
+const SEE_ORGANIZATION: &str = "listUsers";
+
 /// Why an operation did not happen; nothing changed in any case.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum UserError {
@@ -49,6 +60,8 @@ pub enum DirError {
     NotFound(String),
     /// Uniqueness violated.
     Duplicate(String),
+    /// Malformed input (a cursor the directory did not issue).
+    Invalid(String),
     /// Backend down.
     Unavailable(String),
 }
@@ -58,6 +71,7 @@ impl From<DirError> for UserError {
         match err {
             DirError::Conflict(m) | DirError::Duplicate(m) => Self::Conflict(m),
             DirError::NotFound(m) => Self::NotFound(m),
+            DirError::Invalid(m) => Self::Invalid(m),
             DirError::Unavailable(m) => Self::Unavailable(m),
         }
     }
@@ -213,6 +227,30 @@ fn required(what: &str, value: &str) -> Result<String, UserError> {
     Ok(value.to_string())
 }
 
+/// The largest spending limit: Cedar's `Long` and the directories store
+/// signed 64-bit integers.
+pub const MAX_SPENDING_LIMIT: u64 = i64::MAX as u64;
+
+fn spending_limit(limit: Option<u64>) -> Result<Option<u64>, UserError> {
+    match limit {
+        Some(l) if l > MAX_SPENDING_LIMIT => Err(UserError::Invalid(format!(
+            "the spending limit must be at most {MAX_SPENDING_LIMIT}"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// Refuses an empty bulk call or one over [`BULK_MAX`] items.
+fn bulk_size(what: &str, len: usize) -> Result<(), UserError> {
+    if (1..=BULK_MAX).contains(&len) {
+        Ok(())
+    } else {
+        Err(UserError::Invalid(format!(
+            "a bulk call takes 1 to {BULK_MAX} {what}, not {len}: split it"
+        )))
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -258,13 +296,74 @@ impl<D: Directory> Users<'_, D> {
         permit_with(self.loaded, self.names, self.dir, actor, action, resource)
     }
 
+    /// Decides `action` on `resource` before anything about the resource is
+    /// looked at. A denial tells more than "not permitted" only to an actor
+    /// the policies let `see` the resource: anyone else gets the same answer
+    /// whether the resource exists or not, whatever its status or version
+    /// (the deciding policies of `see`, no evaluation errors, since those
+    /// name attributes of the resource).
+    fn permit_before_details(
+        &self,
+        actor: &str,
+        action: &str,
+        resource: &str,
+        see: &str,
+    ) -> Result<Vec<String>, UserError> {
+        let denied = match self.permit(actor, action, resource) {
+            Err(UserError::Denied(decision)) => decision,
+            other => return other,
+        };
+        let seen = if action == see {
+            Err(UserError::Denied(denied.clone()))
+        } else {
+            self.permit(actor, see, resource)
+        };
+        match seen {
+            Ok(_) => Err(UserError::Denied(denied)),
+            Err(UserError::Denied(hidden)) => Err(UserError::Denied(Decision {
+                effect: Effect::Deny,
+                policies: hidden.policies,
+                errors: Vec::new(),
+            })),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Decides `action` on a user, revealing nothing to an actor who may not
+    /// see the user ([`Self::permit_before_details`]).
+    fn permit_on_user(
+        &self,
+        actor: &str,
+        action: &str,
+        person_id: &str,
+    ) -> Result<Vec<String>, UserError> {
+        self.permit_before_details(actor, action, &format!("customer:{person_id}"), SEE_USER)
+    }
+
+    /// Decides `action` on an organization, revealing nothing to an actor
+    /// who may not list its users ([`Self::permit_before_details`]).
+    fn permit_on_organization(
+        &self,
+        actor: &str,
+        action: &str,
+        organization_id: &str,
+    ) -> Result<Vec<String>, UserError> {
+        self.permit_before_details(
+            actor,
+            action,
+            &format!("organization:{organization_id}"),
+            SEE_ORGANIZATION,
+        )
+    }
+
     fn organization(&self, id: &str) -> Result<Organization, UserError> {
         self.dir
             .organization(id)?
             .ok_or_else(|| UserError::NotFound(format!("organization `{id}`")))
     }
 
-    /// The target's account and membership, checked against the version read.
+    /// The target's account and membership, checked against the version
+    /// read. Call it only once the actor is permitted to act on the target.
     fn target(&self, target: &Target) -> Result<(crate::model::Account, Membership), UserError> {
         let account = self
             .dir
@@ -304,14 +403,14 @@ impl<D: Directory> Users<'_, D> {
         organization_id: &str,
         user: NewUser,
     ) -> Result<Membership, UserError> {
-        let email = normalize_email(&user.email)?;
-        let name = required("name", &user.name)?;
-        let org = self.organization(organization_id)?;
         let org_ref = format!("organization:{organization_id}");
-        let mut policies = self.permit(actor, "addUser", &org_ref)?;
+        let mut policies = self.permit_on_organization(actor, "addUser", organization_id)?;
         if user.is_admin {
             policies.extend(self.permit(actor, "designateAdmin", &org_ref)?);
         }
+        let email = normalize_email(&user.email)?;
+        let name = required("name", &user.name)?;
+        let org = self.organization(organization_id)?;
         let existing = self.dir.account_by_email(&email)?;
         let (person, before, expected) = match existing {
             Some(account) => match account.membership {
@@ -323,10 +422,10 @@ impl<D: Directory> Users<'_, D> {
                         "`{email}` is already a member of this organization"
                     )));
                 }
+                // Which organization is not said: it is not the actor's.
                 Some(m) if m.status != AccountStatus::Removed => {
                     return Err(UserError::Conflict(format!(
-                        "`{email}` is a member of organization `{}`; a person belongs to one organization: remove them there first",
-                        m.organization_id
+                        "`{email}` is a member of another organization; a person belongs to one organization"
                     )));
                 }
                 m => (
@@ -355,7 +454,7 @@ impl<D: Directory> Users<'_, D> {
             previous_status: None,
             is_admin: user.is_admin,
             roles: user.roles,
-            spending_limit: user.spending_limit,
+            spending_limit: spending_limit(user.spending_limit)?,
             invited_at: Some(self.dir.now()),
             version: expected.map_or(1, |v| v + 1),
         };
@@ -384,9 +483,9 @@ impl<D: Directory> Users<'_, D> {
         target: &Target,
         changes: UserChanges,
     ) -> Result<Membership, UserError> {
-        let (account, before) = self.target(target)?;
         let resource = format!("customer:{}", target.person_id);
-        let mut policies = self.permit(actor, "editUser", &resource)?;
+        let mut policies = self.permit_on_user(actor, "editUser", &target.person_id)?;
+        let (account, before) = self.target(target)?;
         let mut after = before.clone();
         let mut person = account.person.clone();
         if let Some(admin) = changes.is_admin
@@ -432,7 +531,7 @@ impl<D: Directory> Users<'_, D> {
             after.roles = roles;
         }
         if let Some(limit) = changes.spending_limit {
-            after.spending_limit = limit;
+            after.spending_limit = spending_limit(limit)?;
         }
         after.version = before.version + 1;
         let mut ops = Vec::new();
@@ -461,10 +560,10 @@ impl<D: Directory> Users<'_, D> {
         next: impl FnOnce(&Membership) -> Result<Membership, UserError>,
         notify: bool,
     ) -> Result<Membership, UserError> {
-        let (account, before) = self.target(target)?;
         let resource = format!("customer:{}", target.person_id);
+        let policies = self.permit_on_user(actor, action, &target.person_id)?;
+        let (account, before) = self.target(target)?;
         let mut after = next(&before)?;
-        let policies = self.permit(actor, action, &resource)?;
         after.version = before.version + 1;
         let mut ops = vec![ChangeOp::PutMembership(after.clone(), Some(before.version))];
         if notify {
@@ -582,27 +681,29 @@ impl<D: Directory> Users<'_, D> {
         )
     }
 
-    /// Adds many users; one result each.
+    /// Adds many users (1 to [`BULK_MAX`]); one result each, in order.
     pub fn bulk_add(
         &self,
         actor: &str,
         organization_id: &str,
         users: Vec<NewUser>,
-    ) -> Vec<Result<Membership, UserError>> {
-        users
+    ) -> Result<Vec<Result<Membership, UserError>>, UserError> {
+        bulk_size("users", users.len())?;
+        Ok(users
             .into_iter()
             .map(|user| self.add_user(actor, organization_id, user))
-            .collect()
+            .collect())
     }
 
-    /// Changes many users; one result each.
+    /// Changes many users (1 to [`BULK_MAX`]); one result each, in order.
     pub fn bulk_change(
         &self,
         actor: &str,
         action: BulkAction,
         targets: &[Target],
-    ) -> Vec<Result<Membership, UserError>> {
-        targets
+    ) -> Result<Vec<Result<Membership, UserError>>, UserError> {
+        bulk_size("targets", targets.len())?;
+        Ok(targets
             .iter()
             .map(|target| match action {
                 BulkAction::Revoke => self.revoke_user(actor, target),
@@ -610,7 +711,7 @@ impl<D: Directory> Users<'_, D> {
                 BulkAction::Remove => self.remove_user(actor, target),
                 BulkAction::Reinvite => self.reinvite_user(actor, target),
             })
-            .collect()
+            .collect())
     }
 
     /// Lists users the actor may see.
@@ -623,8 +724,8 @@ impl<D: Directory> Users<'_, D> {
         }
         let organizations = match &query.organization_id {
             Some(id) => {
+                self.permit_on_organization(actor, "listUsers", id)?;
                 self.organization(id)?;
-                self.permit(actor, "listUsers", &format!("organization:{id}"))?;
                 vec![id.clone()]
             }
             None => {
@@ -693,8 +794,8 @@ impl<D: Directory> Users<'_, D> {
         }
         match organization {
             Some(id) => {
+                self.permit_on_organization(actor, "viewAudit", id)?;
                 self.organization(id)?;
-                self.permit(actor, "viewAudit", &format!("organization:{id}"))?;
             }
             None => {
                 self.permit(actor, "viewAudit", STORE)?;
@@ -774,8 +875,8 @@ impl<D: Directory> Users<'_, D> {
         actor: &str,
         id: &str,
     ) -> Result<OnboardingRequest, UserError> {
-        let before = self.pending(id)?;
         let policies = self.permit(actor, "approveOnboarding", &format!("onboarding:{id}"))?;
+        let before = self.pending(id)?;
         let email = &before.requester_email;
         let person = match self.dir.account_by_email(email)? {
             Some(account)
@@ -858,8 +959,8 @@ impl<D: Directory> Users<'_, D> {
         id: &str,
         reason: &str,
     ) -> Result<OnboardingRequest, UserError> {
-        let before = self.pending(id)?;
         let policies = self.permit(actor, "rejectOnboarding", &format!("onboarding:{id}"))?;
+        let before = self.pending(id)?;
         let after = OnboardingRequest {
             status: OnboardingStatus::Rejected,
             version: before.version + 1,

@@ -29,6 +29,9 @@ pub enum DirectoryError {
     /// The change would break a uniqueness rule.
     #[error("duplicate: {0}")]
     Duplicate(String),
+    /// The input is malformed (a cursor this directory did not issue).
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// The backend cannot be reached.
     #[error("directory unavailable: {0}")]
     Unavailable(String),

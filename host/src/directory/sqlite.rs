@@ -772,7 +772,7 @@ impl Directory for SqliteDirectory {
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .ok_or_else(|| {
-                    DirectoryError::Conflict(
+                    DirectoryError::Invalid(
                         "the cursor is malformed: start again without one".into(),
                     )
                 })?;
@@ -827,7 +827,7 @@ impl Directory for SqliteDirectory {
         let before = match cursor {
             None => i64::MAX,
             Some(c) => c.parse::<i64>().map_err(|_| {
-                DirectoryError::Conflict("the cursor is malformed: start again without one".into())
+                DirectoryError::Invalid("the cursor is malformed: start again without one".into())
             })?,
         };
         let conn = self.conn();

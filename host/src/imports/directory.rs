@@ -125,6 +125,7 @@ impl directory::Host for HostState {
             DirectoryError::Conflict(m) => directory::Error::Conflict(m),
             DirectoryError::NotFound(m) => directory::Error::NotFound(m),
             DirectoryError::Duplicate(m) => directory::Error::Duplicate(m),
+            DirectoryError::Invalid(m) => directory::Error::Invalid(m),
             DirectoryError::Unavailable(m) => directory::Error::Unavailable(m),
             err @ DirectoryError::Internal(_) => return Err(wasmtime::Error::msg(err.to_string())),
         })

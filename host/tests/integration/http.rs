@@ -464,3 +464,397 @@ mod users {
         server.shutdown().await;
     }
 }
+
+/// The API is what its OpenAPI document says: schemathesis (PyPI, pinned in
+/// `integration/requirements.txt`) generates requests from the served
+/// document — valid and invalid ones, with the service token and a staff
+/// actor — and runs all of its checks: no server error, status codes, content
+/// types and bodies as documented, invalid input refused, valid input
+/// accepted. A fixed seed and a bound on the examples keep it reproducible
+/// and short. It pins the mismatches a first run found: plain-text
+/// query-string errors, 409 for a malformed cursor, undocumented
+/// constraints, unknown fields accepted by `/v1/authorize`, and an empty JSON
+/// body refused on approve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_is_what_its_openapi_document_says() {
+    let server = Server::start(Some("conformance-token")).await;
+    let program =
+        std::env::var("PARTNERGATE_TEST_SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".into());
+    let report = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(&program)
+        .arg("run")
+        .arg(server.url("/v1/openapi.json"))
+        .args(["--checks", "all", "--seed", "20261126", "--max-examples", "12"])
+        .args(["--workers", "2", "--request-timeout", "10", "--no-color"])
+        .args(["--header", "Authorization: Bearer conformance-token"])
+        .args(["--header", "X-PartnerGate-Actor: staff:sam"])
+        // Without sign-in configured, its endpoints answer 501 by design;
+        // the sign-in tests (oidc.rs) cover them against a real provider.
+        .args(["--exclude-path-regex", "^/v1/(signin/|me$)"])
+        .arg("--report-dir")
+        .arg(report.path())
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("run `{program}` (scripts/test.sh installs it from integration/requirements.txt): {e}")
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found mismatches:\n{text}"
+    );
+    // It did test: operations ran and cases were generated.
+    assert!(text.contains("passed"), "{text}");
+    server.shutdown().await;
+}
+
+/// Permit before details: an actor the policies do not permit learns nothing
+/// about the target from a refused operation. Pins the bug where globex's
+/// administrator got 409 with bob's version, 422 with rita's status and 404
+/// for an unknown person, and only 403 for a correct version.
+mod permit_before_details {
+    use super::*;
+
+    async fn call(
+        server: &Server,
+        method: &str,
+        path: &str,
+        actor: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .request(method.parse().unwrap(), server.url(path))
+            .header("X-PartnerGate-Actor", actor)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// acme's users as the sample directory has them (every seeded
+    /// membership starts at version 1), a stale version, and nobody.
+    const TARGETS: &[(&str, u64)] = &[
+        ("bob", 1),
+        ("bob", 99),
+        ("rita", 1),
+        ("ivan", 1),
+        ("remy", 1),
+        ("alice", 1),
+        ("nobody", 1),
+    ];
+
+    #[tokio::test]
+    async fn another_organizations_admin_gets_one_answer_for_every_user_operation() {
+        let server = Server::start(None).await;
+        let ops: &[(&str, &str, fn(u64) -> Value)] = &[
+            ("POST", "revoke", |v| json!({ "version": v })),
+            ("POST", "reinstate", |v| json!({ "version": v })),
+            ("POST", "remove", |v| json!({ "version": v })),
+            ("POST", "reinvite", |v| json!({ "version": v })),
+            (
+                "PATCH",
+                "",
+                |v| json!({ "version": v, "spending_limit": 1 }),
+            ),
+            (
+                "PATCH",
+                "",
+                |v| json!({ "version": v, "email": "new@acme.test" }),
+            ),
+            ("PATCH", "", |v| json!({ "version": v, "is_admin": false })),
+        ];
+        for (method, step, body) in ops {
+            let mut answers = Vec::new();
+            for (person, version) in TARGETS {
+                let path = if step.is_empty() {
+                    format!("/v1/users/{person}")
+                } else {
+                    format!("/v1/users/{person}/{step}")
+                };
+                let (status, reply) =
+                    call(&server, method, &path, "customer:gina", body(*version)).await;
+                answers.push((status, reply));
+            }
+            let (status, first) = &answers[0];
+            assert_eq!(*status, 403, "{method} {step}: {first}");
+            assert_eq!(first["code"], "denied");
+            assert_eq!(first["policies"], json!([]));
+            for (i, answer) in answers.iter().enumerate() {
+                assert_eq!(answer, &answers[0], "{method} {step} on {:?}", TARGETS[i]);
+            }
+
+            let targets: Vec<Value> = TARGETS
+                .iter()
+                .map(|(p, v)| json!({ "person_id": p, "version": v }))
+                .collect();
+            if !step.is_empty() {
+                let (status, reply) = call(
+                    &server,
+                    "POST",
+                    "/v1/users/bulk",
+                    "customer:gina",
+                    json!({ "action": step, "targets": targets }),
+                )
+                .await;
+                assert_eq!(status, 200, "{reply}");
+                let results = reply["results"].as_array().unwrap();
+                assert_eq!(results.len(), TARGETS.len());
+                for (i, result) in results.iter().enumerate() {
+                    assert_eq!(
+                        result["error"],
+                        first.clone(),
+                        "bulk {step} on {:?}",
+                        TARGETS[i]
+                    );
+                }
+            }
+        }
+        // The same requests from acme's own administrator do tell: the
+        // answers above are hidden, not absent.
+        let (status, _) = call(
+            &server,
+            "POST",
+            "/v1/users/bob/revoke",
+            "customer:alice",
+            json!({"version": 99}),
+        )
+        .await;
+        assert_eq!(status, 409);
+        let (status, _) = call(
+            &server,
+            "POST",
+            "/v1/users/rita/revoke",
+            "customer:alice",
+            json!({"version": 1}),
+        )
+        .await;
+        assert_eq!(status, 422);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn another_organizations_admin_learns_nothing_about_organizations() {
+        let server = Server::start(None).await;
+        let mut answers = Vec::new();
+        for org in ["acme", "initech", "no-such-org"] {
+            let add = call(
+                &server,
+                "POST",
+                &format!("/v1/organizations/{org}/users"),
+                "customer:gina",
+                json!({"email": "bob@acme.test", "name": "B"}),
+            )
+            .await;
+            let bulk = call(
+                &server,
+                "POST",
+                &format!("/v1/organizations/{org}/users/bulk"),
+                "customer:gina",
+                json!({"users": [{"email": "bob@acme.test", "name": "B"}, {"email": "bad", "name": "B"}]}),
+            )
+            .await;
+            let list = call(
+                &server,
+                "GET",
+                &format!("/v1/organizations/{org}/users"),
+                "customer:gina",
+                Value::Null,
+            )
+            .await;
+            let audit = call(
+                &server,
+                "GET",
+                &format!("/v1/organizations/{org}/audit"),
+                "customer:gina",
+                Value::Null,
+            )
+            .await;
+            for (status, reply) in [&add, &list, &audit] {
+                assert_eq!(*status, 403, "{org}: {reply}");
+            }
+            answers.push((add, bulk, list, audit));
+        }
+        assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn bulk_calls_are_bounded_in_the_plugin() {
+        let gate = common::gate().await;
+        use partnergate::Error;
+        use partnergate::bindings::org_users::{BulkAction, Target};
+        let none = gate
+            .bulk_change("customer:alice", BulkAction::Revoke, Vec::new())
+            .await;
+        assert!(
+            matches!(none, Err(Error::InvalidRequest(ref m)) if m.contains("1 to 1000")),
+            "{none:?}"
+        );
+        let many: Vec<Target> = (0..1001)
+            .map(|i| Target {
+                person_id: format!("p{i}"),
+                version: 1,
+            })
+            .collect();
+        let over = gate
+            .bulk_change("customer:alice", BulkAction::Revoke, many)
+            .await;
+        assert!(
+            matches!(over, Err(Error::InvalidRequest(ref m)) if m.contains("not 1001")),
+            "{over:?}"
+        );
+        let over = gate.bulk_add("customer:alice", "acme", Vec::new()).await;
+        assert!(matches!(over, Err(Error::InvalidRequest(_))), "{over:?}");
+    }
+}
+
+/// Mismatches between the server and its OpenAPI document that a
+/// schemathesis run found, each pinned on its own.
+mod conformance {
+    use super::*;
+
+    async fn send(req: reqwest::RequestBuilder) -> (u16, String, Value) {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (
+            status,
+            content_type,
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_gets_413_in_the_api_error_shape() {
+        let server = Server::start(None).await;
+        let big = format!(
+            "{{\"users\": [], \"pad\": \"{}\"}}",
+            "x".repeat(20 * 1024 * 1024)
+        );
+        let (status, content_type, body) = send(
+            reqwest::Client::new()
+                .post(server.url("/v1/organizations/acme/users/bulk"))
+                .header("X-PartnerGate-Actor", "customer:alice")
+                .header("content-type", "application/json")
+                .body(big),
+        )
+        .await;
+        assert_eq!(status, 413, "{body}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        assert_eq!(body["code"], "body_too_large");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains(&partnergate::server::MAX_BODY_BYTES.to_string())
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn query_string_errors_are_400_in_the_api_error_shape() {
+        let server = Server::start(None).await;
+        let client = reqwest::Client::new();
+        for (path, actor) in [
+            ("/v1/onboarding?status=null", "staff:sam"),
+            ("/v1/organizations/acme/users?limit=many", "customer:alice"),
+            ("/v1/organizations/acme/users?unknown=1", "customer:alice"),
+            ("/v1/organizations/acme/users?limit=0", "customer:alice"),
+            (
+                "/v1/organizations/acme/users?cursor=not-a-cursor",
+                "customer:alice",
+            ),
+            (
+                "/v1/organizations/acme/audit?cursor=not-a-cursor",
+                "customer:alice",
+            ),
+        ] {
+            let (status, content_type, body) = send(
+                client
+                    .get(server.url(path))
+                    .header("X-PartnerGate-Actor", actor),
+            )
+            .await;
+            assert_eq!(status, 400, "{path}: {body}");
+            assert!(
+                content_type.starts_with("application/json"),
+                "{path}: {content_type}"
+            );
+            assert_eq!(body["code"], "invalid_request", "{path}");
+        }
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn authorize_refuses_unknown_fields_like_every_other_endpoint() {
+        let server = Server::start(None).await;
+        let (status, _, body) = send(reqwest::Client::new().post(server.url("/v1/authorize")).json(
+            &json!({"principal": "customer:bob", "action": "browse", "resource": "store:main", "extra": 1}),
+        ))
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["decision"], "deny");
+        assert!(
+            body["message"].as_str().unwrap().contains("extra"),
+            "{body}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn approve_takes_an_empty_json_body() {
+        let server = Server::start(None).await;
+        let client = reqwest::Client::new();
+        let (status, _, request) = send(client.post(server.url("/v1/onboarding")).json(&json!({
+            "organization_name": "Hooli", "requester_name": "Gavin", "requester_email": "gavin@hooli.test"
+        })))
+        .await;
+        assert_eq!(status, 201, "{request}");
+        let id = request["id"].as_str().unwrap();
+        let (status, _, body) = send(
+            client
+                .post(server.url(&format!("/v1/onboarding/{id}/approve")))
+                .header("X-PartnerGate-Actor", "staff:sam")
+                .header("content-type", "application/json"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "approved");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn whole_numbers_with_a_zero_fraction_are_integers() {
+        let server = Server::start(None).await;
+        let (status, _, body) = send(
+            reqwest::Client::new()
+                .post(server.url("/v1/organizations/acme/users"))
+                .header("X-PartnerGate-Actor", "customer:alice")
+                .header("content-type", "application/json")
+                .body(r#"{"email": "whole@acme.test", "name": "W", "spending_limit": 6230.0}"#),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["spending_limit"]),
+            (201, &json!(6230)),
+            "{body}"
+        );
+        server.shutdown().await;
+    }
+}

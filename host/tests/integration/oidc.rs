@@ -34,10 +34,23 @@ impl Drop for Provider {
 /// retried on a new port rather than hanging the suite.
 const PROVIDER_START: Duration = Duration::from_secs(20);
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn start_provider(redirects: &[String]) -> Provider {
+    start_provider_on(None, redirects)
+}
+
+/// Starts the provider on `port` (retried there), or on a free port.
+fn start_provider_on(port: Option<u16>, redirects: &[String]) -> Provider {
     let mut failures = Vec::new();
     for _ in 0..3 {
-        match try_start_provider(redirects) {
+        match try_start_provider(port.unwrap_or_else(free_port), redirects) {
             Ok(provider) => return provider,
             Err(err) => {
                 eprintln!("the test OpenID provider did not start, retrying: {err}");
@@ -48,12 +61,7 @@ fn start_provider(redirects: &[String]) -> Provider {
     panic!("the test OpenID provider did not start: {failures:?}");
 }
 
-fn try_start_provider(redirects: &[String]) -> Result<Provider, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+fn try_start_provider(port: u16, redirects: &[String]) -> Result<Provider, String> {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integration/oidc");
     let mut child = Command::new("node")
         .arg(dir.join("provider.mjs"))
@@ -118,12 +126,32 @@ async fn site() -> Site {
 }
 
 async fn site_with_token(service_token: Option<&str>) -> Site {
+    site_with(service_token, |_| Vec::new()).await
+}
+
+/// The providers every site registers callbacks for.
+const SITE_PROVIDERS: [&str; 5] = ["test", "es", "b2c", "entra", "late"];
+
+/// A site with the test providers and the configurations `extra` makes
+/// from the site's base address.
+async fn site_with(
+    service_token: Option<&str>,
+    extra: impl FnOnce(&str) -> Vec<ProviderConfig>,
+) -> Site {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let provider =
-        start_provider(&["test", "es", "b2c"].map(|n| format!("{base}/v1/signin/{n}/callback")));
+        start_provider(&SITE_PROVIDERS.map(|n| format!("{base}/v1/signin/{n}/callback")));
     let gate = common::gate().await;
-    let stop = serve_node(&gate, &provider.issuer, &base, service_token, listener).await;
+    let stop = serve_node_with(
+        &gate,
+        &provider.issuer,
+        &base,
+        service_token,
+        listener,
+        extra(&base),
+    )
+    .await;
     Site {
         base,
         gate,
@@ -141,17 +169,37 @@ async fn serve_node(
     service_token: Option<&str>,
     listener: tokio::net::TcpListener,
 ) -> tokio::sync::oneshot::Sender<()> {
+    serve_node_with(gate, issuer, base, service_token, listener, Vec::new()).await
+}
+
+/// [`serve_node`] with more provider configurations.
+async fn serve_node_with(
+    gate: &PartnerGate,
+    issuer: &str,
+    base: &str,
+    service_token: Option<&str>,
+    listener: tokio::net::TcpListener,
+    extra: Vec<ProviderConfig>,
+) -> tokio::sync::oneshot::Sender<()> {
     let mut es = provider_config("es", issuer, base, "storefront-es256");
     es.trusted = true;
     let mut b2c = provider_config("b2c", issuer, base, "storefront-rs256");
     b2c.subject_claim = "oid".into();
     b2c.emails_verified_by_provider = true;
     b2c.scopes = vec!["b2c".into(), "profile".into()];
-    let configs = vec![
+    // Entra External ID: the stable identity is `oid` in the pinned tenant.
+    let mut entra = provider_config("entra", issuer, base, "storefront-rs256");
+    entra.subject_claim = "oid".into();
+    entra.tenant_id = Some("tenant-1".into());
+    entra.emails_verified_by_provider = true;
+    entra.scopes = vec!["entra".into(), "profile".into()];
+    let mut configs = vec![
         provider_config("test", issuer, base, "storefront-rs256"),
         es,
         b2c,
+        entra,
     ];
+    configs.extend(extra);
     let store: Arc<dyn EphemeralStore> = gate.cache().clone();
     let sign_in = SignInService::discover(configs, store)
         .await
@@ -857,4 +905,280 @@ async fn discovery_does_not_follow_redirects() {
 
     let config = provider_config("test", &provider.issuer, &base, "storefront-rs256");
     assert!(SignInService::discover(vec![config], store).await.is_ok());
+}
+
+/// The `idTokenRefused` entries in the audit trail.
+async fn refusals_audited(site: &Site) -> Vec<String> {
+    let audit = site
+        .gate
+        .directory()
+        .read_audit(None, None, 100)
+        .await
+        .unwrap();
+    audit
+        .entries
+        .into_iter()
+        .filter(|r| r.entry.action == "idTokenRefused")
+        .map(|r| r.entry.after)
+        .collect()
+}
+
+/// Makes the provider's next authorization response name `iss` (none when
+/// empty).
+async fn tamper_response_iss(site: &Site, iss: &str) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/__test/tamper", site._provider.issuer))
+        .query(&[("mode", "response-iss"), ("iss", iss)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+/// RFC 9207 mix-up defence: an authorization response naming another
+/// configured provider's issuer is refused before the code is redeemed; so
+/// is one without `iss` from a provider that promises it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_mix_up_response_iss_of_another_provider() {
+    const OTHER: &str = "http://127.0.0.1:9/other";
+    let site = site_with(None, |base| {
+        vec![provider_config("other", OTHER, base, "storefront-rs256")]
+    })
+    .await;
+
+    tamper_response_iss(&site, OTHER).await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert!(callback.contains("iss="), "{callback}");
+    let res = b.get(&callback).send().await.unwrap();
+    assert_refused(&site, res, "mix-up", "ivan", "mix-up").await;
+    let audited = refusals_audited(&site).await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert!(audited[0].contains("provider `other`"), "{}", audited[0]);
+
+    tamper_response_iss(&site, "").await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert!(!callback.contains("iss="), "{callback}");
+    let res = b.get(&callback).send().await.unwrap();
+    assert_refused(&site, res, "iss missing", "ivan", "RFC 9207").await;
+    assert_eq!(refusals_audited(&site).await.len(), 2);
+
+    // The provider's own, unchanged response signs in.
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert!(callback.contains("iss="), "{callback}");
+    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+}
+
+/// A provider whose discovery fails at start does not stop the service: its
+/// sign-in answers 503 `provider_unavailable`, the rest serves, and it is
+/// retried in the background until it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_whose_discovery_fails_is_retried_while_the_rest_serves() {
+    let port = free_port();
+    let late_issuer = format!("http://127.0.0.1:{port}");
+    let site = site_with(None, |base| {
+        vec![provider_config(
+            "late",
+            &late_issuer,
+            base,
+            "storefront-rs256",
+        )]
+    })
+    .await;
+    let login = format!("{}/v1/signin/late/login?login_hint=ivan", site.base);
+    let res = browser().get(&login).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(res).await;
+    assert_eq!(body["code"], "provider_unavailable", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("`late`"),
+        "{body}"
+    );
+    let res = browser()
+        .get(format!(
+            "{}/v1/signin/late/callback?code=c&state=s",
+            site.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Everything else works meanwhile.
+    let health = reqwest::get(format!("{}/v1/health", site.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "bob").await;
+    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+
+    // The provider comes up; a background retry finds it.
+    let _late = start_provider_on(
+        Some(port),
+        &[format!("{}/v1/signin/late/callback", site.base)],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = browser().get(&login).send().await.unwrap().status();
+        if status == StatusCode::SEE_OTHER {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "discovery was not retried"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let b = browser();
+    let callback = until_callback(&site, &b, "late", "ivan").await;
+    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    assert_eq!(
+        get_json(&b, format!("{}/v1/me", site.base)).await["person"]["id"],
+        "ivan"
+    );
+}
+
+/// Entra External ID: `sub` is pairwise, so the identity is `oid` in the
+/// pinned tenant; an invited member is linked by an email whose domain is
+/// verified (`xms_edov`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_external_id_links_by_oid_in_the_pinned_tenant() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "entra", "entra").await;
+    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    assert_eq!(
+        get_json(&b, format!("{}/v1/me", site.base)).await["person"]["id"],
+        "ivan"
+    );
+    assert!(is_linked(&site, "00000000-0000-0000-0000-0000000e0001").await);
+    assert!(
+        !is_linked(&site, "entra").await,
+        "linked by the pairwise `sub`"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_email_of_an_unverified_domain_never_links() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "entra", "entra-unverified-domain").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_refused(
+        &site,
+        res,
+        "xms_edov false",
+        "00000000-0000-0000-0000-0000000e0002",
+        "unverified email never links",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_token_of_another_tenant_is_refused() {
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "entra", "entra-other-tenant").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_refused(
+        &site,
+        res,
+        "other tenant",
+        "00000000-0000-0000-0000-0000000e0003",
+        "`tid`",
+    )
+    .await;
+}
+
+/// A session ends on its next request when its organization is blocked, as
+/// a fresh sign-in would be refused (regression: blocked companies' users
+/// kept their sessions, as in Adobe Commerce's ACSD-54472).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_when_its_organization_is_blocked() {
+    use partnergate::bindings::directory::ChangeOp;
+    use partnergate::bindings::types::{AuditEntry, OrganizationStatus};
+    let site = site().await;
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    let me = format!("{}/v1/me", site.base);
+    assert_eq!(b.get(&me).send().await.unwrap().status(), StatusCode::OK);
+
+    let mut acme = site
+        .gate
+        .directory()
+        .get_organization("acme")
+        .await
+        .unwrap()
+        .unwrap();
+    acme.status = OrganizationStatus::Blocked;
+    let audit = AuditEntry {
+        actor: "staff:sam".into(),
+        action: "blockOrganization".into(),
+        target: "organization:acme".into(),
+        organization_id: Some("acme".into()),
+        before: String::new(),
+        after: String::new(),
+        policies: Vec::new(),
+    };
+    site.gate
+        .directory()
+        .apply(vec![ChangeOp::PutOrganization(acme)], audit)
+        .await
+        .unwrap();
+
+    let res = b.get(&me).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json(res).await["code"], "not_signed_in");
+    // Ended everywhere it is used.
+    let res = b
+        .get(format!("{}/v1/organizations/acme/users", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// `return_to` stays on the site after the browser's own URL parsing: a tab
+/// between the slashes (`/<TAB>/evil.example`, which browsers read as
+/// `//evil.example`) is refused, and the callback sends the browser to
+/// `/v1/me` instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_to_with_a_tab_between_slashes_does_not_leave_the_site() {
+    let site = site().await;
+    for (return_to, expected) in [
+        ("%2F%09%2Fevil.example", "/v1/me"),
+        ("%2F%0A%2Fevil.example", "/v1/me"),
+        ("%2F%5Cevil.example", "/v1/me"),
+        ("%2Fshop%2Fcart", "/shop/cart"),
+    ] {
+        let b = browser();
+        let res = b
+            .get(format!(
+                "{}/v1/signin/test/login?login_hint=bob&return_to={return_to}",
+                site.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let mut next = location(&res);
+        let callback = loop {
+            if next.starts_with(&site.base) {
+                break next;
+            }
+            let res = b.get(&next).send().await.unwrap();
+            next = location(&res);
+            if next.starts_with('/') {
+                next = format!("{}{next}", res.url().origin().ascii_serialization());
+            }
+        };
+        let res = b.get(&callback).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), expected, "{return_to}");
+    }
 }

@@ -196,3 +196,197 @@ async fn without_smtp_notifications_are_written_to_the_outbox_file() {
     assert_eq!(line["kind"], "invitation");
     assert!(line["subject"].as_str().unwrap().contains("Acme Corp"));
 }
+
+/// A test CA and a certificate for 127.0.0.1 it signed, made with `openssl`
+/// (scripts/test.sh installs it when missing): (ca.pem, cert.pem, key.pem).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl must be installed (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=PartnerGate test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+/// `integration/smtp/server.py`: STARTTLS or SMTPS, AUTH required.
+struct TlsSmtpServer(Child);
+
+impl TlsSmtpServer {
+    fn start(mode: &str, port: u16, maildir: &Path, cert: &Path, key: &Path) -> Self {
+        let python = std::env::var("PARTNERGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integration/smtp/server.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .args([mode, &port.to_string()])
+            .args([maildir, cert, key])
+            .args(["mailer", "s3cret-pass"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start integration/smtp/server.py (python3 -m pip install -r integration/requirements.txt)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "READY", "the TLS SMTP server did not start");
+        Self(child)
+    }
+}
+
+impl Drop for TlsSmtpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tls_settings(
+    url: String,
+    ca: Option<&Path>,
+    password: &str,
+) -> partnergate::notify::SmtpSettings {
+    partnergate::notify::SmtpSettings {
+        url,
+        from: "store@merchant.test".into(),
+        username: Some("mailer".into()),
+        password: Some(password.into()),
+        ca_file: ca.map(Path::to_path_buf),
+    }
+}
+
+/// Sends one invitation through `mailer` and waits until the outbox says
+/// delivered (true) or until a few failed attempts (false).
+async fn deliver_one(mailer: SmtpMailer, email: &str) -> bool {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("directory.db");
+    let clock = Clock::system();
+    let gate = host(&db, &clock, true).await;
+    let outbox = gate.spawn_outbox(Arc::new(mailer), Duration::from_millis(50));
+    gate.add_user("customer:alice", "acme", user(email))
+        .await
+        .unwrap();
+    wait_for("an attempt", || {
+        outbox_rows(&db)
+            .iter()
+            .any(|(attempts, delivered)| *delivered || *attempts >= 1)
+    })
+    .await;
+    outbox.stop().await;
+    outbox_rows(&db)[0].1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_go_over_starttls_and_implicit_tls_with_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(tmp.path());
+    for (mode, scheme) in [
+        ("starttls", "smtp://127.0.0.1:{port}?tls=starttls"),
+        ("smtps", "smtps://127.0.0.1:{port}"),
+    ] {
+        let maildir = tmp.path().join(format!("maildir-{mode}"));
+        let port = free_port();
+        let _server = TlsSmtpServer::start(mode, port, &maildir, &cert, &key);
+        let url = scheme.replace("{port}", &port.to_string());
+
+        let mailer =
+            SmtpMailer::with_settings(&tls_settings(url.clone(), Some(&ca), "s3cret-pass"))
+                .unwrap();
+        assert!(!mailer.summary().contains("s3cret"), "{}", mailer.summary());
+        let email = format!("{mode}@acme.test");
+        assert!(deliver_one(mailer, &email).await, "{mode}: delivered");
+        let messages = delivered_messages(&maildir);
+        assert_eq!(messages.len(), 1, "{mode}");
+        assert!(
+            messages[0].contains(&format!("To: {email}")),
+            "{}",
+            messages[0]
+        );
+
+        // A certificate that chains to no trusted root is refused: nothing
+        // is sent, and the message stays in the outbox.
+        let untrusted =
+            SmtpMailer::with_settings(&tls_settings(url.clone(), None, "s3cret-pass")).unwrap();
+        assert!(
+            !deliver_one(untrusted, "untrusted@acme.test").await,
+            "{mode}: untrusted certificate"
+        );
+        // So is a wrong password.
+        let wrong = SmtpMailer::with_settings(&tls_settings(url, Some(&ca), "wrong")).unwrap();
+        assert!(
+            !deliver_one(wrong, "wrong@acme.test").await,
+            "{mode}: wrong password"
+        );
+        assert_eq!(delivered_messages(&maildir).len(), 1, "{mode}");
+    }
+}

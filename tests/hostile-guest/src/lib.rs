@@ -89,21 +89,19 @@ mod component {
         fn reinvite_user(_: String, _: org_users::Target) -> Membership {
             Err(org_users::Error::Unsupported)
         }
-        fn bulk_add(_: String, _: String, users: Vec<org_users::NewUser>) -> Vec<Membership> {
-            users
-                .iter()
-                .map(|_| Err(org_users::Error::Unsupported))
-                .collect()
+        fn bulk_add(
+            _: String,
+            _: String,
+            _: Vec<org_users::NewUser>,
+        ) -> Result<Vec<Membership>, org_users::Error> {
+            Err(org_users::Error::Unsupported)
         }
         fn bulk_change(
             _: String,
             _: org_users::BulkAction,
-            targets: Vec<org_users::Target>,
-        ) -> Vec<Membership> {
-            targets
-                .iter()
-                .map(|_| Err(org_users::Error::Unsupported))
-                .collect()
+            _: Vec<org_users::Target>,
+        ) -> Result<Vec<Membership>, org_users::Error> {
+            Err(org_users::Error::Unsupported)
         }
         fn list_users(
             _: String,
@@ -162,6 +160,14 @@ mod component {
             _: types::ExternalIdentity,
             _: String,
         ) -> Result<types::Decision, sign_in::Error> {
+            Err(sign_in::Error::Unsupported)
+        }
+
+        fn check_session(_: String, _: String) -> Result<(), sign_in::Error> {
+            Err(sign_in::Error::Unsupported)
+        }
+
+        fn record_refusal(_: String, _: String, _: String) -> Result<(), sign_in::Error> {
             Err(sign_in::Error::Unsupported)
         }
     }

@@ -15,8 +15,12 @@ use tokio::net::TcpListener;
 use crate::error::{Error, Fault};
 use crate::gate::{AuthorizeRequest, PartnerGate};
 
+pub(crate) mod json;
+
+pub use json::MAX_BODY_BYTES;
+
 /// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("../openapi.json");
+pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// Every route served, as `(method, path)`; the OpenAPI document must list
 /// each (a test checks it).
@@ -89,6 +93,7 @@ pub fn router_with_sign_in(
         .merge(protected)
         .merge(users)
         .merge(crate::server_signin::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -180,6 +185,11 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
             Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
+            Error::ProviderUnavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unavailable",
+                message,
+            ),
             Error::Plugin { fault, .. } => {
                 let code = match fault {
                     Fault::Deadline => "plugin_deadline",
@@ -304,15 +314,7 @@ async fn authorize(
 ) -> Response {
     let Json(request) = match body {
         Ok(body) => body,
-        Err(rejection) => {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                rejection.body_text(),
-            )
-            .deny()
-            .into_response();
-        }
+        Err(rejection) => return json::json_rejection(&rejection).deny().into_response(),
     };
     match state.gate.authorize(&request).await {
         Ok(decision) => Json(decision).into_response(),

@@ -1,0 +1,159 @@
+//! Extractors that refuse a request with the API's JSON error shape (a
+//! stable `code`, a `message`), never axum's plain-text rejections.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+
+/// The largest request body accepted, in bytes; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// A JSON body; a malformed one gets 400 `invalid_request`, one over
+/// [`MAX_BODY_BYTES`] 413 `body_too_large`, both as JSON.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection).into_response()),
+        }
+    }
+}
+
+/// An optional JSON body: absent when the body is empty, whatever the
+/// `content-type` (many JSON clients send `application/json` with no body).
+pub(crate) struct OptionalJson<T>(pub(crate) Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| bytes_rejection(&rejection).into_response())?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|value| Self(Some(value)))
+            .map_err(|e| invalid(format!("the JSON body is malformed: {e}")).into_response())
+    }
+}
+
+/// A query string; a malformed one gets 400 `invalid_request` as JSON.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(&rejection).into_response()),
+        }
+    }
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "the request body is over the limit of {MAX_BODY_BYTES} bytes: send less (a bulk call takes at most 1000 items)"
+        ),
+    )
+}
+
+/// The error for a refused JSON body.
+pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    invalid(rejection.body_text())
+}
+
+fn bytes_rejection(rejection: &BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    invalid(rejection.body_text())
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    invalid(format!(
+        "the query string is malformed: {}",
+        rejection.body_text()
+    ))
+}
+
+/// A non-negative whole number as JSON Schema's `integer` admits it: `12`
+/// or `12.0`.
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(f))
+            // In range and whole: the cast is exact.
+            .map(|f| f as u64)
+    })
+}
+
+fn not_whole<E: serde::de::Error>(n: &serde_json::Number) -> E {
+    E::custom(format!("`{n}` is not a non-negative whole number"))
+}
+
+/// Deserializes a [`whole`] number.
+pub(crate) fn whole_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
+    whole(&n).ok_or_else(|| not_whole(&n))
+}
+
+/// Deserializes a [`whole`] number or `null`.
+pub(crate) fn optional_whole_u64<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)?
+        .map(|n| whole(&n).ok_or_else(|| not_whole(&n)))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "whole_u64")]
+        version: u64,
+        #[serde(default, deserialize_with = "optional_whole_u64")]
+        limit: Option<u64>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_fraction_of_zero() {
+        let body: Body = serde_json::from_str(r#"{"version": 3.0, "limit": 6230.0}"#).unwrap();
+        assert_eq!((body.version, body.limit), (3, Some(6230)));
+        let body: Body = serde_json::from_str(r#"{"version": 3, "limit": null}"#).unwrap();
+        assert_eq!((body.version, body.limit), (3, None));
+        for bad in [
+            r#"{"version": 3.5}"#,
+            r#"{"version": -1}"#,
+            r#"{"version": -1.0}"#,
+            r#"{"version": 1e30}"#,
+            r#"{"version": "3"}"#,
+        ] {
+            assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
+        }
+    }
+}
