@@ -420,3 +420,159 @@ impl<D: Directory> SignIn<'_, D> {
         Ok(signed_in(&membership, true))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryDirectory;
+    use crate::users::tests::{directory, policies};
+
+    fn with_rules<T>(f: impl FnOnce(&SignIn<'_, MemoryDirectory>, &MemoryDirectory) -> T) -> T {
+        let loaded = policies();
+        let names = Names::new();
+        let dir = directory();
+        f(
+            &SignIn {
+                loaded: &loaded,
+                names: &names,
+                dir: &dir,
+            },
+            &dir,
+        )
+    }
+
+    fn identity(subject: &str, email: &str, verified: bool) -> Identity {
+        Identity {
+            issuer: "https://idp.test".into(),
+            subject: subject.into(),
+            emails: vec![email.into()],
+            email_verified: verified,
+            trusted_provider: false,
+        }
+    }
+
+    fn refused(result: Result<SignedIn, SignInError>) -> String {
+        match result {
+            Err(SignInError::Refused(reason)) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn last_audit(dir: &MemoryDirectory) -> AuditEntry {
+        dir.state
+            .borrow()
+            .audit
+            .last()
+            .cloned()
+            .expect("an audit entry")
+    }
+
+    #[test]
+    fn an_invited_member_is_linked_by_verified_email_and_activated() {
+        with_rules(|rules, dir| {
+            let signed = rules
+                .link(&identity("s-ivan", "IVAN@acme.test", true))
+                .unwrap();
+            assert_eq!(
+                (signed.person_id.as_str(), signed.status, signed.linked),
+                ("ivan", AccountStatus::Active, true)
+            );
+            assert_eq!(
+                dir.find_link("https://idp.test", "s-ivan")
+                    .unwrap()
+                    .as_deref(),
+                Some("ivan")
+            );
+            // The link wins from now on, whatever the token's email says.
+            let again = rules
+                .link(&identity("s-ivan", "someone@else.test", false))
+                .unwrap();
+            assert_eq!((again.person_id.as_str(), again.linked), ("ivan", false));
+        });
+    }
+
+    #[test]
+    fn an_unverified_email_never_links() {
+        with_rules(|rules, dir| {
+            let reason = refused(rules.link(&identity("s-x", "ivan@acme.test", false)));
+            assert!(reason.contains("unverified email never links"), "{reason}");
+            assert_eq!(dir.find_link("https://idp.test", "s-x").unwrap(), None);
+            assert_eq!(last_audit(dir).action, "signInRefused");
+        });
+    }
+
+    #[test]
+    fn an_existing_customer_is_not_linked_without_the_autolink_policy() {
+        with_rules(|rules, _| {
+            // bob is active and unlinked; the provider is not trusted.
+            let reason = refused(rules.link(&identity("s-bob", "bob@acme.test", true)));
+            assert!(!reason.is_empty());
+        });
+    }
+
+    #[test]
+    fn a_revoked_member_may_not_sign_in() {
+        with_rules(|rules, _| {
+            let reason = refused(rules.link(&identity("s-rita", "rita@acme.test", true)));
+            assert!(reason.contains("revoked"), "{reason}");
+        });
+    }
+
+    #[test]
+    fn a_session_goes_on_only_while_a_fresh_sign_in_would_be_allowed() {
+        with_rules(|rules, dir| {
+            assert_eq!(rules.check_session("bob", "acme"), Ok(()));
+            let moved = rules.check_session("bob", "globex").unwrap_err();
+            assert!(
+                matches!(moved, SignInError::Refused(ref m) if m.contains("another organization")),
+                "{moved:?}"
+            );
+            for (status, reason) in [
+                (OrganizationStatus::Blocked, "blocked"),
+                (OrganizationStatus::Pending, "not approved"),
+                (OrganizationStatus::Rejected, "rejected"),
+            ] {
+                dir.state
+                    .borrow_mut()
+                    .organizations
+                    .get_mut("acme")
+                    .unwrap()
+                    .status = status;
+                let err = rules.check_session("bob", "acme").unwrap_err();
+                assert!(
+                    matches!(err, SignInError::Refused(ref m) if m.contains(reason)),
+                    "{status:?}: {err:?}"
+                );
+            }
+            dir.state
+                .borrow_mut()
+                .organizations
+                .get_mut("acme")
+                .unwrap()
+                .status = OrganizationStatus::Approved;
+            dir.state
+                .borrow_mut()
+                .memberships
+                .get_mut("bob")
+                .unwrap()
+                .status = AccountStatus::Revoked;
+            assert!(rules.check_session("bob", "acme").is_err());
+            assert!(rules.check_session("nobody", "acme").is_err());
+        });
+    }
+
+    #[test]
+    fn refused_tokens_are_audited_as_the_provider() {
+        with_rules(|rules, dir| {
+            rules
+                .record_refusal("entra", "https://t.ciamlogin.com/t/v2.0", "bad signature")
+                .unwrap();
+            let entry = last_audit(dir);
+            assert_eq!(
+                (entry.actor.as_str(), entry.action.as_str()),
+                ("provider:entra", "idTokenRefused")
+            );
+            assert!(entry.after.contains("bad signature"), "{}", entry.after);
+        });
+    }
+}
