@@ -26,6 +26,7 @@ pub mod directory;
 pub mod error;
 pub mod gate;
 mod imports;
+pub mod names;
 pub mod notify;
 pub mod oidc;
 pub mod policies;

@@ -186,7 +186,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     Json(json!({
         "person": { "id": account.person.id, "email": account.person.email, "name": account.person.name },
         "organization": account.organization.as_ref().map(|o| json!({ "id": o.id, "name": o.name })),
-        "status": membership.map(|m| crate::server_users::account_status_name(m.status)),
+        "status": membership.map(|m| m.status.name()),
         "roles": membership.map(|m| m.roles.clone()).unwrap_or_default(),
         "is_admin": membership.is_some_and(|m| m.is_admin),
         "identity": { "issuer": session.issuer, "subject": session.subject },

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 use crate::bindings::types::{
     Account, AccountStatus, AuditPage, MemberPage, MemberSort, Membership, OnboardingRequest,
-    OnboardingStatus, Organization, OrganizationStatus,
+    OnboardingStatus, Organization,
 };
 use crate::error::Error;
 use crate::server::json::{ApiJson, ApiQuery, OptionalJson};
@@ -188,39 +188,12 @@ fn error_json(err: Error) -> Value {
     response.into_json()
 }
 
-/// Names of statuses as the API spells them.
-pub fn account_status_name(s: AccountStatus) -> &'static str {
-    match s {
-        AccountStatus::Invited => "invited",
-        AccountStatus::Active => "active",
-        AccountStatus::Revoked => "revoked",
-        AccountStatus::Removed => "removed",
-    }
-}
-
-fn organization_status_name(s: OrganizationStatus) -> &'static str {
-    match s {
-        OrganizationStatus::Pending => "pending",
-        OrganizationStatus::Approved => "approved",
-        OrganizationStatus::Rejected => "rejected",
-        OrganizationStatus::Blocked => "blocked",
-    }
-}
-
-fn onboarding_status_name(s: OnboardingStatus) -> &'static str {
-    match s {
-        OnboardingStatus::Pending => "pending",
-        OnboardingStatus::Approved => "approved",
-        OnboardingStatus::Rejected => "rejected",
-    }
-}
-
 pub(crate) fn membership_json(m: Membership) -> Value {
     json!({
         "person_id": m.person_id,
         "organization_id": m.organization_id,
-        "status": account_status_name(m.status),
-        "previous_status": m.previous_status.map(account_status_name),
+        "status": m.status.name(),
+        "previous_status": m.previous_status.map(AccountStatus::name),
         "is_admin": m.is_admin,
         "roles": m.roles,
         "spending_limit": m.spending_limit,
@@ -230,7 +203,7 @@ pub(crate) fn membership_json(m: Membership) -> Value {
 }
 
 fn organization_json(o: Organization) -> Value {
-    json!({ "id": o.id, "name": o.name, "status": organization_status_name(o.status), "active_admins": o.active_admins })
+    json!({ "id": o.id, "name": o.name, "status": o.status.name(), "active_admins": o.active_admins })
 }
 
 fn account_json(a: Account) -> Value {
@@ -279,7 +252,7 @@ fn onboarding_json(r: OnboardingRequest) -> Value {
         "organization_name": r.organization_name,
         "requester_name": r.requester_name,
         "requester_email": r.requester_email,
-        "status": onboarding_status_name(r.status),
+        "status": r.status.name(),
         "organization_id": r.organization_id,
         "submitted_at": r.submitted_at,
         "version": r.version,
@@ -495,7 +468,7 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
     let bad = |m: String| bad_query(m).into_response();
     let status = match p.status.as_deref() {
         None | Some("all") => None,
-        Some(s) => Some(crate::directory::seed::account_status(s).map_err(bad)?),
+        Some(s) => Some(s.parse::<AccountStatus>().map_err(|e| bad(e.to_string()))?),
     };
     let sort = match p.sort.as_deref() {
         None | Some("name") => MemberSort::Name,

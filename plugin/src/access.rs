@@ -241,9 +241,11 @@ pub fn authorize_with(
     request: &Request<'_>,
     memo: Option<&mut Memo>,
 ) -> Result<Decision, AccessError> {
+    // An unknown principal or resource denies, once the request is known
+    // to be well formed: a malformed one is invalid whatever the records.
     let principal = match fetch(records, "principal", request.principal)? {
         Ok(record) => record,
-        Err(denial) => return Ok(denial),
+        Err(denial) => return check_shape(loaded, names, request).map(|()| denial),
     };
     // A customer acting on themselves is read once.
     let resource = if request.resource == request.principal {
@@ -251,7 +253,7 @@ pub fn authorize_with(
     } else {
         match fetch(records, "resource", request.resource)? {
             Ok(record) => record,
-            Err(denial) => return Ok(denial),
+            Err(denial) => return check_shape(loaded, names, request).map(|()| denial),
         }
     };
     let action = names.uid(&names.action, request.action);
@@ -408,6 +410,67 @@ pub fn customer_uid(names: &Names, id: &str) -> EntityUid {
 }
 
 /// Builds the Cedar request and entities from the records.
+/// The entity uid of a reference `fetch` (or `check_shape`) accepted.
+fn uid_of(names: &Names, reference: &str) -> EntityUid {
+    let (kind, id) = split_ref(reference).expect("checked by fetch");
+    match kind {
+        "customer" => names.uid(&names.customer, id),
+        "staff" => names.uid(&names.staff, id),
+        "organization" => names.uid(&names.organization, id),
+        "store" => names.uid(&names.store, id),
+        _ => names.uid(&names.onboarding, id),
+    }
+}
+
+/// Whether `request` is one the schema allows (the action exists, applies
+/// to these principal and resource types, and the context fits), without
+/// reading any record: an invalid request is refused as such even when the
+/// records it names do not exist.
+fn check_shape(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    request: &Request<'_>,
+) -> Result<(), AccessError> {
+    let action = names.uid(&names.action, request.action);
+    if !loaded.actions.contains_key(&action) {
+        return Err(AccessError::InvalidRequest(format!(
+            "action `{}` is not in the schema",
+            request.action
+        )));
+    }
+    let context = if request.context.trim().is_empty() {
+        "{}"
+    } else {
+        request.context
+    };
+    let context = Context::from_json_str(context, Some((&loaded.schema, &action)))
+        .map_err(|err| invalid(request, &err))?;
+    let valid = |reference: &str, kinds: &[&str], role: &str| match split_ref(reference) {
+        Some((kind, _)) if kinds.contains(&kind) => Ok(uid_of(names, reference)),
+        _ => Err(AccessError::InvalidRequest(format!(
+            "{role} `{reference}` is not of the form {}",
+            kinds
+                .iter()
+                .map(|k| format!("`{k}:<id>`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    };
+    CedarRequest::new(
+        valid(request.principal, &["customer", "staff"], "principal")?,
+        action,
+        valid(
+            request.resource,
+            &["customer", "organization", "store", "onboarding"],
+            "resource",
+        )?,
+        context,
+        Some(&loaded.schema),
+    )
+    .map(|_| ())
+    .map_err(|err| invalid(request, &err))
+}
+
 fn prepare(
     loaded: &LoadedPolicies,
     names: &Names,
@@ -421,14 +484,7 @@ fn prepare(
     let mut seen_orgs: HashSet<&str> = HashSet::new();
     let mut uids = Vec::with_capacity(2);
     for (record, reference) in records.iter().zip([request.principal, request.resource]) {
-        let (kind, id) = split_ref(reference).expect("checked by fetch");
-        let uid = match kind {
-            "customer" => names.uid(&names.customer, id),
-            "staff" => names.uid(&names.staff, id),
-            "organization" => names.uid(&names.organization, id),
-            "store" => names.uid(&names.store, id),
-            _ => names.uid(&names.onboarding, id),
-        };
+        let uid = uid_of(names, reference);
         let first = uids.is_empty() || uids[0] != uid;
         if first {
             match record {
@@ -762,6 +818,52 @@ mod tests {
         let d = decide("customer:nobody", "browse", "store:main", "");
         assert_eq!(d.effect, Effect::Deny);
         assert!(d.errors[0].contains("customer:nobody"), "{d:?}");
+    }
+
+    #[test]
+    fn a_malformed_request_is_invalid_even_when_its_records_do_not_exist() {
+        let loaded = policies();
+        let names = Names::new();
+        let records = records();
+        let ask = |principal: &str, action: &str, resource: &str, context: &str| {
+            authorize(
+                &loaded,
+                &names,
+                &records,
+                &Request {
+                    principal,
+                    action,
+                    resource,
+                    context,
+                },
+            )
+        };
+        for (principal, action, resource, context) in [
+            (
+                "staff:nobody",
+                "listOnboarding",
+                "store:main",
+                r#"{"extra": 1}"#,
+            ),
+            ("customer:nobody", "placeOrder", "store:main", ""),
+            ("customer:nobody", "noSuchAction", "store:main", ""),
+            ("customer:nobody", "browse", "organization:a", ""),
+            ("customer:nobody", "browse", "bogus", ""),
+            (
+                "customer:bob",
+                "addUser",
+                "organization:nowhere",
+                r#"{"extra": 1}"#,
+            ),
+        ] {
+            let answer = ask(principal, action, resource, context);
+            assert!(
+                matches!(answer, Err(AccessError::InvalidRequest(_))),
+                "{principal} {action} {resource}: {answer:?}"
+            );
+        }
+        let unknown = ask("customer:nobody", "browse", "store:main", "").unwrap();
+        assert_eq!(unknown.effect, Effect::Deny);
     }
 
     #[test]

@@ -813,21 +813,11 @@ struct CachedOrganization {
     active_admins: u32,
 }
 
-fn status_name(s: AccountStatus) -> &'static str {
-    crate::server_users::account_status_name(s)
-}
-
+/// An account status read back from Redis. Fails closed on a name this
+/// node does not know (another version wrote it): `revoked`, never more
+/// access than was cached.
 fn status(s: &str) -> AccountStatus {
-    crate::directory::seed::account_status(s).unwrap_or(AccountStatus::Revoked)
-}
-
-fn org_status_name(s: OrganizationStatus) -> &'static str {
-    match s {
-        OrganizationStatus::Pending => "pending",
-        OrganizationStatus::Approved => "approved",
-        OrganizationStatus::Rejected => "rejected",
-        OrganizationStatus::Blocked => "blocked",
-    }
+    s.parse().unwrap_or(AccountStatus::Revoked)
 }
 
 impl From<&Organization> for CachedOrganization {
@@ -835,7 +825,7 @@ impl From<&Organization> for CachedOrganization {
         Self {
             id: o.id.clone(),
             name: o.name.clone(),
-            status: org_status_name(o.status).into(),
+            status: o.status.name().into(),
             active_admins: o.active_admins,
         }
     }
@@ -847,8 +837,7 @@ impl From<CachedOrganization> for Organization {
             id: o.id,
             name: o.name,
             // An unknown status decodes to `blocked`: never more than was cached.
-            status: crate::directory::seed::organization_status(&o.status)
-                .unwrap_or(OrganizationStatus::Blocked),
+            status: o.status.parse().unwrap_or(OrganizationStatus::Blocked),
             active_admins: o.active_admins,
         }
     }
@@ -862,8 +851,8 @@ impl From<&Account> for CachedAccount {
             name: a.person.name.clone(),
             membership: a.membership.as_ref().map(|m| CachedMembership {
                 organization_id: m.organization_id.clone(),
-                status: status_name(m.status).into(),
-                previous_status: m.previous_status.map(|s| status_name(s).into()),
+                status: m.status.name().into(),
+                previous_status: m.previous_status.map(|s| s.name().into()),
                 is_admin: m.is_admin,
                 roles: m.roles.clone(),
                 spending_limit: m.spending_limit,
@@ -906,6 +895,23 @@ impl From<CachedAccount> for Account {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A name this node does not know (written by another version) reads
+    /// as no more access than there can have been: a revoked account, a
+    /// blocked organization.
+    #[test]
+    fn unknown_cached_names_fail_closed() {
+        assert_eq!(status("suspended"), AccountStatus::Revoked);
+        assert_eq!(status("active"), AccountStatus::Active);
+        let org: Organization = CachedOrganization {
+            id: "a".into(),
+            name: "A".into(),
+            status: "frozen".into(),
+            active_admins: 1,
+        }
+        .into();
+        assert_eq!(org.status, OrganizationStatus::Blocked);
+    }
 
     proptest! {
         #[test]

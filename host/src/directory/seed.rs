@@ -10,9 +10,7 @@ use super::sqlite::SqliteDirectory;
 use super::{Directory, DirectoryError};
 use crate::bindings::directory::ChangeOp;
 use crate::bindings::types::AuditEntry;
-use crate::bindings::types::{
-    AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff,
-};
+use crate::bindings::types::{AccountStatus, Membership, Organization, Person, Staff};
 
 /// The JSON document: every list optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -141,7 +139,11 @@ impl Seed {
             ops.push(ChangeOp::PutOrganization(Organization {
                 id: o.id.clone(),
                 name: o.name.clone(),
-                status: organization_status(&o.status)?,
+                // A seed file with an unknown name is refused, with the names there are.
+                status: o
+                    .status
+                    .parse()
+                    .map_err(|e: crate::names::UnknownName| e.to_string())?,
                 active_admins: 0,
             }));
         }
@@ -158,7 +160,12 @@ impl Seed {
                         p.id
                     ));
                 }
-                let status = account_status(p.status.as_deref().unwrap_or("active"))?;
+                let status: AccountStatus = p
+                    .status
+                    .as_deref()
+                    .unwrap_or("active")
+                    .parse()
+                    .map_err(|e: crate::names::UnknownName| e.to_string())?;
                 ops.push(ChangeOp::PutMembership((
                     Membership {
                         organization_id: org.clone(),
@@ -220,34 +227,4 @@ impl Seed {
             policies: Vec::new(),
         }
     }
-}
-
-/// Parses an organization status name.
-pub fn organization_status(s: &str) -> Result<OrganizationStatus, String> {
-    Ok(match s {
-        "pending" => OrganizationStatus::Pending,
-        "approved" => OrganizationStatus::Approved,
-        "rejected" => OrganizationStatus::Rejected,
-        "blocked" => OrganizationStatus::Blocked,
-        other => {
-            return Err(format!(
-                "unknown organization status `{other}`: use pending, approved, rejected or blocked"
-            ));
-        }
-    })
-}
-
-/// Parses an account status name.
-pub fn account_status(s: &str) -> Result<AccountStatus, String> {
-    Ok(match s {
-        "invited" => AccountStatus::Invited,
-        "active" => AccountStatus::Active,
-        "revoked" => AccountStatus::Revoked,
-        "removed" => AccountStatus::Removed,
-        other => {
-            return Err(format!(
-                "unknown account status `{other}`: use invited, active, revoked or removed"
-            ));
-        }
-    })
 }

@@ -12,10 +12,10 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_f
 
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
-use crate::bindings::notifications::{Kind, Notification};
+use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
     Account, AccountStatus, AuditEntry, AuditPage, AuditRecord, MemberPage, MemberSort, Membership,
-    OnboardingRequest, OnboardingStatus, Organization, OrganizationStatus, Person, Staff,
+    OnboardingRequest, OnboardingStatus, Organization, Person, Staff,
 };
 use crate::clock::Clock;
 
@@ -229,65 +229,13 @@ pub fn migrate(conn: &mut Connection, target: usize) -> Result<(), DirectoryErro
     Ok(())
 }
 
-fn account_status_str(s: AccountStatus) -> &'static str {
-    match s {
-        AccountStatus::Invited => "invited",
-        AccountStatus::Active => "active",
-        AccountStatus::Revoked => "revoked",
-        AccountStatus::Removed => "removed",
-    }
-}
-
-fn account_status(s: &str) -> rusqlite::Result<AccountStatus> {
-    super::seed::account_status(s)
-        .map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
-}
-
-fn organization_status_str(s: OrganizationStatus) -> &'static str {
-    match s {
-        OrganizationStatus::Pending => "pending",
-        OrganizationStatus::Approved => "approved",
-        OrganizationStatus::Rejected => "rejected",
-        OrganizationStatus::Blocked => "blocked",
-    }
-}
-
-fn organization_status(s: &str) -> rusqlite::Result<OrganizationStatus> {
-    super::seed::organization_status(s)
-        .map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
-}
-
-fn onboarding_status_str(s: OnboardingStatus) -> &'static str {
-    match s {
-        OnboardingStatus::Pending => "pending",
-        OnboardingStatus::Approved => "approved",
-        OnboardingStatus::Rejected => "rejected",
-    }
-}
-
-fn onboarding_status(s: &str) -> rusqlite::Result<OnboardingStatus> {
-    Ok(match s {
-        "pending" => OnboardingStatus::Pending,
-        "approved" => OnboardingStatus::Approved,
-        _ => OnboardingStatus::Rejected,
+/// Reads a stored name. The directory fails closed on a name it does not
+/// know: the row is corrupt, the read fails, and the decision that needed it
+/// denies. Nothing is guessed.
+fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(s: &str) -> rusqlite::Result<T> {
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
-}
-
-/// Kind names as stored in the outbox.
-pub fn kind_str(k: Kind) -> &'static str {
-    match k {
-        Kind::Invitation => "invitation",
-        Kind::Approval => "approval",
-        Kind::Rejection => "rejection",
-    }
-}
-
-fn kind(s: &str) -> Kind {
-    match s {
-        "approval" => Kind::Approval,
-        "rejection" => Kind::Rejection,
-        _ => Kind::Invitation,
-    }
 }
 
 /// Columns of `account_row`, joined from people, memberships, organizations.
@@ -317,8 +265,8 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
             let membership = Membership {
                 organization_id: org_id.clone(),
                 person_id: person.id.clone(),
-                status: account_status(&row.get::<_, String>(4)?)?,
-                previous_status: previous.as_deref().map(account_status).transpose()?,
+                status: stored(&row.get::<_, String>(4)?)?,
+                previous_status: previous.as_deref().map(stored).transpose()?,
                 is_admin: row.get(6)?,
                 roles: serde_json::from_str(&roles).unwrap_or_default(),
                 spending_limit: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
@@ -328,7 +276,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
             let organization = Organization {
                 id: org_id,
                 name: row.get(11)?,
-                status: organization_status(&row.get::<_, String>(12)?)?,
+                status: stored(&row.get::<_, String>(12)?)?,
                 active_admins: row.get::<_, i64>(13)? as u32,
             };
             (Some(membership), Some(organization))
@@ -347,7 +295,7 @@ fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
         organization_name: row.get(1)?,
         requester_name: row.get(2)?,
         requester_email: row.get(3)?,
-        status: onboarding_status(&row.get::<_, String>(4)?)?,
+        status: stored(&row.get::<_, String>(4)?)?,
         organization_id: row.get(5)?,
         submitted_at: row.get::<_, i64>(6)? as u64,
         version: row.get::<_, i64>(7)? as u64,
@@ -421,7 +369,7 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
             tx.execute(
                 "INSERT INTO organizations (id, name, status) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status",
-                params![o.id, o.name, organization_status_str(o.status)],
+                params![o.id, o.name, o.status.name()],
             )
             .map_err(unavailable)?;
         }
@@ -470,8 +418,8 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
             let values = params![
                 m.person_id,
                 m.organization_id,
-                account_status_str(m.status),
-                m.previous_status.map(account_status_str),
+                m.status.name(),
+                m.previous_status.map(AccountStatus::name),
                 m.is_admin,
                 roles,
                 m.spending_limit.map(|v| v.min(i64::MAX as u64) as i64),
@@ -551,7 +499,7 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
                     r.organization_name,
                     r.requester_name,
                     r.requester_email,
-                    onboarding_status_str(r.status),
+                    r.status.name(),
                     r.organization_id,
                     r.submitted_at as i64,
                     current.map_or(1, |v| v + 1),
@@ -573,7 +521,7 @@ fn enqueue(tx: &Connection, n: &Notification, now: u64) -> Result<(), DirectoryE
     let params_json = serde_json::to_string(&n.params).unwrap_or_else(|_| "[]".into());
     tx.execute(
         "INSERT INTO outbox (kind, recipient, params, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![kind_str(n.kind), n.recipient, params_json, now as i64],
+        params![n.kind.name(), n.recipient, params_json, now as i64],
     )
     .map_err(unavailable)?;
     Ok(())
@@ -631,7 +579,7 @@ impl Directory for SqliteDirectory {
                 Ok(Organization {
                     id: r.get(0)?,
                     name: r.get(1)?,
-                    status: organization_status(&r.get::<_, String>(2)?)?,
+                    status: stored(&r.get::<_, String>(2)?)?,
                     active_admins: r.get::<_, i64>(3)? as u32,
                 })
             },
@@ -712,7 +660,7 @@ impl Directory for SqliteDirectory {
                  ORDER BY submitted_at DESC, id DESC LIMIT 1000"
             ))
             .map_err(unavailable)?;
-        stmt.query_map(params![status.map(onboarding_status_str)], onboarding_row)
+        stmt.query_map(params![status.map(OnboardingStatus::name)], onboarding_row)
             .and_then(|rows| rows.collect())
             .map_err(unavailable)
     }
@@ -756,7 +704,7 @@ impl Directory for SqliteDirectory {
         sql.push(')');
         if let Some(status) = query.status {
             sql.push_str(" AND m.status = ?");
-            values.push(account_status_str(status).to_string().into());
+            values.push(status.name().to_string().into());
         }
         if let Some(search) = &query.search {
             sql.push_str(" AND (lower(p.name) LIKE ? ESCAPE '\\' OR p.email LIKE ? ESCAPE '\\' OR lower(o.name) LIKE ? ESCAPE '\\')");
@@ -913,7 +861,7 @@ impl Directory for SqliteDirectory {
             Ok(OutboxMessage {
                 id: r.get::<_, i64>(0)? as u64,
                 notification: Notification {
-                    kind: kind(&r.get::<_, String>(1)?),
+                    kind: stored(&r.get::<_, String>(1)?)?,
                     recipient: r.get(2)?,
                     params: serde_json::from_str(&params).unwrap_or_default(),
                 },
@@ -949,7 +897,8 @@ impl Directory for SqliteDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::types::AccountStatus;
+    use crate::bindings::notifications::Kind;
+    use crate::bindings::types::{AccountStatus, OrganizationStatus};
 
     fn audit() -> AuditEntry {
         AuditEntry {
@@ -1000,6 +949,50 @@ mod tests {
             recipient: "q@a.test".into(),
             params: vec![],
         }
+    }
+
+    /// The directory fails closed on a stored name it does not know: the
+    /// read fails (the decision that needed it denies) instead of guessing.
+    #[tokio::test]
+    async fn an_unknown_stored_status_fails_the_read() {
+        let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
+        dir.apply(
+            vec![
+                ChangeOp::PutOrganization(org("a")),
+                ChangeOp::PutPerson(person("p")),
+                ChangeOp::PutMembership((membership("p", "a"), None)),
+            ],
+            audit(),
+        )
+        .await
+        .unwrap();
+        assert!(dir.get_account("p").await.unwrap().is_some());
+        // The schema's CHECKs keep such names out; a file written by another
+        // version or edited by hand may still hold one.
+        dir.conn()
+            .pragma_update(None, "ignore_check_constraints", true)
+            .unwrap();
+        dir.conn()
+            .execute("UPDATE memberships SET status = 'suspended'", [])
+            .unwrap();
+        let err = dir.get_account("p").await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown account status `suspended`"),
+            "{err}"
+        );
+        dir.conn()
+            .execute("UPDATE memberships SET status = 'active'", [])
+            .unwrap();
+        dir.conn()
+            .execute("UPDATE organizations SET status = 'frozen'", [])
+            .unwrap();
+        let err = dir.get_account("p").await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown organization status `frozen`"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

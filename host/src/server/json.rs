@@ -98,19 +98,25 @@ fn query_rejection(rejection: &QueryRejection) -> ApiError {
     ))
 }
 
-/// A non-negative whole number as JSON Schema's `integer` admits it: `12`
-/// or `12.0`.
+/// The largest whole number a body may carry: the directories store signed
+/// 64-bit integers.
+pub const MAX_WHOLE: u64 = i64::MAX as u64;
+
+/// A whole number from 0 to [`MAX_WHOLE`] as JSON Schema's `integer` admits
+/// it: `12` or `12.0`.
 fn whole(n: &serde_json::Number) -> Option<u64> {
-    n.as_u64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(f))
-            // In range and whole: the cast is exact.
-            .map(|f| f as u64)
-    })
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..9_223_372_036_854_775_808.0).contains(f))
+                // In range and whole: the cast is exact.
+                .map(|f| f as u64)
+        })
+        .filter(|v| *v <= MAX_WHOLE)
 }
 
 fn not_whole<E: serde::de::Error>(n: &serde_json::Number) -> E {
-    E::custom(format!("`{n}` is not a non-negative whole number"))
+    E::custom(format!("`{n}` is not a whole number from 0 to {MAX_WHOLE}"))
 }
 
 /// Deserializes a [`whole`] number.

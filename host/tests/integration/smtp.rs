@@ -14,7 +14,7 @@ use partnergate::bindings::org_users::NewUser;
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
-use partnergate::notify::{FileMailer, SmtpMailer};
+use partnergate::notify::{FileMailer, Mailer as _, SmtpMailer};
 
 struct SmtpServer(Child);
 
@@ -325,25 +325,21 @@ fn tls_settings(
     }
 }
 
-/// Sends one invitation through `mailer` and waits until the outbox says
-/// delivered (true) or until a few failed attempts (false).
-async fn deliver_one(mailer: SmtpMailer, email: &str) -> bool {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("directory.db");
-    let clock = Clock::system();
-    let gate = host(&db, &clock, true).await;
-    let outbox = gate.spawn_outbox(Arc::new(mailer), Duration::from_millis(50));
-    gate.add_user("customer:alice", "acme", user(email))
+/// Delivers one invitation to `email` through `mailer`, as the outbox
+/// worker does.
+async fn deliver_one(mailer: &SmtpMailer, email: &str) -> Result<(), String> {
+    let message = partnergate::directory::OutboxMessage {
+        id: 1,
+        notification: partnergate::bindings::notifications::Notification {
+            kind: partnergate::bindings::notifications::Kind::Invitation,
+            recipient: email.into(),
+            params: vec![("organization".into(), "Acme Corp".into())],
+        },
+        attempts: 0,
+    };
+    tokio::time::timeout(Duration::from_secs(30), mailer.deliver(&message))
         .await
-        .unwrap();
-    wait_for("an attempt", || {
-        outbox_rows(&db)
-            .iter()
-            .any(|(attempts, delivered)| *delivered || *attempts >= 1)
-    })
-    .await;
-    outbox.stop().await;
-    outbox_rows(&db)[0].1
+        .map_err(|_| "delivery hung".to_string())?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,7 +360,9 @@ async fn invitations_go_over_starttls_and_implicit_tls_with_credentials() {
                 .unwrap();
         assert!(!mailer.summary().contains("s3cret"), "{}", mailer.summary());
         let email = format!("{mode}@acme.test");
-        assert!(deliver_one(mailer, &email).await, "{mode}: delivered");
+        deliver_one(&mailer, &email)
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
         let messages = delivered_messages(&maildir);
         assert_eq!(messages.len(), 1, "{mode}");
         assert!(
@@ -373,20 +371,14 @@ async fn invitations_go_over_starttls_and_implicit_tls_with_credentials() {
             messages[0]
         );
 
-        // A certificate that chains to no trusted root is refused: nothing
-        // is sent, and the message stays in the outbox.
+        // A certificate that chains to no trusted root is refused before
+        // anything is sent.
         let untrusted =
             SmtpMailer::with_settings(&tls_settings(url.clone(), None, "s3cret-pass")).unwrap();
-        assert!(
-            !deliver_one(untrusted, "untrusted@acme.test").await,
-            "{mode}: untrusted certificate"
-        );
-        // So is a wrong password.
-        let wrong = SmtpMailer::with_settings(&tls_settings(url, Some(&ca), "wrong")).unwrap();
-        assert!(
-            !deliver_one(wrong, "wrong@acme.test").await,
-            "{mode}: wrong password"
-        );
+        let err = deliver_one(&untrusted, "untrusted@acme.test")
+            .await
+            .unwrap_err();
+        assert!(err.to_lowercase().contains("certificate"), "{mode}: {err}");
         assert_eq!(delivered_messages(&maildir).len(), 1, "{mode}");
     }
 }

@@ -1,13 +1,7 @@
-//! Delivering the outbox: invitations, approvals and rejections queued by
-//! directory changes are sent by SMTP when it is configured, or appended to a
-//! local JSON-lines file otherwise. Delivery is retried with exponential
-//! backoff; a message is marked delivered only after the server accepted it,
-//! and carries a Message-ID derived from its outbox id, so a resend after a
-//! crash can be recognised as the same message.
+//! SMTP delivery: plain to a local relay, STARTTLS, or implicit TLS, with
+//! optional credentials from the environment.
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,73 +9,9 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::{Notify, watch};
 
-use crate::bindings::notifications::{Kind, Notification};
-use crate::clock::Clock;
-use crate::directory::{Directory, OutboxMessage};
-
-/// Why a notification could not be queued (the `notifications` import).
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    /// The address is malformed.
-    #[error("invalid recipient `{0}`")]
-    InvalidRecipient(String),
-    /// The outbox cannot be written.
-    #[error("outbox unavailable: {0}")]
-    Unavailable(String),
-    /// A bug: traps the plugin call.
-    #[error("outbox failed: {0}")]
-    Internal(String),
-}
-
-/// The address as a mailbox, if it is one.
-pub fn valid_address(address: &str) -> Option<Mailbox> {
-    address.parse::<Mailbox>().ok()
-}
-
-/// Where delivered messages go.
-#[async_trait]
-pub trait Mailer: Send + Sync + 'static {
-    /// What this is, for logs.
-    fn summary(&self) -> String;
-    /// Delivers one message; `Err` is retried later.
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String>;
-}
-
-fn param<'a>(n: &'a Notification, key: &str) -> &'a str {
-    n.params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-/// Subject and plain-text body of a notification.
-pub fn render(n: &Notification) -> (String, String) {
-    let name = param(n, "name");
-    let org = param(n, "organization");
-    match n.kind {
-        Kind::Invitation => (
-            format!("You are invited to {org}'s store account"),
-            format!(
-                "Hello {name},\n\n{org} has invited you to buy in our store. Sign in with this email address to accept.\n"
-            ),
-        ),
-        Kind::Approval => (
-            format!("{org} can now trade with us"),
-            format!(
-                "Hello {name},\n\nYour request for {org} was approved. Sign in with this email address to manage your organization's users.\n"
-            ),
-        ),
-        Kind::Rejection => (
-            format!("Your request for {org}"),
-            format!(
-                "Hello {name},\n\nWe cannot approve the request for {org} at this time.\n{}\n",
-                param(n, "reason")
-            ),
-        ),
-    }
-}
+use super::{Mailer, render, valid_address};
+use crate::directory::OutboxMessage;
 
 /// How an SMTP connection is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,118 +178,9 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// Appends each message as a JSON line to a file (no SMTP configured).
-pub struct FileMailer {
-    path: PathBuf,
-}
-
-impl FileMailer {
-    /// A mailer writing to `path`.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
-    }
-}
-
-#[async_trait]
-impl Mailer for FileMailer {
-    fn summary(&self) -> String {
-        format!("outbox file {}", self.path.display())
-    }
-
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
-        let n = &message.notification;
-        let (subject, body) = render(n);
-        let line = serde_json::json!({
-            "id": message.id,
-            "kind": crate::directory::sqlite::kind_str(n.kind),
-            "to": n.recipient,
-            "subject": subject,
-            "body": body,
-            "params": n.params,
-        });
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| format!("cannot open `{}`: {e}", self.path.display()))?;
-        writeln!(file, "{line}")
-            .and_then(|()| file.sync_data())
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// Seconds to wait after the `attempts`-th failure: 2, 4, 8 ... up to 10 minutes.
-pub fn backoff_secs(attempts: u32) -> u64 {
-    2u64.saturating_pow(attempts.saturating_add(1)).min(600)
-}
-
-/// Delivers due outbox messages until `shutdown` turns true. Wakes on
-/// `ready` (a change queued something) or every `poll`.
-pub async fn run_outbox(
-    directory: Arc<dyn Directory>,
-    mailer: Arc<dyn Mailer>,
-    clock: Clock,
-    ready: Arc<Notify>,
-    poll: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    tracing::info!(mailer = mailer.summary(), "outbox delivery started");
-    while !*shutdown.borrow() {
-        match directory.due_messages(50).await {
-            Ok(messages) => {
-                for message in messages {
-                    if *shutdown.borrow() {
-                        return;
-                    }
-                    match mailer.deliver(&message).await {
-                        Ok(()) => {
-                            if let Err(err) = directory.mark_delivered(message.id).await {
-                                tracing::error!(
-                                    id = message.id,
-                                    "delivered but not recorded (may be sent again): {err}"
-                                );
-                            }
-                        }
-                        Err(err) => {
-                            let retry_at = clock.now_secs() + backoff_secs(message.attempts);
-                            tracing::warn!(
-                                id = message.id,
-                                attempts = message.attempts + 1,
-                                "delivery failed, retrying: {err}"
-                            );
-                            if let Err(err) =
-                                directory.mark_failed(message.id, &err, retry_at).await
-                            {
-                                tracing::error!(
-                                    id = message.id,
-                                    "cannot record the failed attempt: {err}"
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            Err(err) => tracing::warn!("cannot read the outbox: {err}"),
-        }
-        tokio::select! {
-            _ = ready.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff_secs(0), 2);
-        assert_eq!(backoff_secs(1), 4);
-        assert_eq!(backoff_secs(3), 16);
-        assert_eq!(backoff_secs(40), 600);
-    }
 
     #[test]
     fn smtp_url_must_be_smtp() {
