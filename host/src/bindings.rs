@@ -1,6 +1,8 @@
 //! Generated bindings for the `partnergate:b2b/plugin` world. Only `bindgen!`
 //! lives here; each import is implemented in its own module under
-//! [`crate::imports`].
+//! `imports/`. The trappable error types live in their own files
+//! (`directory/error.rs`, `cache/error.rs`, `notify/error.rs`), so the
+//! bindings depend on nothing else of the backends.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -8,9 +10,9 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     trappable_error_type: {
-        "partnergate:b2b/directory.error" => crate::directory::DirectoryError,
-        "partnergate:b2b/status-cache.error" => crate::cache::CacheError,
-        "partnergate:b2b/notifications.error" => crate::notify::NotifyError,
+        "partnergate:b2b/directory.error" => crate::directory::error::DirectoryError,
+        "partnergate:b2b/status-cache.error" => crate::cache::error::CacheError,
+        "partnergate:b2b/notifications.error" => crate::notify::error::NotifyError,
     },
 });
 

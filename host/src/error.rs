@@ -76,7 +76,7 @@ pub enum Error {
     Config(String),
     /// The policies denied the operation; nothing changed.
     #[error("denied by policy: {}", if .0.policies.is_empty() { "no policy permits it".to_string() } else { .0.policies.join(", ") })]
-    Denied(crate::gate::Decision),
+    Denied(crate::decision::Decision),
     /// The organization, user or request does not exist.
     #[error("not found: {0}")]
     NotFound(String),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use tokio::sync::{Notify, watch};
 
@@ -14,8 +14,7 @@ use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges,
 use crate::bindings::sign_in::{self, SignedIn};
 use crate::bindings::types::ExternalIdentity;
 use crate::bindings::types::{
-    AuditPage, Decision as WitDecision, Effect, MemberPage, Membership, OnboardingRequest,
-    OnboardingStatus, Organization,
+    AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
 };
 use crate::cache::StatusCache;
 use crate::cache::memory::MemoryCache;
@@ -29,6 +28,8 @@ use crate::pool::{Limits, Pool};
 use crate::runtime::{self, Artifact};
 use crate::state::Services;
 
+pub use crate::decision::{AuthorizeRequest, Decision, DecisionKind};
+
 /// The plugin component built with this host (`plugin/`, release, LTO).
 pub const PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/partnergate_plugin.wasm"));
 
@@ -41,86 +42,6 @@ pub enum PluginSource {
     File(PathBuf),
     /// Component bytes.
     Bytes(Vec<u8>),
-}
-
-/// One authorization question.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizeRequest {
-    /// `customer:<id>` or `staff:<id>`.
-    pub principal: String,
-    /// A Cedar action of the schema, e.g. `placeOrder`.
-    pub action: String,
-    /// `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`.
-    pub resource: String,
-    /// The action's context, e.g. `{"orderTotal": 12000}`.
-    #[serde(default)]
-    pub context: serde_json::Value,
-}
-
-impl AuthorizeRequest {
-    /// A request with an empty context.
-    pub fn new(
-        principal: impl Into<String>,
-        action: impl Into<String>,
-        resource: impl Into<String>,
-    ) -> Self {
-        Self {
-            principal: principal.into(),
-            action: action.into(),
-            resource: resource.into(),
-            context: serde_json::Value::Object(Default::default()),
-        }
-    }
-
-    /// The same request with `context`.
-    pub fn with_context(mut self, context: serde_json::Value) -> Self {
-        self.context = context;
-        self
-    }
-}
-
-/// A decision and the reasons for it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    /// `allow` or `deny`.
-    pub decision: DecisionKind,
-    /// The `@id`s of the policies that decided: the permits that allowed, or
-    /// the forbids that denied. Empty on a denial means no policy permits.
-    pub policies: Vec<String>,
-    /// Errors that forced a denial (unknown principal, evaluation errors).
-    pub errors: Vec<String>,
-}
-
-/// Allow or deny.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DecisionKind {
-    /// Permitted.
-    Allow,
-    /// Refused.
-    Deny,
-}
-
-impl Decision {
-    /// Whether the request is allowed.
-    pub fn is_allowed(&self) -> bool {
-        self.decision == DecisionKind::Allow
-    }
-}
-
-impl From<WitDecision> for Decision {
-    fn from(d: WitDecision) -> Self {
-        let decision = match d.effect {
-            Effect::Allow if d.errors.is_empty() => DecisionKind::Allow,
-            _ => DecisionKind::Deny,
-        };
-        Self {
-            decision,
-            policies: d.policies,
-            errors: d.errors,
-        }
-    }
 }
 
 /// The summary of the policy set in use.

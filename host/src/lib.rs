@@ -22,6 +22,7 @@ pub mod bindings;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod decision;
 pub mod directory;
 pub mod error;
 pub mod gate;
@@ -34,8 +35,6 @@ pub mod policy_tests;
 mod pool;
 pub mod runtime;
 pub mod server;
-pub mod server_signin;
-pub mod server_users;
 pub mod state;
 
 pub use error::{Error, Fault, Problem};

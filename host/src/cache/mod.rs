@@ -5,25 +5,17 @@
 //! is always safe; a stale hit is not, so every directory change invalidates
 //! what it touched before it is reported done ([`invalidate_after`]).
 
+pub mod error;
 pub mod memory;
 pub mod none;
 pub mod redis;
+
+pub use error::CacheError;
 
 use async_trait::async_trait;
 
 use crate::bindings::directory::ChangeOp;
 use crate::bindings::types::{Account, Organization};
-
-/// Why a cache call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CacheError {
-    /// The backend cannot be reached; callers read the directory instead.
-    #[error("status cache unavailable: {0}")]
-    Unavailable(String),
-    /// A bug in the backend: traps the plugin call.
-    #[error("status cache failed: {0}")]
-    Internal(String),
-}
 
 /// A status-cache backend.
 #[async_trait]

@@ -8,7 +8,14 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use axum::Json;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, bad_query, error_response};
+use crate::bindings::types::{
+    Account, AccountStatus, AuditPage, MemberPage, Membership, OnboardingRequest, Organization,
+};
+use crate::error::Error;
 
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -162,4 +169,116 @@ mod tests {
             assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
         }
     }
+}
+
+// ---- Presenters: the API's JSON shape of each record.
+
+pub(super) fn reply<T>(
+    result: Result<T, Error>,
+    status: StatusCode,
+    to_json: impl FnOnce(T) -> Value,
+) -> Response {
+    match result {
+        Ok(value) => (status, Json(to_json(value))).into_response(),
+        Err(err) => error_response(err),
+    }
+}
+
+/// [`reply`] for listings, whose only invalid input is the query string
+/// (limit, cursor): that is a 400.
+pub(super) fn page_reply<T>(
+    result: Result<T, Error>,
+    to_json: impl FnOnce(T) -> Value,
+) -> Response {
+    match result {
+        Err(Error::InvalidRequest(m)) => bad_query(m).into_response(),
+        other => reply(other, StatusCode::OK, to_json),
+    }
+}
+
+pub(super) fn error_json(err: Error) -> Value {
+    let response = ApiError::from(err);
+    response.into_json()
+}
+
+pub(super) fn membership_json(m: Membership) -> Value {
+    json!({
+        "person_id": m.person_id,
+        "organization_id": m.organization_id,
+        "status": m.status.name(),
+        "previous_status": m.previous_status.map(AccountStatus::name),
+        "is_admin": m.is_admin,
+        "roles": m.roles,
+        "spending_limit": m.spending_limit,
+        "invited_at": m.invited_at,
+        "version": m.version,
+    })
+}
+
+pub(super) fn organization_json(o: Organization) -> Value {
+    json!({ "id": o.id, "name": o.name, "status": o.status.name(), "active_admins": o.active_admins })
+}
+
+pub(super) fn account_json(a: Account) -> Value {
+    json!({
+        "person": { "id": a.person.id, "email": a.person.email, "name": a.person.name },
+        "membership": a.membership.map(membership_json),
+        "organization": a.organization.map(organization_json),
+    })
+}
+
+pub(super) fn page_json(p: MemberPage) -> Value {
+    json!({ "users": p.members.into_iter().map(account_json).collect::<Vec<_>>(), "next_cursor": p.next_cursor })
+}
+
+pub(super) fn audit_json(p: AuditPage) -> Value {
+    let entries: Vec<Value> = p
+        .entries
+        .into_iter()
+        .map(|r| {
+            let parse = |s: &str| {
+                if s.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(s).unwrap_or(Value::String(s.into()))
+                }
+            };
+            json!({
+                "id": r.id,
+                "at": r.at,
+                "actor": r.entry.actor,
+                "action": r.entry.action,
+                "target": r.entry.target,
+                "organization_id": r.entry.organization_id,
+                "before": parse(&r.entry.before),
+                "after": parse(&r.entry.after),
+                "policies": r.entry.policies,
+            })
+        })
+        .collect();
+    json!({ "entries": entries, "next_cursor": p.next_cursor })
+}
+
+pub(super) fn onboarding_json(r: OnboardingRequest) -> Value {
+    json!({
+        "id": r.id,
+        "organization_name": r.organization_name,
+        "requester_name": r.requester_name,
+        "requester_email": r.requester_email,
+        "status": r.status.name(),
+        "organization_id": r.organization_id,
+        "submitted_at": r.submitted_at,
+        "version": r.version,
+    })
+}
+
+pub(super) fn results_json(results: Vec<Result<Membership, Error>>) -> Value {
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(m) => json!({ "ok": membership_json(m) }),
+            Err(e) => json!({ "error": error_json(e) }),
+        })
+        .collect();
+    json!({ "results": results })
 }

@@ -1,23 +1,40 @@
 //! The HTTP API of `partnergate serve`, under `/v1`, described by the
 //! OpenAPI document served at `/v1/openapi.json`.
 
+//!
+//! # Layout
+//! - this module: the route table, the router and `serve`;
+//! - [`auth`]: service token, session cookie, CSRF token, the actor;
+//! - `error`: the one error → status table and the JSON error body;
+//! - [`json`]: extractors that refuse with that body, and the presenters;
+//! - `state`: what every handler shares;
+//! - handlers by resource: `decisions` (authorize, policies, health),
+//!   `users`, `onboarding`, `signin`.
+
 use std::future::Future;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::error::{Error, Fault};
-use crate::gate::{AuthorizeRequest, PartnerGate};
+use crate::gate::PartnerGate;
 
+pub mod auth;
+mod decisions;
+mod error;
 pub(crate) mod json;
+mod onboarding;
+mod signin;
+mod state;
+mod users;
 
 pub use json::MAX_BODY_BYTES;
+pub(crate) use state::AppState;
+
+use error::ApiError;
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -53,13 +70,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/onboarding/{request}/reject"),
 ];
 
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) gate: PartnerGate,
-    token: Option<String>,
-    pub(crate) sign_in: Option<std::sync::Arc<crate::oidc::SignInService>>,
-}
-
 /// The router, for embedding in a storefront's own axum server.
 pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
     router_with_sign_in(gate, service_token, None)
@@ -77,22 +87,28 @@ pub fn router_with_sign_in(
         sign_in,
     };
     let protected = Router::new()
-        .route("/v1/authorize", post(authorize))
-        .route("/v1/policies", get(policies))
-        .route("/v1/policies/reload", post(reload))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route("/v1/authorize", post(decisions::authorize))
+        .route("/v1/policies", get(decisions::policies))
+        .route("/v1/policies/reload", post(decisions::reload))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     // User management: the storefront with its token, or a signed-in
     // browser with its session (the actor is then the session's person).
-    let users = crate::server_users::routes().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        require_token_or_session,
-    ));
+    let users =
+        users::routes()
+            .merge(onboarding::routes())
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token_or_session,
+            ));
     Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/health", get(decisions::health))
+        .route("/v1/openapi.json", get(decisions::openapi))
         .merge(protected)
         .merge(users)
-        .merge(crate::server_signin::routes())
+        .merge(signin::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async {
             ApiError::new(
@@ -126,216 +142,4 @@ pub async fn serve(
     axum::serve(listener, router(gate, service_token))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// A JSON error body: a stable `code`, a human `message`, and for anything
-/// about authorization `"decision": "deny"` so careless callers fail closed.
-pub(crate) struct ApiError {
-    status: StatusCode,
-    body: serde_json::Value,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: json!({ "code": code, "message": message.into() }),
-        }
-    }
-
-    pub(crate) fn deny(mut self) -> Self {
-        self.body["decision"] = json!("deny");
-        self
-    }
-}
-
-impl ApiError {
-    /// The JSON body alone (for per-item results of bulk calls).
-    pub(crate) fn into_json(self) -> serde_json::Value {
-        self.body
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(err: Error) -> Self {
-        let message = err.to_string();
-        match err {
-            Error::InvalidRequest(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
-            }
-            Error::InvalidPolicies(problems) => {
-                let mut e = Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_policies",
-                    "the policy set is invalid; the current set stays in use",
-                );
-                e.body["problems"] = json!(problems);
-                e
-            }
-            Error::PolicySource(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_source", message)
-            }
-            Error::Unavailable(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-            }
-            Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
-            Error::ProviderUnavailable(_) => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider_unavailable",
-                message,
-            ),
-            Error::Plugin { fault, .. } => {
-                let code = match fault {
-                    Fault::Deadline => "plugin_deadline",
-                    Fault::MemoryLimit => "plugin_memory_limit",
-                    Fault::Trap => "plugin_trap",
-                };
-                tracing::error!("{message}");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    code,
-                    "the plugin failed; the request is denied",
-                )
-            }
-            Error::Unsupported(_) => Self::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
-            Error::Denied(decision) => {
-                let mut e = Self::new(StatusCode::FORBIDDEN, "denied", message);
-                e.body["decision"] = json!("deny");
-                e.body["policies"] = json!(decision.policies);
-                e.body["errors"] = json!(decision.errors);
-                e
-            }
-            Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            Error::Refused(_) => {
-                let mut e = Self::new(StatusCode::FORBIDDEN, "sign_in_refused", message);
-                e.body["decision"] = json!("deny");
-                e
-            }
-            Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            Error::RateLimited(secs) => {
-                let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-                e.body["retry_after"] = json!(secs);
-                e
-            }
-            Error::Engine(_) | Error::Config(_) => {
-                tracing::error!("{message}");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the request is denied",
-                )
-            }
-        }
-    }
-}
-
-async fn require_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(expected) = &state.token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send the service token as `Authorization: Bearer <token>`",
-            )
-            .deny()
-            .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// Authenticates user-management requests: a request with a session cookie
-/// and no `Authorization` (sign-in configured) by its session — valid, with
-/// the CSRF token on changes — whose principal becomes the actor; anything
-/// else by the service token.
-async fn require_token_or_session(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if let Some(service) = &state.sign_in
-        && !headers.contains_key(header::AUTHORIZATION)
-        && let Some(id) = crate::server_signin::session_cookie(&headers)
-    {
-        return match crate::server_users::session_actor(
-            service,
-            &state.gate,
-            &id,
-            request.method(),
-            &headers,
-        )
-        .await
-        {
-            Ok(actor) => {
-                request.extensions_mut().insert(actor);
-                next.run(request).await
-            }
-            Err(refused) => refused,
-        };
-    }
-    require_token(State(state), headers, request, next).await
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({
-        "status": "ok",
-        "policy": state.gate.policy_summary(),
-        "idle_instances": state.gate.idle_instances(),
-    }))
-}
-
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
-async fn authorize(
-    State(state): State<AppState>,
-    body: Result<Json<AuthorizeRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(request) = match body {
-        Ok(body) => body,
-        Err(rejection) => return json::json_rejection(&rejection).deny().into_response(),
-    };
-    match state.gate.authorize(&request).await {
-        Ok(decision) => Json(decision).into_response(),
-        Err(Error::InvalidRequest(m)) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("invalid request: {m}"),
-        )
-        .deny()
-        .into_response(),
-        Err(err) => ApiError::from(err).deny().into_response(),
-    }
-}
-
-async fn policies(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!(state.gate.policy_summary()))
-}
-
-async fn reload(State(state): State<AppState>) -> Response {
-    match state.gate.reload_policies().await {
-        Ok(summary) => Json(summary).into_response(),
-        Err(err) => ApiError::from(err).into_response(),
-    }
 }

@@ -12,10 +12,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::auth::{session_cookie, set_session_cookie};
+use super::error::ApiError;
+use super::json::ApiQuery;
+use super::state::AppState;
 use crate::error::Error;
-use crate::oidc::{SESSION_COOKIE, SESSION_TTL, SignInService};
-use crate::server::json::ApiQuery;
-use crate::server::{ApiError, AppState};
+use crate::oidc::{SESSION_COOKIE, SignInService};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -37,24 +39,6 @@ fn service(state: &AppState) -> Result<&Arc<SignInService>, Response> {
 }
 
 /// The session id in the request's cookie, if any.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies.split(';').map(str::trim).find_map(|c| {
-        c.strip_prefix(&format!("{SESSION_COOKIE}="))
-            .map(String::from)
-    })
-}
-
-/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, and
-/// Secure when the site is served over https.
-fn set_session_cookie(session: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        SESSION_TTL.as_secs()
-    )
-}
-
 #[derive(Deserialize)]
 struct LoginParams {
     login_hint: Option<String>,

@@ -1,0 +1,181 @@
+//! Who is calling: the storefront's service token, a signed-in browser's
+//! session cookie with its CSRF token, and the acting principal — in one
+//! place.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::oidc::{SESSION_COOKIE, SESSION_TTL};
+
+/// The header naming the acting principal.
+pub const ACTOR_HEADER: &str = "x-partnergate-actor";
+/// The header carrying a session's CSRF token on cookie-authenticated changes.
+pub const CSRF_HEADER: &str = "x-partnergate-csrf";
+
+pub(super) async fn require_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(expected) = &state.token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the service token as `Authorization: Bearer <token>`",
+            )
+            .deny()
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Authenticates user-management requests: a request with a session cookie
+/// and no `Authorization` (sign-in configured) by its session — valid, with
+/// the CSRF token on changes — whose principal becomes the actor; anything
+/// else by the service token.
+pub(super) async fn require_token_or_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(service) = &state.sign_in
+        && !headers.contains_key(header::AUTHORIZATION)
+        && let Some(id) = session_cookie(&headers)
+    {
+        return match session_actor(service, &state.gate, &id, request.method(), &headers).await {
+            Ok(actor) => {
+                request.extensions_mut().insert(actor);
+                next.run(request).await
+            }
+            Err(refused) => refused,
+        };
+    }
+    require_token(State(state), headers, request, next).await
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The acting principal: the session's person when the request came in with a
+/// valid session (see [`SessionActor`]), otherwise `X-PartnerGate-Actor`.
+pub(crate) struct Actor(pub(crate) String);
+
+/// Put into a request's extensions by the server's middleware when a
+/// signed-in browser's session authenticated it: the session's principal.
+#[derive(Clone)]
+pub(crate) struct SessionActor(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        if let Some(SessionActor(actor)) = parts.extensions.get::<SessionActor>() {
+            return Ok(Self(actor.clone()));
+        }
+        let value = parts
+            .headers
+            .get(ACTOR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or("");
+        let id = value
+            .strip_prefix("customer:")
+            .or_else(|| value.strip_prefix("staff:"));
+        if id.is_none_or(|id| id.is_empty() || id.chars().any(char::is_whitespace)) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "actor_required",
+                "name the acting principal in the `X-PartnerGate-Actor` header: `customer:<id>` or `staff:<id>`",
+            )
+            .into_response());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+/// The principal of a signed-in browser's session `id`. A change (any method
+/// but GET/HEAD) must carry the session's CSRF token; an
+/// `X-PartnerGate-Actor` naming someone else is refused rather than ignored.
+pub(crate) async fn session_actor(
+    service: &crate::oidc::SignInService,
+    gate: &crate::gate::PartnerGate,
+    id: &str,
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> Result<SessionActor, Response> {
+    let session = match service.live_session(gate, id).await {
+        Ok(Some((session, _))) => session,
+        Ok(None) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "the session has ended (signed out, expired, or the membership was revoked): sign in again",
+            )
+            .deny()
+            .into_response());
+        }
+        Err(err) => return Err(ApiError::from(err).into_response()),
+    };
+    let actor = format!("customer:{}", session.person_id);
+    if !method.is_safe() {
+        let presented = headers
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if session.csrf_token.is_empty()
+            || !constant_time_eq(presented, session.csrf_token.as_bytes())
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_token_required",
+                "a change from a signed-in browser must send the session's `csrf_token` (GET /v1/me) in `X-PartnerGate-CSRF`",
+            )
+            .deny()
+            .into_response());
+        }
+    }
+    if let Some(named) = headers.get(ACTOR_HEADER)
+        && named.as_bytes() != actor.as_bytes()
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "actor_mismatch",
+            format!("signed in as `{actor}`: a session cannot act as another principal"),
+        )
+        .deny()
+        .into_response());
+    }
+    Ok(SessionActor(actor))
+}
+
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies.split(';').map(str::trim).find_map(|c| {
+        c.strip_prefix(&format!("{SESSION_COOKIE}="))
+            .map(String::from)
+    })
+}
+
+/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, and
+/// Secure when the site is served over https.
+pub(super) fn set_session_cookie(session: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        SESSION_TTL.as_secs()
+    )
+}

@@ -1,0 +1,346 @@
+//! The organization-user endpoints of the HTTP API. The acting principal is
+//! either named by the `X-PartnerGate-Actor` header (`customer:<id>` or
+//! `staff:<id>`), asserted by the storefront that holds the service token, or
+//! the person of a signed-in browser's session (changes then also need the
+//! session's CSRF token in `X-PartnerGate-CSRF`).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::Deserialize;
+
+use super::auth::Actor;
+use super::error::{ApiError, bad_query};
+use super::json::{
+    ApiJson, ApiQuery, audit_json, membership_json, organization_json, page_json, page_reply,
+    reply, results_json,
+};
+use super::state::AppState;
+use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
+use crate::bindings::types::{AccountStatus, MemberSort};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/organizations", post(create_organization))
+        .route(
+            "/v1/organizations/{organization}/users",
+            get(list_org_users).post(add_user),
+        )
+        .route(
+            "/v1/organizations/{organization}/users/bulk",
+            post(bulk_add),
+        )
+        .route("/v1/organizations/{organization}/audit", get(org_audit))
+        .route("/v1/users", get(list_all_users))
+        .route("/v1/users/bulk", post(bulk_change))
+        .route("/v1/users/{person}", patch(edit_user))
+        .route("/v1/users/{person}/{step}", post(change_user))
+        .route("/v1/audit", get(all_audit))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    email: String,
+    name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    is_admin: bool,
+    #[serde(default, deserialize_with = "super::json::optional_whole_u64")]
+    spending_limit: Option<u64>,
+}
+
+impl From<NewUserBody> for NewUser {
+    fn from(b: NewUserBody) -> Self {
+        NewUser {
+            email: b.email,
+            name: b.name,
+            roles: b.roles,
+            is_admin: b.is_admin,
+            spending_limit: b.spending_limit,
+        }
+    }
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    ApiJson(b): ApiJson<NewUserBody>,
+) -> Response {
+    reply(
+        state.gate.add_user(&actor, &org, b.into()).await,
+        StatusCode::CREATED,
+        membership_json,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkAddBody {
+    users: Vec<NewUserBody>,
+}
+
+async fn bulk_add(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    ApiJson(b): ApiJson<BulkAddBody>,
+) -> Response {
+    let users = b.users.into_iter().map(NewUser::from).collect();
+    reply(
+        state.gate.bulk_add(&actor, &org, users).await,
+        StatusCode::OK,
+        results_json,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    #[serde(deserialize_with = "super::json::whole_u64")]
+    version: u64,
+    name: Option<String>,
+    email: Option<String>,
+    roles: Option<Vec<String>>,
+    is_admin: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    spending_limit: Option<Option<u64>>,
+}
+
+/// `null` means "remove the limit", absence means "leave it".
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    super::json::optional_whole_u64(d).map(Some)
+}
+
+async fn edit_user(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(person): Path<String>,
+    ApiJson(b): ApiJson<EditBody>,
+) -> Response {
+    let changes = UserChanges {
+        name: b.name,
+        email: b.email,
+        roles: b.roles,
+        is_admin: b.is_admin,
+        spending_limit: b.spending_limit,
+    };
+    let target = Target {
+        person_id: person,
+        version: b.version,
+    };
+    reply(
+        state.gate.edit_user(&actor, target, changes).await,
+        StatusCode::OK,
+        membership_json,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionBody {
+    #[serde(deserialize_with = "super::json::whole_u64")]
+    version: u64,
+}
+
+async fn change_user(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path((person, step)): Path<(String, String)>,
+    ApiJson(b): ApiJson<VersionBody>,
+) -> Response {
+    let target = Target {
+        person_id: person,
+        version: b.version,
+    };
+    let result = match step.as_str() {
+        "revoke" => state.gate.revoke_user(&actor, target).await,
+        "reinstate" => state.gate.reinstate_user(&actor, target).await,
+        "remove" => state.gate.remove_user(&actor, target).await,
+        "reinvite" => state.gate.reinvite_user(&actor, target).await,
+        _ => {
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such step `{step}`: use revoke, reinstate, remove or reinvite"),
+            )
+            .into_response();
+        }
+    };
+    reply(result, StatusCode::OK, membership_json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetBody {
+    person_id: String,
+    #[serde(deserialize_with = "super::json::whole_u64")]
+    version: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkChangeBody {
+    action: String,
+    targets: Vec<TargetBody>,
+}
+
+async fn bulk_change(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiJson(b): ApiJson<BulkChangeBody>,
+) -> Response {
+    let action = match b.action.as_str() {
+        "revoke" => BulkAction::Revoke,
+        "reinstate" => BulkAction::Reinstate,
+        "remove" => BulkAction::Remove,
+        "reinvite" => BulkAction::Reinvite,
+        other => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("unknown action `{other}`: use revoke, reinstate, remove or reinvite"),
+            )
+            .into_response();
+        }
+    };
+    let targets = b
+        .targets
+        .into_iter()
+        .map(|t| Target {
+            person_id: t.person_id,
+            version: t.version,
+        })
+        .collect();
+    reply(
+        state.gate.bulk_change(&actor, action, targets).await,
+        StatusCode::OK,
+        results_json,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    status: Option<String>,
+    search: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuery, Response> {
+    let bad = |m: String| bad_query(m).into_response();
+    let status = match p.status.as_deref() {
+        None | Some("all") => None,
+        Some(s) => Some(s.parse::<AccountStatus>().map_err(|e| bad(e.to_string()))?),
+    };
+    let sort = match p.sort.as_deref() {
+        None | Some("name") => MemberSort::Name,
+        Some("email") => MemberSort::Email,
+        Some("company") => MemberSort::Company,
+        Some("added") => MemberSort::Added,
+        Some(other) => {
+            return Err(bad(format!(
+                "unknown sort `{other}`: use name, email, company or added"
+            )));
+        }
+    };
+    let descending = match p.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => return Err(bad(format!("unknown order `{other}`: use asc or desc"))),
+    };
+    Ok(UserQuery {
+        organization_id,
+        status,
+        search: p.search,
+        sort,
+        descending,
+        cursor: p.cursor,
+        limit: p.limit.unwrap_or(50),
+    })
+}
+
+async fn list_org_users(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Response {
+    match user_query(Some(org), params) {
+        Ok(query) => page_reply(state.gate.list_users(&actor, query).await, page_json),
+        Err(r) => r,
+    }
+}
+
+async fn list_all_users(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Response {
+    match user_query(None, params) {
+        Ok(query) => page_reply(state.gate.list_users(&actor, query).await, page_json),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageParams {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn org_audit(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(org): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Response {
+    let result = state
+        .gate
+        .read_audit(
+            &actor,
+            Some(&org),
+            p.cursor.as_deref(),
+            p.limit.unwrap_or(50),
+        )
+        .await;
+    page_reply(result, audit_json)
+}
+
+async fn all_audit(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Response {
+    let result = state
+        .gate
+        .read_audit(&actor, None, p.cursor.as_deref(), p.limit.unwrap_or(50))
+        .await;
+    page_reply(result, audit_json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrganizationBody {
+    name: String,
+}
+
+async fn create_organization(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiJson(b): ApiJson<OrganizationBody>,
+) -> Response {
+    reply(
+        state.gate.create_organization(&actor, &b.name).await,
+        StatusCode::CREATED,
+        organization_json,
+    )
+}
