@@ -244,12 +244,34 @@ impl ServeOptions {
 
     /// Refuses an open service on a non-loopback address.
     pub fn check(&self) -> Result<(), Error> {
-        if !self.listen.ip().is_loopback() && self.service_token.is_none() {
+        self.check_address(self.listen)
+    }
+
+    /// Refuses an open service on `address` unless it is loopback.
+    pub fn check_address(&self, address: SocketAddr) -> Result<(), Error> {
+        if !address.ip().is_loopback() && self.service_token.is_none() {
             return Err(Error::Config(format!(
-                "refusing to listen on `{}` without a service token: set PARTNERGATE_SERVICE_TOKEN",
-                self.listen
+                "refusing to listen on `{address}` without a service token: set PARTNERGATE_SERVICE_TOKEN"
             )));
         }
         Ok(())
+    }
+
+    /// The options `partnergate serve` reads from `args` (flags only, no
+    /// program or command name) and the environment: for embedding the
+    /// service and for tests.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            options: ServeOptions,
+        }
+        let args = std::iter::once(std::ffi::OsString::from("serve"))
+            .chain(args.into_iter().map(Into::into));
+        <Serve as clap::Parser>::try_parse_from(args).map(|s| s.options)
     }
 }

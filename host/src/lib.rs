@@ -17,6 +17,7 @@
 //!   configuration.
 #![deny(missing_docs)]
 
+pub mod app;
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod cache;

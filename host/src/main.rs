@@ -1,5 +1,6 @@
 //! `partnergate`: serve the HTTP API, decide one request, validate and test
-//! policies. Argument parsing only; the work is in the library.
+//! policies. Argument parsing and printing results; the work, including
+//! the wiring of `serve` ([`partnergate::app::run`]), is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,28 +95,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(options) => {
             options.check()?;
-            let gate = options.host.builder().await?.build().await?;
             let listener = tokio::net::TcpListener::bind(options.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", options.listen))?;
-            eprintln!(
-                "partnergate listening on http://{} (policy set {}, {})",
-                listener.local_addr()?,
-                gate.policy_summary().version,
-                gate.policy_summary().source
-            );
-            let outbox = gate.spawn_outbox(options.mailer()?, std::time::Duration::from_secs(1));
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            let sign_in = options.sign_in(&gate).await?;
-            let router = partnergate::server::router_with_sign_in(
-                gate,
-                options.service_token.clone(),
-                sign_in,
-            );
-            partnergate::server::serve_router(listener, router, shutdown).await?;
-            outbox.stop().await;
+            partnergate::app::run(listener, options, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Authorize {

@@ -4,34 +4,58 @@ use super::common;
 
 use std::net::SocketAddr;
 
+use partnergate::config::ServeOptions;
 use partnergate::server;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+/// `partnergate serve` itself ([`partnergate::app::run`]) on port 0, on an
+/// in-memory directory seeded with the sample records.
 struct Server {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), partnergate::Error>>,
+    _outbox: tempfile::TempDir,
 }
 
 impl Server {
     async fn start(token: Option<&str>) -> Self {
-        let gate = common::gate().await;
+        let outbox = tempfile::tempdir().unwrap();
+        let seed = common::policies_dir().join("directory.json");
+        let mut args: Vec<String> = vec![
+            "--database".into(),
+            ":memory:".into(),
+            "--directory-seed".into(),
+            seed.display().to_string(),
+            "--cache-dir".into(),
+            common::artifact_dir().display().to_string(),
+            "--outbox-file".into(),
+            outbox.path().join("outbox.jsonl").display().to_string(),
+        ];
+        if let Some(token) = token {
+            args.extend(["--service-token".into(), token.into()]);
+        }
+        let config = ServeOptions::from_args(args).expect("serve options");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(
-            listener,
-            gate,
-            token.map(String::from),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let task = tokio::spawn(partnergate::app::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        // Serving once health answers.
+        let health = format!("http://{addr}/v1/health");
+        for _ in 0..600 {
+            if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(!task.is_finished(), "the app stopped at start");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         Self {
             addr,
             stop: Some(stop),
             task,
+            _outbox: outbox,
         }
     }
 

@@ -1,0 +1,120 @@
+//! Configuring and starting a [`PartnerGate`].
+
+use super::*;
+
+/// Configures and starts a [`PartnerGate`].
+pub struct Builder {
+    plugin: PluginSource,
+    policies: PolicySource,
+    artifact_dir: Option<PathBuf>,
+    limits: Limits,
+    directory: Option<Arc<dyn Directory>>,
+    cache: Option<Arc<dyn StatusCache>>,
+    clock: Clock,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            plugin: PluginSource::Embedded,
+            policies: PolicySource::Embedded,
+            artifact_dir: None,
+            limits: Limits::default(),
+            directory: None,
+            cache: None,
+            clock: Clock::system(),
+        }
+    }
+}
+
+impl Builder {
+    /// The component to load (default: the embedded plugin).
+    pub fn plugin(mut self, plugin: PluginSource) -> Self {
+        self.plugin = plugin;
+        self
+    }
+
+    /// Where the policy set comes from (default: the embedded defaults).
+    pub fn policies(mut self, policies: PolicySource) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// Caches the compiled plugin in `dir` (default: no cache).
+    pub fn artifact_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.artifact_dir = Some(dir.into());
+        self
+    }
+
+    /// Bounds on calls and instances.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The customer directory (default: an empty SQLite database in memory).
+    pub fn directory(mut self, directory: Arc<dyn Directory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The status cache (default: in-process, 30 s TTL).
+    pub fn cache(mut self, cache: Arc<dyn StatusCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The clock the host and the plugin read (default: the system clock).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Compiles (or loads) the plugin, validates the policy set and warms
+    /// one instance. Refuses to start on an invalid policy set.
+    pub async fn build(self) -> Result<PartnerGate, Error> {
+        let wasm = match &self.plugin {
+            PluginSource::Embedded => PLUGIN_WASM.to_vec(),
+            PluginSource::Bytes(bytes) => bytes.clone(),
+            PluginSource::File(path) => std::fs::read(path).map_err(|e| {
+                Error::Config(format!("cannot read plugin `{}`: {e}", path.display()))
+            })?,
+        };
+        let started = Instant::now();
+        let engine = runtime::engine()?;
+        let (component, artifact) =
+            runtime::load_component(&engine, &wasm, self.artifact_dir.as_deref())?;
+        let compile_time = started.elapsed();
+        let directory: Arc<dyn Directory> = match self.directory {
+            Some(directory) => directory,
+            None => Arc::new(
+                SqliteDirectory::in_memory(self.clock.clone())
+                    .map_err(|e| Error::Unavailable(e.to_string()))?,
+            ),
+        };
+        let services = Services {
+            directory,
+            cache: self
+                .cache
+                .unwrap_or_else(|| Arc::new(MemoryCache::new(Duration::from_secs(30)))),
+            outbox_ready: Arc::new(Notify::new()),
+            clock: self.clock,
+        };
+        tracing::info!(
+            directory = services.directory.summary(),
+            cache = services.cache.summary(),
+            ?artifact,
+            ?compile_time,
+            "plugin ready"
+        );
+        let pool = Pool::new(&engine, &component, services.clone(), self.limits)?;
+        let (schema, files) = self.policies.read()?;
+        pool.install(schema, files).await?;
+        Ok(PartnerGate {
+            pool: Arc::new(pool),
+            policies: self.policies,
+            services,
+            artifact,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! [`PartnerGate`]: the host as a library. Build one with [`Builder`], then
+//! ask it for decisions; `partnergate serve` is a thin HTTP layer on top.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use tokio::sync::{Notify, watch};
+
+use crate::bindings::access;
+use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
+use crate::bindings::sign_in::{self, SignedIn};
+use crate::bindings::types::ExternalIdentity;
+use crate::bindings::types::{
+    AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
+};
+use crate::cache::StatusCache;
+use crate::cache::memory::MemoryCache;
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::directory::sqlite::SqliteDirectory;
+use crate::error::Error;
+use crate::notify::Mailer;
+use crate::policies::PolicySource;
+use crate::pool::{Limits, Pool};
+use crate::runtime::{self, Artifact};
+use crate::state::Services;
+
+pub use crate::decision::{AuthorizeRequest, Decision, DecisionKind};
+
+/// The plugin component built with this host (`plugin/`, release, LTO).
+pub const PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/partnergate_plugin.wasm"));
+
+/// Which component to load.
+#[derive(Clone, Debug)]
+pub enum PluginSource {
+    /// [`PLUGIN_WASM`].
+    Embedded,
+    /// A component file.
+    File(PathBuf),
+    /// Component bytes.
+    Bytes(Vec<u8>),
+}
+
+/// The summary of the policy set in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicySummary {
+    /// Content hash reported by the plugin.
+    pub version: String,
+    /// Number of policies.
+    pub policies: u32,
+    /// Permits.
+    pub permits: u32,
+    /// Forbids.
+    pub forbids: u32,
+    /// Where the set was read from.
+    pub source: String,
+}
+
+mod builder;
+mod signin;
+mod users;
+
+pub use builder::Builder;
+
+/// A running PartnerGate host. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct PartnerGate {
+    pool: Arc<Pool>,
+    policies: PolicySource,
+    services: Services,
+    artifact: Artifact,
+}
+
+impl PartnerGate {
+    /// A builder with embedded defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Decides a request. An `Err` is a denial the caller could not get a
+    /// decision for (bad request, plugin fault, unavailable backend).
+    pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
+        let context = match &request.context {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::Object(_) => request.context.to_string(),
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "context must be a JSON object".into(),
+                ));
+            }
+        };
+        let wit = access::Request {
+            principal: request.principal.clone(),
+            action: request.action.clone(),
+            resource: request.resource.clone(),
+            context,
+        };
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_access()
+                        .call_authorize(&mut warm.store, &wit)
+                        .await
+                })
+            })
+            .await?;
+        match result {
+            Ok(decision) => Ok(decision.into()),
+            Err(access::Error::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),
+            Err(access::Error::Unavailable(m)) => Err(Error::Unavailable(m)),
+            Err(access::Error::NotLoaded) => {
+                Err(Error::Engine("the plugin has no policy set loaded".into()))
+            }
+            Err(access::Error::InternalError(m)) => Err(Error::Engine(
+                m.unwrap_or_else(|| "plugin internal error".into()),
+            )),
+        }
+    }
+
+    /// Checks the policy set at `source` exactly as a load would, without
+    /// putting it in use.
+    pub async fn validate_policies(&self, source: &PolicySource) -> Result<PolicySummary, Error> {
+        let (schema, files) = source.read()?;
+        let summary = self.pool.validate(&schema, &files).await?;
+        Ok(summary_of(&summary, source))
+    }
+
+    /// Re-reads the configured policy source and puts it in use if it
+    /// validates; otherwise the current set stays in use and the problems are
+    /// returned.
+    pub async fn reload_policies(&self) -> Result<PolicySummary, Error> {
+        let (schema, files) = self.policies.read()?;
+        let bundle = self.pool.install(schema, files).await?;
+        tracing::info!(
+            version = bundle.summary.version,
+            source = self.policies.describe(),
+            "policy set reloaded"
+        );
+        Ok(summary_of(&bundle.summary, &self.policies))
+    }
+
+    /// The policy set in use.
+    pub fn policy_summary(&self) -> PolicySummary {
+        summary_of(&self.pool.bundle().summary, &self.policies)
+    }
+
+    /// The customer directory behind the plugin.
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.services.directory
+    }
+
+    /// The status cache behind the plugin.
+    pub fn cache(&self) -> &Arc<dyn StatusCache> {
+        &self.services.cache
+    }
+
+    /// How the component was obtained on this start.
+    pub fn artifact(&self) -> &Artifact {
+        &self.artifact
+    }
+
+    /// Warm instances waiting for a call.
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle_count()
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        self.pool.limits()
+    }
+
+    /// The clock the host and plugin read.
+    pub fn clock(&self) -> &Clock {
+        &self.services.clock
+    }
+
+    /// Starts delivering the outbox through `mailer` in the background until
+    /// the returned handle is stopped or dropped.
+    pub fn spawn_outbox(&self, mailer: Arc<dyn Mailer>, poll: Duration) -> OutboxHandle {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(crate::notify::run_outbox(
+            self.services.directory.clone(),
+            mailer,
+            self.services.clock.clone(),
+            self.services.outbox_ready.clone(),
+            poll,
+            stopped,
+        ));
+        OutboxHandle {
+            stop,
+            task: Some(task),
+        }
+    }
+}
+
+/// The background outbox delivery; stops when stopped or dropped.
+pub struct OutboxHandle {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl OutboxHandle {
+    /// Stops delivery and waits for the worker to finish its current message.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for OutboxHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn summary_of(s: &crate::bindings::policy::Summary, source: &PolicySource) -> PolicySummary {
+    PolicySummary {
+        version: s.version.clone(),
+        policies: s.policies,
+        permits: s.permits,
+        forbids: s.forbids,
+        source: source.describe(),
+    }
+}

@@ -1,0 +1,105 @@
+//! The sign-in operations of the library API: linking, the `autoLink`
+//! dry run, session checks and refusal audits, through the plugin's
+//! `sign-in` interface.
+
+use super::*;
+
+impl PartnerGate {
+    /// Resolves an identity whose ID token was validated to a customer,
+    /// linking it when the sign-in rules allow. `Err(Error::Refused(reason))`
+    /// says why not; every link and refusal is audited.
+    pub async fn link_identity(&self, identity: ExternalIdentity) -> Result<SignedIn, Error> {
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_link(&mut warm.store, &identity)
+                        .await
+                })
+            })
+            .await?;
+        result.map_err(sign_in_error)
+    }
+
+    /// What the policies decide on `autoLink` for `identity` and the customer
+    /// `person_id`, changing nothing (policy tests, explaining a refusal).
+    /// `Err(Error::Refused)` when there is no such customer.
+    pub async fn decide_link(
+        &self,
+        identity: ExternalIdentity,
+        person_id: &str,
+    ) -> Result<Decision, Error> {
+        let person_id = person_id.to_string();
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_decide_link(&mut warm.store, &identity, &person_id)
+                        .await
+                })
+            })
+            .await?;
+        result.map(Decision::from).map_err(sign_in_error)
+    }
+
+    /// Whether a session of `person_id`, begun in `organization_id`, may go
+    /// on: `Err(Error::Refused)` with the reason whenever a fresh sign-in of
+    /// the person would be refused.
+    pub async fn check_session(&self, person_id: &str, organization_id: &str) -> Result<(), Error> {
+        let (person_id, organization_id) = (person_id.to_string(), organization_id.to_string());
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_check_session(&mut warm.store, &person_id, &organization_id)
+                        .await
+                })
+            })
+            .await?;
+        result.map_err(sign_in_error)
+    }
+
+    /// Puts an ID token or code exchange refused before linking into the
+    /// audit trail (`idTokenRefused` by `provider:<provider>`), through the
+    /// plugin like every other entry.
+    pub async fn record_refusal(
+        &self,
+        provider: &str,
+        issuer: &str,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let (provider, issuer, reason) =
+            (provider.to_string(), issuer.to_string(), reason.to_string());
+        let result = self
+            .pool
+            .run(move |warm| {
+                Box::pin(async move {
+                    warm.plugin
+                        .partnergate_b2b_sign_in()
+                        .call_record_refusal(&mut warm.store, &provider, &issuer, &reason)
+                        .await
+                })
+            })
+            .await?;
+        result.map_err(sign_in_error)
+    }
+}
+
+fn sign_in_error(err: sign_in::Error) -> Error {
+    match err {
+        sign_in::Error::Unsupported => {
+            Error::Unsupported("the loaded plugin does not implement sign-in".into())
+        }
+        sign_in::Error::Refused(reason) => Error::Refused(reason),
+        sign_in::Error::Unavailable(m) => Error::Unavailable(m),
+        sign_in::Error::InternalError(m) => {
+            Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
+        }
+    }
+}
