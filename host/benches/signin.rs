@@ -27,7 +27,6 @@ use openidconnect::{
 };
 use partnergate::PartnerGate;
 use partnergate::bindings::org_users::NewUser;
-use partnergate::cache::EphemeralStore;
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
@@ -202,7 +201,7 @@ async fn run() {
         "redirect_uri": "http://127.0.0.1:1/v1/signin/bench/callback",
     }))
     .unwrap();
-    let store: Arc<dyn EphemeralStore> = gate.cache().clone();
+    let store = gate.ephemeral().clone();
     let sign_in = SignInService::discover(vec![config], store).await.unwrap();
 
     // Native baseline: the same validation with openidconnect alone.

@@ -128,7 +128,8 @@ impl HostOptions {
                 .await
                 .map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
         }
-        let cache: Arc<dyn crate::cache::StatusCache> = match &self.redis_url {
+        let builder = builder.clock(clock).directory(Arc::new(directory));
+        Ok(match &self.redis_url {
             Some(url) => {
                 let mut config = crate::cache::redis::RedisCacheConfig::new(url.clone());
                 config.entry_ttl = Duration::from_secs(self.cache_ttl_secs.max(1));
@@ -140,16 +141,18 @@ impl HostOptions {
                         "Redis at `{url}` is not reachable yet: reading the directory until it is"
                     );
                 }
-                Arc::new(cache)
+                // One Redis for the status cache and for sign-in state and
+                // sessions, so that every node sees both.
+                let cache = Arc::new(cache);
+                builder.cache(cache.clone()).ephemeral(cache)
             }
-            None => Arc::new(crate::cache::memory::MemoryCache::new(Duration::from_secs(
-                self.cache_ttl_secs.max(1),
-            ))),
-        };
-        Ok(builder
-            .clock(clock)
-            .directory(Arc::new(directory))
-            .cache(cache))
+            None => {
+                let cache = Arc::new(crate::cache::memory::MemoryCache::new(Duration::from_secs(
+                    self.cache_ttl_secs.max(1),
+                )));
+                builder.cache(cache.clone()).ephemeral(cache)
+            }
+        })
     }
 }
 
@@ -215,7 +218,7 @@ impl ServeOptions {
             return Ok(None);
         };
         let providers = crate::oidc::ProviderConfig::from_file(path)?;
-        let store: Arc<dyn crate::cache::EphemeralStore> = gate.cache().clone();
+        let store = gate.ephemeral().clone();
         Ok(Some(Arc::new(
             crate::oidc::SignInService::discover(providers, store).await?,
         )))

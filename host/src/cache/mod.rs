@@ -1,15 +1,19 @@
-//! The account-status cache in front of the directory.
+//! The account-status cache in front of the directory, and the store of
+//! short-lived sign-in values ([`EphemeralStore`], a trait of its own that
+//! the in-process and Redis backends also implement).
 //!
 //! One trait, one module per backend: [`memory`] (the embedded default, for a
 //! single node), [`redis`] (several nodes) and [`none`] (no caching). A miss
 //! is always safe; a stale hit is not, so every directory change invalidates
 //! what it touched before it is reported done ([`invalidate_after`]).
 
+pub mod ephemeral;
 pub mod error;
 pub mod memory;
 pub mod none;
 pub mod redis;
 
+pub use ephemeral::EphemeralStore;
 pub use error::CacheError;
 
 use async_trait::async_trait;
@@ -19,7 +23,7 @@ use crate::bindings::types::{Account, Organization};
 
 /// A status-cache backend.
 #[async_trait]
-pub trait StatusCache: EphemeralStore + Send + Sync + 'static {
+pub trait StatusCache: Send + Sync + 'static {
     /// What this backend is, for logs.
     fn summary(&self) -> String;
 
@@ -44,33 +48,6 @@ pub trait StatusCache: EphemeralStore + Send + Sync + 'static {
     /// Drops an organization's entry and those of its members (their entries
     /// embed its status and administrator count).
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError>;
-}
-
-/// Short-lived values any node can read back: sign-in state (`state`,
-/// `nonce`, PKCE verifier) and sessions, kept in the same store as the status
-/// cache so a sign-in begun on one node can finish on another.
-#[async_trait]
-pub trait EphemeralStore: Send + Sync + 'static {
-    /// Stores `value` under (`namespace`, `key`) for `ttl`, replacing any.
-    async fn put_ephemeral(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &str,
-        ttl: std::time::Duration,
-    ) -> Result<(), CacheError>;
-    /// Reads a value without consuming it.
-    async fn get_ephemeral(&self, namespace: &str, key: &str)
-    -> Result<Option<String>, CacheError>;
-    /// Reads and deletes a value in one step: of two concurrent takers only
-    /// one gets it (single use).
-    async fn take_ephemeral(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<String>, CacheError>;
-    /// Deletes a value.
-    async fn delete_ephemeral(&self, namespace: &str, key: &str) -> Result<(), CacheError>;
 }
 
 /// Whether a change op can make a cached account stale.

@@ -10,6 +10,7 @@ pub struct Builder {
     limits: Limits,
     directory: Option<Arc<dyn Directory>>,
     cache: Option<Arc<dyn StatusCache>>,
+    ephemeral: Option<Arc<dyn EphemeralStore>>,
     clock: Clock,
 }
 
@@ -22,6 +23,7 @@ impl Default for Builder {
             limits: Limits::default(),
             directory: None,
             cache: None,
+            ephemeral: None,
             clock: Clock::system(),
         }
     }
@@ -64,6 +66,14 @@ impl Builder {
         self
     }
 
+    /// Where sign-in state and sessions live (default: in process). Several
+    /// nodes share one — Redis — so that a sign-in begun on one node can
+    /// finish on another.
+    pub fn ephemeral(mut self, store: Arc<dyn EphemeralStore>) -> Self {
+        self.ephemeral = Some(store);
+        self
+    }
+
     /// The clock the host and the plugin read (default: the system clock).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -92,11 +102,20 @@ impl Builder {
                     .map_err(|e| Error::Unavailable(e.to_string()))?,
             ),
         };
+        let in_process = || Arc::new(MemoryCache::new(Duration::from_secs(30)));
+        let (cache, ephemeral): (Arc<dyn StatusCache>, Arc<dyn EphemeralStore>) =
+            match (self.cache, self.ephemeral) {
+                (Some(cache), Some(ephemeral)) => (cache, ephemeral),
+                (Some(cache), None) => (cache, in_process()),
+                (None, Some(ephemeral)) => (in_process(), ephemeral),
+                (None, None) => {
+                    let both = in_process();
+                    (both.clone(), both)
+                }
+            };
         let services = Services {
             directory,
-            cache: self
-                .cache
-                .unwrap_or_else(|| Arc::new(MemoryCache::new(Duration::from_secs(30)))),
+            cache,
             outbox_ready: Arc::new(Notify::new()),
             clock: self.clock,
         };
@@ -114,6 +133,7 @@ impl Builder {
             pool: Arc::new(pool),
             policies: self.policies,
             services,
+            ephemeral,
             artifact,
         })
     }

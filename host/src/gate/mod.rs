@@ -16,8 +16,8 @@ use crate::bindings::types::ExternalIdentity;
 use crate::bindings::types::{
     AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
 };
-use crate::cache::StatusCache;
 use crate::cache::memory::MemoryCache;
+use crate::cache::{EphemeralStore, StatusCache};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::directory::sqlite::SqliteDirectory;
@@ -71,6 +71,7 @@ pub struct PartnerGate {
     pool: Arc<Pool>,
     policies: PolicySource,
     services: Services,
+    ephemeral: Arc<dyn EphemeralStore>,
     artifact: Artifact,
 }
 
@@ -152,6 +153,11 @@ impl PartnerGate {
     /// The customer directory behind the plugin.
     pub fn directory(&self) -> &Arc<dyn Directory> {
         &self.services.directory
+    }
+
+    /// Where sign-in state and sessions live.
+    pub fn ephemeral(&self) -> &Arc<dyn EphemeralStore> {
+        &self.ephemeral
     }
 
     /// The status cache behind the plugin.

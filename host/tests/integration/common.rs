@@ -162,6 +162,7 @@ pub async fn node(db: &std::path::Path, redis: &RedisServer, seed: bool) -> Node
     let gate = PartnerGate::builder()
         .directory(dir.clone())
         .cache(cache.clone())
+        .ephemeral(cache.clone())
         .clock(clock)
         .artifact_cache(artifact_dir())
         .build()

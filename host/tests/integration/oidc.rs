@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use partnergate::PartnerGate;
-use partnergate::cache::EphemeralStore;
 use partnergate::oidc::{ProviderConfig, SignInService};
 use partnergate::server;
 use reqwest::StatusCode;
@@ -200,7 +199,7 @@ async fn serve_node_with(
         entra,
     ];
     configs.extend(extra);
-    let store: Arc<dyn EphemeralStore> = gate.cache().clone();
+    let store = gate.ephemeral().clone();
     let sign_in = SignInService::discover(configs, store)
         .await
         .expect("discovery");
@@ -446,7 +445,7 @@ async fn rp_pkce_verifier_mismatch_and_rp_nonce_invalid_are_refused() {
         let b = browser();
         let callback = until_callback(&site, &b, "test", "ivan").await;
         let state = state_of(&callback);
-        let store = site.gate.cache();
+        let store = site.gate.ephemeral();
         let stored = store
             .get_ephemeral("oidc-state", &state)
             .await
@@ -891,7 +890,7 @@ async fn discovery_does_not_follow_redirects() {
         async move { axum::response::Redirect::temporary(&to) }
     });
     tokio::spawn(async move { axum::serve(listener, redirector).await });
-    let store: Arc<dyn EphemeralStore> = common::gate().await.cache().clone();
+    let store = common::gate().await.ephemeral().clone();
 
     // Discovery at the redirecting address never succeeds: the provider
     // stays unavailable through the background retries too.
