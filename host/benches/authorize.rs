@@ -11,7 +11,6 @@
 //! their records stay equal (it still reads the records through the host on
 //! every call); the same memo natively is printed as a second reference.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,9 +28,7 @@ use serde_json::json;
 
 const ITERATIONS: usize = 20_000;
 
-fn policies_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
-}
+use partnergate_testkit::policies_dir;
 
 fn requests() -> Vec<AuthorizeRequest> {
     vec![
@@ -512,46 +509,9 @@ mod users {
 
 mod cache {
     use super::*;
-    use partnergate::bindings::org_users::Target;
     use partnergate::cache::StatusCache;
     use partnergate::cache::none::NoCache;
     use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
-    use partnergate::directory::Directory;
-
-    struct Redis(std::process::Child, u16);
-
-    impl Drop for Redis {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn start_redis() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis(child, port)
-    }
 
     async fn node(db: &std::path::Path, cache: Arc<dyn StatusCache>) -> PartnerGate {
         let clock = Clock::system();
@@ -589,7 +549,7 @@ mod cache {
     }
 
     pub async fn run(native_p50: Duration) {
-        let redis = start_redis();
+        let redis = partnergate_testkit::RedisServer::start();
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("shared.db");
         {
@@ -604,8 +564,8 @@ mod cache {
             "\nstatus cache: customer:bob browse store:main, SQLite file + redis-server on loopback"
         );
         let request = AuthorizeRequest::new("customer:bob", "browse", "store:main");
-        let a = node(&db, redis_cache(redis.1, true).await).await;
-        let b_cache = redis_cache(redis.1, true).await;
+        let a = node(&db, redis_cache(redis.port, true).await).await;
+        let b_cache = redis_cache(redis.port, true).await;
         let b = node(&db, b_cache.clone()).await;
         let report = |label: &str, samples: Vec<Duration>| {
             let s = stats(samples);
@@ -622,7 +582,7 @@ mod cache {
         );
         let before = b_cache.stats();
         assert!(before.l1_hits > 10_000, "{before:?}");
-        let redis_only = node(&db, redis_cache(redis.1, false).await).await;
+        let redis_only = node(&db, redis_cache(redis.port, false).await).await;
         report(
             "Redis hit (first level off)",
             timed(&redis_only, &request, 5_000).await,
@@ -638,40 +598,15 @@ mod cache {
         let mut propagation = Vec::new();
         for _ in 0..200 {
             assert!(b.authorize(&request).await.unwrap().is_allowed());
-            let version = dir
-                .get_account("bob")
-                .await
-                .unwrap()
-                .unwrap()
-                .membership
-                .unwrap()
-                .version;
+            // The version is read before the clock starts.
+            let bob = partnergate_testkit::target(&dir, "bob").await;
             let t = Instant::now();
-            a.revoke_user(
-                "customer:alice",
-                Target {
-                    person_id: "bob".into(),
-                    version,
-                },
-            )
-            .await
-            .unwrap();
+            a.revoke_user("customer:alice", bob).await.unwrap();
             while b.authorize(&request).await.unwrap().is_allowed() {}
             propagation.push(t.elapsed());
-            let version = dir
-                .get_account("bob")
-                .await
-                .unwrap()
-                .unwrap()
-                .membership
-                .unwrap()
-                .version;
             a.reinstate_user(
                 "customer:alice",
-                Target {
-                    person_id: "bob".into(),
-                    version,
-                },
+                partnergate_testkit::target(&dir, "bob").await,
             )
             .await
             .unwrap();

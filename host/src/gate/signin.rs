@@ -5,22 +5,29 @@
 use super::*;
 
 impl PartnerGate {
+    /// Runs one `sign-in` call on a warm instance; its error becomes the
+    /// library's.
+    async fn sign_in<R: Send + 'static>(
+        &self,
+        call: impl for<'a> FnOnce(
+            &'a sign_in::Guest,
+            &'a mut wasmtime::Store<crate::state::HostState>,
+        ) -> crate::pool::Call<'a, Result<R, sign_in::Error>>
+        + Send
+        + 'static,
+    ) -> Result<R, Error> {
+        self.pool
+            .run(move |warm| call(warm.plugin.partnergate_b2b_sign_in(), &mut warm.store))
+            .await?
+            .map_err(sign_in_error)
+    }
+
     /// Resolves an identity whose ID token was validated to a customer,
     /// linking it when the sign-in rules allow. `Err(Error::Refused(reason))`
     /// says why not; every link and refusal is audited.
     pub async fn link_identity(&self, identity: ExternalIdentity) -> Result<SignedIn, Error> {
-        let result = self
-            .pool
-            .run(move |warm| {
-                Box::pin(async move {
-                    warm.plugin
-                        .partnergate_b2b_sign_in()
-                        .call_link(&mut warm.store, &identity)
-                        .await
-                })
-            })
-            .await?;
-        result.map_err(sign_in_error)
+        self.sign_in(move |g, s| Box::pin(async move { g.call_link(s, &identity).await }))
+            .await
     }
 
     /// What the policies decide on `autoLink` for `identity` and the customer
@@ -32,18 +39,11 @@ impl PartnerGate {
         person_id: &str,
     ) -> Result<Decision, Error> {
         let person_id = person_id.to_string();
-        let result = self
-            .pool
-            .run(move |warm| {
-                Box::pin(async move {
-                    warm.plugin
-                        .partnergate_b2b_sign_in()
-                        .call_decide_link(&mut warm.store, &identity, &person_id)
-                        .await
-                })
-            })
-            .await?;
-        result.map(Decision::from).map_err(sign_in_error)
+        self.sign_in(move |g, s| {
+            Box::pin(async move { g.call_decide_link(s, &identity, &person_id).await })
+        })
+        .await
+        .map(Decision::from)
     }
 
     /// Whether a session of `person_id`, begun in `organization_id`, may go
@@ -51,18 +51,10 @@ impl PartnerGate {
     /// the person would be refused.
     pub async fn check_session(&self, person_id: &str, organization_id: &str) -> Result<(), Error> {
         let (person_id, organization_id) = (person_id.to_string(), organization_id.to_string());
-        let result = self
-            .pool
-            .run(move |warm| {
-                Box::pin(async move {
-                    warm.plugin
-                        .partnergate_b2b_sign_in()
-                        .call_check_session(&mut warm.store, &person_id, &organization_id)
-                        .await
-                })
-            })
-            .await?;
-        result.map_err(sign_in_error)
+        self.sign_in(move |g, s| {
+            Box::pin(async move { g.call_check_session(s, &person_id, &organization_id).await })
+        })
+        .await
     }
 
     /// Puts an ID token or code exchange refused before linking into the
@@ -76,18 +68,10 @@ impl PartnerGate {
     ) -> Result<(), Error> {
         let (provider, issuer, reason) =
             (provider.to_string(), issuer.to_string(), reason.to_string());
-        let result = self
-            .pool
-            .run(move |warm| {
-                Box::pin(async move {
-                    warm.plugin
-                        .partnergate_b2b_sign_in()
-                        .call_record_refusal(&mut warm.store, &provider, &issuer, &reason)
-                        .await
-                })
-            })
-            .await?;
-        result.map_err(sign_in_error)
+        self.sign_in(move |g, s| {
+            Box::pin(async move { g.call_record_refusal(s, &provider, &issuer, &reason).await })
+        })
+        .await
     }
 }
 

@@ -29,22 +29,11 @@ async fn allowed_to_browse(gate: &PartnerGate, person: &str) -> bool {
 }
 
 async fn target(node: &Node, person: &str) -> Target {
-    target_in(&node.dir, person).await
+    common::target(&*node.dir, person).await
 }
 
 async fn target_in(dir: &SqliteDirectory, person: &str) -> Target {
-    let version = dir
-        .get_account(person)
-        .await
-        .unwrap()
-        .unwrap()
-        .membership
-        .unwrap()
-        .version;
-    Target {
-        person_id: person.into(),
-        version,
-    }
+    common::target(dir, person).await
 }
 
 fn none() -> UserChanges {

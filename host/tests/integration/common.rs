@@ -13,10 +13,7 @@ use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{AuthorizeRequest, Builder, Decision, PartnerGate};
 
-/// The repository's `policies/` directory.
-pub fn policies_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
-}
+pub use partnergate_testkit::{RedisServer, policies_dir, target, version};
 
 /// A compiled-artifact cache shared by all tests of this build.
 pub fn artifact_dir() -> PathBuf {
@@ -62,73 +59,6 @@ pub async fn decide_with(
     gate.authorize(&request)
         .await
         .unwrap_or_else(|e| panic!("{principal} {action} {resource}: {e}"))
-}
-
-/// A `redis-server` of the test's own, on a free port, without persistence.
-pub struct RedisServer {
-    pub port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl RedisServer {
-    /// Starts one on a free port.
-    pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = Self { port, child: None };
-        server.restart();
-        server
-    }
-
-    /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it again on the same port (after [`stop`](Self::stop)).
-    pub fn restart(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (scripts/test.sh installs it)");
-        self.child = Some(child);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start on {}",
-                self.port
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    /// Kills it.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// One node of several: its host, its Redis-backed cache, its connection to

@@ -4,9 +4,8 @@
 //! session → store access, and the refusals.
 
 use super::common;
+use partnergate_testkit::{Provider, free_port, start_provider, start_provider_on};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,84 +14,6 @@ use partnergate::oidc::{ProviderConfig, SignInService};
 use partnergate::server;
 use reqwest::StatusCode;
 use serde_json::Value;
-
-struct Provider {
-    child: Child,
-    issuer: String,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// How long the provider may take to start; under a loaded CI machine Node
-/// has been seen to stall at start (once in many runs), so a stalled start is
-/// retried on a new port rather than hanging the suite.
-const PROVIDER_START: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_provider(redirects: &[String]) -> Provider {
-    start_provider_on(None, redirects)
-}
-
-/// Starts the provider on `port` (retried there), or on a free port.
-fn start_provider_on(port: Option<u16>, redirects: &[String]) -> Provider {
-    let mut failures = Vec::new();
-    for _ in 0..3 {
-        match try_start_provider(port.unwrap_or_else(free_port), redirects) {
-            Ok(provider) => return provider,
-            Err(err) => {
-                eprintln!("the test OpenID provider did not start, retrying: {err}");
-                failures.push(err);
-            }
-        }
-    }
-    panic!("the test OpenID provider did not start: {failures:?}");
-}
-
-fn try_start_provider(port: u16, redirects: &[String]) -> Result<Provider, String> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integration/oidc");
-    let mut child = Command::new("node")
-        .arg(dir.join("provider.mjs"))
-        .arg(port.to_string())
-        .arg(redirects.join(","))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node must be installed; scripts/test.sh runs `npm ci` in integration/oidc");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (ready, first_line) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        let _ = ready.send(line);
-        // Keep draining its output so that it never writes into a closed pipe.
-        std::io::copy(&mut out, &mut std::io::sink())
-    });
-    // Killed on drop when it does not start.
-    let mut provider = Provider {
-        child,
-        issuer: String::new(),
-    };
-    match first_line.recv_timeout(PROVIDER_START) {
-        Ok(line) if line.starts_with("READY ") => {
-            provider.issuer = line.trim_start_matches("READY ").trim().to_string();
-            Ok(provider)
-        }
-        Ok(line) => Err(format!("port {port}: it printed {line:?}")),
-        Err(_) => Err(format!("port {port}: not ready within {PROVIDER_START:?}")),
-    }
-}
 
 struct Site {
     base: String,
@@ -337,16 +258,7 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
             .is_allowed()
     );
 
-    let version = site
-        .gate
-        .directory()
-        .get_account("ivan")
-        .await
-        .unwrap()
-        .unwrap()
-        .membership
-        .unwrap()
-        .version;
+    let version = common::version(&**site.gate.directory(), "ivan").await;
     let target = partnergate::bindings::org_users::Target {
         person_id: "ivan".into(),
         version,

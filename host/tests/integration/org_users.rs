@@ -57,22 +57,8 @@ fn new_user(email: &str) -> NewUser {
 }
 
 impl Fixture {
-    async fn version(&self, person: &str) -> u64 {
-        self.dir
-            .get_account(person)
-            .await
-            .unwrap()
-            .unwrap()
-            .membership
-            .unwrap()
-            .version
-    }
-
     async fn target(&self, person: &str) -> Target {
-        Target {
-            person_id: person.into(),
-            version: self.version(person).await,
-        }
+        common::target(&*self.dir, person).await
     }
 
     async fn browses(&self, person: &str) -> bool {

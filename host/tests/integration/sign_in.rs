@@ -202,14 +202,7 @@ async fn a_linked_member_who_is_revoked_later_is_refused() {
     gate.link_identity(identity("sub-ivan", &["ivan@acme.test"]))
         .await
         .unwrap();
-    let version = dir
-        .get_account("ivan")
-        .await
-        .unwrap()
-        .unwrap()
-        .membership
-        .unwrap()
-        .version;
+    let version = common::version(&*dir, "ivan").await;
     let target = partnergate::bindings::org_users::Target {
         person_id: "ivan".into(),
         version,

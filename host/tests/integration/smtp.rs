@@ -3,9 +3,9 @@
 //! including a restart while messages are undelivered, and the file fallback.
 
 use super::common;
+use partnergate_testkit::{SmtpServer, TlsSmtpServer, free_port, test_certificates};
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,53 +15,6 @@ use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::notify::{FileMailer, Mailer as _, SmtpMailer};
-
-struct SmtpServer(Child);
-
-impl SmtpServer {
-    fn start(port: u16, maildir: &Path) -> Self {
-        let python = std::env::var("PARTNERGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start aiosmtpd (python3 -m pip install -r integration/requirements.txt)");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self(child)
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn host(db: &Path, clock: &Clock, seed: bool) -> PartnerGate {
     let dir = SqliteDirectory::open(db, clock.clone()).unwrap();
@@ -197,120 +150,6 @@ async fn without_smtp_notifications_are_written_to_the_outbox_file() {
     assert!(line["subject"].as_str().unwrap().contains("Acme Corp"));
 }
 
-/// A test CA and a certificate for 127.0.0.1 it signed, made with `openssl`
-/// (scripts/test.sh installs it when missing): (ca.pem, cert.pem, key.pem).
-fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl must be installed (scripts/test.sh installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=PartnerGate test CA",
-        ],
-    ]
-    .concat());
-    run(&[
-        &["req"][..],
-        &ec,
-        &[
-            "-keyout",
-            "key.pem",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    ]
-    .concat());
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "leaf.ext",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    )
-}
-
-/// `integration/smtp/server.py`: STARTTLS or SMTPS, AUTH required.
-struct TlsSmtpServer(Child);
-
-impl TlsSmtpServer {
-    fn start(mode: &str, port: u16, maildir: &Path, cert: &Path, key: &Path) -> Self {
-        let python = std::env::var("PARTNERGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integration/smtp/server.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .args([mode, &port.to_string()])
-            .args([maildir, cert, key])
-            .args(["mailer", "s3cret-pass"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start integration/smtp/server.py (python3 -m pip install -r integration/requirements.txt)");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "READY", "the TLS SMTP server did not start");
-        Self(child)
-    }
-}
-
-impl Drop for TlsSmtpServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn tls_settings(
     url: String,
     ca: Option<&Path>,
@@ -352,7 +191,8 @@ async fn invitations_go_over_starttls_and_implicit_tls_with_credentials() {
     ] {
         let maildir = tmp.path().join(format!("maildir-{mode}"));
         let port = free_port();
-        let _server = TlsSmtpServer::start(mode, port, &maildir, &cert, &key);
+        let _server =
+            TlsSmtpServer::start(mode, port, &maildir, &cert, &key, "mailer", "s3cret-pass");
         let url = scheme.replace("{port}", &port.to_string());
 
         let mailer =

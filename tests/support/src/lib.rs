@@ -1,0 +1,355 @@
+//! Test-only support shared by the host's integration tests and benchmarks:
+//! launchers of the real services the tests start for themselves (Redis,
+//! the SMTP servers, the OpenID provider), each on a free loopback port and
+//! stopped when dropped; the sample fixtures; and small helpers.
+//!
+//! Nothing here is used outside tests and benchmarks.
+#![allow(missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use partnergate::bindings::org_users::Target;
+use partnergate::directory::Directory;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The repository's `policies/` directory.
+pub fn policies_dir() -> PathBuf {
+    repo_root().join("policies")
+}
+
+/// The sample directory beside the default policies.
+pub fn sample_seed() -> PathBuf {
+    policies_dir().join("directory.json")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A person's membership version as the directory holds it now.
+pub async fn version(dir: &dyn Directory, person: &str) -> u64 {
+    dir.get_account(person)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no person `{person}`"))
+        .membership
+        .unwrap_or_else(|| panic!("`{person}` has no membership"))
+        .version
+}
+
+/// A lifecycle target for `person` at the version the directory holds now.
+pub async fn target(dir: &dyn Directory, person: &str) -> Target {
+    Target {
+        person_id: person.into(),
+        version: version(dir, person).await,
+    }
+}
+
+/// A `redis-server` of the test's own, on a free port, without persistence.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    /// Starts one on a free port.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { port, child: None };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again on the same port (after [`stop`](Self::stop)).
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start on {}",
+                self.port
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Python's `aiosmtpd` storing every message in a maildir (plain SMTP).
+pub struct SmtpServer(Child);
+
+impl SmtpServer {
+    pub fn start(port: u16, maildir: &Path) -> Self {
+        let python = std::env::var("PARTNERGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start aiosmtpd (python3 -m pip install -r integration/requirements.txt)");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start listening on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `integration/smtp/server.py`: STARTTLS or SMTPS, `AUTH` required.
+pub struct TlsSmtpServer(Child);
+
+impl TlsSmtpServer {
+    pub fn start(
+        mode: &str,
+        port: u16,
+        maildir: &Path,
+        cert: &Path,
+        key: &Path,
+        user: &str,
+        password: &str,
+    ) -> Self {
+        let python = std::env::var("PARTNERGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = repo_root().join("integration/smtp/server.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .args([mode, &port.to_string()])
+            .args([maildir, cert, key])
+            .args([user, password])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start integration/smtp/server.py (python3 -m pip install -r integration/requirements.txt)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "the TLS SMTP server did not start");
+        Self(child)
+    }
+}
+
+impl Drop for TlsSmtpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A test CA and a certificate for 127.0.0.1 it signed, made with `openssl`
+/// (scripts/test.sh installs it when missing): (ca.pem, cert.pem, key.pem).
+pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl must be installed (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=PartnerGate test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+/// The test OpenID provider (`integration/oidc/provider.mjs`).
+pub struct Provider {
+    child: Child,
+    pub issuer: String,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How long the provider may take to start; under a loaded CI machine Node
+/// has been seen to stall at start (once in many runs), so a stalled start is
+/// retried on a new port rather than hanging the suite.
+pub const PROVIDER_START: Duration = Duration::from_secs(20);
+
+pub fn start_provider(redirects: &[String]) -> Provider {
+    start_provider_on(None, redirects)
+}
+
+/// Starts the provider on `port` (retried there), or on a free port.
+pub fn start_provider_on(port: Option<u16>, redirects: &[String]) -> Provider {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match try_start_provider(port.unwrap_or_else(free_port), redirects) {
+            Ok(provider) => return provider,
+            Err(err) => {
+                eprintln!("the test OpenID provider did not start, retrying: {err}");
+                failures.push(err);
+            }
+        }
+    }
+    panic!("the test OpenID provider did not start: {failures:?}");
+}
+
+pub fn try_start_provider(port: u16, redirects: &[String]) -> Result<Provider, String> {
+    let dir = repo_root().join("integration/oidc");
+    let mut child = Command::new("node")
+        .arg(dir.join("provider.mjs"))
+        .arg(port.to_string())
+        .arg(redirects.join(","))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node must be installed; scripts/test.sh runs `npm ci` in integration/oidc");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (ready, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = ready.send(line);
+        // Keep draining its output so that it never writes into a closed pipe.
+        std::io::copy(&mut out, &mut std::io::sink())
+    });
+    // Killed on drop when it does not start.
+    let mut provider = Provider {
+        child,
+        issuer: String::new(),
+    };
+    match first_line.recv_timeout(PROVIDER_START) {
+        Ok(line) if line.starts_with("READY ") => {
+            provider.issuer = line.trim_start_matches("READY ").trim().to_string();
+            Ok(provider)
+        }
+        Ok(line) => Err(format!("port {port}: it printed {line:?}")),
+        Err(_) => Err(format!("port {port}: not ready within {PROVIDER_START:?}")),
+    }
+}
