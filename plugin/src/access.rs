@@ -13,16 +13,7 @@ use cedar_policy::{
 use crate::model::{Account, Decision, Effect, Organization, Staff};
 use crate::policy_set::LoadedPolicies;
 
-/// Where the rules read records from. The component reads the host's cache
-/// and directory; native tests and benchmarks read memory.
-pub trait Records {
-    /// A person with membership and organization; `None` when unknown.
-    fn account(&self, person_id: &str) -> Result<Option<Account>, Unavailable>;
-    /// An organization; `None` when unknown.
-    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable>;
-    /// A staff member; `None` when unknown.
-    fn staff(&self, id: &str) -> Result<Option<Staff>, Unavailable>;
-}
+pub use crate::ports::{Records, Unavailable};
 
 /// Records read at most once each: for one operation that makes many
 /// decisions (a staff member's listing over every assigned organization).
@@ -71,11 +62,6 @@ impl<R: Records> Records for ReadOnce<'_, R> {
         read_once(&self.staff, id, || self.inner.staff(id))
     }
 }
-
-/// The records could not be read.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("records unavailable: {0}")]
-pub struct Unavailable(pub String);
 
 /// One authorization question, as the caller wrote it.
 #[derive(Clone, Copy, Debug)]

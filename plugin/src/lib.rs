@@ -1,14 +1,16 @@
 //! PartnerGate's plugin: the business rules, as a WebAssembly component.
 //!
 //! # Layout
-//! - [`model`]: plain records the rules work on.
+//! - [`model`]: plain records the rules work on; [`ports`]: what the rules
+//!   need from outside (records, the directory), as traits.
 //! - [`policy_set`]: parsing and validating the Cedar schema and policies.
 //! - [`access`]: building entities from records and deciding.
 //! - [`users`]: the organization-user lifecycle; [`signin`]: linking
 //!   identities from OpenID providers to customer records.
-//! - [`memory`]: records in memory, for native tests and benchmarks.
+//! - [`memory`]: the ports in memory, for native tests and benchmarks.
 //! - `component` (wasm32 only): the `wit-bindgen` glue that converts WIT types
-//!   to these modules' types and back, and reads records through the host.
+//!   to these modules' types and back, and implements the ports over the
+//!   host's imports (status cache first, then the directory).
 //!
 //! Nothing outside `component` knows about WIT, so `cargo test -p
 //! partnergate-plugin` runs the rules natively.
@@ -18,6 +20,7 @@ pub mod access;
 pub mod memory;
 pub mod model;
 pub mod policy_set;
+pub mod ports;
 pub mod signin;
 pub mod users;
 

@@ -10,6 +10,7 @@ use crate::model::{
     OrganizationStatus, Person,
 };
 use crate::policy_set::LoadedPolicies;
+pub use crate::ports::{DirError, Directory};
 
 /// Seconds an invited user must wait between two invitations.
 pub const REINVITE_INTERVAL_SECS: u64 = 300;
@@ -51,21 +52,6 @@ pub enum UserError {
     Unavailable(String),
 }
 
-/// Why a directory call failed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DirError {
-    /// Version mismatch.
-    Conflict(String),
-    /// Missing record.
-    NotFound(String),
-    /// Uniqueness violated.
-    Duplicate(String),
-    /// Malformed input (a cursor the directory did not issue).
-    Invalid(String),
-    /// Backend down.
-    Unavailable(String),
-}
-
 impl From<DirError> for UserError {
     fn from(err: DirError) -> Self {
         match err {
@@ -81,48 +67,6 @@ impl From<Unavailable> for UserError {
     fn from(err: Unavailable) -> Self {
         Self::Unavailable(err.0)
     }
-}
-
-/// What the lifecycle needs from the directory beyond [`Records`] (which may
-/// answer from a cache). Reads here are always fresh.
-pub trait Directory: Records {
-    /// A listing page, passed through untouched.
-    type MemberPage;
-    /// An audit page, passed through untouched.
-    type AuditPage;
-
-    /// A fresh id for a record of `kind`.
-    fn new_id(&self, kind: &str) -> Result<String, DirError>;
-    /// A person with membership and organization, read from the directory.
-    fn fresh_account(&self, person_id: &str) -> Result<Option<crate::model::Account>, DirError>;
-    /// The person with this (normalized) email.
-    fn account_by_email(&self, email: &str) -> Result<Option<crate::model::Account>, DirError>;
-    /// The person linked to (issuer, subject).
-    fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError>;
-    /// Whether any external identity is linked to the person.
-    fn has_links(&self, person_id: &str) -> Result<bool, DirError>;
-    /// An onboarding request.
-    fn onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirError>;
-    /// The pending request for an email.
-    fn pending_onboarding(&self, email: &str) -> Result<Option<OnboardingRequest>, DirError>;
-    /// Requests, newest first.
-    fn list_onboarding(
-        &self,
-        status: Option<OnboardingStatus>,
-    ) -> Result<Vec<OnboardingRequest>, DirError>;
-    /// A page of members.
-    fn list_members(&self, query: MemberQuery) -> Result<Self::MemberPage, DirError>;
-    /// A page of the audit trail.
-    fn read_audit(
-        &self,
-        organization: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<Self::AuditPage, DirError>;
-    /// Commits ops and audit entry atomically.
-    fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirError>;
-    /// Now, in Unix seconds.
-    fn now(&self) -> u64;
 }
 
 /// A new user.
