@@ -225,7 +225,7 @@ impl org_users::Guest for Component {
         query: org_users::UserQuery,
     ) -> Result<types::MemberPage, org_users::Error> {
         let query = users::UserQuery {
-            organization_id: query.organization_id,
+            organizations: query.organization_id,
             status: query.status.map(account_status),
             search: query.search,
             sort: match query.sort {

@@ -261,11 +261,14 @@ pub enum MemberSort {
     Added,
 }
 
-/// A directory listing query.
+/// A listing of members. `S` is which organizations: the directory is
+/// given the list to read (`Vec<String>`, never empty); a caller of the
+/// lifecycle names one or none (`Option<String>`: all the actor manages,
+/// [`crate::users::UserQuery`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct MemberQuery {
-    /// Organizations to list (never empty).
-    pub organizations: Vec<String>,
+pub struct MemberQuery<S = Vec<String>> {
+    /// Organizations to list.
+    pub organizations: S,
     /// Status filter.
     pub status: Option<AccountStatus>,
     /// Search text.
@@ -278,4 +281,19 @@ pub struct MemberQuery {
     pub cursor: Option<String>,
     /// Page size.
     pub limit: u32,
+}
+
+impl<S> MemberQuery<S> {
+    /// The same listing over `organizations`.
+    pub fn over<T>(self, organizations: T) -> MemberQuery<T> {
+        MemberQuery {
+            organizations,
+            status: self.status,
+            search: self.search,
+            sort: self.sort,
+            descending: self.descending,
+            cursor: self.cursor,
+            limit: self.limit,
+        }
+    }
 }

@@ -5,9 +5,9 @@
 
 use crate::access::{self, AccessError, Names, Records, Unavailable};
 use crate::model::{
-    AccountStatus, AuditEntry, ChangeOp, Decision, Effect, MemberQuery, MemberSort, Membership,
-    Notification, NotificationKind, OnboardingRequest, OnboardingStatus, Organization,
-    OrganizationStatus, Person,
+    AccountStatus, AuditEntry, ChangeOp, Decision, Effect, MemberQuery, Membership, Notification,
+    NotificationKind, OnboardingRequest, OnboardingStatus, Organization, OrganizationStatus,
+    Person,
 };
 use crate::policy_set::LoadedPolicies;
 pub use crate::ports::{DirError, Directory};
@@ -121,24 +121,8 @@ pub enum BulkAction {
     Reinvite,
 }
 
-/// A listing request.
-#[derive(Clone, Debug, PartialEq)]
-pub struct UserQuery {
-    /// One organization, or all the actor manages.
-    pub organization_id: Option<String>,
-    /// Status filter.
-    pub status: Option<AccountStatus>,
-    /// Search text.
-    pub search: Option<String>,
-    /// Order.
-    pub sort: MemberSort,
-    /// Reverse.
-    pub descending: bool,
-    /// Cursor.
-    pub cursor: Option<String>,
-    /// Page size.
-    pub limit: u32,
-}
+/// A listing request: one organization, or (`None`) all the actor manages.
+pub type UserQuery = MemberQuery<Option<String>>;
 
 /// Trims and lower-cases an email and checks its shape.
 pub fn normalize_email(email: &str) -> Result<String, UserError> {
@@ -666,7 +650,7 @@ impl<D: Directory> Users<'_, D> {
                 query.limit
             )));
         }
-        let organizations = match &query.organization_id {
+        let organizations = match &query.organizations {
             Some(id) => {
                 self.permit_on_organization(actor, "listUsers", id)?;
                 self.organization(id)?;
@@ -708,19 +692,12 @@ impl<D: Directory> Users<'_, D> {
                 allowed
             }
         };
-        let search = query
+        let mut query = query.over(organizations);
+        query.search = query
             .search
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        Ok(self.dir.list_members(MemberQuery {
-            organizations,
-            status: query.status,
-            search,
-            sort: query.sort,
-            descending: query.descending,
-            cursor: query.cursor,
-            limit: query.limit,
-        })?)
+        Ok(self.dir.list_members(query)?)
     }
 
     /// Reads an organization's audit trail, or all of it.
