@@ -200,6 +200,16 @@ impl Pool {
         R: Send,
         F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
     {
+        self.run_within(self.limits.call_timeout, call).await
+    }
+
+    /// [`Self::run`] with a deadline of `timeout` instead of the call
+    /// timeout: for a call that does the work of many (a bulk call).
+    pub(crate) async fn run_within<R, F>(&self, timeout: Duration, call: F) -> Result<R, Error>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
+    {
         let _permit = self
             .running
             .acquire()
@@ -211,7 +221,6 @@ impl Pool {
             Some(warm) => warm,
             None => self.instantiate().await?,
         };
-        let timeout = self.limits.call_timeout;
         if warm.generation != bundle.generation && bundle.generation != 0 {
             warm.arm(timeout);
             let loaded = warm

@@ -34,6 +34,12 @@ impl<'a, R: Records> ReadOnce<'a, R> {
             staff: Default::default(),
         }
     }
+
+    /// Every account read so far (that existed): what the decisions made
+    /// over these records depended on.
+    pub fn accounts_read(&self) -> Vec<Account> {
+        self.accounts.borrow().values().flatten().cloned().collect()
+    }
 }
 
 fn read_once<T: Clone>(

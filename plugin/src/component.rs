@@ -593,6 +593,12 @@ impl users::Directory for HostRecords {
 
 fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
     match op {
+        model::ChangeOp::ExpectMembership(person, version) => {
+            directory::ChangeOp::ExpectMembership((person, version))
+        }
+        model::ChangeOp::ExpectActiveAdmins(organization, count) => {
+            directory::ChangeOp::ExpectActiveAdmins((organization, count))
+        }
         model::ChangeOp::PutPerson(p) => directory::ChangeOp::PutPerson(types::Person {
             id: p.id,
             email: p.email,

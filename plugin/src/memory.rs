@@ -148,6 +148,22 @@ impl DirectoryState {
                 self.onboarding.insert(request.id.clone(), request);
             }
             ChangeOp::Queue(notification) => self.outbox.push(notification),
+            ChangeOp::ExpectMembership(person, version) => {
+                let stored = self.memberships.get(&person).map(|m| m.version);
+                if stored != Some(version) {
+                    return Err(DirError::Conflict(format!(
+                        "membership of `{person}` changed since the decision"
+                    )));
+                }
+            }
+            ChangeOp::ExpectActiveAdmins(org, count) => {
+                let now = self.organization(&org).map(|o| o.active_admins);
+                if now != Some(count) {
+                    return Err(DirError::Conflict(format!(
+                        "the administrators of `{org}` changed since the decision"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -227,6 +227,11 @@ pub enum ChangeOp {
     PutOnboarding(OnboardingRequest, Option<u64>),
     /// Queue a notification.
     Queue(Notification),
+    /// Commit only if the person's membership is still at this version.
+    ExpectMembership(String, u64),
+    /// Commit only if the organization still has this many active
+    /// administrators.
+    ExpectActiveAdmins(String, u32),
 }
 
 /// Who changed what and why.

@@ -208,6 +208,54 @@ fn permit_with(
     }
 }
 
+/// Records read fresh from the directory, never from a cache: the decisions
+/// a change acts on are made over these, and [`guards`] makes the change
+/// commit only while they still hold.
+struct Fresh<'a, D>(&'a D);
+
+impl<D: Directory> Records for Fresh<'_, D> {
+    fn account(&self, person_id: &str) -> Result<Option<crate::model::Account>, Unavailable> {
+        self.0
+            .fresh_account(person_id)
+            .map_err(|e| Unavailable(format!("{e:?}")))
+    }
+
+    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable> {
+        self.0.organization(id)
+    }
+
+    fn staff(&self, id: &str) -> Result<Option<crate::model::Staff>, Unavailable> {
+        self.0.staff(id)
+    }
+}
+
+/// What the decisions over `records` depended on, as guards the directory
+/// checks inside the change's transaction: each membership read is still at
+/// its version, and each organization still has the active administrators
+/// counted. Two administrators revoking each other at once can no longer
+/// both commit: the second finds the first's change and fails with
+/// `conflict`, to be decided again.
+fn guards<R: Records>(records: &access::ReadOnce<'_, R>) -> Vec<ChangeOp> {
+    let mut ops = Vec::new();
+    let mut organizations = Vec::new();
+    for account in records.accounts_read() {
+        if let Some(m) = &account.membership {
+            ops.push(ChangeOp::ExpectMembership(m.person_id.clone(), m.version));
+        }
+        if let Some(o) = account.organization
+            && !organizations.iter().any(|(id, _)| *id == o.id)
+        {
+            organizations.push((o.id, o.active_admins));
+        }
+    }
+    ops.extend(
+        organizations
+            .into_iter()
+            .map(|(id, count)| ChangeOp::ExpectActiveAdmins(id, count)),
+    );
+    ops
+}
+
 /// The lifecycle rules over a policy set and a directory.
 pub struct Users<'a, D: Directory> {
     /// The policy set in use.
@@ -232,19 +280,22 @@ impl<D: Directory> Users<'_, D> {
     /// name attributes of the resource).
     fn permit_before_details(
         &self,
+        records: &impl Records,
         actor: &str,
         action: &str,
         resource: &str,
         see: &str,
     ) -> Result<Vec<String>, UserError> {
-        let denied = match self.permit(actor, action, resource) {
+        let permit =
+            |action: &str| permit_with(self.loaded, self.names, records, actor, action, resource);
+        let denied = match permit(action) {
             Err(UserError::Denied(decision)) => decision,
             other => return other,
         };
         let seen = if action == see {
             Err(UserError::Denied(denied.clone()))
         } else {
-            self.permit(actor, see, resource)
+            permit(see)
         };
         match seen {
             Ok(_) => Err(UserError::Denied(denied)),
@@ -257,15 +308,22 @@ impl<D: Directory> Users<'_, D> {
         }
     }
 
-    /// Decides `action` on a user, revealing nothing to an actor who may not
-    /// see the user ([`Self::permit_before_details`]).
+    /// Decides `action` on a user, over `records`, revealing nothing to an
+    /// actor who may not see the user ([`Self::permit_before_details`]).
     fn permit_on_user(
         &self,
+        records: &impl Records,
         actor: &str,
         action: &str,
         person_id: &str,
     ) -> Result<Vec<String>, UserError> {
-        self.permit_before_details(actor, action, &format!("customer:{person_id}"), SEE_USER)
+        self.permit_before_details(
+            records,
+            actor,
+            action,
+            &format!("customer:{person_id}"),
+            SEE_USER,
+        )
     }
 
     /// Decides `action` on an organization, revealing nothing to an actor
@@ -277,6 +335,7 @@ impl<D: Directory> Users<'_, D> {
         organization_id: &str,
     ) -> Result<Vec<String>, UserError> {
         self.permit_before_details(
+            self.dir,
             actor,
             action,
             &format!("organization:{organization_id}"),
@@ -292,10 +351,13 @@ impl<D: Directory> Users<'_, D> {
 
     /// The target's account and membership, checked against the version
     /// read. Call it only once the actor is permitted to act on the target.
-    fn target(&self, target: &Target) -> Result<(crate::model::Account, Membership), UserError> {
-        let account = self
-            .dir
-            .fresh_account(&target.person_id)?
+    fn target(
+        &self,
+        records: &impl Records,
+        target: &Target,
+    ) -> Result<(crate::model::Account, Membership), UserError> {
+        let account = records
+            .account(&target.person_id)?
             .ok_or_else(|| UserError::NotFound(format!("user `{}`", target.person_id)))?;
         let membership = account.membership.clone().ok_or_else(|| {
             UserError::NotFound(format!(
@@ -412,14 +474,19 @@ impl<D: Directory> Users<'_, D> {
         changes: UserChanges,
     ) -> Result<Membership, UserError> {
         let resource = format!("customer:{}", target.person_id);
-        let mut policies = self.permit_on_user(actor, "editUser", &target.person_id)?;
-        let (account, before) = self.target(target)?;
+        let fresh = Fresh(self.dir);
+        let records = access::ReadOnce::new(&fresh);
+        let mut policies = self.permit_on_user(&records, actor, "editUser", &target.person_id)?;
+        let (account, before) = self.target(&records, target)?;
         let mut after = before.clone();
         let mut person = account.person.clone();
         if let Some(admin) = changes.is_admin
             && admin != before.is_admin
         {
-            policies.extend(self.permit(
+            policies.extend(permit_with(
+                self.loaded,
+                self.names,
+                &records,
                 actor,
                 if admin {
                     "designateAdmin"
@@ -462,7 +529,7 @@ impl<D: Directory> Users<'_, D> {
             after.spending_limit = spending_limit(limit)?;
         }
         after.version = before.version + 1;
-        let mut ops = Vec::new();
+        let mut ops = guards(&records);
         if person != account.person {
             ops.push(ChangeOp::PutPerson(person.clone()));
         }
@@ -489,11 +556,14 @@ impl<D: Directory> Users<'_, D> {
         notify: bool,
     ) -> Result<Membership, UserError> {
         let resource = format!("customer:{}", target.person_id);
-        let policies = self.permit_on_user(actor, action, &target.person_id)?;
-        let (account, before) = self.target(target)?;
+        let fresh = Fresh(self.dir);
+        let records = access::ReadOnce::new(&fresh);
+        let policies = self.permit_on_user(&records, actor, action, &target.person_id)?;
+        let (account, before) = self.target(&records, target)?;
         let mut after = next(&before)?;
         after.version = before.version + 1;
-        let mut ops = vec![ChangeOp::PutMembership(after.clone(), Some(before.version))];
+        let mut ops = guards(&records);
+        ops.push(ChangeOp::PutMembership(after.clone(), Some(before.version)));
         if notify {
             let org = self.organization(&before.organization_id)?;
             ops.push(ChangeOp::Queue(self.invitation(

@@ -70,7 +70,9 @@ pub async fn invalidate_after(cache: &dyn StatusCache, ops: &[ChangeOp]) -> Resu
             }
             ChangeOp::LinkIdentity(_)
             | ChangeOp::PutOnboarding(_)
-            | ChangeOp::QueueNotification(_) => {}
+            | ChangeOp::QueueNotification(_)
+            | ChangeOp::ExpectMembership(_)
+            | ChangeOp::ExpectActiveAdmins(_) => {}
         }
     }
     Ok(())

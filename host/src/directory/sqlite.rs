@@ -513,6 +513,36 @@ fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Directo
             })?;
         }
         ChangeOp::QueueNotification(n) => enqueue(tx, n, now)?,
+        ChangeOp::ExpectMembership((person, version)) => {
+            let stored: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM memberships WHERE person_id = ?1",
+                    params![person],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            if stored != Some(*version as i64) {
+                return Err(DirectoryError::Conflict(format!(
+                    "the membership of `{person}` changed since the decision: read it again"
+                )));
+            }
+        }
+        ChangeOp::ExpectActiveAdmins((organization, count)) => {
+            let now: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM memberships
+                     WHERE organization_id = ?1 AND is_admin AND status = 'active'",
+                    params![organization],
+                    |r| r.get(0),
+                )
+                .map_err(unavailable)?;
+            if now != i64::from(*count) {
+                return Err(DirectoryError::Conflict(format!(
+                    "the administrators of `{organization}` changed since the decision: read it again"
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -820,7 +850,12 @@ impl Directory for SqliteDirectory {
         let now = self.clock.now_secs();
         let mut conn = self.conn();
         // Dropping the transaction without commit rolls everything back.
-        let tx = conn.transaction().map_err(unavailable)?;
+        // IMMEDIATE takes the write lock first, so the checks below (versions,
+        // `expect-*` guards) and the writes see one state, also when other
+        // processes share the file.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
         for op in &ops {
             apply_op(&tx, op, now)?;
         }

@@ -15,9 +15,31 @@ impl PartnerGate {
         + Send
         + 'static,
     ) -> Result<R, Error> {
+        self.org_users_for(1, call).await
+    }
+
+    /// [`Self::org_users`] for a call doing the work of `items` operations
+    /// (a bulk call): its deadline is the call timeout plus a tenth of it
+    /// per item beyond the first.
+    async fn org_users_for<R: Send + 'static>(
+        &self,
+        items: usize,
+        call: impl for<'a> FnOnce(
+            &'a org_users::Guest,
+            &'a mut wasmtime::Store<crate::state::HostState>,
+        ) -> crate::pool::Call<'a, Result<R, org_users::Error>>
+        + Send
+        + 'static,
+    ) -> Result<R, Error> {
+        let base = self.limits().call_timeout;
+        // Bounded: the plugin refuses more than `BULK_MAX` items anyway.
+        let extra = items.saturating_sub(1).min(1000) as u32;
+        let budget = base + base / 10 * extra;
         user_result(
             self.pool
-                .run(move |warm| call(warm.plugin.partnergate_b2b_org_users(), &mut warm.store))
+                .run_within(budget, move |warm| {
+                    call(warm.plugin.partnergate_b2b_org_users(), &mut warm.store)
+                })
                 .await?,
         )
     }
@@ -96,7 +118,7 @@ impl PartnerGate {
     ) -> Result<Vec<Result<Membership, Error>>, Error> {
         let (actor, org) = (actor.to_string(), organization_id.to_string());
         let results = self
-            .org_users(move |g, s| {
+            .org_users_for(users.len(), move |g, s| {
                 Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
             })
             .await?;
@@ -114,7 +136,7 @@ impl PartnerGate {
     ) -> Result<Vec<Result<Membership, Error>>, Error> {
         let actor = actor.to_string();
         let results = self
-            .org_users(move |g, s| {
+            .org_users_for(targets.len(), move |g, s| {
                 Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
             })
             .await?;

@@ -950,3 +950,101 @@ async fn staff_create_an_organization_and_its_admin_directly() {
         .unwrap_err();
     assert!(matches!(err, Error::Denied(_)), "{err}");
 }
+
+/// Two administrators revoking each other at the same instant never leave
+/// their organization without one: what `keep-last-admin` decided on (two
+/// active administrators) is checked again inside the change's transaction,
+/// so the second change fails with a conflict and, decided again, is denied.
+/// Pins the race where both succeeded in 6 of 30 tries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_admins_revoking_each_other_at_once_leave_one_admin() {
+    let f = fixture().await;
+    let active_admins = |f: &Fixture| {
+        let dir = f.dir.clone();
+        async move {
+            dir.get_organization("globex")
+                .await
+                .unwrap()
+                .unwrap()
+                .active_admins
+        }
+    };
+    // Warm instances for both calls, so that they decide at the same time
+    // rather than one waiting for an instance.
+    for _ in 0..50 {
+        if f.gate.idle_instances() >= 2 {
+            break;
+        }
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                let gate = f.gate.clone();
+                tokio::spawn(async move {
+                    common::decide(&gate, "customer:gina", "browse", "store:main").await
+                })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap();
+        }
+    }
+    assert!(f.gate.idle_instances() >= 2);
+    let mut both = 0;
+    let mut one = 0;
+    for round in 0..40 {
+        let (gina, gail) = (f.target("gina").await, f.target("gail").await);
+        let (g1, g2) = (f.gate.clone(), f.gate.clone());
+        let (a, b) = tokio::join!(
+            tokio::spawn(async move { g1.revoke_user("customer:gina", gail).await }),
+            tokio::spawn(async move { g2.revoke_user("customer:gail", gina).await }),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        match (&a, &b) {
+            (Ok(_), Ok(_)) => both += 1,
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => {
+                one += 1;
+                assert!(
+                    matches!(e, Error::Conflict(_) | Error::Denied(_)),
+                    "round {round}: {e}"
+                );
+            }
+            (Err(x), Err(y)) => panic!("round {round}: neither revoked: {x}; {y}"),
+        }
+        assert_eq!(active_admins(&f).await, 1, "round {round}: {a:?} {b:?}");
+        // The one still active reinstates the other.
+        let (admin, revoked) = if a.is_ok() {
+            ("gina", "gail")
+        } else {
+            ("gail", "gina")
+        };
+        f.gate
+            .reinstate_user(&format!("customer:{admin}"), f.target(revoked).await)
+            .await
+            .unwrap();
+        assert_eq!(active_admins(&f).await, 2);
+    }
+    assert_eq!(both, 0, "both revocations committed in {both} rounds");
+    assert_eq!(one, 40);
+}
+
+/// A bulk call may do the work of 1000 calls: its deadline grows with its
+/// items, so the largest one allowed completes instead of tripping the
+/// per-call deadline (a schemathesis run found 503 `plugin_deadline` for
+/// 1000 items under load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_call_of_a_thousand_users_completes() {
+    let f = fixture().await;
+    let users: Vec<NewUser> = (0..1000)
+        .map(|i| new_user(&format!("bulk{i:04}@acme.test")))
+        .collect();
+    let results = f
+        .gate
+        .bulk_add("customer:alice", "acme", users)
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 1000);
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+}
