@@ -3,18 +3,23 @@
 //! HTTP.
 //!
 //! # Layout
-//! - [`gate`]: the library API, [`PartnerGate`] and its [`Builder`].
-//! - [`bindings`]: `bindgen!` output only; [`imports`] implements each
+//! Imports point down: [`server`] uses [`gate`], which uses the backends;
+//! backends never use the HTTP layer, and no two modules import each other.
+//! - [`app`]: `run(listener, config, shutdown)`, the wiring of
+//!   `partnergate serve`; [`config`]: its flags and what they build.
+//! - [`gate`]: the library API, [`PartnerGate`] and its [`Builder`];
+//!   [`decision`]: the decision types; [`error`]: the library's error.
+//! - [`bindings`]: `bindgen!` output only; `imports` implements each
 //!   imported interface by delegating to the backends.
-//! - [`directory`], [`cache`]: backends behind traits, one module per
-//!   implementation; [`notify`]: outbox delivery (SMTP or a file);
-//!   [`clock`]: the clock host and plugin share.
+//! - [`directory`], [`cache`], [`notify`]: backends behind traits, one module
+//!   per implementation, each with its error in its own file; [`names`]:
+//!   record names written once; [`clock`]: the clock host and plugin share.
+//! - [`oidc`]: the OpenID Connect relying party.
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under.
 //! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
 //!   test files.
-//! - [`server`]: the HTTP API of `partnergate serve`; [`config`]: its
-//!   configuration.
+//! - [`server`]: the HTTP API of `partnergate serve`, one concern a file.
 #![deny(missing_docs)]
 
 pub mod app;

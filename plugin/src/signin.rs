@@ -103,6 +103,14 @@ fn sign_in_refusal(account: &Account, linking: bool) -> Option<String> {
     }
 }
 
+/// The organization of an account's membership, if any.
+fn organization_of(account: &Account) -> Option<String> {
+    account
+        .membership
+        .as_ref()
+        .map(|m| m.organization_id.clone())
+}
+
 fn signed_in(membership: &Membership, linked: bool) -> SignedIn {
     SignedIn {
         person_id: membership.person_id.clone(),
@@ -168,6 +176,26 @@ impl<D: Directory> SignIn<'_, D> {
         match self.dir.apply(Vec::new(), audit) {
             Ok(()) => SignInError::Refused(reason),
             Err(err) => err.into(),
+        }
+    }
+
+    /// Refuses, audited, when `account` may not sign in (`linking`: an
+    /// invited member may, to be linked and activated).
+    fn refuse_unless_allowed(
+        &self,
+        identity: &Identity,
+        account: &Account,
+        linking: bool,
+    ) -> Result<(), SignInError> {
+        match sign_in_refusal(account, linking) {
+            None => Ok(()),
+            Some(reason) => Err(self.refuse(
+                identity,
+                &format!("customer:{}", account.person.id),
+                organization_of(account).as_deref(),
+                reason,
+                Vec::new(),
+            )),
         }
     }
 
@@ -291,13 +319,7 @@ impl<D: Directory> SignIn<'_, D> {
                     Vec::new(),
                 ));
             };
-            let org = account
-                .membership
-                .as_ref()
-                .map(|m| m.organization_id.clone());
-            if let Some(reason) = sign_in_refusal(&account, false) {
-                return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));
-            }
+            self.refuse_unless_allowed(identity, &account, false)?;
             return Ok(signed_in(
                 account.membership.as_ref().expect("checked"),
                 false,
@@ -352,14 +374,9 @@ impl<D: Directory> SignIn<'_, D> {
                 return Err(self.refuse(identity, "", None, reason, Vec::new()));
             }
         };
+        self.refuse_unless_allowed(identity, &account, true)?;
         let target = format!("customer:{}", account.person.id);
-        let org = account
-            .membership
-            .as_ref()
-            .map(|m| m.organization_id.clone());
-        if let Some(reason) = sign_in_refusal(&account, true) {
-            return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));
-        }
+        let org = organization_of(&account);
         if self.dir.has_links(&account.person.id)? {
             let reason = "the customer record is linked to another identity; a new provider links only by invitation: ask an administrator to remove and re-add the user".to_string();
             return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));

@@ -3,6 +3,19 @@
 
 use super::*;
 
+/// A lifecycle step on one user at the version the caller read: one
+/// `org-users` call.
+macro_rules! lifecycle_step {
+    ($(#[$doc:meta])* $name:ident => $call:ident) => {
+        $(#[$doc])*
+        pub async fn $name(&self, actor: &str, target: Target) -> Result<Membership, Error> {
+            let actor = actor.to_string();
+            self.org_users(move |g, s| Box::pin(async move { g.$call(s, &actor, &target).await }))
+                .await
+        }
+    };
+}
+
 impl PartnerGate {
     /// Runs one `org-users` call on a warm instance; every user operation
     /// goes through here, and its error becomes the library's.
@@ -72,41 +85,22 @@ impl PartnerGate {
         .await
     }
 
-    /// Removes a user (status `removed`).
-    pub async fn remove_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_remove_user(s, &actor, &target).await })
-        })
-        .await
-    }
-
-    /// Revokes a user's access.
-    pub async fn revoke_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_revoke_user(s, &actor, &target).await })
-        })
-        .await
-    }
-
-    /// Reinstates a revoked user.
-    pub async fn reinstate_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_reinstate_user(s, &actor, &target).await })
-        })
-        .await
-    }
-
-    /// Re-sends an invited user's invitation (rate-limited).
-    pub async fn reinvite_user(&self, actor: &str, target: Target) -> Result<Membership, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_reinvite_user(s, &actor, &target).await })
-        })
-        .await
-    }
+    lifecycle_step!(
+        /// Removes a user (status `removed`).
+        remove_user => call_remove_user
+    );
+    lifecycle_step!(
+        /// Revokes a user's access.
+        revoke_user => call_revoke_user
+    );
+    lifecycle_step!(
+        /// Reinstates a revoked user.
+        reinstate_user => call_reinstate_user
+    );
+    lifecycle_step!(
+        /// Re-sends an invited user's invitation (rate-limited).
+        reinvite_user => call_reinvite_user
+    );
 
     /// Adds 1 to 1000 users; one result each, in order (`Error::InvalidRequest`
     /// for the whole call beyond that).

@@ -8,7 +8,7 @@
 //! # Layout
 //! - this module: the [`Mailer`] trait, rendering, address checks;
 //! - [`smtp`]: SMTP delivery (plain, STARTTLS, implicit TLS);
-//! - [`file`]: the JSON-lines file used without SMTP;
+//! - [`mod@file`]: the JSON-lines file used without SMTP;
 //! - [`worker`]: the background delivery loop with its backoff;
 //! - [`error`]: the `notifications` import's error.
 

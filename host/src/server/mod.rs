@@ -6,7 +6,7 @@
 //! - this module: the route table, the router and `serve`;
 //! - [`auth`]: service token, session cookie, CSRF token, the actor;
 //! - `error`: the one error → status table and the JSON error body;
-//! - [`json`]: extractors that refuse with that body, and the presenters;
+//! - `json`: extractors that refuse with that body, and the presenters;
 //! - `state`: what every handler shares;
 //! - handlers by resource: `decisions` (authorize, policies, health),
 //!   `users`, `onboarding`, `signin`.
