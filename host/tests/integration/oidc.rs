@@ -984,16 +984,20 @@ async fn entra_external_id_links_by_oid_in_the_pinned_tenant() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entra_email_of_an_unverified_domain_never_links() {
+/// Signs the Entra-shaped test account `hint` (its `oid`) in through
+/// `entra` and asserts the refusal with `reason`.
+async fn refused_entra_sign_in(hint: &str, oid: &str, reason: &str) {
     let site = site().await;
     let b = browser();
-    let callback = until_callback(&site, &b, "entra", "entra-unverified-domain").await;
+    let callback = until_callback(&site, &b, "entra", hint).await;
     let res = b.get(&callback).send().await.unwrap();
-    assert_refused(
-        &site,
-        res,
-        "xms_edov false",
+    assert_refused(&site, res, hint, oid, reason).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_email_of_an_unverified_domain_never_links() {
+    refused_entra_sign_in(
+        "entra-unverified-domain",
         "00000000-0000-0000-0000-0000000e0002",
         "unverified email never links",
     )
@@ -1002,14 +1006,8 @@ async fn entra_email_of_an_unverified_domain_never_links() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entra_token_of_another_tenant_is_refused() {
-    let site = site().await;
-    let b = browser();
-    let callback = until_callback(&site, &b, "entra", "entra-other-tenant").await;
-    let res = b.get(&callback).send().await.unwrap();
-    assert_refused(
-        &site,
-        res,
-        "other tenant",
+    refused_entra_sign_in(
+        "entra-other-tenant",
         "00000000-0000-0000-0000-0000000e0003",
         "`tid`",
     )
