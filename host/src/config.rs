@@ -198,7 +198,7 @@ pub struct ServeOptions {
 
     /// OpenID providers for browser sign-in: a JSON array of
     /// `{name, issuer, client_id, client_secret, redirect_uri, scopes,
-    /// subject_claim, email_claim, name_claim, emails_verified_by_provider,
+    /// subject_claim, email_claim, name_claim, emails_verified_by_provider, tenant_id,
     /// trusted, post_logout_redirect_uri}` (see the README's Sign-in).
     #[arg(long, env = "PARTNERGATE_OIDC_PROVIDERS")]
     pub oidc_providers: Option<PathBuf>,
