@@ -109,3 +109,38 @@ pub async fn two_nodes(redis: &RedisServer) -> (tempfile::TempDir, Node, Node) {
     let b = node(&db, redis, false).await;
     (tmp, a, b)
 }
+
+/// Grows the pool to at least `n` warm instances, so that concurrent calls
+/// in a race test decide at the same time rather than one waiting for an
+/// instance.
+pub async fn warm(gate: &PartnerGate, n: usize) {
+    for _ in 0..50 {
+        if gate.idle_instances() >= n {
+            return;
+        }
+        let calls: Vec<_> = (0..n * 2)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(
+                    async move { decide(&gate, "customer:bob", "browse", "store:main").await },
+                )
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap();
+        }
+    }
+    assert!(gate.idle_instances() >= n, "the pool did not grow to {n}");
+}
+
+/// Runs `calls` at once, each on its own task; their results in order.
+pub async fn at_once<T: Send + 'static>(
+    calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>>,
+) -> Vec<T> {
+    let tasks: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}

@@ -10,7 +10,8 @@ use std::time::Duration;
 use partnergate::bindings::directory::ChangeOp;
 use partnergate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 use partnergate::bindings::types::{
-    AccountStatus, AuditEntry, MemberSort, OnboardingStatus, OrganizationStatus,
+    AccountStatus, AuditEntry, MemberSort, Membership, OnboardingRequest, OnboardingStatus,
+    OrganizationStatus,
 };
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
@@ -969,25 +970,7 @@ async fn two_admins_revoking_each_other_at_once_leave_one_admin() {
                 .active_admins
         }
     };
-    // Warm instances for both calls, so that they decide at the same time
-    // rather than one waiting for an instance.
-    for _ in 0..50 {
-        if f.gate.idle_instances() >= 2 {
-            break;
-        }
-        let calls: Vec<_> = (0..4)
-            .map(|_| {
-                let gate = f.gate.clone();
-                tokio::spawn(async move {
-                    common::decide(&gate, "customer:gina", "browse", "store:main").await
-                })
-            })
-            .collect();
-        for call in calls {
-            call.await.unwrap();
-        }
-    }
-    assert!(f.gate.idle_instances() >= 2);
+    common::warm(&f.gate, 2).await;
     let mut both = 0;
     let mut one = 0;
     for round in 0..40 {
@@ -1047,4 +1030,84 @@ async fn a_bulk_call_of_a_thousand_users_completes() {
         "{:?}",
         results.iter().find(|r| r.is_err())
     );
+}
+
+/// Concurrent changes that must happen once do: the same email added by
+/// two administrators' calls at once, one onboarding request approved twice
+/// at once, and one invitation re-sent twice at once. Each round, exactly
+/// one succeeds; the others fail with a conflict (or, decided again, what
+/// the rules say) and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_must_happen_once_happens_once_under_concurrent_calls() {
+    let f = fixture().await;
+    common::warm(&f.gate, 3).await;
+    for round in 0..20 {
+        let email = format!("race{round}@acme.test");
+        let adds: Vec<Result<Membership, Error>> = common::at_once(
+            (0..3)
+                .map(|_| {
+                    let (gate, email) = (f.gate.clone(), email.clone());
+                    Box::pin(async move {
+                        gate.add_user("customer:alice", "acme", new_user(&email))
+                            .await
+                    })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                })
+                .collect(),
+        )
+        .await;
+        let added: Vec<_> = adds.iter().filter(|r| r.is_ok()).collect();
+        assert_eq!(added.len(), 1, "round {round}: {adds:?}");
+        assert!(
+            adds.iter()
+                .all(|r| r.is_ok() || matches!(r, Err(Error::Conflict(_)))),
+            "{adds:?}"
+        );
+
+        // The one invitation may be re-sent once per interval, however many
+        // ask at once.
+        let person = added[0].as_ref().unwrap().person_id.clone();
+        f.clock.advance(Duration::from_secs(301));
+        let target = f.target(&person).await;
+        let resends: Vec<Result<Membership, Error>> = common::at_once(
+            (0..3)
+                .map(|_| {
+                    let (gate, target) = (f.gate.clone(), target.clone());
+                    Box::pin(async move { gate.reinvite_user("customer:alice", target).await })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                })
+                .collect(),
+        )
+        .await;
+        assert_eq!(
+            resends.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {resends:?}"
+        );
+
+        let request = f
+            .gate
+            .submit_onboarding(
+                &format!("Race {round}"),
+                "Requester",
+                &format!("req{round}@race.test"),
+            )
+            .await
+            .unwrap();
+        let approvals: Vec<Result<OnboardingRequest, Error>> = common::at_once(
+            (0..3)
+                .map(|_| {
+                    let (gate, id) = (f.gate.clone(), request.id.clone());
+                    Box::pin(async move { gate.approve_onboarding("staff:sam", &id).await })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                })
+                .collect(),
+        )
+        .await;
+        assert_eq!(
+            approvals.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {approvals:?}"
+        );
+    }
 }

@@ -214,3 +214,61 @@ async fn a_linked_member_who_is_revoked_later_is_refused() {
     );
     assert!(reason.contains("revoked"), "{reason}");
 }
+
+/// One identity is linked once, however many first sign-ins race (on one
+/// node, or on several sharing the directory): each round, one links and
+/// the others are refused (or find the link), and exactly one link exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_identity_is_linked_once_under_concurrent_first_sign_ins() {
+    let (gate, dir) = fixture().await;
+    common::warm(&gate, 3).await;
+    for round in 0..10 {
+        // A fresh invited member each round, signing in three times at once.
+        let email = format!("link{round}@acme.test");
+        let invited = gate
+            .add_user(
+                "customer:alice",
+                "acme",
+                partnergate::bindings::org_users::NewUser {
+                    email: email.clone(),
+                    name: "Linked".into(),
+                    roles: vec![],
+                    is_admin: false,
+                    spending_limit: None,
+                },
+            )
+            .await
+            .unwrap();
+        let subject = format!("sub-race-{round}");
+        let results: Vec<Result<partnergate::bindings::sign_in::SignedIn, Error>> =
+            common::at_once(
+                (0..3)
+                    .map(|_| {
+                        let (gate, subject, email) = (gate.clone(), subject.clone(), email.clone());
+                        Box::pin(async move {
+                            gate.link_identity(identity(&subject, &[email.as_str()]))
+                                .await
+                        })
+                            as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                    })
+                    .collect(),
+            )
+            .await;
+        let linked = results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|s| s.linked))
+            .count();
+        assert_eq!(linked, 1, "round {round}: {results:?}");
+        assert!(
+            results.iter().all(
+                |r| r.as_ref().is_ok_and(|s| s.person_id == invited.person_id)
+                    || matches!(r, Err(Error::Refused(_)))
+            ),
+            "round {round}: {results:?}"
+        );
+        assert_eq!(
+            dir.find_link(ISSUER, &subject).await.unwrap(),
+            Some(invited.person_id.clone())
+        );
+    }
+}
