@@ -955,9 +955,7 @@ async fn a_provider_whose_discovery_fails_is_retried_while_the_rest_serves() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let b = browser();
-    let callback = until_callback(&site, &b, "late", "ivan").await;
-    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    let b = signed_in(&site, "late", "ivan").await;
     assert_eq!(
         get_json(&b, format!("{}/v1/me", site.base)).await["person"]["id"],
         "ivan"
@@ -970,9 +968,7 @@ async fn a_provider_whose_discovery_fails_is_retried_while_the_rest_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entra_external_id_links_by_oid_in_the_pinned_tenant() {
     let site = site().await;
-    let b = browser();
-    let callback = until_callback(&site, &b, "entra", "entra").await;
-    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    let b = signed_in(&site, "entra", "entra").await;
     assert_eq!(
         get_json(&b, format!("{}/v1/me", site.base)).await["person"]["id"],
         "ivan"
@@ -1022,9 +1018,7 @@ async fn a_session_ends_when_its_organization_is_blocked() {
     use partnergate::bindings::directory::ChangeOp;
     use partnergate::bindings::types::{AuditEntry, OrganizationStatus};
     let site = site().await;
-    let b = browser();
-    let callback = until_callback(&site, &b, "test", "ivan").await;
-    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    let b = signed_in(&site, "test", "ivan").await;
     let me = format!("{}/v1/me", site.base);
     assert_eq!(b.get(&me).send().await.unwrap().status(), StatusCode::OK);
 
