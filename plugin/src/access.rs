@@ -777,16 +777,16 @@ mod tests {
         assert_eq!(under.effect, Effect::Allow, "{under:?}");
     }
 
+    /// Denied by `inactive-account-does-nothing` alone.
+    fn assert_denied_as_inactive(d: &Decision) {
+        assert_eq!(d.effect, Effect::Deny, "{d:?}");
+        assert_eq!(d.policies, ["inactive-account-does-nothing"], "{d:?}");
+    }
+
     #[test]
     fn revoked_user_is_denied_store_access() {
         let d = decide("customer:rita", "browse", "store:main", "");
-        assert_eq!(
-            (d.effect, d.policies.as_slice()),
-            (
-                Effect::Deny,
-                &["inactive-account-does-nothing".to_string()][..]
-            )
-        );
+        assert_denied_as_inactive(&d);
     }
 
     #[test]
@@ -924,13 +924,7 @@ mod tests {
             .unwrap()
             .status = AccountStatus::Revoked;
         let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
-        assert_eq!(
-            (d.effect, d.policies.as_slice()),
-            (
-                Effect::Deny,
-                &["inactive-account-does-nothing".to_string()][..]
-            )
-        );
+        assert_denied_as_inactive(&d);
     }
 
     #[test]

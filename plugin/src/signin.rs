@@ -155,6 +155,32 @@ impl<D: Directory> SignIn<'_, D> {
         }
     }
 
+    /// The audit entry of a link; `activated` when linking also activated
+    /// an invited membership.
+    fn link_audit(
+        &self,
+        identity: &Identity,
+        target: &str,
+        organization: Option<&str>,
+        activated: bool,
+        policies: Vec<String>,
+    ) -> AuditEntry {
+        let mut after =
+            serde_json::json!({ "issuer": identity.issuer, "subject": identity.subject });
+        if activated {
+            after["status"] = "active".into();
+        }
+        let after = after.to_string();
+        self.audit(
+            identity,
+            "linkIdentity",
+            target,
+            organization,
+            after,
+            policies,
+        )
+    }
+
     /// Records the refusal and returns it.
     fn refuse(
         &self,
@@ -398,15 +424,7 @@ impl<D: Directory> SignIn<'_, D> {
                 version: membership.version + 1,
                 ..membership.clone()
             };
-            let after = serde_json::json!({ "issuer": identity.issuer, "subject": identity.subject, "status": "active" }).to_string();
-            let audit = self.audit(
-                identity,
-                "linkIdentity",
-                &target,
-                org.as_deref(),
-                after,
-                Vec::new(),
-            );
+            let audit = self.link_audit(identity, &target, org.as_deref(), true, Vec::new());
             self.dir.apply(
                 vec![
                     link,
@@ -423,16 +441,7 @@ impl<D: Directory> SignIn<'_, D> {
             let reason = "automatic linking of an existing customer is not permitted for this provider: ask an administrator to invite you".to_string();
             return Err(self.refuse(identity, &target, org.as_deref(), reason, decision.policies));
         }
-        let after = serde_json::json!({ "issuer": identity.issuer, "subject": identity.subject })
-            .to_string();
-        let audit = self.audit(
-            identity,
-            "linkIdentity",
-            &target,
-            org.as_deref(),
-            after,
-            decision.policies,
-        );
+        let audit = self.link_audit(identity, &target, org.as_deref(), false, decision.policies);
         self.dir.apply(vec![link], audit)?;
         Ok(signed_in(&membership, true))
     }

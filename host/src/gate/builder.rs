@@ -1,6 +1,22 @@
 //! Configuring and starting a [`PartnerGate`].
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::{PLUGIN_WASM, PartnerGate, PluginSource};
+use crate::cache::memory::MemoryCache;
+use crate::cache::{EphemeralStore, StatusCache};
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::directory::sqlite::SqliteDirectory;
+use crate::error::Error;
+use crate::policies::PolicySource;
+use crate::pool::{Limits, Pool};
+use crate::runtime;
+use crate::state::Services;
 
 /// Configures and starts a [`PartnerGate`].
 pub struct Builder {

@@ -3,29 +3,21 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::bindings::access;
-use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
-use crate::bindings::sign_in::{self, SignedIn};
-use crate::bindings::types::ExternalIdentity;
-use crate::bindings::types::{
-    AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
-};
-use crate::cache::memory::MemoryCache;
 use crate::cache::{EphemeralStore, StatusCache};
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::directory::sqlite::SqliteDirectory;
 use crate::error::Error;
 use crate::notify::Mailer;
 use crate::policies::PolicySource;
 use crate::pool::{Limits, Pool};
-use crate::runtime::{self, Artifact};
+use crate::runtime::Artifact;
 use crate::state::Services;
 
 pub use crate::decision::{AuthorizeRequest, Decision, DecisionKind};
@@ -60,6 +52,7 @@ pub struct PolicySummary {
 }
 
 mod builder;
+mod call;
 mod signin;
 mod users;
 

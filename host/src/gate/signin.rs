@@ -2,7 +2,13 @@
 //! dry run, session checks and refusal audits, through the plugin's
 //! `sign-in` interface.
 
-use super::*;
+use super::call::{Owned, plugin_call};
+use super::{Decision, PartnerGate};
+use crate::bindings::sign_in::{self, SignedIn};
+use crate::bindings::types::ExternalIdentity;
+use crate::error::Error;
+use crate::pool::Call;
+use crate::state::HostState;
 
 impl PartnerGate {
     /// Runs one `sign-in` call on a warm instance; its error becomes the
@@ -11,8 +17,8 @@ impl PartnerGate {
         &self,
         call: impl for<'a> FnOnce(
             &'a sign_in::Guest,
-            &'a mut wasmtime::Store<crate::state::HostState>,
-        ) -> crate::pool::Call<'a, Result<R, sign_in::Error>>
+            &'a mut wasmtime::Store<HostState>,
+        ) -> Call<'a, Result<R, sign_in::Error>>
         + Send
         + 'static,
     ) -> Result<R, Error> {
@@ -22,13 +28,12 @@ impl PartnerGate {
             .map_err(sign_in_error)
     }
 
-    /// Resolves an identity whose ID token was validated to a customer,
-    /// linking it when the sign-in rules allow. `Err(Error::Refused(reason))`
-    /// says why not; every link and refusal is audited.
-    pub async fn link_identity(&self, identity: ExternalIdentity) -> Result<SignedIn, Error> {
-        self.sign_in(move |g, s| Box::pin(async move { g.call_link(s, &identity).await }))
-            .await
-    }
+    plugin_call!(
+        /// Resolves an identity whose ID token was validated to a customer,
+        /// linking it when the sign-in rules allow. `Err(Error::Refused(reason))`
+        /// says why not; every link and refusal is audited.
+        sign_in: link_identity(identity: ExternalIdentity) -> SignedIn => call_link(&identity)
+    );
 
     /// What the policies decide on `autoLink` for `identity` and the customer
     /// `person_id`, changing nothing (policy tests, explaining a refusal).
@@ -46,33 +51,20 @@ impl PartnerGate {
         .map(Decision::from)
     }
 
-    /// Whether a session of `person_id`, begun in `organization_id`, may go
-    /// on: `Err(Error::Refused)` with the reason whenever a fresh sign-in of
-    /// the person would be refused.
-    pub async fn check_session(&self, person_id: &str, organization_id: &str) -> Result<(), Error> {
-        let (person_id, organization_id) = (person_id.to_string(), organization_id.to_string());
-        self.sign_in(move |g, s| {
-            Box::pin(async move { g.call_check_session(s, &person_id, &organization_id).await })
-        })
-        .await
-    }
-
-    /// Puts an ID token or code exchange refused before linking into the
-    /// audit trail (`idTokenRefused` by `provider:<provider>`), through the
-    /// plugin like every other entry.
-    pub async fn record_refusal(
-        &self,
-        provider: &str,
-        issuer: &str,
-        reason: &str,
-    ) -> Result<(), Error> {
-        let (provider, issuer, reason) =
-            (provider.to_string(), issuer.to_string(), reason.to_string());
-        self.sign_in(move |g, s| {
-            Box::pin(async move { g.call_record_refusal(s, &provider, &issuer, &reason).await })
-        })
-        .await
-    }
+    plugin_call!(
+        /// Whether a session of `person_id`, begun in `organization_id`, may go
+        /// on: `Err(Error::Refused)` with the reason whenever a fresh sign-in of
+        /// the person would be refused.
+        sign_in: check_session(person_id: &str, organization_id: &str) -> ()
+            => call_check_session(&person_id, &organization_id)
+    );
+    plugin_call!(
+        /// Puts an ID token or code exchange refused before linking into the
+        /// audit trail (`idTokenRefused` by `provider:<provider>`), through the
+        /// plugin like every other entry.
+        sign_in: record_refusal(provider: &str, issuer: &str, reason: &str) -> ()
+            => call_record_refusal(&provider, &issuer, &reason)
+    );
 }
 
 fn sign_in_error(err: sign_in::Error) -> Error {

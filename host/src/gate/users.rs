@@ -1,20 +1,15 @@
 //! The organization-user operations of the library API: each one call of the
 //! plugin's `org-users` interface on a warm instance.
 
-use super::*;
-
-/// A lifecycle step on one user at the version the caller read: one
-/// `org-users` call.
-macro_rules! lifecycle_step {
-    ($(#[$doc:meta])* $name:ident => $call:ident) => {
-        $(#[$doc])*
-        pub async fn $name(&self, actor: &str, target: Target) -> Result<Membership, Error> {
-            let actor = actor.to_string();
-            self.org_users(move |g, s| Box::pin(async move { g.$call(s, &actor, &target).await }))
-                .await
-        }
-    };
-}
+use super::PartnerGate;
+use super::call::{Owned, plugin_call};
+use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
+use crate::bindings::types::{
+    AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
+};
+use crate::error::Error;
+use crate::pool::Call;
+use crate::state::HostState;
 
 impl PartnerGate {
     /// Runs one `org-users` call on a warm instance; every user operation
@@ -23,8 +18,8 @@ impl PartnerGate {
         &self,
         call: impl for<'a> FnOnce(
             &'a org_users::Guest,
-            &'a mut wasmtime::Store<crate::state::HostState>,
-        ) -> crate::pool::Call<'a, Result<R, org_users::Error>>
+            &'a mut wasmtime::Store<HostState>,
+        ) -> Call<'a, Result<R, org_users::Error>>
         + Send
         + 'static,
     ) -> Result<R, Error> {
@@ -39,8 +34,8 @@ impl PartnerGate {
         items: usize,
         call: impl for<'a> FnOnce(
             &'a org_users::Guest,
-            &'a mut wasmtime::Store<crate::state::HostState>,
-        ) -> crate::pool::Call<'a, Result<R, org_users::Error>>
+            &'a mut wasmtime::Store<HostState>,
+        ) -> Call<'a, Result<R, org_users::Error>>
         + Send
         + 'static,
     ) -> Result<R, Error> {
@@ -57,49 +52,35 @@ impl PartnerGate {
         )
     }
 
-    /// Adds a user to an organization (status `invited`, invitation queued).
-    pub async fn add_user(
-        &self,
-        actor: &str,
-        organization_id: &str,
-        user: NewUser,
-    ) -> Result<Membership, Error> {
-        let (actor, org) = (actor.to_string(), organization_id.to_string());
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_add_user(s, &actor, &org, &user).await })
-        })
-        .await
-    }
-
-    /// Edits a user.
-    pub async fn edit_user(
-        &self,
-        actor: &str,
-        target: Target,
-        changes: UserChanges,
-    ) -> Result<Membership, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_edit_user(s, &actor, &target, &changes).await })
-        })
-        .await
-    }
-
-    lifecycle_step!(
+    plugin_call!(
+        /// Adds a user to an organization (status `invited`, invitation queued).
+        org_users: add_user(actor: &str, organization_id: &str, user: NewUser) -> Membership
+            => call_add_user(&actor, &organization_id, &user)
+    );
+    plugin_call!(
+        /// Edits a user.
+        org_users: edit_user(actor: &str, target: Target, changes: UserChanges) -> Membership
+            => call_edit_user(&actor, &target, &changes)
+    );
+    plugin_call!(
         /// Removes a user (status `removed`).
-        remove_user => call_remove_user
+        org_users: remove_user(actor: &str, target: Target) -> Membership
+            => call_remove_user(&actor, &target)
     );
-    lifecycle_step!(
+    plugin_call!(
         /// Revokes a user's access.
-        revoke_user => call_revoke_user
+        org_users: revoke_user(actor: &str, target: Target) -> Membership
+            => call_revoke_user(&actor, &target)
     );
-    lifecycle_step!(
+    plugin_call!(
         /// Reinstates a revoked user.
-        reinstate_user => call_reinstate_user
+        org_users: reinstate_user(actor: &str, target: Target) -> Membership
+            => call_reinstate_user(&actor, &target)
     );
-    lifecycle_step!(
+    plugin_call!(
         /// Re-sends an invited user's invitation (rate-limited).
-        reinvite_user => call_reinvite_user
+        org_users: reinvite_user(actor: &str, target: Target) -> Membership
+            => call_reinvite_user(&actor, &target)
     );
 
     /// Adds 1 to 1000 users; one result each, in order (`Error::InvalidRequest`
@@ -110,13 +91,13 @@ impl PartnerGate {
         organization_id: &str,
         users: Vec<NewUser>,
     ) -> Result<Vec<Result<Membership, Error>>, Error> {
-        let (actor, org) = (actor.to_string(), organization_id.to_string());
-        let results = self
-            .org_users_for(users.len(), move |g, s| {
-                Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
-            })
-            .await?;
-        Ok(results.into_iter().map(user_result).collect())
+        let (actor, org) = (actor.owned(), organization_id.owned());
+        let items = users.len();
+        self.org_users_for(items, move |g, s| {
+            Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
+        })
+        .await
+        .map(per_item)
     }
 
     /// Revokes, reinstates, removes or re-invites 1 to 1000 users; one
@@ -128,120 +109,66 @@ impl PartnerGate {
         action: BulkAction,
         targets: Vec<Target>,
     ) -> Result<Vec<Result<Membership, Error>>, Error> {
-        let actor = actor.to_string();
-        let results = self
-            .org_users_for(targets.len(), move |g, s| {
-                Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
-            })
-            .await?;
-        Ok(results.into_iter().map(user_result).collect())
-    }
-
-    /// Lists and searches users.
-    pub async fn list_users(&self, actor: &str, query: UserQuery) -> Result<MemberPage, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_list_users(s, &actor, &query).await })
+        let actor = actor.owned();
+        let items = targets.len();
+        self.org_users_for(items, move |g, s| {
+            Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
         })
         .await
+        .map(per_item)
     }
 
-    /// Reads an organization's audit trail, or (`None`) all of it.
-    pub async fn read_audit(
-        &self,
-        actor: &str,
-        organization_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<AuditPage, Error> {
-        let (actor, org, cursor) = (
-            actor.to_string(),
-            organization_id.map(String::from),
-            cursor.map(String::from),
-        );
-        self.org_users(move |g, s| {
-            Box::pin(async move {
-                g.call_read_audit(s, &actor, org.as_deref(), cursor.as_deref(), limit)
-                    .await
-            })
-        })
-        .await
-    }
+    plugin_call!(
+        /// Lists and searches users.
+        org_users: list_users(actor: &str, query: UserQuery) -> MemberPage
+            => call_list_users(&actor, &query)
+    );
+    plugin_call!(
+        /// Reads an organization's audit trail, or (`None`) all of it.
+        org_users: read_audit(
+            actor: &str,
+            organization_id: Option<&str>,
+            cursor: Option<&str>,
+            limit: u32,
+        ) -> AuditPage
+            => call_read_audit(&actor, organization_id.as_deref(), cursor.as_deref(), limit)
+    );
+    plugin_call!(
+        /// A prospect's onboarding request.
+        org_users: submit_onboarding(
+            organization_name: &str,
+            requester_name: &str,
+            requester_email: &str,
+        ) -> OnboardingRequest
+            => call_submit_onboarding(&organization_name, &requester_name, &requester_email)
+    );
+    plugin_call!(
+        /// Approves an onboarding request.
+        org_users: approve_onboarding(actor: &str, request_id: &str) -> OnboardingRequest
+            => call_approve_onboarding(&actor, &request_id)
+    );
+    plugin_call!(
+        /// Rejects an onboarding request.
+        org_users: reject_onboarding(actor: &str, request_id: &str, reason: &str)
+            -> OnboardingRequest
+            => call_reject_onboarding(&actor, &request_id, &reason)
+    );
+    plugin_call!(
+        /// Lists onboarding requests (staff).
+        org_users: list_onboarding(actor: &str, status: Option<OnboardingStatus>)
+            -> Vec<OnboardingRequest>
+            => call_list_onboarding(&actor, status)
+    );
+    plugin_call!(
+        /// Creates an approved organization (staff).
+        org_users: create_organization(actor: &str, name: &str) -> Organization
+            => call_create_organization(&actor, &name)
+    );
+}
 
-    /// A prospect's onboarding request.
-    pub async fn submit_onboarding(
-        &self,
-        organization_name: &str,
-        requester_name: &str,
-        requester_email: &str,
-    ) -> Result<OnboardingRequest, Error> {
-        let (o, n, e) = (
-            organization_name.to_string(),
-            requester_name.to_string(),
-            requester_email.to_string(),
-        );
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_submit_onboarding(s, &o, &n, &e).await })
-        })
-        .await
-    }
-
-    /// Approves an onboarding request.
-    pub async fn approve_onboarding(
-        &self,
-        actor: &str,
-        request_id: &str,
-    ) -> Result<OnboardingRequest, Error> {
-        let (actor, id) = (actor.to_string(), request_id.to_string());
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_approve_onboarding(s, &actor, &id).await })
-        })
-        .await
-    }
-
-    /// Rejects an onboarding request.
-    pub async fn reject_onboarding(
-        &self,
-        actor: &str,
-        request_id: &str,
-        reason: &str,
-    ) -> Result<OnboardingRequest, Error> {
-        let (actor, id, reason) = (
-            actor.to_string(),
-            request_id.to_string(),
-            reason.to_string(),
-        );
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_reject_onboarding(s, &actor, &id, &reason).await })
-        })
-        .await
-    }
-
-    /// Lists onboarding requests (staff).
-    pub async fn list_onboarding(
-        &self,
-        actor: &str,
-        status: Option<OnboardingStatus>,
-    ) -> Result<Vec<OnboardingRequest>, Error> {
-        let actor = actor.to_string();
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_list_onboarding(s, &actor, status).await })
-        })
-        .await
-    }
-
-    /// Creates an approved organization (staff).
-    pub async fn create_organization(
-        &self,
-        actor: &str,
-        name: &str,
-    ) -> Result<Organization, Error> {
-        let (actor, name) = (actor.to_string(), name.to_string());
-        self.org_users(move |g, s| {
-            Box::pin(async move { g.call_create_organization(s, &actor, &name).await })
-        })
-        .await
-    }
+/// A bulk call's results, each with the library's error.
+fn per_item(results: Vec<Result<Membership, org_users::Error>>) -> Vec<Result<Membership, Error>> {
+    results.into_iter().map(user_result).collect()
 }
 
 fn user_result<T>(result: Result<T, org_users::Error>) -> Result<T, Error> {

@@ -1,0 +1,567 @@
+//! The status cache in Redis, with an in-process first level (L1) in front.
+//!
+//! Correctness rests on four rules:
+//! 1. **Guarded writes.** A miss records the global invalidation sequence
+//!    (`seq`) before the plugin reads the directory; the later write is a Lua
+//!    script that refuses to store the entry if the person or the
+//!    organization was invalidated after that point (tombstones carry the
+//!    sequence), so a slow reader never re-caches what a writer just changed.
+//! 2. **Acknowledged invalidation.** Every change deletes the entry, leaves a
+//!    tombstone, publishes an invalidation and waits until every live node
+//!    has dropped its L1 copy and acknowledged (nodes that do not answer in
+//!    time are evicted from the live set and must flush before they trust L1
+//!    again).
+//! 3. **Fail closed on doubt.** While the subscription is down, or the node's
+//!    heartbeat is stale, L1 is flushed and not used, and every read goes to
+//!    the directory.
+//! 4. **New generation on (re)connect.** Each node bumps the key generation
+//!    when it (re)connects, so entries written before an outage — when
+//!    invalidations may have been missed — are never read again.
+//!
+//! Keys: `pg:v1:<generation>:a:<hex person>` (entry), `...:m:<hex org>` (members of
+//! an organization with an entry), `...:tp:<hex person>` / `...:to:<hex org>`
+//! (tombstones). Ids are hex-encoded, so no two principals share a key.
+
+mod keys;
+mod stored;
+mod sync;
+mod tier;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use super::{CacheError, EphemeralStore, StatusCache};
+use crate::bindings::types::{Account, Organization};
+pub use keys::entry_key;
+use keys::{
+    DROP_ORGANIZATION, GUARDED_PUT, INVALIDATIONS, NODES, SEQ, ephemeral_key, members_key, now_ms,
+    org_tombstone, organization_key, person_tombstone,
+};
+use stored::{CachedAccount, CachedOrganization};
+use sync::{heartbeat, subscriber};
+use tier::Tier;
+
+/// Settings of the Redis cache.
+#[derive(Clone, Debug)]
+pub struct RedisCacheConfig {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Hard TTL of every Redis entry and tombstone.
+    pub entry_ttl: Duration,
+    /// TTL of L1 entries; zero disables L1.
+    pub l1_ttl: Duration,
+    /// How long a change waits for other nodes' acknowledgements.
+    pub ack_timeout: Duration,
+    /// Heartbeat interval; L1 is trusted only within three of them.
+    pub heartbeat: Duration,
+}
+
+impl RedisCacheConfig {
+    /// Defaults for `url`: 5 min entries, 30 s L1, 250 ms acks, 1 s heartbeat.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            entry_ttl: Duration::from_secs(300),
+            l1_ttl: Duration::from_secs(30),
+            ack_timeout: Duration::from_millis(250),
+            heartbeat: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Counters, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Answered from L1.
+    pub l1_hits: u64,
+    /// Answered from Redis.
+    pub redis_hits: u64,
+    /// Not cached: the plugin read the directory.
+    pub misses: u64,
+    /// Reads while the cache was unhealthy (straight to the directory).
+    pub bypassed: u64,
+}
+
+/// A kind of record the cache holds: where it lives in L1 and in Redis,
+/// and its stored form.
+trait Cached: Clone + Sized + Send + Sync {
+    /// The JSON form in Redis.
+    type Stored: Serialize + DeserializeOwned + for<'a> From<&'a Self> + Into<Self>;
+    /// The record's id (a person's or an organization's).
+    fn id(&self) -> &str;
+    /// Its first level.
+    fn tier(inner: &Inner) -> &Tier<Self>;
+    /// The Redis key of the entry with `id`.
+    fn key(generation: u64, id: &str) -> String;
+    /// The keys a guarded fill touches (entry, the two tombstones it must
+    /// beat, the member index) and the member to add to the index.
+    fn fill_keys(&self, generation: u64) -> ([String; 4], String);
+}
+
+impl Cached for Account {
+    type Stored = CachedAccount;
+
+    fn id(&self) -> &str {
+        &self.person.id
+    }
+
+    fn tier(inner: &Inner) -> &Tier<Self> {
+        &inner.accounts
+    }
+
+    fn key(generation: u64, id: &str) -> String {
+        entry_key(generation, id)
+    }
+
+    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
+        let person = &self.person.id;
+        let entry = entry_key(generation, person);
+        let tomb_p = person_tombstone(generation, person);
+        let (tomb_o, members) = match &self.membership {
+            Some(m) => (
+                org_tombstone(generation, &m.organization_id),
+                members_key(generation, &m.organization_id),
+            ),
+            // Without an organization: the person's tombstone twice, and the
+            // entry as its own index (the script skips both).
+            None => (tomb_p.clone(), entry.clone()),
+        };
+        ([entry, tomb_p, tomb_o, members], hex::encode(person))
+    }
+}
+
+impl Cached for Organization {
+    type Stored = CachedOrganization;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn tier(inner: &Inner) -> &Tier<Self> {
+        &inner.organizations
+    }
+
+    fn key(generation: u64, id: &str) -> String {
+        organization_key(generation, id)
+    }
+
+    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
+        let entry = organization_key(generation, &self.id);
+        let tomb = org_tombstone(generation, &self.id);
+        // The tombstone twice and the entry as its own index: the script
+        // skips both.
+        ([entry.clone(), tomb.clone(), tomb, entry], String::new())
+    }
+}
+
+struct Inner {
+    node: String,
+    accounts: Tier<Account>,
+    organizations: Tier<Organization>,
+    config: RedisCacheConfig,
+    client: redis::Client,
+    conn: ConnectionManager,
+    subscribed: AtomicBool,
+    last_beat: std::sync::Mutex<Option<Instant>>,
+    generation: AtomicU64,
+    /// Invalidations this node has processed (its own and others').
+    seen: AtomicU64,
+    acks: std::sync::Mutex<HashMap<u64, HashSet<String>>>,
+    ack_arrived: Notify,
+    l1_hits: AtomicU64,
+    redis_hits: AtomicU64,
+    miss_count: AtomicU64,
+    bypassed: AtomicU64,
+}
+
+/// The Redis-backed [`StatusCache`].
+pub struct RedisCache {
+    inner: Arc<Inner>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RedisCache {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn unavailable(err: redis::RedisError) -> CacheError {
+    CacheError::Unavailable(err.to_string())
+}
+
+impl RedisCache {
+    /// Connects lazily: the host starts even if Redis is down, and reads the
+    /// directory until it is up.
+    pub async fn connect(config: RedisCacheConfig) -> Result<Self, CacheError> {
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| CacheError::Internal(format!("bad Redis URL `{}`: {e}", config.url)))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(unavailable)?;
+        let mut node_bytes = [0u8; 8];
+        node_bytes.copy_from_slice(
+            &SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+                .to_le_bytes()[..8],
+        );
+        let node = format!("{}-{}", hex::encode(node_bytes), std::process::id());
+        let inner = Arc::new(Inner {
+            node,
+            accounts: Tier::default(),
+            organizations: Tier::default(),
+            config,
+            client,
+            conn,
+            subscribed: AtomicBool::new(false),
+            last_beat: Default::default(),
+            generation: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
+            acks: Default::default(),
+            ack_arrived: Notify::new(),
+            l1_hits: AtomicU64::new(0),
+            redis_hits: AtomicU64::new(0),
+            miss_count: AtomicU64::new(0),
+            bypassed: AtomicU64::new(0),
+        });
+        let tasks = vec![
+            tokio::spawn(subscriber(inner.clone())),
+            tokio::spawn(heartbeat(inner.clone())),
+        ];
+        Ok(Self { inner, tasks })
+    }
+
+    /// Waits until the cache is connected and usable, or `timeout` passes.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.inner.healthy() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// Whether the cache is in use (connected, subscribed, heartbeat fresh).
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy()
+    }
+
+    /// Hit and miss counters.
+    pub fn stats(&self) -> CacheStats {
+        let i = &self.inner;
+        CacheStats {
+            l1_hits: i.l1_hits.load(Ordering::Relaxed),
+            redis_hits: i.redis_hits.load(Ordering::Relaxed),
+            misses: i.miss_count.load(Ordering::Relaxed),
+            bypassed: i.bypassed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// This node's id in the live set.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node
+    }
+}
+
+impl Inner {
+    fn healthy(&self) -> bool {
+        self.subscribed.load(Ordering::SeqCst)
+            && self
+                .last_beat
+                .lock()
+                .expect("beat lock")
+                .is_some_and(|at| at.elapsed() < self.config.heartbeat * 3)
+    }
+
+    fn flush_l1(&self) {
+        self.accounts.clear();
+        self.organizations.clear();
+        self.seen.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn drop_person(&self, person: &str) {
+        self.accounts.l1.lock().expect("l1 lock").remove(person);
+        self.seen.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn drop_organization(&self, org: &str) {
+        self.organizations.l1.lock().expect("l1 lock").remove(org);
+        self.accounts
+            .l1
+            .lock()
+            .expect("l1 lock")
+            .retain(|_, (_, account)| {
+                account
+                    .membership
+                    .as_ref()
+                    .is_none_or(|m| m.organization_id != org)
+            });
+        self.seen.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn fill_l1<T>(&self, tier: &Tier<T>, id: &str, value: T, seen_before: u64) {
+        if self.config.l1_ttl.is_zero() || !self.healthy() {
+            return;
+        }
+        let mut l1 = tier.l1.lock().expect("l1 lock");
+        // Checked under the lock: an invalidation processed since the read
+        // began means the value may be stale.
+        if self.seen.load(Ordering::SeqCst) == seen_before {
+            l1.insert(id.to_string(), (Instant::now(), value));
+        }
+    }
+
+    /// L1, then Redis; a miss records the sequence numbers its fill must beat.
+    async fn read<T: Cached>(&self, id: &str) -> Result<Option<T>, CacheError> {
+        if !self.healthy() {
+            self.bypassed.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        let tier = T::tier(self);
+        if let Some(value) = tier.fresh(id, self.config.l1_ttl) {
+            self.l1_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(value));
+        }
+        let seen_before = self.seen.load(Ordering::SeqCst);
+        let key = T::key(self.generation.load(Ordering::SeqCst), id);
+        let mut conn = self.conn.clone();
+        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
+            .get(key)
+            .get(SEQ)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(cached) = entry.and_then(|json| serde_json::from_str::<T::Stored>(&json).ok()) {
+            self.redis_hits.fetch_add(1, Ordering::Relaxed);
+            let value: T = cached.into();
+            self.fill_l1(tier, id, value.clone(), seen_before);
+            return Ok(Some(value));
+        }
+        self.miss_count.fetch_add(1, Ordering::Relaxed);
+        tier.record_miss(id, seq.unwrap_or(0), seen_before);
+        Ok(None)
+    }
+
+    /// Stores what a miss read, unless something it covers was invalidated
+    /// since.
+    async fn fill<T: Cached>(&self, value: T) -> Result<(), CacheError> {
+        let tier = T::tier(self);
+        let id = value.id().to_string();
+        let Some((seq, seen_before)) = tier.take_miss(&id) else {
+            return Ok(());
+        };
+        if !self.healthy() {
+            return Ok(());
+        }
+        let payload = serde_json::to_string(&T::Stored::from(&value))
+            .map_err(|e| CacheError::Internal(e.to_string()))?;
+        let (keys, member) = value.fill_keys(self.generation.load(Ordering::SeqCst));
+        let mut conn = self.conn.clone();
+        let script = Script::new(GUARDED_PUT);
+        let mut invocation = script.prepare_invoke();
+        for key in &keys {
+            invocation.key(key);
+        }
+        let stored: i64 = invocation
+            .arg(seq)
+            .arg(payload)
+            .arg(self.config.entry_ttl.as_secs().max(1))
+            .arg(member)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if stored == 1 {
+            self.fill_l1(tier, &id, value, seen_before);
+        }
+        Ok(())
+    }
+
+    /// Publishes an invalidation and waits for every other live node to ack.
+    async fn broadcast(&self, kind: &str, seq: u64, id: &str) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        let live: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(NODES)
+            .arg(now_ms())
+            .arg("+inf")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let others: HashSet<String> = live.into_iter().filter(|n| *n != self.node).collect();
+        let message = format!("{kind} {seq} {} {}", self.node, hex::encode(id));
+        let _: i64 = conn
+            .publish(INVALIDATIONS, message)
+            .await
+            .map_err(unavailable)?;
+        let deadline = tokio::time::Instant::now() + self.config.ack_timeout;
+        loop {
+            let notified = self.ack_arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let missing: Vec<String> = {
+                let acks = self.acks.lock().expect("ack lock");
+                let got = acks.get(&seq);
+                others
+                    .iter()
+                    .filter(|n| got.is_none_or(|g| !g.contains(*n)))
+                    .cloned()
+                    .collect()
+            };
+            if missing.is_empty() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!(
+                    ?missing,
+                    seq,
+                    "nodes did not acknowledge an invalidation in time; evicting them from the live set"
+                );
+                let _: Result<i64, _> = conn.zrem(NODES, &missing).await;
+                break;
+            }
+        }
+        self.acks.lock().expect("ack lock").remove(&seq);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StatusCache for RedisCache {
+    fn summary(&self) -> String {
+        format!(
+            "Redis status cache at {} with in-process L1 (node {})",
+            self.inner.config.url, self.inner.node
+        )
+    }
+
+    async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
+        self.inner.read(person_id).await
+    }
+
+    async fn put(&self, account: Account) -> Result<(), CacheError> {
+        self.inner.fill(account).await
+    }
+
+    async fn get_organization(
+        &self,
+        organization_id: &str,
+    ) -> Result<Option<Organization>, CacheError> {
+        self.inner.read(organization_id).await
+    }
+
+    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
+        self.inner.fill(organization).await
+    }
+
+    async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
+        let inner = &self.inner;
+        inner.drop_person(person_id);
+        let generation = inner.generation.load(Ordering::SeqCst);
+        let mut conn = inner.conn.clone();
+        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
+        let _: () = redis::pipe()
+            .atomic()
+            .set_ex(
+                person_tombstone(generation, person_id),
+                seq,
+                inner.config.entry_ttl.as_secs().max(1),
+            )
+            .ignore()
+            .del(entry_key(generation, person_id))
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        inner.broadcast("p", seq, person_id).await
+    }
+
+    async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
+        let inner = &self.inner;
+        inner.drop_organization(organization_id);
+        let generation = inner.generation.load(Ordering::SeqCst);
+        let mut conn = inner.conn.clone();
+        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
+        let _: i64 = Script::new(DROP_ORGANIZATION)
+            .key(org_tombstone(generation, organization_id))
+            .key(members_key(generation, organization_id))
+            .key(organization_key(generation, organization_id))
+            .arg(seq)
+            .arg(inner.config.entry_ttl.as_secs().max(1))
+            .arg(format!("pg:v1:{generation}:a:"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        inner.broadcast("o", seq, organization_id).await
+    }
+}
+
+#[async_trait]
+impl EphemeralStore for RedisCache {
+    async fn put_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.inner.conn.clone();
+        let ms = ttl.as_millis().max(1) as u64;
+        redis::cmd("SET")
+            .arg(ephemeral_key(namespace, key))
+            .arg(value)
+            .arg("PX")
+            .arg(ms)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, CacheError> {
+        let mut conn = self.inner.conn.clone();
+        conn.get(ephemeral_key(namespace, key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_ephemeral(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, CacheError> {
+        let mut conn = self.inner.conn.clone();
+        redis::cmd("GETDEL")
+            .arg(ephemeral_key(namespace, key))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete_ephemeral(&self, namespace: &str, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.inner.conn.clone();
+        conn.del::<_, ()>(ephemeral_key(namespace, key))
+            .await
+            .map_err(unavailable)
+    }
+}

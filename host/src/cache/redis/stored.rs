@@ -1,0 +1,169 @@
+//! The JSON form of cached records in Redis, and how an unknown stored
+//! name fails closed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types::{
+    Account, AccountStatus, Membership, Organization, OrganizationStatus, Person,
+};
+
+/// The JSON form of an account in Redis.
+#[derive(Serialize, Deserialize)]
+pub(super) struct CachedAccount {
+    id: String,
+    email: String,
+    name: String,
+    membership: Option<CachedMembership>,
+    organization: Option<CachedOrganization>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct CachedMembership {
+    organization_id: String,
+    status: String,
+    previous_status: Option<String>,
+    is_admin: bool,
+    roles: Vec<String>,
+    spending_limit: Option<u64>,
+    invited_at: Option<u64>,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct CachedOrganization {
+    id: String,
+    name: String,
+    status: String,
+    active_admins: u32,
+}
+
+/// An account status read back from Redis. Fails closed on a name this
+/// node does not know (another version wrote it): `revoked`, never more
+/// access than was cached.
+fn status(s: &str) -> AccountStatus {
+    s.parse().unwrap_or(AccountStatus::Revoked)
+}
+
+impl From<&Organization> for CachedOrganization {
+    fn from(o: &Organization) -> Self {
+        Self {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            status: o.status.name().into(),
+            active_admins: o.active_admins,
+        }
+    }
+}
+
+impl From<CachedOrganization> for Organization {
+    fn from(o: CachedOrganization) -> Self {
+        Organization {
+            id: o.id,
+            name: o.name,
+            // An unknown status decodes to `blocked`: never more than was cached.
+            status: o.status.parse().unwrap_or(OrganizationStatus::Blocked),
+            active_admins: o.active_admins,
+        }
+    }
+}
+
+impl From<&Account> for CachedAccount {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.person.id.clone(),
+            email: a.person.email.clone(),
+            name: a.person.name.clone(),
+            membership: a.membership.as_ref().map(|m| CachedMembership {
+                organization_id: m.organization_id.clone(),
+                status: m.status.name().into(),
+                previous_status: m.previous_status.map(|s| s.name().into()),
+                is_admin: m.is_admin,
+                roles: m.roles.clone(),
+                spending_limit: m.spending_limit,
+                invited_at: m.invited_at,
+                version: m.version,
+            }),
+            organization: a.organization.as_ref().map(CachedOrganization::from),
+        }
+    }
+}
+
+impl From<CachedAccount> for Account {
+    fn from(c: CachedAccount) -> Self {
+        let person = Person {
+            id: c.id,
+            email: c.email,
+            name: c.name,
+        };
+        let membership = c.membership.map(|m| Membership {
+            organization_id: m.organization_id,
+            person_id: person.id.clone(),
+            status: status(&m.status),
+            previous_status: m.previous_status.as_deref().map(status),
+            is_admin: m.is_admin,
+            roles: m.roles,
+            spending_limit: m.spending_limit,
+            invited_at: m.invited_at,
+            version: m.version,
+        });
+        let organization = c.organization.map(Organization::from);
+        Account {
+            person,
+            membership,
+            organization,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name this node does not know (written by another version) reads
+    /// as no more access than there can have been: a revoked account, a
+    /// blocked organization.
+    #[test]
+    fn unknown_cached_names_fail_closed() {
+        assert_eq!(status("suspended"), AccountStatus::Revoked);
+        assert_eq!(status("active"), AccountStatus::Active);
+        let org: Organization = CachedOrganization {
+            id: "a".into(),
+            name: "A".into(),
+            status: "frozen".into(),
+            active_admins: 1,
+        }
+        .into();
+        assert_eq!(org.status, OrganizationStatus::Blocked);
+    }
+
+    #[test]
+    fn cached_account_round_trips() {
+        let account = Account {
+            person: Person {
+                id: "p".into(),
+                email: "p@x.test".into(),
+                name: "P".into(),
+            },
+            membership: Some(Membership {
+                organization_id: "o".into(),
+                person_id: "p".into(),
+                status: AccountStatus::Revoked,
+                previous_status: Some(AccountStatus::Active),
+                is_admin: true,
+                roles: vec!["buyer".into()],
+                spending_limit: Some(7),
+                invited_at: Some(9),
+                version: 3,
+            }),
+            organization: Some(Organization {
+                id: "o".into(),
+                name: "O".into(),
+                status: OrganizationStatus::Blocked,
+                active_admins: 2,
+            }),
+        };
+        let json = serde_json::to_string(&CachedAccount::from(&account)).unwrap();
+        let back = Account::from(serde_json::from_str::<CachedAccount>(&json).unwrap());
+        assert_eq!(format!("{back:?}"), format!("{account:?}"));
+    }
+}

@@ -1,0 +1,72 @@
+//! How a library call becomes one plugin call: its arguments are owned (the
+//! call runs on a warm instance, maybe on another task), then lent to the
+//! generated binding.
+
+use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
+use crate::bindings::types::{ExternalIdentity, OnboardingStatus};
+
+/// An argument of a library call, in the owned form that moves into the
+/// plugin call.
+pub(super) trait Owned {
+    /// The owned form.
+    type Out: Send + 'static;
+    /// Takes ownership (copies borrowed text).
+    fn owned(self) -> Self::Out;
+}
+
+impl Owned for &str {
+    type Out = String;
+    fn owned(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Owned for Option<&str> {
+    type Out = Option<String>;
+    fn owned(self) -> Option<String> {
+        self.map(String::from)
+    }
+}
+
+/// Arguments that are owned already.
+macro_rules! owned_already {
+    ($($ty:ty),*) => {
+        $(impl Owned for $ty {
+            type Out = Self;
+            fn owned(self) -> Self {
+                self
+            }
+        })*
+    };
+}
+
+owned_already!(
+    u32,
+    Target,
+    NewUser,
+    UserChanges,
+    UserQuery,
+    BulkAction,
+    ExternalIdentity,
+    Option<OnboardingStatus>
+);
+
+/// A public library call that is one call of a plugin interface through the
+/// helper `$via` (`org_users`, `sign_in`): the arguments are owned, then
+/// passed to the binding `$call` as the expressions after `=>` say.
+macro_rules! plugin_call {
+    (
+        $(#[$doc:meta])*
+        $via:ident: $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+            => $call:ident($($pass:expr),*)
+    ) => {
+        $(#[$doc])*
+        pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error> {
+            $(let $arg = Owned::owned($arg);)*
+            self.$via(move |g, s| Box::pin(async move { g.$call(s, $($pass),*).await }))
+                .await
+        }
+    };
+}
+
+pub(super) use plugin_call;

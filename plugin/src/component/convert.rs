@@ -1,0 +1,251 @@
+//! Conversions between the WIT types and the rules' model.
+
+use super::exports::partnergate::b2b::{org_users, policy, sign_in};
+use super::{directory, notifications, types};
+use crate::access::Unavailable;
+use crate::policy_set::{Problem, Summary};
+use crate::{model, signin, users};
+
+pub(super) fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
+    match op {
+        model::ChangeOp::ExpectMembership(person, version) => {
+            directory::ChangeOp::ExpectMembership((person, version))
+        }
+        model::ChangeOp::ExpectActiveAdmins(organization, count) => {
+            directory::ChangeOp::ExpectActiveAdmins((organization, count))
+        }
+        model::ChangeOp::PutPerson(p) => directory::ChangeOp::PutPerson(types::Person {
+            id: p.id,
+            email: p.email,
+            name: p.name,
+        }),
+        model::ChangeOp::PutOrganization(o) => {
+            directory::ChangeOp::PutOrganization(organization_to_wit(o))
+        }
+        model::ChangeOp::PutLink(issuer, subject, person) => {
+            directory::ChangeOp::LinkIdentity((issuer, subject, person))
+        }
+        model::ChangeOp::PutMembership(m, expected) => {
+            directory::ChangeOp::PutMembership((membership_to_wit(m), expected))
+        }
+        model::ChangeOp::PutOnboarding(r, expected) => {
+            directory::ChangeOp::PutOnboarding((onboarding_to_wit(r), expected))
+        }
+        model::ChangeOp::Queue(n) => {
+            directory::ChangeOp::QueueNotification(notifications::Notification {
+                kind: match n.kind {
+                    model::NotificationKind::Invitation => notifications::Kind::Invitation,
+                    model::NotificationKind::Approval => notifications::Kind::Approval,
+                    model::NotificationKind::Rejection => notifications::Kind::Rejection,
+                },
+                recipient: n.recipient,
+                params: n.params,
+            })
+        }
+    }
+}
+
+pub(super) fn account_status_to_wit(s: model::AccountStatus) -> types::AccountStatus {
+    match s {
+        model::AccountStatus::Invited => types::AccountStatus::Invited,
+        model::AccountStatus::Active => types::AccountStatus::Active,
+        model::AccountStatus::Revoked => types::AccountStatus::Revoked,
+        model::AccountStatus::Removed => types::AccountStatus::Removed,
+    }
+}
+
+pub(super) fn membership_to_wit(m: model::Membership) -> types::Membership {
+    types::Membership {
+        organization_id: m.organization_id,
+        person_id: m.person_id,
+        status: account_status_to_wit(m.status),
+        previous_status: m.previous_status.map(account_status_to_wit),
+        is_admin: m.is_admin,
+        roles: m.roles,
+        spending_limit: m.spending_limit,
+        invited_at: m.invited_at,
+        version: m.version,
+    }
+}
+
+pub(super) fn organization_to_wit(o: model::Organization) -> types::Organization {
+    types::Organization {
+        id: o.id,
+        name: o.name,
+        status: match o.status {
+            model::OrganizationStatus::Pending => types::OrganizationStatus::Pending,
+            model::OrganizationStatus::Approved => types::OrganizationStatus::Approved,
+            model::OrganizationStatus::Rejected => types::OrganizationStatus::Rejected,
+            model::OrganizationStatus::Blocked => types::OrganizationStatus::Blocked,
+        },
+        active_admins: o.active_admins,
+    }
+}
+
+pub(super) fn onboarding_status_to_wit(s: model::OnboardingStatus) -> types::OnboardingStatus {
+    match s {
+        model::OnboardingStatus::Pending => types::OnboardingStatus::Pending,
+        model::OnboardingStatus::Approved => types::OnboardingStatus::Approved,
+        model::OnboardingStatus::Rejected => types::OnboardingStatus::Rejected,
+    }
+}
+
+pub(super) fn onboarding_status_from_wit(s: types::OnboardingStatus) -> model::OnboardingStatus {
+    match s {
+        types::OnboardingStatus::Pending => model::OnboardingStatus::Pending,
+        types::OnboardingStatus::Approved => model::OnboardingStatus::Approved,
+        types::OnboardingStatus::Rejected => model::OnboardingStatus::Rejected,
+    }
+}
+
+pub(super) fn onboarding_to_wit(r: model::OnboardingRequest) -> types::OnboardingRequest {
+    types::OnboardingRequest {
+        id: r.id,
+        organization_name: r.organization_name,
+        requester_name: r.requester_name,
+        requester_email: r.requester_email,
+        status: onboarding_status_to_wit(r.status),
+        organization_id: r.organization_id,
+        submitted_at: r.submitted_at,
+        version: r.version,
+    }
+}
+
+pub(super) fn onboarding_from_wit(r: types::OnboardingRequest) -> model::OnboardingRequest {
+    model::OnboardingRequest {
+        id: r.id,
+        organization_name: r.organization_name,
+        requester_name: r.requester_name,
+        requester_email: r.requester_email,
+        status: onboarding_status_from_wit(r.status),
+        organization_id: r.organization_id,
+        submitted_at: r.submitted_at,
+        version: r.version,
+    }
+}
+
+pub(super) fn directory_unavailable(err: directory::Error) -> Unavailable {
+    Unavailable(match err {
+        directory::Error::Unavailable(m) => format!("directory unavailable: {m}"),
+        other => format!("directory: {other:?}"),
+    })
+}
+
+pub(super) fn account_status(s: types::AccountStatus) -> model::AccountStatus {
+    match s {
+        types::AccountStatus::Invited => model::AccountStatus::Invited,
+        types::AccountStatus::Active => model::AccountStatus::Active,
+        types::AccountStatus::Revoked => model::AccountStatus::Revoked,
+        types::AccountStatus::Removed => model::AccountStatus::Removed,
+    }
+}
+
+pub(super) fn organization_from_wit(o: types::Organization) -> model::Organization {
+    model::Organization {
+        id: o.id,
+        name: o.name,
+        status: match o.status {
+            types::OrganizationStatus::Pending => model::OrganizationStatus::Pending,
+            types::OrganizationStatus::Approved => model::OrganizationStatus::Approved,
+            types::OrganizationStatus::Rejected => model::OrganizationStatus::Rejected,
+            types::OrganizationStatus::Blocked => model::OrganizationStatus::Blocked,
+        },
+        active_admins: o.active_admins,
+    }
+}
+
+pub(super) fn account_from_wit(a: types::Account) -> model::Account {
+    model::Account {
+        person: model::Person {
+            id: a.person.id,
+            email: a.person.email,
+            name: a.person.name,
+        },
+        membership: a.membership.map(|m| model::Membership {
+            organization_id: m.organization_id,
+            person_id: m.person_id,
+            status: account_status(m.status),
+            previous_status: m.previous_status.map(account_status),
+            is_admin: m.is_admin,
+            roles: m.roles,
+            spending_limit: m.spending_limit,
+            invited_at: m.invited_at,
+            version: m.version,
+        }),
+        organization: a.organization.map(organization_from_wit),
+    }
+}
+
+pub(super) fn decision_to_wit(d: model::Decision) -> types::Decision {
+    types::Decision {
+        effect: match d.effect {
+            model::Effect::Allow => types::Effect::Allow,
+            model::Effect::Deny => types::Effect::Deny,
+        },
+        policies: d.policies,
+        errors: d.errors,
+    }
+}
+
+pub(super) fn problem_to_wit(p: Problem) -> policy::Problem {
+    policy::Problem {
+        file: p.file,
+        line: p.line,
+        column: p.column,
+        message: p.message,
+    }
+}
+
+pub(super) fn summary_to_wit(s: &Summary) -> policy::Summary {
+    policy::Summary {
+        version: s.version.clone(),
+        policies: s.policies,
+        permits: s.permits,
+        forbids: s.forbids,
+    }
+}
+
+pub(super) fn user_error(err: users::UserError) -> org_users::Error {
+    match err {
+        users::UserError::Denied(d) => org_users::Error::Denied(decision_to_wit(d)),
+        users::UserError::Invalid(m) => org_users::Error::Invalid(m),
+        users::UserError::NotFound(m) => org_users::Error::NotFound(m),
+        users::UserError::Conflict(m) => org_users::Error::Conflict(m),
+        users::UserError::RateLimited(s) => org_users::Error::RateLimited(s),
+        users::UserError::Unavailable(m) => org_users::Error::Unavailable(m),
+    }
+}
+
+pub(super) fn new_user(u: org_users::NewUser) -> users::NewUser {
+    users::NewUser {
+        email: u.email,
+        name: u.name,
+        roles: u.roles,
+        is_admin: u.is_admin,
+        spending_limit: u.spending_limit,
+    }
+}
+
+pub(super) fn target_from_wit(t: org_users::Target) -> users::Target {
+    users::Target {
+        person_id: t.person_id,
+        version: t.version,
+    }
+}
+
+pub(super) fn identity_from_wit(identity: types::ExternalIdentity) -> signin::Identity {
+    signin::Identity {
+        issuer: identity.issuer,
+        subject: identity.subject,
+        emails: identity.emails,
+        email_verified: identity.email_verified,
+        trusted_provider: identity.trusted_provider,
+    }
+}
+
+pub(super) fn sign_in_error_to_wit(err: signin::SignInError) -> sign_in::Error {
+    match err {
+        signin::SignInError::Refused(reason) => sign_in::Error::Refused(reason),
+        signin::SignInError::Unavailable(m) => sign_in::Error::Unavailable(m),
+    }
+}

@@ -1,0 +1,358 @@
+//! The component: its exports, each handing the work to the rules
+//! (`access`, `users`, `signin`) over the records the host lends
+//! ([`host`]), with the WIT types converted in [`convert`].
+
+mod convert;
+mod host;
+
+use std::cell::RefCell;
+
+use crate::access::{self, AccessError, Names, Unavailable};
+use crate::model;
+use crate::policy_set::{self, LoadedPolicies, SourceFile};
+use crate::{signin, users};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "plugin",
+    generate_all,
+});
+
+use exports::partnergate::b2b::{access as wit_access, org_users, policy, sign_in};
+use partnergate::b2b::{directory, notifications, status_cache, types};
+use wasi::logging::logging::{Level, log};
+
+use convert::{
+    account_status, account_status_to_wit, decision_to_wit, identity_from_wit, membership_to_wit,
+    new_user, onboarding_status_from_wit, onboarding_to_wit, organization_to_wit, problem_to_wit,
+    sign_in_error_to_wit, summary_to_wit, target_from_wit, user_error,
+};
+use host::HostRecords;
+
+struct Component;
+
+export!(Component);
+
+/// The policy set in use and the names decisions are built with.
+struct State {
+    loaded: LoadedPolicies,
+    names: Names,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    /// Requests this instance has built, reused while their records are unchanged.
+    static MEMO: RefCell<access::Memo> = RefCell::new(access::Memo::default());
+}
+
+impl policy::Guest for Component {
+    fn load(
+        schema: policy::PolicyFile,
+        files: Vec<policy::PolicyFile>,
+    ) -> Result<policy::Summary, policy::Error> {
+        let loaded = check(schema, files)?;
+        let summary = summary_to_wit(&loaded.summary);
+        log(
+            Level::Info,
+            "policy",
+            &format!("loaded policy set {}", summary.version),
+        );
+        STATE.with(|state| {
+            *state.borrow_mut() = Some(State {
+                loaded,
+                names: Names::new(),
+            })
+        });
+        MEMO.with(|memo| *memo.borrow_mut() = access::Memo::default());
+        Ok(summary)
+    }
+
+    fn validate(
+        schema: policy::PolicyFile,
+        files: Vec<policy::PolicyFile>,
+    ) -> Result<policy::Summary, policy::Error> {
+        check(schema, files).map(|loaded| summary_to_wit(&loaded.summary))
+    }
+
+    fn current() -> Option<policy::Summary> {
+        STATE.with(|state| {
+            state
+                .borrow()
+                .as_ref()
+                .map(|s| summary_to_wit(&s.loaded.summary))
+        })
+    }
+}
+
+fn check(
+    schema: policy::PolicyFile,
+    files: Vec<policy::PolicyFile>,
+) -> Result<LoadedPolicies, policy::Error> {
+    let source = |f: policy::PolicyFile| SourceFile {
+        name: f.name,
+        text: f.text,
+    };
+    let files: Vec<SourceFile> = files.into_iter().map(source).collect();
+    policy_set::load(&source(schema), &files).map_err(|problems| {
+        policy::Error::Invalid(problems.into_iter().map(problem_to_wit).collect())
+    })
+}
+
+impl wit_access::Guest for Component {
+    fn authorize(request: wit_access::Request) -> Result<types::Decision, wit_access::Error> {
+        STATE.with(|state| {
+            let state = state.borrow();
+            let state = state.as_ref().ok_or(wit_access::Error::NotLoaded)?;
+            let request = access::Request {
+                principal: &request.principal,
+                action: &request.action,
+                resource: &request.resource,
+                context: &request.context,
+            };
+            let decided = MEMO.with(|memo| {
+                access::authorize_with(
+                    &state.loaded,
+                    &state.names,
+                    &HostRecords,
+                    &request,
+                    Some(&mut memo.borrow_mut()),
+                )
+            });
+            match decided {
+                Ok(decision) => Ok(decision_to_wit(decision)),
+                Err(AccessError::InvalidRequest(m)) => Err(wit_access::Error::InvalidRequest(m)),
+                Err(AccessError::Unavailable(Unavailable(m))) => {
+                    Err(wit_access::Error::Unavailable(m))
+                }
+            }
+        })
+    }
+}
+
+impl org_users::Guest for Component {
+    fn add_user(
+        actor: String,
+        organization_id: String,
+        user: org_users::NewUser,
+    ) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.add_user(&actor, &organization_id, new_user(user))).map(membership_to_wit)
+    }
+
+    fn edit_user(
+        actor: String,
+        target: org_users::Target,
+        changes: org_users::UserChanges,
+    ) -> Result<types::Membership, org_users::Error> {
+        let changes = users::UserChanges {
+            name: changes.name,
+            email: changes.email,
+            roles: changes.roles,
+            is_admin: changes.is_admin,
+            spending_limit: changes.spending_limit,
+        };
+        with_users(|u| u.edit_user(&actor, &target_from_wit(target), changes))
+            .map(membership_to_wit)
+    }
+
+    fn remove_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.remove_user(&actor, &target_from_wit(target))).map(membership_to_wit)
+    }
+
+    fn revoke_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.revoke_user(&actor, &target_from_wit(target))).map(membership_to_wit)
+    }
+
+    fn reinstate_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.reinstate_user(&actor, &target_from_wit(target))).map(membership_to_wit)
+    }
+
+    fn reinvite_user(
+        actor: String,
+        target: org_users::Target,
+    ) -> Result<types::Membership, org_users::Error> {
+        with_users(|u| u.reinvite_user(&actor, &target_from_wit(target))).map(membership_to_wit)
+    }
+
+    fn bulk_add(
+        actor: String,
+        organization_id: String,
+        users: Vec<org_users::NewUser>,
+    ) -> Result<Vec<Result<types::Membership, org_users::Error>>, org_users::Error> {
+        let users: Vec<users::NewUser> = users.into_iter().map(new_user).collect();
+        let results = with_users(|u| u.bulk_add(&actor, &organization_id, users))?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(membership_to_wit).map_err(user_error))
+            .collect())
+    }
+
+    fn bulk_change(
+        actor: String,
+        action: org_users::BulkAction,
+        targets: Vec<org_users::Target>,
+    ) -> Result<Vec<Result<types::Membership, org_users::Error>>, org_users::Error> {
+        let action = match action {
+            org_users::BulkAction::Revoke => users::BulkAction::Revoke,
+            org_users::BulkAction::Reinstate => users::BulkAction::Reinstate,
+            org_users::BulkAction::Remove => users::BulkAction::Remove,
+            org_users::BulkAction::Reinvite => users::BulkAction::Reinvite,
+        };
+        let targets: Vec<users::Target> = targets.into_iter().map(target_from_wit).collect();
+        let results = with_users(|u| u.bulk_change(&actor, action, &targets))?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(membership_to_wit).map_err(user_error))
+            .collect())
+    }
+
+    fn list_users(
+        actor: String,
+        query: org_users::UserQuery,
+    ) -> Result<types::MemberPage, org_users::Error> {
+        let query = users::UserQuery {
+            organizations: query.organization_id,
+            status: query.status.map(account_status),
+            search: query.search,
+            sort: match query.sort {
+                types::MemberSort::Name => model::MemberSort::Name,
+                types::MemberSort::Email => model::MemberSort::Email,
+                types::MemberSort::Company => model::MemberSort::Company,
+                types::MemberSort::Added => model::MemberSort::Added,
+            },
+            descending: query.descending,
+            cursor: query.cursor,
+            limit: query.limit,
+        };
+        with_users(|u| u.list_users(&actor, query))
+    }
+
+    fn read_audit(
+        actor: String,
+        organization_id: Option<String>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<types::AuditPage, org_users::Error> {
+        with_users(|u| u.read_audit(&actor, organization_id.as_deref(), cursor.as_deref(), limit))
+    }
+
+    fn submit_onboarding(
+        organization_name: String,
+        requester_name: String,
+        requester_email: String,
+    ) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.submit_onboarding(&organization_name, &requester_name, &requester_email))
+            .map(onboarding_to_wit)
+    }
+
+    fn approve_onboarding(
+        actor: String,
+        request_id: String,
+    ) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.approve_onboarding(&actor, &request_id)).map(onboarding_to_wit)
+    }
+
+    fn reject_onboarding(
+        actor: String,
+        request_id: String,
+        reason: String,
+    ) -> Result<types::OnboardingRequest, org_users::Error> {
+        with_users(|u| u.reject_onboarding(&actor, &request_id, &reason)).map(onboarding_to_wit)
+    }
+
+    fn list_onboarding(
+        actor: String,
+        status: Option<types::OnboardingStatus>,
+    ) -> Result<Vec<types::OnboardingRequest>, org_users::Error> {
+        with_users(|u| u.list_onboarding(&actor, status.map(onboarding_status_from_wit)))
+            .map(|list| list.into_iter().map(onboarding_to_wit).collect())
+    }
+
+    fn create_organization(
+        actor: String,
+        name: String,
+    ) -> Result<types::Organization, org_users::Error> {
+        with_users(|u| u.create_organization(&actor, &name)).map(organization_to_wit)
+    }
+}
+
+/// Runs `f` with the lifecycle rules over the loaded policies and the host.
+fn with_users<T>(
+    f: impl FnOnce(&users::Users<'_, HostRecords>) -> Result<T, users::UserError>,
+) -> Result<T, org_users::Error> {
+    STATE.with(|state| {
+        let state = state.borrow();
+        let Some(state) = state.as_ref() else {
+            return Err(org_users::Error::InternalError(Some(
+                "no policy set loaded".into(),
+            )));
+        };
+        f(&users::Users {
+            loaded: &state.loaded,
+            names: &state.names,
+            dir: &HostRecords,
+        })
+        .map_err(user_error)
+    })
+}
+
+/// Runs `f` with the sign-in rules over the loaded policy set.
+fn with_sign_in<T>(
+    f: impl FnOnce(&signin::SignIn<'_, HostRecords>) -> Result<T, signin::SignInError>,
+) -> Result<T, sign_in::Error> {
+    STATE.with(|state| {
+        let state = state.borrow();
+        let Some(state) = state.as_ref() else {
+            return Err(sign_in::Error::InternalError(Some(
+                "no policy set loaded".into(),
+            )));
+        };
+        let rules = signin::SignIn {
+            loaded: &state.loaded,
+            names: &state.names,
+            dir: &HostRecords,
+        };
+        f(&rules).map_err(sign_in_error_to_wit)
+    })
+}
+
+impl sign_in::Guest for Component {
+    fn link(identity: types::ExternalIdentity) -> Result<sign_in::SignedIn, sign_in::Error> {
+        let identity = identity_from_wit(identity);
+        let s = with_sign_in(|rules| rules.link(&identity))?;
+        Ok(sign_in::SignedIn {
+            person_id: s.person_id,
+            organization_id: s.organization_id,
+            status: account_status_to_wit(s.status),
+            linked: s.linked,
+        })
+    }
+
+    fn decide_link(
+        identity: types::ExternalIdentity,
+        person_id: String,
+    ) -> Result<types::Decision, sign_in::Error> {
+        let identity = identity_from_wit(identity);
+        with_sign_in(|rules| rules.decide_link(&identity, &person_id)).map(decision_to_wit)
+    }
+
+    fn check_session(person_id: String, organization_id: String) -> Result<(), sign_in::Error> {
+        with_sign_in(|rules| rules.check_session(&person_id, &organization_id))
+    }
+
+    fn record_refusal(
+        provider: String,
+        issuer: String,
+        reason: String,
+    ) -> Result<(), sign_in::Error> {
+        with_sign_in(|rules| rules.record_refusal(&provider, &issuer, &reason))
+    }
+}

@@ -1,0 +1,464 @@
+//! Native tests of the lifecycle rules over [`MemoryDirectory`]: each
+//! step and its denials, without wasmtime.
+
+use super::*;
+use crate::memory::MemoryDirectory;
+use crate::model::{OnboardingStatus, OrganizationStatus, Person, Staff};
+use crate::policy_set::{SourceFile, load};
+
+/// The default policies, read from `policies/`.
+pub(crate) fn policies() -> LoadedPolicies {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let read = |name: &str| SourceFile {
+        name: name.into(),
+        text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
+    };
+    let files = ["store.cedar", "users.cedar", "staff.cedar", "signin.cedar"].map(read);
+    load(&read("schema.cedarschema"), &files)
+        .ok()
+        .expect("default policies load")
+}
+
+/// acme (alice its only admin; bob active, rita revoked, ivan invited)
+/// and globex (gina and gail admins); sam is staff for acme.
+pub(crate) fn directory() -> MemoryDirectory {
+    let dir = MemoryDirectory::default();
+    {
+        let mut s = dir.state.borrow_mut();
+        s.now = 1_000_000;
+        for (id, status) in [
+            ("acme", OrganizationStatus::Approved),
+            ("globex", OrganizationStatus::Approved),
+        ] {
+            s.organizations.insert(
+                id.into(),
+                Organization {
+                    id: id.into(),
+                    name: id.into(),
+                    status,
+                    active_admins: 0,
+                },
+            );
+        }
+        for (id, org, status, admin) in [
+            ("alice", "acme", AccountStatus::Active, true),
+            ("bob", "acme", AccountStatus::Active, false),
+            ("rita", "acme", AccountStatus::Revoked, false),
+            ("ivan", "acme", AccountStatus::Invited, false),
+            ("gina", "globex", AccountStatus::Active, true),
+            ("gail", "globex", AccountStatus::Active, true),
+        ] {
+            s.people.insert(
+                id.into(),
+                Person {
+                    id: id.into(),
+                    email: format!("{id}@{org}.test"),
+                    name: id.into(),
+                },
+            );
+            s.memberships.insert(
+                id.into(),
+                Membership {
+                    organization_id: org.into(),
+                    person_id: id.into(),
+                    status,
+                    previous_status: None,
+                    is_admin: admin,
+                    roles: vec!["buyer".into()],
+                    spending_limit: None,
+                    invited_at: Some(0),
+                    version: 1,
+                },
+            );
+        }
+        s.staff.insert(
+            "sam".into(),
+            Staff {
+                id: "sam".into(),
+                name: "Sam".into(),
+                assigned_organizations: vec!["acme".into()],
+            },
+        );
+    }
+    dir
+}
+
+fn with_users<T>(f: impl FnOnce(&Users<'_, MemoryDirectory>, &MemoryDirectory) -> T) -> T {
+    let loaded = policies();
+    let names = Names::new();
+    let dir = directory();
+    f(
+        &Users {
+            loaded: &loaded,
+            names: &names,
+            dir: &dir,
+        },
+        &dir,
+    )
+}
+
+fn target(person: &str, version: u64) -> Target {
+    Target {
+        person_id: person.into(),
+        version,
+    }
+}
+
+fn denied_by(err: UserError) -> Vec<String> {
+    match err {
+        UserError::Denied(d) => d.policies,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        name: "New".into(),
+        roles: vec![],
+        is_admin: false,
+        spending_limit: None,
+    }
+}
+
+#[test]
+fn an_organizations_admin_revokes_and_reinstates_its_users() {
+    with_users(|users, dir| {
+        let revoked = users
+            .revoke_user("customer:alice", &target("bob", 1))
+            .unwrap();
+        assert_eq!(
+            (revoked.status, revoked.previous_status, revoked.version),
+            (AccountStatus::Revoked, Some(AccountStatus::Active), 2)
+        );
+        let audit = dir.state.borrow().audit.clone();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(
+            (audit[0].action.as_str(), audit[0].policies.clone()),
+            (
+                "revokeUser",
+                vec!["org-admin-manages-own-users".to_string()]
+            )
+        );
+        let back = users
+            .reinstate_user("customer:alice", &target("bob", 2))
+            .unwrap();
+        assert_eq!((back.status, back.version), (AccountStatus::Active, 3));
+    });
+}
+
+#[test]
+fn another_organizations_admin_gets_one_denial_whatever_the_target() {
+    with_users(|users, dir| {
+        let ops: [(
+            &str,
+            fn(&Users<'_, MemoryDirectory>, &Target) -> Result<Membership, UserError>,
+        ); 5] = [
+            ("revoke", |u, t| u.revoke_user("customer:gina", t)),
+            ("reinstate", |u, t| u.reinstate_user("customer:gina", t)),
+            ("remove", |u, t| u.remove_user("customer:gina", t)),
+            ("reinvite", |u, t| u.reinvite_user("customer:gina", t)),
+            ("edit", |u, t| {
+                u.edit_user(
+                    "customer:gina",
+                    t,
+                    UserChanges {
+                        spending_limit: Some(Some(1)),
+                        ..Default::default()
+                    },
+                )
+            }),
+        ];
+        for (name, op) in ops {
+            let answers: Vec<_> = [
+                target("bob", 1),
+                target("bob", 9),
+                target("rita", 1),
+                target("ivan", 1),
+                target("alice", 1),
+                target("nobody", 1),
+            ]
+            .iter()
+            .map(|t| op(users, t))
+            .collect();
+            let expected = Err(UserError::Denied(Decision {
+                effect: Effect::Deny,
+                policies: vec![],
+                errors: vec![],
+            }));
+            for answer in &answers {
+                assert_eq!(answer, &expected, "{name}");
+            }
+        }
+        let bulk = users
+            .bulk_change(
+                "customer:gina",
+                BulkAction::Revoke,
+                &[target("bob", 9), target("nobody", 1)],
+            )
+            .unwrap();
+        assert_eq!(bulk[0], bulk[1]);
+        assert!(dir.state.borrow().audit.is_empty(), "nothing changed");
+    });
+}
+
+#[test]
+fn a_permitted_actor_learns_why_a_step_does_not_apply() {
+    with_users(|users, _| {
+        let stale = users
+            .revoke_user("customer:alice", &target("bob", 9))
+            .unwrap_err();
+        assert!(
+            matches!(stale, UserError::Conflict(ref m) if m.contains("version 1 now")),
+            "{stale:?}"
+        );
+        let status = users
+            .revoke_user("customer:alice", &target("rita", 1))
+            .unwrap_err();
+        assert!(
+            matches!(status, UserError::Invalid(ref m) if m.contains("revoked")),
+            "{status:?}"
+        );
+        let again = users
+            .reinstate_user("customer:alice", &target("bob", 1))
+            .unwrap_err();
+        assert!(matches!(again, UserError::Invalid(_)), "{again:?}");
+    });
+}
+
+#[test]
+fn the_last_active_admin_is_never_revoked_removed_or_demoted() {
+    with_users(|users, _| {
+        assert_eq!(
+            denied_by(
+                users
+                    .revoke_user("staff:sam", &target("alice", 1))
+                    .unwrap_err()
+            ),
+            ["keep-last-admin"]
+        );
+        assert_eq!(
+            denied_by(
+                users
+                    .remove_user("staff:sam", &target("alice", 1))
+                    .unwrap_err()
+            ),
+            ["keep-last-admin"]
+        );
+        let demote = UserChanges {
+            is_admin: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            denied_by(
+                users
+                    .edit_user("staff:sam", &target("alice", 1), demote)
+                    .unwrap_err()
+            ),
+            ["keep-last-admin"]
+        );
+        // With a second admin, the first may go.
+        let promote = UserChanges {
+            is_admin: Some(true),
+            ..Default::default()
+        };
+        users
+            .edit_user("staff:sam", &target("bob", 1), promote)
+            .unwrap();
+        users.revoke_user("staff:sam", &target("alice", 1)).unwrap();
+    });
+}
+
+#[test]
+fn nobody_revokes_or_removes_themselves() {
+    with_users(|users, _| {
+        let policies = denied_by(
+            users
+                .revoke_user("customer:gina", &target("gina", 1))
+                .unwrap_err(),
+        );
+        assert!(
+            policies.contains(&"no-self-removal".to_string()),
+            "{policies:?}"
+        );
+        let policies = denied_by(
+            users
+                .remove_user("customer:gina", &target("gina", 1))
+                .unwrap_err(),
+        );
+        assert!(
+            policies.contains(&"no-self-removal".to_string()),
+            "{policies:?}"
+        );
+    });
+}
+
+#[test]
+fn only_staff_designate_administrators() {
+    with_users(|users, _| {
+        let mut admin = new_user("new@acme.test");
+        admin.is_admin = true;
+        assert!(matches!(
+            users.add_user("customer:alice", "acme", admin.clone()),
+            Err(UserError::Denied(_))
+        ));
+        assert!(users.add_user("staff:sam", "acme", admin).unwrap().is_admin);
+    });
+}
+
+#[test]
+fn adding_a_user_invites_once_per_email_and_never_names_another_organization() {
+    with_users(|users, dir| {
+        let added = users
+            .add_user("customer:alice", "acme", new_user("  New@Acme.TEST "))
+            .unwrap();
+        assert_eq!(added.status, AccountStatus::Invited);
+        assert_eq!(dir.state.borrow().outbox.len(), 1);
+        assert_eq!(dir.state.borrow().outbox[0].recipient, "new@acme.test");
+        let again = users
+            .add_user("customer:alice", "acme", new_user("new@acme.test"))
+            .unwrap_err();
+        assert!(matches!(again, UserError::Conflict(_)), "{again:?}");
+        let elsewhere = users
+            .add_user("customer:alice", "acme", new_user("gina@globex.test"))
+            .unwrap_err();
+        assert!(
+            matches!(elsewhere, UserError::Conflict(ref m) if !m.contains("`globex`")),
+            "{elsewhere:?}"
+        );
+        let foreign = users
+            .add_user("customer:alice", "globex", new_user("x@globex.test"))
+            .unwrap_err();
+        let unknown = users
+            .add_user("customer:alice", "no-such-org", new_user("x@globex.test"))
+            .unwrap_err();
+        assert_eq!(foreign, unknown);
+        let limit = NewUser {
+            spending_limit: Some(u64::MAX),
+            ..new_user("big@acme.test")
+        };
+        assert!(matches!(
+            users.add_user("customer:alice", "acme", limit),
+            Err(UserError::Invalid(_))
+        ));
+    });
+}
+
+#[test]
+fn email_changes_only_while_invited_and_unlinked() {
+    with_users(|users, dir| {
+        let change = |email: &str| UserChanges {
+            email: Some(email.into()),
+            ..Default::default()
+        };
+        let active = users
+            .edit_user("customer:alice", &target("bob", 1), change("b2@acme.test"))
+            .unwrap_err();
+        assert!(matches!(active, UserError::Invalid(_)), "{active:?}");
+        let taken = users
+            .edit_user(
+                "customer:alice",
+                &target("ivan", 1),
+                change("bob@acme.test"),
+            )
+            .unwrap_err();
+        assert!(matches!(taken, UserError::Conflict(_)), "{taken:?}");
+        users
+            .edit_user(
+                "customer:alice",
+                &target("ivan", 1),
+                change("ivan2@acme.test"),
+            )
+            .unwrap();
+        assert_eq!(dir.state.borrow().people["ivan"].email, "ivan2@acme.test");
+    });
+}
+
+#[test]
+fn reinvitations_wait_five_minutes() {
+    with_users(|users, dir| {
+        let added = users
+            .add_user("customer:alice", "acme", new_user("late@acme.test"))
+            .unwrap();
+        let t = target(&added.person_id, added.version);
+        assert_eq!(
+            users.reinvite_user("customer:alice", &t),
+            Err(UserError::RateLimited(REINVITE_INTERVAL_SECS))
+        );
+        dir.state.borrow_mut().now += REINVITE_INTERVAL_SECS;
+        users.reinvite_user("customer:alice", &t).unwrap();
+        assert_eq!(dir.state.borrow().outbox.len(), 2);
+    });
+}
+
+#[test]
+fn bulk_calls_take_one_to_a_thousand_items() {
+    with_users(|users, _| {
+        assert!(matches!(
+            users.bulk_change("customer:alice", BulkAction::Revoke, &[]),
+            Err(UserError::Invalid(_))
+        ));
+        let many: Vec<Target> = (0..=BULK_MAX)
+            .map(|i| target(&format!("p{i}"), 1))
+            .collect();
+        assert!(matches!(
+            users.bulk_change("customer:alice", BulkAction::Revoke, &many),
+            Err(UserError::Invalid(_))
+        ));
+        assert!(matches!(
+            users.bulk_add("customer:alice", "acme", vec![]),
+            Err(UserError::Invalid(_))
+        ));
+        let results = users
+            .bulk_change(
+                "customer:alice",
+                BulkAction::Revoke,
+                &[target("bob", 1), target("rita", 1)],
+            )
+            .unwrap();
+        assert!(results[0].is_ok() && matches!(results[1], Err(UserError::Invalid(_))));
+    });
+}
+
+#[test]
+fn onboarding_is_decided_before_the_request_is_looked_at() {
+    with_users(|users, _| {
+        let request = users
+            .submit_onboarding("Hooli", "Gavin", "gavin@hooli.test")
+            .unwrap();
+        let unknown = users
+            .approve_onboarding("customer:alice", "no-such-request")
+            .unwrap_err();
+        let known = users
+            .approve_onboarding("customer:alice", &request.id)
+            .unwrap_err();
+        assert!(matches!(unknown, UserError::Denied(_)), "{unknown:?}");
+        assert_eq!(unknown, known);
+        let approved = users.approve_onboarding("staff:sam", &request.id).unwrap();
+        assert_eq!(approved.status, OnboardingStatus::Approved);
+        let twice = users
+            .approve_onboarding("staff:sam", &request.id)
+            .unwrap_err();
+        assert!(matches!(twice, UserError::Invalid(_)), "{twice:?}");
+    });
+}
+
+#[test]
+fn emails_are_trimmed_lowercased_and_checked() {
+    assert_eq!(
+        normalize_email("  Bob@Example.COM ").unwrap(),
+        "bob@example.com"
+    );
+    for bad in [
+        "",
+        "bob",
+        "@x.com",
+        "bob@",
+        "bob@x",
+        "bob@.com",
+        "b ob@x.com",
+        "a@b@c.com",
+    ] {
+        assert!(normalize_email(bad).is_err(), "{bad}");
+    }
+}
