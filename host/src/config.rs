@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::clock::Clock;
+use crate::directory;
 use crate::directory::seed::Seed;
-use crate::directory::sqlite::SqliteDirectory;
 use crate::error::Error;
 use crate::gate::{Builder, PartnerGate, PluginSource};
 use crate::policies::PolicySource;
@@ -24,10 +24,16 @@ pub struct HostOptions {
     #[arg(long, env = "PARTNERGATE_POLICIES")]
     pub policies: Option<PathBuf>,
 
-    /// The SQLite database holding the customer directory (created and
-    /// migrated on start); `:memory:` keeps it in memory.
+    /// The customer directory: a SQLite file (created and migrated on
+    /// start), `:memory:`, or a PostgreSQL URL
+    /// (`postgres://user:password@host:5432/database`, migrated on start)
+    /// for several nodes.
     #[arg(long, env = "PARTNERGATE_DATABASE", default_value = "partnergate.db")]
     pub database: String,
+
+    /// Connections in the PostgreSQL pool (ignored for SQLite).
+    #[arg(long, env = "PARTNERGATE_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
 
     /// Customer records (JSON, see `policies/directory.json`) loaded into the
     /// directory when it is empty.
@@ -93,6 +99,17 @@ impl HostOptions {
         }
     }
 
+    /// `--database` without a password, for messages and logs.
+    pub fn redacted_database(&self) -> String {
+        match url::Url::parse(&self.database) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.database.clone(),
+        }
+    }
+
     /// A builder configured by these options: opens (and seeds) the database.
     pub async fn builder(&self) -> Result<Builder, Error> {
         if self.memory_mib == 0 || self.call_timeout_ms == 0 || self.max_instances == 0 {
@@ -112,23 +129,21 @@ impl HostOptions {
             builder = builder.artifact_cache(dir);
         }
         let clock = Clock::system();
-        let directory = if self.database == ":memory:" {
-            SqliteDirectory::in_memory(clock.clone())
-        } else {
-            SqliteDirectory::open(std::path::Path::new(&self.database), clock.clone())
-        }
-        .map_err(|e| Error::Config(format!("database `{}`: {e}", self.database)))?;
+        let directory = directory::open(&self.database, self.database_pool_size, clock.clone())
+            .await
+            .map_err(|e| Error::Config(format!("database `{}`: {e}", self.redacted_database())))?;
         if let Some(path) = &self.directory_seed
             && directory
                 .is_empty()
+                .await
                 .map_err(|e| Error::Config(e.to_string()))?
         {
             let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
-            seed.load_into(&directory)
+            seed.load_into(&*directory)
                 .await
                 .map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
         }
-        let builder = builder.clock(clock).directory(Arc::new(directory));
+        let builder = builder.clock(clock).directory(directory);
         Ok(match &self.redis_url {
             Some(url) => {
                 let mut config = crate::cache::redis::RedisCacheConfig::new(url.clone());

@@ -3,9 +3,13 @@
 //! the notification outbox.
 //!
 //! One trait, one module per backend: [`sqlite`] (the embedded default, also
-//! `:memory:` for tests) and, later, `postgres`.
+//! `:memory:` for tests) and [`postgres`] (several nodes); [`listing`] holds
+//! what both mean by a cursor and a search; [`open`] picks the backend for a
+//! `--database` value.
 
 pub mod error;
+pub mod listing;
+pub mod postgres;
 pub mod seed;
 pub mod sqlite;
 
@@ -47,6 +51,10 @@ pub trait Directory: Send + Sync + 'static {
     async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError>;
     /// A merchant staff member.
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError>;
+    /// Stores a staff record (staff are managed outside the plugin).
+    async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError>;
+    /// Whether the directory holds no organizations and no people.
+    async fn is_empty(&self) -> Result<bool, DirectoryError>;
     /// The person an external identity is linked to.
     async fn find_link(
         &self,
@@ -86,4 +94,27 @@ pub trait Directory: Send + Sync + 'static {
     async fn mark_delivered(&self, id: u64) -> Result<(), DirectoryError>;
     /// Records a failed attempt and when to retry.
     async fn mark_failed(&self, id: u64, error: &str, retry_at: u64) -> Result<(), DirectoryError>;
+}
+
+/// Opens the directory a `--database` value names: a `postgres://` or
+/// `postgresql://` URL (a pool of `pool_size` connections), `:memory:`, or
+/// the path of a SQLite file. Either is migrated on open.
+pub async fn open(
+    database: &str,
+    pool_size: usize,
+    clock: crate::clock::Clock,
+) -> Result<std::sync::Arc<dyn Directory>, DirectoryError> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let directory = postgres::PostgresDirectory::connect(database, pool_size, clock).await?;
+        Ok(std::sync::Arc::new(directory))
+    } else if database == ":memory:" {
+        Ok(std::sync::Arc::new(sqlite::SqliteDirectory::in_memory(
+            clock,
+        )?))
+    } else {
+        let path = std::path::Path::new(database);
+        Ok(std::sync::Arc::new(sqlite::SqliteDirectory::open(
+            path, clock,
+        )?))
+    }
 }

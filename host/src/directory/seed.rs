@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::sqlite::SqliteDirectory;
 use super::{Directory, DirectoryError};
 use crate::bindings::directory::ChangeOp;
 use crate::bindings::types::AuditEntry;
@@ -206,11 +205,11 @@ impl Seed {
     }
 
     /// Loads the seed's records into `dir` in one transaction.
-    pub async fn load_into(&self, dir: &SqliteDirectory) -> Result<(), DirectoryError> {
+    pub async fn load_into(&self, dir: &dyn Directory) -> Result<(), DirectoryError> {
         let ops = self.ops().map_err(DirectoryError::Internal)?;
         dir.apply(ops, Self::audit()).await?;
         for staff in self.staff() {
-            dir.put_staff(&staff)?;
+            dir.put_staff(&staff).await?;
         }
         Ok(())
     }

@@ -76,7 +76,7 @@ pub async fn node(db: &std::path::Path, redis: &RedisServer, seed: bool) -> Node
     if seed {
         Seed::from_file(&policies_dir().join("directory.json"))
             .unwrap()
-            .load_into(&dir)
+            .load_into(&*dir)
             .await
             .unwrap();
     }

@@ -8,6 +8,7 @@ mod common;
 mod access;
 mod artifact_cache;
 mod cache;
+mod directory;
 mod hostile;
 mod http;
 mod oidc;

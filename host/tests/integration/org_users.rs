@@ -933,6 +933,7 @@ async fn staff_create_an_organization_and_its_admin_directly() {
             name: "Sara Staff".into(),
             assigned_organizations: vec![org.id.clone()],
         })
+        .await
         .unwrap();
     let m = f.gate.add_user("staff:sara", &org.id, admin).await.unwrap();
     assert!(m.is_admin);

@@ -353,3 +353,185 @@ pub fn try_start_provider(port: u16, redirects: &[String]) -> Result<Provider, S
         Err(_) => Err(format!("port {port}: not ready within {PROVIDER_START:?}")),
     }
 }
+
+/// A PostgreSQL server of the test's own: `initdb` into a temporary
+/// directory, the server on a free loopback port, without durability
+/// (`fsync=off`), stopped and removed when dropped. Run as root, it runs
+/// the server as the `postgres` user (which `initdb` requires); the
+/// database cluster uses `C.UTF-8`, so `lower()` folds Unicode.
+pub struct PostgresServer {
+    pub port: u16,
+    data: PathBuf,
+    bin: PathBuf,
+    databases: std::sync::atomic::AtomicUsize,
+}
+
+/// Where Debian's PostgreSQL programs are (`PG_BINDIR` overrides): the
+/// newest `/usr/lib/postgresql/<major>/bin`.
+fn postgres_bindir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PG_BINDIR") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL must be installed (scripts/test.sh installs Debian's `postgresql`)")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let major = e.file_name().to_str()?.parse().ok()?;
+            Some((major, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .expect("no /usr/lib/postgresql/<major>/bin/initdb: install Debian's `postgresql`")
+}
+
+/// Runs a PostgreSQL program, as `postgres` when this process is root.
+fn postgres_command(program: &Path) -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if root {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+impl PostgresServer {
+    /// Initialises a cluster and starts it on a free port.
+    pub fn start() -> Self {
+        let bin = postgres_bindir();
+        let data = std::env::temp_dir().join(format!(
+            "partnergate-pg-{}-{}",
+            std::process::id(),
+            NEXT_SERVER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).unwrap();
+        // The server's user must own its directory (and reach it).
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&data)
+            .status();
+        let out = postgres_command(&bin.join("initdb"))
+            .arg("-D")
+            .arg(data.join("cluster"))
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
+            .output()
+            .expect("initdb runs");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let server = Self {
+            port,
+            data,
+            bin,
+            databases: Default::default(),
+        };
+        server.restart();
+        server
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> String {
+        self.url_of("postgres")
+    }
+
+    /// The URL of database `name` on this server.
+    pub fn url_of(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Creates a new empty database and returns its URL.
+    pub fn new_database(&self) -> String {
+        let n = self
+            .databases
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("t{n}");
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.url_of(&name)
+    }
+
+    /// Stops the server (fast shutdown).
+    pub fn stop(&self) {
+        let _ = postgres_command(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data.join("cluster"))
+            .args(["-w", "-m", "fast", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Starts the server on its port (again, after [`stop`](Self::stop)).
+    pub fn restart(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            self.port,
+            self.data.display()
+        );
+        let out = postgres_command(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data.join("cluster"))
+            .args(["-w", "-t", "30", "-o", &options, "-l"])
+            .arg(self.data.join("log"))
+            .arg("start")
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not start: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.data.join("log")).unwrap_or_default()
+        );
+    }
+}
+
+static NEXT_SERVER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}

@@ -4,12 +4,18 @@
 //! Every change and its audit entry (and any notifications it queues) commit
 //! in one transaction.
 
+pub mod schema;
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 
+use super::listing::{self, like_pattern};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
@@ -18,93 +24,7 @@ use crate::bindings::types::{
     OnboardingRequest, OnboardingStatus, Organization, Person, Staff,
 };
 use crate::clock::Clock;
-
-/// Schema migrations, in order; `PRAGMA user_version` counts those applied.
-/// Never edit one that has shipped: add the next.
-pub const MIGRATIONS: &[&str] = &[
-    // 1: the directory.
-    r#"
-    CREATE TABLE organizations (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'blocked'))
-    );
-    CREATE TABLE people (
-        id TEXT PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL
-    );
-    CREATE TABLE memberships (
-        person_id TEXT PRIMARY KEY REFERENCES people(id),
-        organization_id TEXT NOT NULL REFERENCES organizations(id),
-        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'revoked', 'removed')),
-        previous_status TEXT,
-        is_admin INTEGER NOT NULL,
-        roles TEXT NOT NULL,
-        spending_limit INTEGER,
-        invited_at INTEGER,
-        version INTEGER NOT NULL,
-        added_seq INTEGER NOT NULL
-    );
-    CREATE INDEX memberships_by_organization ON memberships(organization_id, status);
-    CREATE TABLE staff (id TEXT PRIMARY KEY, name TEXT NOT NULL);
-    CREATE TABLE staff_organizations (
-        staff_id TEXT NOT NULL REFERENCES staff(id),
-        organization_id TEXT NOT NULL,
-        PRIMARY KEY (staff_id, organization_id)
-    );
-    CREATE TABLE identity_links (
-        issuer TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        person_id TEXT NOT NULL REFERENCES people(id),
-        PRIMARY KEY (issuer, subject)
-    );
-    CREATE TABLE onboarding_requests (
-        id TEXT PRIMARY KEY,
-        organization_name TEXT NOT NULL,
-        requester_name TEXT NOT NULL,
-        requester_email TEXT NOT NULL,
-        status TEXT NOT NULL,
-        organization_id TEXT,
-        submitted_at INTEGER NOT NULL,
-        version INTEGER NOT NULL
-    );
-    CREATE TABLE audit_log (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at INTEGER NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        organization_id TEXT,
-        before TEXT NOT NULL,
-        after TEXT NOT NULL,
-        policies TEXT NOT NULL
-    );
-    CREATE INDEX audit_by_organization ON audit_log(organization_id, id);
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        recipient TEXT NOT NULL,
-        params TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at INTEGER NOT NULL,
-        delivered_at INTEGER,
-        last_error TEXT
-    );
-    "#,
-    // 2: one pending onboarding request per email, enforced by the store;
-    // the outbox's due messages found by index.
-    r#"
-    CREATE UNIQUE INDEX onboarding_one_pending ON onboarding_requests(requester_email) WHERE status = 'pending';
-    CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
-    CREATE INDEX identity_links_by_person ON identity_links(person_id);
-    "#,
-    // 3: adding a member takes the next `added_seq` without scanning.
-    r#"
-    CREATE INDEX memberships_by_added ON memberships(added_seq);
-    "#,
-];
+pub use schema::{MIGRATIONS, migrate};
 
 /// A [`Directory`] in SQLite.
 pub struct SqliteDirectory {
@@ -139,6 +59,7 @@ impl SqliteDirectory {
     fn init(mut conn: Connection, label: String, clock: Clock) -> Result<Self, DirectoryError> {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(unavailable)?;
+        add_fold(&conn).map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
         migrate(&mut conn, MIGRATIONS.len())?;
@@ -157,76 +78,24 @@ impl SqliteDirectory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores staff records (staff are managed outside the plugin).
-    pub fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)",
-            params![staff.id, staff.name],
-        )
-        .map_err(unavailable)?;
-        tx.execute(
-            "DELETE FROM staff_organizations WHERE staff_id = ?1",
-            params![staff.id],
-        )
-        .map_err(unavailable)?;
-        for org in &staff.assigned_organizations {
-            tx.execute(
-                "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)",
-                params![staff.id, org],
-            )
-            .map_err(unavailable)?;
-        }
-        tx.commit().map_err(unavailable)
-    }
-
-    /// Whether the directory holds no organizations and no people.
-    pub fn is_empty(&self) -> Result<bool, DirectoryError> {
-        let conn = self.conn();
-        let n: i64 = conn
-            .query_row(
-                "SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(unavailable)?;
-        Ok(n == 0)
-    }
-
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<usize, DirectoryError> {
-        schema_version(&self.conn())
+        schema::schema_version(&self.conn())
     }
 }
 
-fn schema_version(conn: &Connection) -> Result<usize, DirectoryError> {
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(unavailable)?;
-    Ok(v as usize)
-}
-
-/// Applies migrations up to `target` (tests use a lower target to build a
-/// database as an earlier release left it).
-pub fn migrate(conn: &mut Connection, target: usize) -> Result<(), DirectoryError> {
-    let current = schema_version(conn)?;
-    if current > MIGRATIONS.len() {
-        return Err(DirectoryError::Unavailable(format!(
-            "the database schema is version {current}, newer than this release knows ({}): upgrade PartnerGate",
-            MIGRATIONS.len()
-        )));
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
-        let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute_batch(sql).map_err(|e| {
-            DirectoryError::Internal(format!("migration {} failed: {e}", index + 1))
-        })?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)
-            .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
-    }
-    Ok(())
+/// Registers `fold(text)`: Rust's Unicode lower case, which searches and
+/// name sorts compare (SQLite's own `lower()` folds ASCII only).
+pub fn add_fold(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text: Option<String> = ctx.get(0)?;
+            Ok(text.map(|t| t.to_lowercase()))
+        },
+    )
 }
 
 /// Reads a stored name. The directory fails closed on a name it does not
@@ -304,41 +173,13 @@ fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
 
 const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
 
-/// A listing cursor: the sort key and person id of the last row returned,
-/// with the sort it belongs to.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Cursor {
-    s: String,
-    d: bool,
-    k: String,
-    id: String,
-}
-
-fn sort_name(sort: MemberSort) -> &'static str {
-    match sort {
-        MemberSort::Name => "name",
-        MemberSort::Email => "email",
-        MemberSort::Company => "company",
-        MemberSort::Added => "added",
-    }
-}
-
 fn sort_key(sort: MemberSort) -> &'static str {
     match sort {
-        MemberSort::Name => "lower(p.name)",
+        MemberSort::Name => "fold(p.name)",
         MemberSort::Email => "p.email",
-        MemberSort::Company => "lower(o.name) || char(31) || lower(p.name)",
+        MemberSort::Company => "fold(o.name) || char(31) || fold(p.name)",
         MemberSort::Added => "printf('%020d', m.added_seq)",
     }
-}
-
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), DirectoryError> {
@@ -643,6 +484,41 @@ impl Directory for SqliteDirectory {
         }))
     }
 
+    async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)",
+            params![staff.id, staff.name],
+        )
+        .map_err(unavailable)?;
+        tx.execute(
+            "DELETE FROM staff_organizations WHERE staff_id = ?1",
+            params![staff.id],
+        )
+        .map_err(unavailable)?;
+        for org in &staff.assigned_organizations {
+            tx.execute(
+                "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)",
+                params![staff.id, org],
+            )
+            .map_err(unavailable)?;
+        }
+        tx.commit().map_err(unavailable)
+    }
+
+    async fn is_empty(&self) -> Result<bool, DirectoryError> {
+        let conn = self.conn();
+        let n: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(unavailable)?;
+        Ok(n == 0)
+    }
+
     async fn find_link(
         &self,
         issuer: &str,
@@ -716,7 +592,7 @@ impl Directory for SqliteDirectory {
                 next_cursor: None,
             });
         }
-        let limit = query.limit.clamp(1, 500) as usize;
+        let cursor = listing::cursor(&query)?;
         let key = sort_key(query.sort);
         let (cmp, order) = if query.descending {
             ("<", "DESC")
@@ -737,7 +613,7 @@ impl Directory for SqliteDirectory {
             values.push(status.name().to_string().into());
         }
         if let Some(search) = &query.search {
-            sql.push_str(" AND (lower(p.name) LIKE ? ESCAPE '\\' OR p.email LIKE ? ESCAPE '\\' OR lower(o.name) LIKE ? ESCAPE '\\')");
+            sql.push_str(" AND (fold(p.name) LIKE ? ESCAPE '\\' OR p.email LIKE ? ESCAPE '\\' OR fold(o.name) LIKE ? ESCAPE '\\')");
             let pattern = like_pattern(search);
             values.extend([
                 pattern.clone().into(),
@@ -745,54 +621,23 @@ impl Directory for SqliteDirectory {
                 pattern.into(),
             ]);
         }
-        if let Some(cursor) = &query.cursor {
-            let cursor: Cursor = hex::decode(cursor)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| {
-                    DirectoryError::Invalid(
-                        "the cursor is malformed: start again without one".into(),
-                    )
-                })?;
-            if cursor.s != sort_name(query.sort) || cursor.d != query.descending {
-                return Err(DirectoryError::Conflict(
-                    "the cursor belongs to another sort order: start again without one".into(),
-                ));
-            }
+        if let Some(cursor) = cursor {
             sql.push_str(&format!(" AND ({key}, p.id) {cmp} (?, ?)"));
             values.extend([cursor.k.into(), cursor.id.into()]);
         }
         sql.push_str(&format!(
             " ORDER BY {key} {order}, p.id {order} LIMIT {}",
-            limit + 1
+            listing::fetch(&query)
         ));
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
-        let mut rows: Vec<(Account, String)> = stmt
+        let rows: Vec<(Account, String)> = stmt
             .query_map(params_from_iter(values), |row| {
                 Ok((account_row(row)?, row.get::<_, String>(14)?))
             })
             .and_then(|rows| rows.collect())
             .map_err(unavailable)?;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            let (last, key) = rows.last().expect("limit >= 1");
-            let cursor = Cursor {
-                s: sort_name(query.sort).into(),
-                d: query.descending,
-                k: key.clone(),
-                id: last.person.id.clone(),
-            };
-            Some(hex::encode(
-                serde_json::to_vec(&cursor).expect("cursor serializes"),
-            ))
-        } else {
-            None
-        };
-        Ok(MemberPage {
-            members: rows.into_iter().map(|(a, _)| a).collect(),
-            next_cursor,
-        })
+        Ok(listing::page(rows, &query))
     }
 
     async fn read_audit(
@@ -801,13 +646,8 @@ impl Directory for SqliteDirectory {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<AuditPage, DirectoryError> {
-        let limit = limit.clamp(1, 500) as i64;
-        let before = match cursor {
-            None => i64::MAX,
-            Some(c) => c.parse::<i64>().map_err(|_| {
-                DirectoryError::Invalid("the cursor is malformed: start again without one".into())
-            })?,
-        };
+        let limit = limit.clamp(1, listing::PAGE_MAX) as i64;
+        let before = listing::audit_before(cursor)?;
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -834,12 +674,7 @@ impl Directory for SqliteDirectory {
             })
             .and_then(|rows| rows.collect())
             .map_err(unavailable)?;
-        let next_cursor = if entries.len() as i64 > limit {
-            entries.truncate(limit as usize);
-            entries.last().map(|e| e.id.to_string())
-        } else {
-            None
-        };
+        let next_cursor = listing::audit_next(&mut entries, limit as usize, |e| e.id);
         Ok(AuditPage {
             entries,
             next_cursor,
@@ -926,270 +761,5 @@ impl Directory for SqliteDirectory {
             )
             .map(|_| ())
             .map_err(unavailable)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bindings::notifications::Kind;
-    use crate::bindings::types::{AccountStatus, OrganizationStatus};
-
-    fn audit() -> AuditEntry {
-        AuditEntry {
-            actor: "system:test".into(),
-            action: "test".into(),
-            target: "t".into(),
-            organization_id: None,
-            before: String::new(),
-            after: String::new(),
-            policies: vec![],
-        }
-    }
-
-    fn person(id: &str) -> Person {
-        Person {
-            id: id.into(),
-            email: format!("{id}@a.test"),
-            name: id.into(),
-        }
-    }
-
-    fn membership(person: &str, org: &str) -> Membership {
-        Membership {
-            organization_id: org.into(),
-            person_id: person.into(),
-            status: AccountStatus::Active,
-            previous_status: None,
-            is_admin: true,
-            roles: vec!["buyer".into()],
-            spending_limit: Some(5),
-            invited_at: None,
-            version: 1,
-        }
-    }
-
-    fn org(id: &str) -> Organization {
-        Organization {
-            id: id.into(),
-            name: id.into(),
-            status: OrganizationStatus::Approved,
-            active_admins: 0,
-        }
-    }
-
-    fn notification() -> Notification {
-        Notification {
-            kind: Kind::Invitation,
-            recipient: "q@a.test".into(),
-            params: vec![],
-        }
-    }
-
-    /// The directory fails closed on a stored name it does not know: the
-    /// read fails (the decision that needed it denies) instead of guessing.
-    #[tokio::test]
-    async fn an_unknown_stored_status_fails_the_read() {
-        let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-        dir.apply(
-            vec![
-                ChangeOp::PutOrganization(org("a")),
-                ChangeOp::PutPerson(person("p")),
-                ChangeOp::PutMembership((membership("p", "a"), None)),
-            ],
-            audit(),
-        )
-        .await
-        .unwrap();
-        assert!(dir.get_account("p").await.unwrap().is_some());
-        // The schema's CHECKs keep such names out; a file written by another
-        // version or edited by hand may still hold one.
-        dir.conn()
-            .pragma_update(None, "ignore_check_constraints", true)
-            .unwrap();
-        dir.conn()
-            .execute("UPDATE memberships SET status = 'suspended'", [])
-            .unwrap();
-        let err = dir.get_account("p").await.unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unknown account status `suspended`"),
-            "{err}"
-        );
-        dir.conn()
-            .execute("UPDATE memberships SET status = 'active'", [])
-            .unwrap();
-        dir.conn()
-            .execute("UPDATE organizations SET status = 'frozen'", [])
-            .unwrap();
-        let err = dir.get_account("p").await.unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unknown organization status `frozen`"),
-            "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn failed_change_leaves_no_trace() {
-        let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-        dir.apply(
-            vec![
-                ChangeOp::PutOrganization(org("a")),
-                ChangeOp::PutPerson(person("p")),
-            ],
-            audit(),
-        )
-        .await
-        .unwrap();
-        dir.apply(
-            vec![ChangeOp::PutMembership((membership("p", "a"), None))],
-            audit(),
-        )
-        .await
-        .unwrap();
-        let audit_before = dir.read_audit(None, None, 100).await.unwrap().entries.len();
-        let err = dir
-            .apply(
-                vec![
-                    ChangeOp::PutPerson(person("q")),
-                    ChangeOp::QueueNotification(notification()),
-                    ChangeOp::PutMembership((membership("p", "a"), Some(7))),
-                ],
-                audit(),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
-        assert!(dir.get_account("q").await.unwrap().is_none());
-        assert!(dir.due_messages(10).await.unwrap().is_empty());
-        assert_eq!(
-            dir.read_audit(None, None, 100).await.unwrap().entries.len(),
-            audit_before
-        );
-        assert_eq!(
-            dir.get_account("p")
-                .await
-                .unwrap()
-                .unwrap()
-                .membership
-                .unwrap()
-                .version,
-            1
-        );
-    }
-
-    #[tokio::test]
-    async fn duplicate_email_and_relinking_are_refused() {
-        let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-        dir.apply(vec![ChangeOp::PutPerson(person("p"))], audit())
-            .await
-            .unwrap();
-        let twin = Person {
-            id: "q".into(),
-            ..person("p")
-        };
-        assert!(matches!(
-            dir.apply(vec![ChangeOp::PutPerson(twin)], audit()).await,
-            Err(DirectoryError::Duplicate(_))
-        ));
-        let link = || ChangeOp::LinkIdentity(("iss".into(), "sub".into(), "p".into()));
-        dir.apply(vec![link()], audit()).await.unwrap();
-        assert!(matches!(
-            dir.apply(vec![link()], audit()).await,
-            Err(DirectoryError::Duplicate(_))
-        ));
-        assert_eq!(
-            dir.find_link("iss", "sub").await.unwrap().as_deref(),
-            Some("p")
-        );
-    }
-
-    #[tokio::test]
-    async fn account_carries_the_active_admin_count() {
-        let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-        let ops = vec![
-            ChangeOp::PutOrganization(org("a")),
-            ChangeOp::PutPerson(person("p")),
-            ChangeOp::PutPerson(person("q")),
-            ChangeOp::PutMembership((membership("p", "a"), None)),
-            ChangeOp::PutMembership((
-                Membership {
-                    status: AccountStatus::Revoked,
-                    ..membership("q", "a")
-                },
-                None,
-            )),
-        ];
-        dir.apply(ops, audit()).await.unwrap();
-        let account = dir.get_account("p").await.unwrap().unwrap();
-        assert_eq!(account.organization.unwrap().active_admins, 1);
-        assert_eq!(account.membership.unwrap().spending_limit, Some(5));
-    }
-
-    #[tokio::test]
-    async fn migrates_an_empty_file_and_a_database_from_the_previous_version() {
-        let tmp = tempfile::tempdir().unwrap();
-        let fresh = tmp.path().join("fresh.db");
-        let dir = SqliteDirectory::open(&fresh, Clock::system()).unwrap();
-        assert_eq!(dir.schema_version().unwrap(), MIGRATIONS.len());
-        drop(dir);
-        // Reopening an up-to-date database changes nothing.
-        assert_eq!(
-            SqliteDirectory::open(&fresh, Clock::system())
-                .unwrap()
-                .schema_version()
-                .unwrap(),
-            MIGRATIONS.len()
-        );
-
-        let old = tmp.path().join("old.db");
-        {
-            let mut conn = Connection::open(&old).unwrap();
-            migrate(&mut conn, MIGRATIONS.len() - 1).unwrap();
-            conn.execute(
-                "INSERT INTO organizations (id, name, status) VALUES ('a', 'A', 'approved')",
-                [],
-            )
-            .unwrap();
-            conn.execute(
-                "INSERT INTO onboarding_requests VALUES ('r1', 'X', 'R', 'r@x.test', 'pending', NULL, 1, 1)",
-                [],
-            )
-            .unwrap();
-        }
-        let dir = SqliteDirectory::open(&old, Clock::system()).unwrap();
-        assert_eq!(dir.schema_version().unwrap(), MIGRATIONS.len());
-        assert_eq!(dir.get_organization("a").await.unwrap().unwrap().name, "A");
-        // The newer migration's rule now holds: one pending request per email.
-        let second = OnboardingRequest {
-            id: "r2".into(),
-            organization_name: "Y".into(),
-            requester_name: "R".into(),
-            requester_email: "r@x.test".into(),
-            status: OnboardingStatus::Pending,
-            organization_id: None,
-            submitted_at: 2,
-            version: 1,
-        };
-        let err = dir
-            .apply(vec![ChangeOp::PutOnboarding((second, None))], audit())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
-    }
-
-    #[test]
-    fn a_database_from_a_newer_release_is_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("future.db");
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-        let err = SqliteDirectory::open(&path, Clock::system())
-            .err()
-            .expect("refused");
-        assert!(err.to_string().contains("newer"), "{err}");
     }
 }

@@ -1,0 +1,116 @@
+//! What both directory backends share about listing members and reading the
+//! audit trail: cursors (opaque to clients, tied to their sort), the search
+//! pattern and the page size bounds, so that a cursor means the same on
+//! every backend.
+
+use serde::{Deserialize, Serialize};
+
+use super::DirectoryError;
+use crate::bindings::directory::MemberQuery;
+use crate::bindings::types::{Account, MemberPage, MemberSort};
+
+/// Most rows one page holds.
+pub const PAGE_MAX: u32 = 500;
+
+/// A listing cursor: the sort key and person id of the last row returned,
+/// with the sort it belongs to.
+#[derive(Serialize, Deserialize)]
+pub struct Cursor {
+    s: String,
+    d: bool,
+    /// The sort key of the last row.
+    pub k: String,
+    /// The person id of the last row.
+    pub id: String,
+}
+
+/// The name a sort is known by in cursors.
+fn sort_name(sort: MemberSort) -> &'static str {
+    match sort {
+        MemberSort::Name => "name",
+        MemberSort::Email => "email",
+        MemberSort::Company => "company",
+        MemberSort::Added => "added",
+    }
+}
+
+fn malformed() -> DirectoryError {
+    DirectoryError::Invalid("the cursor is malformed: start again without one".into())
+}
+
+/// The query's cursor, checked against its sort: `Invalid` when it is not
+/// one a directory issued, `Conflict` when it belongs to another order.
+pub fn cursor(query: &MemberQuery) -> Result<Option<Cursor>, DirectoryError> {
+    let Some(text) = &query.cursor else {
+        return Ok(None);
+    };
+    let cursor: Cursor = hex::decode(text)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(malformed)?;
+    if cursor.s != sort_name(query.sort) || cursor.d != query.descending {
+        return Err(DirectoryError::Conflict(
+            "the cursor belongs to another sort order: start again without one".into(),
+        ));
+    }
+    Ok(Some(cursor))
+}
+
+/// Rows to fetch for a page of `query`: one more than it shows, to know
+/// whether another page follows.
+pub fn fetch(query: &MemberQuery) -> usize {
+    query.limit.clamp(1, PAGE_MAX) as usize + 1
+}
+
+/// The page of `rows` (each with its sort key) fetched for `query`.
+pub fn page(mut rows: Vec<(Account, String)>, query: &MemberQuery) -> MemberPage {
+    let limit = fetch(query) - 1;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        let (last, key) = rows.last().expect("limit >= 1");
+        let cursor = Cursor {
+            s: sort_name(query.sort).into(),
+            d: query.descending,
+            k: key.clone(),
+            id: last.person.id.clone(),
+        };
+        Some(hex::encode(
+            serde_json::to_vec(&cursor).expect("cursor serializes"),
+        ))
+    } else {
+        None
+    };
+    MemberPage {
+        members: rows.into_iter().map(|(a, _)| a).collect(),
+        next_cursor,
+    }
+}
+
+/// A `LIKE` pattern (escape `\`) matching `text` anywhere, case folded as
+/// the backends fold the columns, with `%`, `_` and `\` taken literally.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The audit id below which a page of the trail starts.
+pub fn audit_before(cursor: Option<&str>) -> Result<i64, DirectoryError> {
+    match cursor {
+        None => Ok(i64::MAX),
+        Some(c) => c.parse::<i64>().map_err(|_| malformed()),
+    }
+}
+
+/// The next audit cursor: the id of the last entry when more follow.
+pub fn audit_next<T>(entries: &mut Vec<T>, limit: usize, id: impl Fn(&T) -> u64) -> Option<String> {
+    if entries.len() > limit {
+        entries.truncate(limit);
+        entries.last().map(|e| id(e).to_string())
+    } else {
+        None
+    }
+}

@@ -1,0 +1,261 @@
+use super::*;
+use crate::bindings::notifications::Kind;
+use crate::bindings::types::{AccountStatus, OrganizationStatus};
+
+fn audit() -> AuditEntry {
+    AuditEntry {
+        actor: "system:test".into(),
+        action: "test".into(),
+        target: "t".into(),
+        organization_id: None,
+        before: String::new(),
+        after: String::new(),
+        policies: vec![],
+    }
+}
+
+fn person(id: &str) -> Person {
+    Person {
+        id: id.into(),
+        email: format!("{id}@a.test"),
+        name: id.into(),
+    }
+}
+
+fn membership(person: &str, org: &str) -> Membership {
+    Membership {
+        organization_id: org.into(),
+        person_id: person.into(),
+        status: AccountStatus::Active,
+        previous_status: None,
+        is_admin: true,
+        roles: vec!["buyer".into()],
+        spending_limit: Some(5),
+        invited_at: None,
+        version: 1,
+    }
+}
+
+fn org(id: &str) -> Organization {
+    Organization {
+        id: id.into(),
+        name: id.into(),
+        status: OrganizationStatus::Approved,
+        active_admins: 0,
+    }
+}
+
+fn notification() -> Notification {
+    Notification {
+        kind: Kind::Invitation,
+        recipient: "q@a.test".into(),
+        params: vec![],
+    }
+}
+
+/// The directory fails closed on a stored name it does not know: the
+/// read fails (the decision that needed it denies) instead of guessing.
+#[tokio::test]
+async fn an_unknown_stored_status_fails_the_read() {
+    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
+    dir.apply(
+        vec![
+            ChangeOp::PutOrganization(org("a")),
+            ChangeOp::PutPerson(person("p")),
+            ChangeOp::PutMembership((membership("p", "a"), None)),
+        ],
+        audit(),
+    )
+    .await
+    .unwrap();
+    assert!(dir.get_account("p").await.unwrap().is_some());
+    // The schema's CHECKs keep such names out; a file written by another
+    // version or edited by hand may still hold one.
+    dir.conn()
+        .pragma_update(None, "ignore_check_constraints", true)
+        .unwrap();
+    dir.conn()
+        .execute("UPDATE memberships SET status = 'suspended'", [])
+        .unwrap();
+    let err = dir.get_account("p").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown account status `suspended`"),
+        "{err}"
+    );
+    dir.conn()
+        .execute("UPDATE memberships SET status = 'active'", [])
+        .unwrap();
+    dir.conn()
+        .execute("UPDATE organizations SET status = 'frozen'", [])
+        .unwrap();
+    let err = dir.get_account("p").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown organization status `frozen`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn failed_change_leaves_no_trace() {
+    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
+    dir.apply(
+        vec![
+            ChangeOp::PutOrganization(org("a")),
+            ChangeOp::PutPerson(person("p")),
+        ],
+        audit(),
+    )
+    .await
+    .unwrap();
+    dir.apply(
+        vec![ChangeOp::PutMembership((membership("p", "a"), None))],
+        audit(),
+    )
+    .await
+    .unwrap();
+    let audit_before = dir.read_audit(None, None, 100).await.unwrap().entries.len();
+    let err = dir
+        .apply(
+            vec![
+                ChangeOp::PutPerson(person("q")),
+                ChangeOp::QueueNotification(notification()),
+                ChangeOp::PutMembership((membership("p", "a"), Some(7))),
+            ],
+            audit(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
+    assert!(dir.get_account("q").await.unwrap().is_none());
+    assert!(dir.due_messages(10).await.unwrap().is_empty());
+    assert_eq!(
+        dir.read_audit(None, None, 100).await.unwrap().entries.len(),
+        audit_before
+    );
+    assert_eq!(
+        dir.get_account("p")
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+#[tokio::test]
+async fn duplicate_email_and_relinking_are_refused() {
+    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
+    dir.apply(vec![ChangeOp::PutPerson(person("p"))], audit())
+        .await
+        .unwrap();
+    let twin = Person {
+        id: "q".into(),
+        ..person("p")
+    };
+    assert!(matches!(
+        dir.apply(vec![ChangeOp::PutPerson(twin)], audit()).await,
+        Err(DirectoryError::Duplicate(_))
+    ));
+    let link = || ChangeOp::LinkIdentity(("iss".into(), "sub".into(), "p".into()));
+    dir.apply(vec![link()], audit()).await.unwrap();
+    assert!(matches!(
+        dir.apply(vec![link()], audit()).await,
+        Err(DirectoryError::Duplicate(_))
+    ));
+    assert_eq!(
+        dir.find_link("iss", "sub").await.unwrap().as_deref(),
+        Some("p")
+    );
+}
+
+#[tokio::test]
+async fn account_carries_the_active_admin_count() {
+    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
+    let ops = vec![
+        ChangeOp::PutOrganization(org("a")),
+        ChangeOp::PutPerson(person("p")),
+        ChangeOp::PutPerson(person("q")),
+        ChangeOp::PutMembership((membership("p", "a"), None)),
+        ChangeOp::PutMembership((
+            Membership {
+                status: AccountStatus::Revoked,
+                ..membership("q", "a")
+            },
+            None,
+        )),
+    ];
+    dir.apply(ops, audit()).await.unwrap();
+    let account = dir.get_account("p").await.unwrap().unwrap();
+    assert_eq!(account.organization.unwrap().active_admins, 1);
+    assert_eq!(account.membership.unwrap().spending_limit, Some(5));
+}
+
+#[tokio::test]
+async fn migrates_an_empty_file_and_a_database_from_the_previous_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = tmp.path().join("fresh.db");
+    let dir = SqliteDirectory::open(&fresh, Clock::system()).unwrap();
+    assert_eq!(dir.schema_version().unwrap(), MIGRATIONS.len());
+    drop(dir);
+    // Reopening an up-to-date database changes nothing.
+    assert_eq!(
+        SqliteDirectory::open(&fresh, Clock::system())
+            .unwrap()
+            .schema_version()
+            .unwrap(),
+        MIGRATIONS.len()
+    );
+
+    let old = tmp.path().join("old.db");
+    {
+        let mut conn = Connection::open(&old).unwrap();
+        migrate(&mut conn, MIGRATIONS.len() - 1).unwrap();
+        conn.execute(
+            "INSERT INTO organizations (id, name, status) VALUES ('a', 'A', 'approved')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO onboarding_requests VALUES ('r1', 'X', 'R', 'r@x.test', 'pending', NULL, 1, 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let dir = SqliteDirectory::open(&old, Clock::system()).unwrap();
+    assert_eq!(dir.schema_version().unwrap(), MIGRATIONS.len());
+    assert_eq!(dir.get_organization("a").await.unwrap().unwrap().name, "A");
+    // The newer migration's rule now holds: one pending request per email.
+    let second = OnboardingRequest {
+        id: "r2".into(),
+        organization_name: "Y".into(),
+        requester_name: "R".into(),
+        requester_email: "r@x.test".into(),
+        status: OnboardingStatus::Pending,
+        organization_id: None,
+        submitted_at: 2,
+        version: 1,
+    };
+    let err = dir
+        .apply(vec![ChangeOp::PutOnboarding((second, None))], audit())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
+}
+
+#[test]
+fn a_database_from_a_newer_release_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("future.db");
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteDirectory::open(&path, Clock::system())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
