@@ -10,6 +10,7 @@
 pub mod error;
 pub mod listing;
 pub mod postgres;
+pub mod schema;
 pub mod seed;
 pub mod sqlite;
 

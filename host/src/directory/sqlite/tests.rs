@@ -1,5 +1,4 @@
 use super::*;
-use crate::bindings::notifications::Kind;
 use crate::bindings::types::{AccountStatus, OrganizationStatus};
 
 fn audit() -> AuditEntry {
@@ -45,14 +44,6 @@ fn org(id: &str) -> Organization {
     }
 }
 
-fn notification() -> Notification {
-    Notification {
-        kind: Kind::Invitation,
-        recipient: "q@a.test".into(),
-        params: vec![],
-    }
-}
-
 /// The directory fails closed on a stored name it does not know: the
 /// read fails (the decision that needed it denies) instead of guessing.
 #[tokio::test]
@@ -95,103 +86,6 @@ async fn an_unknown_stored_status_fails_the_read() {
             .contains("unknown organization status `frozen`"),
         "{err}"
     );
-}
-
-#[tokio::test]
-async fn failed_change_leaves_no_trace() {
-    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-    dir.apply(
-        vec![
-            ChangeOp::PutOrganization(org("a")),
-            ChangeOp::PutPerson(person("p")),
-        ],
-        audit(),
-    )
-    .await
-    .unwrap();
-    dir.apply(
-        vec![ChangeOp::PutMembership((membership("p", "a"), None))],
-        audit(),
-    )
-    .await
-    .unwrap();
-    let audit_before = dir.read_audit(None, None, 100).await.unwrap().entries.len();
-    let err = dir
-        .apply(
-            vec![
-                ChangeOp::PutPerson(person("q")),
-                ChangeOp::QueueNotification(notification()),
-                ChangeOp::PutMembership((membership("p", "a"), Some(7))),
-            ],
-            audit(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
-    assert!(dir.get_account("q").await.unwrap().is_none());
-    assert!(dir.due_messages(10).await.unwrap().is_empty());
-    assert_eq!(
-        dir.read_audit(None, None, 100).await.unwrap().entries.len(),
-        audit_before
-    );
-    assert_eq!(
-        dir.get_account("p")
-            .await
-            .unwrap()
-            .unwrap()
-            .membership
-            .unwrap()
-            .version,
-        1
-    );
-}
-
-#[tokio::test]
-async fn duplicate_email_and_relinking_are_refused() {
-    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-    dir.apply(vec![ChangeOp::PutPerson(person("p"))], audit())
-        .await
-        .unwrap();
-    let twin = Person {
-        id: "q".into(),
-        ..person("p")
-    };
-    assert!(matches!(
-        dir.apply(vec![ChangeOp::PutPerson(twin)], audit()).await,
-        Err(DirectoryError::Duplicate(_))
-    ));
-    let link = || ChangeOp::LinkIdentity(("iss".into(), "sub".into(), "p".into()));
-    dir.apply(vec![link()], audit()).await.unwrap();
-    assert!(matches!(
-        dir.apply(vec![link()], audit()).await,
-        Err(DirectoryError::Duplicate(_))
-    ));
-    assert_eq!(
-        dir.find_link("iss", "sub").await.unwrap().as_deref(),
-        Some("p")
-    );
-}
-
-#[tokio::test]
-async fn account_carries_the_active_admin_count() {
-    let dir = SqliteDirectory::in_memory(Clock::system()).unwrap();
-    let ops = vec![
-        ChangeOp::PutOrganization(org("a")),
-        ChangeOp::PutPerson(person("p")),
-        ChangeOp::PutPerson(person("q")),
-        ChangeOp::PutMembership((membership("p", "a"), None)),
-        ChangeOp::PutMembership((
-            Membership {
-                status: AccountStatus::Revoked,
-                ..membership("q", "a")
-            },
-            None,
-        )),
-    ];
-    dir.apply(ops, audit()).await.unwrap();
-    let account = dir.get_account("p").await.unwrap().unwrap();
-    assert_eq!(account.organization.unwrap().active_admins, 1);
-    assert_eq!(account.membership.unwrap().spending_limit, Some(5));
 }
 
 #[tokio::test]

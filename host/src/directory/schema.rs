@@ -1,0 +1,115 @@
+//! The directory's schema, written once for both backends: versioned
+//! migrations with the few types that differ left as placeholders, so the
+//! two schemas cannot drift apart.
+
+/// Schema migrations of both backends, in order, written once: `{int}`,
+/// `{bool}` and `{serial}` (an identity key) become each dialect's type
+/// ([`render`]). Never edit one that has shipped: add the next.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the directory.
+    r#"
+    CREATE TABLE organizations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'blocked'))
+    );
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL
+    );
+    CREATE TABLE memberships (
+        person_id TEXT PRIMARY KEY REFERENCES people(id),
+        organization_id TEXT NOT NULL REFERENCES organizations(id),
+        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'revoked', 'removed')),
+        previous_status TEXT,
+        is_admin {bool} NOT NULL,
+        roles TEXT NOT NULL,
+        spending_limit {int},
+        invited_at {int},
+        version {int} NOT NULL,
+        added_seq {int} NOT NULL
+    );
+    CREATE INDEX memberships_by_organization ON memberships(organization_id, status);
+    CREATE TABLE staff (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE staff_organizations (
+        staff_id TEXT NOT NULL REFERENCES staff(id),
+        organization_id TEXT NOT NULL,
+        PRIMARY KEY (staff_id, organization_id)
+    );
+    CREATE TABLE identity_links (
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        person_id TEXT NOT NULL REFERENCES people(id),
+        PRIMARY KEY (issuer, subject)
+    );
+    CREATE TABLE onboarding_requests (
+        id TEXT PRIMARY KEY,
+        organization_name TEXT NOT NULL,
+        requester_name TEXT NOT NULL,
+        requester_email TEXT NOT NULL,
+        status TEXT NOT NULL,
+        organization_id TEXT,
+        submitted_at {int} NOT NULL,
+        version {int} NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id {serial},
+        at {int} NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        organization_id TEXT,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        policies TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_organization ON audit_log(organization_id, id);
+    CREATE TABLE outbox (
+        id {serial},
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        params TEXT NOT NULL,
+        created_at {int} NOT NULL,
+        attempts {int} NOT NULL DEFAULT 0,
+        next_attempt_at {int} NOT NULL,
+        delivered_at {int},
+        last_error TEXT
+    );
+    "#,
+    // 2: one pending onboarding request per email, enforced by the store;
+    // the outbox's due messages found by index.
+    r#"
+    CREATE UNIQUE INDEX onboarding_one_pending ON onboarding_requests(requester_email) WHERE status = 'pending';
+    CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
+    CREATE INDEX identity_links_by_person ON identity_links(person_id);
+    "#,
+    // 3: adding a member takes the next `added_seq` without scanning.
+    r#"
+    CREATE INDEX memberships_by_added ON memberships(added_seq);
+    "#,
+];
+
+/// A SQL dialect's spelling of the placeholders.
+#[derive(Clone, Copy, Debug)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Migration `sql` in `dialect`.
+pub fn render(sql: &str, dialect: Dialect) -> String {
+    let (int, boolean, serial) = match dialect {
+        Dialect::Sqlite => ("INTEGER", "INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        Dialect::Postgres => (
+            "BIGINT",
+            "BOOLEAN",
+            "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        ),
+    };
+    sql.replace("{int}", int)
+        .replace("{bool}", boolean)
+        .replace("{serial}", serial)
+}
