@@ -1127,3 +1127,46 @@ async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
             .unwrap();
     }
 }
+
+/// SQLite never blocks the async runtime: on a single-threaded runtime, a
+/// large change commits while a timer keeps ticking and a read of another
+/// record completes before the change does (WAL, a reader beside the
+/// writer, both on the blocking pool). Inline, the change would hold the
+/// runtime's only thread until it committed.
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_reads_and_timers_go_on_while_a_write_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Arc::new(SqliteDirectory::open(&tmp.path().join("d.db"), Clock::system()).unwrap());
+    members(&*dir, "acme", "Acme", &[("alice", "Alice", true)]).await;
+    let ops: Vec<ChangeOp> = (0..40_000)
+        .map(|i| ChangeOp::PutPerson(person(&format!("bulk{i}"), "Bulk")))
+        .collect();
+    let started = std::time::Instant::now();
+    let writer = {
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            dir.apply(ops, audit()).await.unwrap();
+            started.elapsed()
+        })
+    };
+    // Let the change start.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let read = dir.get_account("alice").await.unwrap();
+    let read_at = started.elapsed();
+    assert!(read.is_some());
+    let mut ticks = 0;
+    while !writer.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        ticks += 1;
+    }
+    let wrote_at = writer.await.unwrap();
+    assert!(
+        read_at < wrote_at,
+        "the read ({read_at:?}) waited for the write ({wrote_at:?})"
+    );
+    assert!(
+        ticks >= 3,
+        "the timer ticked {ticks} times during a {wrote_at:?} write"
+    );
+    assert!(dir.get_account("bulk39999").await.unwrap().is_some());
+}

@@ -4,16 +4,19 @@
 //! Every change and its audit entry (and any notifications it queues) commit
 //! in one transaction.
 
+mod connections;
 pub mod schema;
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use async_trait::async_trait;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+
+use connections::Connections;
 
 use super::listing::{self, like_pattern};
 use super::{Directory, DirectoryError, OutboxMessage};
@@ -26,9 +29,25 @@ use crate::bindings::types::{
 use crate::clock::Clock;
 pub use schema::{MIGRATIONS, migrate};
 
+/// Read-only connections of a file database besides its writer.
+const READERS: usize = 4;
+
+/// A read-only connection to the database at `path`.
+fn reader(path: &Path) -> Result<Connection, DirectoryError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| DirectoryError::Unavailable(format!("cannot open `{}`: {e}", path.display())))?;
+    add_fold(&conn).map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    Ok(conn)
+}
+
 /// A [`Directory`] in SQLite.
 pub struct SqliteDirectory {
-    conn: Mutex<Connection>,
+    conns: Connections,
     label: String,
     clock: Clock,
 }
@@ -47,16 +66,28 @@ impl SqliteDirectory {
             .map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unavailable)?;
-        Self::init(conn, format!("SQLite at {}", path.display()), clock)
+        let label = format!("SQLite at {}", path.display());
+        let mut directory = Self::init(conn, Vec::new(), label, clock)?;
+        // Opened after the writer migrated, so they see the schema.
+        let readers = (0..READERS)
+            .map(|_| reader(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        directory.conns = Connections::new(directory.conns.into_writer(), readers);
+        Ok(directory)
     }
 
     /// A private in-memory database (tests, policy tests, one-off commands).
     pub fn in_memory(clock: Clock) -> Result<Self, DirectoryError> {
         let conn = Connection::open_in_memory().map_err(unavailable)?;
-        Self::init(conn, "SQLite in memory".into(), clock)
+        Self::init(conn, Vec::new(), "SQLite in memory".into(), clock)
     }
 
-    fn init(mut conn: Connection, label: String, clock: Clock) -> Result<Self, DirectoryError> {
+    fn init(
+        mut conn: Connection,
+        readers: Vec<Connection>,
+        label: String,
+        clock: Clock,
+    ) -> Result<Self, DirectoryError> {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(unavailable)?;
         add_fold(&conn).map_err(unavailable)?;
@@ -66,16 +97,15 @@ impl SqliteDirectory {
         conn.pragma_update(None, "optimize", 0x10002)
             .map_err(unavailable)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conns: Connections::new(conn, readers),
             label,
             clock,
         })
     }
 
+    /// The writer connection, here and now: start-up and tests only.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conns.writer()
     }
 
     /// The schema version of the open database.
@@ -405,118 +435,145 @@ impl Directory for SqliteDirectory {
     }
 
     async fn new_id(&self, kind: &str) -> Result<String, DirectoryError> {
+        let kind = kind.to_string();
         let prefix: String = kind
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .take(12)
             .collect();
-        let conn = self.conn();
-        let random: String = conn
-            .query_row("SELECT lower(hex(randomblob(12)))", [], |r| r.get(0))
-            .map_err(unavailable)?;
-        Ok(format!("{prefix}-{random}"))
+        self.conns
+            .read(move |conn| {
+                let random: String = conn
+                    .query_row("SELECT lower(hex(randomblob(12)))", [], |r| r.get(0))
+                    .map_err(unavailable)?;
+                Ok(format!("{prefix}-{random}"))
+            })
+            .await
     }
 
     async fn get_account(&self, person_id: &str) -> Result<Option<Account>, DirectoryError> {
-        let conn = self.conn();
-        conn.query_row(
-            &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = ?1"),
-            params![person_id],
-            account_row,
-        )
-        .optional()
-        .map_err(unavailable)
+        let person_id = person_id.to_string();
+        self.conns
+            .read(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = ?1"),
+                    params![person_id],
+                    account_row,
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, DirectoryError> {
-        let conn = self.conn();
-        conn.query_row(
-            &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.email = ?1"),
-            params![email.trim().to_lowercase()],
-            account_row,
-        )
-        .optional()
-        .map_err(unavailable)
+        let email = email.to_string();
+        self.conns
+            .read(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.email = ?1"),
+                    params![email.trim().to_lowercase()],
+                    account_row,
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError> {
-        let conn = self.conn();
-        conn.query_row(
-            "SELECT o.id, o.name, o.status,
-                 (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)
-             FROM organizations o WHERE o.id = ?1",
-            params![id],
-            |r| {
-                Ok(Organization {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    status: stored(&r.get::<_, String>(2)?)?,
-                    active_admins: r.get::<_, i64>(3)? as u32,
-                })
-            },
-        )
-        .optional()
-        .map_err(unavailable)
+        let id = id.to_string();
+        self.conns
+            .read(move |conn| {
+            conn.query_row(
+                "SELECT o.id, o.name, o.status,
+                     (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)
+                 FROM organizations o WHERE o.id = ?1",
+                params![id],
+                |r| {
+                    Ok(Organization {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        status: stored(&r.get::<_, String>(2)?)?,
+                        active_admins: r.get::<_, i64>(3)? as u32,
+                    })
+                },
+            )
+            .optional()
+            .map_err(unavailable)
+            })
+            .await
     }
 
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
-        let conn = self.conn();
-        let Some(name) = conn
-            .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
-                r.get::<_, String>(0)
+        let id = id.to_string();
+        self.conns
+            .read(move |conn| {
+            let Some(name) = conn
+                .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(unavailable)?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = conn
+                .prepare_cached("SELECT organization_id FROM staff_organizations WHERE staff_id = ?1 ORDER BY organization_id")
+                .map_err(unavailable)?;
+            let orgs = stmt
+                .query_map(params![id], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+                .map_err(unavailable)?;
+            Ok(Some(Staff {
+                id: id.to_string(),
+                name,
+                assigned_organizations: orgs,
+            }))
             })
-            .optional()
-            .map_err(unavailable)?
-        else {
-            return Ok(None);
-        };
-        let mut stmt = conn
-            .prepare_cached("SELECT organization_id FROM staff_organizations WHERE staff_id = ?1 ORDER BY organization_id")
-            .map_err(unavailable)?;
-        let orgs = stmt
-            .query_map(params![id], |r| r.get(0))
-            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
-            .map_err(unavailable)?;
-        Ok(Some(Staff {
-            id: id.to_string(),
-            name,
-            assigned_organizations: orgs,
-        }))
+            .await
     }
 
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)",
-            params![staff.id, staff.name],
-        )
-        .map_err(unavailable)?;
-        tx.execute(
-            "DELETE FROM staff_organizations WHERE staff_id = ?1",
-            params![staff.id],
-        )
-        .map_err(unavailable)?;
-        for org in &staff.assigned_organizations {
-            tx.execute(
-                "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)",
-                params![staff.id, org],
-            )
-            .map_err(unavailable)?;
-        }
-        tx.commit().map_err(unavailable)
+        let staff = staff.clone();
+        self.conns
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)",
+                    params![staff.id, staff.name],
+                )
+                .map_err(unavailable)?;
+                tx.execute(
+                    "DELETE FROM staff_organizations WHERE staff_id = ?1",
+                    params![staff.id],
+                )
+                .map_err(unavailable)?;
+                for org in &staff.assigned_organizations {
+                    tx.execute(
+                    "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)",
+                    params![staff.id, org],
+                )
+                .map_err(unavailable)?;
+                }
+                tx.commit().map_err(unavailable)
+            })
+            .await
     }
 
     async fn is_empty(&self) -> Result<bool, DirectoryError> {
-        let conn = self.conn();
-        let n: i64 = conn
-            .query_row(
-                "SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(unavailable)?;
-        Ok(n == 0)
+        self.conns
+            .read(move |conn| {
+                let n: i64 = conn
+                .query_row(
+                    "SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM people)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(unavailable)?;
+                Ok(n == 0)
+            })
+            .await
     }
 
     async fn find_link(
@@ -524,65 +581,85 @@ impl Directory for SqliteDirectory {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
-        let conn = self.conn();
-        conn.query_row(
-            "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
-            params![issuer, subject],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(unavailable)
+        let issuer = issuer.to_string();
+        let subject = subject.to_string();
+        self.conns
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
+                    params![issuer, subject],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT issuer, subject FROM identity_links WHERE person_id = ?1 ORDER BY issuer, subject")
-            .map_err(unavailable)?;
-        stmt.query_map(params![person_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(unavailable)
+        let person_id = person_id.to_string();
+        self.conns
+            .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT issuer, subject FROM identity_links WHERE person_id = ?1 ORDER BY issuer, subject")
+                .map_err(unavailable)?;
+            stmt.query_map(params![person_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        let conn = self.conn();
-        conn.query_row(
-            &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = ?1"),
-            params![id],
-            onboarding_row,
-        )
-        .optional()
-        .map_err(unavailable)
+        let id = id.to_string();
+        self.conns
+            .read(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = ?1"),
+                    params![id],
+                    onboarding_row,
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn list_onboarding(
         &self,
         status: Option<OnboardingStatus>,
     ) -> Result<Vec<OnboardingRequest>, DirectoryError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE ?1 IS NULL OR status = ?1
-                 ORDER BY submitted_at DESC, id DESC LIMIT 1000"
-            ))
-            .map_err(unavailable)?;
-        stmt.query_map(params![status.map(OnboardingStatus::name)], onboarding_row)
-            .and_then(|rows| rows.collect())
-            .map_err(unavailable)
+        self.conns
+            .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE ?1 IS NULL OR status = ?1
+                     ORDER BY submitted_at DESC, id DESC LIMIT 1000"
+                ))
+                .map_err(unavailable)?;
+            stmt.query_map(params![status.map(OnboardingStatus::name)], onboarding_row)
+                .and_then(|rows| rows.collect())
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn find_pending_onboarding(
         &self,
         email: &str,
     ) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        let conn = self.conn();
-        conn.query_row(
-            &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE requester_email = ?1 AND status = 'pending'"),
-            params![email.trim().to_lowercase()],
-            onboarding_row,
-        )
-        .optional()
-        .map_err(unavailable)
+        let email = email.to_string();
+        self.conns
+            .read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE requester_email = ?1 AND status = 'pending'"),
+                params![email.trim().to_lowercase()],
+                onboarding_row,
+            )
+            .optional()
+            .map_err(unavailable)
+            })
+            .await
     }
 
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
@@ -629,15 +706,18 @@ impl Directory for SqliteDirectory {
             " ORDER BY {key} {order}, p.id {order} LIMIT {}",
             listing::fetch(&query)
         ));
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
-        let rows: Vec<(Account, String)> = stmt
-            .query_map(params_from_iter(values), |row| {
-                Ok((account_row(row)?, row.get::<_, String>(14)?))
+        self.conns
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
+                let rows: Vec<(Account, String)> = stmt
+                    .query_map(params_from_iter(values), |row| {
+                        Ok((account_row(row)?, row.get::<_, String>(14)?))
+                    })
+                    .and_then(|rows| rows.collect())
+                    .map_err(unavailable)?;
+                Ok(listing::page(rows, &query))
             })
-            .and_then(|rows| rows.collect())
-            .map_err(unavailable)?;
-        Ok(listing::page(rows, &query))
+            .await
     }
 
     async fn read_audit(
@@ -646,120 +726,140 @@ impl Directory for SqliteDirectory {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<AuditPage, DirectoryError> {
+        let organization_id = organization_id.map(String::from);
+        let cursor = cursor.map(String::from);
         let limit = limit.clamp(1, listing::PAGE_MAX) as i64;
-        let before = listing::audit_before(cursor)?;
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, at, actor, action, target, organization_id, before, after, policies FROM audit_log
-                 WHERE id < ?1 AND (?2 IS NULL OR organization_id = ?2) ORDER BY id DESC LIMIT ?3",
-            )
-            .map_err(unavailable)?;
-        let mut entries: Vec<AuditRecord> = stmt
-            .query_map(params![before, organization_id, limit + 1], |r| {
-                let policies: String = r.get(8)?;
-                Ok(AuditRecord {
-                    id: r.get::<_, i64>(0)? as u64,
-                    at: r.get::<_, i64>(1)? as u64,
-                    entry: AuditEntry {
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        target: r.get(4)?,
-                        organization_id: r.get(5)?,
-                        before: r.get(6)?,
-                        after: r.get(7)?,
-                        policies: serde_json::from_str(&policies).unwrap_or_default(),
-                    },
+        let before = listing::audit_before(cursor.as_deref())?;
+        self.conns
+            .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, at, actor, action, target, organization_id, before, after, policies FROM audit_log
+                     WHERE id < ?1 AND (?2 IS NULL OR organization_id = ?2) ORDER BY id DESC LIMIT ?3",
+                )
+                .map_err(unavailable)?;
+            let mut entries: Vec<AuditRecord> = stmt
+                .query_map(params![before, organization_id, limit + 1], |r| {
+                    let policies: String = r.get(8)?;
+                    Ok(AuditRecord {
+                        id: r.get::<_, i64>(0)? as u64,
+                        at: r.get::<_, i64>(1)? as u64,
+                        entry: AuditEntry {
+                            actor: r.get(2)?,
+                            action: r.get(3)?,
+                            target: r.get(4)?,
+                            organization_id: r.get(5)?,
+                            before: r.get(6)?,
+                            after: r.get(7)?,
+                            policies: serde_json::from_str(&policies).unwrap_or_default(),
+                        },
+                    })
                 })
+                .and_then(|rows| rows.collect())
+                .map_err(unavailable)?;
+            let next_cursor = listing::audit_next(&mut entries, limit as usize, |e| e.id);
+            Ok(AuditPage {
+                entries,
+                next_cursor,
             })
-            .and_then(|rows| rows.collect())
-            .map_err(unavailable)?;
-        let next_cursor = listing::audit_next(&mut entries, limit as usize, |e| e.id);
-        Ok(AuditPage {
-            entries,
-            next_cursor,
-        })
+            })
+            .await
     }
 
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
-        let mut conn = self.conn();
-        // Dropping the transaction without commit rolls everything back.
-        // IMMEDIATE takes the write lock first, so the checks below (versions,
-        // `expect-*` guards) and the writes see one state, also when other
-        // processes share the file.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        self.conns
+            .write(move |conn| {
+            // Dropping the transaction without commit rolls everything back.
+            // IMMEDIATE takes the write lock first, so the checks below (versions,
+            // `expect-*` guards) and the writes see one state, also when other
+            // processes share the file.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            for op in &ops {
+                apply_op(&tx, op, now)?;
+            }
+            tx.execute(
+                "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    now as i64,
+                    audit.actor,
+                    audit.action,
+                    audit.target,
+                    audit.organization_id,
+                    audit.before,
+                    audit.after,
+                    serde_json::to_string(&audit.policies).unwrap_or_else(|_| "[]".into()),
+                ],
+            )
             .map_err(unavailable)?;
-        for op in &ops {
-            apply_op(&tx, op, now)?;
-        }
-        tx.execute(
-            "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                now as i64,
-                audit.actor,
-                audit.action,
-                audit.target,
-                audit.organization_id,
-                audit.before,
-                audit.after,
-                serde_json::to_string(&audit.policies).unwrap_or_else(|_| "[]".into()),
-            ],
-        )
-        .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)
+            tx.commit().map_err(unavailable)
+            })
+            .await
     }
 
     async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
-        enqueue(&self.conn(), &notification, now)
+        self.conns
+            .write(move |conn| enqueue(conn, &notification, now))
+            .await
     }
 
     async fn due_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>, DirectoryError> {
         let now = self.clock.now_secs() as i64;
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, kind, recipient, params, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
-            )
-            .map_err(unavailable)?;
-        stmt.query_map(params![now, limit], |r| {
-            let params: String = r.get(3)?;
-            Ok(OutboxMessage {
-                id: r.get::<_, i64>(0)? as u64,
-                notification: Notification {
-                    kind: stored(&r.get::<_, String>(1)?)?,
-                    recipient: r.get(2)?,
-                    params: serde_json::from_str(&params).unwrap_or_default(),
-                },
-                attempts: r.get::<_, i64>(4)? as u32,
+        self.conns
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT id, kind, recipient, params, attempts FROM outbox
+                     WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+                    )
+                    .map_err(unavailable)?;
+                stmt.query_map(params![now, limit], |r| {
+                    let params: String = r.get(3)?;
+                    Ok(OutboxMessage {
+                        id: r.get::<_, i64>(0)? as u64,
+                        notification: Notification {
+                            kind: stored(&r.get::<_, String>(1)?)?,
+                            recipient: r.get(2)?,
+                            params: serde_json::from_str(&params).unwrap_or_default(),
+                        },
+                        attempts: r.get::<_, i64>(4)? as u32,
+                    })
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(unavailable)
             })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(unavailable)
+            .await
     }
 
     async fn mark_delivered(&self, id: u64) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs() as i64;
-        self.conn()
-            .execute(
-                "UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1",
-                params![id as i64, now],
-            )
-            .map(|_| ())
-            .map_err(unavailable)
+        self.conns
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1",
+                    params![id as i64, now],
+                )
+                .map(|_| ())
+                .map_err(unavailable)
+            })
+            .await
     }
 
     async fn mark_failed(&self, id: u64, error: &str, retry_at: u64) -> Result<(), DirectoryError> {
-        self.conn()
-            .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id as i64, error, retry_at as i64],
-            )
-            .map(|_| ())
-            .map_err(unavailable)
+        let error = error.to_string();
+        self.conns
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                    params![id as i64, error, retry_at as i64],
+                )
+                .map(|_| ())
+                .map_err(unavailable)
+            })
+            .await
     }
 }

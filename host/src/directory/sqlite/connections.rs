@@ -1,0 +1,109 @@
+//! SQLite off the async runtime: every call runs on tokio's blocking pool,
+//! on the one writer connection or on one of several read-only ones. In WAL
+//! mode a read runs while a write commits, and no runtime worker ever waits
+//! for SQLite, so plugin deadlines and other requests go on meanwhile.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use tokio::sync::Semaphore;
+
+use super::DirectoryError;
+
+/// The writer and the readers of one database.
+pub(super) struct Connections {
+    writer: Arc<Mutex<Connection>>,
+    /// `None` for `:memory:`: its one connection reads and writes.
+    readers: Option<Arc<Readers>>,
+}
+
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    /// One permit per idle connection; held until the connection is back.
+    permits: Arc<Semaphore>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a connection leaves nothing half-done: SQLite
+    // rolls back an open transaction when its guard drops.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn blocking_failed(err: tokio::task::JoinError) -> DirectoryError {
+    DirectoryError::Internal(format!("a SQLite call failed: {err}"))
+}
+
+impl Connections {
+    /// `writer` for changes; `readers` (read-only, may be empty) for reads.
+    pub(super) fn new(writer: Connection, readers: Vec<Connection>) -> Self {
+        let readers = (!readers.is_empty()).then(|| {
+            Arc::new(Readers {
+                permits: Arc::new(Semaphore::new(readers.len())),
+                idle: Mutex::new(readers),
+            })
+        });
+        Self {
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+        }
+    }
+
+    /// Runs `read` on a reader (the writer when there are none), on the
+    /// blocking pool.
+    pub(super) async fn read<T, F>(&self, read: F) -> Result<T, DirectoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DirectoryError> + Send + 'static,
+    {
+        let Some(readers) = &self.readers else {
+            return self.write(move |conn| read(conn)).await;
+        };
+        let permit = readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        let readers = readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = lock(&readers.idle)
+                .pop()
+                .expect("a permit stands for an idle reader");
+            let result = read(&conn);
+            lock(&readers.idle).push(conn);
+            // Released only once the connection is idle again, even when
+            // the caller stopped waiting.
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(blocking_failed)?
+    }
+
+    /// Runs `write` on the writer, on the blocking pool.
+    pub(super) async fn write<T, F>(&self, write: F) -> Result<T, DirectoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DirectoryError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || write(&mut lock(&writer)))
+            .await
+            .map_err(blocking_failed)?
+    }
+
+    /// The writer alone, without the readers.
+    pub(super) fn into_writer(self) -> Connection {
+        let writer = Arc::try_unwrap(self.writer)
+            .ok()
+            .expect("no call holds the writer during start-up");
+        writer.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The writer, here and now (start-up, tests): never from async code.
+    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+}
