@@ -35,6 +35,11 @@ pub struct HostOptions {
     #[arg(long, env = "PARTNERGATE_DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,
 
+    /// PEM file of CA certificates PostgreSQL's certificate may chain to,
+    /// besides the public (webpki) roots.
+    #[arg(long, env = "PARTNERGATE_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
+
     /// Customer records (JSON, see `policies/directory.json`) loaded into the
     /// directory when it is empty.
     #[arg(long, env = "PARTNERGATE_DIRECTORY_SEED")]
@@ -129,7 +134,11 @@ impl HostOptions {
             builder = builder.artifact_cache(dir);
         }
         let clock = Clock::system();
-        let directory = directory::open(&self.database, self.database_pool_size, clock.clone())
+        let options = directory::postgres::PostgresOptions {
+            pool_size: self.database_pool_size,
+            ca_file: self.database_ca_file.clone(),
+        };
+        let directory = directory::open(&self.database, &options, clock.clone())
             .await
             .map_err(|e| Error::Config(format!("database `{}`: {e}", self.redacted_database())))?;
         if let Some(path) = &self.directory_seed

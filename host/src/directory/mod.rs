@@ -98,15 +98,15 @@ pub trait Directory: Send + Sync + 'static {
 }
 
 /// Opens the directory a `--database` value names: a `postgres://` or
-/// `postgresql://` URL (a pool of `pool_size` connections), `:memory:`, or
-/// the path of a SQLite file. Either is migrated on open.
+/// `postgresql://` URL (connected with `options`), `:memory:`, or the path
+/// of a SQLite file. Either is migrated on open.
 pub async fn open(
     database: &str,
-    pool_size: usize,
+    options: &postgres::PostgresOptions,
     clock: crate::clock::Clock,
 ) -> Result<std::sync::Arc<dyn Directory>, DirectoryError> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        let directory = postgres::PostgresDirectory::connect(database, pool_size, clock).await?;
+        let directory = postgres::PostgresDirectory::connect_with(database, options, clock).await?;
         Ok(std::sync::Arc::new(directory))
     } else if database == ":memory:" {
         Ok(std::sync::Arc::new(sqlite::SqliteDirectory::in_memory(

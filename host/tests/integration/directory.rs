@@ -806,7 +806,7 @@ async fn postgres_migrates_from_empty_and_from_each_previous_version() {
 
 /// A PostgreSQL directory whose schema stops at version `target`.
 async fn connect_at(url: &str, target: usize) -> PostgresDirectory {
-    let dir = PostgresDirectory::connect_unmigrated(url, 2, Clock::system())
+    let dir = PostgresDirectory::connect_unmigrated(url, &Default::default(), Clock::system())
         .await
         .unwrap();
     dir.migrate_to(target).await.unwrap();
@@ -1169,4 +1169,55 @@ async fn sqlite_reads_and_timers_go_on_while_a_write_commits() {
         "the timer ticked {ticks} times during a {wrote_at:?} write"
     );
     assert!(dir.get_account("bulk39999").await.unwrap().is_some());
+}
+
+/// TLS to PostgreSQL: `sslmode=require` connects when the server's
+/// certificate chains to `--database-ca-file`, and is refused, saying why,
+/// when it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server() {
+    use partnergate::directory::postgres::PostgresOptions;
+
+    let (server, ca) = PostgresServer::start_with_tls();
+    let url = format!("{}?sslmode=require", server.new_database());
+    let trusted = PostgresOptions {
+        pool_size: 2,
+        ca_file: Some(ca),
+    };
+    let dir = PostgresDirectory::connect_with(&url, &trusted, Clock::system())
+        .await
+        .unwrap();
+    let on_tls = dir
+        .query(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        on_tls[0].get::<_, bool>(0),
+        "the connection is not encrypted"
+    );
+    members(&dir, "acme", "Acme", &[("alice", "Alice", true)]).await;
+    let untrusted = PostgresOptions {
+        pool_size: 2,
+        ca_file: None,
+    };
+    let err = PostgresDirectory::connect_with(&url, &untrusted, Clock::system())
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(err, DirectoryError::Unavailable(_)), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // A server without TLS is refused under `require`.
+    let plain = PostgresServer::start();
+    let url = format!("{}?sslmode=require", plain.new_database());
+    let err = PostgresDirectory::connect_with(&url, &trusted, Clock::system())
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(err, DirectoryError::Unavailable(_)), "{err}");
 }

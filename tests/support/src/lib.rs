@@ -364,6 +364,8 @@ pub struct PostgresServer {
     data: PathBuf,
     bin: PathBuf,
     databases: std::sync::atomic::AtomicUsize,
+    /// Server options beyond the port and durability ones (TLS).
+    options: String,
 }
 
 /// Where Debian's PostgreSQL programs are (`PG_BINDIR` overrides): the
@@ -406,6 +408,35 @@ fn postgres_command(program: &Path) -> Command {
 impl PostgresServer {
     /// Initialises a cluster and starts it on a free port.
     pub fn start() -> Self {
+        Self::start_with(|_| String::new())
+    }
+
+    /// [`Self::start`] with TLS on, its certificate for 127.0.0.1 signed by
+    /// a test CA: the server and the CA's PEM file.
+    pub fn start_with_tls() -> (Self, PathBuf) {
+        let mut ca = PathBuf::new();
+        let server = Self::start_with(|data| {
+            let (ca_pem, cert, key) = test_certificates(data);
+            // The server refuses a key others may read.
+            let _ = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&key)
+                .arg(&cert)
+                .status();
+            let _ = Command::new("chmod").arg("600").arg(&key).status();
+            ca = ca_pem;
+            format!(
+                "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            )
+        });
+        (server, ca)
+    }
+
+    /// Starts a cluster with the options `options` returns, given the
+    /// server's directory.
+    fn start_with(options: impl FnOnce(&Path) -> String) -> Self {
         let bin = postgres_bindir();
         let data = std::env::temp_dir().join(format!(
             "partnergate-pg-{}-{}",
@@ -439,11 +470,13 @@ impl PostgresServer {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
+        let options = options(&data);
         let server = Self {
             port,
             data,
             bin,
             databases: Default::default(),
+            options,
         };
         server.restart();
         server
@@ -506,9 +539,10 @@ impl PostgresServer {
     /// Starts the server on its port (again, after [`stop`](Self::stop)).
     pub fn restart(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {}",
             self.port,
-            self.data.display()
+            self.data.display(),
+            self.options
         );
         let out = postgres_command(&self.bin.join("pg_ctl"))
             .arg("-D")

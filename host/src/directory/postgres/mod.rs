@@ -9,6 +9,12 @@
 //! node. A transaction that loses a serialization race is run again; its
 //! checks then see the winner's change and refuse.
 //!
+//! TLS (rustls): with `sslmode=require` the connection is encrypted or
+//! refused; with `prefer` (the default) it is encrypted when the server
+//! offers it. The server's certificate is always verified, for the host
+//! named in the URL, against the public (webpki) roots and the PEM file of
+//! `--database-ca-file`.
+//!
 //! Text search folds case with the database's `lower()`: create the database
 //! with a UTF-8 `LC_CTYPE` (`C.UTF-8`, `en_US.UTF-8`) so that it folds more
 //! than ASCII. Sort keys compare bytewise (`COLLATE "C"`), as in SQLite, so
@@ -16,6 +22,7 @@
 
 pub mod schema;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,6 +44,59 @@ use crate::clock::Clock;
 /// How often a change that lost a serialization race is tried again.
 const SERIALIZATION_RETRIES: usize = 8;
 
+/// How to connect besides the URL.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// PEM file of CA certificates the server's certificate may chain to,
+    /// besides the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 16,
+            ca_file: None,
+        }
+    }
+}
+
+/// The TLS connector: rustls with the public roots and those of `ca_file`.
+fn tls(
+    ca_file: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DirectoryError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            DirectoryError::Unavailable(format!("database CA file `{}`: {e}", path.display()))
+        };
+        let certificates = CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))?;
+        let mut added = 0;
+        for certificate in certificates {
+            roots
+                .add(certificate.map_err(|e| bad(&e))?)
+                .map_err(|e| bad(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad(&"no PEM certificate in it"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DirectoryError::Internal(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// A [`Directory`] in PostgreSQL.
 pub struct PostgresDirectory {
     pool: Pool,
@@ -47,12 +107,26 @@ pub struct PostgresDirectory {
 pub(crate) fn unavailable(err: tokio_postgres::Error) -> DirectoryError {
     match err.as_db_error() {
         Some(db) => DirectoryError::Unavailable(format!("PostgreSQL: {}", db.message())),
-        None => DirectoryError::Unavailable(format!("PostgreSQL: {err}")),
+        None => DirectoryError::Unavailable(format!("PostgreSQL: {}", causes(&err))),
     }
 }
 
 fn pool_error(err: deadpool_postgres::PoolError) -> DirectoryError {
-    DirectoryError::Unavailable(format!("PostgreSQL: {err}"))
+    DirectoryError::Unavailable(format!("PostgreSQL: {}", causes(&err)))
+}
+
+/// An error with its causes, `: `-separated (a TLS failure says why).
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+        source = source.and_then(std::error::Error::source);
+    }
+    text
 }
 
 /// Reads a stored name. Fails closed on a name this release does not know:
@@ -180,33 +254,41 @@ fn unique(err: tokio_postgres::Error, what: impl FnOnce(&str) -> DirectoryError)
 }
 
 impl PostgresDirectory {
-    /// Connects to `url` (`postgres://user:password@host:port/database`;
-    /// `sslmode=disable` or `prefer` only) with a pool of `pool_size`
+    /// Connects to `url` (`postgres://user:password@host:port/database`,
+    /// `?sslmode=disable|prefer|require`) with a pool of `pool_size`
     /// connections, and migrates the schema.
     pub async fn connect(
         url: &str,
         pool_size: usize,
         clock: Clock,
     ) -> Result<Self, DirectoryError> {
-        let directory = Self::connect_unmigrated(url, pool_size, clock).await?;
+        let options = PostgresOptions {
+            pool_size,
+            ..PostgresOptions::default()
+        };
+        Self::connect_with(url, &options, clock).await
+    }
+
+    /// [`Self::connect`] with every option.
+    pub async fn connect_with(
+        url: &str,
+        options: &PostgresOptions,
+        clock: Clock,
+    ) -> Result<Self, DirectoryError> {
+        let directory = Self::connect_unmigrated(url, options, clock).await?;
         directory.migrate_to(schema::MIGRATIONS.len()).await?;
         Ok(directory)
     }
 
-    /// [`Self::connect`] without migrating (tests build older schemas).
+    /// [`Self::connect_with`] without migrating (tests build older schemas).
     pub async fn connect_unmigrated(
         url: &str,
-        pool_size: usize,
+        options: &PostgresOptions,
         clock: Clock,
     ) -> Result<Self, DirectoryError> {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| DirectoryError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(DirectoryError::Unavailable(
-                "sslmode=require is not supported yet: connect over a private network or a local TLS tunnel, with sslmode=disable".into(),
-            ));
-        }
         let label = format!(
             "PostgreSQL at {}/{}",
             config
@@ -219,20 +301,21 @@ impl PostgresDirectory {
                 .unwrap_or_default(),
             config.get_dbname().unwrap_or("")
         );
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            Manager::from_config(config, NoTls, manager_config)
+        } else {
+            Manager::from_config(config, tls(options.ca_file.as_deref())?, manager_config)
+        };
         let timeouts = Timeouts {
             wait: Some(Duration::from_secs(5)),
             create: Some(Duration::from_secs(5)),
             recycle: Some(Duration::from_secs(5)),
         };
         let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
+            .max_size(options.pool_size.max(1))
             .timeouts(timeouts)
             .runtime(Runtime::Tokio1)
             .build()
