@@ -264,27 +264,11 @@ pub fn authorize_with(
                 memo.prepared.clear();
             }
             let prepared = match memo.prepared.entry(key) {
-                Entry::Occupied(mut entry) => {
-                    if entry.get().records != fresh {
-                        entry.insert(prepare(
-                            loaded,
-                            names,
-                            request,
-                            action,
-                            &slice.entity,
-                            fresh,
-                        )?);
-                    }
-                    entry.into_mut()
+                Entry::Occupied(entry) if entry.get().records == fresh => entry.into_mut(),
+                entry => {
+                    let prepared = prepare(loaded, names, request, action, &slice.entity, fresh)?;
+                    entry.insert_entry(prepared).into_mut()
                 }
-                Entry::Vacant(entry) => entry.insert(prepare(
-                    loaded,
-                    names,
-                    request,
-                    action,
-                    &slice.entity,
-                    fresh,
-                )?),
             };
             Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
         }

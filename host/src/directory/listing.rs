@@ -38,9 +38,45 @@ fn malformed() -> DirectoryError {
     DirectoryError::Invalid("the cursor is malformed: start again without one".into())
 }
 
+/// How a backend reads a page of members: where to start, which way.
+pub struct Plan {
+    /// Start after this row.
+    pub cursor: Option<Cursor>,
+    /// The comparison that starts after the cursor (`>` or `<`).
+    pub after: &'static str,
+    /// `ASC` or `DESC`.
+    pub order: &'static str,
+}
+
+/// The plan of `query`, or `None` when it names no organization (an empty
+/// page).
+pub fn plan(query: &MemberQuery) -> Result<Option<Plan>, DirectoryError> {
+    if query.organizations.is_empty() {
+        return Ok(None);
+    }
+    let (after, order) = if query.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    Ok(Some(Plan {
+        cursor: cursor(query)?,
+        after,
+        order,
+    }))
+}
+
+/// A page without members.
+pub fn empty() -> MemberPage {
+    MemberPage {
+        members: Vec::new(),
+        next_cursor: None,
+    }
+}
+
 /// The query's cursor, checked against its sort: `Invalid` when it is not
 /// one a directory issued, `Conflict` when it belongs to another order.
-pub fn cursor(query: &MemberQuery) -> Result<Option<Cursor>, DirectoryError> {
+fn cursor(query: &MemberQuery) -> Result<Option<Cursor>, DirectoryError> {
     let Some(text) = &query.cursor else {
         return Ok(None);
     };

@@ -844,19 +844,15 @@ impl Directory for PostgresDirectory {
     }
 
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
-        if query.organizations.is_empty() {
-            return Ok(MemberPage {
-                members: Vec::new(),
-                next_cursor: None,
-            });
-        }
-        let cursor = listing::cursor(&query)?;
-        let key = sort_key(query.sort);
-        let (cmp, order) = if query.descending {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
+        let Some(listing::Plan {
+            cursor,
+            after: cmp,
+            order,
+        }) = listing::plan(&query)?
+        else {
+            return Ok(listing::empty());
         };
+        let key = sort_key(query.sort);
         let status = query.status.map(|s| s.name());
         let pattern = query.search.as_deref().map(like_pattern);
         let (after_key, after_id) = match &cursor {

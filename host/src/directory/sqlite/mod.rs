@@ -663,19 +663,15 @@ impl Directory for SqliteDirectory {
     }
 
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
-        if query.organizations.is_empty() {
-            return Ok(MemberPage {
-                members: Vec::new(),
-                next_cursor: None,
-            });
-        }
-        let cursor = listing::cursor(&query)?;
-        let key = sort_key(query.sort);
-        let (cmp, order) = if query.descending {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
+        let Some(listing::Plan {
+            cursor,
+            after: cmp,
+            order,
+        }) = listing::plan(&query)?
+        else {
+            return Ok(listing::empty());
         };
+        let key = sort_key(query.sort);
         let mut sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, {key} FROM {MEMBER_FROM} WHERE m.organization_id IN ("
         );
