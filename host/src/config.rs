@@ -75,6 +75,11 @@ pub struct HostOptions {
     /// Plugin instances running at once.
     #[arg(long, env = "PARTNERGATE_MAX_INSTANCES", default_value_t = 32)]
     pub max_instances: usize,
+
+    /// Listings, audit reads and bulk calls running at once (further ones
+    /// wait, so that decisions keep the cores); default: half the cores.
+    #[arg(long, env = "PARTNERGATE_MAX_LISTINGS")]
+    pub max_listings: Option<usize>,
 }
 
 impl HostOptions {
@@ -117,9 +122,13 @@ impl HostOptions {
 
     /// A builder configured by these options: opens (and seeds) the database.
     pub async fn builder(&self) -> Result<Builder, Error> {
-        if self.memory_mib == 0 || self.call_timeout_ms == 0 || self.max_instances == 0 {
+        if self.memory_mib == 0
+            || self.call_timeout_ms == 0
+            || self.max_instances == 0
+            || self.max_listings == Some(0)
+        {
             return Err(Error::Config(
-                "memory, call timeout and instances must be greater than zero".into(),
+                "memory, call timeout, instances and listings must be greater than zero".into(),
             ));
         }
         let mut builder = PartnerGate::builder()
@@ -129,6 +138,9 @@ impl HostOptions {
                 memory_bytes: self.memory_mib << 20,
                 call_timeout: Duration::from_millis(self.call_timeout_ms),
                 max_instances: self.max_instances,
+                max_listings: self
+                    .max_listings
+                    .unwrap_or_else(crate::pool::half_the_cores),
             });
         if let Some(dir) = self.artifact_dir() {
             builder = builder.artifact_cache(dir);

@@ -26,6 +26,15 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// Instances running at once; further calls wait.
     pub max_instances: usize,
+    /// Listings, audit reads and bulk calls running at once; further ones
+    /// wait, so that they never take the cores decisions need (default:
+    /// half the cores, at least one).
+    pub max_listings: usize,
+}
+
+/// Half the cores, at least one.
+pub fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl Default for Limits {
@@ -34,6 +43,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             call_timeout: Duration::from_millis(250),
             max_instances: 32,
+            max_listings: half_the_cores(),
         }
     }
 }

@@ -142,11 +142,13 @@ impl Builder {
             ?compile_time,
             "plugin ready"
         );
+        let listings = Arc::new(tokio::sync::Semaphore::new(self.limits.max_listings.max(1)));
         let pool = Pool::new(&engine, &component, services.clone(), self.limits)?;
         let (schema, files) = self.policies.read()?;
         pool.install(schema, files).await?;
         Ok(PartnerGate {
             pool: Arc::new(pool),
+            listings,
             policies: self.policies,
             services,
             ephemeral,

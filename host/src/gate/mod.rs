@@ -62,6 +62,8 @@ pub use builder::Builder;
 #[derive(Clone)]
 pub struct PartnerGate {
     pool: Arc<Pool>,
+    /// Permits of the calls that read many records (listings, audit, bulk).
+    listings: Arc<tokio::sync::Semaphore>,
     policies: PolicySource,
     services: Services,
     ephemeral: Arc<dyn EphemeralStore>,

@@ -26,9 +26,33 @@ impl PartnerGate {
         self.org_users_for(1, call).await
     }
 
+    /// [`Self::org_users`] for a call that reads many records (a listing,
+    /// the audit trail): it waits for one of the few listing permits, so
+    /// that such calls queue rather than take the cores decisions need.
+    async fn org_users_listing<R: Send + 'static>(
+        &self,
+        call: impl for<'a> FnOnce(
+            &'a org_users::Guest,
+            &'a mut wasmtime::Store<HostState>,
+        ) -> Call<'a, Result<R, org_users::Error>>
+        + Send
+        + 'static,
+    ) -> Result<R, Error> {
+        let _permit = self.listing_permit().await?;
+        self.org_users_for(1, call).await
+    }
+
+    /// One of the listing permits.
+    async fn listing_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        self.listings
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable("the host is shutting down".into()))
+    }
+
     /// [`Self::org_users`] for a call doing the work of `items` operations
     /// (a bulk call): its deadline is the call timeout plus a tenth of it
-    /// per item beyond the first.
+    /// per item beyond the first; beyond one item it takes a listing permit.
     async fn org_users_for<R: Send + 'static>(
         &self,
         items: usize,
@@ -39,6 +63,10 @@ impl PartnerGate {
         + Send
         + 'static,
     ) -> Result<R, Error> {
+        let _permit = match items {
+            0 | 1 => None,
+            _ => Some(self.listing_permit().await?),
+        };
         let base = self.limits().call_timeout;
         // Bounded: the plugin refuses more than `BULK_MAX` items anyway.
         let extra = items.saturating_sub(1).min(1000) as u32;
@@ -120,12 +148,12 @@ impl PartnerGate {
 
     plugin_call!(
         /// Lists and searches users.
-        org_users: list_users(actor: &str, query: UserQuery) -> MemberPage
+        org_users_listing: list_users(actor: &str, query: UserQuery) -> MemberPage
             => call_list_users(&actor, &query)
     );
     plugin_call!(
         /// Reads an organization's audit trail, or (`None`) all of it.
-        org_users: read_audit(
+        org_users_listing: read_audit(
             actor: &str,
             organization_id: Option<&str>,
             cursor: Option<&str>,

@@ -19,6 +19,7 @@ async fn hostile_gate() -> PartnerGate {
             memory_bytes: 32 << 20,
             call_timeout: Duration::from_millis(100),
             max_instances: 4,
+            ..Limits::default()
         })
         .build()
         .await
