@@ -1049,21 +1049,26 @@ async fn an_unreachable_postgres_is_a_clear_error() {
     assert!(err.to_string().contains("PostgreSQL"), "{err}");
 }
 
-/// The whole stack on two nodes sharing one PostgreSQL: globex's two
-/// administrators revoke each other at the same instant, each through
-/// another node, in many rounds; `keep-last-admin` holds in every one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
-    use partnergate::Error;
-    use partnergate::bindings::org_users::Target;
+/// Two nodes (hosts with their own pools and caches) on one PostgreSQL
+/// holding the sample directory, sharing a clock tests can move.
+struct PostgresNodes {
+    gates: Vec<partnergate::PartnerGate>,
+    dir: Arc<dyn Directory>,
+    clock: Clock,
+    _server: PostgresServer,
+}
+
+async fn postgres_nodes() -> PostgresNodes {
     use partnergate::directory::seed::Seed;
 
     let server = PostgresServer::start();
     let url = server.new_database();
-    let mut nodes = Vec::new();
+    let clock = Clock::system();
+    let mut gates = Vec::new();
+    let mut dirs: Vec<Arc<dyn Directory>> = Vec::new();
     for seed in [true, false] {
         let dir: Arc<dyn Directory> = Arc::new(
-            PostgresDirectory::connect(&url, 8, Clock::system())
+            PostgresDirectory::connect(&url, 8, clock.clone())
                 .await
                 .unwrap(),
         );
@@ -1074,16 +1079,44 @@ async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
                 .await
                 .unwrap();
         }
-        let gate = super::common::builder()
-            .await
+        let gate = partnergate::PartnerGate::builder()
             .directory(dir.clone())
+            .clock(clock.clone())
+            .artifact_cache(super::common::artifact_dir())
             .build()
             .await
             .unwrap();
-        super::common::warm(&gate, 2).await;
-        nodes.push((gate, dir));
+        super::common::warm(&gate, 3).await;
+        gates.push(gate);
+        dirs.push(dir);
     }
-    let dir = nodes[0].1.clone();
+    PostgresNodes {
+        gates,
+        dir: dirs.remove(0),
+        clock,
+        _server: server,
+    }
+}
+
+/// What must happen once (an email added, an invitation re-sent, an
+/// onboarding request approved) happens once when the concurrent calls
+/// arrive at two nodes on one PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_must_happen_once_happens_once_across_nodes_on_postgres() {
+    let nodes = postgres_nodes().await;
+    super::org_users::happens_once(&nodes.gates, &*nodes.dir, &nodes.clock).await;
+}
+
+/// The whole stack on two nodes sharing one PostgreSQL: globex's two
+/// administrators revoke each other at the same instant, each through
+/// another node, in many rounds; `keep-last-admin` holds in every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
+    use partnergate::Error;
+    use partnergate::bindings::org_users::Target;
+
+    let pg = postgres_nodes().await;
+    let dir = pg.dir.clone();
     let target = |who: &'static str| {
         let dir = dir.clone();
         async move {
@@ -1095,7 +1128,7 @@ async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
     };
     for round in 0..30 {
         let (gina, gail) = (target("gina").await, target("gail").await);
-        let (g1, g2) = (nodes[0].0.clone(), nodes[1].0.clone());
+        let (g1, g2) = (pg.gates[0].clone(), pg.gates[1].clone());
         let (a, b) = tokio::join!(
             tokio::spawn(async move { g1.revoke_user("customer:gina", gail).await }),
             tokio::spawn(async move { g2.revoke_user("customer:gail", gina).await }),
@@ -1120,8 +1153,7 @@ async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
         } else {
             ("gail", "gina")
         };
-        nodes[1]
-            .0
+        pg.gates[1]
             .reinstate_user(&format!("customer:{admin}"), target(revoked).await)
             .await
             .unwrap();

@@ -1042,12 +1042,19 @@ async fn a_bulk_call_of_a_thousand_users_completes() {
 async fn what_must_happen_once_happens_once_under_concurrent_calls() {
     let f = fixture().await;
     common::warm(&f.gate, 3).await;
+    happens_once(&[f.gate.clone()], &*f.dir, &f.clock).await;
+}
+
+/// [`what_must_happen_once_happens_once_under_concurrent_calls`]'s rounds,
+/// each call on the next of `gates` (nodes sharing the directory `dir`).
+pub(crate) async fn happens_once(gates: &[PartnerGate], dir: &dyn Directory, clock: &Clock) {
+    let node = |i: usize| gates[i % gates.len()].clone();
     for round in 0..20 {
         let email = format!("race{round}@acme.test");
         let adds: Vec<Result<Membership, Error>> = common::at_once(
             (0..3)
-                .map(|_| {
-                    let (gate, email) = (f.gate.clone(), email.clone());
+                .map(|i| {
+                    let (gate, email) = (node(i), email.clone());
                     Box::pin(async move {
                         gate.add_user("customer:alice", "acme", new_user(&email))
                             .await
@@ -1068,12 +1075,12 @@ async fn what_must_happen_once_happens_once_under_concurrent_calls() {
         // The one invitation may be re-sent once per interval, however many
         // ask at once.
         let person = added[0].as_ref().unwrap().person_id.clone();
-        f.clock.advance(Duration::from_secs(301));
-        let target = f.target(&person).await;
+        clock.advance(Duration::from_secs(301));
+        let target = common::target(dir, &person).await;
         let resends: Vec<Result<Membership, Error>> = common::at_once(
             (0..3)
-                .map(|_| {
-                    let (gate, target) = (f.gate.clone(), target.clone());
+                .map(|i| {
+                    let (gate, target) = (node(i), target.clone());
                     Box::pin(async move { gate.reinvite_user("customer:alice", target).await })
                         as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
                 })
@@ -1086,8 +1093,7 @@ async fn what_must_happen_once_happens_once_under_concurrent_calls() {
             "round {round}: {resends:?}"
         );
 
-        let request = f
-            .gate
+        let request = node(round)
             .submit_onboarding(
                 &format!("Race {round}"),
                 "Requester",
@@ -1097,8 +1103,8 @@ async fn what_must_happen_once_happens_once_under_concurrent_calls() {
             .unwrap();
         let approvals: Vec<Result<OnboardingRequest, Error>> = common::at_once(
             (0..3)
-                .map(|_| {
-                    let (gate, id) = (f.gate.clone(), request.id.clone());
+                .map(|i| {
+                    let (gate, id) = (node(i), request.id.clone());
                     Box::pin(async move { gate.approve_onboarding("staff:sam", &id).await })
                         as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
                 })

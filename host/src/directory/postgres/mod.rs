@@ -20,24 +20,32 @@
 //! than ASCII. Sort keys compare bytewise (`COLLATE "C"`), as in SQLite, so
 //! an order and its cursors mean the same on every node and backend.
 
+mod changes;
+mod rows;
 pub mod schema;
+mod tls;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, NoTls, Row, Transaction};
+use tokio_postgres::{NoTls, Row};
+
+use changes::{Failure, apply_op, enqueue};
+use rows::{
+    ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS, account_row, onboarding_row,
+    sort_key, stored,
+};
+use tls::tls;
 
 use super::listing::{self, like_pattern};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
-    Account, AccountStatus, AuditEntry, AuditPage, AuditRecord, MemberPage, MemberSort, Membership,
-    OnboardingRequest, OnboardingStatus, Organization, Person, Staff,
+    Account, AuditEntry, AuditPage, AuditRecord, MemberPage, OnboardingRequest, OnboardingStatus,
+    Organization, Staff,
 };
 use crate::clock::Clock;
 
@@ -61,40 +69,6 @@ impl Default for PostgresOptions {
             ca_file: None,
         }
     }
-}
-
-/// The TLS connector: rustls with the public roots and those of `ca_file`.
-fn tls(
-    ca_file: Option<&std::path::Path>,
-) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DirectoryError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let bad = |e: &dyn std::fmt::Display| {
-            DirectoryError::Unavailable(format!("database CA file `{}`: {e}", path.display()))
-        };
-        let certificates = CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))?;
-        let mut added = 0;
-        for certificate in certificates {
-            roots
-                .add(certificate.map_err(|e| bad(&e))?)
-                .map_err(|e| bad(&e))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(bad(&"no PEM certificate in it"));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DirectoryError::Internal(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// A [`Directory`] in PostgreSQL.
@@ -127,130 +101,6 @@ fn causes(err: &dyn std::error::Error) -> String {
         source = source.and_then(std::error::Error::source);
     }
     text
-}
-
-/// Reads a stored name. Fails closed on a name this release does not know:
-/// the read fails, and the decision that needed it denies.
-fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(
-    s: &str,
-) -> Result<T, DirectoryError> {
-    s.parse()
-        .map_err(|e| DirectoryError::Unavailable(format!("a stored record is unreadable: {e}")))
-}
-
-/// Columns of `account_row`, joined from people, memberships, organizations.
-const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
-    m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
-    o.name, o.status,
-    (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
-
-const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
-
-const MEMBER_FROM: &str = "memberships m JOIN people p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id";
-
-const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
-
-fn account_row(row: &Row) -> Result<Account, DirectoryError> {
-    let person = Person {
-        id: row.get(0),
-        email: row.get(1),
-        name: row.get(2),
-    };
-    let org_id: Option<String> = row.get(3);
-    let (membership, organization) = match org_id {
-        None => (None, None),
-        Some(org_id) => {
-            let roles: String = row.get(7);
-            let previous: Option<String> = row.get(5);
-            let membership = Membership {
-                organization_id: org_id.clone(),
-                person_id: person.id.clone(),
-                status: stored(row.get::<_, &str>(4))?,
-                previous_status: previous.as_deref().map(stored).transpose()?,
-                is_admin: row.get(6),
-                roles: serde_json::from_str(&roles).unwrap_or_default(),
-                spending_limit: row.get::<_, Option<i64>>(8).map(|v| v as u64),
-                invited_at: row.get::<_, Option<i64>>(9).map(|v| v as u64),
-                version: row.get::<_, i64>(10) as u64,
-            };
-            let organization = Organization {
-                id: org_id,
-                name: row.get(11),
-                status: stored(row.get::<_, &str>(12))?,
-                active_admins: row.get::<_, i64>(13) as u32,
-            };
-            (Some(membership), Some(organization))
-        }
-    };
-    Ok(Account {
-        person,
-        membership,
-        organization,
-    })
-}
-
-fn onboarding_row(row: &Row) -> Result<OnboardingRequest, DirectoryError> {
-    Ok(OnboardingRequest {
-        id: row.get(0),
-        organization_name: row.get(1),
-        requester_name: row.get(2),
-        requester_email: row.get(3),
-        status: stored(row.get::<_, &str>(4))?,
-        organization_id: row.get(5),
-        submitted_at: row.get::<_, i64>(6) as u64,
-        version: row.get::<_, i64>(7) as u64,
-    })
-}
-
-/// The sort key of a listing, as text that orders as the sort does.
-fn sort_key(sort: MemberSort) -> &'static str {
-    match sort {
-        MemberSort::Name => r#"lower(p.name) COLLATE "C""#,
-        MemberSort::Email => r#"p.email COLLATE "C""#,
-        MemberSort::Company => r#"(lower(o.name) || chr(31) || lower(p.name)) COLLATE "C""#,
-        MemberSort::Added => r#"lpad(m.added_seq::text, 20, '0') COLLATE "C""#,
-    }
-}
-
-/// Whether `err` is a lost serialization race (or a deadlock), which a
-/// retry resolves.
-fn is_race(err: &tokio_postgres::Error) -> bool {
-    matches!(
-        err.code(),
-        Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED)
-    )
-}
-
-/// Why a change failed: a race to retry, or the directory's answer.
-enum Failure {
-    Race,
-    Refused(DirectoryError),
-}
-
-impl From<tokio_postgres::Error> for Failure {
-    fn from(err: tokio_postgres::Error) -> Self {
-        if is_race(&err) {
-            Failure::Race
-        } else {
-            Failure::Refused(unavailable(err))
-        }
-    }
-}
-
-impl From<DirectoryError> for Failure {
-    fn from(err: DirectoryError) -> Self {
-        Failure::Refused(err)
-    }
-}
-
-/// A unique violation as the directory's error for it; anything else as is.
-fn unique(err: tokio_postgres::Error, what: impl FnOnce(&str) -> DirectoryError) -> Failure {
-    match err.as_db_error() {
-        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
-            Failure::Refused(what(db.constraint().unwrap_or_default()))
-        }
-        _ => err.into(),
-    }
 }
 
 impl PostgresDirectory {
@@ -383,244 +233,6 @@ impl PostgresDirectory {
         tx.commit().await?;
         Ok(())
     }
-}
-
-async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Failure> {
-    match op {
-        ChangeOp::PutPerson(p) => {
-            if let Some(other) = tx
-                .query_opt(
-                    "SELECT id FROM people WHERE email = $1 AND id <> $2",
-                    &[&p.email, &p.id],
-                )
-                .await?
-            {
-                return Err(DirectoryError::Duplicate(format!(
-                    "email `{}` belongs to person `{}`",
-                    p.email,
-                    other.get::<_, String>(0)
-                ))
-                .into());
-            }
-            tx.execute(
-                "INSERT INTO people (id, email, name) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name",
-                &[&p.id, &p.email, &p.name],
-            )
-            .await
-            .map_err(|e| {
-                unique(e, |_| {
-                    DirectoryError::Duplicate(format!(
-                        "email `{}` belongs to another person",
-                        p.email
-                    ))
-                })
-            })?;
-        }
-        ChangeOp::PutOrganization(o) => {
-            tx.execute(
-                "INSERT INTO organizations (id, name, status) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status",
-                &[&o.id, &o.name, &o.status.name()],
-            )
-            .await?;
-        }
-        ChangeOp::PutMembership((m, expected)) => {
-            if tx
-                .query_opt("SELECT 1 FROM people WHERE id = $1", &[&m.person_id])
-                .await?
-                .is_none()
-            {
-                return Err(DirectoryError::NotFound(format!("person `{}`", m.person_id)).into());
-            }
-            if tx
-                .query_opt(
-                    "SELECT 1 FROM organizations WHERE id = $1",
-                    &[&m.organization_id],
-                )
-                .await?
-                .is_none()
-            {
-                return Err(DirectoryError::NotFound(format!(
-                    "organization `{}`",
-                    m.organization_id
-                ))
-                .into());
-            }
-            let current = tx
-                .query_opt(
-                    "SELECT version FROM memberships WHERE person_id = $1",
-                    &[&m.person_id],
-                )
-                .await?
-                .map(|r| r.get::<_, i64>(0) as u64);
-            if current != *expected {
-                return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{}` changed since it was read (version {} now, {} expected)",
-                    m.person_id,
-                    current.map_or("none".into(), |v| v.to_string()),
-                    expected.map_or("none".into(), |v| v.to_string()),
-                ))
-                .into());
-            }
-            let version = current.map_or(1, |v| v + 1) as i64;
-            let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
-            let spending_limit = m.spending_limit.map(|v| v.min(i64::MAX as u64) as i64);
-            let invited_at = m.invited_at.map(|v| v as i64);
-            let values: [&(dyn ToSql + Sync); 9] = [
-                &m.person_id,
-                &m.organization_id,
-                &m.status.name(),
-                &m.previous_status.map(AccountStatus::name),
-                &m.is_admin,
-                &roles,
-                &spending_limit,
-                &invited_at,
-                &version,
-            ];
-            let sql = if current.is_none() {
-                "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles,
-                     spending_limit, invited_at, version, added_seq)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships))"
-            } else {
-                // A person added to an organization again counts as newly added.
-                "UPDATE memberships SET organization_id = $2, status = $3, previous_status = $4, is_admin = $5,
-                     roles = $6, spending_limit = $7, invited_at = $8, version = $9,
-                     added_seq = CASE WHEN status = 'removed' AND $3 <> 'removed'
-                         THEN (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships) ELSE added_seq END
-                 WHERE person_id = $1"
-            };
-            tx.execute(sql, &values).await.map_err(|e| {
-                unique(e, |_| {
-                    DirectoryError::Conflict(format!(
-                        "the membership of `{}` changed since it was read",
-                        m.person_id
-                    ))
-                })
-            })?;
-        }
-        ChangeOp::LinkIdentity((issuer, subject, person)) => {
-            if tx
-                .query_opt(
-                    "SELECT person_id FROM identity_links WHERE issuer = $1 AND subject = $2",
-                    &[issuer, subject],
-                )
-                .await?
-                .is_some()
-            {
-                return Err(DirectoryError::Duplicate(format!(
-                    "identity `{subject}` at `{issuer}` is linked already"
-                ))
-                .into());
-            }
-            tx.execute(
-                "INSERT INTO identity_links (issuer, subject, person_id) VALUES ($1, $2, $3)",
-                &[issuer, subject, person],
-            )
-            .await
-            .map_err(|e| match e.code() {
-                Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Failure::Refused(DirectoryError::NotFound(format!("person `{person}`")))
-                }
-                _ => unique(e, |_| {
-                    DirectoryError::Duplicate(format!(
-                        "identity `{subject}` at `{issuer}` is linked already"
-                    ))
-                }),
-            })?;
-        }
-        ChangeOp::PutOnboarding((r, expected)) => {
-            let current = tx
-                .query_opt(
-                    "SELECT version FROM onboarding_requests WHERE id = $1",
-                    &[&r.id],
-                )
-                .await?
-                .map(|row| row.get::<_, i64>(0));
-            if current.map(|v| v as u64) != *expected {
-                return Err(DirectoryError::Conflict(format!(
-                    "onboarding request `{}` changed since it was read",
-                    r.id
-                ))
-                .into());
-            }
-            let version = current.map_or(1, |v| v + 1);
-            tx.execute(
-                "INSERT INTO onboarding_requests (id, organization_name, requester_name, requester_email, status,
-                     organization_id, submitted_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_id = excluded.organization_id,
-                     version = excluded.version",
-                &[
-                    &r.id,
-                    &r.organization_name,
-                    &r.requester_name,
-                    &r.requester_email,
-                    &r.status.name(),
-                    &r.organization_id,
-                    &(r.submitted_at as i64),
-                    &version,
-                ],
-            )
-            .await
-            .map_err(|e| {
-                unique(e, |_| {
-                    DirectoryError::Duplicate(format!(
-                        "a request for `{}` is already pending",
-                        r.requester_email
-                    ))
-                })
-            })?;
-        }
-        ChangeOp::QueueNotification(n) => enqueue(tx, n, now).await?,
-        ChangeOp::ExpectMembership((person, version)) => {
-            let stored = tx
-                .query_opt(
-                    "SELECT version FROM memberships WHERE person_id = $1",
-                    &[person],
-                )
-                .await?
-                .map(|r| r.get::<_, i64>(0));
-            if stored != Some(*version as i64) {
-                return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{person}` changed since the decision: read it again"
-                ))
-                .into());
-            }
-        }
-        ChangeOp::ExpectActiveAdmins((organization, count)) => {
-            let now: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM memberships
-                     WHERE organization_id = $1 AND is_admin AND status = 'active'",
-                    &[organization],
-                )
-                .await?
-                .get(0);
-            if now != i64::from(*count) {
-                return Err(DirectoryError::Conflict(format!(
-                    "the administrators of `{organization}` changed since the decision: read it again"
-                ))
-                .into());
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn enqueue(
-    client: &impl GenericClient,
-    n: &Notification,
-    now: u64,
-) -> Result<(), tokio_postgres::Error> {
-    let params_json = serde_json::to_string(&n.params).unwrap_or_else(|_| "[]".into());
-    client
-        .execute(
-            "INSERT INTO outbox (kind, recipient, params, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
-            &[&n.kind.name(), &n.recipient, &params_json, &(now as i64)],
-        )
-        .await?;
-    Ok(())
 }
 
 #[async_trait]

@@ -4,7 +4,9 @@
 //! Every change and its audit entry (and any notifications it queues) commit
 //! in one transaction.
 
+mod changes;
 mod connections;
+mod rows;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -14,17 +16,22 @@ use std::sync::MutexGuard;
 
 use async_trait::async_trait;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use changes::{apply_op, enqueue};
 use connections::Connections;
+use rows::{
+    ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS, account_row, onboarding_row,
+    sort_key, stored,
+};
 
 use super::listing::{self, like_pattern};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
-    Account, AccountStatus, AuditEntry, AuditPage, AuditRecord, MemberPage, MemberSort, Membership,
-    OnboardingRequest, OnboardingStatus, Organization, Person, Staff,
+    Account, AuditEntry, AuditPage, AuditRecord, MemberPage, OnboardingRequest, OnboardingStatus,
+    Organization, Staff,
 };
 use crate::clock::Clock;
 pub use schema::{MIGRATIONS, migrate};
@@ -126,306 +133,6 @@ pub fn add_fold(conn: &Connection) -> rusqlite::Result<()> {
             Ok(text.map(|t| t.to_lowercase()))
         },
     )
-}
-
-/// Reads a stored name. The directory fails closed on a name it does not
-/// know: the row is corrupt, the read fails, and the decision that needed it
-/// denies. Nothing is guessed.
-fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(s: &str) -> rusqlite::Result<T> {
-    s.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-/// Columns of `account_row`, joined from people, memberships, organizations.
-const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
-    m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
-    o.name, o.status,
-    (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
-
-const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
-
-/// Listing starts from the memberships of the organizations asked for, so it
-/// uses their index instead of scanning every person.
-const MEMBER_FROM: &str = "memberships m JOIN people p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id";
-
-fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
-    let person = Person {
-        id: row.get(0)?,
-        email: row.get(1)?,
-        name: row.get(2)?,
-    };
-    let org_id: Option<String> = row.get(3)?;
-    let (membership, organization) = match org_id {
-        None => (None, None),
-        Some(org_id) => {
-            let roles: String = row.get(7)?;
-            let previous: Option<String> = row.get(5)?;
-            let membership = Membership {
-                organization_id: org_id.clone(),
-                person_id: person.id.clone(),
-                status: stored(&row.get::<_, String>(4)?)?,
-                previous_status: previous.as_deref().map(stored).transpose()?,
-                is_admin: row.get(6)?,
-                roles: serde_json::from_str(&roles).unwrap_or_default(),
-                spending_limit: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
-                invited_at: row.get::<_, Option<i64>>(9)?.map(|v| v as u64),
-                version: row.get::<_, i64>(10)? as u64,
-            };
-            let organization = Organization {
-                id: org_id,
-                name: row.get(11)?,
-                status: stored(&row.get::<_, String>(12)?)?,
-                active_admins: row.get::<_, i64>(13)? as u32,
-            };
-            (Some(membership), Some(organization))
-        }
-    };
-    Ok(Account {
-        person,
-        membership,
-        organization,
-    })
-}
-
-fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
-    Ok(OnboardingRequest {
-        id: row.get(0)?,
-        organization_name: row.get(1)?,
-        requester_name: row.get(2)?,
-        requester_email: row.get(3)?,
-        status: stored(&row.get::<_, String>(4)?)?,
-        organization_id: row.get(5)?,
-        submitted_at: row.get::<_, i64>(6)? as u64,
-        version: row.get::<_, i64>(7)? as u64,
-    })
-}
-
-const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
-
-fn sort_key(sort: MemberSort) -> &'static str {
-    match sort {
-        MemberSort::Name => "fold(p.name)",
-        MemberSort::Email => "p.email",
-        MemberSort::Company => "fold(o.name) || char(31) || fold(p.name)",
-        MemberSort::Added => "printf('%020d', m.added_seq)",
-    }
-}
-
-fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), DirectoryError> {
-    match op {
-        ChangeOp::PutPerson(p) => {
-            let taken: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM people WHERE email = ?1 AND id <> ?2",
-                    params![p.email, p.id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if let Some(other) = taken {
-                return Err(DirectoryError::Duplicate(format!(
-                    "email `{}` belongs to person `{other}`",
-                    p.email
-                )));
-            }
-            tx.execute(
-                "INSERT INTO people (id, email, name) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name",
-                params![p.id, p.email, p.name],
-            )
-            .map_err(unavailable)?;
-        }
-        ChangeOp::PutOrganization(o) => {
-            tx.execute(
-                "INSERT INTO organizations (id, name, status) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status",
-                params![o.id, o.name, o.status.name()],
-            )
-            .map_err(unavailable)?;
-        }
-        ChangeOp::PutMembership((m, expected)) => {
-            let exists = |table: &str, id: &str| -> Result<bool, DirectoryError> {
-                tx.query_row(
-                    &format!("SELECT 1 FROM {table} WHERE id = ?1"),
-                    params![id],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map(|r| r.is_some())
-                .map_err(unavailable)
-            };
-            if !exists("people", &m.person_id)? {
-                return Err(DirectoryError::NotFound(format!(
-                    "person `{}`",
-                    m.person_id
-                )));
-            }
-            if !exists("organizations", &m.organization_id)? {
-                return Err(DirectoryError::NotFound(format!(
-                    "organization `{}`",
-                    m.organization_id
-                )));
-            }
-            let current: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM memberships WHERE person_id = ?1",
-                    params![m.person_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            let current = current.map(|v| v as u64);
-            if current != *expected {
-                return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{}` changed since it was read (version {} now, {} expected)",
-                    m.person_id,
-                    current.map_or("none".into(), |v| v.to_string()),
-                    expected.map_or("none".into(), |v| v.to_string()),
-                )));
-            }
-            let version = current.map_or(1, |v| v + 1) as i64;
-            let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
-            let values = params![
-                m.person_id,
-                m.organization_id,
-                m.status.name(),
-                m.previous_status.map(AccountStatus::name),
-                m.is_admin,
-                roles,
-                m.spending_limit.map(|v| v.min(i64::MAX as u64) as i64),
-                m.invited_at.map(|v| v as i64),
-                version,
-            ];
-            if current.is_none() {
-                tx.execute(
-                    "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles,
-                         spending_limit, invited_at, version, added_seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships))",
-                    values,
-                )
-            } else {
-                // A person added to an organization again counts as newly added.
-                tx.execute(
-                    "UPDATE memberships SET organization_id = ?2, status = ?3, previous_status = ?4, is_admin = ?5,
-                         roles = ?6, spending_limit = ?7, invited_at = ?8, version = ?9,
-                         added_seq = CASE WHEN status = 'removed' AND ?3 <> 'removed'
-                             THEN (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships) ELSE added_seq END
-                     WHERE person_id = ?1",
-                    values,
-                )
-            }
-            .map_err(unavailable)?;
-        }
-        ChangeOp::LinkIdentity((issuer, subject, person)) => {
-            let linked: Option<String> = tx
-                .query_row(
-                    "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
-                    params![issuer, subject],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if linked.is_some() {
-                return Err(DirectoryError::Duplicate(format!(
-                    "identity `{subject}` at `{issuer}` is linked already"
-                )));
-            }
-            tx.execute(
-                "INSERT INTO identity_links (issuer, subject, person_id) VALUES (?1, ?2, ?3)",
-                params![issuer, subject, person],
-            )
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    DirectoryError::NotFound(format!("person `{person}`"))
-                }
-                other => unavailable(other),
-            })?;
-        }
-        ChangeOp::PutOnboarding((r, expected)) => {
-            let current: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM onboarding_requests WHERE id = ?1",
-                    params![r.id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if current.map(|v| v as u64) != *expected {
-                return Err(DirectoryError::Conflict(format!(
-                    "onboarding request `{}` changed since it was read",
-                    r.id
-                )));
-            }
-            tx.execute(
-                "INSERT INTO onboarding_requests (id, organization_name, requester_name, requester_email, status,
-                     organization_id, submitted_at, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_id = excluded.organization_id,
-                     version = excluded.version",
-                params![
-                    r.id,
-                    r.organization_name,
-                    r.requester_name,
-                    r.requester_email,
-                    r.status.name(),
-                    r.organization_id,
-                    r.submitted_at as i64,
-                    current.map_or(1, |v| v + 1),
-                ],
-            )
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    DirectoryError::Duplicate(format!("a request for `{}` is already pending", r.requester_email))
-                }
-                other => unavailable(other),
-            })?;
-        }
-        ChangeOp::QueueNotification(n) => enqueue(tx, n, now)?,
-        ChangeOp::ExpectMembership((person, version)) => {
-            let stored: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM memberships WHERE person_id = ?1",
-                    params![person],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if stored != Some(*version as i64) {
-                return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{person}` changed since the decision: read it again"
-                )));
-            }
-        }
-        ChangeOp::ExpectActiveAdmins((organization, count)) => {
-            let now: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM memberships
-                     WHERE organization_id = ?1 AND is_admin AND status = 'active'",
-                    params![organization],
-                    |r| r.get(0),
-                )
-                .map_err(unavailable)?;
-            if now != i64::from(*count) {
-                return Err(DirectoryError::Conflict(format!(
-                    "the administrators of `{organization}` changed since the decision: read it again"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn enqueue(tx: &Connection, n: &Notification, now: u64) -> Result<(), DirectoryError> {
-    let params_json = serde_json::to_string(&n.params).unwrap_or_else(|_| "[]".into());
-    tx.execute(
-        "INSERT INTO outbox (kind, recipient, params, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![n.kind.name(), n.recipient, params_json, now as i64],
-    )
-    .map_err(unavailable)?;
-    Ok(())
 }
 
 #[async_trait]

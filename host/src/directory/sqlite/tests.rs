@@ -1,5 +1,5 @@
 use super::*;
-use crate::bindings::types::{AccountStatus, OrganizationStatus};
+use crate::bindings::types::{AccountStatus, Membership, OrganizationStatus, Person};
 
 fn audit() -> AuditEntry {
     AuditEntry {

@@ -1,0 +1,293 @@
+//! Applying a change's ops inside its transaction: each checks what the
+//! decision read (versions, guards, uniqueness) before it writes.
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Transaction};
+
+use super::{DirectoryError, unavailable};
+use crate::bindings::directory::ChangeOp;
+use crate::bindings::notifications::Notification;
+use crate::bindings::types::AccountStatus;
+
+/// Whether `err` is a lost serialization race (or a deadlock), which a
+/// retry resolves.
+pub(super) fn is_race(err: &tokio_postgres::Error) -> bool {
+    matches!(
+        err.code(),
+        Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    )
+}
+
+/// Why a change failed: a race to retry, or the directory's answer.
+pub(super) enum Failure {
+    Race,
+    Refused(DirectoryError),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(err: tokio_postgres::Error) -> Self {
+        if is_race(&err) {
+            Failure::Race
+        } else {
+            Failure::Refused(unavailable(err))
+        }
+    }
+}
+
+impl From<DirectoryError> for Failure {
+    fn from(err: DirectoryError) -> Self {
+        Failure::Refused(err)
+    }
+}
+
+/// A unique violation as the directory's error for it; anything else as is.
+pub(super) fn unique(
+    err: tokio_postgres::Error,
+    what: impl FnOnce(&str) -> DirectoryError,
+) -> Failure {
+    match err.as_db_error() {
+        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
+            Failure::Refused(what(db.constraint().unwrap_or_default()))
+        }
+        _ => err.into(),
+    }
+}
+
+pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Failure> {
+    match op {
+        ChangeOp::PutPerson(p) => {
+            if let Some(other) = tx
+                .query_opt(
+                    "SELECT id FROM people WHERE email = $1 AND id <> $2",
+                    &[&p.email, &p.id],
+                )
+                .await?
+            {
+                return Err(DirectoryError::Duplicate(format!(
+                    "email `{}` belongs to person `{}`",
+                    p.email,
+                    other.get::<_, String>(0)
+                ))
+                .into());
+            }
+            tx.execute(
+                "INSERT INTO people (id, email, name) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name",
+                &[&p.id, &p.email, &p.name],
+            )
+            .await
+            .map_err(|e| {
+                unique(e, |_| {
+                    DirectoryError::Duplicate(format!(
+                        "email `{}` belongs to another person",
+                        p.email
+                    ))
+                })
+            })?;
+        }
+        ChangeOp::PutOrganization(o) => {
+            tx.execute(
+                "INSERT INTO organizations (id, name, status) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status",
+                &[&o.id, &o.name, &o.status.name()],
+            )
+            .await?;
+        }
+        ChangeOp::PutMembership((m, expected)) => {
+            if tx
+                .query_opt("SELECT 1 FROM people WHERE id = $1", &[&m.person_id])
+                .await?
+                .is_none()
+            {
+                return Err(DirectoryError::NotFound(format!("person `{}`", m.person_id)).into());
+            }
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM organizations WHERE id = $1",
+                    &[&m.organization_id],
+                )
+                .await?
+                .is_none()
+            {
+                return Err(DirectoryError::NotFound(format!(
+                    "organization `{}`",
+                    m.organization_id
+                ))
+                .into());
+            }
+            let current = tx
+                .query_opt(
+                    "SELECT version FROM memberships WHERE person_id = $1",
+                    &[&m.person_id],
+                )
+                .await?
+                .map(|r| r.get::<_, i64>(0) as u64);
+            if current != *expected {
+                return Err(DirectoryError::Conflict(format!(
+                    "the membership of `{}` changed since it was read (version {} now, {} expected)",
+                    m.person_id,
+                    current.map_or("none".into(), |v| v.to_string()),
+                    expected.map_or("none".into(), |v| v.to_string()),
+                ))
+                .into());
+            }
+            let version = current.map_or(1, |v| v + 1) as i64;
+            let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
+            let spending_limit = m.spending_limit.map(|v| v.min(i64::MAX as u64) as i64);
+            let invited_at = m.invited_at.map(|v| v as i64);
+            let values: [&(dyn ToSql + Sync); 9] = [
+                &m.person_id,
+                &m.organization_id,
+                &m.status.name(),
+                &m.previous_status.map(AccountStatus::name),
+                &m.is_admin,
+                &roles,
+                &spending_limit,
+                &invited_at,
+                &version,
+            ];
+            let sql = if current.is_none() {
+                "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles,
+                     spending_limit, invited_at, version, added_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships))"
+            } else {
+                // A person added to an organization again counts as newly added.
+                "UPDATE memberships SET organization_id = $2, status = $3, previous_status = $4, is_admin = $5,
+                     roles = $6, spending_limit = $7, invited_at = $8, version = $9,
+                     added_seq = CASE WHEN status = 'removed' AND $3 <> 'removed'
+                         THEN (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships) ELSE added_seq END
+                 WHERE person_id = $1"
+            };
+            tx.execute(sql, &values).await.map_err(|e| {
+                unique(e, |_| {
+                    DirectoryError::Conflict(format!(
+                        "the membership of `{}` changed since it was read",
+                        m.person_id
+                    ))
+                })
+            })?;
+        }
+        ChangeOp::LinkIdentity((issuer, subject, person)) => {
+            if tx
+                .query_opt(
+                    "SELECT person_id FROM identity_links WHERE issuer = $1 AND subject = $2",
+                    &[issuer, subject],
+                )
+                .await?
+                .is_some()
+            {
+                return Err(DirectoryError::Duplicate(format!(
+                    "identity `{subject}` at `{issuer}` is linked already"
+                ))
+                .into());
+            }
+            tx.execute(
+                "INSERT INTO identity_links (issuer, subject, person_id) VALUES ($1, $2, $3)",
+                &[issuer, subject, person],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                    Failure::Refused(DirectoryError::NotFound(format!("person `{person}`")))
+                }
+                _ => unique(e, |_| {
+                    DirectoryError::Duplicate(format!(
+                        "identity `{subject}` at `{issuer}` is linked already"
+                    ))
+                }),
+            })?;
+        }
+        ChangeOp::PutOnboarding((r, expected)) => {
+            let current = tx
+                .query_opt(
+                    "SELECT version FROM onboarding_requests WHERE id = $1",
+                    &[&r.id],
+                )
+                .await?
+                .map(|row| row.get::<_, i64>(0));
+            if current.map(|v| v as u64) != *expected {
+                return Err(DirectoryError::Conflict(format!(
+                    "onboarding request `{}` changed since it was read",
+                    r.id
+                ))
+                .into());
+            }
+            let version = current.map_or(1, |v| v + 1);
+            tx.execute(
+                "INSERT INTO onboarding_requests (id, organization_name, requester_name, requester_email, status,
+                     organization_id, submitted_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_id = excluded.organization_id,
+                     version = excluded.version",
+                &[
+                    &r.id,
+                    &r.organization_name,
+                    &r.requester_name,
+                    &r.requester_email,
+                    &r.status.name(),
+                    &r.organization_id,
+                    &(r.submitted_at as i64),
+                    &version,
+                ],
+            )
+            .await
+            .map_err(|e| {
+                unique(e, |_| {
+                    DirectoryError::Duplicate(format!(
+                        "a request for `{}` is already pending",
+                        r.requester_email
+                    ))
+                })
+            })?;
+        }
+        ChangeOp::QueueNotification(n) => enqueue(tx, n, now).await?,
+        ChangeOp::ExpectMembership((person, version)) => {
+            let stored = tx
+                .query_opt(
+                    "SELECT version FROM memberships WHERE person_id = $1",
+                    &[person],
+                )
+                .await?
+                .map(|r| r.get::<_, i64>(0));
+            if stored != Some(*version as i64) {
+                return Err(DirectoryError::Conflict(format!(
+                    "the membership of `{person}` changed since the decision: read it again"
+                ))
+                .into());
+            }
+        }
+        ChangeOp::ExpectActiveAdmins((organization, count)) => {
+            let now: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM memberships
+                     WHERE organization_id = $1 AND is_admin AND status = 'active'",
+                    &[organization],
+                )
+                .await?
+                .get(0);
+            if now != i64::from(*count) {
+                return Err(DirectoryError::Conflict(format!(
+                    "the administrators of `{organization}` changed since the decision: read it again"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn enqueue(
+    client: &impl GenericClient,
+    n: &Notification,
+    now: u64,
+) -> Result<(), tokio_postgres::Error> {
+    let params_json = serde_json::to_string(&n.params).unwrap_or_else(|_| "[]".into());
+    client
+        .execute(
+            "INSERT INTO outbox (kind, recipient, params, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+            &[&n.kind.name(), &n.recipient, &params_json, &(now as i64)],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Reading rows: the columns of accounts and onboarding requests, and the
+//! sort keys of listings.
+
+use tokio_postgres::Row;
+
+use super::DirectoryError;
+use crate::bindings::types::{
+    Account, MemberSort, Membership, OnboardingRequest, Organization, Person,
+};
+
+/// Reads a stored name. Fails closed on a name this release does not know:
+/// the read fails, and the decision that needed it denies.
+pub(super) fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(
+    s: &str,
+) -> Result<T, DirectoryError> {
+    s.parse()
+        .map_err(|e| DirectoryError::Unavailable(format!("a stored record is unreadable: {e}")))
+}
+
+/// Columns of `account_row`, joined from people, memberships, organizations.
+pub(super) const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
+    m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
+    o.name, o.status,
+    (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
+
+pub(super) const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
+
+pub(super) const MEMBER_FROM: &str = "memberships m JOIN people p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id";
+
+pub(super) const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
+
+pub(super) fn account_row(row: &Row) -> Result<Account, DirectoryError> {
+    let person = Person {
+        id: row.get(0),
+        email: row.get(1),
+        name: row.get(2),
+    };
+    let org_id: Option<String> = row.get(3);
+    let (membership, organization) = match org_id {
+        None => (None, None),
+        Some(org_id) => {
+            let roles: String = row.get(7);
+            let previous: Option<String> = row.get(5);
+            let membership = Membership {
+                organization_id: org_id.clone(),
+                person_id: person.id.clone(),
+                status: stored(row.get::<_, &str>(4))?,
+                previous_status: previous.as_deref().map(stored).transpose()?,
+                is_admin: row.get(6),
+                roles: serde_json::from_str(&roles).unwrap_or_default(),
+                spending_limit: row.get::<_, Option<i64>>(8).map(|v| v as u64),
+                invited_at: row.get::<_, Option<i64>>(9).map(|v| v as u64),
+                version: row.get::<_, i64>(10) as u64,
+            };
+            let organization = Organization {
+                id: org_id,
+                name: row.get(11),
+                status: stored(row.get::<_, &str>(12))?,
+                active_admins: row.get::<_, i64>(13) as u32,
+            };
+            (Some(membership), Some(organization))
+        }
+    };
+    Ok(Account {
+        person,
+        membership,
+        organization,
+    })
+}
+
+pub(super) fn onboarding_row(row: &Row) -> Result<OnboardingRequest, DirectoryError> {
+    Ok(OnboardingRequest {
+        id: row.get(0),
+        organization_name: row.get(1),
+        requester_name: row.get(2),
+        requester_email: row.get(3),
+        status: stored(row.get::<_, &str>(4))?,
+        organization_id: row.get(5),
+        submitted_at: row.get::<_, i64>(6) as u64,
+        version: row.get::<_, i64>(7) as u64,
+    })
+}
+
+/// The sort key of a listing, as text that orders as the sort does.
+pub(super) fn sort_key(sort: MemberSort) -> &'static str {
+    match sort {
+        MemberSort::Name => r#"lower(p.name) COLLATE "C""#,
+        MemberSort::Email => r#"p.email COLLATE "C""#,
+        MemberSort::Company => r#"(lower(o.name) || chr(31) || lower(p.name)) COLLATE "C""#,
+        MemberSort::Added => r#"lpad(m.added_seq::text, 20, '0') COLLATE "C""#,
+    }
+}
