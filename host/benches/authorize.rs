@@ -141,7 +141,7 @@ fn main() {
 async fn run() {
     let seed = Seed::from_file(&policies_dir().join("directory.json")).unwrap();
     let directory = Arc::new(SqliteDirectory::in_memory(Clock::system()).unwrap());
-    seed.load_into(&directory).await.unwrap();
+    seed.load_into(&*directory).await.unwrap();
     let records = native_records(&seed, &directory).await;
 
     let read = |name: &str| SourceFile {

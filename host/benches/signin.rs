@@ -173,7 +173,7 @@ async fn run() {
     )
     .unwrap();
     let directory = Arc::new(SqliteDirectory::in_memory(Clock::system()).unwrap());
-    seed.load_into(&directory).await.unwrap();
+    seed.load_into(&*directory).await.unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
     let gate = PartnerGate::builder()
         .directory(directory.clone())

@@ -1,0 +1,295 @@
+use super::*;
+use crate::memory::MemoryRecords;
+use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
+use crate::policy_set::{SourceFile, load};
+
+fn policies() -> LoadedPolicies {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let read = |name: &str| SourceFile {
+        name: name.into(),
+        text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
+    };
+    let files = [
+        read("store.cedar"),
+        read("users.cedar"),
+        read("staff.cedar"),
+    ];
+    load(&read("schema.cedarschema"), &files)
+        .ok()
+        .expect("default policies load")
+}
+
+fn org(id: &str, status: OrganizationStatus, admins: u32) -> Organization {
+    Organization {
+        id: id.into(),
+        name: id.to_uppercase(),
+        status,
+        active_admins: admins,
+    }
+}
+
+fn member(
+    records: &mut MemoryRecords,
+    id: &str,
+    org_id: &str,
+    status: AccountStatus,
+    admin: bool,
+    limit: Option<u64>,
+) {
+    let organization = records.organizations.get(org_id).cloned();
+    records.accounts.insert(
+        id.into(),
+        Account {
+            person: Person {
+                id: id.into(),
+                email: format!("{id}@example.com"),
+                name: id.into(),
+            },
+            membership: Some(Membership {
+                organization_id: org_id.into(),
+                person_id: id.into(),
+                status,
+                previous_status: None,
+                is_admin: admin,
+                roles: vec!["buyer".into()],
+                spending_limit: limit,
+                invited_at: None,
+                version: 1,
+            }),
+            organization,
+        },
+    );
+}
+
+fn records() -> MemoryRecords {
+    let mut r = MemoryRecords::default();
+    r.organizations
+        .insert("a".into(), org("a", OrganizationStatus::Approved, 1));
+    r.organizations
+        .insert("b".into(), org("b", OrganizationStatus::Approved, 1));
+    r.organizations
+        .insert("x".into(), org("x", OrganizationStatus::Blocked, 0));
+    member(&mut r, "alice", "a", AccountStatus::Active, true, None);
+    member(
+        &mut r,
+        "bob",
+        "a",
+        AccountStatus::Active,
+        false,
+        Some(10_000),
+    );
+    member(&mut r, "rita", "a", AccountStatus::Revoked, false, None);
+    member(&mut r, "bert", "b", AccountStatus::Active, true, None);
+    member(&mut r, "xena", "x", AccountStatus::Active, false, None);
+    r
+}
+
+fn decide(principal: &str, action: &str, resource: &str, context: &str) -> Decision {
+    let loaded = policies();
+    let request = Request {
+        principal,
+        action,
+        resource,
+        context,
+    };
+    authorize(&loaded, &Names::new(), &records(), &request).expect("a decision")
+}
+
+#[test]
+fn org_admin_adds_users_to_own_organization_only() {
+    let own = decide("customer:alice", "addUser", "organization:a", "");
+    assert_eq!(own.effect, Effect::Allow, "{own:?}");
+    assert_eq!(own.policies, ["org-admin-manages-own-users"]);
+    let other = decide("customer:alice", "addUser", "organization:b", "");
+    assert_eq!(other.effect, Effect::Deny, "{other:?}");
+}
+
+#[test]
+fn spending_limit_is_enforced() {
+    let over = decide(
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        r#"{"orderTotal": 10001}"#,
+    );
+    assert_eq!(
+        (over.effect, over.policies.as_slice()),
+        (
+            Effect::Deny,
+            &["order-within-spending-limit".to_string()][..]
+        )
+    );
+    let under = decide(
+        "customer:bob",
+        "placeOrder",
+        "store:main",
+        r#"{"orderTotal": 9999}"#,
+    );
+    assert_eq!(under.effect, Effect::Allow, "{under:?}");
+}
+
+/// Denied by `inactive-account-does-nothing` alone.
+fn assert_denied_as_inactive(d: &Decision) {
+    assert_eq!(d.effect, Effect::Deny, "{d:?}");
+    assert_eq!(d.policies, ["inactive-account-does-nothing"], "{d:?}");
+}
+
+#[test]
+fn revoked_user_is_denied_store_access() {
+    let d = decide("customer:rita", "browse", "store:main", "");
+    assert_denied_as_inactive(&d);
+}
+
+#[test]
+fn missing_order_total_is_an_invalid_request() {
+    let loaded = policies();
+    let request = Request {
+        principal: "customer:bob",
+        action: "placeOrder",
+        resource: "store:main",
+        context: "{}",
+    };
+    let err = authorize(&loaded, &Names::new(), &records(), &request).unwrap_err();
+    assert!(
+        matches!(err, AccessError::InvalidRequest(ref m) if m.contains("orderTotal")),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_principal_is_denied_with_a_reason() {
+    let d = decide("customer:nobody", "browse", "store:main", "");
+    assert_eq!(d.effect, Effect::Deny);
+    assert!(d.errors[0].contains("customer:nobody"), "{d:?}");
+}
+
+#[test]
+fn a_malformed_request_is_invalid_even_when_its_records_do_not_exist() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let ask = |principal: &str, action: &str, resource: &str, context: &str| {
+        authorize(
+            &loaded,
+            &names,
+            &records,
+            &Request {
+                principal,
+                action,
+                resource,
+                context,
+            },
+        )
+    };
+    for (principal, action, resource, context) in [
+        (
+            "staff:nobody",
+            "listOnboarding",
+            "store:main",
+            r#"{"extra": 1}"#,
+        ),
+        ("customer:nobody", "placeOrder", "store:main", ""),
+        ("customer:nobody", "noSuchAction", "store:main", ""),
+        ("customer:nobody", "browse", "organization:a", ""),
+        ("customer:nobody", "browse", "bogus", ""),
+        (
+            "customer:bob",
+            "addUser",
+            "organization:nowhere",
+            r#"{"extra": 1}"#,
+        ),
+    ] {
+        let answer = ask(principal, action, resource, context);
+        assert!(
+            matches!(answer, Err(AccessError::InvalidRequest(_))),
+            "{principal} {action} {resource}: {answer:?}"
+        );
+    }
+    let unknown = ask("customer:nobody", "browse", "store:main", "").unwrap();
+    assert_eq!(unknown.effect, Effect::Deny);
+}
+
+#[test]
+fn malformed_references_are_invalid_requests() {
+    let loaded = policies();
+    for (principal, resource) in [
+        ("alice", "store:main"),
+        ("customer:", "store:main"),
+        ("customer:alice", "shop:x"),
+    ] {
+        let request = Request {
+            principal,
+            action: "browse",
+            resource,
+            context: "",
+        };
+        assert!(matches!(
+            authorize(&loaded, &Names::new(), &records(), &request),
+            Err(AccessError::InvalidRequest(_))
+        ));
+    }
+}
+
+#[test]
+fn memo_keys_of_different_requests_differ() {
+    let r = |principal, action, resource, context| {
+        memo_key(&Request {
+            principal,
+            action,
+            resource,
+            context,
+        })
+    };
+    assert_ne!(
+        r("customer:ab", "c", "store:x", ""),
+        r("customer:a", "bc", "store:x", "")
+    );
+    assert_ne!(
+        r("customer:a", "browse", "store:x", "{}"),
+        r("customer:a", "browse", "store:x{}", "")
+    );
+}
+
+#[test]
+fn memoized_request_follows_changed_records() {
+    let loaded = policies();
+    let names = Names::new();
+    let mut memo = Memo::default();
+    let mut records = records();
+    let request = Request {
+        principal: "customer:bob",
+        action: "browse",
+        resource: "store:main",
+        context: "",
+    };
+    for _ in 0..2 {
+        let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+        assert_eq!(d.effect, Effect::Allow);
+    }
+    records
+        .accounts
+        .get_mut("bob")
+        .unwrap()
+        .membership
+        .as_mut()
+        .unwrap()
+        .status = AccountStatus::Revoked;
+    let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+    assert_denied_as_inactive(&d);
+}
+
+#[test]
+fn blocked_organization_member_browses_but_cannot_order() {
+    assert_eq!(
+        decide("customer:xena", "browse", "store:main", "").effect,
+        Effect::Allow
+    );
+    let order = decide(
+        "customer:xena",
+        "placeOrder",
+        "store:main",
+        r#"{"orderTotal": 1}"#,
+    );
+    assert_eq!(order.effect, Effect::Deny);
+    assert_eq!(order.policies, ["blocked-organization-cannot-order"]);
+}
