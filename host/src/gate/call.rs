@@ -52,19 +52,21 @@ owned_already!(
 );
 
 /// A public library call that is one call of a plugin interface through the
-/// helper `$via` (`org_users`, `sign_in`): the arguments are owned, then
-/// passed to the binding `$call` as the expressions after `=>` say.
+/// helper `$via` (`org_users(weight)`, `sign_in`): the arguments are owned,
+/// then passed to the binding `$call` as the expressions after `=>` say.
 macro_rules! plugin_call {
     (
         $(#[$doc:meta])*
-        $via:ident: $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        $via:ident$(($($first:expr),*))?: $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
             => $call:ident($($pass:expr),*)
     ) => {
         $(#[$doc])*
         pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error> {
             $(let $arg = Owned::owned($arg);)*
-            self.$via(move |g, s| Box::pin(async move { g.$call(s, $($pass),*).await }))
-                .await
+            self.$via($($($first,)*)? move |g, s| {
+                Box::pin(async move { g.$call(s, $($pass),*).await })
+            })
+            .await
         }
     };
 }

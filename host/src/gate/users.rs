@@ -11,37 +11,18 @@ use crate::error::Error;
 use crate::pool::Call;
 use crate::state::HostState;
 
+/// What a call costs besides its plugin call.
+enum Weight {
+    /// One operation on one record.
+    One,
+    /// A listing or audit read: it takes a listing permit.
+    Listing,
+    /// A bulk call of this many items: a listing permit, and a longer
+    /// deadline.
+    Many(usize),
+}
+
 impl PartnerGate {
-    /// Runs one `org-users` call on a warm instance; every user operation
-    /// goes through here, and its error becomes the library's.
-    async fn org_users<R: Send + 'static>(
-        &self,
-        call: impl for<'a> FnOnce(
-            &'a org_users::Guest,
-            &'a mut wasmtime::Store<HostState>,
-        ) -> Call<'a, Result<R, org_users::Error>>
-        + Send
-        + 'static,
-    ) -> Result<R, Error> {
-        self.org_users_for(1, call).await
-    }
-
-    /// [`Self::org_users`] for a call that reads many records (a listing,
-    /// the audit trail): it waits for one of the few listing permits, so
-    /// that such calls queue rather than take the cores decisions need.
-    async fn org_users_listing<R: Send + 'static>(
-        &self,
-        call: impl for<'a> FnOnce(
-            &'a org_users::Guest,
-            &'a mut wasmtime::Store<HostState>,
-        ) -> Call<'a, Result<R, org_users::Error>>
-        + Send
-        + 'static,
-    ) -> Result<R, Error> {
-        let _permit = self.listing_permit().await?;
-        self.org_users_for(1, call).await
-    }
-
     /// One of the listing permits.
     async fn listing_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
         self.listings
@@ -50,12 +31,15 @@ impl PartnerGate {
             .map_err(|_| Error::Unavailable("the host is shutting down".into()))
     }
 
-    /// [`Self::org_users`] for a call doing the work of `items` operations
-    /// (a bulk call): its deadline is the call timeout plus a tenth of it
-    /// per item beyond the first; beyond one item it takes a listing permit.
-    async fn org_users_for<R: Send + 'static>(
+    /// Runs one `org-users` call on a warm instance; every user operation
+    /// goes through here, and its error becomes the library's. A call of
+    /// [`Weight::Many`] items has the call timeout plus a tenth of it per
+    /// item beyond the first; listings and bulk calls first wait for one of
+    /// the few listing permits, so that they queue rather than take the
+    /// cores decisions need.
+    async fn org_users<R: Send + 'static>(
         &self,
-        items: usize,
+        weight: Weight,
         call: impl for<'a> FnOnce(
             &'a org_users::Guest,
             &'a mut wasmtime::Store<HostState>,
@@ -63,9 +47,10 @@ impl PartnerGate {
         + Send
         + 'static,
     ) -> Result<R, Error> {
-        let _permit = match items {
-            0 | 1 => None,
-            _ => Some(self.listing_permit().await?),
+        let (_permit, items) = match weight {
+            Weight::One => (None, 1),
+            Weight::Listing => (Some(self.listing_permit().await?), 1),
+            Weight::Many(items) => (Some(self.listing_permit().await?), items),
         };
         let base = self.limits().call_timeout;
         // Bounded: the plugin refuses more than `BULK_MAX` items anyway.
@@ -82,32 +67,32 @@ impl PartnerGate {
 
     plugin_call!(
         /// Adds a user to an organization (status `invited`, invitation queued).
-        org_users: add_user(actor: &str, organization_id: &str, user: NewUser) -> Membership
+        org_users(Weight::One): add_user(actor: &str, organization_id: &str, user: NewUser) -> Membership
             => call_add_user(&actor, &organization_id, &user)
     );
     plugin_call!(
         /// Edits a user.
-        org_users: edit_user(actor: &str, target: Target, changes: UserChanges) -> Membership
+        org_users(Weight::One): edit_user(actor: &str, target: Target, changes: UserChanges) -> Membership
             => call_edit_user(&actor, &target, &changes)
     );
     plugin_call!(
         /// Removes a user (status `removed`).
-        org_users: remove_user(actor: &str, target: Target) -> Membership
+        org_users(Weight::One): remove_user(actor: &str, target: Target) -> Membership
             => call_remove_user(&actor, &target)
     );
     plugin_call!(
         /// Revokes a user's access.
-        org_users: revoke_user(actor: &str, target: Target) -> Membership
+        org_users(Weight::One): revoke_user(actor: &str, target: Target) -> Membership
             => call_revoke_user(&actor, &target)
     );
     plugin_call!(
         /// Reinstates a revoked user.
-        org_users: reinstate_user(actor: &str, target: Target) -> Membership
+        org_users(Weight::One): reinstate_user(actor: &str, target: Target) -> Membership
             => call_reinstate_user(&actor, &target)
     );
     plugin_call!(
         /// Re-sends an invited user's invitation (rate-limited).
-        org_users: reinvite_user(actor: &str, target: Target) -> Membership
+        org_users(Weight::One): reinvite_user(actor: &str, target: Target) -> Membership
             => call_reinvite_user(&actor, &target)
     );
 
@@ -121,7 +106,7 @@ impl PartnerGate {
     ) -> Result<Vec<Result<Membership, Error>>, Error> {
         let (actor, org) = (actor.owned(), organization_id.owned());
         let items = users.len();
-        self.org_users_for(items, move |g, s| {
+        self.org_users(Weight::Many(items), move |g, s| {
             Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
         })
         .await
@@ -139,7 +124,7 @@ impl PartnerGate {
     ) -> Result<Vec<Result<Membership, Error>>, Error> {
         let actor = actor.owned();
         let items = targets.len();
-        self.org_users_for(items, move |g, s| {
+        self.org_users(Weight::Many(items), move |g, s| {
             Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
         })
         .await
@@ -148,12 +133,12 @@ impl PartnerGate {
 
     plugin_call!(
         /// Lists and searches users.
-        org_users_listing: list_users(actor: &str, query: UserQuery) -> MemberPage
+        org_users(Weight::Listing): list_users(actor: &str, query: UserQuery) -> MemberPage
             => call_list_users(&actor, &query)
     );
     plugin_call!(
         /// Reads an organization's audit trail, or (`None`) all of it.
-        org_users_listing: read_audit(
+        org_users(Weight::Listing): read_audit(
             actor: &str,
             organization_id: Option<&str>,
             cursor: Option<&str>,
@@ -163,7 +148,7 @@ impl PartnerGate {
     );
     plugin_call!(
         /// A prospect's onboarding request.
-        org_users: submit_onboarding(
+        org_users(Weight::One): submit_onboarding(
             organization_name: &str,
             requester_name: &str,
             requester_email: &str,
@@ -172,24 +157,24 @@ impl PartnerGate {
     );
     plugin_call!(
         /// Approves an onboarding request.
-        org_users: approve_onboarding(actor: &str, request_id: &str) -> OnboardingRequest
+        org_users(Weight::One): approve_onboarding(actor: &str, request_id: &str) -> OnboardingRequest
             => call_approve_onboarding(&actor, &request_id)
     );
     plugin_call!(
         /// Rejects an onboarding request.
-        org_users: reject_onboarding(actor: &str, request_id: &str, reason: &str)
+        org_users(Weight::One): reject_onboarding(actor: &str, request_id: &str, reason: &str)
             -> OnboardingRequest
             => call_reject_onboarding(&actor, &request_id, &reason)
     );
     plugin_call!(
         /// Lists onboarding requests (staff).
-        org_users: list_onboarding(actor: &str, status: Option<OnboardingStatus>)
+        org_users(Weight::Listing): list_onboarding(actor: &str, status: Option<OnboardingStatus>)
             -> Vec<OnboardingRequest>
             => call_list_onboarding(&actor, status)
     );
     plugin_call!(
         /// Creates an approved organization (staff).
-        org_users: create_organization(actor: &str, name: &str) -> Organization
+        org_users(Weight::One): create_organization(actor: &str, name: &str) -> Organization
             => call_create_organization(&actor, &name)
     );
 }
