@@ -1107,6 +1107,14 @@ async fn what_must_happen_once_happens_once_across_nodes_on_postgres() {
     super::org_users::happens_once(&nodes.gates, &*nodes.dir, &nodes.clock).await;
 }
 
+/// An identity's concurrent first sign-ins through two nodes on one
+/// PostgreSQL link it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_identity_is_linked_once_across_nodes_on_postgres() {
+    let nodes = postgres_nodes().await;
+    super::sign_in::linked_once(&nodes.gates, &*nodes.dir).await;
+}
+
 /// The whole stack on two nodes sharing one PostgreSQL: globex's two
 /// administrators revoke each other at the same instant, each through
 /// another node, in many rounds; `keep-last-admin` holds in every one.

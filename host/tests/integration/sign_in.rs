@@ -222,6 +222,13 @@ async fn a_linked_member_who_is_revoked_later_is_refused() {
 async fn an_identity_is_linked_once_under_concurrent_first_sign_ins() {
     let (gate, dir) = fixture().await;
     common::warm(&gate, 3).await;
+    linked_once(&[gate], &*dir).await;
+}
+
+/// [`an_identity_is_linked_once_under_concurrent_first_sign_ins`]'s
+/// rounds, each sign-in on the next of `gates` (nodes sharing `dir`).
+pub(crate) async fn linked_once(gates: &[PartnerGate], dir: &dyn Directory) {
+    let gate = &gates[0];
     for round in 0..10 {
         // A fresh invited member each round, signing in three times at once.
         let email = format!("link{round}@acme.test");
@@ -243,8 +250,9 @@ async fn an_identity_is_linked_once_under_concurrent_first_sign_ins() {
         let results: Vec<Result<partnergate::bindings::sign_in::SignedIn, Error>> =
             common::at_once(
                 (0..3)
-                    .map(|_| {
-                        let (gate, subject, email) = (gate.clone(), subject.clone(), email.clone());
+                    .map(|i| {
+                        let gate = gates[i % gates.len()].clone();
+                        let (subject, email) = (subject.clone(), email.clone());
                         Box::pin(async move {
                             gate.link_identity(identity(&subject, &[email.as_str()]))
                                 .await
