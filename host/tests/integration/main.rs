@@ -8,6 +8,7 @@ mod common;
 mod access;
 mod artifact_cache;
 mod cache;
+mod differential;
 mod directory;
 mod hostile;
 mod http;
