@@ -87,6 +87,13 @@ fn audit() -> AuditEntry {
     }
 }
 
+/// The error `dir` refuses `ops` with.
+async fn refused(dir: &dyn Directory, ops: Vec<ChangeOp>) -> DirectoryError {
+    dir.apply(ops, audit())
+        .await
+        .expect_err("the change is refused")
+}
+
 fn audit_of(org: &str, action: &str) -> AuditEntry {
     AuditEntry {
         organization_id: Some(org.into()),
@@ -276,15 +283,9 @@ async fn identities_link_once(dir: &dyn Directory) {
             ("https://idp.test".into(), "s2".into())
         ]
     );
-    let err = dir
-        .apply(vec![link("s1", "alice")], audit())
-        .await
-        .unwrap_err();
+    let err = refused(dir, vec![link("s1", "alice")]).await;
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
-    let err = dir
-        .apply(vec![link("s9", "ghost")], audit())
-        .await
-        .unwrap_err();
+    let err = refused(dir, vec![link("s9", "ghost")]).await;
     assert!(matches!(err, DirectoryError::NotFound(_)), "{err}");
     assert_eq!(dir.list_links("alice").await.unwrap().len(), 2);
 }
@@ -312,16 +313,14 @@ async fn onboarding_requests(dir: &dyn Directory) {
         .unwrap();
     }
     // One pending request per email.
-    let err = dir
-        .apply(
-            vec![ChangeOp::PutOnboarding((
-                request("r3", "a@x.test", 30),
-                None,
-            ))],
-            audit(),
-        )
-        .await
-        .unwrap_err();
+    let err = refused(
+        dir,
+        vec![ChangeOp::PutOnboarding((
+            request("r3", "a@x.test", 30),
+            None,
+        ))],
+    )
+    .await;
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
     let r1 = dir.get_onboarding("r1").await.unwrap().unwrap();
     assert_eq!((r1.version, r1.status), (1, OnboardingStatus::Pending));
@@ -345,10 +344,7 @@ async fn onboarding_requests(dir: &dyn Directory) {
     .await
     .unwrap();
     // A second approval from the same read conflicts.
-    let err = dir
-        .apply(vec![ChangeOp::PutOnboarding((approved, Some(1)))], audit())
-        .await
-        .unwrap_err();
+    let err = refused(dir, vec![ChangeOp::PutOnboarding((approved, Some(1)))]).await;
     assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
     let r1 = dir.get_onboarding("r1").await.unwrap().unwrap();
     assert_eq!((r1.version, r1.organization_id.as_deref()), (2, Some("o1")));
@@ -565,10 +561,7 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
         email: "alice@a.test".into(),
         ..person("twin", "Twin")
     };
-    let err = dir
-        .apply(vec![ChangeOp::PutPerson(twin)], audit())
-        .await
-        .unwrap_err();
+    let err = refused(dir, vec![ChangeOp::PutPerson(twin)]).await;
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
     // A stale version, after other ops in the same change: nothing of it stays.
     let notification = Notification {
@@ -576,17 +569,15 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
         recipient: "q@a.test".into(),
         params: vec![],
     };
-    let err = dir
-        .apply(
-            vec![
-                ChangeOp::PutPerson(person("q", "Q")),
-                ChangeOp::QueueNotification(notification),
-                ChangeOp::PutMembership((membership("alice", "acme", false), Some(7))),
-            ],
-            audit(),
-        )
-        .await
-        .unwrap_err();
+    let err = refused(
+        dir,
+        vec![
+            ChangeOp::PutPerson(person("q", "Q")),
+            ChangeOp::QueueNotification(notification),
+            ChangeOp::PutMembership((membership("alice", "acme", false), Some(7))),
+        ],
+    )
+    .await;
     assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
     assert!(dir.get_account("q").await.unwrap().is_none());
     assert!(dir.due_messages(10).await.unwrap().is_empty());
@@ -595,38 +586,32 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
         audit_before
     );
     // A new membership where one exists, and one naming unknown records.
-    let err = dir
-        .apply(
-            vec![ChangeOp::PutMembership((
-                membership("alice", "acme", true),
-                None,
-            ))],
-            audit(),
-        )
-        .await
-        .unwrap_err();
+    let err = refused(
+        dir,
+        vec![ChangeOp::PutMembership((
+            membership("alice", "acme", true),
+            None,
+        ))],
+    )
+    .await;
     assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
-    let err = dir
-        .apply(
-            vec![ChangeOp::PutMembership((
-                membership("ghost", "acme", true),
-                None,
-            ))],
-            audit(),
-        )
-        .await
-        .unwrap_err();
+    let err = refused(
+        dir,
+        vec![ChangeOp::PutMembership((
+            membership("ghost", "acme", true),
+            None,
+        ))],
+    )
+    .await;
     assert!(matches!(err, DirectoryError::NotFound(_)), "{err}");
-    let err = dir
-        .apply(
-            vec![ChangeOp::PutMembership((
-                membership("alice", "nowhere", true),
-                Some(1),
-            ))],
-            audit(),
-        )
-        .await
-        .unwrap_err();
+    let err = refused(
+        dir,
+        vec![ChangeOp::PutMembership((
+            membership("alice", "nowhere", true),
+            Some(1),
+        ))],
+    )
+    .await;
     assert!(matches!(err, DirectoryError::NotFound(_)), "{err}");
     // The right version commits and counts up.
     dir.apply(
@@ -676,7 +661,7 @@ async fn guards_hold_inside_the_change(dir: &dyn Directory) {
         vec![expect_version(2)],
         vec![ChangeOp::ExpectMembership(("ghost".into(), 1))],
     ] {
-        let err = dir.apply(wrong, audit()).await.unwrap_err();
+        let err = refused(dir, wrong).await;
         assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
     }
 }
