@@ -23,3 +23,23 @@ pub enum DirectoryError {
     #[error("directory failed: {0}")]
     Internal(String),
 }
+
+impl DirectoryError {
+    /// `Conflict` unless the stored membership version of `person` is the
+    /// one the change expected (`None`: no membership).
+    pub fn check_membership_version(
+        person: &str,
+        current: Option<u64>,
+        expected: Option<u64>,
+    ) -> Result<(), Self> {
+        if current == expected {
+            return Ok(());
+        }
+        let shown = |v: Option<u64>| v.map_or("none".into(), |v| v.to_string());
+        Err(Self::Conflict(format!(
+            "the membership of `{person}` changed since it was read (version {} now, {} expected)",
+            shown(current),
+            shown(expected),
+        )))
+    }
+}

@@ -123,15 +123,7 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 )
                 .await?
                 .map(|r| r.get::<_, i64>(0) as u64);
-            if current != *expected {
-                return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{}` changed since it was read (version {} now, {} expected)",
-                    m.person_id,
-                    current.map_or("none".into(), |v| v.to_string()),
-                    expected.map_or("none".into(), |v| v.to_string()),
-                ))
-                .into());
-            }
+            DirectoryError::check_membership_version(&m.person_id, current, *expected)?;
             let version = current.map_or(1, |v| v + 1) as i64;
             let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
             let spending_limit = m.spending_limit.map(|v| v.min(i64::MAX as u64) as i64);

@@ -456,18 +456,14 @@ impl Directory for PostgresDirectory {
     }
 
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
-        let Some(listing::Plan {
-            cursor,
-            after: cmp,
-            order,
-        }) = listing::plan(&query)?
-        else {
+        let Some(plan) = listing::plan(&query)? else {
             return Ok(listing::empty());
         };
+        let (cmp, order) = (plan.after, plan.order);
         let key = sort_key(query.sort);
         let status = query.status.map(|s| s.name());
         let pattern = query.search.as_deref().map(like_pattern);
-        let (after_key, after_id) = match &cursor {
+        let (after_key, after_id) = match &plan.cursor {
             Some(c) => (Some(c.k.as_str()), Some(c.id.as_str())),
             None => (None, None),
         };

@@ -77,14 +77,7 @@ pub(super) fn apply_op(
                 .optional()
                 .map_err(unavailable)?;
             let current = current.map(|v| v as u64);
-            if current != *expected {
-                return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{}` changed since it was read (version {} now, {} expected)",
-                    m.person_id,
-                    current.map_or("none".into(), |v| v.to_string()),
-                    expected.map_or("none".into(), |v| v.to_string()),
-                )));
-            }
+            DirectoryError::check_membership_version(&m.person_id, current, *expected)?;
             let version = current.map_or(1, |v| v + 1) as i64;
             let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
             let values = params![

@@ -94,14 +94,6 @@ impl Connections {
             .map_err(blocking_failed)?
     }
 
-    /// The writer alone, without the readers.
-    pub(super) fn into_writer(self) -> Connection {
-        let writer = Arc::try_unwrap(self.writer)
-            .ok()
-            .expect("no call holds the writer during start-up");
-        writer.into_inner().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The writer, here and now (start-up, tests): never from async code.
     pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
         lock(&self.writer)

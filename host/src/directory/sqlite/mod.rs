@@ -52,6 +52,19 @@ fn reader(path: &Path) -> Result<Connection, DirectoryError> {
     Ok(conn)
 }
 
+/// The writer connection, set up and migrated.
+fn prepare_writer(mut conn: Connection) -> Result<Connection, DirectoryError> {
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(unavailable)?;
+    add_fold(&conn).map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    migrate(&mut conn, MIGRATIONS.len())?;
+    conn.pragma_update(None, "optimize", 0x10002)
+        .map_err(unavailable)?;
+    Ok(conn)
+}
+
 /// A [`Directory`] in SQLite.
 pub struct SqliteDirectory {
     conns: Connections,
@@ -73,39 +86,24 @@ impl SqliteDirectory {
             .map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unavailable)?;
-        let label = format!("SQLite at {}", path.display());
-        let mut directory = Self::init(conn, Vec::new(), label, clock)?;
+        let writer = prepare_writer(conn)?;
         // Opened after the writer migrated, so they see the schema.
         let readers = (0..READERS)
             .map(|_| reader(path))
             .collect::<Result<Vec<_>, _>>()?;
-        directory.conns = Connections::new(directory.conns.into_writer(), readers);
-        Ok(directory)
+        Ok(Self {
+            conns: Connections::new(writer, readers),
+            label: format!("SQLite at {}", path.display()),
+            clock,
+        })
     }
 
     /// A private in-memory database (tests, policy tests, one-off commands).
     pub fn in_memory(clock: Clock) -> Result<Self, DirectoryError> {
         let conn = Connection::open_in_memory().map_err(unavailable)?;
-        Self::init(conn, Vec::new(), "SQLite in memory".into(), clock)
-    }
-
-    fn init(
-        mut conn: Connection,
-        readers: Vec<Connection>,
-        label: String,
-        clock: Clock,
-    ) -> Result<Self, DirectoryError> {
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(unavailable)?;
-        add_fold(&conn).map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(unavailable)?;
-        migrate(&mut conn, MIGRATIONS.len())?;
-        conn.pragma_update(None, "optimize", 0x10002)
-            .map_err(unavailable)?;
         Ok(Self {
-            conns: Connections::new(conn, readers),
-            label,
+            conns: Connections::new(prepare_writer(conn)?, Vec::new()),
+            label: "SQLite in memory".into(),
             clock,
         })
     }
@@ -370,14 +368,10 @@ impl Directory for SqliteDirectory {
     }
 
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
-        let Some(listing::Plan {
-            cursor,
-            after: cmp,
-            order,
-        }) = listing::plan(&query)?
-        else {
+        let Some(plan) = listing::plan(&query)? else {
             return Ok(listing::empty());
         };
+        let (cmp, order) = (plan.after, plan.order);
         let key = sort_key(query.sort);
         let mut sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, {key} FROM {MEMBER_FROM} WHERE m.organization_id IN ("
@@ -401,7 +395,7 @@ impl Directory for SqliteDirectory {
                 pattern.into(),
             ]);
         }
-        if let Some(cursor) = cursor {
+        if let Some(cursor) = plan.cursor {
             sql.push_str(&format!(" AND ({key}, p.id) {cmp} (?, ?)"));
             values.extend([cursor.k.into(), cursor.id.into()]);
         }
