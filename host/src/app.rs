@@ -24,6 +24,7 @@ pub async fn run(
         .local_addr()
         .map_err(|e| Error::Config(format!("listener: {e}")))?;
     config.check_address(address)?;
+    let page = config.page()?;
     let gate = config.host.builder().await?.build().await?;
     let outbox = gate.spawn_outbox(config.mailer()?, OUTBOX_POLL);
     let sign_in = config.sign_in(&gate).await?;
@@ -32,7 +33,7 @@ pub async fn run(
         "partnergate listening on http://{address} (policy set {}, {})",
         summary.version, summary.source
     );
-    let router = crate::server::router_with_sign_in(gate, config.service_token.clone(), sign_in);
+    let router = crate::server::router_with(gate, config.service_token.clone(), sign_in, page);
     let served = crate::server::serve_router(listener, router, shutdown).await;
     outbox.stop().await;
     served.map_err(|e| Error::Unavailable(format!("serving on {address}: {e}")))

@@ -239,6 +239,29 @@ pub struct ServeOptions {
     #[arg(long, env = "PARTNERGATE_OIDC_PROVIDERS")]
     pub oidc_providers: Option<PathBuf>,
 
+    /// Where the "Organization users" page is served (with sign-in): a path
+    /// the storefront mounts or proxies.
+    #[arg(
+        long,
+        env = "PARTNERGATE_PAGE_PREFIX",
+        default_value = crate::server::page::DEFAULT_PREFIX
+    )]
+    pub page_prefix: String,
+
+    /// More locales for the page: a folder with `<tag>/page.ftl` files
+    /// (e.g. `de/page.ftl`); English is built in.
+    #[arg(long, env = "PARTNERGATE_PAGE_LOCALES")]
+    pub page_locales: Option<PathBuf>,
+
+    /// A stylesheet served after the page's own, overriding its `--pg-*`
+    /// custom properties to theme it.
+    #[arg(long, env = "PARTNERGATE_PAGE_THEME_CSS")]
+    pub page_theme_css: Option<PathBuf>,
+
+    /// Do not serve the page.
+    #[arg(long, env = "PARTNERGATE_NO_PAGE")]
+    pub no_page: bool,
+
     /// Host options.
     #[command(flatten)]
     pub host: HostOptions,
@@ -258,6 +281,19 @@ impl ServeOptions {
         Ok(Some(Arc::new(
             crate::oidc::SignInService::discover(providers, store).await?,
         )))
+    }
+
+    /// The page as these options configure it; `None` with `--no-page`.
+    pub fn page(&self) -> Result<Option<crate::server::page::PageConfig>, Error> {
+        if self.no_page {
+            return Ok(None);
+        }
+        crate::server::page::PageConfig::load(
+            &self.page_prefix,
+            self.page_locales.as_deref(),
+            self.page_theme_css.as_ref(),
+        )
+        .map(Some)
     }
 
     /// The mailer these options name.

@@ -79,21 +79,7 @@ impl PartnerGate {
     /// Decides a request. An `Err` is a denial the caller could not get a
     /// decision for (bad request, plugin fault, unavailable backend).
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
-        let context = match &request.context {
-            serde_json::Value::Null => String::new(),
-            serde_json::Value::Object(_) => request.context.to_string(),
-            _ => {
-                return Err(Error::InvalidRequest(
-                    "context must be a JSON object".into(),
-                ));
-            }
-        };
-        let wit = access::Request {
-            principal: request.principal.clone(),
-            action: request.action.clone(),
-            resource: request.resource.clone(),
-            context,
-        };
+        let wit = wit_request(request)?;
         let result = self
             .pool
             .run(move |warm| {
@@ -105,17 +91,61 @@ impl PartnerGate {
                 })
             })
             .await?;
-        match result {
-            Ok(decision) => Ok(decision.into()),
-            Err(access::Error::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),
-            Err(access::Error::Unavailable(m)) => Err(Error::Unavailable(m)),
-            Err(access::Error::NotLoaded) => {
-                Err(Error::Engine("the plugin has no policy set loaded".into()))
+        decision_of(result)
+    }
+
+    /// Decides many requests on one warm instance, in order: for a page that
+    /// shows only the buttons the policies permit. Each item is what
+    /// [`Self::authorize`] would answer; the whole call fails only when the
+    /// plugin does (then every item is a denial), and it counts as a listing
+    /// (see `--max-listings`) with the deadline of a bulk call.
+    pub async fn authorize_many(
+        &self,
+        requests: &[AuthorizeRequest],
+    ) -> Result<Vec<Result<Decision, Error>>, Error> {
+        let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
+        let mut asked = Vec::with_capacity(requests.len());
+        for request in requests {
+            match wit_request(request) {
+                Ok(wit) => {
+                    asked.push(wit);
+                    answers.push(None);
+                }
+                Err(err) => answers.push(Some(Err(err))),
             }
-            Err(access::Error::InternalError(m)) => Err(Error::Engine(
-                m.unwrap_or_else(|| "plugin internal error".into()),
-            )),
         }
+        let _permit = self
+            .listings
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable("the host is shutting down".into()))?;
+        let base = self.limits().call_timeout;
+        let budget = base + base / 100 * asked.len().min(10_000) as u32;
+        let decided = self
+            .pool
+            .run_within(budget, move |warm| {
+                Box::pin(async move {
+                    let mut decided = Vec::with_capacity(asked.len());
+                    for wit in &asked {
+                        decided.push(
+                            warm.plugin
+                                .partnergate_b2b_access()
+                                .call_authorize(&mut warm.store, wit)
+                                .await?,
+                        );
+                    }
+                    Ok(decided)
+                })
+            })
+            .await?;
+        let mut decided = decided.into_iter();
+        Ok(answers
+            .into_iter()
+            .map(|answer| match answer {
+                Some(refused) => refused,
+                None => decision_of(decided.next().expect("one decision per request asked")),
+            })
+            .collect())
     }
 
     /// Checks the policy set at `source` exactly as a load would, without
@@ -218,6 +248,42 @@ impl OutboxHandle {
 impl Drop for OutboxHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// The WIT form of `request`; the context must be a JSON object (or null).
+fn wit_request(request: &AuthorizeRequest) -> Result<access::Request, Error> {
+    let context = match &request.context {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Object(_) => request.context.to_string(),
+        _ => {
+            return Err(Error::InvalidRequest(
+                "context must be a JSON object".into(),
+            ));
+        }
+    };
+    Ok(access::Request {
+        principal: request.principal.clone(),
+        action: request.action.clone(),
+        resource: request.resource.clone(),
+        context,
+    })
+}
+
+/// The library's answer for the plugin's.
+fn decision_of(
+    result: Result<crate::bindings::types::Decision, access::Error>,
+) -> Result<Decision, Error> {
+    match result {
+        Ok(decision) => Ok(decision.into()),
+        Err(access::Error::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),
+        Err(access::Error::Unavailable(m)) => Err(Error::Unavailable(m)),
+        Err(access::Error::NotLoaded) => {
+            Err(Error::Engine("the plugin has no policy set loaded".into()))
+        }
+        Err(access::Error::InternalError(m)) => Err(Error::Engine(
+            m.unwrap_or_else(|| "plugin internal error".into()),
+        )),
     }
 }
 

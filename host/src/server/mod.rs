@@ -9,7 +9,9 @@
 //! - `json`: extractors that refuse with that body, and the presenters;
 //! - `state`: what every handler shares;
 //! - handlers by resource: `decisions` (authorize, policies, health),
-//!   `users`, `onboarding`, `signin`.
+//!   `users`, `onboarding`, `signin`;
+//! - [`page`]: the "Organization users" page, HTML for a signed-in
+//!   administrator under its own prefix.
 
 use std::future::Future;
 
@@ -27,6 +29,7 @@ mod decisions;
 mod error;
 pub(crate) mod json;
 mod onboarding;
+pub mod page;
 mod signin;
 mod state;
 mod users;
@@ -75,16 +78,31 @@ pub fn router(gate: PartnerGate, service_token: Option<String>) -> Router {
     router_with_sign_in(gate, service_token, None)
 }
 
-/// The router with the browser sign-in endpoints of `sign_in`.
+/// The router with the browser sign-in endpoints of `sign_in` and, with
+/// sign-in, the organization-users page at its default prefix.
 pub fn router_with_sign_in(
     gate: PartnerGate,
     service_token: Option<String>,
     sign_in: Option<std::sync::Arc<crate::oidc::SignInService>>,
 ) -> Router {
+    let page = sign_in.as_ref().map(|_| page::PageConfig::default());
+    router_with(gate, service_token, sign_in, page)
+}
+
+/// The router with sign-in and, when `page` is given, the
+/// organization-users page as it configures.
+pub fn router_with(
+    gate: PartnerGate,
+    service_token: Option<String>,
+    sign_in: Option<std::sync::Arc<crate::oidc::SignInService>>,
+    page: Option<page::PageConfig>,
+) -> Router {
+    let page_routes = page.as_ref().map(page::routes);
     let state = AppState {
         gate,
         token: service_token,
         sign_in,
+        page: page.map(std::sync::Arc::new),
     };
     let protected = Router::new()
         .route("/v1/authorize", post(decisions::authorize))
@@ -103,12 +121,16 @@ pub fn router_with_sign_in(
                 state.clone(),
                 auth::require_token_or_session,
             ));
-    Router::new()
+    let mut router = Router::new()
         .route("/v1/health", get(decisions::health))
         .route("/v1/openapi.json", get(decisions::openapi))
         .merge(protected)
         .merge(users)
-        .merge(signin::routes())
+        .merge(signin::routes());
+    if let Some(page_routes) = page_routes {
+        router = router.merge(page_routes);
+    }
+    router
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async {
             ApiError::new(

@@ -8,4 +8,6 @@ pub(crate) struct AppState {
     pub(crate) gate: PartnerGate,
     pub(crate) token: Option<String>,
     pub(crate) sign_in: Option<std::sync::Arc<SignInService>>,
+    /// The organization-users page, when served.
+    pub(crate) page: Option<super::page::SharedPage>,
 }

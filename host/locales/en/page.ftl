@@ -1,0 +1,138 @@
+# The "Organization users" page, in English: every string the page shows.
+# A second locale is a file like this one at <--page-locales>/<tag>/page.ftl
+# (e.g. de/page.ftl); a message it lacks is shown in English.
+
+page-title = Organization users
+skip-to-content = Skip to the users
+signed-in-as = Signed in as { $name }
+sign-out = Sign out
+nav-users = Users
+nav-audit = Audit trail
+nav-add = Add a user
+nav-bulk-add = Add many users
+
+## Filters, search, sorting, paging
+filters = Show
+filter-all = All
+filter-invited = Invited
+filter-active = Active
+filter-revoked = Revoked
+filter-removed = Removed
+search-label = Search by name, email or company
+search-button = Search
+search-clear = Clear the search
+sort-by = Sort by { $column }
+column-select = Select
+column-name = Name
+column-email = Email
+column-company = Company
+column-status = Status
+column-roles = Roles
+column-limit = Spending limit
+column-added = Added
+column-actions = Actions
+no-limit = No limit
+no-users = No users match.
+next-page = Next page
+first-page = First page
+admin-badge = Administrator
+invited-at = Invitation sent { $when }
+select-all = Select all users on this page
+select-user = Select { $name }
+
+## Statuses
+status-invited = Invited
+status-active = Active
+status-revoked = Revoked
+status-removed = Removed
+
+## Row and bulk actions
+action-edit = Edit
+action-edit-user = Edit { $name }
+action-revoke = Revoke
+action-reinstate = Reinstate
+action-remove = Remove
+action-reinvite = Re-invite
+action-user = { $action } { $name }
+bulk-legend = With the selected users
+bulk-action = Action
+bulk-apply = Apply to selected
+bulk-none-selected = Select at least one user first.
+reinvite-limit = An invitation can be sent again 5 minutes after the last one.
+
+## Notices after a change
+notice-added = The user was added and invited.
+notice-edited = The changes were saved.
+notice-revoked = The user's access was revoked.
+notice-reinstated = The user was reinstated.
+notice-removed = The user was removed.
+notice-reinvited = The invitation was sent again.
+
+## Forms
+add-title = Add a user
+edit-title = Edit { $name }
+field-email = Email
+field-email-locked = The email can change only while the user is invited and has not signed in. To change it now, remove the user and add them again.
+field-name = Name
+field-roles = Roles
+field-roles-hint = Separated by commas, e.g. buyer, approver
+field-limit = Spending limit
+field-limit-hint = The largest order total, in the store's smallest currency unit (e.g. cents). Leave empty for no limit.
+field-admin = Administrator of the organization
+save = Save
+add-button = Add and invite
+cancel = Cancel
+back-to-list = Back to the users
+
+## Bulk add
+bulk-add-title = Add many users
+bulk-add-label = Email addresses, one per line
+bulk-add-hint = Each line: an address, or "Name <address>", or "address, Name". Roles and the spending limit below apply to everyone.
+bulk-add-button = Add and invite all
+bulk-add-empty = Paste at least one address.
+
+## Results of a bulk change
+results-title = Results
+results-summary = { $done } of { $total } done.
+result-ok = Done
+result-failed = Not done: { $reason }
+result-user = User
+result-outcome = Outcome
+
+## Removal
+remove-title = Remove { $name }?
+remove-explain = { $name } will lose access. Their record and history are kept, and they can be added again later.
+remove-confirm = Remove
+bulk-remove-title = Remove { $count } users?
+bulk-remove-explain = They will lose access. Their records and history are kept.
+
+## Audit trail
+audit-title = Audit trail
+audit-when = When
+audit-actor = Who
+audit-action = What
+audit-target = Whom
+audit-policies = Permitted by
+audit-empty = Nothing recorded yet.
+audit-next = Older entries
+
+## Errors: each says what to do
+error-denied = You are not permitted to do this. Deciding policies: { $policies }.
+error-denied-none = You are not permitted to do this: no policy permits it.
+error-stale = Someone else changed this user after you opened the page. Their change is shown now; apply yours again if it is still needed.
+error-conflict = Not saved: { $reason }
+error-invalid = Not saved: { $reason }
+error-not-found = This user no longer exists. Go back to the list to see the current users.
+error-rate-limited = An invitation was sent less than 5 minutes ago. You can send it again in { $seconds } seconds.
+error-unavailable = The service cannot reach its records right now. Nothing was changed; try again in a moment.
+error-internal = Something went wrong on our side. Nothing was changed; try again, and tell support if it persists.
+error-csrf = This form has expired. Reload the page and try again.
+error-no-user = You cannot view this user.
+
+## Access
+signed-out-title = Sign in
+signed-out-explain = Sign in to manage your organization's users.
+sign-in-with = Sign in with { $provider }
+sign-in-none = Sign-in is not configured on this site.
+forbidden-title = No access
+forbidden-explain = You do not administer the users of an organization. Ask one of your organization's administrators.

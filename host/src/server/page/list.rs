@@ -1,0 +1,751 @@
+//! The list of the organization's users: filters, search, sorting, paging
+//! with the API's cursor; the one-click steps (revoke, reinstate,
+//! re-invite), removal with a confirmation, and bulk changes with a result
+//! for each row.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::views::{
+    BulkActions, Column, ConfirmPage, FilterLink, ListPage, ResultRow, ResultsPage, Row,
+    RowActions, StepButton, timestamp,
+};
+use super::{Fields, Viewer, explain, failure, forbidden, html, see_other, viewer};
+use crate::bindings::org_users::{BulkAction, Target, UserQuery};
+use crate::bindings::types::{Account, AccountStatus, MemberSort};
+use crate::error::Error;
+use crate::server::state::AppState;
+
+/// Rows per page.
+pub(super) const PAGE_ROWS: u32 = 50;
+
+/// What the list shows: the query string of the page, parsed strictly
+/// enough that writing it back out can only produce these fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct ListQuery {
+    status: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    cursor: Option<String>,
+    notice: Option<String>,
+}
+
+/// The notices a change can announce, by the key in `?notice=`.
+const NOTICES: &[&str] = &[
+    "added",
+    "edited",
+    "revoked",
+    "reinstated",
+    "removed",
+    "reinvited",
+];
+
+impl ListQuery {
+    /// The list as a form's `back` field or a query string wrote it; what
+    /// does not parse is the first page of all users.
+    pub(super) fn from_back(back: &str) -> Self {
+        let back = back.strip_prefix('?').unwrap_or(back);
+        let mut query = Self::default();
+        for (k, v) in url::form_urlencoded::parse(back.as_bytes()) {
+            let v = Some(v.into_owned());
+            match &*k {
+                "status" => query.status = v,
+                "q" => query.q = v,
+                "sort" => query.sort = v,
+                "order" => query.order = v,
+                "cursor" => query.cursor = v,
+                _ => {}
+            }
+        }
+        query
+    }
+
+    fn status(&self) -> Option<AccountStatus> {
+        self.status.as_deref().and_then(|s| s.parse().ok())
+    }
+
+    fn sort(&self) -> (&'static str, MemberSort) {
+        match self.sort.as_deref() {
+            Some("email") => ("email", MemberSort::Email),
+            Some("company") => ("company", MemberSort::Company),
+            Some("added") => ("added", MemberSort::Added),
+            _ => ("name", MemberSort::Name),
+        }
+    }
+
+    fn descending(&self) -> bool {
+        self.order.as_deref() == Some("desc")
+    }
+
+    fn search(&self) -> &str {
+        self.q.as_deref().map(str::trim).unwrap_or("")
+    }
+
+    /// The query string (no `?`) of this list with `cursor`, without a
+    /// notice; fields at their default are left out.
+    pub(super) fn encode(&self, cursor: Option<&str>) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(status) = self.status() {
+            out.append_pair("status", status.name());
+        }
+        if !self.search().is_empty() {
+            out.append_pair("q", self.search());
+        }
+        let (sort, _) = self.sort();
+        if sort != "name" {
+            out.append_pair("sort", sort);
+        }
+        if self.descending() {
+            out.append_pair("order", "desc");
+        }
+        if let Some(cursor) = cursor {
+            out.append_pair("cursor", cursor);
+        }
+        out.finish()
+    }
+
+    fn with(&self, change: impl FnOnce(&mut Self)) -> Self {
+        let mut next = self.clone();
+        next.cursor = None;
+        change(&mut next);
+        next
+    }
+}
+
+/// `prefix` with `query` (no `?`) appended.
+pub(super) fn href(prefix: &str, query: &str) -> String {
+    if query.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}?{query}")
+    }
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let notice = query
+        .notice
+        .as_deref()
+        .filter(|n| NOTICES.contains(n))
+        .map(|n| viewer.m.t(&format!("notice-{n}")));
+    render(&viewer, &query, StatusCode::OK, notice, None).await
+}
+
+/// The list as `query` asks, with a notice or an error to announce.
+pub(super) async fn render(
+    viewer: &Viewer<'_>,
+    query: &ListQuery,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let m = viewer.m;
+    let (sort_name, sort) = query.sort();
+    let listed = viewer
+        .state
+        .gate
+        .list_users(
+            &viewer.actor,
+            UserQuery {
+                organization_id: Some(viewer.session.organization_id.clone()),
+                status: query.status(),
+                search: Some(query.search().to_string()).filter(|s| !s.is_empty()),
+                sort,
+                descending: query.descending(),
+                cursor: query.cursor.clone(),
+                limit: PAGE_ROWS,
+            },
+        )
+        .await;
+    let page = match listed {
+        Ok(page) => page,
+        Err(Error::Denied(_)) => return forbidden(viewer),
+        // A cursor from another query or a tampered link: start over.
+        Err(Error::InvalidRequest(_)) if query.cursor.is_some() => {
+            return Box::pin(render(viewer, &query.with(|_| {}), status, notice, error)).await;
+        }
+        Err(err) => return failure(viewer.page, m, &err),
+    };
+    let actions = match row_actions(viewer, &page.members).await {
+        Ok(actions) => actions,
+        Err(err) => return failure(viewer.page, m, &err),
+    };
+    let nav = match viewer.nav().await {
+        Ok(nav) => nav,
+        Err(err) => return failure(viewer.page, m, &err),
+    };
+    let prefix = viewer.page.prefix.as_str();
+    let mut bulk = BulkActions::default();
+    let rows: Vec<Row> = page
+        .members
+        .iter()
+        .zip(actions)
+        .filter_map(|(account, actions)| {
+            bulk.include(&actions);
+            row(viewer, account, actions)
+        })
+        .collect();
+    let current = query.status().map(|s| s.name());
+    let filters = [
+        None,
+        Some("invited"),
+        Some("active"),
+        Some("revoked"),
+        Some("removed"),
+    ]
+    .into_iter()
+    .map(|status| FilterLink {
+        href: href(
+            prefix,
+            &query
+                .with(|q| q.status = status.map(String::from))
+                .encode(None),
+        ),
+        label: m.t(&format!("filter-{}", status.unwrap_or("all"))),
+        current: status == current,
+    })
+    .collect();
+    let columns = [
+        ("name", "column-name"),
+        ("email", "column-email"),
+        ("company", "column-company"),
+        ("", "column-status"),
+        ("", "column-roles"),
+        ("", "column-limit"),
+    ]
+    .into_iter()
+    .map(|(key, label)| {
+        let label = m.t(label);
+        if key.is_empty() {
+            return Column {
+                sort_label: label.clone(),
+                label,
+                href: None,
+                aria_sort: None,
+                arrow: None,
+            };
+        }
+        let sorted = key == sort_name;
+        let descending = sorted && !query.descending();
+        let target = query.with(|q| {
+            q.sort = Some(key.into());
+            q.order = descending.then(|| "desc".into());
+        });
+        Column {
+            sort_label: m.t1("sort-by", "column", &label),
+            label,
+            href: Some(href(prefix, &target.encode(None))),
+            aria_sort: sorted.then(|| {
+                if query.descending() {
+                    "descending"
+                } else {
+                    "ascending"
+                }
+            }),
+            arrow: sorted.then(|| if query.descending() { "▼" } else { "▲" }),
+        }
+    })
+    .collect();
+    let view = ListPage {
+        chrome: {
+            let mut chrome = viewer.chrome(m.t("page-title"), "users", nav);
+            chrome.notice = notice;
+            chrome.error = error;
+            chrome
+        },
+        filters,
+        status: current,
+        search: query.search().to_string(),
+        clear_href: href(prefix, &query.with(|q| q.q = None).encode(None)),
+        columns,
+        rows,
+        bulk,
+        back: query.encode(query.cursor.as_deref()),
+        next_href: page
+            .next_cursor
+            .as_deref()
+            .map(|c| href(prefix, &query.encode(Some(c)))),
+        first_href: query
+            .cursor
+            .is_some()
+            .then(|| href(prefix, &query.encode(None))),
+    };
+    html(status, view)
+}
+
+/// The steps each status allows: the lifecycle, not a permission.
+fn applies(status: AccountStatus) -> RowActions {
+    use AccountStatus::*;
+    RowActions {
+        edit: status != Removed,
+        revoke: matches!(status, Invited | Active),
+        reinstate: status == Revoked,
+        remove: status != Removed,
+        reinvite: status == Invited,
+    }
+}
+
+/// What the policies permit the viewer on each row, asked in one batch,
+/// limited to the steps the row's status allows.
+async fn row_actions(viewer: &Viewer<'_>, members: &[Account]) -> Result<Vec<RowActions>, Error> {
+    const ASKED: [&str; 5] = [
+        "editUser",
+        "revokeUser",
+        "reinstateUser",
+        "removeUser",
+        "reinviteUser",
+    ];
+    let asks: Vec<(&str, String)> = members
+        .iter()
+        .flat_map(|a| {
+            let resource = format!("customer:{}", a.person.id);
+            ASKED.map(|action| (action, resource.clone()))
+        })
+        .collect();
+    let allowed = viewer.permitted(&asks).await?;
+    Ok(members
+        .iter()
+        .zip(allowed.chunks(ASKED.len()))
+        .map(|(account, allowed)| {
+            let status = account
+                .membership
+                .as_ref()
+                .map(|m| m.status)
+                .unwrap_or(AccountStatus::Removed);
+            let applies = applies(status);
+            RowActions {
+                edit: applies.edit && allowed[0],
+                revoke: applies.revoke && allowed[1],
+                reinstate: applies.reinstate && allowed[2],
+                remove: applies.remove && allowed[3],
+                reinvite: applies.reinvite && allowed[4],
+            }
+        })
+        .collect())
+}
+
+fn row(viewer: &Viewer<'_>, account: &Account, actions: RowActions) -> Option<Row> {
+    let m = viewer.m;
+    let membership = account.membership.as_ref()?;
+    let name = account.person.name.clone();
+    let status = membership.status.name();
+    let mut steps = Vec::new();
+    for (allowed, step, key) in [
+        (actions.revoke, "revoke", "action-revoke"),
+        (actions.reinstate, "reinstate", "action-reinstate"),
+        (actions.reinvite, "reinvite", "action-reinvite"),
+    ] {
+        if allowed {
+            let text = m.t(key);
+            steps.push(StepButton {
+                step,
+                label: m.t2("action-user", ("action", &text), ("name", &name)),
+                text,
+            });
+        }
+    }
+    let remove_text = m.t("action-remove");
+    Some(Row {
+        person_id: account.person.id.clone(),
+        version: membership.version,
+        email: account.person.email.clone(),
+        company: account
+            .organization
+            .as_ref()
+            .map(|o| o.name.clone())
+            .unwrap_or_default(),
+        is_admin: membership.is_admin,
+        status,
+        status_label: m.t(&format!("status-{status}")),
+        invited_note: (membership.status == AccountStatus::Invited)
+            .then_some(membership.invited_at)
+            .flatten()
+            .map(|at| m.t1("invited-at", "when", &timestamp(at).0)),
+        roles: membership.roles.join(", "),
+        limit: membership
+            .spending_limit
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| m.t("no-limit")),
+        selectable: actions.revoke || actions.reinstate || actions.remove || actions.reinvite,
+        select_label: m.t1("select-user", "name", &name),
+        edit_label: m.t1("action-edit-user", "name", &name),
+        remove_label: m.t2("action-user", ("action", &remove_text), ("name", &name)),
+        actions,
+        steps,
+        name,
+    })
+}
+
+/// The version in a form, or an error to show.
+fn version_of(fields: &Fields) -> Option<u64> {
+    fields.get("version").parse().ok()
+}
+
+/// Whether `person`'s membership moved on from `version` (a stale read).
+pub(super) async fn moved_on(viewer: &Viewer<'_>, person: &str, version: u64) -> bool {
+    matches!(
+        viewer.state.gate.directory().get_account(person).await,
+        Ok(Some(Account { membership: Some(m), .. })) if m.version != version
+    )
+}
+
+/// A one-click step from the list: revoke, reinstate or re-invite. Back to
+/// the list with a notice, or the list with the error saying what to do.
+pub(super) async fn step(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((person, step)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let fields = Fields::parse(&body);
+    let query = ListQuery::from_back(fields.get("back"));
+    if !viewer.csrf_ok(fields.get("csrf")) {
+        let error = viewer.m.t("error-csrf");
+        return render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await;
+    }
+    let Some(version) = version_of(&fields) else {
+        let error = viewer.m.t1("error-invalid", "reason", "version");
+        return render(
+            &viewer,
+            &query,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(error),
+        )
+        .await;
+    };
+    let target = Target {
+        person_id: person.clone(),
+        version,
+    };
+    let gate = &state.gate;
+    let (result, notice) = match step.as_str() {
+        "revoke" => (gate.revoke_user(&viewer.actor, target).await, "revoked"),
+        "reinstate" => (
+            gate.reinstate_user(&viewer.actor, target).await,
+            "reinstated",
+        ),
+        "reinvite" => (gate.reinvite_user(&viewer.actor, target).await, "reinvited"),
+        _ => {
+            return failure(
+                viewer.page,
+                viewer.m,
+                &Error::NotFound(format!("no step `{step}`")),
+            );
+        }
+    };
+    done(
+        &viewer,
+        &query,
+        &person,
+        version,
+        result.map(|_| ()),
+        notice,
+    )
+    .await
+}
+
+/// Back to the list with `notice`, or the list with the error.
+async fn done(
+    viewer: &Viewer<'_>,
+    query: &ListQuery,
+    person: &str,
+    version: u64,
+    result: Result<(), Error>,
+    notice: &str,
+) -> Response {
+    match result {
+        Ok(()) => {
+            let mut to = query.encode(query.cursor.as_deref());
+            if !to.is_empty() {
+                to.push('&');
+            }
+            to.push_str("notice=");
+            to.push_str(notice);
+            see_other(&href(&viewer.page.prefix, &to))
+        }
+        Err(err) => {
+            let stale =
+                matches!(err, Error::Conflict(_)) && moved_on(viewer, person, version).await;
+            let (status, text) = explain(viewer.m, &err, stale);
+            render(viewer, query, status, None, Some(text)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct VersionQuery {
+    version: Option<u64>,
+}
+
+/// The confirmation before removing one user; nothing about a user the
+/// viewer may not view.
+pub(super) async fn confirm_remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let m = viewer.m;
+    let names = match visible_names(&viewer, std::slice::from_ref(&person)).await {
+        Ok(names) => names,
+        Err(err) => return failure(viewer.page, m, &err),
+    };
+    let Some(name) = names.into_iter().next().flatten() else {
+        return super::forms::no_user(&viewer);
+    };
+    let nav = viewer.nav().await.unwrap_or_default();
+    let prefix = &viewer.page.prefix;
+    html(
+        StatusCode::OK,
+        ConfirmPage {
+            chrome: viewer.chrome(m.t1("remove-title", "name", &name), "users", nav),
+            heading: m.t1("remove-title", "name", &name),
+            explain: m.t1("remove-explain", "name", &name),
+            names: Vec::new(),
+            action: format!("{prefix}/users/{person}/remove"),
+            back: String::new(),
+            hidden: vec![(
+                "version".into(),
+                q.version.map(|v| v.to_string()).unwrap_or_default(),
+            )],
+            cancel_href: prefix.clone(),
+        },
+    )
+}
+
+/// Removes one user once confirmed.
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+    body: Bytes,
+) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let fields = Fields::parse(&body);
+    let query = ListQuery::from_back(fields.get("back"));
+    if !viewer.csrf_ok(fields.get("csrf")) {
+        let error = viewer.m.t("error-csrf");
+        return render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await;
+    }
+    let Some(version) = version_of(&fields) else {
+        let error = viewer.m.t1("error-invalid", "reason", "version");
+        return render(
+            &viewer,
+            &query,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(error),
+        )
+        .await;
+    };
+    if fields.get("confirmed") != "yes" {
+        return see_other(&format!(
+            "{}/users/{person}/remove?version={version}",
+            viewer.page.prefix
+        ));
+    }
+    let target = Target {
+        person_id: person.clone(),
+        version,
+    };
+    let result = state.gate.remove_user(&viewer.actor, target).await;
+    done(
+        &viewer,
+        &query,
+        &person,
+        version,
+        result.map(|_| ()),
+        "removed",
+    )
+    .await
+}
+
+/// The names of `people` the viewer may view (`viewUser`), `None` for the
+/// others: whether they exist is not the viewer's to learn.
+pub(super) async fn visible_names(
+    viewer: &Viewer<'_>,
+    people: &[String],
+) -> Result<Vec<Option<String>>, Error> {
+    let asks: Vec<(&str, String)> = people
+        .iter()
+        .map(|p| ("viewUser", format!("customer:{p}")))
+        .collect();
+    let allowed = viewer.permitted(&asks).await?;
+    let mut names = Vec::with_capacity(people.len());
+    for (person, allowed) in people.iter().zip(allowed) {
+        let name = if allowed {
+            viewer
+                .state
+                .gate
+                .directory()
+                .get_account(person)
+                .await
+                .map_err(|e| Error::Unavailable(e.to_string()))?
+                .map(|a| a.person.name)
+        } else {
+            None
+        };
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// A bulk change of the selected rows: a result for each; removal asks
+/// for a confirmation first.
+pub(super) async fn bulk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let m = viewer.m;
+    let fields = Fields::parse(&body);
+    let query = ListQuery::from_back(fields.get("back"));
+    if !viewer.csrf_ok(fields.get("csrf")) {
+        let error = m.t("error-csrf");
+        return render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await;
+    }
+    let (action, notice_key) = match fields.get("action") {
+        "revoke" => (BulkAction::Revoke, "action-revoke"),
+        "reinstate" => (BulkAction::Reinstate, "action-reinstate"),
+        "remove" => (BulkAction::Remove, "action-remove"),
+        "reinvite" => (BulkAction::Reinvite, "action-reinvite"),
+        other => {
+            let error = m.t1("error-invalid", "reason", other);
+            return render(
+                &viewer,
+                &query,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(error),
+            )
+            .await;
+        }
+    };
+    let targets: Vec<Target> = fields
+        .all("target")
+        .filter_map(|t| {
+            let (person, version) = t.rsplit_once(':')?;
+            Some(Target {
+                person_id: person.to_string(),
+                version: version.parse().ok()?,
+            })
+        })
+        .collect();
+    if targets.is_empty() {
+        let error = m.t("bulk-none-selected");
+        return render(
+            &viewer,
+            &query,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(error),
+        )
+        .await;
+    }
+    let people: Vec<String> = targets.iter().map(|t| t.person_id.clone()).collect();
+    let names = match visible_names(&viewer, &people).await {
+        Ok(names) => names,
+        Err(err) => return failure(viewer.page, m, &err),
+    };
+    let who: Vec<String> = people
+        .iter()
+        .zip(names)
+        .map(|(id, name)| name.unwrap_or_else(|| id.clone()))
+        .collect();
+    let prefix = &viewer.page.prefix;
+    let back = href(prefix, &query.encode(query.cursor.as_deref()));
+    let nav = viewer.nav().await.unwrap_or_default();
+    if action == BulkAction::Remove && fields.get("confirmed") != "yes" {
+        let count = targets.len().to_string();
+        let mut hidden = vec![("action".to_string(), "remove".to_string())];
+        hidden.extend(targets.iter().map(|t| {
+            (
+                "target".to_string(),
+                format!("{}:{}", t.person_id, t.version),
+            )
+        }));
+        return html(
+            StatusCode::OK,
+            ConfirmPage {
+                chrome: viewer.chrome(m.t1("bulk-remove-title", "count", &count), "users", nav),
+                heading: m.t1("bulk-remove-title", "count", &count),
+                explain: m.t("bulk-remove-explain"),
+                names: who,
+                action: format!("{prefix}/bulk"),
+                back: query.encode(query.cursor.as_deref()),
+                hidden,
+                cancel_href: back,
+            },
+        );
+    }
+    let results = match state.gate.bulk_change(&viewer.actor, action, targets).await {
+        Ok(results) => results,
+        Err(err) => {
+            let (status, text) = explain(m, &err, false);
+            return render(&viewer, &query, status, None, Some(text)).await;
+        }
+    };
+    let total = results.len();
+    let mut ok = 0;
+    let done_text = m.t("result-ok");
+    let rows = who
+        .into_iter()
+        .zip(results)
+        .map(|(who, result)| match result {
+            Ok(_) => {
+                ok += 1;
+                ResultRow {
+                    who,
+                    ok: true,
+                    outcome: done_text.clone(),
+                }
+            }
+            Err(err) => ResultRow {
+                who,
+                ok: false,
+                outcome: m.t1("result-failed", "reason", &explain(m, &err, false).1),
+            },
+        })
+        .collect();
+    let title = m.t("results-title");
+    html(
+        StatusCode::OK,
+        ResultsPage {
+            chrome: viewer.chrome(format!("{title}: {}", m.t(notice_key)), "users", nav),
+            summary: m.t2(
+                "results-summary",
+                ("done", &ok.to_string()),
+                ("total", &total.to_string()),
+            ),
+            rows,
+            back,
+        },
+    )
+}

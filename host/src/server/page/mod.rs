@@ -1,0 +1,506 @@
+//! The "Organization users" page: HTML rendered on the server for a
+//! signed-in organization administrator, under a prefix the storefront
+//! mounts or proxies (`--page-prefix`, default
+//! [`DEFAULT_PREFIX`]).
+//!
+//! Every action is a plain form (POST, the session's CSRF token in a hidden
+//! field); `page.js` only enhances. Each button is shown only where the
+//! policies permit it: the page asks the plugin for a batch of decisions
+//! ([`crate::PartnerGate::authorize_many`]) and copies no rule.
+//!
+//! # Layout
+//! - this module: configuration, routes, who is signed in, shared replies;
+//! - `list`: the list, its one-click steps, bulk changes, removal;
+//! - `forms`: add, bulk add, edit;
+//! - `audit`: the organization's audit trail;
+//! - `views`: the templates and their view models;
+//! - `i18n`: the message catalog.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::auth::{constant_time_eq, session_cookie};
+use super::state::AppState;
+use crate::decision::AuthorizeRequest;
+use crate::error::Error;
+use crate::oidc::{SESSION_COOKIE, Session};
+
+mod audit;
+mod forms;
+pub mod i18n;
+mod list;
+mod views;
+
+use i18n::{Catalog, Messages};
+use views::{Chrome, MessagePage, Nav};
+
+/// Where the page is served unless configured otherwise.
+pub const DEFAULT_PREFIX: &str = "/account/organization-users";
+
+const STYLESHEET: &str = include_str!("../../../assets/page.css");
+const SCRIPT: &str = include_str!("../../../assets/page.js");
+
+/// How the page is served.
+pub struct PageConfig {
+    /// The path prefix: `/account/organization-users` by default.
+    pub prefix: String,
+    /// The message catalog.
+    pub catalog: Catalog,
+    /// A stylesheet served after the page's own, to theme it.
+    pub theme_css: Option<String>,
+}
+
+impl Default for PageConfig {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.into(),
+            catalog: Catalog::english(),
+            theme_css: None,
+        }
+    }
+}
+
+impl PageConfig {
+    /// The page under `prefix`, with the locales of `locales` and the theme
+    /// in `theme_css`; a bad prefix, catalog or unreadable theme is refused.
+    pub fn load(
+        prefix: &str,
+        locales: Option<&std::path::Path>,
+        theme_css: Option<&PathBuf>,
+    ) -> Result<Self, Error> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.starts_with('/')
+            || prefix.starts_with("/v1")
+            || prefix
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)))
+        {
+            return Err(Error::Config(format!(
+                "page prefix `{prefix}`: use a path such as `/account/organization-users` (letters, digits, `/-_.`; not under `/v1`)"
+            )));
+        }
+        let theme_css = theme_css
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::Config(format!("page theme `{}`: {e}", path.display())))
+            })
+            .transpose()?;
+        Ok(Self {
+            prefix: prefix.into(),
+            catalog: Catalog::load(locales)?,
+            theme_css,
+        })
+    }
+}
+
+/// The page's routes, each under the configured prefix.
+pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
+    let p = &page.prefix;
+    Router::new()
+        .route(p, get(list::show))
+        .route(&format!("{p}/"), get(list::show))
+        .route(&format!("{p}/bulk"), post(list::bulk))
+        .route(
+            &format!("{p}/users/{{person}}/remove"),
+            get(list::confirm_remove).post(list::remove),
+        )
+        .route(&format!("{p}/users/{{person}}/{{step}}"), post(list::step))
+        .route(
+            &format!("{p}/users/{{person}}"),
+            get(forms::edit_form).post(forms::edit),
+        )
+        .route(&format!("{p}/new"), get(forms::add_form).post(forms::add))
+        .route(
+            &format!("{p}/bulk-add"),
+            get(forms::bulk_add_form).post(forms::bulk_add),
+        )
+        .route(&format!("{p}/audit"), get(audit::show))
+        .route(&format!("{p}/signout"), post(sign_out))
+        .route(&format!("{p}/assets/page.css"), get(stylesheet))
+        .route(&format!("{p}/assets/page.js"), get(script))
+        .route(&format!("{p}/assets/theme.css"), get(theme))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// No framing by other sites, no inline script, nothing cached.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+fn asset(content_type: &'static str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET.into())
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT.into())
+}
+
+async fn theme(State(state): State<AppState>) -> Response {
+    match state.page.as_ref().and_then(|p| p.theme_css.clone()) {
+        Some(css) => asset("text/css; charset=utf-8", css),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The signed-in organization administrator a request comes from, with
+/// what every page needs.
+struct Viewer<'a> {
+    pub state: &'a AppState,
+    pub page: &'a PageConfig,
+    pub m: Messages<'a>,
+    pub session: Session,
+    pub actor: String,
+    pub name: String,
+    pub organization_name: String,
+}
+
+impl<'a> Viewer<'a> {
+    /// The page's frame for this viewer.
+    pub fn chrome(&self, title: String, current: &'static str, nav: (bool, bool)) -> Chrome<'a> {
+        Chrome {
+            m: self.m,
+            prefix: &self.page.prefix,
+            title,
+            organization: Some(self.organization_name.clone()),
+            me: Some(self.name.clone()),
+            csrf: self.session.csrf_token.clone(),
+            notice: None,
+            error: None,
+            theme: self.page.theme_css.is_some(),
+            nav: Nav {
+                shown: true,
+                add: nav.0,
+                audit: nav.1,
+                current,
+            },
+        }
+    }
+
+    /// `organization:<id>` of the viewer's organization.
+    pub fn organization(&self) -> String {
+        format!("organization:{}", self.session.organization_id)
+    }
+
+    /// Whether `csrf` is this session's token.
+    pub fn csrf_ok(&self, csrf: &str) -> bool {
+        !self.session.csrf_token.is_empty()
+            && constant_time_eq(csrf.as_bytes(), self.session.csrf_token.as_bytes())
+    }
+
+    /// Asks the policies, in one batch, whether the viewer may do each
+    /// `(action, resource)`; a request that could not be decided is a
+    /// denial.
+    pub async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
+        let requests: Vec<AuthorizeRequest> = asks
+            .iter()
+            .map(|(action, resource)| {
+                AuthorizeRequest::new(self.actor.clone(), *action, resource.clone())
+            })
+            .collect();
+        Ok(self
+            .state
+            .gate
+            .authorize_many(&requests)
+            .await?
+            .into_iter()
+            .map(|d| d.is_ok_and(|d| d.is_allowed()))
+            .collect())
+    }
+
+    /// Which of the add and audit links to show.
+    pub async fn nav(&self) -> Result<(bool, bool), Error> {
+        let org = self.organization();
+        let allowed = self
+            .permitted(&[("addUser", org.clone()), ("viewAudit", org)])
+            .await?;
+        Ok((allowed[0], allowed[1]))
+    }
+}
+
+/// The viewer of a request, or the page to show instead: sign in (no or an
+/// ended session, the cookie then cleared) or an error.
+async fn viewer<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<Viewer<'a>, Response> {
+    let page = state
+        .page
+        .as_deref()
+        .expect("the page's routes exist only with its configuration");
+    let m = page.catalog.for_request(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let Some(service) = &state.sign_in else {
+        return Err(message(
+            page,
+            m,
+            StatusCode::NOT_IMPLEMENTED,
+            m.t("signed-out-title"),
+            m.t("sign-in-none"),
+            Vec::new(),
+        ));
+    };
+    let cookie = session_cookie(headers);
+    let live = match &cookie {
+        Some(id) => match service.live_session(&state.gate, id).await {
+            Ok(live) => live,
+            Err(err) => return Err(failure(page, m, &err)),
+        },
+        None => None,
+    };
+    let Some((session, account)) = live else {
+        let links = service
+            .discovered()
+            .into_iter()
+            .map(|(name, _)| {
+                let href = format!(
+                    "/v1/signin/{name}/login?{}",
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("return_to", &page.prefix)
+                        .finish()
+                );
+                (href, m.t1("sign-in-with", "provider", &name))
+            })
+            .collect();
+        let mut reply = message(
+            page,
+            m,
+            StatusCode::UNAUTHORIZED,
+            m.t("signed-out-title"),
+            m.t("signed-out-explain"),
+            links,
+        );
+        if cookie.is_some() {
+            reply.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&format!(
+                    "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+                ))
+                .expect("a fixed cookie is a header value"),
+            );
+        }
+        return Err(reply);
+    };
+    Ok(Viewer {
+        state,
+        page,
+        m,
+        actor: format!("customer:{}", session.person_id),
+        name: account.person.name.clone(),
+        organization_name: account
+            .organization
+            .as_ref()
+            .map(|o| o.name.clone())
+            .unwrap_or_default(),
+        session,
+    })
+}
+
+/// A page with a heading, a sentence and links, and no data.
+fn message(
+    page: &PageConfig,
+    m: Messages<'_>,
+    status: StatusCode,
+    heading: String,
+    explain: String,
+    links: Vec<(String, String)>,
+) -> Response {
+    let view = MessagePage {
+        chrome: Chrome {
+            m,
+            prefix: &page.prefix,
+            title: heading.clone(),
+            organization: None,
+            me: None,
+            csrf: String::new(),
+            notice: None,
+            error: None,
+            theme: page.theme_css.is_some(),
+            nav: Nav::default(),
+        },
+        heading,
+        explain,
+        links,
+    };
+    html(status, view)
+}
+
+/// The page for an error no form can recover from.
+fn failure(page: &PageConfig, m: Messages<'_>, err: &Error) -> Response {
+    let (status, text) = explain(m, err, false);
+    message(page, m, status, m.t("page-title"), text, Vec::new())
+}
+
+/// The page an actor who may not list the organization's users gets: no
+/// data, only their sign-out.
+fn forbidden(viewer: &Viewer<'_>) -> Response {
+    let m = viewer.m;
+    let mut chrome = viewer.chrome(m.t("forbidden-title"), "", (false, false));
+    chrome.nav = Nav::default();
+    chrome.organization = None;
+    html(
+        StatusCode::FORBIDDEN,
+        MessagePage {
+            chrome,
+            heading: m.t("forbidden-title"),
+            explain: m.t("forbidden-explain"),
+            links: Vec::new(),
+        },
+    )
+}
+
+/// Renders `view` with `status`.
+fn html(status: StatusCode, view: impl askama::Template) -> Response {
+    match view.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(err) => {
+            tracing::error!("page template failed: {err}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The status and the message, saying what to do, for `err`; `stale` when
+/// the caller found that the record changed since it was read.
+fn explain(m: Messages<'_>, err: &Error, stale: bool) -> (StatusCode, String) {
+    match err {
+        Error::Denied(decision) if decision.policies.is_empty() => {
+            (StatusCode::FORBIDDEN, m.t("error-denied-none"))
+        }
+        Error::Denied(decision) => (
+            StatusCode::FORBIDDEN,
+            m.t1("error-denied", "policies", &decision.policies.join(", ")),
+        ),
+        Error::Conflict(_) if stale => (StatusCode::CONFLICT, m.t("error-stale")),
+        Error::Conflict(reason) => (
+            StatusCode::CONFLICT,
+            m.t1("error-conflict", "reason", reason),
+        ),
+        Error::InvalidRequest(reason) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            m.t1("error-invalid", "reason", reason),
+        ),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, m.t("error-not-found")),
+        Error::RateLimited(seconds) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            m.t1("error-rate-limited", "seconds", &seconds.to_string()),
+        ),
+        Error::Unavailable(_) | Error::Busy(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, m.t("error-unavailable"))
+        }
+        other => {
+            tracing::error!("page: {other}");
+            (StatusCode::INTERNAL_SERVER_ERROR, m.t("error-internal"))
+        }
+    }
+}
+
+/// A form body: its fields in order, repeated names kept.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &Bytes) -> Self {
+        Self(url::form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`, or empty.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// Every value of `name`.
+    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The page after a change: `303 See Other` to `location`.
+fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+/// Ends the session (and the provider's, when it offers that), then shows
+/// the sign-in page.
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
+        return message(
+            viewer.page,
+            viewer.m,
+            StatusCode::FORBIDDEN,
+            viewer.m.t("page-title"),
+            viewer.m.t("error-csrf"),
+            Vec::new(),
+        );
+    }
+    let service = state.sign_in.as_ref().expect("a viewer means sign-in");
+    let id = session_cookie(&headers).unwrap_or_default();
+    let location = match service.logout(&id).await {
+        Ok(Some(end_session)) => end_session,
+        Ok(None) => viewer.page.prefix.clone(),
+        Err(err) => return failure(viewer.page, viewer.m, &err),
+    };
+    let mut reply = see_other(&location);
+    reply.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        ))
+        .expect("a fixed cookie is a header value"),
+    );
+    reply
+}
+
+/// The shared state when the page is served.
+pub(crate) type SharedPage = Arc<PageConfig>;
