@@ -24,6 +24,10 @@ const accounts = {
   bob: { email: 'bob@acme.test', email_verified: true, name: 'Bob Buyer' },
   mallory: { email: 'ivan@acme.test', email_verified: false, name: 'Mallory' },
   stranger: { email: 'stranger@elsewhere.test', email_verified: true, name: 'Stranger' },
+  // Globex's two administrators and a buyer (the page's access tests).
+  gina: { email: 'gina@globex.test', email_verified: true, name: 'Gina Admin' },
+  gail: { email: 'gail@globex.test', email_verified: true, name: 'Gail Admin' },
+  george: { email: 'george@globex.test', email_verified: true, name: 'George' },
   // Azure AD B2C's shape: no `email`, an `emails` array, `oid`, `idp`, `tfp`.
   b2c: { emails: ['ivan@acme.test'], oid: '00000000-0000-0000-0000-00000000b2c0', idp: 'local', tfp: 'B2C_1_signin', name: 'Ivan via B2C' },
   // Entra External ID's shape: `oid` and `tid` (`sub` is pairwise per

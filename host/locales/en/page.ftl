@@ -119,7 +119,8 @@ audit-next = Older entries
 ## Errors: each says what to do
 error-denied = You are not permitted to do this. Deciding policies: { $policies }.
 error-denied-none = You are not permitted to do this: no policy permits it.
-error-stale = Someone else changed this user after you opened the page. Their change is shown now; apply yours again if it is still needed.
+error-stale = Someone else changed this user after you opened the page. The list now shows their change; try again if yours is still needed.
+error-stale-form = Someone else changed this user after you opened this form, so nothing was saved. Your entries are kept below: save again to replace their change, or cancel to see it.
 error-conflict = Not saved: { $reason }
 error-invalid = Not saved: { $reason }
 error-not-found = This user no longer exists. Go back to the list to see the current users.

@@ -14,6 +14,7 @@ mod hostile;
 mod http;
 mod oidc;
 mod org_users;
+mod page;
 mod policy_files;
 mod sign_in;
 mod smtp;

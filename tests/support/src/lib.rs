@@ -569,3 +569,97 @@ impl Drop for PostgresServer {
         let _ = std::fs::remove_dir_all(&self.data);
     }
 }
+
+pub use fantoccini;
+
+/// Debian's ChromeDriver (`chromium-driver`, installed by `scripts/test.sh`)
+/// on a free port, driving Debian's headless Chromium; stopped when
+/// dropped. Each [`Chromedriver::browser`] is a new browser with its own
+/// profile (cookies, storage).
+pub struct Chromedriver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Chromium Debian installs.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+impl Chromedriver {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver must be installed: scripts/test.sh installs Debian's chromium-driver",
+            );
+        let driver = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+
+    /// A new headless browser, 1280×900, English.
+    pub async fn browser(&self) -> fantoccini::Client {
+        self.browser_with(&[]).await
+    }
+
+    /// [`Self::browser`] with JavaScript switched off.
+    pub async fn browser_without_script(&self) -> fantoccini::Client {
+        self.browser_with(&["--blink-settings=scriptEnabled=false"])
+            .await
+    }
+
+    async fn browser_with(&self, extra: &[&str]) -> fantoccini::Client {
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+            "--lang=en-US",
+        ];
+        args.extend_from_slice(extra);
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": args,
+            }),
+        );
+        let mut failures = Vec::new();
+        // A loaded machine has been seen to time out a first session.
+        for _ in 0..3 {
+            // Plain HTTP to the local chromedriver: no TLS stack needed.
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match fantoccini::ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&self.url)
+                .await
+            {
+                Ok(client) => return client,
+                Err(err) => failures.push(err.to_string()),
+            }
+        }
+        panic!("chromium did not start through chromedriver: {failures:?}");
+    }
+}

@@ -457,7 +457,10 @@ pub(super) async fn edit(
         Err(err) => {
             let stale =
                 matches!(err, Error::Conflict(_)) && moved_on(&viewer, &person, version).await;
-            let (status, text) = explain(m, &err, stale);
+            let (status, mut text) = explain(m, &err, stale);
+            if stale {
+                text = m.t("error-stale-form");
+            }
             // A stale form keeps what was typed and now carries the version
             // read: saving again replaces the other change knowingly.
             let now = if stale {

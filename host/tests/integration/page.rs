@@ -1,0 +1,724 @@
+//! The "Organization users" page in a real headless Chromium (Debian's
+//! `chromium` through `chromedriver`, driven with fantoccini), signed in
+//! through the real test OpenID provider, served by the real host with the
+//! real plugin. Each step saves a screenshot under
+//! `target/tmp/page-screenshots/<test>/`.
+
+use super::common;
+use partnergate_testkit::fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use partnergate_testkit::fantoccini::{Client, Locator, elements::Element, key::Key};
+use partnergate_testkit::{Chromedriver, Provider, start_provider};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use partnergate::PartnerGate;
+use partnergate::bindings::types::AccountStatus;
+use partnergate::oidc::{ProviderConfig, SignInService};
+use partnergate::server::{self, page};
+
+const PREFIX: &str = page::DEFAULT_PREFIX;
+
+struct Site {
+    base: String,
+    gate: PartnerGate,
+    _provider: Provider,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The host on the sample directory with sign-in through the test
+/// provider and the page at its default prefix.
+async fn site() -> Site {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let provider = start_provider(&[format!("{base}/v1/signin/test/callback")]);
+    let gate = common::gate().await;
+    let config: ProviderConfig = serde_json::from_value(serde_json::json!({
+        "name": "test",
+        "issuer": provider.issuer,
+        "client_id": "storefront-rs256",
+        "client_secret": "test-secret",
+        "redirect_uri": format!("{base}/v1/signin/test/callback"),
+        // Links existing customers on their verified email (as a
+        // workforce provider would).
+        "trusted": true,
+    }))
+    .unwrap();
+    let sign_in = SignInService::discover(vec![config], gate.ephemeral().clone())
+        .await
+        .expect("discovery");
+    let router = server::router_with(
+        gate.clone(),
+        None,
+        Some(Arc::new(sign_in)),
+        Some(page::PageConfig::default()),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve_router(listener, router, async {
+        let _ = stopped.await;
+    }));
+    Site {
+        base,
+        gate,
+        _provider: provider,
+        stop: Some(stop),
+    }
+}
+
+/// Screenshots of one test, numbered in order.
+struct Shots {
+    dir: PathBuf,
+    next: u32,
+}
+
+impl Shots {
+    fn new(test: &str) -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("page-screenshots")
+            .join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir, next: 1 }
+    }
+
+    async fn take(&mut self, browser: &Client, step: &str) {
+        let png = browser.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let path = self.dir.join(format!("{:02}-{step}.png", self.next));
+        std::fs::write(&path, png).unwrap();
+        self.next += 1;
+    }
+}
+
+/// Signs `account` in through the provider and lands on the page.
+async fn sign_in(site: &Site, browser: &Client, account: &str) {
+    browser
+        .goto(&format!(
+            "{}/v1/signin/test/login?login_hint={account}&return_to={PREFIX}",
+            site.base
+        ))
+        .await
+        .unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        url.path(),
+        PREFIX,
+        "sign-in lands on the page: {}",
+        browser.source().await.unwrap_or_default()
+    );
+}
+
+async fn css(browser: &Client, selector: &str) -> Element {
+    browser
+        .wait()
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("`{selector}`: {e}"))
+}
+
+async fn text(browser: &Client, selector: &str) -> String {
+    css(browser, selector).await.text().await.unwrap()
+}
+
+/// The person ids of the rows shown, in order.
+async fn rows(browser: &Client) -> Vec<String> {
+    let mut ids = Vec::new();
+    for row in browser
+        .find_all(Locator::Css("tbody tr[data-person]"))
+        .await
+        .unwrap()
+    {
+        ids.push(row.attr("data-person").await.unwrap().unwrap());
+    }
+    ids
+}
+
+/// The row of `person`.
+fn row(person: &str) -> String {
+    format!("tr[data-person=\"{person}\"]")
+}
+
+async fn status_of(site: &Site, person: &str) -> AccountStatus {
+    site.gate
+        .directory()
+        .get_account(person)
+        .await
+        .unwrap()
+        .unwrap()
+        .membership
+        .unwrap()
+        .status
+}
+
+/// The text announced in the polite live region.
+async fn notice(browser: &Client) -> String {
+    text(browser, "#pg-status").await
+}
+
+async fn alert(browser: &Client) -> String {
+    text(browser, "#pg-error").await
+}
+
+#[tokio::test]
+async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_in_a_browser() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let mut shots = Shots::new("main_flow");
+    sign_in(&site, &browser, "alice").await;
+    assert!(text(&browser, "h1").await.contains("Acme Corp"));
+    let listed = rows(&browser).await;
+    for person in ["alice", "bob", "carol", "ivan", "rita", "remy"] {
+        assert!(
+            listed.contains(&person.to_string()),
+            "{person} in {listed:?}"
+        );
+    }
+    assert!(
+        !listed.iter().any(|p| p.starts_with('g')),
+        "no other organization's users: {listed:?}"
+    );
+    // Alice may not revoke or remove herself: no such buttons on her row.
+    let own = css(&browser, &row("alice"))
+        .await
+        .html(false)
+        .await
+        .unwrap();
+    assert!(
+        !own.contains("/revoke") && !own.contains("/remove"),
+        "{own}"
+    );
+    shots.take(&browser, "list").await;
+
+    // Add a user.
+    css(&browser, "nav.pg-nav a[href$='/new']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&browser, "#pg-email")
+        .await
+        .send_keys("dora@acme.test")
+        .await
+        .unwrap();
+    css(&browser, "#pg-name")
+        .await
+        .send_keys("Dora Buyer")
+        .await
+        .unwrap();
+    css(&browser, "#pg-roles")
+        .await
+        .send_keys("buyer, approver")
+        .await
+        .unwrap();
+    css(&browser, "#pg-limit")
+        .await
+        .send_keys("25000")
+        .await
+        .unwrap();
+    shots.take(&browser, "add-form").await;
+    css(&browser, "button[type=submit].pg-primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(notice(&browser).await, "The user was added and invited.");
+    let dora = site
+        .gate
+        .directory()
+        .find_account_by_email("dora@acme.test")
+        .await
+        .unwrap()
+        .expect("added");
+    let membership = dora.membership.unwrap();
+    assert_eq!(
+        (
+            membership.status,
+            membership.spending_limit,
+            membership.roles
+        ),
+        (
+            AccountStatus::Invited,
+            Some(25000),
+            vec!["buyer".to_string(), "approver".to_string()]
+        )
+    );
+    let dora_row = text(&browser, &row(&dora.person.id)).await;
+    assert!(
+        dora_row.contains("Dora Buyer") && dora_row.contains("Invited"),
+        "{dora_row}"
+    );
+    shots.take(&browser, "added").await;
+
+    // Filter: the invited users only.
+    css(&browser, "nav.pg-filters a[href*='status=invited']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let invited = rows(&browser).await;
+    assert_eq!(invited.len(), 2, "{invited:?}");
+    assert!(invited.contains(&"ivan".to_string()) && invited.contains(&dora.person.id));
+    assert_eq!(
+        css(&browser, "nav.pg-filters a[aria-current=page]")
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "Invited"
+    );
+    shots.take(&browser, "filter-invited").await;
+
+    // Search across all statuses.
+    css(&browser, "nav.pg-filters a[href$='organization-users']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let search = css(&browser, "#pg-q").await;
+    search.send_keys("CAROL").await.unwrap();
+    search
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    assert_eq!(rows(&browser).await, ["carol"]);
+    shots.take(&browser, "search").await;
+    css(&browser, "form.pg-search a")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // Bulk revoke two users.
+    for person in ["bob", "carol"] {
+        css(&browser, &format!("{} input[name=target]", row(person)))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+    css(&browser, "#pg-bulk-action")
+        .await
+        .select_by_value("revoke")
+        .await
+        .unwrap();
+    shots.take(&browser, "bulk-selected").await;
+    css(&browser, "#pg-bulk-apply").await.click().await.unwrap();
+    assert_eq!(text(&browser, ".pg-summary").await, "2 of 2 done.");
+    let results = text(&browser, "table.pg-results").await;
+    assert!(
+        results.contains("Bob Buyer") && results.contains("Carol Unlimited"),
+        "{results}"
+    );
+    shots.take(&browser, "bulk-results").await;
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Revoked);
+    assert_eq!(status_of(&site, "carol").await, AccountStatus::Revoked);
+
+    // Reinstate one.
+    css(&browser, "main p a").await.click().await.unwrap();
+    css(
+        &browser,
+        &format!("{} button.pg-step-reinstate", row("bob")),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    assert_eq!(notice(&browser).await, "The user was reinstated.");
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Active);
+    shots.take(&browser, "reinstated").await;
+
+    // Remove one, after a confirmation.
+    css(&browser, &format!("{} a.pg-danger", row("carol")))
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "main h2").await, "Remove Carol Unlimited?");
+    assert_eq!(
+        status_of(&site, "carol").await,
+        AccountStatus::Revoked,
+        "not yet"
+    );
+    shots.take(&browser, "remove-confirm").await;
+    css(&browser, "button.pg-danger")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(notice(&browser).await, "The user was removed.");
+    assert_eq!(status_of(&site, "carol").await, AccountStatus::Removed);
+    let carol = text(&browser, &row("carol")).await;
+    assert!(carol.contains("Removed"), "{carol}");
+    shots.take(&browser, "removed").await;
+
+    // The audit trail shows what was done, by whom.
+    css(&browser, "nav.pg-nav a[href$='/audit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let audit = text(&browser, "main table").await;
+    for action in ["addUser", "revokeUser", "reinstateUser", "removeUser"] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
+    assert!(audit.contains("customer:alice"));
+    shots.take(&browser, "audit").await;
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_edit_shows_the_conflict_and_keeps_what_was_typed() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let mut shots = Shots::new("stale_edit");
+    sign_in(&site, &browser, "alice").await;
+    let edit = format!("{}{PREFIX}/users/bob", site.base);
+    // Tab one opens the form.
+    browser.goto(&edit).await.unwrap();
+    let first = browser.window().await.unwrap();
+    // Tab two opens it too, and saves a new limit.
+    let second = browser.new_window(true).await.unwrap().handle;
+    browser.switch_to_window(second).await.unwrap();
+    browser.goto(&edit).await.unwrap();
+    let limit = css(&browser, "#pg-limit").await;
+    limit.clear().await.unwrap();
+    limit.send_keys("60000").await.unwrap();
+    css(&browser, "button.pg-primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(notice(&browser).await, "The changes were saved.");
+    shots.take(&browser, "second-tab-saved").await;
+    // Back in tab one, the older form.
+    browser.switch_to_window(first).await.unwrap();
+    let limit = css(&browser, "#pg-limit").await;
+    assert_eq!(limit.prop("value").await.unwrap().as_deref(), Some("50000"));
+    limit.clear().await.unwrap();
+    limit.send_keys("70000").await.unwrap();
+    css(&browser, "button.pg-primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let message = alert(&browser).await;
+    assert!(
+        message.contains("Someone else changed this user"),
+        "{message}"
+    );
+    assert_eq!(
+        css(&browser, "#pg-limit")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("70000"),
+        "what was typed is kept"
+    );
+    shots.take(&browser, "conflict").await;
+    let bob = site
+        .gate
+        .directory()
+        .get_account("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        bob.membership.unwrap().spending_limit,
+        Some(60000),
+        "tab two's change stands"
+    );
+    // Saving again now applies the typed value knowingly.
+    css(&browser, "button.pg-primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(notice(&browser).await, "The changes were saved.");
+    let bob = site
+        .gate
+        .directory()
+        .get_account("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.membership.unwrap().spending_limit, Some(70000));
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_organizations_admin_and_a_buyer_get_no_data_and_a_revoked_admin_is_signed_out() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let mut shots = Shots::new("access");
+
+    // Globex's administrator sees Globex only, and nothing of Acme's users.
+    let gina = driver.browser().await;
+    sign_in(&site, &gina, "gina").await;
+    let listed = rows(&gina).await;
+    assert!(listed.contains(&"george".to_string()), "{listed:?}");
+    assert!(!listed.contains(&"bob".to_string()), "{listed:?}");
+    gina.goto(&format!("{}{PREFIX}/users/bob", site.base))
+        .await
+        .unwrap();
+    let body = text(&gina, "main").await;
+    assert!(body.contains("You cannot view this user."), "{body}");
+    let source = gina.source().await.unwrap();
+    assert!(!source.contains("bob@acme.test") && !source.contains("Bob Buyer"));
+    // The same page for a user who does not exist: nothing to tell apart.
+    gina.goto(&format!("{}{PREFIX}/users/nobody", site.base))
+        .await
+        .unwrap();
+    assert_eq!(text(&gina, "main").await, body);
+    gina.goto(&format!("{}{PREFIX}/users/bob/remove?version=1", site.base))
+        .await
+        .unwrap();
+    assert_eq!(text(&gina, "main").await, body);
+    shots.take(&gina, "other-organization").await;
+
+    // A buyer gets no page.
+    let george = driver.browser().await;
+    sign_in(&site, &george, "george").await;
+    let body = text(&george, "main").await;
+    assert!(body.contains("No access"), "{body}");
+    assert!(rows(&george).await.is_empty());
+    assert!(!george.source().await.unwrap().contains("gina@globex.test"));
+    shots.take(&george, "buyer").await;
+
+    // Gail revokes Gina; Gina's next click signs her out.
+    gina.goto(&format!("{}{PREFIX}", site.base)).await.unwrap();
+    let gail = driver.browser().await;
+    sign_in(&site, &gail, "gail").await;
+    css(&gail, &format!("{} button.pg-step-revoke", row("gina")))
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(notice(&gail).await, "The user's access was revoked.");
+    css(&gina, "nav.pg-filters a[href*='status=active']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let body = text(&gina, "main").await;
+    assert!(body.contains("Sign in to manage"), "{body}");
+    assert!(rows(&gina).await.is_empty());
+    shots.take(&gina, "revoked-signed-out").await;
+    for b in [gina, george, gail] {
+        b.close().await.unwrap();
+    }
+}
+
+/// Presses `key` wherever the focus is, as a keyboard would.
+async fn press(browser: &Client, key: Key) {
+    let key = char::from(key);
+    browser
+        .perform_actions(
+            KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key }),
+        )
+        .await
+        .unwrap();
+}
+
+/// What the focused element is called for a screen reader (its
+/// `aria-label`, its label, or its text), and whether its focus is drawn.
+async fn focused(browser: &Client) -> (String, bool) {
+    let value = browser
+        .execute(
+            r#"const e = document.activeElement;
+               const label = e.getAttribute('aria-label')
+                 || (e.labels && e.labels.length ? e.labels[0].textContent : '')
+                 || e.textContent || e.value || '';
+               const style = getComputedStyle(e);
+               return [label.trim(), style.outlineStyle !== 'none' && style.outlineWidth !== '0px'];"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    (
+        value[0].as_str().unwrap().to_string(),
+        value[1].as_bool().unwrap(),
+    )
+}
+
+/// Tabs forward until the focused element is called `name`; every stop on
+/// the way must have a name and a visible focus.
+async fn tab_to(browser: &Client, name: &str) -> Vec<String> {
+    let mut stops = Vec::new();
+    for _ in 0..120 {
+        press(browser, Key::Tab).await;
+        let (label, drawn) = focused(browser).await;
+        assert!(
+            !label.is_empty(),
+            "a focus stop without a name after {stops:?}"
+        );
+        assert!(drawn, "`{label}` shows no focus");
+        stops.push(label.clone());
+        if label == name {
+            return stops;
+        }
+    }
+    panic!("`{name}` is not reachable with Tab: {stops:?}");
+}
+
+#[tokio::test]
+async fn an_administrator_works_with_the_keyboard_alone() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let mut shots = Shots::new("keyboard");
+    sign_in(&site, &browser, "alice").await;
+    // The first stop skips to the users.
+    press(&browser, Key::Tab).await;
+    assert_eq!(focused(&browser).await.0, "Skip to the users");
+    shots.take(&browser, "skip-link").await;
+    press(&browser, Key::Enter).await;
+    // Filters, search and sorting come before the rows, in reading order.
+    let stops = tab_to(&browser, "Revoke Bob Buyer").await;
+    let position = |name: &str| stops.iter().position(|s| s == name);
+    assert!(position("Invited") < position("Search by name, email or company"));
+    assert!(position("Sort by Name").is_some(), "{stops:?}");
+    assert!(position("Select Bob Buyer") < position("Revoke Bob Buyer"));
+    shots.take(&browser, "revoke-focused").await;
+    press(&browser, Key::Enter).await;
+    assert_eq!(notice(&browser).await, "The user's access was revoked.");
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Revoked);
+    shots.take(&browser, "revoked").await;
+    // Edit Carol's limit with the keyboard.
+    tab_to(&browser, "Edit Carol Unlimited").await;
+    press(&browser, Key::Enter).await;
+    tab_to(&browser, "Spending limit").await;
+    browser
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("12345")
+        .await
+        .unwrap();
+    tab_to(&browser, "Save").await;
+    shots.take(&browser, "save-focused").await;
+    press(&browser, Key::Enter).await;
+    assert_eq!(notice(&browser).await, "The changes were saved.");
+    let carol = site
+        .gate
+        .directory()
+        .get_account("carol")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(carol.membership.unwrap().spending_limit, Some(12345));
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_action_works_without_javascript() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser_without_script().await;
+    let mut shots = Shots::new("no_script");
+    sign_in(&site, &browser, "alice").await;
+    // The select-all box needs script, and stays hidden without it.
+    assert!(
+        !css(&browser, "#pg-select-all")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    for person in ["bob", "ivan"] {
+        css(&browser, &format!("{} input[name=target]", row(person)))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+    css(&browser, "#pg-bulk-action")
+        .await
+        .select_by_value("remove")
+        .await
+        .unwrap();
+    css(&browser, "#pg-bulk-apply").await.click().await.unwrap();
+    assert_eq!(text(&browser, "main h2").await, "Remove 2 users?");
+    shots.take(&browser, "bulk-remove-confirm").await;
+    css(&browser, "button.pg-danger")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, ".pg-summary").await, "2 of 2 done.");
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Removed);
+    assert_eq!(status_of(&site, "ivan").await, AccountStatus::Removed);
+    shots.take(&browser, "bulk-removed").await;
+    // Re-invite is rate-limited: a fresh invitation shows how long to wait.
+    css(&browser, "nav.pg-nav a[href$='/bulk-add']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&browser, "#pg-addresses")
+        .await
+        .send_keys("Erin Example <erin@acme.test>\nfrank@acme.test, Frank Fox\nnot-an-address\nalice@acme.test")
+        .await
+        .unwrap();
+    css(&browser, "button.pg-primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, ".pg-summary").await, "2 of 4 done.");
+    let results = text(&browser, "table.pg-results").await;
+    assert!(
+        results.contains("not-an-address") && results.contains("Not done"),
+        "{results}"
+    );
+    shots.take(&browser, "bulk-add-results").await;
+    css(&browser, "main p a").await.click().await.unwrap();
+    let erin = site
+        .gate
+        .directory()
+        .find_account_by_email("erin@acme.test")
+        .await
+        .unwrap()
+        .expect("added");
+    assert_eq!(erin.person.name, "Erin Example");
+    css(
+        &browser,
+        &format!("{} button.pg-step-reinvite", row(&erin.person.id)),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    let message = alert(&browser).await;
+    assert!(
+        message.contains("less than 5 minutes ago") && message.contains("seconds"),
+        "{message}"
+    );
+    shots.take(&browser, "reinvite-limited").await;
+    // Sign out: the page then offers sign-in, and shows no data.
+    css(&browser, "form.pg-signout button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .goto(&format!("{}{PREFIX}", site.base))
+        .await
+        .unwrap();
+    assert!(text(&browser, "main").await.contains("Sign in to manage"));
+    assert!(rows(&browser).await.is_empty());
+    browser.close().await.unwrap();
+}
