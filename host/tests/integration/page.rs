@@ -37,6 +37,12 @@ impl Drop for Site {
 /// The host on the sample directory with sign-in through the test
 /// provider and the page at its default prefix.
 async fn site() -> Site {
+    site_with(page::PageConfig::default()).await
+}
+
+/// [`site`] with the page as `config` says.
+async fn site_with(config: page::PageConfig) -> Site {
+    let page_config = config;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let provider = start_provider(&[format!("{base}/v1/signin/test/callback")]);
@@ -59,7 +65,7 @@ async fn site() -> Site {
         gate.clone(),
         None,
         Some(Arc::new(sign_in)),
-        Some(page::PageConfig::default()),
+        Some(page_config),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server::serve_router(listener, router, async {
@@ -721,4 +727,138 @@ async fn every_action_works_without_javascript() {
     assert!(text(&browser, "main").await.contains("Sign in to manage"));
     assert!(rows(&browser).await.is_empty());
     browser.close().await.unwrap();
+}
+
+/// The session cookie the browser holds, as a `Cookie` header value.
+async fn session_cookie(browser: &Client) -> String {
+    let cookie = browser.get_named_cookie("pg_session").await.unwrap();
+    format!("pg_session={}", cookie.value())
+}
+
+#[tokio::test]
+async fn a_change_without_the_sessions_csrf_token_is_refused_and_changes_nothing() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    sign_in(&site, &browser, "alice").await;
+    let cookie = session_cookie(&browser).await;
+    let version = common::version(site.gate.directory().as_ref(), "bob").await;
+    let http = reqwest::Client::new();
+    for csrf in ["", "not-the-token"] {
+        let res = http
+            .post(format!("{}{PREFIX}/users/bob/revoke", site.base))
+            .header("cookie", &cookie)
+            .form(&[("version", version.to_string()), ("csrf", csrf.to_string())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "csrf `{csrf}`");
+        assert!(res.text().await.unwrap().contains("This form has expired"));
+    }
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Active);
+    // The token from the page's own form works.
+    let csrf = css(&browser, "input[name=csrf]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let res = http
+        .post(format!("{}{PREFIX}/users/bob/revoke", site.base))
+        .header("cookie", &cookie)
+        .form(&[("version", version.to_string()), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "followed to the list");
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Revoked);
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_session_the_page_offers_sign_in_and_no_data() {
+    let site = site().await;
+    let http = reqwest::Client::new();
+    let res = http
+        .get(format!("{}{PREFIX}", site.base))
+        .header("cookie", "pg_session=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let headers = res.headers().clone();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'self'")
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "an unknown session's cookie is cleared"
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("/v1/signin/test/login?return_to=%2Faccount%2Forganization-users"),
+        "{body}"
+    );
+    assert!(!body.contains("@acme.test"));
+    // A change without a session changes nothing either.
+    let res = http
+        .post(format!("{}{PREFIX}/users/bob/revoke", site.base))
+        .form(&[("version", "1"), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Active);
+}
+
+#[tokio::test]
+async fn a_second_locale_and_a_theme_need_no_code_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("de")).unwrap();
+    std::fs::write(
+        dir.path().join("de/page.ftl"),
+        "signed-out-title = Anmelden\nsigned-out-explain = Melden Sie sich an, um die Benutzer Ihrer Organisation zu verwalten.\n",
+    )
+    .unwrap();
+    let theme = dir.path().join("theme.css");
+    std::fs::write(&theme, ":root { --pg-accent: #5b2a86; }\n").unwrap();
+    let config = page::PageConfig::load("/b2b/users", Some(dir.path()), Some(&theme)).unwrap();
+    let site = site_with(config).await;
+    let http = reqwest::Client::new();
+    let page = |lang: &'static str| {
+        http.get(format!("{}/b2b/users", site.base))
+            .header("accept-language", lang)
+            .send()
+    };
+    let german = page("de-CH, en;q=0.5").await.unwrap().text().await.unwrap();
+    assert!(german.contains(r#"<html lang="de">"#), "{german}");
+    assert!(german.contains("Melden Sie sich an"));
+    assert!(
+        german.contains("Sign in with test"),
+        "English where German has no message"
+    );
+    assert!(german.contains(r#"href="/b2b/users/assets/theme.css""#));
+    let english = page("fr").await.unwrap().text().await.unwrap();
+    assert!(english.contains("Sign in to manage your organization"));
+    let css = http
+        .get(format!("{}/b2b/users/assets/theme.css", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(css.text().await.unwrap().contains("#5b2a86"));
+    // The default prefix is not served when another is configured.
+    let res = http
+        .get(format!("{}{PREFIX}", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }

@@ -504,3 +504,77 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 /// The shared state when the page is served.
 pub(crate) type SharedPage = Arc<PageConfig>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `--pg-*` colours the stylesheet declares, as RGB.
+    fn colours() -> std::collections::HashMap<String, [f64; 3]> {
+        STYLESHEET
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.trim().strip_prefix("--pg-")?.split_once(':')?;
+                let hex = value.trim().trim_end_matches(';').strip_prefix('#')?;
+                let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok().map(f64::from);
+                Some((name.to_string(), [channel(0)?, channel(2)?, channel(4)?]))
+            })
+            .collect()
+    }
+
+    /// WCAG 2 contrast ratio of two sRGB colours.
+    fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let luminance = |c: [f64; 3]| {
+            let linear = |v: f64| {
+                let v = v / 255.0;
+                if v <= 0.04045 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * linear(c[0]) + 0.7152 * linear(c[1]) + 0.0722 * linear(c[2])
+        };
+        let (l1, l2) = (luminance(a), luminance(b));
+        (l1.max(l2) + 0.05) / (l1.min(l2) + 0.05)
+    }
+
+    #[test]
+    fn every_text_and_background_pair_meets_wcag_aa() {
+        let c = colours();
+        let pairs = [
+            ("text", "background"),
+            ("text", "surface"),
+            ("muted", "background"),
+            ("muted", "surface"),
+            ("accent", "background"),
+            ("accent-text", "accent"),
+            ("danger", "background"),
+            ("danger-text", "danger"),
+            ("status-invited", "status-invited-bg"),
+            ("status-active", "status-active-bg"),
+            ("status-revoked", "status-revoked-bg"),
+            ("status-removed", "status-removed-bg"),
+        ];
+        for (fg, bg) in pairs {
+            let ratio = contrast(c[fg], c[bg]);
+            assert!(ratio >= 4.5, "--pg-{fg} on --pg-{bg}: {ratio:.2} < 4.5");
+        }
+        // The focus ring against the page (non-text contrast, 3:1).
+        assert!(contrast(c["focus"], c["background"]) >= 3.0);
+        // The check itself: black on white is 21:1.
+        assert!((contrast([0.0; 3], [255.0; 3]) - 21.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_prefix_must_be_a_plain_path_outside_the_api() {
+        assert_eq!(
+            PageConfig::load("/b2b/users/", None, None).unwrap().prefix,
+            "/b2b/users"
+        );
+        for bad in ["b2b", "/v1/users", "/a b", "/x?y", ""] {
+            let err = PageConfig::load(bad, None, None).err().unwrap().to_string();
+            assert!(err.contains("page prefix"), "{bad}: {err}");
+        }
+    }
+}
