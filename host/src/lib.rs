@@ -18,8 +18,10 @@
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under.
 //! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
-//!   test files.
-//! - [`server`]: the HTTP API of `partnergate serve`, one concern a file.
+//!   test files; [`verify`]: proving what a set allows (`policy diff`,
+//!   `policy check`) with Cedar's symbolic compiler.
+//! - [`server`]: the HTTP API of `partnergate serve`, one concern a file,
+//!   and the Organization users page (`server::page`).
 #![deny(missing_docs)]
 
 pub mod app;
@@ -42,6 +44,7 @@ mod pool;
 pub mod runtime;
 pub mod server;
 pub mod state;
+pub mod verify;
 
 pub use error::{Error, Fault, Problem};
 pub use gate::{

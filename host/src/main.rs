@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use partnergate::config::{HostOptions, ServeOptions};
 use partnergate::policies::PolicySource;
+use partnergate::verify::check::Outcome;
+use partnergate::verify::{PolicyDir, Solver};
 use partnergate::{AuthorizeRequest, Error, policy_tests};
 
 #[derive(Parser)]
@@ -44,7 +46,7 @@ enum Command {
         #[command(flatten)]
         host: HostOptions,
     },
-    /// Policy work: validate and test a policy directory.
+    /// Policy work: validate, test, compare and prove policy directories.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
@@ -61,6 +63,32 @@ enum PolicyCommand {
         dir: PathBuf,
         #[command(flatten)]
         host: HostOptions,
+    },
+    /// Compare two policy directories: the policies added, removed and
+    /// changed, and for every request environment whether the new set is
+    /// equivalent, more or less permissive, with counterexamples (needs the
+    /// cvc5 solver; without it only the textual comparison). Exits 0 when
+    /// nothing became more permissive (or with --allow-more), 1 when
+    /// something did, 2 when no comparison could be made.
+    Diff {
+        /// The policy directory in use.
+        old: PathBuf,
+        /// The candidate.
+        new: PathBuf,
+        /// Exit 0 even when the new set allows more.
+        #[arg(long)]
+        allow_more: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove the properties in `<DIR>/properties.json` for every request
+    /// (needs the cvc5 solver); print each violation's counterexample.
+    /// Exits 0 when all hold, 1 on a violation, 2 when it could not check.
+    Check {
+        /// The policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
     },
     /// Run the policy tests in `<DIR>/tests/*.json` against `<DIR>`; exit 1
     /// on any failure.
@@ -178,6 +206,60 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Policy {
+            command:
+                PolicyCommand::Diff {
+                    old,
+                    new,
+                    allow_more,
+                    json,
+                },
+        } => {
+            let (old, new) = (PolicyDir::load(&old)?, PolicyDir::load(&new)?);
+            let diff = partnergate::verify::diff::diff(&old, &new, &Solver::from_env()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&diff)?);
+            } else {
+                print_diff(&diff);
+            }
+            Ok(match (&diff.semantic, diff.more_permissive()) {
+                (None, _) => ExitCode::from(2),
+                (Some(_), true) if !allow_more => ExitCode::from(1),
+                _ => ExitCode::SUCCESS,
+            })
+        }
+        Command::Policy {
+            command: PolicyCommand::Check { dir },
+        } => {
+            let policies = PolicyDir::load(&dir)?;
+            let properties = partnergate::verify::check::read(&dir)?;
+            let outcomes =
+                partnergate::verify::check::check(&policies, &properties, &Solver::from_env())
+                    .await?;
+            let mut violated = 0;
+            for (property, outcome) in properties.properties.iter().zip(&outcomes) {
+                match outcome {
+                    Outcome::Holds => println!("holds      {}", property.name),
+                    Outcome::NotApplicable(opt_in) => println!(
+                        "n/a        {} (the opt-in policy `{opt_in}` is on)",
+                        property.name
+                    ),
+                    Outcome::Violated(examples) => {
+                        violated += 1;
+                        println!("VIOLATED   {}", property.name);
+                        for example in examples {
+                            println!("  counterexample: {}", example.replace('\n', "\n    "));
+                        }
+                    }
+                }
+            }
+            println!("{} of {} hold", outcomes.len() - violated, outcomes.len());
+            Ok(if violated == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Policy {
             command: PolicyCommand::Test { dir, host },
         } => {
             let source = PolicySource::Dir(dir.clone());
@@ -208,6 +290,66 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn print_diff(diff: &partnergate::verify::diff::PolicyDiff) {
+    use partnergate::verify::diff::Relation;
+    let t = &diff.textual;
+    if t.is_empty() {
+        println!("policies: no policy added, removed or changed");
+    }
+    for (what, ids) in [
+        ("added", &t.added),
+        ("removed", &t.removed),
+        ("changed", &t.changed),
+    ] {
+        for id in ids {
+            println!("policy {what:<8} {id}");
+        }
+    }
+    if diff.schema_changed {
+        println!("schema changed: both sets are compared under the new schema");
+    }
+    let Some(environments) = &diff.semantic else {
+        println!(
+            "no semantic comparison: {}",
+            diff.semantic_unavailable.as_deref().unwrap_or("unknown")
+        );
+        return;
+    };
+    let mut equivalent = 0;
+    for e in environments {
+        let relation = match e.relation {
+            Relation::Equivalent => {
+                equivalent += 1;
+                continue;
+            }
+            Relation::MorePermissive => "MORE PERMISSIVE",
+            Relation::LessPermissive => "less permissive",
+            Relation::Both => "MORE AND LESS PERMISSIVE",
+        };
+        println!(
+            "\n{} × {} × {}: {relation}",
+            e.principal, e.action, e.resource
+        );
+        if let Some(example) = &e.newly_allowed {
+            println!(
+                "  now allowed, denied before:\n    {}",
+                example.replace('\n', "\n    ")
+            );
+        }
+        if let Some(example) = &e.newly_denied {
+            println!(
+                "  now denied, allowed before:\n    {}",
+                example.replace('\n', "\n    ")
+            );
+        }
+    }
+    println!(
+        "\n{} request environments: {equivalent} equivalent, {} changed",
+        environments.len(),
+        environments.len() - equivalent
+    );
 }
 
 fn display_problem(dir: &std::path::Path, p: &partnergate::Problem) -> String {

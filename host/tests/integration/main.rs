@@ -16,5 +16,6 @@ mod oidc;
 mod org_users;
 mod page;
 mod policy_files;
+mod policy_verify;
 mod sign_in;
 mod smtp;
