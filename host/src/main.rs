@@ -82,6 +82,17 @@ enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Format every `*.cedar` file of a policy directory with Cedar's
+    /// formatter; with --check, change nothing and exit 1 when a file is not
+    /// formatted.
+    Fmt {
+        /// The policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// Only report the files that are not formatted.
+        #[arg(long)]
+        check: bool,
+    },
     /// Prove the properties in `<DIR>/properties.json` for every request
     /// (needs the cvc5 solver); print each violation's counterexample.
     /// Exits 0 when all hold, 1 on a violation, 2 when it could not check.
@@ -225,6 +236,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, _) => ExitCode::from(2),
                 (Some(_), true) if !allow_more => ExitCode::from(1),
                 _ => ExitCode::SUCCESS,
+            })
+        }
+        Command::Policy {
+            command: PolicyCommand::Fmt { dir, check },
+        } => {
+            let files = partnergate::verify::format::format_dir(&dir, !check)?;
+            let changed: Vec<_> = files.iter().filter(|f| f.changed).collect();
+            for file in &changed {
+                let verb = if check { "not formatted" } else { "formatted" };
+                println!("{verb}: {}", file.file.display());
+            }
+            if changed.is_empty() {
+                println!("{} file(s) already formatted", files.len());
+            }
+            Ok(if check && !changed.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
             })
         }
         Command::Policy {

@@ -10,7 +10,8 @@
 //! - this module: loading a policy directory exactly as the plugin does,
 //!   the solver, the request environments;
 //! - [`diff`]: textual and semantic differences of two sets;
-//! - [`check`]: properties written as data, proved for one set.
+//! - [`check`]: properties written as data, proved for one set;
+//! - [`format`]: Cedar's formatter over a directory (`policy fmt`).
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ use crate::policies::PolicySource;
 
 pub mod check;
 pub mod diff;
+pub mod format;
 
 /// The environment variable naming the cvc5 executable (symcc's own).
 pub const SOLVER_VARIABLE: &str = "CVC5";

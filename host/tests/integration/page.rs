@@ -130,6 +130,47 @@ async fn css(browser: &Client, selector: &str) -> Element {
         .unwrap_or_else(|e| panic!("`{selector}`: {e}"))
 }
 
+/// Marks the page shown now, so that [`navigated`] can tell a new one.
+async fn mark(browser: &Client) {
+    browser
+        .execute("window.__pgOld = true;", vec![])
+        .await
+        .unwrap();
+}
+
+/// Waits until the marked page was replaced and the new one has loaded:
+/// a form's submission is not over when its click returns.
+async fn navigated(browser: &Client) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let done = browser
+            .execute(
+                "return !window.__pgOld && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if done {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new page within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Clicks `selector` (a link or a submit button) and waits for the page it
+/// leads to.
+async fn follow(browser: &Client, selector: &str) {
+    mark(browser).await;
+    css(browser, selector).await.click().await.unwrap();
+    navigated(browser).await;
+}
+
 async fn text(browser: &Client, selector: &str) -> String {
     css(browser, selector).await.text().await.unwrap()
 }
@@ -205,11 +246,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     shots.take(&browser, "list").await;
 
     // Add a user.
-    css(&browser, "nav.pg-nav a[href$='/new']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "nav.pg-nav a[href$='/new']").await;
     css(&browser, "#pg-email")
         .await
         .send_keys("dora@acme.test")
@@ -231,11 +268,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
         .await
         .unwrap();
     shots.take(&browser, "add-form").await;
-    css(&browser, "button[type=submit].pg-primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button[type=submit].pg-primary").await;
     assert_eq!(notice(&browser).await, "The user was added and invited.");
     let dora = site
         .gate
@@ -265,11 +298,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     shots.take(&browser, "added").await;
 
     // Filter: the invited users only.
-    css(&browser, "nav.pg-filters a[href*='status=invited']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "nav.pg-filters a[href*='status=invited']").await;
     let invited = rows(&browser).await;
     assert_eq!(invited.len(), 2, "{invited:?}");
     assert!(invited.contains(&"ivan".to_string()) && invited.contains(&dora.person.id));
@@ -284,24 +313,18 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     shots.take(&browser, "filter-invited").await;
 
     // Search across all statuses.
-    css(&browser, "nav.pg-filters a[href$='organization-users']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "nav.pg-filters a[href$='organization-users']").await;
     let search = css(&browser, "#pg-q").await;
     search.send_keys("CAROL").await.unwrap();
+    mark(&browser).await;
     search
         .send_keys(&char::from(Key::Enter).to_string())
         .await
         .unwrap();
+    navigated(&browser).await;
     assert_eq!(rows(&browser).await, ["carol"]);
     shots.take(&browser, "search").await;
-    css(&browser, "form.pg-search a")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "form.pg-search a").await;
 
     // Bulk revoke two users.
     for person in ["bob", "carol"] {
@@ -317,7 +340,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
         .await
         .unwrap();
     shots.take(&browser, "bulk-selected").await;
-    css(&browser, "#pg-bulk-apply").await.click().await.unwrap();
+    follow(&browser, "#pg-bulk-apply").await;
     assert_eq!(text(&browser, ".pg-summary").await, "2 of 2 done.");
     let results = text(&browser, "table.pg-results").await;
     assert!(
@@ -329,25 +352,18 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     assert_eq!(status_of(&site, "carol").await, AccountStatus::Revoked);
 
     // Reinstate one.
-    css(&browser, "main p a").await.click().await.unwrap();
-    css(
+    follow(&browser, "main p a").await;
+    follow(
         &browser,
         &format!("{} button.pg-step-reinstate", row("bob")),
     )
-    .await
-    .click()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(notice(&browser).await, "The user was reinstated.");
     assert_eq!(status_of(&site, "bob").await, AccountStatus::Active);
     shots.take(&browser, "reinstated").await;
 
     // Remove one, after a confirmation.
-    css(&browser, &format!("{} a.pg-danger", row("carol")))
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, &format!("{} a.pg-danger", row("carol"))).await;
     assert_eq!(text(&browser, "main h2").await, "Remove Carol Unlimited?");
     assert_eq!(
         status_of(&site, "carol").await,
@@ -355,11 +371,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
         "not yet"
     );
     shots.take(&browser, "remove-confirm").await;
-    css(&browser, "button.pg-danger")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button.pg-danger").await;
     assert_eq!(notice(&browser).await, "The user was removed.");
     assert_eq!(status_of(&site, "carol").await, AccountStatus::Removed);
     let carol = text(&browser, &row("carol")).await;
@@ -367,11 +379,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     shots.take(&browser, "removed").await;
 
     // The audit trail shows what was done, by whom.
-    css(&browser, "nav.pg-nav a[href$='/audit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "nav.pg-nav a[href$='/audit']").await;
     let audit = text(&browser, "main table").await;
     for action in ["addUser", "revokeUser", "reinstateUser", "removeUser"] {
         assert!(audit.contains(action), "{action} in {audit}");
@@ -399,11 +407,7 @@ async fn a_stale_edit_shows_the_conflict_and_keeps_what_was_typed() {
     let limit = css(&browser, "#pg-limit").await;
     limit.clear().await.unwrap();
     limit.send_keys("60000").await.unwrap();
-    css(&browser, "button.pg-primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button.pg-primary").await;
     assert_eq!(notice(&browser).await, "The changes were saved.");
     shots.take(&browser, "second-tab-saved").await;
     // Back in tab one, the older form.
@@ -412,11 +416,7 @@ async fn a_stale_edit_shows_the_conflict_and_keeps_what_was_typed() {
     assert_eq!(limit.prop("value").await.unwrap().as_deref(), Some("50000"));
     limit.clear().await.unwrap();
     limit.send_keys("70000").await.unwrap();
-    css(&browser, "button.pg-primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button.pg-primary").await;
     let message = alert(&browser).await;
     assert!(
         message.contains("Someone else changed this user"),
@@ -446,11 +446,7 @@ async fn a_stale_edit_shows_the_conflict_and_keeps_what_was_typed() {
         "tab two's change stands"
     );
     // Saving again now applies the typed value knowingly.
-    css(&browser, "button.pg-primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button.pg-primary").await;
     assert_eq!(notice(&browser).await, "The changes were saved.");
     let bob = site
         .gate
@@ -506,17 +502,9 @@ async fn another_organizations_admin_and_a_buyer_get_no_data_and_a_revoked_admin
     gina.goto(&format!("{}{PREFIX}", site.base)).await.unwrap();
     let gail = driver.browser().await;
     sign_in(&site, &gail, "gail").await;
-    css(&gail, &format!("{} button.pg-step-revoke", row("gina")))
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&gail, &format!("{} button.pg-step-revoke", row("gina"))).await;
     assert_eq!(notice(&gail).await, "The user's access was revoked.");
-    css(&gina, "nav.pg-filters a[href*='status=active']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&gina, "nav.pg-filters a[href*='status=active']").await;
     let body = text(&gina, "main").await;
     assert!(body.contains("Sign in to manage"), "{body}");
     assert!(rows(&gina).await.is_empty());
@@ -591,7 +579,9 @@ async fn an_administrator_works_with_the_keyboard_alone() {
     press(&browser, Key::Tab).await;
     assert_eq!(focused(&browser).await.0, "Skip to the users");
     shots.take(&browser, "skip-link").await;
+    mark(&browser).await;
     press(&browser, Key::Enter).await;
+    navigated(&browser).await;
     // Filters, search and sorting come before the rows, in reading order.
     let stops = tab_to(&browser, "Revoke Bob Buyer").await;
     let position = |name: &str| stops.iter().position(|s| s == name);
@@ -599,13 +589,17 @@ async fn an_administrator_works_with_the_keyboard_alone() {
     assert!(position("Sort by Name").is_some(), "{stops:?}");
     assert!(position("Select Bob Buyer") < position("Revoke Bob Buyer"));
     shots.take(&browser, "revoke-focused").await;
+    mark(&browser).await;
     press(&browser, Key::Enter).await;
+    navigated(&browser).await;
     assert_eq!(notice(&browser).await, "The user's access was revoked.");
     assert_eq!(status_of(&site, "bob").await, AccountStatus::Revoked);
     shots.take(&browser, "revoked").await;
     // Edit Carol's limit with the keyboard.
     tab_to(&browser, "Edit Carol Unlimited").await;
+    mark(&browser).await;
     press(&browser, Key::Enter).await;
+    navigated(&browser).await;
     tab_to(&browser, "Spending limit").await;
     browser
         .active_element()
@@ -616,7 +610,9 @@ async fn an_administrator_works_with_the_keyboard_alone() {
         .unwrap();
     tab_to(&browser, "Save").await;
     shots.take(&browser, "save-focused").await;
+    mark(&browser).await;
     press(&browser, Key::Enter).await;
+    navigated(&browser).await;
     assert_eq!(notice(&browser).await, "The changes were saved.");
     let carol = site
         .gate
@@ -656,34 +652,22 @@ async fn every_action_works_without_javascript() {
         .select_by_value("remove")
         .await
         .unwrap();
-    css(&browser, "#pg-bulk-apply").await.click().await.unwrap();
+    follow(&browser, "#pg-bulk-apply").await;
     assert_eq!(text(&browser, "main h2").await, "Remove 2 users?");
     shots.take(&browser, "bulk-remove-confirm").await;
-    css(&browser, "button.pg-danger")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button.pg-danger").await;
     assert_eq!(text(&browser, ".pg-summary").await, "2 of 2 done.");
     assert_eq!(status_of(&site, "bob").await, AccountStatus::Removed);
     assert_eq!(status_of(&site, "ivan").await, AccountStatus::Removed);
     shots.take(&browser, "bulk-removed").await;
     // Re-invite is rate-limited: a fresh invitation shows how long to wait.
-    css(&browser, "nav.pg-nav a[href$='/bulk-add']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "nav.pg-nav a[href$='/bulk-add']").await;
     css(&browser, "#pg-addresses")
         .await
         .send_keys("Erin Example <erin@acme.test>\nfrank@acme.test, Frank Fox\nnot-an-address\nalice@acme.test")
         .await
         .unwrap();
-    css(&browser, "button.pg-primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "button.pg-primary").await;
     assert_eq!(text(&browser, ".pg-summary").await, "2 of 4 done.");
     let results = text(&browser, "table.pg-results").await;
     assert!(
@@ -691,7 +675,7 @@ async fn every_action_works_without_javascript() {
         "{results}"
     );
     shots.take(&browser, "bulk-add-results").await;
-    css(&browser, "main p a").await.click().await.unwrap();
+    follow(&browser, "main p a").await;
     let erin = site
         .gate
         .directory()
@@ -700,14 +684,11 @@ async fn every_action_works_without_javascript() {
         .unwrap()
         .expect("added");
     assert_eq!(erin.person.name, "Erin Example");
-    css(
+    follow(
         &browser,
         &format!("{} button.pg-step-reinvite", row(&erin.person.id)),
     )
-    .await
-    .click()
-    .await
-    .unwrap();
+    .await;
     let message = alert(&browser).await;
     assert!(
         message.contains("less than 5 minutes ago") && message.contains("seconds"),
@@ -715,11 +696,7 @@ async fn every_action_works_without_javascript() {
     );
     shots.take(&browser, "reinvite-limited").await;
     // Sign out: the page then offers sign-in, and shows no data.
-    css(&browser, "form.pg-signout button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    follow(&browser, "form.pg-signout button").await;
     browser
         .goto(&format!("{}{PREFIX}", site.base))
         .await

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use partnergate::verify::check::{self, Outcome};
 use partnergate::verify::diff::{self, Relation};
+use partnergate::verify::format;
 use partnergate::verify::{PolicyDir, Solver};
 use partnergate_testkit::{policies_dir, repo_root};
 
@@ -216,5 +217,60 @@ async fn the_opt_in_admin_policy_makes_the_staff_only_property_not_apply() {
     assert_eq!(
         outcomes[2],
         Outcome::NotApplicable("org-admin-designates-admins".into())
+    );
+}
+
+#[test]
+fn the_default_policies_are_formatted_and_fmt_fixes_a_file_that_is_not() {
+    let defaults = format::format_dir(&policies_dir(), false).unwrap();
+    assert!(defaults.len() >= 4);
+    assert!(
+        defaults.iter().all(|f| !f.changed),
+        "run `partnergate policy fmt policies`: {defaults:?}"
+    );
+    let (_tmp, messy) = edited("store.cedar", |text| {
+        text.replacen("permit (", "permit(   ", 1)
+    });
+    let checked = format::format_dir(&messy, false).unwrap();
+    let store = checked
+        .iter()
+        .find(|f| f.file.ends_with("store.cedar"))
+        .unwrap();
+    assert!(store.changed, "--check reports it");
+    let before = std::fs::read_to_string(messy.join("store.cedar")).unwrap();
+    assert!(before.contains("permit(   "), "--check changes nothing");
+    format::format_dir(&messy, true).unwrap();
+    let after = std::fs::read_to_string(messy.join("store.cedar")).unwrap();
+    assert_eq!(
+        after,
+        std::fs::read_to_string(policies_dir().join("store.cedar")).unwrap()
+    );
+    assert!(
+        format::format_dir(&messy, false)
+            .unwrap()
+            .iter()
+            .all(|f| !f.changed)
+    );
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_refused_and_nothing_is_written() {
+    let (_tmp, broken) = edited("users.cedar", |text| {
+        text + "\npermit (principal, action, resource\n"
+    });
+    std::fs::write(
+        broken.join("a.cedar"),
+        "permit(principal,action,resource);\n",
+    )
+    .unwrap();
+    let err = format::format_dir(&broken, true).unwrap_err().to_string();
+    assert!(
+        err.contains("users.cedar") && err.contains("does not parse"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(broken.join("a.cedar")).unwrap(),
+        "permit(principal,action,resource);\n",
+        "no file is written when one does not parse"
     );
 }
