@@ -130,34 +130,38 @@ async fn css(browser: &Client, selector: &str) -> Element {
         .unwrap_or_else(|e| panic!("`{selector}`: {e}"))
 }
 
-/// Marks the page shown now, so that [`navigated`] can tell a new one.
-async fn mark(browser: &Client) {
-    browser
-        .execute("window.__pgOld = true;", vec![])
-        .await
-        .unwrap();
+/// The page shown now, so that [`navigated`] can tell when it is replaced:
+/// a new document has a new address or a root element with a new WebDriver
+/// reference (both work without JavaScript too).
+async fn mark(browser: &Client) -> (String, Option<String>) {
+    (address(browser).await, root(browser).await)
 }
 
-/// Waits until the marked page was replaced and the new one has loaded:
-/// a form's submission is not over when its click returns.
-async fn navigated(browser: &Client) {
+async fn address(browser: &Client) -> String {
+    browser
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
+async fn root(browser: &Client) -> Option<String> {
+    let html = browser.find(Locator::Css("html")).await.ok()?;
+    Some(html.element_id().to_string())
+}
+
+/// Waits until the marked page was replaced: a form's submission is not
+/// over when its click returns.
+async fn navigated(browser: &Client, page: (String, Option<String>)) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let done = browser
-            .execute(
-                "return !window.__pgOld && document.readyState === 'complete';",
-                vec![],
-            )
-            .await
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        if done {
+        let (now, root) = mark(browser).await;
+        if root.is_some() && (now != page.0 || root != page.1) {
             return;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no new page within 20 s"
+            "no new page within 20 s: still at {now}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -166,9 +170,9 @@ async fn navigated(browser: &Client) {
 /// Clicks `selector` (a link or a submit button) and waits for the page it
 /// leads to.
 async fn follow(browser: &Client, selector: &str) {
-    mark(browser).await;
+    let page = mark(browser).await;
     css(browser, selector).await.click().await.unwrap();
-    navigated(browser).await;
+    navigated(browser, page).await;
 }
 
 async fn text(browser: &Client, selector: &str) -> String {
@@ -316,12 +320,12 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     follow(&browser, "nav.pg-filters a[href$='organization-users']").await;
     let search = css(&browser, "#pg-q").await;
     search.send_keys("CAROL").await.unwrap();
-    mark(&browser).await;
+    let page = mark(&browser).await;
     search
         .send_keys(&char::from(Key::Enter).to_string())
         .await
         .unwrap();
-    navigated(&browser).await;
+    navigated(&browser, page).await;
     assert_eq!(rows(&browser).await, ["carol"]);
     shots.take(&browser, "search").await;
     follow(&browser, "form.pg-search a").await;
@@ -579,9 +583,7 @@ async fn an_administrator_works_with_the_keyboard_alone() {
     press(&browser, Key::Tab).await;
     assert_eq!(focused(&browser).await.0, "Skip to the users");
     shots.take(&browser, "skip-link").await;
-    mark(&browser).await;
     press(&browser, Key::Enter).await;
-    navigated(&browser).await;
     // Filters, search and sorting come before the rows, in reading order.
     let stops = tab_to(&browser, "Revoke Bob Buyer").await;
     let position = |name: &str| stops.iter().position(|s| s == name);
@@ -589,17 +591,17 @@ async fn an_administrator_works_with_the_keyboard_alone() {
     assert!(position("Sort by Name").is_some(), "{stops:?}");
     assert!(position("Select Bob Buyer") < position("Revoke Bob Buyer"));
     shots.take(&browser, "revoke-focused").await;
-    mark(&browser).await;
+    let page = mark(&browser).await;
     press(&browser, Key::Enter).await;
-    navigated(&browser).await;
+    navigated(&browser, page).await;
     assert_eq!(notice(&browser).await, "The user's access was revoked.");
     assert_eq!(status_of(&site, "bob").await, AccountStatus::Revoked);
     shots.take(&browser, "revoked").await;
     // Edit Carol's limit with the keyboard.
     tab_to(&browser, "Edit Carol Unlimited").await;
-    mark(&browser).await;
+    let page = mark(&browser).await;
     press(&browser, Key::Enter).await;
-    navigated(&browser).await;
+    navigated(&browser, page).await;
     tab_to(&browser, "Spending limit").await;
     browser
         .active_element()
@@ -610,9 +612,9 @@ async fn an_administrator_works_with_the_keyboard_alone() {
         .unwrap();
     tab_to(&browser, "Save").await;
     shots.take(&browser, "save-focused").await;
-    mark(&browser).await;
+    let page = mark(&browser).await;
     press(&browser, Key::Enter).await;
-    navigated(&browser).await;
+    navigated(&browser, page).await;
     assert_eq!(notice(&browser).await, "The changes were saved.");
     let carol = site
         .gate
@@ -697,6 +699,17 @@ async fn every_action_works_without_javascript() {
     shots.take(&browser, "reinvite-limited").await;
     // Sign out: the page then offers sign-in, and shows no data.
     follow(&browser, "form.pg-signout button").await;
+    // The provider's session ends too: the page goes on to its end-session
+    // address by itself (a meta refresh, which needs no script).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !address(&browser).await.starts_with(&site._provider.issuer) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not sent on to the provider: {}",
+            address(&browser).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     browser
         .goto(&format!("{}{PREFIX}", site.base))
         .await

@@ -205,6 +205,7 @@ impl<'a> Viewer<'a> {
             notice: None,
             error: None,
             theme: self.page.theme_css.is_some(),
+            refresh: None,
             nav: Nav {
                 shown: true,
                 add: nav.0,
@@ -354,6 +355,7 @@ fn message(
             error: None,
             theme: page.theme_css.is_some(),
             nav: Nav::default(),
+            refresh: None,
         },
         heading,
         explain,
@@ -467,8 +469,10 @@ fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
 }
 
-/// Ends the session (and the provider's, when it offers that), then shows
-/// the sign-in page.
+/// Ends the session, then ends the provider's too when it offers that: a
+/// page that goes on to the provider's end-session address by itself (a
+/// redirect from a form would break `form-action 'self'`), with a link
+/// for when it does not; otherwise the sign-in page.
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let viewer = match viewer(&state, &headers).await {
         Ok(v) => v,
@@ -486,12 +490,33 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     }
     let service = state.sign_in.as_ref().expect("a viewer means sign-in");
     let id = session_cookie(&headers).unwrap_or_default();
-    let location = match service.logout(&id).await {
-        Ok(Some(end_session)) => end_session,
-        Ok(None) => viewer.page.prefix.clone(),
+    let mut reply = match service.logout(&id).await {
+        Ok(Some(end_session)) => {
+            let m = viewer.m;
+            let mut view = MessagePage {
+                chrome: Chrome {
+                    m,
+                    prefix: &viewer.page.prefix,
+                    title: m.t("signed-out-done"),
+                    organization: None,
+                    me: None,
+                    csrf: String::new(),
+                    notice: None,
+                    error: None,
+                    theme: viewer.page.theme_css.is_some(),
+                    nav: Nav::default(),
+                    refresh: None,
+                },
+                heading: m.t("signed-out-done"),
+                explain: m.t("sign-out-provider-explain"),
+                links: vec![(end_session.clone(), m.t("sign-out-provider"))],
+            };
+            view.chrome.refresh = Some(end_session);
+            html(StatusCode::OK, view)
+        }
+        Ok(None) => see_other(&viewer.page.prefix),
         Err(err) => return failure(viewer.page, viewer.m, &err),
     };
-    let mut reply = see_other(&location);
     reply.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&format!(

@@ -27,6 +27,8 @@ pub(super) struct Chrome<'a> {
     pub theme: bool,
     /// The navigation.
     pub nav: Nav,
+    /// Where the browser goes on by itself (`<meta http-equiv="refresh">`).
+    pub refresh: Option<String>,
 }
 
 /// Which navigation links show; each only where the policies permit it.
