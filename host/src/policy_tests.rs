@@ -15,6 +15,21 @@
 //! malformed); `policies` and `context` are optional; `directory` is a path
 //! relative to the test file, or an inline directory document.
 //!
+//! A file holding a JSON array instead is in the Cedar CLI's `run-tests`
+//! format, so tests move between tools: each case gives the request in
+//! Cedar's own terms and every entity it needs, and is decided by Cedar
+//! natively on the same validated policy set (the plugin's records are not
+//! involved):
+//!
+//! ```json
+//! [ { "name": "an active buyer browses",
+//!     "request": { "principal": "PartnerGate::Customer::\"bob\"",
+//!                  "action": "PartnerGate::Action::\"browse\"",
+//!                  "resource": "PartnerGate::Store::\"main\"", "context": {} },
+//!     "entities": [ ... Cedar's entities JSON ... ],
+//!     "decision": "allow", "reason": ["active-member-browses"], "num_errors": 0 } ]
+//! ```
+//!
 //! Sign-in's `autoLink` cases name an external identity instead of a
 //! principal (what the ID token and the provider's configuration say):
 //!
@@ -145,6 +160,9 @@ pub async fn run_file(
 ) -> Result<Vec<CaseResult>, Error> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Config(format!("cannot read policy test `{}`: {e}", file.display())))?;
+    if text.trim_start().starts_with('[') {
+        return run_cedar_file(file, &text, policies);
+    }
     let test: TestFile = serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("policy test `{}`: {e}", file.display())))?;
     let seed = match &test.directory {
@@ -271,4 +289,125 @@ async fn decide_link(
         }),
         other => other,
     }
+}
+
+/// One case of the Cedar CLI's `run-tests` format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CedarCase {
+    /// What the case shows.
+    pub name: String,
+    /// The request in Cedar's terms.
+    pub request: CedarRequest,
+    /// Cedar's entities JSON.
+    #[serde(default)]
+    pub entities: serde_json::Value,
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// The ids of the deciding policies.
+    #[serde(default)]
+    pub reason: Vec<String>,
+    /// How many policies errored.
+    #[serde(default)]
+    pub num_errors: usize,
+}
+
+/// A request in Cedar's terms: entity references as `Type::"id"` strings
+/// or `{"type": ..., "id": ...}` objects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CedarRequest {
+    /// The principal.
+    pub principal: serde_json::Value,
+    /// The action.
+    pub action: serde_json::Value,
+    /// The resource.
+    pub resource: serde_json::Value,
+    /// The context object.
+    #[serde(default)]
+    pub context: serde_json::Value,
+}
+
+/// Runs a file in the Cedar CLI's `run-tests` format against `policies`,
+/// decided natively by Cedar.
+fn run_cedar_file(
+    file: &Path,
+    text: &str,
+    policies: &PolicySource,
+) -> Result<Vec<CaseResult>, Error> {
+    let cases: Vec<CedarCase> = serde_json::from_str(text)
+        .map_err(|e| Error::Config(format!("policy test `{}`: {e}", file.display())))?;
+    let set = crate::verify::PolicyDir::from_source(policies)?;
+    Ok(cases
+        .into_iter()
+        .map(|case| CaseResult {
+            file: file.to_path_buf(),
+            failure: decide_cedar(&set, &case).err(),
+            name: case.name,
+        })
+        .collect())
+}
+
+/// `Ok` when Cedar decides `case` as it expects, else what differed.
+fn decide_cedar(set: &crate::verify::PolicyDir, case: &CedarCase) -> Result<(), String> {
+    use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request};
+    let uid = |what: &str, value: &serde_json::Value| -> Result<EntityUid, String> {
+        match value {
+            serde_json::Value::String(text) => text.parse::<EntityUid>().map_err(|e| e.to_string()),
+            other => EntityUid::from_json(other.clone()).map_err(|e| e.to_string()),
+        }
+        .map_err(|e| format!("request `{what}`: {e}"))
+    };
+    let principal = uid("principal", &case.request.principal)?;
+    let action = uid("action", &case.request.action)?;
+    let resource = uid("resource", &case.request.resource)?;
+    let context = match &case.request.context {
+        serde_json::Value::Null => Context::empty(),
+        value => Context::from_json_value(value.clone(), Some((&set.schema, &action)))
+            .map_err(|e| format!("request `context`: {e}"))?,
+    };
+    let request = Request::new(principal, action, resource, context, Some(&set.schema))
+        .map_err(|e| format!("the request does not fit the schema: {e}"))?;
+    let entities = match &case.entities {
+        serde_json::Value::Null => Entities::empty(),
+        value => Entities::from_json_value(value.clone(), Some(&set.schema))
+            .map_err(|e| format!("entities: {e}"))?,
+    };
+    let response = Authorizer::new().is_authorized(&request, &set.policies, &entities);
+    let got = match response.decision() {
+        Decision::Allow => "allow",
+        Decision::Deny => "deny",
+    };
+    let mut reason: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    reason.sort();
+    let mut expected_reason = case.reason.clone();
+    expected_reason.sort();
+    let errors: Vec<String> = response
+        .diagnostics()
+        .errors()
+        .map(ToString::to_string)
+        .collect();
+    if !got.eq_ignore_ascii_case(&case.decision) {
+        return Err(format!(
+            "expected {}, got {got} (reason {reason:?}, errors {errors:?})",
+            case.decision
+        ));
+    }
+    if reason != expected_reason {
+        return Err(format!(
+            "{got} as expected, but the reason is {reason:?} instead of {expected_reason:?}"
+        ));
+    }
+    if errors.len() != case.num_errors {
+        return Err(format!(
+            "{got} as expected, but with {} errors instead of {}: {errors:?}",
+            errors.len(),
+            case.num_errors
+        ));
+    }
+    Ok(())
 }

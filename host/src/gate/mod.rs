@@ -255,7 +255,7 @@ impl Drop for OutboxHandle {
 fn wit_request(request: &AuthorizeRequest) -> Result<access::Request, Error> {
     let context = match &request.context {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::Object(_) => request.context.to_string(),
+        serde_json::Value::Object(_) => whole_numbers(request.context.clone()).to_string(),
         _ => {
             return Err(Error::InvalidRequest(
                 "context must be a JSON object".into(),
@@ -268,6 +268,28 @@ fn wit_request(request: &AuthorizeRequest) -> Result<access::Request, Error> {
         resource: request.resource.clone(),
         context,
     })
+}
+
+/// `value` with every number that is whole and fits a Cedar `Long` written
+/// as an integer: JSON does not tell `12000.0` from `12000` (JSON Schema's
+/// `integer` accepts both), and Cedar has no fractions.
+fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_none() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// The library's answer for the plugin's.
@@ -284,6 +306,25 @@ fn decision_of(
         Err(access::Error::InternalError(m)) => Err(Error::Engine(
             m.unwrap_or_else(|| "plugin internal error".into()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_in_a_context_are_integers_and_fractions_stay() {
+        let context = serde_json::json!({"orderTotal": 51224372.0, "nested": [2.0, 2.5], "n": 7});
+        assert_eq!(
+            whole_numbers(context),
+            serde_json::json!({"orderTotal": 51224372, "nested": [2, 2.5], "n": 7})
+        );
+        assert!(whole_numbers(serde_json::json!(51224372.0)).is_i64());
+        assert_eq!(
+            whole_numbers(serde_json::json!(1e300)),
+            serde_json::json!(1e300)
+        );
     }
 }
 

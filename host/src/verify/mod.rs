@@ -45,7 +45,16 @@ pub struct PolicyDir {
 impl PolicyDir {
     /// Reads and validates `dir`; its problems, located, when it does not.
     pub fn load(dir: &Path) -> Result<Self, Error> {
-        let (schema, files) = PolicySource::Dir(dir.to_path_buf()).read()?;
+        Self::from_source(&PolicySource::Dir(dir.to_path_buf()))
+    }
+
+    /// Reads and validates the policy set at `source`.
+    pub fn from_source(source: &PolicySource) -> Result<Self, Error> {
+        let dir = match source {
+            PolicySource::Dir(dir) => dir.clone(),
+            _ => PathBuf::from(source.describe()),
+        };
+        let (schema, files) = source.read()?;
         let source = |f: crate::bindings::policy::PolicyFile| SourceFile {
             name: f.name,
             text: f.text,
@@ -66,7 +75,7 @@ impl PolicyDir {
             )
         })?;
         Ok(Self {
-            dir: dir.to_path_buf(),
+            dir,
             schema_text: schema.text,
             schema: loaded.schema,
             policies: loaded.policies,

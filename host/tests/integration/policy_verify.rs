@@ -274,3 +274,33 @@ fn a_file_that_does_not_parse_is_refused_and_nothing_is_written() {
         "no file is written when one does not parse"
     );
 }
+
+#[tokio::test]
+async fn cedar_run_tests_files_are_decided_and_a_wrong_expectation_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(policies_dir().join("tests/cedar-format.json")).unwrap();
+    let mut cases: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The revoked buyer's case now expects an allow.
+    cases[2]["decision"] = "allow".into();
+    // The spending-limit case names the wrong deciding policy.
+    cases[1]["reason"] = serde_json::json!(["active-member-orders"]);
+    std::fs::write(tmp.path().join("cedar.json"), cases.to_string()).unwrap();
+    let results = partnergate::policy_tests::run_dir(
+        tmp.path(),
+        &partnergate::policies::PolicySource::Dir(policies_dir()),
+        &partnergate::PluginSource::Embedded,
+        None,
+    )
+    .await
+    .unwrap();
+    let failures: Vec<Option<&str>> = results.iter().map(|r| r.failure.as_deref()).collect();
+    assert_eq!(failures[0], None, "{failures:?}");
+    assert!(
+        failures[1].is_some_and(|f| f.contains("order-within-spending-limit")),
+        "{failures:?}"
+    );
+    assert!(
+        failures[2].is_some_and(|f| f.contains("expected allow, got deny")),
+        "{failures:?}"
+    );
+}
