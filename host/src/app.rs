@@ -25,7 +25,10 @@ pub async fn run(
         .map_err(|e| Error::Config(format!("listener: {e}")))?;
     config.check_address(address)?;
     let page = config.page()?;
-    let gate = config.host.builder().await?.build().await?;
+    let gate = config
+        .observe(config.host.builder().await?)?
+        .build()
+        .await?;
     let outbox = gate.spawn_outbox(config.mailer()?, OUTBOX_POLL);
     let sign_in = config.sign_in(&gate).await?;
     let summary = gate.policy_summary();

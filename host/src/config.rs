@@ -262,6 +262,21 @@ pub struct ServeOptions {
     #[arg(long, env = "PARTNERGATE_NO_PAGE")]
     pub no_page: bool,
 
+    /// A candidate policy directory that decides every request beside the
+    /// set in use without changing any answer; `GET /v1/shadow` reports
+    /// agreements and disagreements.
+    #[arg(long, env = "PARTNERGATE_SHADOW_POLICIES")]
+    pub shadow_policies: Option<PathBuf>,
+
+    /// Write a JSON line per decision of `POST /v1/authorize` to this file
+    /// (appended), or to standard output with `-`.
+    #[arg(long, env = "PARTNERGATE_DECISION_LOG")]
+    pub decision_log: Option<PathBuf>,
+
+    /// The share of decisions the decision log writes, from 0 to 1.
+    #[arg(long, env = "PARTNERGATE_DECISION_LOG_SAMPLE", default_value_t = 1.0)]
+    pub decision_log_sample: f64,
+
     /// Host options.
     #[command(flatten)]
     pub host: HostOptions,
@@ -281,6 +296,43 @@ impl ServeOptions {
         Ok(Some(Arc::new(
             crate::oidc::SignInService::discover(providers, store).await?,
         )))
+    }
+
+    /// `builder` with the shadow policy set and the decision log these
+    /// options name.
+    pub fn observe(
+        &self,
+        mut builder: crate::gate::Builder,
+    ) -> Result<crate::gate::Builder, Error> {
+        if let Some(dir) = &self.shadow_policies {
+            builder = builder.shadow_policies(crate::policies::PolicySource::Dir(dir.clone()));
+        }
+        if let Some(path) = &self.decision_log {
+            if !(0.0..=1.0).contains(&self.decision_log_sample) {
+                return Err(Error::Config(format!(
+                    "--decision-log-sample {}: give a share from 0 to 1",
+                    self.decision_log_sample
+                )));
+            }
+            let sink: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .map_err(|e| {
+                            Error::Config(format!("decision log `{}`: {e}", path.display()))
+                        })?,
+                )
+            };
+            builder = builder.decision_log(crate::telemetry::DecisionLog::new(
+                sink,
+                self.decision_log_sample,
+            ));
+        }
+        Ok(builder)
     }
 
     /// The page as these options configure it; `None` with `--no-page`.

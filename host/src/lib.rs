@@ -20,6 +20,7 @@
 //! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
 //!   test files; [`verify`]: proving what a set allows (`policy diff`,
 //!   `policy check`) with Cedar's symbolic compiler.
+//! - [`telemetry`]: metrics and the decision log.
 //! - [`server`]: the HTTP API of `partnergate serve`, one concern a file,
 //!   and the Organization users page (`server::page`).
 #![deny(missing_docs)]
@@ -44,6 +45,7 @@ mod pool;
 pub mod runtime;
 pub mod server;
 pub mod state;
+pub mod telemetry;
 pub mod verify;
 
 pub use error::{Error, Fault, Problem};

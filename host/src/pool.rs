@@ -220,16 +220,24 @@ impl Pool {
         R: Send,
         F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
     {
-        let _permit = self
-            .running
-            .acquire()
-            .await
-            .map_err(|_| Error::Busy("the pool is shut down".into()))?;
+        let _permit = match self.running.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.services.metrics.waits.inc();
+                self.running
+                    .acquire()
+                    .await
+                    .map_err(|_| Error::Busy("the pool is shut down".into()))?
+            }
+        };
         let bundle = self.bundle();
         let idle = self.idle.lock().expect("idle lock").pop();
         let mut warm = match idle {
             Some(warm) => warm,
-            None => self.instantiate().await?,
+            None => {
+                self.services.metrics.instantiations.inc();
+                self.instantiate().await?
+            }
         };
         if warm.generation != bundle.generation && bundle.generation != 0 {
             warm.arm(timeout);

@@ -24,6 +24,8 @@ pub struct Services {
     pub outbox_ready: Arc<Notify>,
     /// The clock, shared with the plugin as its wall clock.
     pub clock: Clock,
+    /// What the host counts.
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// The data of one plugin instance's store.

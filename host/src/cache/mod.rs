@@ -27,6 +27,12 @@ pub trait StatusCache: Send + Sync + 'static {
     /// What this backend is, for logs.
     fn summary(&self) -> String;
 
+    /// The tier lookups are counted under (`/metrics`): `memory` unless
+    /// the backend says otherwise.
+    fn tier(&self) -> &'static str {
+        "memory"
+    }
+
     /// The cached account of a person.
     async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError>;
 

@@ -11,6 +11,10 @@ pub struct NoCache;
 
 #[async_trait]
 impl StatusCache for NoCache {
+    fn tier(&self) -> &'static str {
+        "none"
+    }
+
     fn summary(&self) -> String {
         "no status cache".into()
     }

@@ -28,6 +28,8 @@ pub struct Builder {
     cache: Option<Arc<dyn StatusCache>>,
     ephemeral: Option<Arc<dyn EphemeralStore>>,
     clock: Clock,
+    decision_log: Option<crate::telemetry::DecisionLog>,
+    shadow: Option<PolicySource>,
 }
 
 impl Default for Builder {
@@ -41,6 +43,8 @@ impl Default for Builder {
             cache: None,
             ephemeral: None,
             clock: Clock::system(),
+            decision_log: None,
+            shadow: None,
         }
     }
 }
@@ -96,8 +100,23 @@ impl Builder {
         self
     }
 
-    /// Compiles (or loads) the plugin, validates the policy set and warms
-    /// one instance. Refuses to start on an invalid policy set.
+    /// Keeps a decision log (JSON lines) of `authorize`.
+    pub fn decision_log(mut self, log: crate::telemetry::DecisionLog) -> Self {
+        self.decision_log = Some(log);
+        self
+    }
+
+    /// Decides every request with the candidate set at `source` too, on
+    /// instances of its own, without changing any answer (see
+    /// [`PartnerGate::shadow_report`]).
+    pub fn shadow_policies(mut self, source: PolicySource) -> Self {
+        self.shadow = Some(source);
+        self
+    }
+
+    /// Compiles (or loads) the plugin, validates the policy set (and the
+    /// shadow set) and warms one instance. Refuses to start on an invalid
+    /// policy set.
     pub async fn build(self) -> Result<PartnerGate, Error> {
         let wasm = match &self.plugin {
             PluginSource::Embedded => PLUGIN_WASM.to_vec(),
@@ -134,6 +153,7 @@ impl Builder {
             cache,
             outbox_ready: Arc::new(Notify::new()),
             clock: self.clock,
+            metrics: Arc::new(crate::telemetry::Metrics::default()),
         };
         tracing::info!(
             directory = services.directory.summary(),
@@ -143,6 +163,15 @@ impl Builder {
             "plugin ready"
         );
         let listings = Arc::new(tokio::sync::Semaphore::new(self.limits.max_listings.max(1)));
+        let shadow = match self.shadow {
+            Some(source) => {
+                let pool = Pool::new(&engine, &component, services.clone(), self.limits.clone())?;
+                let (schema, files) = source.read()?;
+                pool.install(schema, files).await?;
+                Some(Arc::new(super::shadow::Shadow::new(pool, source)))
+            }
+            None => None,
+        };
         let pool = Pool::new(&engine, &component, services.clone(), self.limits)?;
         let (schema, files) = self.policies.read()?;
         pool.install(schema, files).await?;
@@ -153,6 +182,8 @@ impl Builder {
             services,
             ephemeral,
             artifact,
+            decision_log: self.decision_log.map(Arc::new),
+            shadow,
         })
     }
 }

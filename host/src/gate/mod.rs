@@ -53,8 +53,11 @@ pub struct PolicySummary {
 
 mod builder;
 mod call;
+mod shadow;
 mod signin;
 mod users;
+
+pub use shadow::ShadowReport;
 
 pub use builder::Builder;
 
@@ -68,6 +71,10 @@ pub struct PartnerGate {
     services: Services,
     ephemeral: Arc<dyn EphemeralStore>,
     artifact: Artifact,
+    /// The decision log, if one is kept.
+    decision_log: Option<Arc<crate::telemetry::DecisionLog>>,
+    /// The candidate policy set deciding beside this one, if any.
+    shadow: Option<Arc<shadow::Shadow>>,
 }
 
 impl PartnerGate {
@@ -80,18 +87,32 @@ impl PartnerGate {
     /// decision for (bad request, plugin fault, unavailable backend).
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
         let wit = wit_request(request)?;
-        let result = self
-            .pool
-            .run(move |warm| {
-                Box::pin(async move {
-                    warm.plugin
-                        .partnergate_b2b_access()
-                        .call_authorize(&mut warm.store, &wit)
-                        .await
-                })
-            })
-            .await?;
-        decision_of(result)
+        let started = std::time::Instant::now();
+        let answer = decide(&self.pool, wit.clone()).await;
+        let took = started.elapsed();
+        let metrics = &self.services.metrics;
+        match &answer {
+            Ok(decision) => metrics.decided(decision, took),
+            Err(_) => metrics.failed(),
+        }
+        if let Some(log) = &self.decision_log {
+            let version = self.pool.bundle().summary.version.clone();
+            log.write(request, answer.as_ref(), &version, took);
+        }
+        if let (Some(shadow), Ok(live)) = (&self.shadow, &answer) {
+            shadow.compare(request.clone(), wit, live.clone(), metrics.clone());
+        }
+        answer
+    }
+
+    /// What the shadow policy set did since start, if one is configured.
+    pub fn shadow_report(&self) -> Option<ShadowReport> {
+        self.shadow.as_ref().map(|s| s.report())
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn metrics(&self) -> String {
+        self.services.metrics.render(self.pool.idle_count())
     }
 
     /// Decides many requests on one warm instance, in order: for a page that
@@ -160,8 +181,26 @@ impl PartnerGate {
     /// validates; otherwise the current set stays in use and the problems are
     /// returned.
     pub async fn reload_policies(&self) -> Result<PolicySummary, Error> {
-        let (schema, files) = self.policies.read()?;
-        let bundle = self.pool.install(schema, files).await?;
+        if let Some(shadow) = &self.shadow {
+            // The candidate is re-read too; a broken one keeps its old set.
+            let reloaded = match shadow.source.read() {
+                Ok((schema, files)) => shadow.pool.install(schema, files).await.map(|_| ()),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = reloaded {
+                tracing::warn!("the shadow policy set was not reloaded: {err}");
+            }
+        }
+        let installed = match self.policies.read() {
+            Ok((schema, files)) => self.pool.install(schema, files).await,
+            Err(err) => Err(err),
+        };
+        self.services.metrics.reloaded(if installed.is_ok() {
+            "applied"
+        } else {
+            "refused"
+        });
+        let bundle = installed?;
         tracing::info!(
             version = bundle.summary.version,
             source = self.policies.describe(),
@@ -249,6 +288,21 @@ impl Drop for OutboxHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Decides `wit` on a warm instance of `pool`.
+async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
+    let result = pool
+        .run(move |warm| {
+            Box::pin(async move {
+                warm.plugin
+                    .partnergate_b2b_access()
+                    .call_authorize(&mut warm.store, &wit)
+                    .await
+            })
+        })
+        .await?;
+    decision_of(result)
 }
 
 /// The WIT form of `request`; the context must be a JSON object (or null).

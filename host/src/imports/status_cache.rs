@@ -5,7 +5,12 @@ use crate::state::HostState;
 
 impl status_cache::Host for HostState {
     async fn get(&mut self, person_id: String) -> Result<Option<Account>, CacheError> {
-        self.services.cache.get(&person_id).await
+        let found = self.services.cache.get(&person_id).await;
+        if let Ok(found) = &found {
+            let tier = self.services.cache.tier();
+            self.services.metrics.cache_lookup(tier, found.is_some());
+        }
+        found
     }
 
     async fn put(&mut self, value: Account) -> Result<(), CacheError> {
@@ -16,7 +21,12 @@ impl status_cache::Host for HostState {
         &mut self,
         organization_id: String,
     ) -> Result<Option<Organization>, CacheError> {
-        self.services.cache.get_organization(&organization_id).await
+        let found = self.services.cache.get_organization(&organization_id).await;
+        if let Ok(found) = &found {
+            let tier = self.services.cache.tier();
+            self.services.metrics.cache_lookup(tier, found.is_some());
+        }
+        found
     }
 
     async fn put_organization(&mut self, value: Organization) -> Result<(), CacheError> {

@@ -51,6 +51,31 @@ pub(super) async fn policies(State(state): State<AppState>) -> Json<serde_json::
     Json(json!(state.gate.policy_summary()))
 }
 
+/// The shadow policy set's counts since start; 404 without one.
+pub(super) async fn shadow(State(state): State<AppState>) -> Response {
+    match state.gate.shadow_report() {
+        Some(report) => Json(report).into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_shadow_policies",
+            "no shadow policy set is configured: see --shadow-policies",
+        )
+        .into_response(),
+    }
+}
+
+/// The metrics in Prometheus' text format.
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.gate.metrics(),
+    )
+        .into_response()
+}
+
 pub(super) async fn reload(State(state): State<AppState>) -> Response {
     match state.gate.reload_policies().await {
         Ok(summary) => Json(summary).into_response(),

@@ -50,6 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/authorize"),
     ("get", "/v1/policies"),
     ("post", "/v1/policies/reload"),
+    ("get", "/v1/shadow"),
+    ("get", "/metrics"),
     ("get", "/v1/organizations/{organization}/users"),
     ("post", "/v1/organizations/{organization}/users"),
     ("post", "/v1/organizations/{organization}/users/bulk"),
@@ -108,6 +110,8 @@ pub fn router_with(
         .route("/v1/authorize", post(decisions::authorize))
         .route("/v1/policies", get(decisions::policies))
         .route("/v1/policies/reload", post(decisions::reload))
+        .route("/v1/shadow", get(decisions::shadow))
+        .route("/metrics", get(decisions::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -12,6 +12,7 @@ mod differential;
 mod directory;
 mod hostile;
 mod http;
+mod observe;
 mod oidc;
 mod org_users;
 mod page;

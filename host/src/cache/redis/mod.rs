@@ -445,6 +445,10 @@ impl Inner {
 
 #[async_trait]
 impl StatusCache for RedisCache {
+    fn tier(&self) -> &'static str {
+        "redis"
+    }
+
     fn summary(&self) -> String {
         format!(
             "Redis status cache at {} with in-process L1 (node {})",

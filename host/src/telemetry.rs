@@ -1,0 +1,309 @@
+//! What the host tells operators: Prometheus metrics (served at `/metrics`
+//! by `partnergate serve`) and the optional decision log (JSON lines,
+//! sampled). A leaf: it knows decisions and requests, nothing above.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::decision::{AuthorizeRequest, Decision, DecisionKind};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EffectLabels {
+    effect: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyLabels {
+    policy: String,
+    effect: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    tier: String,
+    result: String,
+}
+
+/// The host's metrics.
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<EffectLabels, Counter>,
+    deciding: Family<PolicyLabels, Counter>,
+    failures: Counter,
+    latency: Histogram,
+    reloads: Family<OutcomeLabels, Counter>,
+    shadow: Family<OutcomeLabels, Counter>,
+    cache: Family<CacheLabels, Counter>,
+    idle: Gauge,
+    /// Calls that found no warm instance and started one.
+    pub(crate) instantiations: Counter,
+    /// Calls that waited for one of the running slots.
+    pub(crate) waits: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("partnergate");
+        let decisions = Family::<EffectLabels, Counter>::default();
+        registry.register(
+            "decisions",
+            "Decisions of authorize, by effect",
+            decisions.clone(),
+        );
+        let deciding = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "decision_policies",
+            "Decisions by deciding policy id and effect",
+            deciding.clone(),
+        );
+        let failures = Counter::default();
+        registry.register(
+            "decision_failures",
+            "Requests no decision could be made for (denied)",
+            failures.clone(),
+        );
+        let latency = Histogram::new(exponential_buckets(0.000_005, 2.0, 16));
+        registry.register(
+            "decision_duration_seconds",
+            "Time to decide one request, plugin call included",
+            latency.clone(),
+        );
+        let reloads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "policy_reloads",
+            "Policy set reloads, by outcome",
+            reloads.clone(),
+        );
+        let shadow = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "shadow_decisions",
+            "Decisions of the shadow policy set: agree, disagree or failed",
+            shadow.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Status cache lookups by tier (memory, redis) and result (hit, miss)",
+            cache.clone(),
+        );
+        let idle = Gauge::default();
+        registry.register(
+            "pool_idle_instances",
+            "Warm plugin instances waiting for a call",
+            idle.clone(),
+        );
+        let instantiations = Counter::default();
+        registry.register(
+            "pool_instantiations",
+            "Calls that found no warm instance and started one",
+            instantiations.clone(),
+        );
+        let waits = Counter::default();
+        registry.register(
+            "pool_waits",
+            "Calls that waited because --max-instances were running",
+            waits.clone(),
+        );
+        Self {
+            registry,
+            decisions,
+            deciding,
+            failures,
+            latency,
+            reloads,
+            shadow,
+            cache,
+            idle,
+            instantiations,
+            waits,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one decision of `authorize` and its latency.
+    pub(crate) fn decided(&self, decision: &Decision, took: Duration) {
+        let effect = effect(decision.decision);
+        self.decisions
+            .get_or_create(&EffectLabels {
+                effect: effect.into(),
+            })
+            .inc();
+        for policy in &decision.policies {
+            self.deciding
+                .get_or_create(&PolicyLabels {
+                    policy: policy.clone(),
+                    effect: effect.into(),
+                })
+                .inc();
+        }
+        self.latency.observe(took.as_secs_f64());
+    }
+
+    /// Counts a request no decision could be made for.
+    pub(crate) fn failed(&self) {
+        self.failures.inc();
+    }
+
+    /// Counts a reload: `applied` or `refused`.
+    pub(crate) fn reloaded(&self, outcome: &str) {
+        self.reloads
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a shadow decision: `agree`, `disagree` or `failed`.
+    pub(crate) fn shadowed(&self, outcome: &str) {
+        self.shadow
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a status-cache lookup in `tier` (`memory`, `redis`).
+    pub(crate) fn cache_lookup(&self, tier: &str, hit: bool) {
+        self.cache
+            .get_or_create(&CacheLabels {
+                tier: tier.into(),
+                result: if hit { "hit" } else { "miss" }.into(),
+            })
+            .inc();
+    }
+
+    /// The metrics in Prometheus' text format, with `idle` warm instances.
+    pub fn render(&self, idle: usize) -> String {
+        self.idle.set(idle as i64);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String does not fail");
+        out
+    }
+}
+
+fn effect(kind: DecisionKind) -> &'static str {
+    match kind {
+        DecisionKind::Allow => "allow",
+        DecisionKind::Deny => "deny",
+    }
+}
+
+/// Where the decision log goes, and how much of it.
+pub struct DecisionLog {
+    sink: Mutex<Box<dyn Write + Send>>,
+    /// Every how-manieth decision is written, from `sample`.
+    every: u64,
+    seen: AtomicU64,
+}
+
+impl DecisionLog {
+    /// A log to `sink` of a `sample` (0 to 1) of the decisions: 1 writes
+    /// each, 0.1 one in ten (deterministically, so a test or an audit can
+    /// count on it).
+    pub fn new(sink: Box<dyn Write + Send>, sample: f64) -> Self {
+        let every = if sample <= 0.0 {
+            u64::MAX
+        } else {
+            (1.0 / sample.min(1.0)).round().max(1.0) as u64
+        };
+        Self {
+            sink: Mutex::new(sink),
+            every,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// Writes one line for a decision of `request`, if sampled: the time,
+    /// the request (principal, action, resource, context; never a token or
+    /// cookie, which requests do not carry), the decision, the deciding
+    /// policies, the policy set's version and the latency.
+    pub(crate) fn write(
+        &self,
+        request: &AuthorizeRequest,
+        answer: Result<&Decision, &crate::error::Error>,
+        policy_set: &str,
+        took: Duration,
+    ) {
+        let n = self.seen.fetch_add(1, Ordering::Relaxed);
+        if self.every == u64::MAX || n % self.every != 0 {
+            return;
+        }
+        let (decision, policies, errors) = match answer {
+            Ok(d) => (effect(d.decision), d.policies.clone(), d.errors.clone()),
+            Err(err) => ("deny", Vec::new(), vec![err.to_string()]),
+        };
+        let line = serde_json::json!({
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "principal": request.principal,
+            "action": request.action,
+            "resource": request.resource,
+            "context": request.context,
+            "decision": decision,
+            "policies": policies,
+            "errors": errors,
+            "policy_set": policy_set,
+            "latency_us": took.as_micros() as u64,
+        });
+        let mut sink = self.sink.lock().expect("decision log lock");
+        if let Err(err) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
+            tracing::warn!("decision log: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_of_a_tenth_writes_one_decision_in_ten() {
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let log = DecisionLog::new(Box::new(out.clone()), 0.1);
+        let request = AuthorizeRequest::new("customer:bob", "browse", "store:main");
+        let decision = Decision {
+            decision: DecisionKind::Allow,
+            policies: vec!["active-member-browses".into()],
+            errors: vec![],
+        };
+        for _ in 0..30 {
+            log.write(&request, Ok(&decision), "v1", Duration::from_micros(12));
+        }
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["policies"][0], "active-member-browses");
+        assert_eq!(lines[0]["latency_us"], 12);
+        assert_eq!(lines[0]["policy_set"], "v1");
+        assert_eq!(DecisionLog::new(Box::new(out.clone()), 0.0).every, u64::MAX);
+    }
+}
