@@ -87,6 +87,8 @@ pub(crate) struct Pool {
     bundle: RwLock<Arc<PolicyBundle>>,
     idle: Mutex<Vec<Warm>>,
     running: Semaphore,
+    /// One install at a time.
+    installing: tokio::sync::Mutex<()>,
 }
 
 impl Pool {
@@ -126,6 +128,7 @@ impl Pool {
             pre,
             services,
             running: Semaphore::new(limits.max_instances),
+            installing: tokio::sync::Mutex::new(()),
             limits,
             bundle: RwLock::new(Arc::new(empty)),
             idle: Mutex::new(Vec::new()),
@@ -184,23 +187,64 @@ impl Pool {
         result.map_err(policy_error)
     }
 
-    /// Validates and puts a policy set in use. Instances load it before their
-    /// next call; a refused set leaves the current one in use.
+    /// Validates and puts a policy set in use; a refused set leaves the
+    /// current one in use. The new set is loaded into as many fresh
+    /// instances as are alive now *before* the switch, and those replace the
+    /// idle ones at the switch, so that no request after it meets an
+    /// instance that must load the set first; instances busy at the switch
+    /// are dropped when their call ends.
     pub(crate) async fn install(
         &self,
         schema: PolicyFile,
         files: Vec<PolicyFile>,
     ) -> Result<Arc<PolicyBundle>, Error> {
+        let _one = self.installing.lock().await;
         let summary = self.validate(&schema, &files).await?;
-        let mut slot = self.bundle.write().expect("bundle lock");
         let bundle = Arc::new(PolicyBundle {
             schema,
             files,
             summary,
-            generation: slot.generation + 1,
+            generation: self.bundle().generation + 1,
         });
+        let busy = self.limits.max_instances - self.running.available_permits();
+        let alive = (self.idle_count() + busy).clamp(1, self.limits.max_instances);
+        let mut warmed = Vec::with_capacity(alive);
+        for _ in 0..alive {
+            warmed.push(self.loaded(&bundle).await?);
+        }
+        let mut slot = self.bundle.write().expect("bundle lock");
         *slot = bundle.clone();
+        *self.idle.lock().expect("idle lock") = warmed;
         Ok(bundle)
+    }
+
+    /// A fresh instance with `bundle` loaded.
+    async fn loaded(&self, bundle: &PolicyBundle) -> Result<Warm, Error> {
+        let mut warm = self.instantiate().await?;
+        warm.arm(self.limits.call_timeout);
+        let loaded = warm
+            .plugin
+            .partnergate_b2b_policy()
+            .call_load(&mut warm.store, &bundle.schema, &bundle.files)
+            .await
+            .map_err(|e| fault(&e))?;
+        loaded.map_err(policy_error)?;
+        warm.generation = bundle.generation;
+        Ok(warm)
+    }
+
+    /// Adds warm instances holding the set in use until `n` are idle (at
+    /// most `max_instances`).
+    pub(crate) async fn warm_up(&self, n: usize) -> Result<(), Error> {
+        let n = n.min(self.limits.max_instances);
+        while self.idle_count() < n {
+            let bundle = self.bundle();
+            let warm = self.loaded(&bundle).await?;
+            if self.bundle().generation == warm.generation {
+                self.idle.lock().expect("idle lock").push(warm);
+            }
+        }
+        Ok(())
     }
 
     /// Runs `call` on a warm instance holding the current policy set. An
@@ -230,8 +274,10 @@ impl Pool {
                     .map_err(|_| Error::Busy("the pool is shut down".into()))?
             }
         };
-        let bundle = self.bundle();
+        // The instance first, then the set: an instance warmed for a set
+        // that was switched to meanwhile then matches it.
         let idle = self.idle.lock().expect("idle lock").pop();
+        let bundle = self.bundle();
         let mut warm = match idle {
             Some(warm) => warm,
             None => {
@@ -240,6 +286,7 @@ impl Pool {
             }
         };
         if warm.generation != bundle.generation && bundle.generation != 0 {
+            self.services.metrics.late_loads.inc();
             warm.arm(timeout);
             let loaded = warm
                 .plugin
@@ -256,7 +303,11 @@ impl Pool {
         let outcome = tokio::time::timeout(timeout * 4, call(&mut warm)).await;
         match outcome {
             Ok(Ok(value)) => {
-                self.idle.lock().expect("idle lock").push(warm);
+                // An instance of a set no longer in use is dropped: the
+                // switch put instances warmed for the new set in its place.
+                if warm.generation == self.bundle().generation {
+                    self.idle.lock().expect("idle lock").push(warm);
+                }
                 Ok(value)
             }
             Ok(Err(err)) => {

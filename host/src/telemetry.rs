@@ -53,6 +53,8 @@ pub struct Metrics {
     pub(crate) instantiations: Counter,
     /// Calls that waited for one of the running slots.
     pub(crate) waits: Counter,
+    /// Calls whose instance had to load the policy set first.
+    pub(crate) late_loads: Counter,
 }
 
 impl Default for Metrics {
@@ -118,7 +120,14 @@ impl Default for Metrics {
             "Calls that waited because --max-instances were running",
             waits.clone(),
         );
+        let late_loads = Counter::default();
+        registry.register(
+            "pool_late_loads",
+            "Calls whose instance had to load the policy set in use first (a reload warms instances so that none should)",
+            late_loads.clone(),
+        );
         Self {
+            late_loads,
             registry,
             decisions,
             deciding,

@@ -234,6 +234,13 @@ impl PartnerGate {
         &self.artifact
     }
 
+    /// Starts instances holding the policy set in use until `n` wait for a
+    /// call (at most `--max-instances`): before a burst, or in tests that
+    /// need calls to run at once.
+    pub async fn warm_up(&self, n: usize) -> Result<(), Error> {
+        self.pool.warm_up(n).await
+    }
+
     /// Warm instances waiting for a call.
     pub fn idle_instances(&self) -> usize {
         self.pool.idle_count()
@@ -324,14 +331,16 @@ fn wit_request(request: &AuthorizeRequest) -> Result<access::Request, Error> {
     })
 }
 
-/// `value` with every number that is whole and fits a Cedar `Long` written
-/// as an integer: JSON does not tell `12000.0` from `12000` (JSON Schema's
-/// `integer` accepts both), and Cedar has no fractions.
+/// `value` with every number that is whole and exactly representable
+/// (below 2^53 in size) written as an integer: JSON does not tell `12000.0`
+/// from `12000` (JSON Schema's `integer` accepts both), and Cedar has no
+/// fractions. Larger numbers written with a fraction stay as they are (and
+/// are refused): a float cannot say which integer was meant.
 fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
         Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_none() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+            Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
                 Value::from(f as i64)
             }
             _ => Value::Number(n),

@@ -51,16 +51,16 @@ pub(super) async fn policies(State(state): State<AppState>) -> Json<serde_json::
     Json(json!(state.gate.policy_summary()))
 }
 
-/// The shadow policy set's counts since start; 404 without one.
+/// The shadow policy set's counts since start; `configured: false`
+/// without one.
 pub(super) async fn shadow(State(state): State<AppState>) -> Response {
     match state.gate.shadow_report() {
-        Some(report) => Json(report).into_response(),
-        None => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_shadow_policies",
-            "no shadow policy set is configured: see --shadow-policies",
-        )
-        .into_response(),
+        Some(report) => {
+            let mut body = json!(report);
+            body["configured"] = json!(true);
+            Json(body).into_response()
+        }
+        None => Json(json!({ "configured": false })).into_response(),
     }
 }
 

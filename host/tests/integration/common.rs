@@ -114,22 +114,7 @@ pub async fn two_nodes(redis: &RedisServer) -> (tempfile::TempDir, Node, Node) {
 /// in a race test decide at the same time rather than one waiting for an
 /// instance.
 pub async fn warm(gate: &PartnerGate, n: usize) {
-    for _ in 0..50 {
-        if gate.idle_instances() >= n {
-            return;
-        }
-        let calls: Vec<_> = (0..n * 2)
-            .map(|_| {
-                let gate = gate.clone();
-                tokio::spawn(
-                    async move { decide(&gate, "customer:bob", "browse", "store:main").await },
-                )
-            })
-            .collect();
-        for call in calls {
-            call.await.unwrap();
-        }
-    }
+    gate.warm_up(n).await.expect("instances start");
     assert!(gate.idle_instances() >= n, "the pool did not grow to {n}");
 }
 

@@ -359,3 +359,61 @@ async fn the_decision_log_writes_a_sampled_json_line_per_decision_and_no_token()
         .to_string();
     assert!(err.contains("--decision-log-sample"), "{err}");
 }
+
+/// A counter's value in the gate's metrics.
+fn counter(gate: &partnergate::PartnerGate, name: &str) -> f64 {
+    gate.metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no `{name}`"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_reload_warms_instances_on_the_new_set_so_no_call_after_it_loads_one() {
+    let (_tmp, dir) = tightened();
+    let gate = common::builder()
+        .await
+        .policies(PolicySource::Dir(dir.clone()))
+        .build()
+        .await
+        .unwrap();
+    common::warm(&gate, 3).await;
+    let alive = gate.idle_instances();
+    let before = gate.policy_summary().version;
+    let store = dir.join("store.cedar");
+    let text = std::fs::read_to_string(&store).unwrap();
+    std::fs::write(&store, text + "\n// a new version\n").unwrap();
+    gate.reload_policies().await.unwrap();
+    assert_ne!(gate.policy_summary().version, before);
+    assert_eq!(
+        gate.idle_instances(),
+        alive,
+        "as many warm instances as before"
+    );
+    let loads = counter(&gate, "partnergate_pool_late_loads_total");
+    let made = counter(&gate, "partnergate_pool_instantiations_total");
+    let calls: Vec<_> = (0..alive)
+        .map(|_| {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                common::decide(&gate, "customer:bob", "browse", "store:main").await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_allowed());
+    }
+    assert_eq!(
+        counter(&gate, "partnergate_pool_late_loads_total"),
+        loads,
+        "no call after the switch loads the set"
+    );
+    assert_eq!(
+        counter(&gate, "partnergate_pool_instantiations_total"),
+        made,
+        "nor meets a fresh instance"
+    );
+}
