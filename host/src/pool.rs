@@ -221,15 +221,7 @@ impl Pool {
     /// A fresh instance with `bundle` loaded.
     async fn loaded(&self, bundle: &PolicyBundle) -> Result<Warm, Error> {
         let mut warm = self.instantiate().await?;
-        warm.arm(self.limits.call_timeout);
-        let loaded = warm
-            .plugin
-            .partnergate_b2b_policy()
-            .call_load(&mut warm.store, &bundle.schema, &bundle.files)
-            .await
-            .map_err(|e| fault(&e))?;
-        loaded.map_err(policy_error)?;
-        warm.generation = bundle.generation;
+        load(&mut warm, bundle, self.limits.call_timeout).await?;
         Ok(warm)
     }
 
@@ -287,15 +279,7 @@ impl Pool {
         };
         if warm.generation != bundle.generation && bundle.generation != 0 {
             self.services.metrics.late_loads.inc();
-            warm.arm(timeout);
-            let loaded = warm
-                .plugin
-                .partnergate_b2b_policy()
-                .call_load(&mut warm.store, &bundle.schema, &bundle.files)
-                .await
-                .map_err(|e| fault(&e))?;
-            loaded.map_err(policy_error)?;
-            warm.generation = bundle.generation;
+            load(&mut warm, &bundle, timeout).await?;
         }
         warm.arm(timeout);
         // The epoch deadline stops guest code; this stops a host import that
@@ -328,6 +312,20 @@ impl Pool {
     pub(crate) fn idle_count(&self) -> usize {
         self.idle.lock().expect("idle lock").len()
     }
+}
+
+/// Loads `bundle` into `warm` within `timeout`.
+async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Result<(), Error> {
+    warm.arm(timeout);
+    let loaded = warm
+        .plugin
+        .partnergate_b2b_policy()
+        .call_load(&mut warm.store, &bundle.schema, &bundle.files)
+        .await
+        .map_err(|e| fault(&e))?;
+    loaded.map_err(policy_error)?;
+    warm.generation = bundle.generation;
+    Ok(())
 }
 
 /// Classifies an error out of a guest call.

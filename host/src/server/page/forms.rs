@@ -76,18 +76,28 @@ fn add_page<'a>(
     }
 }
 
-pub(super) async fn add_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+/// The viewer of an add form, if the policies let them add users (with
+/// the navigation), or the page to show instead.
+async fn adder<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<(Viewer<'a>, (bool, bool)), Response> {
+    let viewer = viewer(state, headers).await?;
     let nav = match viewer.nav().await {
         Ok(nav) => nav,
-        Err(err) => return failure(viewer.page, viewer.m, &err),
+        Err(err) => return Err(failure(viewer.page, viewer.m, &err)),
     };
     if !nav.0 {
-        return super::forbidden(&viewer);
+        return Err(super::forbidden(&viewer));
     }
+    Ok((viewer, nav))
+}
+
+pub(super) async fn add_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (viewer, nav) = match adder(&state, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
     html(
         StatusCode::OK,
         add_page(&viewer, nav, UserForm::default(), None),
@@ -138,17 +148,10 @@ pub(super) async fn add(
 }
 
 pub(super) async fn bulk_add_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
+    let (viewer, nav) = match adder(&state, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let nav = match viewer.nav().await {
-        Ok(nav) => nav,
-        Err(err) => return failure(viewer.page, viewer.m, &err),
-    };
-    if !nav.0 {
-        return super::forbidden(&viewer);
-    }
     html(
         StatusCode::OK,
         BulkAddPage {

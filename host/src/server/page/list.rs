@@ -387,9 +387,44 @@ fn row(viewer: &Viewer<'_>, account: &Account, actions: RowActions) -> Option<Ro
     })
 }
 
-/// The version in a form, or an error to show.
-fn version_of(fields: &Fields) -> Option<u64> {
-    fields.get("version").parse().ok()
+/// A change posted from the list, by a signed-in viewer with the session's
+/// CSRF token: the viewer, the form and the list to go back to; or the page
+/// that refuses it.
+async fn from_list<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Viewer<'a>, Fields, ListQuery), Response> {
+    let viewer = viewer(state, headers).await?;
+    let fields = Fields::parse(body);
+    let query = ListQuery::from_back(fields.get("back"));
+    if !viewer.csrf_ok(fields.get("csrf")) {
+        let error = viewer.m.t("error-csrf");
+        return Err(render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await);
+    }
+    Ok((viewer, fields, query))
+}
+
+/// The membership version the form read, or the list saying it is missing.
+async fn version_in(
+    viewer: &Viewer<'_>,
+    fields: &Fields,
+    query: &ListQuery,
+) -> Result<u64, Response> {
+    match fields.get("version").parse() {
+        Ok(version) => Ok(version),
+        Err(_) => {
+            let error = viewer.m.t1("error-invalid", "reason", "version");
+            Err(render(
+                viewer,
+                query,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(error),
+            )
+            .await)
+        }
+    }
 }
 
 /// Whether `person`'s membership moved on from `version` (a stale read).
@@ -408,26 +443,13 @@ pub(super) async fn step(
     Path((person, step)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
+    let (viewer, fields, query) = match from_list(&state, &headers, &body).await {
+        Ok(posted) => posted,
         Err(page) => return page,
     };
-    let fields = Fields::parse(&body);
-    let query = ListQuery::from_back(fields.get("back"));
-    if !viewer.csrf_ok(fields.get("csrf")) {
-        let error = viewer.m.t("error-csrf");
-        return render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await;
-    }
-    let Some(version) = version_of(&fields) else {
-        let error = viewer.m.t1("error-invalid", "reason", "version");
-        return render(
-            &viewer,
-            &query,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(error),
-        )
-        .await;
+    let version = match version_in(&viewer, &fields, &query).await {
+        Ok(version) => version,
+        Err(page) => return page,
     };
     let target = Target {
         person_id: person.clone(),
@@ -540,26 +562,13 @@ pub(super) async fn remove(
     Path(person): Path<String>,
     body: Bytes,
 ) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
+    let (viewer, fields, query) = match from_list(&state, &headers, &body).await {
+        Ok(posted) => posted,
         Err(page) => return page,
     };
-    let fields = Fields::parse(&body);
-    let query = ListQuery::from_back(fields.get("back"));
-    if !viewer.csrf_ok(fields.get("csrf")) {
-        let error = viewer.m.t("error-csrf");
-        return render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await;
-    }
-    let Some(version) = version_of(&fields) else {
-        let error = viewer.m.t1("error-invalid", "reason", "version");
-        return render(
-            &viewer,
-            &query,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(error),
-        )
-        .await;
+    let version = match version_in(&viewer, &fields, &query).await {
+        Ok(version) => version,
+        Err(page) => return page,
     };
     if fields.get("confirmed") != "yes" {
         return see_other(&format!(
@@ -620,17 +629,11 @@ pub(super) async fn bulk(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
+    let (viewer, fields, query) = match from_list(&state, &headers, &body).await {
+        Ok(posted) => posted,
         Err(page) => return page,
     };
     let m = viewer.m;
-    let fields = Fields::parse(&body);
-    let query = ListQuery::from_back(fields.get("back"));
-    if !viewer.csrf_ok(fields.get("csrf")) {
-        let error = m.t("error-csrf");
-        return render(&viewer, &query, StatusCode::FORBIDDEN, None, Some(error)).await;
-    }
     let (action, notice_key) = match fields.get("action") {
         "revoke" => (BulkAction::Revoke, "action-revoke"),
         "reinstate" => (BulkAction::Reinstate, "action-reinstate"),
