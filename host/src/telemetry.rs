@@ -99,7 +99,7 @@ impl Default for Metrics {
         let cache = Family::<CacheLabels, Counter>::default();
         registry.register(
             "cache_lookups",
-            "Status cache lookups by tier (memory, redis) and result (hit, miss)",
+            "Status cache lookups by tier (memory; first-level and redis) and result (hit, miss, bypassed)",
             cache.clone(),
         );
         let idle = Gauge::default();
@@ -196,9 +196,24 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics in Prometheus' text format, with `idle` warm instances.
-    pub fn render(&self, idle: usize) -> String {
+    /// The metrics in Prometheus' text format, with `idle` warm instances
+    /// and the lookups a cache counts itself (its counters are mirrored).
+    pub fn render(
+        &self,
+        idle: usize,
+        cache_lookups: Option<Vec<(&'static str, &'static str, u64)>>,
+    ) -> String {
         self.idle.set(idle as i64);
+        for (tier, result, total) in cache_lookups.unwrap_or_default() {
+            let counter = self.cache.get_or_create(&CacheLabels {
+                tier: tier.into(),
+                result: result.into(),
+            });
+            let seen = counter.get();
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String does not fail");

@@ -33,6 +33,13 @@ pub trait StatusCache: Send + Sync + 'static {
         "memory"
     }
 
+    /// Lookups the backend counts itself, by tier and result (`hit`,
+    /// `miss`, `bypassed`), since start; `None` when it does not, and the
+    /// host then counts hits and misses under [`StatusCache::tier`].
+    fn lookups(&self) -> Option<Vec<(&'static str, &'static str, u64)>> {
+        None
+    }
+
     /// The cached account of a person.
     async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError>;
 

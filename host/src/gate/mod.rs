@@ -112,7 +112,9 @@ impl PartnerGate {
 
     /// The metrics in Prometheus' text format.
     pub fn metrics(&self) -> String {
-        self.services.metrics.render(self.pool.idle_count())
+        self.services
+            .metrics
+            .render(self.pool.idle_count(), self.services.cache.lookups())
     }
 
     /// Decides many requests on one warm instance, in order: for a page that

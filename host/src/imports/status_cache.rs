@@ -6,7 +6,9 @@ use crate::state::HostState;
 impl status_cache::Host for HostState {
     async fn get(&mut self, person_id: String) -> Result<Option<Account>, CacheError> {
         let found = self.services.cache.get(&person_id).await;
-        if let Ok(found) = &found {
+        if let Ok(found) = &found
+            && self.services.cache.lookups().is_none()
+        {
             let tier = self.services.cache.tier();
             self.services.metrics.cache_lookup(tier, found.is_some());
         }
@@ -22,7 +24,9 @@ impl status_cache::Host for HostState {
         organization_id: String,
     ) -> Result<Option<Organization>, CacheError> {
         let found = self.services.cache.get_organization(&organization_id).await;
-        if let Ok(found) = &found {
+        if let Ok(found) = &found
+            && self.services.cache.lookups().is_none()
+        {
             let tier = self.services.cache.tier();
             self.services.metrics.cache_lookup(tier, found.is_some());
         }

@@ -417,3 +417,43 @@ async fn a_reload_warms_instances_on_the_new_set_so_no_call_after_it_loads_one()
         "nor meets a fresh instance"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_redis_cache_lookups_by_tier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let redis = common::RedisServer::start();
+    let served = serve(&["--redis-url".into(), redis.url()]).await;
+    let browse = json!({"principal": "customer:bob", "action": "browse", "resource": "store:main"});
+    for _ in 0..3 {
+        assert_eq!(
+            authorize(&served.base, browse.clone()).await["decision"],
+            "allow"
+        );
+    }
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", served.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse_prometheus(&text, tmp.path());
+    let lookups = |tier: &str, result: &str| {
+        sample(
+            &samples,
+            "partnergate_cache_lookups_total",
+            json!({"tier": tier, "result": result}),
+        )
+    };
+    assert!(
+        lookups("redis", "miss") >= 1.0,
+        "the first read misses: {text}"
+    );
+    assert!(
+        lookups("first-level", "hit") >= 1.0,
+        "later reads hit the first level: {text}"
+    );
+    assert_eq!(lookups("memory", "hit") + lookups("memory", "miss"), 0.0);
+}

@@ -449,6 +449,19 @@ impl StatusCache for RedisCache {
         "redis"
     }
 
+    fn lookups(&self) -> Option<Vec<(&'static str, &'static str, u64)>> {
+        // A read is answered by the first level, or by Redis, or by neither
+        // (a miss: the plugin reads the directory); while unhealthy it
+        // bypasses both.
+        let stats = self.stats();
+        Some(vec![
+            ("first-level", "hit", stats.l1_hits),
+            ("redis", "hit", stats.redis_hits),
+            ("redis", "miss", stats.misses),
+            ("redis", "bypassed", stats.bypassed),
+        ])
+    }
+
     fn summary(&self) -> String {
         format!(
             "Redis status cache at {} with in-process L1 (node {})",
