@@ -18,13 +18,13 @@ use crate::decision::{AuthorizeRequest, Decision, DecisionKind};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EffectLabels {
-    effect: String,
+    effect: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PolicyLabels {
     policy: String,
-    effect: String,
+    effect: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -147,16 +147,12 @@ impl Metrics {
     /// Counts one decision of `authorize` and its latency.
     pub(crate) fn decided(&self, decision: &Decision, took: Duration) {
         let effect = effect(decision.decision);
-        self.decisions
-            .get_or_create(&EffectLabels {
-                effect: effect.into(),
-            })
-            .inc();
+        self.decisions.get_or_create(&EffectLabels { effect }).inc();
         for policy in &decision.policies {
             self.deciding
                 .get_or_create(&PolicyLabels {
                     policy: policy.clone(),
-                    effect: effect.into(),
+                    effect,
                 })
                 .inc();
         }

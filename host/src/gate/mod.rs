@@ -87,8 +87,10 @@ impl PartnerGate {
     /// decision for (bad request, plugin fault, unavailable backend).
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
         let wit = wit_request(request)?;
+        // Only a shadow set needs the request again.
+        let shadowed = self.shadow.as_ref().map(|_| wit.clone());
         let started = std::time::Instant::now();
-        let answer = decide(&self.pool, wit.clone()).await;
+        let answer = decide(&self.pool, wit).await;
         let took = started.elapsed();
         let metrics = &self.services.metrics;
         match &answer {
@@ -99,7 +101,7 @@ impl PartnerGate {
             let version = self.pool.bundle().summary.version.clone();
             log.write(request, answer.as_ref(), &version, took);
         }
-        if let (Some(shadow), Ok(live)) = (&self.shadow, &answer) {
+        if let (Some(shadow), Some(wit), Ok(live)) = (&self.shadow, shadowed, &answer) {
             shadow.compare(request.clone(), wit, live.clone(), metrics.clone());
         }
         answer
@@ -318,7 +320,10 @@ async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
 fn wit_request(request: &AuthorizeRequest) -> Result<access::Request, Error> {
     let context = match &request.context {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::Object(_) => whole_numbers(request.context.clone()).to_string(),
+        serde_json::Value::Object(_) if has_fractional_form(&request.context) => {
+            whole_numbers(request.context.clone()).to_string()
+        }
+        serde_json::Value::Object(_) => request.context.to_string(),
         _ => {
             return Err(Error::InvalidRequest(
                 "context must be a JSON object".into(),
@@ -354,6 +359,17 @@ fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+/// Whether `value` holds a number that is not an integer as written.
+fn has_fractional_form(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => n.as_i64().is_none() && n.as_u64().is_none(),
+        Value::Array(items) => items.iter().any(has_fractional_form),
+        Value::Object(map) => map.values().any(has_fractional_form),
+        _ => false,
     }
 }
 
