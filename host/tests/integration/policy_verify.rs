@@ -53,19 +53,47 @@ async fn a_loosened_admin_policy_is_more_permissive_with_a_cross_organization_co
     assert_eq!(diff.textual.changed, ["org-admin-manages-own-users"]);
     assert!(diff.textual.added.is_empty() && diff.textual.removed.is_empty());
     assert!(diff.more_permissive());
-    let revoke = diff
+    let add = diff
         .semantic
         .as_ref()
         .unwrap()
         .iter()
-        .find(|e| e.action.contains("revokeUser") && e.principal == "Customer")
-        .expect("the revokeUser environment");
-    assert_eq!(revoke.relation, Relation::MorePermissive, "{revoke:?}");
-    let example = revoke.newly_allowed.as_deref().unwrap();
-    // The admin and the target belong to different organizations: the
-    // target's organization is not the admin's.
-    assert!(example.contains("isAdmin: true"), "{example}");
-    assert!(revoke.newly_denied.is_none());
+        .find(|e| e.action.contains("addUser") && e.principal == "Customer")
+        .expect("the addUser environment");
+    assert_eq!(add.relation, Relation::MorePermissive, "{add:?}");
+    assert!(add.newly_denied.is_none());
+    // The counterexample: an active administrator adding a user to an
+    // organization that is not their own.
+    let example = add.newly_allowed.as_deref().unwrap();
+    let mut lines = example.lines();
+    let request = lines.next().unwrap();
+    let (principal, resource) = {
+        let part = |key: &str| {
+            request
+                .split(", ")
+                .find_map(|p| p.strip_prefix(key))
+                .unwrap()
+                .to_string()
+        };
+        (part("principal "), part("resource "))
+    };
+    let admin = lines
+        .map(str::trim)
+        .find(|l| l.starts_with(&format!("{principal} ")))
+        .unwrap_or_else(|| panic!("the principal's entity in {example}"));
+    assert!(
+        admin.contains("isAdmin: true") && admin.contains("status: \"active\""),
+        "{admin}"
+    );
+    let own = admin
+        .split("organization: ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .unwrap_or_else(|| panic!("the admin's organization in {admin}"));
+    assert_ne!(
+        own, resource,
+        "another organization than the admin's: {example}"
+    );
     // Nothing else than the org-admin actions changed.
     for e in diff.semantic.as_ref().unwrap() {
         if e.action.contains("browse") || e.action.contains("placeOrder") {
