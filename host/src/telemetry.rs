@@ -3,7 +3,6 @@
 //! sampled). A leaf: it knows decisions and requests, nothing above.
 
 use std::io::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -224,35 +223,71 @@ fn effect(kind: DecisionKind) -> &'static str {
     }
 }
 
-/// Where the decision log goes, and how much of it.
+/// Lines waiting for the decision log's writer; beyond this many, lines
+/// are dropped (and counted) rather than slow decisions down.
+pub const DECISION_LOG_BACKLOG: usize = 8192;
+
+enum LogEntry {
+    Line(String),
+    /// Answered once every line before it is written and flushed.
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// The decision log: a sample of the decisions as JSON lines, written by a
+/// thread of its own so that a slow disk never holds a decision up.
 pub struct DecisionLog {
-    sink: Mutex<Box<dyn Write + Send>>,
+    lines: std::sync::mpsc::SyncSender<LogEntry>,
     /// Every how-manieth decision is written, from `sample`.
     every: u64,
     seen: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl DecisionLog {
     /// A log to `sink` of a `sample` (0 to 1) of the decisions: 1 writes
     /// each, 0.1 one in ten (deterministically, so a test or an audit can
     /// count on it).
-    pub fn new(sink: Box<dyn Write + Send>, sample: f64) -> Self {
+    pub fn new(mut sink: Box<dyn Write + Send>, sample: f64) -> Self {
         let every = if sample <= 0.0 {
             u64::MAX
         } else {
             (1.0 / sample.min(1.0)).round().max(1.0) as u64
         };
+        let (lines, received) = std::sync::mpsc::sync_channel::<LogEntry>(DECISION_LOG_BACKLOG);
+        // Ends when the log is dropped, after writing what was sent.
+        std::thread::Builder::new()
+            .name("decision-log".into())
+            .spawn(move || {
+                for entry in received {
+                    match entry {
+                        LogEntry::Line(line) => {
+                            if let Err(err) = writeln!(sink, "{line}") {
+                                tracing::warn!("decision log: {err}");
+                            }
+                        }
+                        LogEntry::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                    if let Err(err) = sink.flush() {
+                        tracing::warn!("decision log: {err}");
+                    }
+                }
+            })
+            .expect("the decision log's thread starts");
         Self {
-            sink: Mutex::new(sink),
+            lines,
             every,
             seen: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
     }
 
     /// Writes one line for a decision of `request`, if sampled: the time,
     /// the request (principal, action, resource, context; never a token or
     /// cookie, which requests do not carry), the decision, the deciding
-    /// policies, the policy set's version and the latency.
+    /// policies, the policy set's version and the latency. Dropped (and
+    /// counted) when the writer is [`DECISION_LOG_BACKLOG`] lines behind.
     pub(crate) fn write(
         &self,
         request: &AuthorizeRequest,
@@ -280,10 +315,29 @@ impl DecisionLog {
             "policy_set": policy_set,
             "latency_us": took.as_micros() as u64,
         });
-        let mut sink = self.sink.lock().expect("decision log lock");
-        if let Err(err) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
-            tracing::warn!("decision log: {err}");
+        if self
+            .lines
+            .try_send(LogEntry::Line(line.to_string()))
+            .is_err()
+        {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, "the decision log falls behind: lines dropped");
+            }
         }
+    }
+
+    /// Waits until every line written so far is in the sink.
+    pub fn flush(&self) {
+        let (done, flushed) = std::sync::mpsc::sync_channel(1);
+        if self.lines.send(LogEntry::Flush(done)).is_ok() {
+            let _ = flushed.recv();
+        }
+    }
+
+    /// Lines dropped because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -294,7 +348,7 @@ mod tests {
     #[test]
     fn a_sample_of_a_tenth_writes_one_decision_in_ten() {
         #[derive(Clone, Default)]
-        struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
         impl Write for Shared {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.0.lock().unwrap().extend_from_slice(buf);
@@ -315,6 +369,8 @@ mod tests {
         for _ in 0..30 {
             log.write(&request, Ok(&decision), "v1", Duration::from_micros(12));
         }
+        log.flush();
+        assert_eq!(log.dropped(), 0);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -325,5 +381,39 @@ mod tests {
         assert_eq!(lines[0]["latency_us"], 12);
         assert_eq!(lines[0]["policy_set"], "v1");
         assert_eq!(DecisionLog::new(Box::new(out.clone()), 0.0).every, u64::MAX);
+    }
+
+    #[test]
+    fn a_slow_sink_drops_lines_instead_of_holding_decisions_up() {
+        struct Stuck(std::sync::Arc<std::sync::Mutex<()>>);
+        impl Write for Stuck {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                drop(self.0.lock().unwrap());
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let gate = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let log = DecisionLog::new(Box::new(Stuck(gate.clone())), 1.0);
+        let request = AuthorizeRequest::new("customer:bob", "browse", "store:main");
+        let decision = Decision {
+            decision: DecisionKind::Allow,
+            policies: vec![],
+            errors: vec![],
+        };
+        let started = std::time::Instant::now();
+        for _ in 0..DECISION_LOG_BACKLOG + 100 {
+            log.write(&request, Ok(&decision), "v1", Duration::ZERO);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "writes never wait for the sink"
+        );
+        assert!(log.dropped() >= 99, "dropped {}", log.dropped());
+        drop(held);
+        log.flush();
     }
 }

@@ -325,7 +325,15 @@ async fn the_decision_log_writes_a_sampled_json_line_per_decision_and_no_token()
         )
         .await;
     }
-    let text = std::fs::read_to_string(&log).unwrap();
+    // The log is written by a thread of its own: wait for the two lines.
+    let mut text = String::new();
+    for _ in 0..500 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert!(!text.contains(TOKEN), "never the service token");
     let lines: Vec<Value> = text
         .lines()
