@@ -54,6 +54,7 @@ pub struct Metrics {
     pub(crate) waits: Counter,
     /// Calls whose instance had to load the policy set first.
     pub(crate) late_loads: Counter,
+    log_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -125,7 +126,14 @@ impl Default for Metrics {
             "Calls whose instance had to load the policy set in use first (a reload warms instances so that none should)",
             late_loads.clone(),
         );
+        let log_dropped = Counter::default();
+        registry.register(
+            "decision_log_dropped",
+            "Decision log lines dropped because its writer fell behind",
+            log_dropped.clone(),
+        );
         Self {
+            log_dropped,
             late_loads,
             registry,
             decisions,
@@ -197,8 +205,13 @@ impl Metrics {
         &self,
         idle: usize,
         cache_lookups: Option<Vec<(&'static str, &'static str, u64)>>,
+        log_dropped: u64,
     ) -> String {
         self.idle.set(idle as i64);
+        let seen = self.log_dropped.get();
+        if log_dropped > seen {
+            self.log_dropped.inc_by(log_dropped - seen);
+        }
         for (tier, result, total) in cache_lookups.unwrap_or_default() {
             let counter = self.cache.get_or_create(&CacheLabels {
                 tier: tier.into(),

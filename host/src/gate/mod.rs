@@ -114,9 +114,11 @@ impl PartnerGate {
 
     /// The metrics in Prometheus' text format.
     pub fn metrics(&self) -> String {
-        self.services
-            .metrics
-            .render(self.pool.idle_count(), self.services.cache.lookups())
+        self.services.metrics.render(
+            self.pool.idle_count(),
+            self.services.cache.lookups(),
+            self.decision_log.as_ref().map_or(0, |log| log.dropped()),
+        )
     }
 
     /// Decides many requests on one warm instance, in order: for a page that

@@ -305,6 +305,12 @@ async fn metrics_parse_with_a_prometheus_text_parser_and_count_what_happened() {
     );
     assert!(sample(&samples, "partnergate_pool_idle_instances", json!({})) >= 1.0);
     assert!(sample(&samples, "partnergate_pool_instantiations_total", json!({})) >= 1.0);
+    assert!(
+        samples
+            .iter()
+            .any(|(n, _, v)| n == "partnergate_decision_log_dropped_total" && *v == 0.0),
+        "the decision log's dropped lines are exported"
+    );
 }
 
 #[tokio::test]
