@@ -209,6 +209,19 @@ async fn status_of(site: &Site, person: &str) -> AccountStatus {
         .status
 }
 
+/// A person's spending limit as the directory holds it now.
+async fn limit_of(site: &Site, person: &str) -> Option<u64> {
+    site.gate
+        .directory()
+        .get_account(person)
+        .await
+        .unwrap()
+        .unwrap()
+        .membership
+        .unwrap()
+        .spending_limit
+}
+
 /// The text announced in the polite live region.
 async fn notice(browser: &Client) -> String {
     text(browser, "#pg-status").await
@@ -437,29 +450,15 @@ async fn a_stale_edit_shows_the_conflict_and_keeps_what_was_typed() {
         "what was typed is kept"
     );
     shots.take(&browser, "conflict").await;
-    let bob = site
-        .gate
-        .directory()
-        .get_account("bob")
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        bob.membership.unwrap().spending_limit,
+        limit_of(&site, "bob").await,
         Some(60000),
         "tab two's change stands"
     );
     // Saving again now applies the typed value knowingly.
     follow(&browser, "button.pg-primary").await;
     assert_eq!(notice(&browser).await, "The changes were saved.");
-    let bob = site
-        .gate
-        .directory()
-        .get_account("bob")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(bob.membership.unwrap().spending_limit, Some(70000));
+    assert_eq!(limit_of(&site, "bob").await, Some(70000));
     browser.close().await.unwrap();
 }
 
@@ -616,14 +615,7 @@ async fn an_administrator_works_with_the_keyboard_alone() {
     press(&browser, Key::Enter).await;
     navigated(&browser, page).await;
     assert_eq!(notice(&browser).await, "The changes were saved.");
-    let carol = site
-        .gate
-        .directory()
-        .get_account("carol")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(carol.membership.unwrap().spending_limit, Some(12345));
+    assert_eq!(limit_of(&site, "carol").await, Some(12345));
     browser.close().await.unwrap();
 }
 
