@@ -170,6 +170,11 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// The `Set-Cookie` value that ends the session cookie in the browser.
+pub(super) fn cleared_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
 /// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, and
 /// Secure when the site is served over https.
 pub(super) fn set_session_cookie(session: &str, secure: bool) -> String {

@@ -12,12 +12,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{session_cookie, set_session_cookie};
+use super::auth::{cleared_session_cookie, session_cookie, set_session_cookie};
 use super::error::ApiError;
 use super::json::ApiQuery;
 use super::state::AppState;
 use crate::error::Error;
-use crate::oidc::{SESSION_COOKIE, SignInService};
+use crate::oidc::SignInService;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -133,7 +133,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         },
         None => None,
     };
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let clear = cleared_session_cookie();
     match end_session {
         // The provider ends its own session too.
         Some(url) => (

@@ -32,8 +32,6 @@ pub const SOLVER_VARIABLE: &str = "CVC5";
 
 /// A policy directory, validated against its schema as the plugin would.
 pub struct PolicyDir {
-    /// Where it was read from.
-    pub dir: PathBuf,
     /// The schema's text, to tell whether two schemas differ.
     pub schema_text: String,
     /// The schema.
@@ -50,10 +48,6 @@ impl PolicyDir {
 
     /// Reads and validates the policy set at `source`.
     pub fn from_source(source: &PolicySource) -> Result<Self, Error> {
-        let dir = match source {
-            PolicySource::Dir(dir) => dir.clone(),
-            _ => PathBuf::from(source.describe()),
-        };
         let (schema, files) = source.read()?;
         let source = |f: crate::bindings::policy::PolicyFile| SourceFile {
             name: f.name,
@@ -75,7 +69,6 @@ impl PolicyDir {
             )
         })?;
         Ok(Self {
-            dir,
             schema_text: schema.text,
             schema: loaded.schema,
             policies: loaded.policies,

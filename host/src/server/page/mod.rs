@@ -27,11 +27,11 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use super::auth::{constant_time_eq, session_cookie};
+use super::auth::{cleared_session_cookie, constant_time_eq, session_cookie};
 use super::state::AppState;
 use crate::decision::AuthorizeRequest;
 use crate::error::Error;
-use crate::oidc::{SESSION_COOKIE, Session};
+use crate::oidc::Session;
 
 mod audit;
 mod forms;
@@ -69,6 +69,24 @@ impl Default for PageConfig {
 }
 
 impl PageConfig {
+    /// The frame of a page that shows no one's data: no navigation, no
+    /// forms.
+    fn bare_chrome<'a>(&'a self, m: Messages<'a>, title: String) -> Chrome<'a> {
+        Chrome {
+            m,
+            prefix: &self.prefix,
+            title,
+            organization: None,
+            me: None,
+            csrf: String::new(),
+            notice: None,
+            error: None,
+            theme: self.theme_css.is_some(),
+            nav: Nav::default(),
+            refresh: None,
+        }
+    }
+
     /// The page under `prefix`, with the locales of `locales` and the theme
     /// in `theme_css`; a bad prefix, catalog or unreadable theme is refused.
     pub fn load(
@@ -196,22 +214,16 @@ impl<'a> Viewer<'a> {
     /// The page's frame for this viewer.
     pub fn chrome(&self, title: String, current: &'static str, nav: (bool, bool)) -> Chrome<'a> {
         Chrome {
-            m: self.m,
-            prefix: &self.page.prefix,
-            title,
             organization: Some(self.organization_name.clone()),
             me: Some(self.name.clone()),
             csrf: self.session.csrf_token.clone(),
-            notice: None,
-            error: None,
-            theme: self.page.theme_css.is_some(),
-            refresh: None,
             nav: Nav {
                 shown: true,
                 add: nav.0,
                 audit: nav.1,
                 current,
             },
+            ..self.page.bare_chrome(self.m, title)
         }
     }
 
@@ -311,10 +323,8 @@ async fn viewer<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<Viewer<'
         if cookie.is_some() {
             reply.headers_mut().insert(
                 header::SET_COOKIE,
-                HeaderValue::from_str(&format!(
-                    "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-                ))
-                .expect("a fixed cookie is a header value"),
+                HeaderValue::from_str(&cleared_session_cookie())
+                    .expect("a fixed cookie is a header value"),
             );
         }
         return Err(reply);
@@ -344,19 +354,7 @@ fn message(
     links: Vec<(String, String)>,
 ) -> Response {
     let view = MessagePage {
-        chrome: Chrome {
-            m,
-            prefix: &page.prefix,
-            title: heading.clone(),
-            organization: None,
-            me: None,
-            csrf: String::new(),
-            notice: None,
-            error: None,
-            theme: page.theme_css.is_some(),
-            nav: Nav::default(),
-            refresh: None,
-        },
+        chrome: page.bare_chrome(m, heading.clone()),
         heading,
         explain,
         links,
@@ -494,19 +492,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(Some(end_session)) => {
             let m = viewer.m;
             let mut view = MessagePage {
-                chrome: Chrome {
-                    m,
-                    prefix: &viewer.page.prefix,
-                    title: m.t("signed-out-done"),
-                    organization: None,
-                    me: None,
-                    csrf: String::new(),
-                    notice: None,
-                    error: None,
-                    theme: viewer.page.theme_css.is_some(),
-                    nav: Nav::default(),
-                    refresh: None,
-                },
+                chrome: viewer.page.bare_chrome(m, m.t("signed-out-done")),
                 heading: m.t("signed-out-done"),
                 explain: m.t("sign-out-provider-explain"),
                 links: vec![(end_session.clone(), m.t("sign-out-provider"))],
@@ -519,10 +505,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     };
     reply.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-        ))
-        .expect("a fixed cookie is a header value"),
+        HeaderValue::from_str(&cleared_session_cookie()).expect("a fixed cookie is a header value"),
     );
     reply
 }
