@@ -1,30 +1,7 @@
 //! The host library's error type.
 
-use std::fmt;
-
-/// One problem in a policy set, located in its file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// File name.
-    pub file: String,
-    /// 1-based line, 0 without a location.
-    pub line: u32,
-    /// 1-based column, 0 without a location.
-    pub column: u32,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `file:line:column: message`, or `file: message` without a position.
-        f.write_str(&self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+/// One problem in a policy set, located in its file: the rules' own type.
+pub use partnergate_plugin::policy_set::Problem;
 
 /// What went wrong with the plugin itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,8 +20,9 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// Something wrong with a policy set, located in its file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Something wrong with a policy set, located in its file. The host's
+/// errors carry it as it is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// File name.
     pub file: String,

@@ -2,6 +2,23 @@
 //! migrations with the few types that differ left as placeholders, so the
 //! two schemas cannot drift apart.
 
+/// The columns both backends read an account from (`account_row`), joined
+/// from people, memberships and organizations, in this order.
+pub const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
+    m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
+    o.name, o.status,
+    (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
+
+/// Where an account is read from, by person.
+pub const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
+
+/// Where listings read from: the memberships of the organizations asked
+/// for, so they use their index instead of scanning every person.
+pub const MEMBER_FROM: &str = "memberships m JOIN people p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id";
+
+/// The columns both backends read an onboarding request from, in order.
+pub const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
+
 /// Schema migrations of both backends, in order, written once: `{int}`,
 /// `{bool}` and `{serial}` (an identity key) become each dialect's type
 /// ([`render`]). Never edit one that has shipped: add the next.

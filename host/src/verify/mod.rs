@@ -20,7 +20,7 @@ use cedar_policy_symcc::solver::LocalSolver;
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicySet};
 use partnergate_plugin::policy_set::{self, SourceFile};
 
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::policies::PolicySource;
 
 pub mod check;
@@ -55,19 +55,7 @@ impl PolicyDir {
         };
         let schema = source(schema);
         let files: Vec<SourceFile> = files.into_iter().map(source).collect();
-        let loaded = policy_set::load(&schema, &files).map_err(|problems| {
-            Error::InvalidPolicies(
-                problems
-                    .into_iter()
-                    .map(|p| Problem {
-                        file: p.file,
-                        line: p.line,
-                        column: p.column,
-                        message: p.message,
-                    })
-                    .collect(),
-            )
-        })?;
+        let loaded = policy_set::load(&schema, &files).map_err(Error::InvalidPolicies)?;
         Ok(Self {
             schema_text: schema.text,
             schema: loaded.schema,

@@ -33,13 +33,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use changes::{Failure, apply_op, enqueue};
-use rows::{
-    ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS, account_row, onboarding_row,
-    sort_key, stored,
-};
+use rows::{account_row, onboarding_row, sort_key, stored};
 use tls::tls;
 
 use super::listing::{self, like_pattern};
+use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;

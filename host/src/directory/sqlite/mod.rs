@@ -20,12 +20,10 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use changes::{apply_op, enqueue};
 use connections::Connections;
-use rows::{
-    ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS, account_row, onboarding_row,
-    sort_key, stored,
-};
+use rows::{account_row, onboarding_row, sort_key, stored};
 
 use super::listing::{self, like_pattern};
+use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;

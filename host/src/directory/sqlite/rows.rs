@@ -18,18 +18,6 @@ pub(super) fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(
     })
 }
 
-/// Columns of `account_row`, joined from people, memberships, organizations.
-pub(super) const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
-    m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
-    o.name, o.status,
-    (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
-
-pub(super) const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
-
-/// Listing starts from the memberships of the organizations asked for, so it
-/// uses their index instead of scanning every person.
-pub(super) const MEMBER_FROM: &str = "memberships m JOIN people p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id";
-
 pub(super) fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let person = Person {
         id: row.get(0)?,
@@ -81,8 +69,6 @@ pub(super) fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingReques
         version: row.get::<_, i64>(7)? as u64,
     })
 }
-
-pub(super) const ONBOARDING_COLUMNS: &str = "id, organization_name, requester_name, requester_email, status, organization_id, submitted_at, version";
 
 pub(super) fn sort_key(sort: MemberSort) -> &'static str {
     match sort {

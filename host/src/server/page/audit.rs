@@ -2,12 +2,12 @@
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+
 use serde::Deserialize;
 
 use super::list::href;
 use super::views::{AuditPage, AuditRow, timestamp};
-use super::{failure, forbidden, html, viewer};
+use super::{Page, failure, forbidden, html, viewer};
 use crate::error::Error;
 use crate::server::state::AppState;
 
@@ -23,11 +23,8 @@ pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<AuditQuery>,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let m = viewer.m;
     let read = state
         .gate
@@ -40,13 +37,10 @@ pub(super) async fn show(
         .await;
     let page = match read {
         Ok(page) => page,
-        Err(Error::Denied(_)) => return forbidden(&viewer),
-        Err(err) => return failure(viewer.page, m, &err),
+        Err(Error::Denied(_)) => return Ok(forbidden(&viewer)),
+        Err(err) => return Ok(failure(viewer.page, m, &err)),
     };
-    let nav = match viewer.nav().await {
-        Ok(nav) => nav,
-        Err(err) => return failure(viewer.page, m, &err),
-    };
+    let nav = viewer.nav().await.map_err(|err| viewer.failed(err))?;
     let rows = page
         .entries
         .into_iter()
@@ -71,12 +65,12 @@ pub(super) async fn show(
                 .finish(),
         )
     });
-    html(
+    Ok(html(
         StatusCode::OK,
         AuditPage {
             chrome: viewer.chrome(m.t("audit-title"), "audit", nav),
             rows,
             next_href,
         },
-    )
+    ))
 }

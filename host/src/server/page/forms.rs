@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::list::{href, moved_on};
 use super::views::{BulkAddPage, ResultRow, ResultsPage, UserForm, UserFormPage};
-use super::{Fields, Viewer, explain, failure, html, message, see_other, viewer};
+use super::{Fields, Page, Viewer, explain, failure, html, message, see_other, viewer};
 use crate::bindings::org_users::{NewUser, Target, UserChanges};
 use crate::bindings::types::{Account, AccountStatus};
 use crate::error::Error;
@@ -93,39 +93,29 @@ async fn adder<'a>(
     Ok((viewer, nav))
 }
 
-pub(super) async fn add_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (viewer, nav) = match adder(&state, &headers).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    html(
+pub(super) async fn add_form(State(state): State<AppState>, headers: HeaderMap) -> Page {
+    let (viewer, nav) = adder(&state, &headers).await?;
+    Ok(html(
         StatusCode::OK,
         add_page(&viewer, nav, UserForm::default(), None),
-    )
+    ))
 }
 
-pub(super) async fn add(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+pub(super) async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let m = viewer.m;
     let fields = Fields::parse(&body);
     let form = form_of(&fields);
     let nav = viewer.nav().await.unwrap_or_default();
     let refuse = |status, error| html(status, add_page(&viewer, nav, form.clone(), Some(error)));
     if !viewer.csrf_ok(fields.get("csrf")) {
-        return refuse(StatusCode::FORBIDDEN, m.t("error-csrf"));
+        return Ok(refuse(StatusCode::FORBIDDEN, m.t("error-csrf")));
     }
     let Ok(limit) = spending_limit(&form.spending_limit) else {
-        return refuse(
+        return Ok(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             m.t1("error-invalid", "reason", &m.t("field-limit-hint")),
-        );
+        ));
     };
     let user = NewUser {
         email: form.email.clone(),
@@ -134,25 +124,24 @@ pub(super) async fn add(
         is_admin: false,
         spending_limit: limit,
     };
-    match state
-        .gate
-        .add_user(&viewer.actor, &viewer.session.organization_id, user)
-        .await
-    {
-        Ok(_) => see_other(&format!("{}?notice=added", viewer.page.prefix)),
-        Err(err) => {
-            let (status, text) = explain(m, &err, false);
-            refuse(status, text)
-        }
-    }
+    Ok(
+        match state
+            .gate
+            .add_user(&viewer.actor, &viewer.session.organization_id, user)
+            .await
+        {
+            Ok(_) => see_other(&format!("{}?notice=added", viewer.page.prefix)),
+            Err(err) => {
+                let (status, text) = explain(m, &err, false);
+                refuse(status, text)
+            }
+        },
+    )
 }
 
-pub(super) async fn bulk_add_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (viewer, nav) = match adder(&state, &headers).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    html(
+pub(super) async fn bulk_add_form(State(state): State<AppState>, headers: HeaderMap) -> Page {
+    let (viewer, nav) = adder(&state, &headers).await?;
+    Ok(html(
         StatusCode::OK,
         BulkAddPage {
             chrome: viewer.chrome(viewer.m.t("bulk-add-title"), "bulk-add", nav),
@@ -160,7 +149,7 @@ pub(super) async fn bulk_add_form(State(state): State<AppState>, headers: Header
             roles: String::new(),
             spending_limit: String::new(),
         },
-    )
+    ))
 }
 
 /// One pasted line: `address`, `Name <address>` or `address, Name`; a
@@ -182,11 +171,8 @@ pub(super) async fn bulk_add(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let m = viewer.m;
     let fields = Fields::parse(&body);
     let nav = viewer.nav().await.unwrap_or_default();
@@ -204,13 +190,13 @@ pub(super) async fn bulk_add(
         )
     };
     if !viewer.csrf_ok(fields.get("csrf")) {
-        return refuse(StatusCode::FORBIDDEN, m.t("error-csrf"));
+        return Ok(refuse(StatusCode::FORBIDDEN, m.t("error-csrf")));
     }
     let Ok(limit) = spending_limit(fields.get("spending_limit")) else {
-        return refuse(
+        return Ok(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             m.t1("error-invalid", "reason", &m.t("field-limit-hint")),
-        );
+        ));
     };
     let roles = roles(fields.get("roles"));
     let lines: Vec<(String, String)> = fields
@@ -220,7 +206,10 @@ pub(super) async fn bulk_add(
         .map(pasted)
         .collect();
     if lines.is_empty() {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, m.t("bulk-add-empty"));
+        return Ok(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            m.t("bulk-add-empty"),
+        ));
     }
     let users = lines
         .iter()
@@ -244,7 +233,7 @@ pub(super) async fn bulk_add(
         Ok(results) => results,
         Err(err) => {
             let (status, text) = explain(m, &err, false);
-            return refuse(status, text);
+            return Ok(refuse(status, text));
         }
     };
     let total = results.len();
@@ -268,7 +257,7 @@ pub(super) async fn bulk_add(
             },
         })
         .collect();
-    html(
+    Ok(html(
         StatusCode::OK,
         ResultsPage {
             chrome: viewer.chrome(m.t("results-title"), "bulk-add", nav),
@@ -280,7 +269,7 @@ pub(super) async fn bulk_add(
             rows,
             back: viewer.page.prefix.clone(),
         },
-    )
+    ))
 }
 
 /// What the edit form may change for `account`: the email while invited
@@ -373,23 +362,20 @@ pub(super) async fn edit_form(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(person): Path<String>,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let (account, editable) = match editable(&viewer, &person).await {
         Ok(Some(found)) => found,
-        Ok(None) => return no_user(&viewer),
-        Err(err) => return failure(viewer.page, viewer.m, &err),
+        Ok(None) => return Ok(no_user(&viewer)),
+        Err(err) => return Ok(failure(viewer.page, viewer.m, &err)),
     };
     let nav = viewer.nav().await.unwrap_or_default();
     let version = account.membership.as_ref().map_or(0, |m| m.version);
     let form = current_form(&account);
-    html(
+    Ok(html(
         StatusCode::OK,
         edit_page(&viewer, nav, &account, &editable, version, form, None),
-    )
+    ))
 }
 
 pub(super) async fn edit(
@@ -397,17 +383,14 @@ pub(super) async fn edit(
     headers: HeaderMap,
     Path(person): Path<String>,
     body: Bytes,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let m = viewer.m;
     let fields = Fields::parse(&body);
     let (account, editable) = match editable(&viewer, &person).await {
         Ok(Some(found)) => found,
-        Ok(None) => return no_user(&viewer),
-        Err(err) => return failure(viewer.page, m, &err),
+        Ok(None) => return Ok(no_user(&viewer)),
+        Err(err) => return Ok(failure(viewer.page, m, &err)),
     };
     let nav = viewer.nav().await.unwrap_or_default();
     let mut typed = form_of(&fields);
@@ -430,14 +413,14 @@ pub(super) async fn edit(
         )
     };
     if !viewer.csrf_ok(fields.get("csrf")) {
-        return refuse(StatusCode::FORBIDDEN, version, m.t("error-csrf"));
+        return Ok(refuse(StatusCode::FORBIDDEN, version, m.t("error-csrf")));
     }
     let Ok(limit) = spending_limit(&typed.spending_limit) else {
-        return refuse(
+        return Ok(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             version,
             m.t1("error-invalid", "reason", &m.t("field-limit-hint")),
-        );
+        ));
     };
     // Only what differs from the record as it is now; the version says
     // whether it is still the record the form was opened on.
@@ -455,25 +438,27 @@ pub(super) async fn edit(
         person_id: person.clone(),
         version,
     };
-    match state.gate.edit_user(&viewer.actor, target, changes).await {
-        Ok(_) => see_other(&href(&viewer.page.prefix, "notice=edited")),
-        Err(err) => {
-            let stale =
-                matches!(err, Error::Conflict(_)) && moved_on(&viewer, &person, version).await;
-            let (status, mut text) = explain(m, &err, stale);
-            if stale {
-                text = m.t("error-stale-form");
+    Ok(
+        match state.gate.edit_user(&viewer.actor, target, changes).await {
+            Ok(_) => see_other(&href(&viewer.page.prefix, "notice=edited")),
+            Err(err) => {
+                let stale =
+                    matches!(err, Error::Conflict(_)) && moved_on(&viewer, &person, version).await;
+                let (status, mut text) = explain(m, &err, stale);
+                if stale {
+                    text = m.t("error-stale-form");
+                }
+                // A stale form keeps what was typed and now carries the version
+                // read: saving again replaces the other change knowingly.
+                let now = if stale {
+                    account.membership.as_ref().map_or(version, |m| m.version)
+                } else {
+                    version
+                };
+                refuse(status, now, text)
             }
-            // A stale form keeps what was typed and now carries the version
-            // read: saving again replaces the other change knowingly.
-            let now = if stale {
-                account.membership.as_ref().map_or(version, |m| m.version)
-            } else {
-                version
-            };
-            refuse(status, now, text)
-        }
-    }
+        },
+    )
 }
 
 #[cfg(test)]

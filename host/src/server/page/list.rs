@@ -13,7 +13,7 @@ use super::views::{
     BulkActions, Column, ConfirmPage, FilterLink, ListPage, ResultRow, ResultsPage, Row,
     RowActions, StepButton, timestamp,
 };
-use super::{Fields, Viewer, explain, failure, forbidden, html, see_other, viewer};
+use super::{Fields, Page, Viewer, explain, failure, forbidden, html, see_other, viewer};
 use crate::bindings::org_users::{BulkAction, Target, UserQuery};
 use crate::bindings::types::{Account, AccountStatus, MemberSort};
 use crate::error::Error;
@@ -129,17 +129,14 @@ pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let notice = query
         .notice
         .as_deref()
         .filter(|n| NOTICES.contains(n))
         .map(|n| viewer.m.t(&format!("notice-{n}")));
-    render(&viewer, &query, StatusCode::OK, notice, None).await
+    Ok(render(&viewer, &query, StatusCode::OK, notice, None).await)
 }
 
 /// The list as `query` asks, with a notice or an error to announce.
@@ -442,15 +439,9 @@ pub(super) async fn step(
     headers: HeaderMap,
     Path((person, step)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let (viewer, fields, query) = match from_list(&state, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
-    let version = match version_in(&viewer, &fields, &query).await {
-        Ok(version) => version,
-        Err(page) => return page,
-    };
+) -> Page {
+    let (viewer, fields, query) = from_list(&state, &headers, &body).await?;
+    let version = version_in(&viewer, &fields, &query).await?;
     let target = Target {
         person_id: person.clone(),
         version,
@@ -464,14 +455,14 @@ pub(super) async fn step(
         ),
         "reinvite" => (gate.reinvite_user(&viewer.actor, target).await, "reinvited"),
         _ => {
-            return failure(
+            return Ok(failure(
                 viewer.page,
                 viewer.m,
                 &Error::NotFound(format!("no step `{step}`")),
-            );
+            ));
         }
     };
-    done(
+    Ok(done(
         &viewer,
         &query,
         &person,
@@ -479,7 +470,7 @@ pub(super) async fn step(
         result.map(|_| ()),
         notice,
     )
-    .await
+    .await)
 }
 
 /// Back to the list with `notice`, or the list with the error.
@@ -522,22 +513,18 @@ pub(super) async fn confirm_remove(
     headers: HeaderMap,
     Path(person): Path<String>,
     Query(q): Query<VersionQuery>,
-) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     let m = viewer.m;
-    let names = match visible_names(&viewer, std::slice::from_ref(&person)).await {
-        Ok(names) => names,
-        Err(err) => return failure(viewer.page, m, &err),
-    };
+    let names = visible_names(&viewer, std::slice::from_ref(&person))
+        .await
+        .map_err(|err| viewer.failed(err))?;
     let Some(name) = names.into_iter().next().flatten() else {
-        return super::forms::no_user(&viewer);
+        return Ok(super::forms::no_user(&viewer));
     };
     let nav = viewer.nav().await.unwrap_or_default();
     let prefix = &viewer.page.prefix;
-    html(
+    Ok(html(
         StatusCode::OK,
         ConfirmPage {
             chrome: viewer.chrome(m.t1("remove-title", "name", &name), "users", nav),
@@ -552,7 +539,7 @@ pub(super) async fn confirm_remove(
             )],
             cancel_href: prefix.clone(),
         },
-    )
+    ))
 }
 
 /// Removes one user once confirmed.
@@ -561,27 +548,21 @@ pub(super) async fn remove(
     headers: HeaderMap,
     Path(person): Path<String>,
     body: Bytes,
-) -> Response {
-    let (viewer, fields, query) = match from_list(&state, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
-    let version = match version_in(&viewer, &fields, &query).await {
-        Ok(version) => version,
-        Err(page) => return page,
-    };
+) -> Page {
+    let (viewer, fields, query) = from_list(&state, &headers, &body).await?;
+    let version = version_in(&viewer, &fields, &query).await?;
     if fields.get("confirmed") != "yes" {
-        return see_other(&format!(
+        return Ok(see_other(&format!(
             "{}/users/{person}/remove?version={version}",
             viewer.page.prefix
-        ));
+        )));
     }
     let target = Target {
         person_id: person.clone(),
         version,
     };
     let result = state.gate.remove_user(&viewer.actor, target).await;
-    done(
+    Ok(done(
         &viewer,
         &query,
         &person,
@@ -589,7 +570,7 @@ pub(super) async fn remove(
         result.map(|_| ()),
         "removed",
     )
-    .await
+    .await)
 }
 
 /// The names of `people` the viewer may view (`viewUser`), `None` for the
@@ -624,31 +605,25 @@ pub(super) async fn visible_names(
 
 /// A bulk change of the selected rows: a result for each; removal asks
 /// for a confirmation first.
-pub(super) async fn bulk(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (viewer, fields, query) = match from_list(&state, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
+pub(super) async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
+    let (viewer, fields, query) = from_list(&state, &headers, &body).await?;
     let m = viewer.m;
+    let refuse = |error: String| {
+        render(
+            &viewer,
+            &query,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(error),
+        )
+    };
     let (action, notice_key) = match fields.get("action") {
         "revoke" => (BulkAction::Revoke, "action-revoke"),
         "reinstate" => (BulkAction::Reinstate, "action-reinstate"),
         "remove" => (BulkAction::Remove, "action-remove"),
         "reinvite" => (BulkAction::Reinvite, "action-reinvite"),
         other => {
-            let error = m.t1("error-invalid", "reason", other);
-            return render(
-                &viewer,
-                &query,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(error),
-            )
-            .await;
+            return Ok(refuse(m.t1("error-invalid", "reason", other)).await);
         }
     };
     let targets: Vec<Target> = fields
@@ -662,21 +637,12 @@ pub(super) async fn bulk(
         })
         .collect();
     if targets.is_empty() {
-        let error = m.t("bulk-none-selected");
-        return render(
-            &viewer,
-            &query,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(error),
-        )
-        .await;
+        return Ok(refuse(m.t("bulk-none-selected")).await);
     }
     let people: Vec<String> = targets.iter().map(|t| t.person_id.clone()).collect();
-    let names = match visible_names(&viewer, &people).await {
-        Ok(names) => names,
-        Err(err) => return failure(viewer.page, m, &err),
-    };
+    let names = visible_names(&viewer, &people)
+        .await
+        .map_err(|err| viewer.failed(err))?;
     let who: Vec<String> = people
         .iter()
         .zip(names)
@@ -694,7 +660,7 @@ pub(super) async fn bulk(
                 format!("{}:{}", t.person_id, t.version),
             )
         }));
-        return html(
+        return Ok(html(
             StatusCode::OK,
             ConfirmPage {
                 chrome: viewer.chrome(m.t1("bulk-remove-title", "count", &count), "users", nav),
@@ -706,13 +672,13 @@ pub(super) async fn bulk(
                 hidden,
                 cancel_href: back,
             },
-        );
+        ));
     }
     let results = match state.gate.bulk_change(&viewer.actor, action, targets).await {
         Ok(results) => results,
         Err(err) => {
             let (status, text) = explain(m, &err, false);
-            return render(&viewer, &query, status, None, Some(text)).await;
+            return Ok(render(&viewer, &query, status, None, Some(text)).await);
         }
     };
     let total = results.len();
@@ -738,7 +704,7 @@ pub(super) async fn bulk(
         })
         .collect();
     let title = m.t("results-title");
-    html(
+    Ok(html(
         StatusCode::OK,
         ResultsPage {
             chrome: viewer.chrome(format!("{title}: {}", m.t(notice_key)), "users", nav),
@@ -750,5 +716,5 @@ pub(super) async fn bulk(
             rows,
             back,
         },
-    )
+    ))
 }

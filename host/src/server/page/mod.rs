@@ -211,6 +211,11 @@ struct Viewer<'a> {
 }
 
 impl<'a> Viewer<'a> {
+    /// The failure page for `err`, for `map_err(..)?` in handlers.
+    pub fn failed(&self, err: Error) -> Response {
+        failure(self.page, self.m, &err)
+    }
+
     /// The page's frame for this viewer.
     pub fn chrome(&self, title: String, current: &'static str, nav: (bool, bool)) -> Chrome<'a> {
         Chrome {
@@ -267,6 +272,10 @@ impl<'a> Viewer<'a> {
         Ok((allowed[0], allowed[1]))
     }
 }
+
+/// What a page handler answers: its page, or the whole response that
+/// stopped it early (the sign-in page, a refusal, a failure).
+type Page = Result<Response, Response>;
 
 /// The viewer of a request, or the page to show instead: sign in (no or an
 /// ended session, the cookie then cleared) or an error.
@@ -471,20 +480,17 @@ fn see_other(location: &str) -> Response {
 /// page that goes on to the provider's end-session address by itself (a
 /// redirect from a form would break `form-action 'self'`), with a link
 /// for when it does not; otherwise the sign-in page.
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(page) => return page,
-    };
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
+    let viewer = viewer(&state, &headers).await?;
     if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
-        return message(
+        return Ok(message(
             viewer.page,
             viewer.m,
             StatusCode::FORBIDDEN,
             viewer.m.t("page-title"),
             viewer.m.t("error-csrf"),
             Vec::new(),
-        );
+        ));
     }
     let service = state.sign_in.as_ref().expect("a viewer means sign-in");
     let id = session_cookie(&headers).unwrap_or_default();
@@ -501,13 +507,13 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             html(StatusCode::OK, view)
         }
         Ok(None) => see_other(&viewer.page.prefix),
-        Err(err) => return failure(viewer.page, viewer.m, &err),
+        Err(err) => return Ok(failure(viewer.page, viewer.m, &err)),
     };
     reply.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cleared_session_cookie()).expect("a fixed cookie is a header value"),
     );
-    reply
+    Ok(reply)
 }
 
 /// The shared state when the page is served.
