@@ -9,12 +9,13 @@ wasmtime::component::bindgen!({
     world: "plugin",
     imports: { default: async | trappable },
     exports: { default: async },
+    // Records are stamped with their hash (`imports/records.rs`).
+    additional_derives: [Hash],
     trappable_error_type: {
         "partnergate:b2b/directory.error" => crate::directory::error::DirectoryError,
-        "partnergate:b2b/status-cache.error" => crate::cache::error::CacheError,
         "partnergate:b2b/notifications.error" => crate::notify::error::NotifyError,
     },
 });
 
 pub use self::exports::partnergate::b2b::{access, org_users, policy, sign_in};
-pub use self::partnergate::b2b::{directory, notifications, status_cache, types};
+pub use self::partnergate::b2b::{directory, notifications, records, types};

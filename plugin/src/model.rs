@@ -2,7 +2,7 @@
 //! types to these and back; nothing here knows about WIT.
 
 /// Where an organization user stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     /// Added, not signed in yet.
@@ -28,7 +28,7 @@ impl AccountStatus {
 }
 
 /// Where an organization stands with the merchant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrganizationStatus {
     /// Onboarding requested.
@@ -54,7 +54,7 @@ impl OrganizationStatus {
 }
 
 /// A person customer record.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
     /// Directory id.
@@ -66,7 +66,7 @@ pub struct Person {
 }
 
 /// An organization customer record with its derived administrator count.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
     /// Directory id.
@@ -80,7 +80,7 @@ pub struct Organization {
 }
 
 /// A person's membership of an organization.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Membership {
     /// The organization.
@@ -104,7 +104,7 @@ pub struct Membership {
 }
 
 /// A person with their membership and organization.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Account {
     /// The person.
     pub person: Person,
@@ -115,7 +115,7 @@ pub struct Account {
 }
 
 /// A merchant staff member.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Staff {
     /// Directory id.
     pub id: String,

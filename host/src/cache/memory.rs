@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{CacheError, EphemeralStore, StatusCache};
-use crate::bindings::types::{Account, Organization};
+use crate::bindings::types::{Account, Organization, Staff};
 
 /// How many sign-in states and sessions the in-process store holds at most by
 /// default: anyone can begin sign-ins, so the store must not grow without
@@ -19,6 +19,7 @@ pub struct MemoryCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Account)>>,
     organizations: Mutex<HashMap<String, (Instant, Organization)>>,
+    staff: Mutex<HashMap<String, (Instant, Staff)>>,
     ephemeral: Mutex<Ephemeral>,
     ephemeral_limit: usize,
 }
@@ -37,6 +38,7 @@ impl MemoryCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
             organizations: Mutex::new(HashMap::new()),
+            staff: Mutex::new(HashMap::new()),
             ephemeral: Mutex::new(Ephemeral {
                 values: HashMap::new(),
                 next_sweep: Instant::now(),
@@ -113,6 +115,25 @@ impl StatusCache for MemoryCache {
                     .as_ref()
                     .is_none_or(|m| m.organization_id != organization_id)
             });
+        Ok(())
+    }
+
+    async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError> {
+        let staff = self.staff.lock().expect("cache lock");
+        Ok(staff
+            .get(staff_id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, s)| s.clone()))
+    }
+
+    async fn put_staff(&self, staff: Staff) -> Result<(), CacheError> {
+        let mut all = self.staff.lock().expect("cache lock");
+        all.insert(staff.id.clone(), (Instant::now(), staff));
+        Ok(())
+    }
+
+    async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
+        self.staff.lock().expect("cache lock").remove(staff_id);
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ pub use error::CacheError;
 use async_trait::async_trait;
 
 use crate::bindings::directory::ChangeOp;
-use crate::bindings::types::{Account, Organization};
+use crate::bindings::types::{Account, Organization, Staff};
 
 /// A status-cache backend.
 #[async_trait]
@@ -61,6 +61,18 @@ pub trait StatusCache: Send + Sync + 'static {
     /// Drops an organization's entry and those of its members (their entries
     /// embed its status and administrator count).
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError>;
+
+    /// The cached staff member, if present and fresh.
+    ///
+    /// Returns `Ok(None)` on a miss and `Unavailable` when the cache is down.
+    async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError>;
+
+    /// Caches a staff member read from the directory.
+    async fn put_staff(&self, staff: Staff) -> Result<(), CacheError>;
+
+    /// Drops a staff member's entry on every node (after their record or
+    /// assignments changed).
+    async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError>;
 }
 
 /// Whether a change op can make a cached account stale.

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 
 use super::{CacheError, StatusCache};
-use crate::bindings::types::{Account, Organization};
+use crate::bindings::types::{Account, Organization, Staff};
 
-/// A [`StatusCache`] that never holds accounts or organizations.
+/// A [`StatusCache`] that never holds anything.
 #[derive(Default)]
 pub struct NoCache;
 
@@ -40,6 +40,18 @@ impl StatusCache for NoCache {
     }
 
     async fn invalidate_organization(&self, _: &str) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    async fn get_staff(&self, _: &str) -> Result<Option<Staff>, CacheError> {
+        Ok(None)
+    }
+
+    async fn put_staff(&self, _: Staff) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    async fn invalidate_staff(&self, _: &str) -> Result<(), CacheError> {
         Ok(())
     }
 }

@@ -235,6 +235,26 @@ impl PartnerGate {
         &self.services.cache
     }
 
+    /// Stores a merchant staff member (staff are managed outside the
+    /// plugin: by the merchant's own back office, through here) and drops
+    /// their cached record on every node, so the next decision reads the
+    /// new one.
+    ///
+    /// Returns `Unavailable` when the directory cannot be written, or the
+    /// cache not invalidated (the record is stored; retry the call).
+    pub async fn put_staff(&self, staff: &crate::bindings::types::Staff) -> Result<(), Error> {
+        self.services
+            .directory
+            .put_staff(staff)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        self.services
+            .cache
+            .invalidate_staff(&staff.id)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
     /// How the component was obtained on this start.
     pub fn artifact(&self) -> &Artifact {
         &self.artifact

@@ -5,6 +5,6 @@
 mod directory;
 mod logging;
 mod notifications;
-mod status_cache;
+mod records;
 
 impl crate::bindings::types::Host for crate::state::HostState {}

@@ -3,9 +3,9 @@
 use super::common;
 
 use common::{builder, decide, decide_with, gate};
-use std::time::Duration;
 use partnergate::{AuthorizeRequest, DecisionKind, Error, Limits};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test]
 async fn admin_of_organization_a_adds_users_to_a_but_not_to_b() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Node, RedisServer, two_nodes};
 use partnergate::PartnerGate;
 use partnergate::bindings::org_users::{Target, UserChanges};
-use partnergate::bindings::types::AccountStatus;
+use partnergate::bindings::types::{AccountStatus, Staff};
 use partnergate::cache::StatusCache;
 use partnergate::cache::memory::MemoryCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
@@ -198,6 +198,39 @@ async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change(
             .active_admins,
         2
     );
+}
+
+/// Staff records are cached like accounts (decisions on staff requests read
+/// no directory) and dropped on every node when the merchant changes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
+    let redis = RedisServer::start();
+    let (_tmp, a, b) = two_nodes(&redis).await;
+    let adds = |node: &Node| {
+        let gate = node.gate.clone();
+        async move {
+            common::decide(&gate, "staff:sara", "addUser", "organization:globex")
+                .await
+                .is_allowed()
+        }
+    };
+    for _ in 0..2 {
+        assert!(!adds(&b).await, "sara has no organizations");
+    }
+    assert!(
+        b.cache.get_staff("sara").await.unwrap().is_some(),
+        "B caches the staff record"
+    );
+    let sara = |organizations: &[&str]| Staff {
+        id: "sara".into(),
+        name: "Sara Staff".into(),
+        assigned_organizations: organizations.iter().map(|o| o.to_string()).collect(),
+    };
+    a.gate.put_staff(&sara(&["globex"])).await.unwrap();
+    assert!(adds(&b).await, "assigned on A, B allows at once");
+    assert!(adds(&b).await);
+    a.gate.put_staff(&sara(&[])).await.unwrap();
+    assert!(!adds(&b).await, "unassigned on A, B denies at once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

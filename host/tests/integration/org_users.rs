@@ -927,7 +927,7 @@ async fn staff_create_an_organization_and_its_admin_directly() {
         f.gate.add_user("staff:sara", &org.id, admin.clone()).await,
         Err(Error::Denied(_))
     ));
-    f.dir
+    f.gate
         .put_staff(&partnergate::bindings::types::Staff {
             id: "sara".into(),
             name: "Sara Staff".into(),

@@ -13,7 +13,7 @@ use cedar_policy::{
 use crate::model::{Account, Decision, Effect, Organization, Staff};
 use crate::policy_set::LoadedPolicies;
 
-pub use crate::ports::{Records, Unavailable};
+pub use crate::ports::{Found, Key, Lookup, Records, Unavailable};
 
 /// Records read at most once each: for one operation that makes many
 /// decisions (a staff member's listing over every assigned organization).
@@ -137,8 +137,8 @@ fn split_ref(reference: &str) -> Option<(&str, &str)> {
 }
 
 /// The records a request was decided on. Equal records give equal entities,
-/// so a memoized request is reused only when what the directory says now
-/// equals what it said then.
+/// so a memoized request is reused only while the records it was built from
+/// keep their stamps.
 #[derive(Clone, Debug, PartialEq)]
 enum Record {
     Account(Account),
@@ -147,9 +147,11 @@ enum Record {
     Bare,
 }
 
-/// A request ready to evaluate, and the records it was built from.
+/// A request ready to evaluate, the records it was built from and their
+/// stamps (`None` for a bare resource, which no record backs).
 struct Prepared {
     records: [Record; 2],
+    stamps: [Option<u64>; 2],
     request: CedarRequest,
     entities: cedar_policy::Entities,
 }
@@ -178,26 +180,14 @@ impl Memo {
     pub const CAPACITY: usize = 4096;
 }
 
-fn fetch(
-    records: &impl Records,
-    role: &str,
-    reference: &str,
-) -> Result<Result<Record, Decision>, AccessError> {
-    let missing = || Ok(Err(unknown(role, reference)));
-    Ok(Ok(match (role, split_ref(reference)) {
-        (_, Some(("customer", id))) => match records.account(id)? {
-            Some(account) => Record::Account(account),
-            None => return missing(),
-        },
-        ("principal", Some(("staff", id))) => match records.staff(id)? {
-            Some(staff) => Record::Staff(staff),
-            None => return missing(),
-        },
-        ("resource", Some(("organization", id))) => match records.organization(id)? {
-            Some(org) => Record::Organization(org),
-            None => return missing(),
-        },
-        ("resource", Some(("store" | "onboarding", _))) => Record::Bare,
+/// The record behind a reference: a key to read, or none for a resource no
+/// record backs (`store:`, `onboarding:`).
+fn key_of<'r>(role: &str, reference: &'r str) -> Result<Option<Key<'r>>, AccessError> {
+    Ok(Some(match (role, split_ref(reference)) {
+        (_, Some(("customer", id))) => Key::Account(id),
+        ("principal", Some(("staff", id))) => Key::Staff(id),
+        ("resource", Some(("organization", id))) => Key::Organization(id),
+        ("resource", Some(("store" | "onboarding", _))) => return Ok(None),
         ("principal", _) => {
             return Err(AccessError::InvalidRequest(format!(
                 "principal `{reference}` is not of the form `customer:<id>` or `staff:<id>`"
@@ -209,6 +199,21 @@ fn fetch(
             )));
         }
     }))
+}
+
+/// A record as read: itself and its stamp, the memo's copy when unchanged,
+/// or `None` when missing.
+fn record_of(found: Found, held: Option<(&Record, Option<u64>)>) -> Option<(Record, Option<u64>)> {
+    Some(match found {
+        Found::Missing => return None,
+        Found::Unchanged => {
+            let (record, stamp) = held.expect("unchanged answers only a known stamp");
+            (record.clone(), stamp)
+        }
+        Found::Account(stamp, a) => (Record::Account(a), Some(stamp)),
+        Found::Organization(stamp, o) => (Record::Organization(o), Some(stamp)),
+        Found::Staff(stamp, s) => (Record::Staff(s), Some(stamp)),
+    })
 }
 
 /// Decides `request` with `loaded`, reading records from `records`.
@@ -233,20 +238,14 @@ pub fn authorize_with(
     request: &Request<'_>,
     memo: Option<&mut Memo>,
 ) -> Result<Decision, AccessError> {
-    // An unknown principal or resource denies, once the request is known
-    // to be well formed: a malformed one is invalid whatever the records.
-    let principal = match fetch(records, "principal", request.principal)? {
-        Ok(record) => record,
-        Err(denial) => return check_shape(loaded, names, request).map(|()| denial),
-    };
+    let principal_key =
+        key_of("principal", request.principal)?.expect("a principal is always a record");
     // A customer acting on themselves is read once.
-    let resource = if request.resource == request.principal {
-        principal.clone()
+    let same = request.resource == request.principal;
+    let resource_key = if same {
+        None
     } else {
-        match fetch(records, "resource", request.resource)? {
-            Ok(record) => record,
-            Err(denial) => return check_shape(loaded, names, request).map(|()| denial),
-        }
+        key_of("resource", request.resource)?
     };
     let action = names.uid(&names.action, request.action);
     let Some(slice) = loaded.actions.get(&action) else {
@@ -255,28 +254,81 @@ pub fn authorize_with(
             request.action
         )));
     };
-    let fresh = [principal, resource];
-    let response = match memo {
-        Some(memo) => {
-            // One allocation per call for the key, none for the reused request.
-            let key = memo_key(request);
-            if memo.prepared.len() >= Memo::CAPACITY && !memo.prepared.contains_key(&key) {
-                memo.prepared.clear();
+    // The memo's entry, if any: its stamps go with the read, so records
+    // that have not changed are not copied again.
+    let mut memo = memo.map(|memo| {
+        let key = memo_key(request);
+        if memo.prepared.len() >= Memo::CAPACITY && !memo.prepared.contains_key(&key) {
+            memo.prepared.clear();
+        }
+        (memo, key)
+    });
+    let held = memo.as_ref().and_then(|(memo, key)| memo.prepared.get(key));
+    let known = |i: usize| held.and_then(|p| p.stamps[i]);
+    let (first, second) = records.read(
+        Lookup {
+            key: principal_key,
+            known: known(0),
+        },
+        resource_key.map(|key| Lookup {
+            key,
+            known: known(1),
+        }),
+    )?;
+    if let (Found::Unchanged, None | Some(Found::Unchanged)) = (&first, &second)
+        && let Some((memo, key)) = &memo
+        && let Some(prepared) = memo.prepared.get(key)
+    {
+        let response =
+            Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities);
+        return Ok(decision_of(&response));
+    }
+    let held_record = |i: usize| held.map(|p| (&p.records[i], p.stamps[i]));
+    let Some((principal, principal_stamp)) = record_of(first, held_record(0)) else {
+        return check_shape(loaded, names, request)
+            .map(|()| unknown("principal", request.principal));
+    };
+    let (resource, resource_stamp) = match (same, second) {
+        (true, _) => (principal.clone(), principal_stamp),
+        (false, None) => (Record::Bare, None),
+        (false, Some(found)) => match record_of(found, held_record(1)) {
+            Some(found) => found,
+            None => {
+                return check_shape(loaded, names, request)
+                    .map(|()| unknown("resource", request.resource));
             }
-            let prepared = match memo.prepared.entry(key) {
-                Entry::Occupied(entry) if entry.get().records == fresh => entry.into_mut(),
-                entry => {
-                    let prepared = prepare(loaded, names, request, action, &slice.entity, fresh)?;
-                    entry.insert_entry(prepared).into_mut()
+        },
+    };
+    let mut prepared = prepare(
+        loaded,
+        names,
+        request,
+        action,
+        &slice.entity,
+        [principal, resource],
+    )?;
+    prepared.stamps = [principal_stamp, resource_stamp];
+    let response = match &mut memo {
+        Some((memo, key)) => {
+            let prepared = match memo.prepared.entry(std::mem::take(key)) {
+                Entry::Occupied(mut entry) => {
+                    entry.insert(prepared);
+                    entry.into_mut()
                 }
+                Entry::Vacant(entry) => entry.insert(prepared),
             };
             Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
         }
         None => {
-            let prepared = prepare(loaded, names, request, action, &slice.entity, fresh)?;
             Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
         }
     };
+    Ok(decision_of(&response))
+}
+
+/// The decision of a Cedar response: any evaluation error denies and names
+/// the policies that erred; otherwise the effect and the deciding policies.
+fn decision_of(response: &cedar_policy::Response) -> Decision {
     let diagnostics = response.diagnostics();
     let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
     if !errors.is_empty() {
@@ -288,11 +340,11 @@ pub fn authorize_with(
                 }
             })
             .collect();
-        return Ok(Decision {
+        return Decision {
             effect: Effect::Deny,
             policies,
             errors,
-        });
+        };
     }
     let effect = match response.decision() {
         CedarDecision::Allow => Effect::Allow,
@@ -300,11 +352,11 @@ pub fn authorize_with(
     };
     let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
     policies.sort_unstable();
-    Ok(Decision {
+    Decision {
         effect,
         policies,
         errors,
-    })
+    }
 }
 
 /// Decides `action` for a principal and resource given as ready entities
@@ -511,6 +563,7 @@ fn prepare(
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
     Ok(Prepared {
         records,
+        stamps: [None; 2],
         request: cedar_request,
         entities,
     })

@@ -293,3 +293,76 @@ fn blocked_organization_member_browses_but_cannot_order() {
     assert_eq!(order.effect, Effect::Deny);
     assert_eq!(order.policies, ["blocked-organization-cannot-order"]);
 }
+
+/// Records that remember what each read answered.
+struct Watched<'a> {
+    inner: &'a MemoryRecords,
+    answers: std::cell::RefCell<Vec<(Found, Option<Found>)>>,
+}
+
+impl Records for Watched<'_> {
+    fn account(&self, person_id: &str) -> Result<Option<Account>, Unavailable> {
+        self.inner.account(person_id)
+    }
+    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable> {
+        self.inner.organization(id)
+    }
+    fn staff(&self, id: &str) -> Result<Option<Staff>, Unavailable> {
+        self.inner.staff(id)
+    }
+    fn read(
+        &self,
+        first: Lookup<'_>,
+        second: Option<Lookup<'_>>,
+    ) -> Result<(Found, Option<Found>), Unavailable> {
+        let answer = self.inner.read(first, second)?;
+        self.answers.borrow_mut().push(answer.clone());
+        Ok(answer)
+    }
+}
+
+/// A memoized request asks with its records' stamps: unchanged records are
+/// not sent again, and one changed record rebuilds the request with the
+/// memo's copy of the other.
+#[test]
+fn memoized_request_reads_stamps_and_rebuilds_on_one_changed_record() {
+    let loaded = policies();
+    let names = Names::new();
+    let mut memo = Memo::default();
+    let mut records = records();
+    let request = Request {
+        principal: "customer:alice",
+        action: "revokeUser",
+        resource: "customer:bob",
+        context: "",
+    };
+    let decide = |records: &MemoryRecords, memo: &mut Memo| {
+        let watched = Watched {
+            inner: records,
+            answers: Default::default(),
+        };
+        let d = authorize_with(&loaded, &names, &watched, &request, Some(memo)).unwrap();
+        (d, watched.answers.into_inner())
+    };
+    let (d, answers) = decide(&records, &mut memo);
+    assert_eq!(d.effect, Effect::Allow, "{d:?}");
+    assert!(matches!(
+        answers[..],
+        [(Found::Account(..), Some(Found::Account(..)))]
+    ));
+    let (d, answers) = decide(&records, &mut memo);
+    assert_eq!(d.effect, Effect::Allow, "{d:?}");
+    assert_eq!(answers, [(Found::Unchanged, Some(Found::Unchanged))]);
+    // Bob moves to organization b: alice is not its administrator.
+    member(&mut records, "bob", "b", AccountStatus::Active, false, None);
+    let (d, answers) = decide(&records, &mut memo);
+    assert_eq!(d.effect, Effect::Deny, "{d:?}");
+    assert!(matches!(
+        answers[..],
+        [(Found::Unchanged, Some(Found::Account(..)))]
+    ));
+    // And the rebuilt entry is memoized with both stamps.
+    let (d, answers) = decide(&records, &mut memo);
+    assert_eq!(d.effect, Effect::Deny, "{d:?}");
+    assert_eq!(answers, [(Found::Unchanged, Some(Found::Unchanged))]);
+}

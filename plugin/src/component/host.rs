@@ -1,76 +1,99 @@
-//! Records and changes through the host's imports: the status cache first,
-//! then the directory.
+//! Records and changes through the host's imports: records for decisions
+//! from `records` (the host's cache, then its directory), changes and fresh
+//! reads from `directory`.
 
 use super::convert::{
     account_from_wit, account_status_to_wit, change_op_to_wit, directory_unavailable,
     onboarding_from_wit, onboarding_status_to_wit, organization_from_wit,
 };
-use super::wasi::logging::logging::{Level, log};
-use super::{directory, status_cache, types};
-use crate::access::{Records, Unavailable};
+use super::{directory, records, types};
+use crate::access::{Found, Key, Lookup, Records, Unavailable};
 use crate::{model, users};
 
-/// Records read through the host: the status cache first, then the directory.
+/// Records read through the host's `records` import: its cache, then its
+/// directory, in one call.
 pub(super) struct HostRecords;
+
+fn key_to_wit(key: Key<'_>) -> records::Key {
+    match key {
+        Key::Account(id) => records::Key::Account(id.to_string()),
+        Key::Organization(id) => records::Key::Organization(id.to_string()),
+        Key::Staff(id) => records::Key::Staff(id.to_string()),
+    }
+}
+
+fn lookup_to_wit(lookup: Lookup<'_>) -> records::Lookup {
+    records::Lookup {
+        key: key_to_wit(lookup.key),
+        known: lookup.known,
+    }
+}
+
+fn found_from_wit(found: records::Found) -> Found {
+    match found {
+        records::Found::Unchanged => Found::Unchanged,
+        records::Found::Missing => Found::Missing,
+        records::Found::Account((stamp, a)) => Found::Account(stamp, account_from_wit(a)),
+        records::Found::Organization((stamp, o)) => {
+            Found::Organization(stamp, organization_from_wit(o))
+        }
+        records::Found::Staff((stamp, s)) => Found::Staff(
+            stamp,
+            model::Staff {
+                id: s.id,
+                name: s.name,
+                assigned_organizations: s.assigned_organizations,
+            },
+        ),
+    }
+}
+
+fn records_unavailable(err: records::Error) -> Unavailable {
+    Unavailable(match err {
+        records::Error::Unavailable(m) => format!("records unavailable: {m}"),
+        records::Error::InternalError(m) => m.unwrap_or_else(|| "records failed".into()),
+    })
+}
+
+impl HostRecords {
+    /// One record, whatever it is.
+    fn one(&self, key: Key<'_>) -> Result<Found, Unavailable> {
+        self.read(Lookup { key, known: None }, None)
+            .map(|(found, _)| found)
+    }
+}
 
 impl Records for HostRecords {
     fn account(&self, person_id: &str) -> Result<Option<model::Account>, Unavailable> {
-        match status_cache::get(person_id) {
-            Ok(Some(account)) => return Ok(Some(account_from_wit(account))),
-            Ok(None) => {}
-            Err(err) => log(
-                Level::Warn,
-                "status-cache",
-                &format!("cache read failed, reading the directory: {err:?}"),
-            ),
-        }
-        let Some(account) = directory::get_account(person_id).map_err(directory_unavailable)?
-        else {
-            return Ok(None);
-        };
-        if let Err(err) = status_cache::put(&account) {
-            log(
-                Level::Warn,
-                "status-cache",
-                &format!("cache write failed: {err:?}"),
-            );
-        }
-        Ok(Some(account_from_wit(account)))
+        Ok(match self.one(Key::Account(person_id))? {
+            Found::Account(_, account) => Some(account),
+            _ => None,
+        })
     }
 
     fn organization(&self, id: &str) -> Result<Option<model::Organization>, Unavailable> {
-        match status_cache::get_organization(id) {
-            Ok(Some(org)) => return Ok(Some(organization_from_wit(org))),
-            Ok(None) => {}
-            Err(err) => log(
-                Level::Warn,
-                "status-cache",
-                &format!("cache read failed, reading the directory: {err:?}"),
-            ),
-        }
-        let Some(org) = directory::get_organization(id).map_err(directory_unavailable)? else {
-            return Ok(None);
-        };
-        if let Err(err) = status_cache::put_organization(&org) {
-            log(
-                Level::Warn,
-                "status-cache",
-                &format!("cache write failed: {err:?}"),
-            );
-        }
-        Ok(Some(organization_from_wit(org)))
+        Ok(match self.one(Key::Organization(id))? {
+            Found::Organization(_, org) => Some(org),
+            _ => None,
+        })
     }
 
     fn staff(&self, id: &str) -> Result<Option<model::Staff>, Unavailable> {
-        directory::get_staff(id)
-            .map(|staff| {
-                staff.map(|s| model::Staff {
-                    id: s.id,
-                    name: s.name,
-                    assigned_organizations: s.assigned_organizations,
-                })
-            })
-            .map_err(directory_unavailable)
+        Ok(match self.one(Key::Staff(id))? {
+            Found::Staff(_, staff) => Some(staff),
+            _ => None,
+        })
+    }
+
+    fn read(
+        &self,
+        first: Lookup<'_>,
+        second: Option<Lookup<'_>>,
+    ) -> Result<(Found, Option<Found>), Unavailable> {
+        let (first, second) =
+            records::read(&lookup_to_wit(first), second.map(lookup_to_wit).as_ref())
+                .map_err(records_unavailable)?;
+        Ok((found_from_wit(first), second.map(found_from_wit)))
     }
 }
 

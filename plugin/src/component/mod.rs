@@ -19,7 +19,7 @@ wit_bindgen::generate!({
 });
 
 use exports::partnergate::b2b::{access as wit_access, org_users, policy, sign_in};
-use partnergate::b2b::{directory, notifications, status_cache, types};
+use partnergate::b2b::{directory, notifications, records, types};
 use wasi::logging::logging::{Level, log};
 
 use convert::{

@@ -29,6 +29,14 @@ pub(super) fn organization_key(generation: u64, org_id: &str) -> String {
     format!("pg:v1:{generation}:og:{}", hex::encode(org_id))
 }
 
+pub(super) fn staff_key(generation: u64, staff_id: &str) -> String {
+    format!("pg:v1:{generation}:st:{}", hex::encode(staff_id))
+}
+
+pub(super) fn staff_tombstone(generation: u64, staff_id: &str) -> String {
+    format!("pg:v1:{generation}:ts:{}", hex::encode(staff_id))
+}
+
 /// Ephemeral values are not generation-scoped: a new generation must not end
 /// sessions or sign-ins in progress.
 pub(super) fn ephemeral_key(namespace: &str, key: &str) -> String {

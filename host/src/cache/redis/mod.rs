@@ -40,13 +40,13 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::{CacheError, EphemeralStore, StatusCache};
-use crate::bindings::types::{Account, Organization};
+use crate::bindings::types::{Account, Organization, Staff};
 pub use keys::entry_key;
 use keys::{
     DROP_ORGANIZATION, GUARDED_PUT, INVALIDATIONS, NODES, SEQ, ephemeral_key, members_key, now_ms,
-    org_tombstone, organization_key, person_tombstone,
+    org_tombstone, organization_key, person_tombstone, staff_key, staff_tombstone,
 };
-use stored::{CachedAccount, CachedOrganization};
+use stored::{CachedAccount, CachedOrganization, CachedStaff};
 use sync::{heartbeat, subscriber};
 use tier::Tier;
 
@@ -163,10 +163,35 @@ impl Cached for Organization {
     }
 }
 
+impl Cached for Staff {
+    type Stored = CachedStaff;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn tier(inner: &Inner) -> &Tier<Self> {
+        &inner.staff
+    }
+
+    fn key(generation: u64, id: &str) -> String {
+        staff_key(generation, id)
+    }
+
+    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
+        let entry = staff_key(generation, &self.id);
+        let tomb = staff_tombstone(generation, &self.id);
+        // As an organization's: the tombstone twice, the entry as its own
+        // index.
+        ([entry.clone(), tomb.clone(), tomb, entry], String::new())
+    }
+}
+
 struct Inner {
     node: String,
     accounts: Tier<Account>,
     organizations: Tier<Organization>,
+    staff: Tier<Staff>,
     config: RedisCacheConfig,
     client: redis::Client,
     conn: ConnectionManager,
@@ -227,6 +252,7 @@ impl RedisCache {
             node,
             accounts: Tier::default(),
             organizations: Tier::default(),
+            staff: Tier::default(),
             config,
             client,
             conn,
@@ -295,11 +321,17 @@ impl Inner {
     fn flush_l1(&self) {
         self.accounts.clear();
         self.organizations.clear();
+        self.staff.clear();
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
     fn drop_person(&self, person: &str) {
         self.accounts.l1.lock().expect("l1 lock").remove(person);
+        self.seen.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn drop_staff(&self, staff: &str) {
+        self.staff.l1.lock().expect("l1 lock").remove(staff);
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -527,6 +559,36 @@ impl StatusCache for RedisCache {
             .await
             .map_err(unavailable)?;
         inner.broadcast("o", seq, organization_id).await
+    }
+
+    async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError> {
+        self.inner.read(staff_id).await
+    }
+
+    async fn put_staff(&self, staff: Staff) -> Result<(), CacheError> {
+        self.inner.fill(staff).await
+    }
+
+    async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
+        let inner = &self.inner;
+        inner.drop_staff(staff_id);
+        let generation = inner.generation.load(Ordering::SeqCst);
+        let mut conn = inner.conn.clone();
+        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
+        let _: () = redis::pipe()
+            .atomic()
+            .set_ex(
+                staff_tombstone(generation, staff_id),
+                seq,
+                inner.config.entry_ttl.as_secs().max(1),
+            )
+            .ignore()
+            .del(staff_key(generation, staff_id))
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        inner.broadcast("s", seq, staff_id).await
     }
 }
 

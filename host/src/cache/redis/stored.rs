@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{
-    Account, AccountStatus, Membership, Organization, OrganizationStatus, Person,
+    Account, AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff,
 };
 
 /// The JSON form of an account in Redis.
@@ -35,6 +35,33 @@ pub(super) struct CachedOrganization {
     name: String,
     status: String,
     active_admins: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct CachedStaff {
+    id: String,
+    name: String,
+    assigned_organizations: Vec<String>,
+}
+
+impl From<&Staff> for CachedStaff {
+    fn from(s: &Staff) -> Self {
+        Self {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            assigned_organizations: s.assigned_organizations.clone(),
+        }
+    }
+}
+
+impl From<CachedStaff> for Staff {
+    fn from(s: CachedStaff) -> Self {
+        Staff {
+            id: s.id,
+            name: s.name,
+            assigned_organizations: s.assigned_organizations,
+        }
+    }
 }
 
 /// An account status read back from Redis. Fails closed on a name this

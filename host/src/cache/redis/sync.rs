@@ -84,6 +84,7 @@ async fn subscribe_once(inner: &Arc<Inner>) -> redis::RedisResult<()> {
         match (kind, id) {
             ("p", Some(person)) => inner.drop_person(&person),
             ("o", Some(org)) => inner.drop_organization(&org),
+            ("s", Some(staff)) => inner.drop_staff(&staff),
             ("g", _) => {
                 inner.generation.fetch_max(seq, Ordering::SeqCst);
                 inner.flush_l1();
