@@ -146,6 +146,91 @@ async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
     records
 }
 
+/// Where a decision through the component goes, at p50 over all requests:
+/// a call the plugin refuses before reading anything (pool, crossing,
+/// request copied in, answer copied out), the host's reads of the two
+/// records (natively, no crossing), the memoized native decision
+/// (evaluation and stamps), and building entities (native rebuild minus
+/// memo). What the component takes beyond their sum is the records
+/// crossing and the copies.
+async fn breakdown(
+    gate: &PartnerGate,
+    loaded: &policy_set::LoadedPolicies,
+    names: &Names,
+    records: &MemoryRecords,
+    requests: &[AuthorizeRequest],
+    contexts: &[String],
+) {
+    let refused = AuthorizeRequest::new("nobody", "browse", "store:main");
+    let mut empty = Vec::with_capacity(ITERATIONS);
+    let mut reads = Vec::with_capacity(ITERATIONS);
+    let mut memo_hit = Vec::with_capacity(ITERATIONS);
+    let mut rebuild = Vec::with_capacity(ITERATIONS);
+    let mut component = Vec::with_capacity(ITERATIONS);
+    let mut memo = Memo::default();
+    let cache = gate.cache();
+    for i in 0..ITERATIONS {
+        let k = i % requests.len();
+        let (r, ctx) = (&requests[k], &contexts[k]);
+        let req = access::Request {
+            principal: &r.principal,
+            action: &r.action,
+            resource: &r.resource,
+            context: ctx,
+        };
+        let t = Instant::now();
+        std::hint::black_box(gate.authorize(&refused).await.unwrap_err());
+        empty.push(t.elapsed());
+        let t = Instant::now();
+        for reference in [&r.principal, &r.resource] {
+            match reference.split_once(':') {
+                Some(("customer", id)) => {
+                    std::hint::black_box(cache.get(id).await.unwrap());
+                }
+                Some(("organization", id)) => {
+                    std::hint::black_box(cache.get_organization(id).await.unwrap());
+                }
+                Some(("staff", id)) => {
+                    std::hint::black_box(cache.get_staff(id).await.unwrap());
+                }
+                _ => {}
+            }
+        }
+        reads.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(
+            access::authorize_with(loaded, names, records, &req, Some(&mut memo)).unwrap(),
+        );
+        memo_hit.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(access::authorize(loaded, names, records, &req).unwrap());
+        rebuild.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(gate.authorize(r).await.unwrap());
+        component.push(t.elapsed());
+    }
+    let (empty, reads, memo_hit, rebuild, component) = (
+        us(stats(empty).p50),
+        us(stats(reads).p50),
+        us(stats(memo_hit).p50),
+        us(stats(rebuild).p50),
+        us(stats(component).p50),
+    );
+    println!("\nwhere a component decision goes (p50 over all requests):");
+    println!("  call refused before any read (pool, crossing, copies)  {empty:>8.2}µs");
+    println!("  host cache reads of both records (native)              {reads:>8.2}µs");
+    println!("  evaluation with the memo (native)                      {memo_hit:>8.2}µs");
+    println!(
+        "  entity build (native rebuild {rebuild:.2}µs minus memo)      {:>8.2}µs",
+        rebuild - memo_hit
+    );
+    println!(
+        "  records crossing and copies (the rest)                 {:>8.2}µs",
+        component - empty - reads - memo_hit
+    );
+    println!("  component decision                                     {component:>8.2}µs");
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -280,6 +365,7 @@ async fn run() {
         us(p.p50) / us(n.p50)
     );
     let native_p50 = n.p50;
+    breakdown(&gate, &loaded, &names, &records, &requests, &contexts).await;
 
     // A fresh instance's first decision: instantiate, load the policy set, decide.
     let mut first = Vec::new();

@@ -76,6 +76,11 @@ pub struct HostOptions {
     #[arg(long, env = "PARTNERGATE_MAX_INSTANCES", default_value_t = 32)]
     pub max_instances: usize,
 
+    /// Plugin instances warmed at start (a spare is warmed in the
+    /// background whenever a call takes the last idle one).
+    #[arg(long, env = "PARTNERGATE_MIN_INSTANCES", default_value_t = 1)]
+    pub min_instances: usize,
+
     /// Listings, audit reads and bulk calls running at once (further ones
     /// wait, so that decisions keep the cores); default: half the cores.
     #[arg(long, env = "PARTNERGATE_MAX_LISTINGS")]
@@ -138,6 +143,7 @@ impl HostOptions {
                 memory_bytes: self.memory_mib << 20,
                 call_timeout: Duration::from_millis(self.call_timeout_ms),
                 max_instances: self.max_instances,
+                min_instances: self.min_instances,
                 max_listings: self
                     .max_listings
                     .unwrap_or_else(crate::pool::half_the_cores),

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 
@@ -26,6 +26,10 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// Instances running at once; further calls wait.
     pub max_instances: usize,
+    /// Instances kept warm from the start (at most `max_instances`); beyond
+    /// them the pool warms a spare in the background whenever a call takes
+    /// the last idle one, so that calls do not meet a fresh instance.
+    pub min_instances: usize,
     /// Listings, audit reads and bulk calls running at once; further ones
     /// wait, so that they never take the cores decisions need (default:
     /// half the cores, at least one).
@@ -43,6 +47,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             call_timeout: Duration::from_millis(250),
             max_instances: 32,
+            min_instances: 1,
             max_listings: half_the_cores(),
         }
     }
@@ -85,6 +90,8 @@ pub(crate) struct Pool {
     services: Services,
     limits: Limits,
     bundle: RwLock<Arc<PolicyBundle>>,
+    /// Woken when a call took the last idle instance (see [`spares`]).
+    wants_spare: Arc<Notify>,
     idle: Mutex<Vec<Warm>>,
     running: Semaphore,
     /// One install at a time.
@@ -132,6 +139,7 @@ impl Pool {
             limits,
             bundle: RwLock::new(Arc::new(empty)),
             idle: Mutex::new(Vec::new()),
+            wants_spare: Arc::new(Notify::new()),
         })
     }
 
@@ -268,7 +276,14 @@ impl Pool {
         };
         // The instance first, then the set: an instance warmed for a set
         // that was switched to meanwhile then matches it.
-        let idle = self.idle.lock().expect("idle lock").pop();
+        let idle = {
+            let mut idle = self.idle.lock().expect("idle lock");
+            let warm = idle.pop();
+            if idle.is_empty() {
+                self.wants_spare.notify_one();
+            }
+            warm
+        };
         let bundle = self.bundle();
         let mut warm = match idle {
             Some(warm) => warm,
@@ -306,6 +321,25 @@ impl Pool {
                 ),
             }),
         }
+    }
+
+    /// Warms one more instance if none is idle and one more may run, so the
+    /// next call that needs one finds it ready.
+    async fn warm_spare(&self) -> Result<(), Error> {
+        // One permit is the caller's that woke us; the spare needs another.
+        if self.idle_count() > 0 || self.running.available_permits() == 0 {
+            return Ok(());
+        }
+        let bundle = self.bundle();
+        if bundle.generation == 0 {
+            return Ok(());
+        }
+        let warm = self.loaded(&bundle).await?;
+        if self.bundle().generation == warm.generation {
+            self.idle.lock().expect("idle lock").push(warm);
+            self.services.metrics.spares.inc();
+        }
+        Ok(())
     }
 
     /// Number of idle warm instances (for tests and metrics).
@@ -361,4 +395,25 @@ fn policy_error(err: policy::Error) -> Error {
             m.unwrap_or_default()
         )),
     }
+}
+
+/// Warms spares for `pool` (see [`Pool::warm_spare`]) while it lives: a
+/// task of its own, so that no call waits for an instance to start.
+pub(crate) fn spares(pool: &Arc<Pool>) {
+    let wants = pool.wants_spare.clone();
+    let pool = Arc::downgrade(pool);
+    tokio::spawn(async move {
+        loop {
+            // Wakes at least once a second to notice the pool is gone.
+            let woken = tokio::time::timeout(Duration::from_secs(1), wants.notified()).await;
+            let Some(pool) = pool.upgrade() else {
+                return;
+            };
+            if woken.is_ok()
+                && let Err(err) = pool.warm_spare().await
+            {
+                tracing::warn!("could not warm a spare plugin instance: {err}");
+            }
+        }
+    });
 }

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub(crate) waits: Counter,
     /// Calls whose instance had to load the policy set first.
     pub(crate) late_loads: Counter,
+    /// Spare instances warmed in the background.
+    pub(crate) spares: Counter,
     log_dropped: Counter,
 }
 
@@ -126,6 +128,12 @@ impl Default for Metrics {
             "Calls whose instance had to load the policy set in use first (a reload warms instances so that none should)",
             late_loads.clone(),
         );
+        let spares = Counter::default();
+        registry.register(
+            "pool_spares",
+            "Spare instances warmed in the background after a call took the last idle one",
+            spares.clone(),
+        );
         let log_dropped = Counter::default();
         registry.register(
             "decision_log_dropped",
@@ -135,6 +143,7 @@ impl Default for Metrics {
         Self {
             log_dropped,
             late_loads,
+            spares,
             registry,
             decisions,
             deciding,

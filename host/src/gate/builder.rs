@@ -173,11 +173,15 @@ impl Builder {
             }
             None => None,
         };
+        let min_instances = self.limits.min_instances;
         let pool = Pool::new(&engine, &component, services.clone(), self.limits)?;
         let (schema, files) = self.policies.read()?;
         pool.install(schema, files).await?;
+        pool.warm_up(min_instances).await?;
+        let pool = Arc::new(pool);
+        crate::pool::spares(&pool);
         Ok(PartnerGate {
-            pool: Arc::new(pool),
+            pool,
             listings,
             policies: self.policies,
             services,

@@ -113,10 +113,77 @@ async fn malformed_requests_are_refused_with_a_reason() {
 #[tokio::test]
 async fn warm_instances_are_reused_across_calls() {
     let gate = gate().await;
+    // Starting validated the policy set on an instance of its own.
+    let started = counter(&gate, "partnergate_pool_instantiations_total");
     for _ in 0..20 {
         decide(&gate, "customer:bob", "browse", "store:main").await;
     }
-    assert_eq!(gate.idle_instances(), 1);
+    // The first call took the only idle instance, so a spare was warmed
+    // behind it; after that, one call at a time never needs another.
+    wait_for_idle(&gate, 2).await;
+    for _ in 0..20 {
+        decide(&gate, "customer:bob", "browse", "store:main").await;
+    }
+    assert_eq!(gate.idle_instances(), 2);
+    assert_eq!(counter(&gate, "partnergate_pool_spares_total"), 1);
+    assert_eq!(
+        counter(&gate, "partnergate_pool_instantiations_total"),
+        started
+    );
+}
+
+/// A counter of `gate`'s metrics.
+fn counter(gate: &partnergate::PartnerGate, name: &str) -> u64 {
+    gate.metrics()
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+async fn wait_for_idle(gate: &partnergate::PartnerGate, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gate.idle_instances() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} idle instances, not {n}",
+            gate.idle_instances()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `--min-instances` instances are warm from the start: bursts as large
+/// start no instance in a call's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_instances_start_warm_and_bursts_as_large_start_none() {
+    let gate = builder()
+        .await
+        .limits(Limits {
+            min_instances: 3,
+            ..Limits::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(gate.idle_instances(), 3);
+    let started = counter(&gate, "partnergate_pool_instantiations_total");
+    let burst = |gate: partnergate::PartnerGate| async move {
+        let calls = (0..3).map(|_| {
+            let gate = gate.clone();
+            tokio::spawn(async move { decide(&gate, "customer:bob", "browse", "store:main").await })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            assert!(call.await.unwrap().is_allowed());
+        }
+    };
+    for _ in 0..5 {
+        burst(gate.clone()).await;
+        wait_for_idle(&gate, 3).await;
+    }
+    assert_eq!(
+        counter(&gate, "partnergate_pool_instantiations_total"),
+        started
+    );
 }
 
 #[tokio::test]
