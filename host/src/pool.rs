@@ -92,6 +92,9 @@ pub(crate) struct Pool {
     bundle: RwLock<Arc<PolicyBundle>>,
     /// Woken when a call took the last idle instance (see [`spares`]).
     wants_spare: Arc<Notify>,
+    /// Instances to keep alive: one more than the most calls that ran at
+    /// once when a call took the last idle instance.
+    wanted: std::sync::atomic::AtomicUsize,
     idle: Mutex<Vec<Warm>>,
     running: Semaphore,
     /// One install at a time.
@@ -140,6 +143,7 @@ impl Pool {
             bundle: RwLock::new(Arc::new(empty)),
             idle: Mutex::new(Vec::new()),
             wants_spare: Arc::new(Notify::new()),
+            wanted: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -280,6 +284,11 @@ impl Pool {
             let mut idle = self.idle.lock().expect("idle lock");
             let warm = idle.pop();
             if idle.is_empty() {
+                // The calls running now, this one included, plus a spare.
+                let busy = self.limits.max_instances - self.running.available_permits();
+                let wanted = (busy + 1).min(self.limits.max_instances);
+                self.wanted
+                    .fetch_max(wanted, std::sync::atomic::Ordering::Relaxed);
                 self.wants_spare.notify_one();
             }
             warm
@@ -323,23 +332,25 @@ impl Pool {
         }
     }
 
-    /// Warms one more instance if none is idle and one more may run, so the
-    /// next call that needs one finds it ready.
+    /// Warms instances until as many are alive as are wanted (one more than
+    /// the most calls seen running when the last idle one was taken), so
+    /// the next call that needs one finds it ready.
     async fn warm_spare(&self) -> Result<(), Error> {
-        // One permit is the caller's that woke us; the spare needs another.
-        if self.idle_count() > 0 || self.running.available_permits() == 0 {
-            return Ok(());
+        loop {
+            let busy = self.limits.max_instances - self.running.available_permits();
+            let alive = self.idle_count() + busy;
+            let bundle = self.bundle();
+            if alive >= self.wanted.load(std::sync::atomic::Ordering::Relaxed)
+                || bundle.generation == 0
+            {
+                return Ok(());
+            }
+            let warm = self.loaded(&bundle).await?;
+            if self.bundle().generation == warm.generation {
+                self.idle.lock().expect("idle lock").push(warm);
+                self.services.metrics.spares.inc();
+            }
         }
-        let bundle = self.bundle();
-        if bundle.generation == 0 {
-            return Ok(());
-        }
-        let warm = self.loaded(&bundle).await?;
-        if self.bundle().generation == warm.generation {
-            self.idle.lock().expect("idle lock").push(warm);
-            self.services.metrics.spares.inc();
-        }
-        Ok(())
     }
 
     /// Number of idle warm instances (for tests and metrics).
