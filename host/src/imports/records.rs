@@ -105,38 +105,31 @@ trait Record: Clone + Hash + Sized {
     async fn read(directory: &dyn Directory, id: &str) -> Result<Option<Self>, DirectoryError>;
 }
 
-impl Record for Account {
-    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<Option<Self>, CacheError> {
-        cache.get(id).await
-    }
-    async fn fill(cache: &dyn StatusCache, record: Self) -> Result<(), CacheError> {
-        cache.put(record).await
-    }
-    async fn read(directory: &dyn Directory, id: &str) -> Result<Option<Self>, DirectoryError> {
-        directory.get_account(id).await
-    }
+/// `Record` for a kind: its cache getter and filler, its directory reader.
+macro_rules! record {
+    ($kind:ty, $get:ident, $put:ident, $read:ident) => {
+        impl Record for $kind {
+            async fn cached(cache: &dyn StatusCache, id: &str) -> Result<Option<Self>, CacheError> {
+                cache.$get(id).await
+            }
+            async fn fill(cache: &dyn StatusCache, record: Self) -> Result<(), CacheError> {
+                cache.$put(record).await
+            }
+            async fn read(
+                directory: &dyn Directory,
+                id: &str,
+            ) -> Result<Option<Self>, DirectoryError> {
+                directory.$read(id).await
+            }
+        }
+    };
 }
 
-impl Record for Organization {
-    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<Option<Self>, CacheError> {
-        cache.get_organization(id).await
-    }
-    async fn fill(cache: &dyn StatusCache, record: Self) -> Result<(), CacheError> {
-        cache.put_organization(record).await
-    }
-    async fn read(directory: &dyn Directory, id: &str) -> Result<Option<Self>, DirectoryError> {
-        directory.get_organization(id).await
-    }
-}
-
-impl Record for Staff {
-    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<Option<Self>, CacheError> {
-        cache.get_staff(id).await
-    }
-    async fn fill(cache: &dyn StatusCache, record: Self) -> Result<(), CacheError> {
-        cache.put_staff(record).await
-    }
-    async fn read(directory: &dyn Directory, id: &str) -> Result<Option<Self>, DirectoryError> {
-        directory.get_staff(id).await
-    }
-}
+record!(Account, get, put, get_account);
+record!(
+    Organization,
+    get_organization,
+    put_organization,
+    get_organization
+);
+record!(Staff, get_staff, put_staff, get_staff);

@@ -1,7 +1,6 @@
 //! Authorization: turn a request's principal and resource into Cedar entities
 //! from the directory's records, and decide with the loaded policy set.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -147,11 +146,20 @@ enum Record {
     Bare,
 }
 
-/// A request ready to evaluate, the records it was built from and their
-/// stamps (`None` for a bare resource, which no record backs).
+/// A request decided: the records it was built from, their stamps (`None`
+/// for a bare resource, which no record backs) and the decision. Cedar
+/// decides the same request on the same entities and policies the same way,
+/// and a reload starts a new memo, so while the stamps hold the decision
+/// does.
 struct Prepared {
     records: [Record; 2],
     stamps: [Option<u64>; 2],
+    decision: Decision,
+}
+
+/// A request built from its records, not yet decided.
+struct Built {
+    records: [Record; 2],
     request: CedarRequest,
     entities: cedar_policy::Entities,
 }
@@ -168,7 +176,7 @@ fn memo_key(request: &Request<'_>) -> String {
     format!("{}:{p}{}:{a}{}:{r}{c}", p.len(), a.len(), r.len())
 }
 
-/// Requests already built by this instance, keyed by their text. Holds at
+/// Requests already decided by this instance, keyed by their text. Holds at
 /// most [`Memo::CAPACITY`] entries; a policy reload starts a new memo.
 #[derive(Default)]
 pub struct Memo {
@@ -279,9 +287,7 @@ pub fn authorize_with(
         && let Some((memo, key)) = &memo
         && let Some(prepared) = memo.prepared.get(key)
     {
-        let response =
-            Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities);
-        return Ok(decision_of(&response));
+        return Ok(prepared.decision.clone());
     }
     let held_record = |i: usize| held.map(|p| (&p.records[i], p.stamps[i]));
     let Some((principal, principal_stamp)) = record_of(first, held_record(0)) else {
@@ -299,7 +305,7 @@ pub fn authorize_with(
             }
         },
     };
-    let mut prepared = prepare(
+    let built = prepare(
         loaded,
         names,
         request,
@@ -307,23 +313,18 @@ pub fn authorize_with(
         &slice.entity,
         [principal, resource],
     )?;
-    prepared.stamps = [principal_stamp, resource_stamp];
-    let response = match &mut memo {
-        Some((memo, key)) => {
-            let prepared = match memo.prepared.entry(std::mem::take(key)) {
-                Entry::Occupied(mut entry) => {
-                    entry.insert(prepared);
-                    entry.into_mut()
-                }
-                Entry::Vacant(entry) => entry.insert(prepared),
-            };
-            Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
-        }
-        None => {
-            Authorizer::new().is_authorized(&prepared.request, &slice.policies, &prepared.entities)
-        }
-    };
-    Ok(decision_of(&response))
+    let response =
+        Authorizer::new().is_authorized(&built.request, &slice.policies, &built.entities);
+    let decision = decision_of(&response);
+    if let Some((memo, key)) = &mut memo {
+        let prepared = Prepared {
+            records: built.records,
+            stamps: [principal_stamp, resource_stamp],
+            decision: decision.clone(),
+        };
+        memo.prepared.insert(std::mem::take(key), prepared);
+    }
+    Ok(decision)
 }
 
 /// The decision of a Cedar response: any evaluation error denies and names
@@ -506,7 +507,7 @@ fn prepare(
     action: EntityUid,
     action_entity: &Entity,
     records: [Record; 2],
-) -> Result<Prepared, AccessError> {
+) -> Result<Built, AccessError> {
     let mut entities: Vec<Entity> = Vec::with_capacity(5);
     entities.push(action_entity.clone());
     let mut seen_orgs: HashSet<&str> = HashSet::new();
@@ -561,9 +562,8 @@ fn prepare(
     })?;
     let entities = cedar_policy::Entities::from_entities(entities, None)
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-    Ok(Prepared {
+    Ok(Built {
         records,
-        stamps: [None; 2],
         request: cedar_request,
         entities,
     })

@@ -427,6 +427,34 @@ impl Inner {
         Ok(())
     }
 
+    /// Deletes the entry of `id` and leaves its tombstone under a fresh
+    /// sequence number, which it returns: a fill that began before it then
+    /// never stores the old record.
+    async fn bury(
+        &self,
+        tombstone: fn(u64, &str) -> String,
+        entry: fn(u64, &str) -> String,
+        id: &str,
+    ) -> Result<u64, CacheError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let mut conn = self.conn.clone();
+        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
+        let _: () = redis::pipe()
+            .atomic()
+            .set_ex(
+                tombstone(generation, id),
+                seq,
+                self.config.entry_ttl.as_secs().max(1),
+            )
+            .ignore()
+            .del(entry(generation, id))
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(seq)
+    }
+
     /// Publishes an invalidation and waits for every other live node to ack.
     async fn broadcast(&self, kind: &str, seq: u64, id: &str) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
@@ -523,22 +551,7 @@ impl StatusCache for RedisCache {
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
         let inner = &self.inner;
         inner.drop_person(person_id);
-        let generation = inner.generation.load(Ordering::SeqCst);
-        let mut conn = inner.conn.clone();
-        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
-        let _: () = redis::pipe()
-            .atomic()
-            .set_ex(
-                person_tombstone(generation, person_id),
-                seq,
-                inner.config.entry_ttl.as_secs().max(1),
-            )
-            .ignore()
-            .del(entry_key(generation, person_id))
-            .ignore()
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let seq = inner.bury(person_tombstone, entry_key, person_id).await?;
         inner.broadcast("p", seq, person_id).await
     }
 
@@ -572,22 +585,7 @@ impl StatusCache for RedisCache {
     async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
         let inner = &self.inner;
         inner.drop_staff(staff_id);
-        let generation = inner.generation.load(Ordering::SeqCst);
-        let mut conn = inner.conn.clone();
-        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
-        let _: () = redis::pipe()
-            .atomic()
-            .set_ex(
-                staff_tombstone(generation, staff_id),
-                seq,
-                inner.config.entry_ttl.as_secs().max(1),
-            )
-            .ignore()
-            .del(staff_key(generation, staff_id))
-            .ignore()
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let seq = inner.bury(staff_tombstone, staff_key, staff_id).await?;
         inner.broadcast("s", seq, staff_id).await
     }
 }
