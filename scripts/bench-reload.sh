@@ -9,29 +9,11 @@
 #   scripts/bench-reload.sh [path/to/partnergate] [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-bin=${1:-}
 seconds=${2:-30}
-if [ -z "$bin" ]; then
-  cargo build --release -p partnergate
-  bin=target/release/partnergate
-fi
+# The server reads its policies from a copy, which the reloader edits.
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export PARTNERGATE_SERVICE_TOKEN=bench-token
 cp -r policies "$work/policies"
-"$bin" serve --listen "127.0.0.1:$port" --database "$work/d.db" \
-  --policies "$work/policies" \
-  --directory-seed policies/directory.json --outbox-file "$work/outbox.jsonl" \
-  --cache-dir "$work/cache" >"$work/log" 2>&1 &
-server=$!
-reloader=
-trap 'kill $server $reloader 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do
-  curl -sf "127.0.0.1:$port/v1/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-url="http://127.0.0.1:$port"
+. scripts/serve-release.sh "${1:-}" --policies "$work/policies"
 run() {
   wrk -t2 -c64 -d"${seconds}s" --latency -s integration/wrk/authorize.lua "$url/v1/authorize" >"$work/$1.txt"
   local rps p50 p99 non2xx
@@ -57,6 +39,7 @@ echo "== 64 connections, ${seconds} s, POST /v1/policies/reload every 2 s"
   done
 ) &
 reloader=$!
+helpers=$reloader
 run with-reloads
 kill $reloader 2>/dev/null || true
 reloads=$(grep -c "policy set reloaded" "$work/log" || true)

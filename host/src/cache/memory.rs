@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::ephemeral::Entry;
 use super::{CacheError, EphemeralStore, StatusCache};
 use crate::bindings::types::{Account, Organization, Staff};
 
@@ -140,14 +141,8 @@ impl StatusCache for MemoryCache {
 
 #[async_trait]
 impl EphemeralStore for MemoryCache {
-    async fn put_ephemeral(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
-        let key = (namespace.to_string(), key.to_string());
+    async fn put_entry(&self, entry: Entry<'_>) -> Result<(), CacheError> {
+        let key = (entry.namespace.to_string(), entry.key.to_string());
         let now = Instant::now();
         let mut store = self.ephemeral.lock().expect("cache lock");
         let full = store.values.len() >= self.ephemeral_limit;
@@ -161,7 +156,7 @@ impl EphemeralStore for MemoryCache {
                 self.ephemeral_limit
             )));
         }
-        store.values.insert(key, (now + ttl, value.into()));
+        store.values.insert(key, (now + entry.ttl, entry.value.into()));
         Ok(())
     }
 

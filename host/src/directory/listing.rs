@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DirectoryError;
 use crate::bindings::directory::MemberQuery;
-use crate::bindings::types::{Account, MemberPage, MemberSort};
+use crate::bindings::types::{Account, AuditPage, AuditRecord, MemberPage, MemberSort};
 
 /// Most rows one page holds.
 pub const PAGE_MAX: u32 = 500;
@@ -133,20 +133,52 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// The audit id below which a page of the trail starts.
-pub fn audit_before(cursor: Option<&str>) -> Result<i64, DirectoryError> {
-    match cursor {
-        None => Ok(i64::MAX),
-        Some(c) => c.parse::<i64>().map_err(|_| malformed()),
-    }
+/// Which page of the audit trail to read: one organization's entries or
+/// everyone's, newest first, below a cursor from the page before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this organization's entries; all entries when `None`.
+    pub organization_id: Option<String>,
+    /// The `next_cursor` of the page before; the newest entries when `None`.
+    pub cursor: Option<String>,
+    /// The page size, held within 1 and [`PAGE_MAX`].
+    pub limit: u32,
 }
 
-/// The next audit cursor: the id of the last entry when more follow.
-pub fn audit_next<T>(entries: &mut Vec<T>, limit: usize, id: impl Fn(&T) -> u64) -> Option<String> {
-    if entries.len() > limit {
-        entries.truncate(limit);
-        entries.last().map(|e| id(e).to_string())
-    } else {
-        None
+impl AuditQuery {
+    /// A query from borrowed parts, as the API and the plugin hand them over.
+    pub fn new(organization_id: Option<&str>, cursor: Option<&str>, limit: u32) -> Self {
+        Self {
+            organization_id: organization_id.map(String::from),
+            cursor: cursor.map(String::from),
+            limit,
+        }
+    }
+
+    /// The audit id below which the page starts and how many rows to fetch
+    /// (one more than the page, to tell whether more follow). A cursor that
+    /// is not one of ours is a malformed request.
+    pub fn window(&self) -> Result<(i64, i64), DirectoryError> {
+        let before = match &self.cursor {
+            None => i64::MAX,
+            Some(c) => c.parse::<i64>().map_err(|_| malformed())?,
+        };
+        Ok((before, i64::from(self.limit.clamp(1, PAGE_MAX)) + 1))
+    }
+
+    /// The page of the rows fetched with [`AuditQuery::window`]: the extra
+    /// row, when there is one, becomes the next cursor.
+    pub fn page(&self, mut entries: Vec<AuditRecord>) -> AuditPage {
+        let limit = self.limit.clamp(1, PAGE_MAX) as usize;
+        let next_cursor = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.id.to_string())
+        } else {
+            None
+        };
+        AuditPage {
+            entries,
+            next_cursor,
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod seed;
 pub mod sqlite;
 
 pub use error::DirectoryError;
+pub use listing::AuditQuery;
 
 use async_trait::async_trait;
 
@@ -79,12 +80,7 @@ pub trait Directory: Send + Sync + 'static {
     /// A page of members.
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError>;
     /// A page of the audit trail, newest first.
-    async fn read_audit(
-        &self,
-        organization_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<AuditPage, DirectoryError>;
+    async fn read_audit(&self, query: AuditQuery) -> Result<AuditPage, DirectoryError>;
     /// Applies every op and stores the audit entry, atomically.
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError>;
     /// Puts one notification in the outbox on its own.

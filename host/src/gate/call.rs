@@ -4,6 +4,21 @@
 
 use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 use crate::bindings::types::{ExternalIdentity, OnboardingStatus};
+use crate::pool::Call;
+use crate::state::HostState;
+
+/// One call of the plugin interface `G` (its generated guest), given the
+/// store of the warm instance it runs on, with result `T`: what the
+/// per-interface helpers (`org_users`, `sign_in`) take.
+pub(super) trait GuestCall<G, T>:
+    for<'a> FnOnce(&'a G, &'a mut wasmtime::Store<HostState>) -> Call<'a, T> + Send + 'static
+{
+}
+
+impl<G, T, F> GuestCall<G, T> for F where
+    F: for<'a> FnOnce(&'a G, &'a mut wasmtime::Store<HostState>) -> Call<'a, T> + Send + 'static
+{
+}
 
 /// An argument of a library call, in the owned form that moves into the
 /// plugin call.

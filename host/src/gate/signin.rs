@@ -2,25 +2,18 @@
 //! dry run, session checks and refusal audits, through the plugin's
 //! `sign-in` interface.
 
-use super::call::{Owned, plugin_call};
+use super::call::{GuestCall, Owned, plugin_call};
 use super::{Decision, PartnerGate};
 use crate::bindings::sign_in::{self, SignedIn};
 use crate::bindings::types::ExternalIdentity;
 use crate::error::Error;
-use crate::pool::Call;
-use crate::state::HostState;
 
 impl PartnerGate {
     /// Runs one `sign-in` call on a warm instance; its error becomes the
     /// library's.
     async fn sign_in<R: Send + 'static>(
         &self,
-        call: impl for<'a> FnOnce(
-            &'a sign_in::Guest,
-            &'a mut wasmtime::Store<HostState>,
-        ) -> Call<'a, Result<R, sign_in::Error>>
-        + Send
-        + 'static,
+        call: impl GuestCall<sign_in::Guest, Result<R, sign_in::Error>>,
     ) -> Result<R, Error> {
         self.pool
             .run(move |warm| call(warm.plugin.partnergate_b2b_sign_in(), &mut warm.store))

@@ -2,14 +2,12 @@
 //! plugin's `org-users` interface on a warm instance.
 
 use super::PartnerGate;
-use super::call::{Owned, plugin_call};
+use super::call::{GuestCall, Owned, plugin_call};
 use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
 use crate::bindings::types::{
     AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
 };
 use crate::error::Error;
-use crate::pool::Call;
-use crate::state::HostState;
 
 /// What a call costs besides its plugin call.
 enum Weight {
@@ -40,12 +38,7 @@ impl PartnerGate {
     async fn org_users<R: Send + 'static>(
         &self,
         weight: Weight,
-        call: impl for<'a> FnOnce(
-            &'a org_users::Guest,
-            &'a mut wasmtime::Store<HostState>,
-        ) -> Call<'a, Result<R, org_users::Error>>
-        + Send
-        + 'static,
+        call: impl GuestCall<org_users::Guest, Result<R, org_users::Error>>,
     ) -> Result<R, Error> {
         let (_permit, items) = match weight {
             Weight::One => (None, 1),

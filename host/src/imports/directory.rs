@@ -4,7 +4,7 @@ use crate::bindings::types::{
     Staff,
 };
 use crate::cache::{self, CacheError};
-use crate::directory::DirectoryError;
+use crate::directory::{AuditQuery, DirectoryError};
 use crate::state::HostState;
 
 impl directory::Host for HostState {
@@ -88,7 +88,11 @@ impl directory::Host for HostState {
     ) -> Result<AuditPage, DirectoryError> {
         self.services
             .directory
-            .read_audit(organization_id.as_deref(), cursor.as_deref(), limit)
+            .read_audit(AuditQuery {
+                organization_id,
+                cursor,
+                limit,
+            })
             .await
     }
 

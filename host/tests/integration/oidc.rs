@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use partnergate::PartnerGate;
+use partnergate::directory::AuditQuery;
 use partnergate::oidc::{ProviderConfig, SignInService};
 use partnergate::server;
 use reqwest::StatusCode;
@@ -484,7 +485,7 @@ async fn refused_id_token(provider: &str, hint: &str, mode: &str, reason: &str) 
     let audit = site
         .gate
         .directory()
-        .read_audit(None, None, 100)
+        .read_audit(AuditQuery::new(None, None, 100))
         .await
         .unwrap();
     let refused: Vec<_> = audit
@@ -828,7 +829,7 @@ async fn refusals_audited(site: &Site) -> Vec<String> {
     let audit = site
         .gate
         .directory()
-        .read_audit(None, None, 100)
+        .read_audit(AuditQuery::new(None, None, 100))
         .await
         .unwrap();
     audit

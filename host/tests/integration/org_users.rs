@@ -14,7 +14,7 @@ use partnergate::bindings::types::{
     OrganizationStatus,
 };
 use partnergate::clock::Clock;
-use partnergate::directory::Directory;
+use partnergate::directory::{AuditQuery, Directory};
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{Error, PartnerGate};
 
@@ -75,7 +75,7 @@ impl Fixture {
 
     async fn audit_len(&self) -> usize {
         self.dir
-            .read_audit(None, None, 500)
+            .read_audit(AuditQuery::new(None, None, 500))
             .await
             .unwrap()
             .entries

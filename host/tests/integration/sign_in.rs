@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use partnergate::bindings::types::{AccountStatus, ExternalIdentity};
 use partnergate::clock::Clock;
-use partnergate::directory::Directory;
+use partnergate::directory::{AuditQuery, Directory};
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{Error, PartnerGate};
 
@@ -47,7 +47,7 @@ fn refused(result: Result<impl std::fmt::Debug, Error>) -> String {
 }
 
 async fn audit_actions(dir: &SqliteDirectory) -> Vec<String> {
-    dir.read_audit(None, None, 500)
+    dir.read_audit(AuditQuery::new(None, None, 500))
         .await
         .unwrap()
         .entries
@@ -187,7 +187,7 @@ async fn existing_customers_are_linked_automatically_only_for_trusted_providers(
         (signed.person_id.as_str(), signed.status, signed.linked),
         ("bob", AccountStatus::Active, true)
     );
-    let audit = dir.read_audit(None, None, 10).await.unwrap();
+    let audit = dir.read_audit(AuditQuery::new(None, None, 10)).await.unwrap();
     assert_eq!(audit.entries[0].entry.action, "linkIdentity");
     assert_eq!(
         audit.entries[0].entry.policies,

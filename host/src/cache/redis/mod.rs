@@ -39,6 +39,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
+use super::ephemeral::Entry;
 use super::{CacheError, EphemeralStore, StatusCache};
 use crate::bindings::types::{Account, Organization, Staff};
 pub use keys::entry_key;
@@ -592,18 +593,12 @@ impl StatusCache for RedisCache {
 
 #[async_trait]
 impl EphemeralStore for RedisCache {
-    async fn put_ephemeral(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
+    async fn put_entry(&self, entry: Entry<'_>) -> Result<(), CacheError> {
         let mut conn = self.inner.conn.clone();
-        let ms = ttl.as_millis().max(1) as u64;
+        let ms = entry.ttl.as_millis().max(1) as u64;
         redis::cmd("SET")
-            .arg(ephemeral_key(namespace, key))
-            .arg(value)
+            .arg(ephemeral_key(entry.namespace, entry.key))
+            .arg(entry.value)
             .arg("PX")
             .arg(ms)
             .query_async::<()>(&mut conn)

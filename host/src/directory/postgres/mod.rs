@@ -36,7 +36,7 @@ use changes::{Failure, apply_op, enqueue};
 use rows::{account_row, onboarding_row, sort_key, stored};
 use tls::tls;
 
-use super::listing::{self, like_pattern};
+use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
@@ -497,25 +497,19 @@ impl Directory for PostgresDirectory {
         Ok(listing::page(rows, &query))
     }
 
-    async fn read_audit(
-        &self,
-        organization_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<AuditPage, DirectoryError> {
-        let limit = limit.clamp(1, listing::PAGE_MAX) as i64;
-        let before = listing::audit_before(cursor)?;
+    async fn read_audit(&self, query: AuditQuery) -> Result<AuditPage, DirectoryError> {
+        let (before, fetch) = query.window()?;
         let rows = self
             .client()
             .await?
             .query(
                 "SELECT id, at, actor, action, target, organization_id, before, after, policies FROM audit_log
                  WHERE id < $1 AND ($2::text IS NULL OR organization_id = $2) ORDER BY id DESC LIMIT $3",
-                &[&before, &organization_id, &(limit + 1)],
+                &[&before, &query.organization_id, &fetch],
             )
             .await
             .map_err(unavailable)?;
-        let mut entries: Vec<AuditRecord> = rows
+        let entries = rows
             .iter()
             .map(|r| AuditRecord {
                 id: r.get::<_, i64>(0) as u64,
@@ -531,11 +525,7 @@ impl Directory for PostgresDirectory {
                 },
             })
             .collect();
-        let next_cursor = listing::audit_next(&mut entries, limit as usize, |e| e.id);
-        Ok(AuditPage {
-            entries,
-            next_cursor,
-        })
+        Ok(query.page(entries))
     }
 
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {

@@ -22,7 +22,7 @@ use changes::{apply_op, enqueue};
 use connections::Connections;
 use rows::{account_row, onboarding_row, sort_key, stored};
 
-use super::listing::{self, like_pattern};
+use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
 use super::{Directory, DirectoryError, OutboxMessage};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
@@ -415,16 +415,8 @@ impl Directory for SqliteDirectory {
             .await
     }
 
-    async fn read_audit(
-        &self,
-        organization_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<AuditPage, DirectoryError> {
-        let organization_id = organization_id.map(String::from);
-        let cursor = cursor.map(String::from);
-        let limit = limit.clamp(1, listing::PAGE_MAX) as i64;
-        let before = listing::audit_before(cursor.as_deref())?;
+    async fn read_audit(&self, query: AuditQuery) -> Result<AuditPage, DirectoryError> {
+        let (before, fetch) = query.window()?;
         self.conns
             .read(move |conn| {
             let mut stmt = conn
@@ -433,8 +425,8 @@ impl Directory for SqliteDirectory {
                      WHERE id < ?1 AND (?2 IS NULL OR organization_id = ?2) ORDER BY id DESC LIMIT ?3",
                 )
                 .map_err(unavailable)?;
-            let mut entries: Vec<AuditRecord> = stmt
-                .query_map(params![before, organization_id, limit + 1], |r| {
+            let entries = stmt
+                .query_map(params![before, query.organization_id, fetch], |r| {
                     let policies: String = r.get(8)?;
                     Ok(AuditRecord {
                         id: r.get::<_, i64>(0)? as u64,
@@ -452,11 +444,7 @@ impl Directory for SqliteDirectory {
                 })
                 .and_then(|rows| rows.collect())
                 .map_err(unavailable)?;
-            let next_cursor = listing::audit_next(&mut entries, limit as usize, |e| e.id);
-            Ok(AuditPage {
-                entries,
-                next_cursor,
-            })
+            Ok(query.page(entries))
             })
             .await
     }

@@ -462,28 +462,19 @@ pub(super) async fn step(
             ));
         }
     };
-    Ok(done(
-        &viewer,
-        &query,
-        &person,
-        version,
-        result.map(|_| ()),
-        notice,
-    )
-    .await)
+    Ok(done(&viewer, &query, (&person, version), result, notice).await)
 }
 
 /// Back to the list with `notice`, or the list with the error.
-async fn done(
+async fn done<T>(
     viewer: &Viewer<'_>,
     query: &ListQuery,
-    person: &str,
-    version: u64,
-    result: Result<(), Error>,
+    (person, version): (&str, u64),
+    result: Result<T, Error>,
     notice: &str,
 ) -> Response {
     match result {
-        Ok(()) => {
+        Ok(_) => {
             let mut to = query.encode(query.cursor.as_deref());
             if !to.is_empty() {
                 to.push('&');
@@ -562,15 +553,7 @@ pub(super) async fn remove(
         version,
     };
     let result = state.gate.remove_user(&viewer.actor, target).await;
-    Ok(done(
-        &viewer,
-        &query,
-        &person,
-        version,
-        result.map(|_| ()),
-        "removed",
-    )
-    .await)
+    Ok(done(&viewer, &query, (&person, version), result, "removed").await)
 }
 
 /// The names of `people` the viewer may view (`viewUser`), `None` for the
