@@ -7,9 +7,12 @@
 //!
 //! The native baseline is the plugin's own rules compiled for the host, used
 //! as a native integration would: records read, Cedar entities and request
-//! built, decided. The plugin additionally keeps the requests it built while
-//! their records stay equal (it still reads the records through the host on
-//! every call); the same memo natively is printed as a second reference.
+//! built, decided. The plugin additionally keeps the decisions it made while
+//! their records keep their stamps (it still reads the records through the
+//! host on every call), and the host gives a decision again without a call
+//! while those stamps hold; the same memo natively is the best native
+//! integration the headline compares with. A second host with reuse off
+//! shows what a decision costs when it crosses.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -270,6 +273,19 @@ async fn run() {
         .await
         .unwrap();
 
+    // The same host with every decision a plugin call: what a decision costs
+    // when it crosses (the plugin's memo still answers inside).
+    let crossing = PartnerGate::builder()
+        .directory(directory.clone())
+        .artifact_cache(cache_dir.path())
+        .limits(partnergate::Limits {
+            reuse_decisions: 0,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap();
+
     let requests = requests();
     let contexts: Vec<String> = requests.iter().map(|r| r.context.to_string()).collect();
     // The two paths must agree before they are timed.
@@ -288,6 +304,7 @@ async fn run() {
             "{r:?}"
         );
         assert_eq!(native.policies, plugin.policies, "{r:?}");
+        assert_eq!(crossing.authorize(r).await.unwrap(), plugin, "{r:?}");
     }
 
     println!(
@@ -312,6 +329,7 @@ async fn run() {
     let mut all_native = Vec::new();
     let mut all_plugin = Vec::new();
     let mut all_memo = Vec::new();
+    let mut all_crossing = Vec::new();
     let mut memo = Memo::default();
     for (r, ctx) in requests.iter().zip(&contexts) {
         let req = access::Request {
@@ -329,6 +347,7 @@ async fn run() {
                 access::authorize_with(&loaded, &names, &records, &req, Some(&mut memo)).unwrap(),
             );
             std::hint::black_box(gate.authorize(r).await.unwrap());
+            std::hint::black_box(crossing.authorize(r).await.unwrap());
         }
         for _ in 0..ITERATIONS {
             let t = Instant::now();
@@ -342,6 +361,9 @@ async fn run() {
             let t = Instant::now();
             std::hint::black_box(gate.authorize(r).await.unwrap());
             plugin.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(crossing.authorize(r).await.unwrap());
+            all_crossing.push(t.elapsed());
         }
         all_native.extend_from_slice(&native);
         all_memo.extend_from_slice(&best);
@@ -360,12 +382,20 @@ async fn run() {
         us(p.p50) / us(m.p50),
         us(p.p99) / us(m.p99)
     );
+    let c = stats(all_crossing);
+    println!(
+        "every decision a plugin call (--reuse-decisions 0): p50 {:.2}µs, p99 {:.2}µs; / best native: p50 {:.2}, p99 {:.2}",
+        us(c.p50),
+        us(c.p99),
+        us(c.p50) / us(m.p50),
+        us(c.p99) / us(m.p99)
+    );
     println!(
         "second line: component / native rebuilding every request: p50 {:.2}",
         us(p.p50) / us(n.p50)
     );
     let native_p50 = n.p50;
-    breakdown(&gate, &loaded, &names, &records, &requests, &contexts).await;
+    breakdown(&crossing, &loaded, &names, &records, &requests, &contexts).await;
 
     // A fresh instance's first decision: instantiate, load the policy set, decide.
     let mut first = Vec::new();

@@ -85,6 +85,11 @@ pub struct HostOptions {
     /// wait, so that decisions keep the cores); default: half the cores.
     #[arg(long, env = "PARTNERGATE_MAX_LISTINGS")]
     pub max_listings: Option<usize>,
+
+    /// Decisions kept to give again without a plugin call while the records
+    /// they rest on keep their stamps (0: every decision is a plugin call).
+    #[arg(long, env = "PARTNERGATE_REUSE_DECISIONS", default_value_t = 4096)]
+    pub reuse_decisions: usize,
 }
 
 impl HostOptions {
@@ -147,6 +152,7 @@ impl HostOptions {
                 max_listings: self
                     .max_listings
                     .unwrap_or_else(crate::pool::half_the_cores),
+                reuse_decisions: self.reuse_decisions,
             });
         if let Some(dir) = self.artifact_dir() {
             builder = builder.artifact_cache(dir);

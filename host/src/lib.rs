@@ -16,7 +16,8 @@
 //!   record names written once; [`clock`]: the clock host and plugin share.
 //! - [`oidc`]: the OpenID Connect relying party.
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
-//!   instances and the limits calls run under.
+//!   instances and the limits calls run under; `reuse`: decisions the host
+//!   gives again while the records they rest on keep their stamps.
 //! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
 //!   test files; [`verify`]: proving what a set allows (`policy diff`,
 //!   `policy check`) with Cedar's symbolic compiler.
@@ -42,6 +43,7 @@ pub mod oidc;
 pub mod policies;
 pub mod policy_tests;
 mod pool;
+mod reuse;
 pub mod runtime;
 pub mod server;
 pub mod state;

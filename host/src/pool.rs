@@ -14,6 +14,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 use crate::bindings::policy::{self, PolicyFile, Summary};
 use crate::bindings::{Plugin, PluginPre};
 use crate::error::{Error, Fault, Problem};
+use crate::reuse::Reuse;
 use crate::runtime::EPOCH_TICK;
 use crate::state::{HostState, Services};
 
@@ -34,6 +35,10 @@ pub struct Limits {
     /// wait, so that they never take the cores decisions need (default:
     /// half the cores, at least one).
     pub max_listings: usize,
+    /// Decisions the host keeps to give again without a plugin call while
+    /// the records they rest on keep their stamps (0: none, every decision
+    /// is a call).
+    pub reuse_decisions: usize,
 }
 
 /// Half the cores, at least one.
@@ -49,6 +54,7 @@ impl Default for Limits {
             max_instances: 32,
             min_instances: 1,
             max_listings: half_the_cores(),
+            reuse_decisions: 4096,
         }
     }
 }
@@ -74,6 +80,11 @@ pub(crate) struct Warm {
 }
 
 impl Warm {
+    /// The policy generation this instance has loaded.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Arms the deadline for the next call into the guest.
     pub(crate) fn arm(&mut self, timeout: Duration) {
         let ticks = (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64;
@@ -99,6 +110,8 @@ pub(crate) struct Pool {
     running: Semaphore,
     /// One install at a time.
     installing: tokio::sync::Mutex<()>,
+    /// Decisions to give again without a call.
+    reuse: Reuse,
 }
 
 impl Pool {
@@ -138,6 +151,7 @@ impl Pool {
             pre,
             services,
             running: Semaphore::new(limits.max_instances),
+            reuse: Reuse::new(limits.reuse_decisions),
             installing: tokio::sync::Mutex::new(()),
             limits,
             bundle: RwLock::new(Arc::new(empty)),
@@ -145,6 +159,16 @@ impl Pool {
             wants_spare: Arc::new(Notify::new()),
             wanted: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// Decisions this pool's instances made that may be given again.
+    pub(crate) fn reuse(&self) -> &Reuse {
+        &self.reuse
+    }
+
+    /// The backends the instances' imports use.
+    pub(crate) fn services(&self) -> &Services {
+        &self.services
     }
 
     pub(crate) fn bundle(&self) -> Arc<PolicyBundle> {

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub(crate) late_loads: Counter,
     /// Spare instances warmed in the background.
     pub(crate) spares: Counter,
+    /// Decisions the host gave again without a plugin call.
+    pub(crate) reused: Counter,
     log_dropped: Counter,
 }
 
@@ -134,6 +136,12 @@ impl Default for Metrics {
             "Spare instances warmed in the background after a call took the last idle one",
             spares.clone(),
         );
+        let reused = Counter::default();
+        registry.register(
+            "decisions_reused",
+            "Decisions given again by the host without a plugin call: the records they rest on kept their stamps",
+            reused.clone(),
+        );
         let log_dropped = Counter::default();
         registry.register(
             "decision_log_dropped",
@@ -144,6 +152,7 @@ impl Default for Metrics {
             log_dropped,
             late_loads,
             spares,
+            reused,
             registry,
             decisions,
             deciding,

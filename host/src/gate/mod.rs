@@ -170,7 +170,12 @@ impl PartnerGate {
             .into_iter()
             .map(|answer| match answer {
                 Some(refused) => refused,
-                None => decision_of(decided.next().expect("one decision per request asked")),
+                None => decision_of(
+                    decided
+                        .next()
+                        .expect("one decision per request asked")
+                        .map(|answer| answer.decision),
+                ),
             })
             .collect())
     }
@@ -325,17 +330,28 @@ impl Drop for OutboxHandle {
 
 /// Decides `wit` on a warm instance of `pool`.
 async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
-    let result = pool
+    let reuse = pool.reuse();
+    let generation = pool.bundle().generation;
+    if let Some(decision) = reuse.get(&wit, generation, pool.services()).await {
+        pool.services().metrics.reused.inc();
+        return Ok(decision.into());
+    }
+    let (wit, generation, answer) = pool
         .run(move |warm| {
             Box::pin(async move {
-                warm.plugin
+                let answer = warm
+                    .plugin
                     .partnergate_b2b_access()
                     .call_authorize(&mut warm.store, &wit)
-                    .await
+                    .await?;
+                Ok((wit, warm.generation(), answer))
             })
         })
         .await?;
-    decision_of(result)
+    if let Ok(answer) = &answer {
+        reuse.put(wit, generation, answer);
+    }
+    decision_of(answer.map(|answer| answer.decision))
 }
 
 /// The WIT form of `request`; the context must be a JSON object (or null).

@@ -7,4 +7,6 @@ mod logging;
 mod notifications;
 mod records;
 
+pub(crate) use records::read_one;
+
 impl crate::bindings::types::Host for crate::state::HostState {}

@@ -35,7 +35,7 @@ impl records::Host for HostState {
 
 /// One lookup: the record, `missing`, or `unchanged` when its stamp is the
 /// one the plugin holds.
-async fn read_one(services: &Services, lookup: Lookup) -> Result<Found, records::Error> {
+pub(crate) async fn read_one(services: &Services, lookup: Lookup) -> Result<Found, records::Error> {
     let (stamp, found) = match &lookup.key {
         Key::Account(id) => stamped::<Account>(services, id, Found::Account).await?,
         Key::Organization(id) => stamped::<Organization>(services, id, Found::Organization).await?,

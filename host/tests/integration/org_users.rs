@@ -197,6 +197,85 @@ async fn adding_a_member_again_or_a_member_of_another_organization_is_a_conflict
     assert!(matches!(err, Error::Denied(_)), "{err}");
 }
 
+/// A counter of `gate`'s metrics.
+fn counter(gate: &PartnerGate, name: &str) -> u64 {
+    gate.metrics()
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+/// The host gives a decision again without a plugin call only while every
+/// record it rests on keeps its stamp: a revoke changes the principal's, a
+/// change to the organization the resource's; a decision on a missing
+/// record is never given again.
+#[tokio::test]
+async fn a_decision_is_reused_until_a_record_it_rests_on_changes() {
+    const REUSED: &str = "partnergate_decisions_reused_total";
+    let f = fixture().await;
+    assert!(f.browses("bob").await);
+    assert_eq!(counter(&f.gate, REUSED), 0);
+    assert!(f.browses("bob").await);
+    assert!(f.browses("bob").await);
+    assert_eq!(counter(&f.gate, REUSED), 2);
+    f.gate
+        .revoke_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap();
+    assert!(!f.browses("bob").await, "reused a decision on a stale record");
+    assert_eq!(counter(&f.gate, REUSED), 2);
+    assert!(!f.browses("bob").await);
+    assert_eq!(counter(&f.gate, REUSED), 3);
+
+    // The resource's record counts too: reinstating bob changes his record,
+    // not staff member sam's.
+    let demotes = || common::decide(&f.gate, "staff:sam", "demoteAdmin", "customer:bob");
+    let before = demotes().await;
+    assert_eq!(demotes().await, before);
+    assert_eq!(counter(&f.gate, REUSED), 4);
+    f.gate
+        .reinstate_user("customer:alice", f.target("bob").await)
+        .await
+        .unwrap();
+    demotes().await;
+    assert_eq!(counter(&f.gate, REUSED), 4, "reused a decision on a stale resource");
+    demotes().await;
+    assert_eq!(counter(&f.gate, REUSED), 5);
+
+    // Nobody's decision rests on no record: it is made every time.
+    for _ in 0..3 {
+        let d = common::decide(&f.gate, "customer:nobody", "browse", "store:main").await;
+        assert!(!d.is_allowed());
+    }
+    assert_eq!(counter(&f.gate, REUSED), 5);
+}
+
+/// `reuse_decisions: 0` makes every decision a plugin call.
+#[tokio::test]
+async fn with_reuse_off_every_decision_is_a_plugin_call() {
+    let clock = Clock::system();
+    let dir = common::sample_directory(&clock).await;
+    let gate = PartnerGate::builder()
+        .directory(dir)
+        .clock(clock)
+        .artifact_cache(common::artifact_dir())
+        .limits(partnergate::Limits {
+            reuse_decisions: 0,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .expect("host starts");
+    for _ in 0..3 {
+        assert!(
+            common::decide(&gate, "customer:bob", "browse", "store:main")
+                .await
+                .is_allowed()
+        );
+    }
+    assert_eq!(counter(&gate, "partnergate_decisions_reused_total"), 0);
+}
+
 #[tokio::test]
 async fn revoke_takes_effect_on_the_next_request_and_reinstate_restores_it() {
     let f = fixture().await;

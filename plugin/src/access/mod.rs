@@ -246,6 +246,42 @@ pub fn authorize_with(
     request: &Request<'_>,
     memo: Option<&mut Memo>,
 ) -> Result<Decision, AccessError> {
+    answer(loaded, names, records, request, memo).map(|answer| answer.decision)
+}
+
+/// A decision and what it rests on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer<'r> {
+    /// The decision.
+    pub decision: Decision,
+    /// The records it was made on, with their stamps, when nothing else
+    /// went into it: the same request on records with these stamps, under
+    /// the same policy set, is decided the same way. `None` when a record
+    /// was missing (its absence has no stamp to watch).
+    pub basis: Option<Vec<(Key<'r>, u64)>>,
+}
+
+/// The basis of a decision made on the records behind `keys` with
+/// `stamps`; `None` if a record has no stamp.
+fn basis_of<'r>(keys: [Option<Key<'r>>; 2], stamps: [Option<u64>; 2]) -> Option<Vec<(Key<'r>, u64)>> {
+    let mut basis = Vec::with_capacity(2);
+    for (key, stamp) in keys.into_iter().zip(stamps) {
+        if let Some(key) = key {
+            basis.push((key, stamp?));
+        }
+    }
+    Some(basis)
+}
+
+/// [`authorize_with`], also saying what the decision rests on, so that a
+/// caller may give it again while those records keep their stamps.
+pub fn answer<'r>(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    request: &Request<'r>,
+    memo: Option<&mut Memo>,
+) -> Result<Answer<'r>, AccessError> {
     let principal_key =
         key_of("principal", request.principal)?.expect("a principal is always a record");
     // A customer acting on themselves is read once.
@@ -283,16 +319,22 @@ pub fn authorize_with(
             known: known(1),
         }),
     )?;
+    let keys = [Some(principal_key), resource_key];
     if let (Found::Unchanged, None | Some(Found::Unchanged)) = (&first, &second)
         && let Some((memo, key)) = &memo
         && let Some(prepared) = memo.prepared.get(key)
     {
-        return Ok(prepared.decision.clone());
+        return Ok(Answer {
+            decision: prepared.decision.clone(),
+            basis: basis_of(keys, prepared.stamps),
+        });
     }
     let held_record = |i: usize| held.map(|p| (&p.records[i], p.stamps[i]));
     let Some((principal, principal_stamp)) = record_of(first, held_record(0)) else {
-        return check_shape(loaded, names, request)
-            .map(|()| unknown("principal", request.principal));
+        return check_shape(loaded, names, request).map(|()| Answer {
+            decision: unknown("principal", request.principal),
+            basis: None,
+        });
     };
     let (resource, resource_stamp) = match (same, second) {
         (true, _) => (principal.clone(), principal_stamp),
@@ -300,8 +342,10 @@ pub fn authorize_with(
         (false, Some(found)) => match record_of(found, held_record(1)) {
             Some(found) => found,
             None => {
-                return check_shape(loaded, names, request)
-                    .map(|()| unknown("resource", request.resource));
+                return check_shape(loaded, names, request).map(|()| Answer {
+                    decision: unknown("resource", request.resource),
+                    basis: None,
+                });
             }
         },
     };
@@ -316,15 +360,19 @@ pub fn authorize_with(
     let response =
         Authorizer::new().is_authorized(&built.request, &slice.policies, &built.entities);
     let decision = decision_of(&response);
+    let stamps = [principal_stamp, resource_stamp];
     if let Some((memo, key)) = &mut memo {
         let prepared = Prepared {
             records: built.records,
-            stamps: [principal_stamp, resource_stamp],
+            stamps,
             decision: decision.clone(),
         };
         memo.prepared.insert(std::mem::take(key), prepared);
     }
-    Ok(decision)
+    Ok(Answer {
+        decision,
+        basis: basis_of(keys, stamps),
+    })
 }
 
 /// The decision of a Cedar response: any evaluation error denies and names

@@ -366,3 +366,41 @@ fn memoized_request_reads_stamps_and_rebuilds_on_one_changed_record() {
     assert_eq!(d.effect, Effect::Deny, "{d:?}");
     assert_eq!(answers, [(Found::Unchanged, Some(Found::Unchanged))]);
 }
+
+/// An answer names the records it rests on with the stamps they were read
+/// with, whether it was built or came from the memo; a decision on a missing
+/// record rests on nothing that can be watched.
+#[test]
+fn an_answer_names_the_records_it_rests_on() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let stamp = |key| {
+        let (found, _) = records.read(Lookup { key, known: None }, None).unwrap();
+        found.stamp().expect("a record")
+    };
+    let ask = |principal: &'static str, action, resource: &'static str, memo: Option<&mut Memo>| {
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context: "",
+        };
+        answer(&loaded, &names, &records, &request, memo)
+            .unwrap()
+            .basis
+    };
+    let alice = (Key::Account("alice"), stamp(Key::Account("alice")));
+    let a = (Key::Organization("a"), stamp(Key::Organization("a")));
+    let bob = (Key::Account("bob"), stamp(Key::Account("bob")));
+    let mut memo = Memo::default();
+    for _ in 0..2 {
+        let basis = ask("customer:alice", "addUser", "organization:a", Some(&mut memo));
+        assert_eq!(basis, Some(vec![alice, a]));
+    }
+    // A store has no record; a customer acting on themselves is one record.
+    assert_eq!(ask("customer:bob", "browse", "store:main", None), Some(vec![bob]));
+    assert_eq!(ask("customer:bob", "removeUser", "customer:bob", None), Some(vec![bob]));
+    assert_eq!(ask("customer:nobody", "browse", "store:main", None), None);
+    assert_eq!(ask("customer:alice", "removeUser", "customer:nobody", None), None);
+}

@@ -124,13 +124,6 @@ pub(super) fn onboarding_from_wit(r: types::OnboardingRequest) -> model::Onboard
     }
 }
 
-pub(super) fn directory_unavailable(err: directory::Error) -> Unavailable {
-    Unavailable(match err {
-        directory::Error::Unavailable(m) => format!("directory unavailable: {m}"),
-        other => format!("directory: {other:?}"),
-    })
-}
-
 pub(super) fn account_status(s: types::AccountStatus) -> model::AccountStatus {
     match s {
         types::AccountStatus::Invited => model::AccountStatus::Invited,

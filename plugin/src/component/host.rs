@@ -3,7 +3,7 @@
 //! reads from `directory`.
 
 use super::convert::{
-    account_from_wit, account_status_to_wit, change_op_to_wit, directory_unavailable,
+    account_from_wit, account_status_to_wit, change_op_to_wit,
     onboarding_from_wit, onboarding_status_to_wit, organization_from_wit,
 };
 use super::{directory, records, types};
@@ -14,7 +14,7 @@ use crate::{model, users};
 /// directory, in one call.
 pub(super) struct HostRecords;
 
-fn key_to_wit(key: Key<'_>) -> records::Key {
+pub(super) fn key_to_wit(key: Key<'_>) -> records::Key {
     match key {
         Key::Account(id) => records::Key::Account(id.to_string()),
         Key::Organization(id) => records::Key::Organization(id.to_string()),

@@ -27,7 +27,7 @@ use convert::{
     new_user, onboarding_status_from_wit, onboarding_to_wit, organization_to_wit, problem_to_wit,
     sign_in_error_to_wit, summary_to_wit, target_from_wit, user_error,
 };
-use host::HostRecords;
+use host::{HostRecords, key_to_wit};
 
 struct Component;
 
@@ -99,7 +99,7 @@ fn check(
 }
 
 impl wit_access::Guest for Component {
-    fn authorize(request: wit_access::Request) -> Result<types::Decision, wit_access::Error> {
+    fn authorize(request: wit_access::Request) -> Result<wit_access::Answer, wit_access::Error> {
         STATE.with(|state| {
             let state = state.borrow();
             let state = state.as_ref().ok_or(wit_access::Error::NotLoaded)?;
@@ -110,7 +110,7 @@ impl wit_access::Guest for Component {
                 context: &request.context,
             };
             let decided = MEMO.with(|memo| {
-                access::authorize_with(
+                access::answer(
                     &state.loaded,
                     &state.names,
                     &HostRecords,
@@ -119,7 +119,18 @@ impl wit_access::Guest for Component {
                 )
             });
             match decided {
-                Ok(decision) => Ok(decision_to_wit(decision)),
+                Ok(answer) => Ok(wit_access::Answer {
+                    decision: decision_to_wit(answer.decision),
+                    basis: answer.basis.map(|basis| {
+                        basis
+                            .into_iter()
+                            .map(|(key, stamp)| wit_access::Stamped {
+                                key: key_to_wit(key),
+                                stamp,
+                            })
+                            .collect()
+                    }),
+                }),
                 Err(AccessError::InvalidRequest(m)) => Err(wit_access::Error::InvalidRequest(m)),
                 Err(AccessError::Unavailable(Unavailable(m))) => {
                     Err(wit_access::Error::Unavailable(m))

@@ -1,0 +1,119 @@
+//! Decisions given again without a plugin call.
+//!
+//! With each decision the plugin says what it rests on: the records it was
+//! made on, with the stamps the `records` import gave them
+//! (`access.answer.basis`). While every one of those records keeps its stamp
+//! and the same policy set is in use, the plugin would decide the same
+//! request the same way, so the host gives the decision again itself. The
+//! stamps are checked on every reuse through the same path the plugin reads
+//! by (the status cache, then the directory), so a record changed on any
+//! node is seen exactly when the plugin's own memo would see it; a reload
+//! starts afresh (entries carry their policy generation); a record that
+//! cannot be read sends the request to the plugin, which fails closed.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex};
+
+use crate::bindings::access::{Answer, Request, Stamped};
+use crate::bindings::records::{Found, Lookup};
+use crate::bindings::types::Decision;
+use crate::imports::read_one;
+use crate::state::Services;
+
+/// Decisions the plugin said may be given again, by request.
+pub(crate) struct Reuse {
+    /// Entries kept before the store starts over; 0 keeps none.
+    capacity: usize,
+    /// Keys the map by a keyed hash of the request's texts; each entry
+    /// holds the texts too, so two requests never share an entry.
+    hasher: RandomState,
+    entries: Mutex<HashMap<u64, Arc<Entry>>>,
+}
+
+/// One decision and what it rests on.
+struct Entry {
+    request: Request,
+    /// The policy generation of the instance that decided.
+    generation: u64,
+    basis: Vec<Stamped>,
+    decision: Decision,
+}
+
+impl Reuse {
+    /// A store of at most `capacity` decisions (none when 0).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            hasher: RandomState::new(),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(&self, request: &Request) -> u64 {
+        self.hasher.hash_one((
+            &request.principal,
+            &request.action,
+            &request.resource,
+            &request.context,
+        ))
+    }
+
+    /// The decision given for `request` under policy `generation`, if there
+    /// is one and every record it rests on still has its stamp.
+    pub(crate) async fn get(
+        &self,
+        request: &Request,
+        generation: u64,
+        services: &Services,
+    ) -> Option<Decision> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let entry = {
+            let entries = self.entries.lock().expect("reuse lock");
+            entries.get(&self.key(request))?.clone()
+        };
+        let same = entry.request.principal == request.principal
+            && entry.request.action == request.action
+            && entry.request.resource == request.resource
+            && entry.request.context == request.context;
+        if !same || entry.generation != generation {
+            return None;
+        }
+        for stamped in &entry.basis {
+            let lookup = Lookup {
+                key: stamped.key.clone(),
+                known: Some(stamped.stamp),
+            };
+            match read_one(services, lookup).await {
+                Ok(Found::Unchanged) => {}
+                _ => return None,
+            }
+        }
+        Some(entry.decision.clone())
+    }
+
+    /// Keeps the plugin's `answer` to `request`, decided under policy
+    /// `generation`, if the plugin said what it rests on.
+    pub(crate) fn put(&self, request: Request, generation: u64, answer: &Answer) {
+        let Some(basis) = &answer.basis else {
+            return;
+        };
+        if self.capacity == 0 {
+            return;
+        }
+        let key = self.key(&request);
+        let entry = Arc::new(Entry {
+            request,
+            generation,
+            basis: basis.clone(),
+            decision: answer.decision.clone(),
+        });
+        let mut entries = self.entries.lock().expect("reuse lock");
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, entry);
+    }
+}
