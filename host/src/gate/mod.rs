@@ -123,53 +123,75 @@ impl PartnerGate {
 
     /// Decides many requests on one warm instance, in order: for a page that
     /// shows only the buttons the policies permit. Each item is what
-    /// [`Self::authorize`] would answer; the whole call fails only when the
-    /// plugin does (then every item is a denial), and it counts as a listing
-    /// (see `--max-listings`) with the deadline of a bulk call.
+    /// [`Self::authorize`] would answer (a decision the host may give again
+    /// is given without a call); the whole call fails only when the plugin
+    /// does (then every item is a denial), and when it calls the plugin it
+    /// counts as a listing (see `--max-listings`) with the deadline of a
+    /// bulk call.
     pub async fn authorize_many(
         &self,
         requests: &[AuthorizeRequest],
     ) -> Result<Vec<Result<Decision, Error>>, Error> {
+        let reuse = self.pool.reuse();
+        let generation = self.pool.bundle().generation;
         let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
         let mut asked = Vec::with_capacity(requests.len());
         for request in requests {
-            match wit_request(request) {
-                Ok(wit) => {
+            let wit = match wit_request(request) {
+                Ok(wit) => wit,
+                Err(err) => {
+                    answers.push(Some(Err(err)));
+                    continue;
+                }
+            };
+            match reuse.get(&wit, generation, &self.services).await {
+                Some(decision) => {
+                    self.services.metrics.reused.inc();
+                    answers.push(Some(Ok(decision.into())));
+                }
+                None => {
                     asked.push(wit);
                     answers.push(None);
                 }
-                Err(err) => answers.push(Some(Err(err))),
             }
         }
-        let _permit = self
-            .listings
-            .acquire()
-            .await
-            .map_err(|_| Error::Unavailable("the host is shutting down".into()))?;
-        let base = self.limits().call_timeout;
-        let budget = base + base / 100 * asked.len().min(10_000) as u32;
-        let decided = self
-            .pool
-            .run_within(budget, move |warm| {
-                Box::pin(async move {
-                    let mut decided = Vec::with_capacity(asked.len());
-                    for wit in &asked {
-                        decided.push(
-                            warm.plugin
-                                .partnergate_b2b_access()
-                                .call_authorize(&mut warm.store, wit)
-                                .await?,
-                        );
-                    }
-                    Ok(decided)
+        let mut decided = Vec::new().into_iter();
+        if !asked.is_empty() {
+            let _permit = self
+                .listings
+                .acquire()
+                .await
+                .map_err(|_| Error::Unavailable("the host is shutting down".into()))?;
+            let base = self.limits().call_timeout;
+            let budget = base + base / 100 * asked.len().min(10_000) as u32;
+            let (asked, generation, answered) = self
+                .pool
+                .run_within(budget, move |warm| {
+                    Box::pin(async move {
+                        let mut answered = Vec::with_capacity(asked.len());
+                        for wit in &asked {
+                            answered.push(
+                                warm.plugin
+                                    .partnergate_b2b_access()
+                                    .call_authorize(&mut warm.store, wit)
+                                    .await?,
+                            );
+                        }
+                        Ok((asked, warm.generation(), answered))
+                    })
                 })
-            })
-            .await?;
-        let mut decided = decided.into_iter();
+                .await?;
+            for (wit, answer) in asked.into_iter().zip(&answered) {
+                if let Ok(answer) = answer {
+                    reuse.put(wit, generation, answer);
+                }
+            }
+            decided = answered.into_iter();
+        }
         Ok(answers
             .into_iter()
             .map(|answer| match answer {
-                Some(refused) => refused,
+                Some(given) => given,
                 None => decision_of(
                     decided
                         .next()

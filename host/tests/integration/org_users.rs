@@ -16,7 +16,7 @@ use partnergate::bindings::types::{
 use partnergate::clock::Clock;
 use partnergate::directory::{AuditQuery, Directory};
 use partnergate::directory::sqlite::SqliteDirectory;
-use partnergate::{Error, PartnerGate};
+use partnergate::{AuthorizeRequest, Error, PartnerGate};
 
 struct Fixture {
     gate: PartnerGate,
@@ -248,6 +248,21 @@ async fn a_decision_is_reused_until_a_record_it_rests_on_changes() {
         assert!(!d.is_allowed());
     }
     assert_eq!(counter(&f.gate, REUSED), 5);
+
+    // A batch gives again what it may and asks the plugin for the rest:
+    // bob was reinstated since his last browse, nobody never rests on a
+    // record.
+    let batch = [
+        AuthorizeRequest::new("customer:bob", "browse", "store:main"),
+        AuthorizeRequest::new("customer:nobody", "browse", "store:main"),
+    ];
+    let allowed = |answers: Vec<Result<partnergate::Decision, Error>>| -> Vec<bool> {
+        answers.into_iter().map(|a| a.unwrap().is_allowed()).collect()
+    };
+    assert_eq!(allowed(f.gate.authorize_many(&batch).await.unwrap()), [true, false]);
+    assert_eq!(counter(&f.gate, REUSED), 5);
+    assert_eq!(allowed(f.gate.authorize_many(&batch).await.unwrap()), [true, false]);
+    assert_eq!(counter(&f.gate, REUSED), 6);
 }
 
 /// `reuse_decisions: 0` makes every decision a plugin call.

@@ -140,53 +140,45 @@ impl Cached for Account {
     }
 }
 
-impl Cached for Organization {
-    type Stored = CachedOrganization;
+/// `Cached` for a record kept under its id alone, with no index (an
+/// organization, a staff member): its stored form, its first-level tier, and
+/// its entry and tombstone keys.
+macro_rules! cached_by_id {
+    ($record:ty, $stored:ty, $tier:ident, $key:ident, $tombstone:ident) => {
+        impl Cached for $record {
+            type Stored = $stored;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
+            fn id(&self) -> &str {
+                &self.id
+            }
 
-    fn tier(inner: &Inner) -> &Tier<Self> {
-        &inner.organizations
-    }
+            fn tier(inner: &Inner) -> &Tier<Self> {
+                &inner.$tier
+            }
 
-    fn key(generation: u64, id: &str) -> String {
-        organization_key(generation, id)
-    }
+            fn key(generation: u64, id: &str) -> String {
+                $key(generation, id)
+            }
 
-    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
-        let entry = organization_key(generation, &self.id);
-        let tomb = org_tombstone(generation, &self.id);
-        // The tombstone twice and the entry as its own index: the script
-        // skips both.
-        ([entry.clone(), tomb.clone(), tomb, entry], String::new())
-    }
+            fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
+                let entry = $key(generation, &self.id);
+                let tomb = $tombstone(generation, &self.id);
+                // The tombstone twice and the entry as its own index: the
+                // script skips both.
+                ([entry.clone(), tomb.clone(), tomb, entry], String::new())
+            }
+        }
+    };
 }
 
-impl Cached for Staff {
-    type Stored = CachedStaff;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn tier(inner: &Inner) -> &Tier<Self> {
-        &inner.staff
-    }
-
-    fn key(generation: u64, id: &str) -> String {
-        staff_key(generation, id)
-    }
-
-    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
-        let entry = staff_key(generation, &self.id);
-        let tomb = staff_tombstone(generation, &self.id);
-        // As an organization's: the tombstone twice, the entry as its own
-        // index.
-        ([entry.clone(), tomb.clone(), tomb, entry], String::new())
-    }
-}
+cached_by_id!(
+    Organization,
+    CachedOrganization,
+    organizations,
+    organization_key,
+    org_tombstone
+);
+cached_by_id!(Staff, CachedStaff, staff, staff_key, staff_tombstone);
 
 struct Inner {
     node: String,

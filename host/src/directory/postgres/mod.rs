@@ -102,6 +102,22 @@ fn causes(err: &dyn std::error::Error) -> String {
 }
 
 impl PostgresDirectory {
+    /// The account whose `column` (`p.id`, `p.email`) is `value`.
+    async fn account_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Account>, DirectoryError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE {column} = $1");
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&sql).await.map_err(unavailable)?;
+        let row = client
+            .query_opt(&statement, &[&value])
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(account_row).transpose()
+    }
+
     /// Connects to `url` (`postgres://user:password@host:port/database`,
     /// `?sslmode=disable|prefer|require`) with a pool of `pool_size`
     /// connections, and migrates the schema.
@@ -258,26 +274,12 @@ impl Directory for PostgresDirectory {
     }
 
     async fn get_account(&self, person_id: &str) -> Result<Option<Account>, DirectoryError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = $1");
-        let client = self.client().await?;
-        let statement = client.prepare_cached(&sql).await.map_err(unavailable)?;
-        let row = client
-            .query_opt(&statement, &[&person_id])
-            .await
-            .map_err(unavailable)?;
-        row.as_ref().map(account_row).transpose()
+        self.account_where("p.id", person_id).await
     }
 
     async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, DirectoryError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.email = $1");
-        let email = email.trim().to_lowercase();
-        let client = self.client().await?;
-        let statement = client.prepare_cached(&sql).await.map_err(unavailable)?;
-        let row = client
-            .query_opt(&statement, &[&email])
+        self.account_where("p.email", &email.trim().to_lowercase())
             .await
-            .map_err(unavailable)?;
-        row.as_ref().map(account_row).transpose()
     }
 
     async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError> {

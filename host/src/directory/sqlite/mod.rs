@@ -75,6 +75,25 @@ fn unavailable(err: rusqlite::Error) -> DirectoryError {
 }
 
 impl SqliteDirectory {
+    /// The account whose `column` (`p.id`, `p.email`) is `value`.
+    async fn account_where(
+        &self,
+        column: &'static str,
+        value: String,
+    ) -> Result<Option<Account>, DirectoryError> {
+        self.conns
+            .read(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE {column} = ?1"),
+                    params![value],
+                    account_row,
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
+    }
+
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path, clock: Clock) -> Result<Self, DirectoryError> {
         let conn = Connection::open(path).map_err(|e| {
@@ -155,32 +174,11 @@ impl Directory for SqliteDirectory {
     }
 
     async fn get_account(&self, person_id: &str) -> Result<Option<Account>, DirectoryError> {
-        let person_id = person_id.to_string();
-        self.conns
-            .read(move |conn| {
-                conn.query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.id = ?1"),
-                    params![person_id],
-                    account_row,
-                )
-                .optional()
-                .map_err(unavailable)
-            })
-            .await
+        self.account_where("p.id", person_id.to_string()).await
     }
 
     async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, DirectoryError> {
-        let email = email.to_string();
-        self.conns
-            .read(move |conn| {
-                conn.query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE p.email = ?1"),
-                    params![email.trim().to_lowercase()],
-                    account_row,
-                )
-                .optional()
-                .map_err(unavailable)
-            })
+        self.account_where("p.email", email.trim().to_lowercase())
             .await
     }
 
