@@ -18,11 +18,45 @@ pub const DEFAULT_EPHEMERAL_LIMIT: usize = 200_000;
 /// An in-process [`StatusCache`].
 pub struct MemoryCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Account)>>,
-    organizations: Mutex<HashMap<String, (Instant, Organization)>>,
-    staff: Mutex<HashMap<String, (Instant, Staff)>>,
+    entries: Timed<Account>,
+    organizations: Timed<Organization>,
+    staff: Timed<Staff>,
     ephemeral: Mutex<Ephemeral>,
     ephemeral_limit: usize,
+}
+
+/// Records of one kind by id, each with the time it was put; one older than
+/// the TTL reads as absent (and is dropped).
+struct Timed<T>(Mutex<HashMap<String, (Instant, T)>>);
+
+impl<T: Clone> Timed<T> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, T)>> {
+        self.0.lock().expect("cache lock")
+    }
+
+    fn get(&self, id: &str, ttl: Duration) -> Option<T> {
+        let mut all = self.lock();
+        match all.get(id) {
+            Some((at, record)) if at.elapsed() < ttl => Some(record.clone()),
+            Some(_) => {
+                all.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&self, id: &str, record: T) {
+        self.lock().insert(id.to_string(), (Instant::now(), record));
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
 }
 
 /// Short-lived values, with expired ones swept at most once a second (or when
@@ -37,9 +71,9 @@ impl MemoryCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
-            organizations: Mutex::new(HashMap::new()),
-            staff: Mutex::new(HashMap::new()),
+            entries: Timed::new(),
+            organizations: Timed::new(),
+            staff: Timed::new(),
             ephemeral: Mutex::new(Ephemeral {
                 values: HashMap::new(),
                 next_sweep: Instant::now(),
@@ -63,20 +97,11 @@ impl StatusCache for MemoryCache {
     }
 
     async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
-        let mut entries = self.entries.lock().expect("cache lock");
-        match entries.get(person_id) {
-            Some((at, account)) if at.elapsed() < self.ttl => Ok(Some(account.clone())),
-            Some(_) => {
-                entries.remove(person_id);
-                Ok(None)
-            }
-            None => Ok(None),
-        }
+        Ok(self.entries.get(person_id, self.ttl))
     }
 
     async fn put(&self, account: Account) -> Result<(), CacheError> {
-        let mut entries = self.entries.lock().expect("cache lock");
-        entries.insert(account.person.id.clone(), (Instant::now(), account));
+        self.entries.put(&account.person.id.clone(), account);
         Ok(())
     }
 
@@ -84,57 +109,42 @@ impl StatusCache for MemoryCache {
         &self,
         organization_id: &str,
     ) -> Result<Option<Organization>, CacheError> {
-        let orgs = self.organizations.lock().expect("cache lock");
-        Ok(orgs
-            .get(organization_id)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, org)| org.clone()))
+        Ok(self.organizations.get(organization_id, self.ttl))
     }
 
     async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
-        let mut orgs = self.organizations.lock().expect("cache lock");
-        orgs.insert(organization.id.clone(), (Instant::now(), organization));
+        self.organizations
+            .put(&organization.id.clone(), organization);
         Ok(())
     }
 
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
-        self.entries.lock().expect("cache lock").remove(person_id);
+        self.entries.remove(person_id);
         Ok(())
     }
 
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
-        self.organizations
-            .lock()
-            .expect("cache lock")
-            .remove(organization_id);
-        self.entries
-            .lock()
-            .expect("cache lock")
-            .retain(|_, (_, account)| {
-                account
-                    .membership
-                    .as_ref()
-                    .is_none_or(|m| m.organization_id != organization_id)
-            });
+        self.organizations.remove(organization_id);
+        self.entries.lock().retain(|_, (_, account)| {
+            account
+                .membership
+                .as_ref()
+                .is_none_or(|m| m.organization_id != organization_id)
+        });
         Ok(())
     }
 
     async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError> {
-        let staff = self.staff.lock().expect("cache lock");
-        Ok(staff
-            .get(staff_id)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, s)| s.clone()))
+        Ok(self.staff.get(staff_id, self.ttl))
     }
 
     async fn put_staff(&self, staff: Staff) -> Result<(), CacheError> {
-        let mut all = self.staff.lock().expect("cache lock");
-        all.insert(staff.id.clone(), (Instant::now(), staff));
+        self.staff.put(&staff.id.clone(), staff);
         Ok(())
     }
 
     async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
-        self.staff.lock().expect("cache lock").remove(staff_id);
+        self.staff.remove(staff_id);
         Ok(())
     }
 }

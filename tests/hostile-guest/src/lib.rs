@@ -43,7 +43,7 @@ mod component {
     }
 
     impl access::Guest for Hostile {
-        fn authorize(request: access::Request) -> Result<types::Decision, access::Error> {
+        fn authorize(request: access::Request) -> Result<access::Answer, access::Error> {
             match request.action.as_str() {
                 "loop" => {
                     let mut n: u64 = 0;
@@ -59,10 +59,15 @@ mod component {
                     }
                 }
                 "panic" => panic!("hostile guest panics on request"),
-                _ => Ok(types::Decision {
-                    effect: types::Effect::Allow,
-                    policies: vec!["hostile-guest-ok".into()],
-                    errors: vec![],
+                // Rests on nothing the host can watch: never reused, so
+                // every request reaches the guest.
+                _ => Ok(access::Answer {
+                    decision: types::Decision {
+                        effect: types::Effect::Allow,
+                        policies: vec!["hostile-guest-ok".into()],
+                        errors: vec![],
+                    },
+                    basis: None,
                 }),
             }
         }

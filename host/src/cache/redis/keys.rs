@@ -8,33 +8,32 @@ pub(super) const NODES: &str = "pg:v1:nodes";
 pub(super) const SEQ: &str = "pg:v1:seq";
 pub(super) const GEN: &str = "pg:v1:gen";
 
-/// The Redis key of a person's entry in generation `generation`.
-pub fn entry_key(generation: u64, person_id: &str) -> String {
-    format!("pg:v1:{generation}:a:{}", hex::encode(person_id))
+/// The key functions of generation-scoped records: `name(generation, id)`
+/// is `pg:v1:<generation>:<tag>:<hex id>`.
+macro_rules! generation_keys {
+    ($($(#[$doc:meta])* $vis:vis $name:ident => $tag:literal;)*) => {
+        $($(#[$doc])*
+        $vis fn $name(generation: u64, id: &str) -> String {
+            format!(concat!("pg:v1:{}:", $tag, ":{}"), generation, hex::encode(id))
+        })*
+    };
 }
 
-pub(super) fn members_key(generation: u64, org_id: &str) -> String {
-    format!("pg:v1:{generation}:m:{}", hex::encode(org_id))
-}
-
-pub(super) fn person_tombstone(generation: u64, person_id: &str) -> String {
-    format!("pg:v1:{generation}:tp:{}", hex::encode(person_id))
-}
-
-pub(super) fn org_tombstone(generation: u64, org_id: &str) -> String {
-    format!("pg:v1:{generation}:to:{}", hex::encode(org_id))
-}
-
-pub(super) fn organization_key(generation: u64, org_id: &str) -> String {
-    format!("pg:v1:{generation}:og:{}", hex::encode(org_id))
-}
-
-pub(super) fn staff_key(generation: u64, staff_id: &str) -> String {
-    format!("pg:v1:{generation}:st:{}", hex::encode(staff_id))
-}
-
-pub(super) fn staff_tombstone(generation: u64, staff_id: &str) -> String {
-    format!("pg:v1:{generation}:ts:{}", hex::encode(staff_id))
+generation_keys! {
+    /// The Redis key of a person's entry in generation `generation`.
+    pub entry_key => "a";
+    /// An organization's member index (the entries to drop with it).
+    pub(super) members_key => "m";
+    /// A person's tombstone.
+    pub(super) person_tombstone => "tp";
+    /// An organization's tombstone.
+    pub(super) org_tombstone => "to";
+    /// An organization's entry.
+    pub(super) organization_key => "og";
+    /// A staff member's entry.
+    pub(super) staff_key => "st";
+    /// A staff member's tombstone.
+    pub(super) staff_tombstone => "ts";
 }
 
 /// Ephemeral values are not generation-scoped: a new generation must not end
