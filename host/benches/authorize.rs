@@ -695,7 +695,7 @@ mod cache {
                 .unwrap();
         }
         println!(
-            "\nstatus cache: customer:bob browse store:main, SQLite file + redis-server on loopback"
+            "\nstatus cache: customer:bob browse store:main, SQLite file + redis-server on loopback\n(each decision given again by the host once it has read bob's stamp through the tier named)"
         );
         let request = AuthorizeRequest::new("customer:bob", "browse", "store:main");
         let a = node(&db, redis_cache(redis.port, true).await).await;

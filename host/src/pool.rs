@@ -171,6 +171,11 @@ impl Pool {
         &self.services
     }
 
+    /// The generation of the policy set in use.
+    pub(crate) fn generation(&self) -> u64 {
+        self.bundle.read().expect("bundle lock").generation
+    }
+
     pub(crate) fn bundle(&self) -> Arc<PolicyBundle> {
         self.bundle.read().expect("bundle lock").clone()
     }

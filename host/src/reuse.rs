@@ -16,7 +16,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::access::{Answer, Request, Stamped};
-use crate::bindings::records::{Found, Lookup};
+use crate::bindings::records::Found;
 use crate::bindings::types::Decision;
 use crate::imports::read_one;
 use crate::state::Services;
@@ -82,11 +82,7 @@ impl Reuse {
             return None;
         }
         for stamped in &entry.basis {
-            let lookup = Lookup {
-                key: stamped.key.clone(),
-                known: Some(stamped.stamp),
-            };
-            match read_one(services, lookup).await {
+            match read_one(services, &stamped.key, Some(stamped.stamp)).await {
                 Ok(Found::Unchanged) => {}
                 _ => return None,
             }

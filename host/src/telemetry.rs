@@ -2,7 +2,9 @@
 //! by `partnergate serve`) and the optional decision log (JSON lines,
 //! sampled). A leaf: it knows decisions and requests, nothing above.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -33,15 +35,21 @@ struct OutcomeLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
-    tier: String,
-    result: String,
+    tier: &'static str,
+    result: &'static str,
 }
 
 /// The host's metrics.
 pub struct Metrics {
     registry: Registry,
-    decisions: Family<EffectLabels, Counter>,
     deciding: Family<PolicyLabels, Counter>,
+    /// `decisions` (by effect) for allow and deny, taken from the family
+    /// once.
+    by_effect: [Counter; 2],
+    /// `deciding`'s counters by policy id, for allow and deny: taken from
+    /// the family the first time a policy decides with that effect, so that
+    /// counting a decision copies no label.
+    by_policy: [RwLock<HashMap<String, Counter>>; 2],
     failures: Counter,
     latency: Histogram,
     reloads: Family<OutcomeLabels, Counter>,
@@ -148,13 +156,23 @@ impl Default for Metrics {
             "Decision log lines dropped because its writer fell behind",
             log_dropped.clone(),
         );
+        // One at a time: the family's guard must go before it creates the
+        // next.
+        let allowed = decisions
+            .get_or_create(&EffectLabels { effect: "allow" })
+            .clone();
+        let denied = decisions
+            .get_or_create(&EffectLabels { effect: "deny" })
+            .clone();
+        let by_effect = [allowed, denied];
         Self {
+            by_effect,
+            by_policy: Default::default(),
             log_dropped,
             late_loads,
             spares,
             reused,
             registry,
-            decisions,
             deciding,
             failures,
             latency,
@@ -171,15 +189,32 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one decision of `authorize` and its latency.
     pub(crate) fn decided(&self, decision: &Decision, took: Duration) {
-        let effect = effect(decision.decision);
-        self.decisions.get_or_create(&EffectLabels { effect }).inc();
+        let i = match decision.decision {
+            DecisionKind::Allow => 0,
+            DecisionKind::Deny => 1,
+        };
+        self.by_effect[i].inc();
         for policy in &decision.policies {
-            self.deciding
+            if let Some(counter) = self.by_policy[i]
+                .read()
+                .expect("metrics lock")
+                .get(policy.as_str())
+            {
+                counter.inc();
+                continue;
+            }
+            let counter = self
+                .deciding
                 .get_or_create(&PolicyLabels {
                     policy: policy.clone(),
-                    effect,
+                    effect: effect(decision.decision),
                 })
-                .inc();
+                .clone();
+            counter.inc();
+            self.by_policy[i]
+                .write()
+                .expect("metrics lock")
+                .insert(policy.clone(), counter);
         }
         self.latency.observe(took.as_secs_f64());
     }
@@ -208,11 +243,11 @@ impl Metrics {
     }
 
     /// Counts a status-cache lookup in `tier` (`memory`, `redis`).
-    pub(crate) fn cache_lookup(&self, tier: &str, hit: bool) {
+    pub(crate) fn cache_lookup(&self, tier: &'static str, hit: bool) {
         self.cache
             .get_or_create(&CacheLabels {
-                tier: tier.into(),
-                result: if hit { "hit" } else { "miss" }.into(),
+                tier,
+                result: if hit { "hit" } else { "miss" },
             })
             .inc();
     }
@@ -231,10 +266,7 @@ impl Metrics {
             self.log_dropped.inc_by(log_dropped - seen);
         }
         for (tier, result, total) in cache_lookups.unwrap_or_default() {
-            let counter = self.cache.get_or_create(&CacheLabels {
-                tier: tier.into(),
-                result: result.into(),
-            });
+            let counter = self.cache.get_or_create(&CacheLabels { tier, result });
             let seen = counter.get();
             if total > seen {
                 counter.inc_by(total - seen);

@@ -133,7 +133,7 @@ impl PartnerGate {
         requests: &[AuthorizeRequest],
     ) -> Result<Vec<Result<Decision, Error>>, Error> {
         let reuse = self.pool.reuse();
-        let generation = self.pool.bundle().generation;
+        let generation = self.pool.generation();
         let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
         let mut asked = Vec::with_capacity(requests.len());
         for request in requests {
@@ -353,7 +353,7 @@ impl Drop for OutboxHandle {
 /// Decides `wit` on a warm instance of `pool`.
 async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
     let reuse = pool.reuse();
-    let generation = pool.bundle().generation;
+    let generation = pool.generation();
     if let Some(decision) = reuse.get(&wit, generation, pool.services()).await {
         pool.services().metrics.reused.inc();
         return Ok(decision.into());

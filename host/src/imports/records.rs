@@ -18,12 +18,12 @@ impl records::Host for HostState {
         second: Option<Lookup>,
     ) -> wasmtime::Result<Result<(Found, Option<Found>), records::Error>> {
         let services = &self.services;
-        let first = match read_one(services, first).await {
+        let first = match read_one(services, &first.key, first.known).await {
             Ok(found) => found,
             Err(err) => return Ok(Err(err)),
         };
         let second = match second {
-            Some(lookup) => match read_one(services, lookup).await {
+            Some(lookup) => match read_one(services, &lookup.key, lookup.known).await {
                 Ok(found) => Some(found),
                 Err(err) => return Ok(Err(err)),
             },
@@ -33,17 +33,21 @@ impl records::Host for HostState {
     }
 }
 
-/// One lookup: the record, `missing`, or `unchanged` when its stamp is the
-/// one the plugin holds.
-pub(crate) async fn read_one(services: &Services, lookup: Lookup) -> Result<Found, records::Error> {
-    let (stamp, found) = match &lookup.key {
+/// One lookup: the record, `missing`, or `unchanged` when its stamp is
+/// `known` (the one the plugin holds).
+pub(crate) async fn read_one(
+    services: &Services,
+    key: &Key,
+    known: Option<u64>,
+) -> Result<Found, records::Error> {
+    let (stamp, found) = match key {
         Key::Account(id) => stamped::<Account>(services, id, Found::Account).await?,
         Key::Organization(id) => stamped::<Organization>(services, id, Found::Organization).await?,
         Key::Staff(id) => stamped::<Staff>(services, id, Found::Staff).await?,
     }
     .unzip();
     Ok(match (stamp, found) {
-        (Some(stamp), _) if lookup.known == Some(stamp) => Found::Unchanged,
+        (Some(stamp), _) if known == Some(stamp) => Found::Unchanged,
         (_, Some(found)) => found,
         _ => Found::Missing,
     })
