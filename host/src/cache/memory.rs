@@ -166,7 +166,9 @@ impl EphemeralStore for MemoryCache {
                 self.ephemeral_limit
             )));
         }
-        store.values.insert(key, (now + entry.ttl, entry.value.into()));
+        store
+            .values
+            .insert(key, (now + entry.ttl, entry.value.into()));
         Ok(())
     }
 

@@ -555,7 +555,12 @@ async fn search_folds_case_and_takes_wildcards_literally(dir: &dyn Directory) {
 
 async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
     members(dir, "acme", "Acme", &[("alice", "Alice", true)]).await;
-    let audit_before = dir.read_audit(AuditQuery::new(None, None, 100)).await.unwrap().entries.len();
+    let audit_before = dir
+        .read_audit(AuditQuery::new(None, None, 100))
+        .await
+        .unwrap()
+        .entries
+        .len();
     // Another person with alice's email.
     let twin = Person {
         email: "alice@a.test".into(),
@@ -582,7 +587,11 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
     assert!(dir.get_account("q").await.unwrap().is_none());
     assert!(dir.due_messages(10).await.unwrap().is_empty());
     assert_eq!(
-        dir.read_audit(AuditQuery::new(None, None, 100)).await.unwrap().entries.len(),
+        dir.read_audit(AuditQuery::new(None, None, 100))
+            .await
+            .unwrap()
+            .entries
+            .len(),
         audit_before
     );
     // A new membership where one exists, and one naming unknown records.
@@ -712,7 +721,10 @@ async fn audit_pages_newest_first(dir: &dyn Directory) {
             .await
             .unwrap();
     }
-    let all = dir.read_audit(AuditQuery::new(None, None, 100)).await.unwrap();
+    let all = dir
+        .read_audit(AuditQuery::new(None, None, 100))
+        .await
+        .unwrap();
     let actions: Vec<&str> = all
         .entries
         .iter()
@@ -723,7 +735,10 @@ async fn audit_pages_newest_first(dir: &dyn Directory) {
     assert_eq!(all.entries[0].entry.policies, ["p1", "p2"]);
     assert!(all.entries[0].at > 1_000_000_000);
     // One organization's, in pages of two.
-    let first = dir.read_audit(AuditQuery::new(Some("a"), None, 2)).await.unwrap();
+    let first = dir
+        .read_audit(AuditQuery::new(Some("a"), None, 2))
+        .await
+        .unwrap();
     let next = dir
         .read_audit(AuditQuery::new(Some("a"), first.next_cursor.as_deref(), 2))
         .await
@@ -736,7 +751,10 @@ async fn audit_pages_newest_first(dir: &dyn Directory) {
         .collect();
     assert_eq!(paged, ["step4", "step2", "step0"]);
     assert!(next.next_cursor.is_none());
-    let err = dir.read_audit(AuditQuery::new(None, Some("x"), 2)).await.unwrap_err();
+    let err = dir
+        .read_audit(AuditQuery::new(None, Some("x"), 2))
+        .await
+        .unwrap_err();
     assert!(matches!(err, DirectoryError::Invalid(_)), "{err}");
 }
 

@@ -14,8 +14,8 @@ use partnergate::bindings::types::{
     OrganizationStatus,
 };
 use partnergate::clock::Clock;
-use partnergate::directory::{AuditQuery, Directory};
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::directory::{AuditQuery, Directory};
 use partnergate::{AuthorizeRequest, Error, PartnerGate};
 
 struct Fixture {
@@ -222,7 +222,10 @@ async fn a_decision_is_reused_until_a_record_it_rests_on_changes() {
         .revoke_user("customer:alice", f.target("bob").await)
         .await
         .unwrap();
-    assert!(!f.browses("bob").await, "reused a decision on a stale record");
+    assert!(
+        !f.browses("bob").await,
+        "reused a decision on a stale record"
+    );
     assert_eq!(counter(&f.gate, REUSED), 2);
     assert!(!f.browses("bob").await);
     assert_eq!(counter(&f.gate, REUSED), 3);
@@ -238,7 +241,11 @@ async fn a_decision_is_reused_until_a_record_it_rests_on_changes() {
         .await
         .unwrap();
     demotes().await;
-    assert_eq!(counter(&f.gate, REUSED), 4, "reused a decision on a stale resource");
+    assert_eq!(
+        counter(&f.gate, REUSED),
+        4,
+        "reused a decision on a stale resource"
+    );
     demotes().await;
     assert_eq!(counter(&f.gate, REUSED), 5);
 
@@ -257,11 +264,20 @@ async fn a_decision_is_reused_until_a_record_it_rests_on_changes() {
         AuthorizeRequest::new("customer:nobody", "browse", "store:main"),
     ];
     let allowed = |answers: Vec<Result<partnergate::Decision, Error>>| -> Vec<bool> {
-        answers.into_iter().map(|a| a.unwrap().is_allowed()).collect()
+        answers
+            .into_iter()
+            .map(|a| a.unwrap().is_allowed())
+            .collect()
     };
-    assert_eq!(allowed(f.gate.authorize_many(&batch).await.unwrap()), [true, false]);
+    assert_eq!(
+        allowed(f.gate.authorize_many(&batch).await.unwrap()),
+        [true, false]
+    );
     assert_eq!(counter(&f.gate, REUSED), 5);
-    assert_eq!(allowed(f.gate.authorize_many(&batch).await.unwrap()), [true, false]);
+    assert_eq!(
+        allowed(f.gate.authorize_many(&batch).await.unwrap()),
+        [true, false]
+    );
     assert_eq!(counter(&f.gate, REUSED), 6);
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use partnergate::bindings::types::{AccountStatus, ExternalIdentity};
 use partnergate::clock::Clock;
-use partnergate::directory::{AuditQuery, Directory};
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::directory::{AuditQuery, Directory};
 use partnergate::{Error, PartnerGate};
 
 const ISSUER: &str = "https://login.acme-idp.test/tenant/v2.0";
@@ -187,7 +187,10 @@ async fn existing_customers_are_linked_automatically_only_for_trusted_providers(
         (signed.person_id.as_str(), signed.status, signed.linked),
         ("bob", AccountStatus::Active, true)
     );
-    let audit = dir.read_audit(AuditQuery::new(None, None, 10)).await.unwrap();
+    let audit = dir
+        .read_audit(AuditQuery::new(None, None, 10))
+        .await
+        .unwrap();
     assert_eq!(audit.entries[0].entry.action, "linkIdentity");
     assert_eq!(
         audit.entries[0].entry.policies,

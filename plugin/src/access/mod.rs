@@ -263,7 +263,10 @@ pub struct Answer<'r> {
 
 /// The basis of a decision made on the records behind `keys` with
 /// `stamps`; `None` if a record has no stamp.
-fn basis_of<'r>(keys: [Option<Key<'r>>; 2], stamps: [Option<u64>; 2]) -> Option<Vec<(Key<'r>, u64)>> {
+fn basis_of<'r>(
+    keys: [Option<Key<'r>>; 2],
+    stamps: [Option<u64>; 2],
+) -> Option<Vec<(Key<'r>, u64)>> {
     let mut basis = Vec::with_capacity(2);
     for (key, stamp) in keys.into_iter().zip(stamps) {
         if let Some(key) = key {

@@ -395,12 +395,26 @@ fn an_answer_names_the_records_it_rests_on() {
     let bob = (Key::Account("bob"), stamp(Key::Account("bob")));
     let mut memo = Memo::default();
     for _ in 0..2 {
-        let basis = ask("customer:alice", "addUser", "organization:a", Some(&mut memo));
+        let basis = ask(
+            "customer:alice",
+            "addUser",
+            "organization:a",
+            Some(&mut memo),
+        );
         assert_eq!(basis, Some(vec![alice, a]));
     }
     // A store has no record; a customer acting on themselves is one record.
-    assert_eq!(ask("customer:bob", "browse", "store:main", None), Some(vec![bob]));
-    assert_eq!(ask("customer:bob", "removeUser", "customer:bob", None), Some(vec![bob]));
+    assert_eq!(
+        ask("customer:bob", "browse", "store:main", None),
+        Some(vec![bob])
+    );
+    assert_eq!(
+        ask("customer:bob", "removeUser", "customer:bob", None),
+        Some(vec![bob])
+    );
     assert_eq!(ask("customer:nobody", "browse", "store:main", None), None);
-    assert_eq!(ask("customer:alice", "removeUser", "customer:nobody", None), None);
+    assert_eq!(
+        ask("customer:alice", "removeUser", "customer:nobody", None),
+        None
+    );
 }

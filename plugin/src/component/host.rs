@@ -3,8 +3,8 @@
 //! reads from `directory`.
 
 use super::convert::{
-    account_from_wit, account_status_to_wit, change_op_to_wit,
-    onboarding_from_wit, onboarding_status_to_wit, organization_from_wit,
+    account_from_wit, account_status_to_wit, change_op_to_wit, onboarding_from_wit,
+    onboarding_status_to_wit, organization_from_wit,
 };
 use super::{directory, records, types};
 use crate::access::{Found, Key, Lookup, Records, Unavailable};
