@@ -11,7 +11,9 @@ use tokio::sync::{Notify, Semaphore};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 
+use crate::bindings::access;
 use crate::bindings::policy::{self, PolicyFile, Summary};
+use crate::bindings::types::Decision;
 use crate::bindings::{Plugin, PluginPre};
 use crate::error::{Error, Fault, Problem};
 use crate::reuse::Reuse;
@@ -161,19 +163,19 @@ impl Pool {
         })
     }
 
-    /// Decisions this pool's instances made that may be given again.
-    pub(crate) fn reuse(&self) -> &Reuse {
-        &self.reuse
+    /// The decision this pool's instances gave `request` under the policy
+    /// set in use, if it may be given again (see [`Reuse`]); counted.
+    pub(crate) async fn reused(&self, request: &access::Request) -> Option<Decision> {
+        let generation = self.bundle.read().expect("bundle lock").generation;
+        let decision = self.reuse.get(request, generation, &self.services).await?;
+        self.services.metrics.reused.inc();
+        Some(decision)
     }
 
-    /// The backends the instances' imports use.
-    pub(crate) fn services(&self) -> &Services {
-        &self.services
-    }
-
-    /// The generation of the policy set in use.
-    pub(crate) fn generation(&self) -> u64 {
-        self.bundle.read().expect("bundle lock").generation
+    /// Keeps `answer` to `request`, decided on an instance of policy
+    /// `generation`, to give again while what it rests on holds.
+    pub(crate) fn keep(&self, request: access::Request, generation: u64, answer: &access::Answer) {
+        self.reuse.put(request, generation, answer);
     }
 
     pub(crate) fn bundle(&self) -> Arc<PolicyBundle> {

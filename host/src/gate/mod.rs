@@ -132,8 +132,6 @@ impl PartnerGate {
         &self,
         requests: &[AuthorizeRequest],
     ) -> Result<Vec<Result<Decision, Error>>, Error> {
-        let reuse = self.pool.reuse();
-        let generation = self.pool.generation();
         let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
         let mut asked = Vec::with_capacity(requests.len());
         for request in requests {
@@ -144,11 +142,8 @@ impl PartnerGate {
                     continue;
                 }
             };
-            match reuse.get(&wit, generation, &self.services).await {
-                Some(decision) => {
-                    self.services.metrics.reused.inc();
-                    answers.push(Some(Ok(decision.into())));
-                }
+            match self.pool.reused(&wit).await {
+                Some(decision) => answers.push(Some(Ok(decision.into()))),
                 None => {
                     asked.push(wit);
                     answers.push(None);
@@ -183,7 +178,7 @@ impl PartnerGate {
                 .await?;
             for (wit, answer) in asked.into_iter().zip(&answered) {
                 if let Ok(answer) = answer {
-                    reuse.put(wit, generation, answer);
+                    self.pool.keep(wit, generation, answer);
                 }
             }
             decided = answered.into_iter();
@@ -352,10 +347,7 @@ impl Drop for OutboxHandle {
 
 /// Decides `wit` on a warm instance of `pool`.
 async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
-    let reuse = pool.reuse();
-    let generation = pool.generation();
-    if let Some(decision) = reuse.get(&wit, generation, pool.services()).await {
-        pool.services().metrics.reused.inc();
+    if let Some(decision) = pool.reused(&wit).await {
         return Ok(decision.into());
     }
     let (wit, generation, answer) = pool
@@ -371,7 +363,7 @@ async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
         })
         .await?;
     if let Ok(answer) = &answer {
-        reuse.put(wit, generation, answer);
+        pool.keep(wit, generation, answer);
     }
     decision_of(answer.map(|answer| answer.decision))
 }

@@ -20,7 +20,6 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::gate::PartnerGate;
@@ -154,22 +153,9 @@ pub async fn serve_router(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(no_delay(listener), router)
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// `listener` with `TCP_NODELAY` on every accepted connection: a response
-/// written in more than one segment must not wait for the client's delayed
-/// acknowledgement (Nagle's algorithm).
-fn no_delay(
-    listener: TcpListener,
-) -> axum::serve::TapIo<TcpListener, impl FnMut(&mut tokio::net::TcpStream) + Send + 'static> {
-    listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "cannot set TCP_NODELAY on a connection");
-        }
-    })
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -179,7 +165,7 @@ pub async fn serve(
     service_token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(no_delay(listener), router(gate, service_token))
+    axum::serve(listener, router(gate, service_token))
         .with_graceful_shutdown(shutdown)
         .await
 }
