@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
@@ -72,6 +72,9 @@ pub struct PolicyBundle {
     pub summary: Summary,
     /// Increments with every reload; instances with an older one reload.
     pub generation: u64,
+    /// The set as the plugin prepared it after loading and validating it
+    /// once: every other instance loads it without parsing or validating.
+    prepared: OnceLock<String>,
 }
 
 /// One instance and the policy generation it has loaded.
@@ -147,6 +150,7 @@ impl Pool {
                 forbids: 0,
             },
             generation: 0,
+            prepared: OnceLock::new(),
         };
         Ok(Self {
             engine: engine.clone(),
@@ -248,6 +252,7 @@ impl Pool {
             files,
             summary,
             generation: self.bundle().generation + 1,
+            prepared: OnceLock::new(),
         });
         let busy = self.limits.max_instances - self.running.available_permits();
         let alive = (self.idle_count() + busy).clamp(1, self.limits.max_instances);
@@ -390,16 +395,39 @@ impl Pool {
     }
 }
 
-/// Loads `bundle` into `warm` within `timeout`.
+/// Loads `bundle` into `warm` within `timeout`: from the prepared set when
+/// an instance has given one, else from the files, and then keeps the set as
+/// this instance prepares it for the next.
 async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Result<(), Error> {
     warm.arm(timeout);
-    let loaded = warm
-        .plugin
-        .partnergate_b2b_policy()
+    let prepared_loads = warm.store.data().services.metrics.prepared_loads.clone();
+    let policy = warm.plugin.partnergate_b2b_policy();
+    if let Some(prepared) = bundle.prepared.get() {
+        let loaded = policy
+            .call_load_prepared(&mut warm.store, prepared)
+            .await
+            .map_err(|e| fault(&e))?;
+        if loaded.is_ok() {
+            prepared_loads.inc();
+            warm.generation = bundle.generation;
+            return Ok(());
+        }
+        tracing::warn!("the plugin refused its own prepared policy set; loading the files");
+    }
+    let loaded = policy
         .call_load(&mut warm.store, &bundle.schema, &bundle.files)
         .await
         .map_err(|e| fault(&e))?;
     loaded.map_err(policy_error)?;
+    if bundle.prepared.get().is_none() {
+        let prepared = policy
+            .call_prepared(&mut warm.store)
+            .await
+            .map_err(|e| fault(&e))?;
+        if let Some(prepared) = prepared {
+            let _ = bundle.prepared.set(prepared);
+        }
+    }
     warm.generation = bundle.generation;
     Ok(())
 }

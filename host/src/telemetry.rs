@@ -64,6 +64,8 @@ pub struct Metrics {
     pub(crate) late_loads: Counter,
     /// Spare instances warmed in the background.
     pub(crate) spares: Counter,
+    /// Instances that loaded a policy set from its prepared form.
+    pub(crate) prepared_loads: Counter,
     /// Decisions the host gave again without a plugin call.
     pub(crate) reused: Counter,
     log_dropped: Counter,
@@ -144,6 +146,12 @@ impl Default for Metrics {
             "Spare instances warmed in the background after a call took the last idle one",
             spares.clone(),
         );
+        let prepared_loads = Counter::default();
+        registry.register(
+            "pool_prepared_loads",
+            "Instances that loaded the policy set from the form an instance prepared after validating it (no parsing or validating again)",
+            prepared_loads.clone(),
+        );
         let reused = Counter::default();
         registry.register(
             "decisions_reused",
@@ -171,6 +179,7 @@ impl Default for Metrics {
             log_dropped,
             late_loads,
             spares,
+            prepared_loads,
             reused,
             registry,
             deciding,

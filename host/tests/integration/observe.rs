@@ -397,6 +397,7 @@ async fn a_reload_warms_instances_on_the_new_set_so_no_call_after_it_loads_one()
     common::warm(&gate, 3).await;
     let alive = gate.idle_instances();
     let before = gate.policy_summary().version;
+    let prepared = counter(&gate, "partnergate_pool_prepared_loads_total");
     let store = dir.join("store.cedar");
     let text = std::fs::read_to_string(&store).unwrap();
     std::fs::write(&store, text + "\n// a new version\n").unwrap();
@@ -406,6 +407,11 @@ async fn a_reload_warms_instances_on_the_new_set_so_no_call_after_it_loads_one()
         gate.idle_instances(),
         alive,
         "as many warm instances as before"
+    );
+    assert_eq!(
+        counter(&gate, "partnergate_pool_prepared_loads_total") - prepared,
+        (alive - 1) as f64,
+        "one instance loads the files, the others the set it prepared"
     );
     let loads = counter(&gate, "partnergate_pool_late_loads_total");
     let made = counter(&gate, "partnergate_pool_instantiations_total");

@@ -418,3 +418,70 @@ fn an_answer_names_the_records_it_rests_on() {
         None
     );
 }
+
+#[test]
+fn a_prepared_set_decides_as_the_files_it_was_made_from() {
+    let files = policies();
+    let prepared = crate::policy_set::load_prepared(&files.prepared().expect("prepared"))
+        .expect("a prepared set loads");
+    assert_eq!(prepared.summary, files.summary);
+    // And again from the prepared set itself.
+    let again = crate::policy_set::load_prepared(&prepared.prepared().expect("prepared"))
+        .expect("a prepared set loads twice");
+    assert_eq!(again.summary, files.summary);
+    let requests = [
+        ("customer:alice", "addUser", "organization:a", ""),
+        ("customer:alice", "addUser", "organization:b", ""),
+        (
+            "customer:bob",
+            "placeOrder",
+            "store:main",
+            r#"{"orderTotal": 20000}"#,
+        ),
+        (
+            "customer:bob",
+            "placeOrder",
+            "store:main",
+            r#"{"orderTotal": 100}"#,
+        ),
+        ("customer:bob", "placeOrder", "store:main", ""),
+        ("customer:rita", "browse", "store:main", ""),
+        ("customer:xena", "browse", "store:main", ""),
+        (
+            "customer:xena",
+            "placeOrder",
+            "store:main",
+            r#"{"orderTotal": 1}"#,
+        ),
+        ("customer:nobody", "browse", "store:main", ""),
+        ("customer:bert", "revokeUser", "customer:bob", ""),
+    ];
+    let mut allowed = 0;
+    for (principal, action, resource, context) in requests {
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context,
+        };
+        let decide = |set: &LoadedPolicies| {
+            authorize(set, &Names::new(), &records(), &request).map_err(|e| format!("{e:?}"))
+        };
+        let expected = decide(&files);
+        assert_eq!(decide(&prepared), expected, "{request:?}");
+        assert_eq!(decide(&again), expected, "{request:?}");
+        allowed += usize::from(matches!(&expected, Ok(d) if d.effect == Effect::Allow));
+    }
+    assert!(allowed >= 2, "the requests include allowed ones");
+}
+
+#[test]
+fn a_text_that_is_not_a_prepared_set_is_refused() {
+    for text in [
+        "",
+        "{}",
+        r#"{"schema": {}, "policies": 1, "summary": null}"#,
+    ] {
+        assert!(crate::policy_set::load_prepared(text).is_err(), "{text}");
+    }
+}

@@ -50,21 +50,22 @@ impl policy::Guest for Component {
         schema: policy::PolicyFile,
         files: Vec<policy::PolicyFile>,
     ) -> Result<policy::Summary, policy::Error> {
-        let loaded = check(schema, files)?;
-        let summary = summary_to_wit(&loaded.summary);
-        log(
-            Level::Info,
-            "policy",
-            &format!("loaded policy set {}", summary.version),
-        );
+        Ok(put_in_use(check(schema, files)?))
+    }
+
+    fn prepared() -> Option<String> {
         STATE.with(|state| {
-            *state.borrow_mut() = Some(State {
-                loaded,
-                names: Names::new(),
-            })
-        });
-        MEMO.with(|memo| *memo.borrow_mut() = access::Memo::default());
-        Ok(summary)
+            let prepared = state.borrow().as_ref()?.loaded.prepared();
+            prepared
+                .map_err(|e| log(Level::Warn, "policy", &format!("no prepared set: {e}")))
+                .ok()
+        })
+    }
+
+    fn load_prepared(prepared: String) -> Result<policy::Summary, policy::Error> {
+        let loaded = policy_set::load_prepared(&prepared)
+            .map_err(|e| policy::Error::InternalError(Some(e)))?;
+        Ok(put_in_use(loaded))
     }
 
     fn validate(
@@ -82,6 +83,24 @@ impl policy::Guest for Component {
                 .map(|s| summary_to_wit(&s.loaded.summary))
         })
     }
+}
+
+/// Makes `loaded` the set every later decision uses, with an empty memo.
+fn put_in_use(loaded: LoadedPolicies) -> policy::Summary {
+    let summary = summary_to_wit(&loaded.summary);
+    log(
+        Level::Info,
+        "policy",
+        &format!("loaded policy set {}", summary.version),
+    );
+    STATE.with(|state| {
+        *state.borrow_mut() = Some(State {
+            loaded,
+            names: Names::new(),
+        })
+    });
+    MEMO.with(|memo| *memo.borrow_mut() = access::Memo::default());
+    summary
 }
 
 fn check(

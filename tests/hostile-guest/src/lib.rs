@@ -40,6 +40,13 @@ mod component {
         fn current() -> Option<policy::Summary> {
             Some(summary())
         }
+        // No prepared form: the host loads every instance from the files.
+        fn prepared() -> Option<String> {
+            None
+        }
+        fn load_prepared(_: String) -> Result<policy::Summary, policy::Error> {
+            Err(policy::Error::InternalError(None))
+        }
     }
 
     impl access::Guest for Hostile {
