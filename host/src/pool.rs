@@ -420,7 +420,11 @@ async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Resu
         .map_err(|e| fault(&e))?;
     loaded.map_err(policy_error)?;
     if bundle.prepared.get().is_none() {
-        let prepared = policy
+        // Preparing is a call of its own, with a deadline of its own.
+        warm.arm(timeout);
+        let prepared = warm
+            .plugin
+            .partnergate_b2b_policy()
             .call_prepared(&mut warm.store)
             .await
             .map_err(|e| fault(&e))?;
