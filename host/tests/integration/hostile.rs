@@ -83,3 +83,30 @@ async fn a_trapped_instance_is_not_reused() {
         "the looping instance must be discarded"
     );
 }
+
+#[tokio::test]
+async fn instances_of_a_plugin_that_refuses_its_own_prepared_set_load_the_files() {
+    let gate = hostile_gate().await;
+    common::warm(&gate, 3).await;
+    let prepared_loads = gate
+        .metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix("partnergate_pool_prepared_loads_total "))
+        .map(|v| v.trim().to_string());
+    assert_eq!(prepared_loads.as_deref(), Some("0"));
+    let decisions: Vec<Result<partnergate::Decision, Error>> = common::at_once(
+        (0..3)
+            .map(|_| {
+                let gate = gate.clone();
+                Box::pin(async move {
+                    gate.authorize(&AuthorizeRequest::new("customer:x", "ok", "store:main"))
+                        .await
+                }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+            })
+            .collect(),
+    )
+    .await;
+    for decision in decisions {
+        assert!(decision.expect("answered").is_allowed());
+    }
+}

@@ -40,12 +40,13 @@ mod component {
         fn current() -> Option<policy::Summary> {
             Some(summary())
         }
-        // No prepared form: the host loads every instance from the files.
+        // A prepared form it then refuses: the host must load every
+        // instance from the files.
         fn prepared() -> Option<String> {
-            None
+            Some("a prepared set this guest refuses".into())
         }
         fn load_prepared(_: String) -> Result<policy::Summary, policy::Error> {
-            Err(policy::Error::InternalError(None))
+            Err(policy::Error::InternalError(Some("refused".into())))
         }
     }
 
