@@ -16,7 +16,7 @@ use crate::bindings::policy::{self, PolicyFile, Summary};
 use crate::bindings::types::Decision;
 use crate::bindings::{Plugin, PluginPre};
 use crate::error::{Error, Fault, Problem};
-use crate::reuse::Reuse;
+use crate::reuse::{Asked, Reuse};
 use crate::runtime::EPOCH_TICK;
 use crate::state::{HostState, Services};
 
@@ -167,11 +167,11 @@ impl Pool {
         })
     }
 
-    /// The decision this pool's instances gave `request` under the policy
+    /// The decision this pool's instances gave `asked` under the policy
     /// set in use, if it may be given again (see [`Reuse`]); counted.
-    pub(crate) async fn reused(&self, request: &access::Request) -> Option<Decision> {
+    pub(crate) async fn reused(&self, asked: Asked<'_>) -> Option<Decision> {
         let generation = self.bundle.read().expect("bundle lock").generation;
-        let decision = self.reuse.get(request, generation, &self.services).await?;
+        let decision = self.reuse.get(asked, generation, &self.services).await?;
         self.services.metrics.reused.inc();
         Some(decision)
     }

@@ -12,7 +12,7 @@
 //! cannot be read sends the request to the plugin, which fails closed.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::access::{Answer, Request, Stamped};
@@ -28,7 +28,60 @@ pub(crate) struct Reuse {
     /// Keys the map by a keyed hash of the request's texts; each entry
     /// holds the texts too, so two requests never share an entry.
     hasher: RandomState,
-    entries: Mutex<HashMap<u64, Arc<Entry>>>,
+    entries: Mutex<HashMap<u64, Arc<Entry>, BuildHasherDefault<Prehashed>>>,
+}
+
+/// The texts of a request, borrowed: what a decision is kept by. A
+/// repeated request is looked up without copying them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Asked<'a> {
+    pub principal: &'a str,
+    pub action: &'a str,
+    pub resource: &'a str,
+    /// The context as the plugin is given it (JSON text, or empty).
+    pub context: &'a str,
+}
+
+impl<'a> Asked<'a> {
+    /// The request the plugin is called with.
+    pub(crate) fn to_request(self) -> Request {
+        Request {
+            principal: self.principal.to_string(),
+            action: self.action.to_string(),
+            resource: self.resource.to_string(),
+            context: self.context.to_string(),
+        }
+    }
+}
+
+impl<'a> From<&'a Request> for Asked<'a> {
+    fn from(request: &'a Request) -> Self {
+        Self {
+            principal: &request.principal,
+            action: &request.action,
+            resource: &request.resource,
+            context: &request.context,
+        }
+    }
+}
+
+/// The map's hasher: its keys are keyed hashes already, so they are used
+/// as they are rather than hashed again.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("the reuse map is keyed by u64 only")
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
 }
 
 /// One decision and what it rests on.
@@ -46,24 +99,20 @@ impl Reuse {
         Self {
             capacity,
             hasher: RandomState::new(),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
         }
     }
 
-    fn key(&self, request: &Request) -> u64 {
-        self.hasher.hash_one((
-            &request.principal,
-            &request.action,
-            &request.resource,
-            &request.context,
-        ))
+    fn key(&self, asked: Asked<'_>) -> u64 {
+        self.hasher
+            .hash_one((asked.principal, asked.action, asked.resource, asked.context))
     }
 
-    /// The decision given for `request` under policy `generation`, if there
+    /// The decision given for `asked` under policy `generation`, if there
     /// is one and every record it rests on still has its stamp.
     pub(crate) async fn get(
         &self,
-        request: &Request,
+        asked: Asked<'_>,
         generation: u64,
         services: &Services,
     ) -> Option<Decision> {
@@ -72,12 +121,12 @@ impl Reuse {
         }
         let entry = {
             let entries = self.entries.lock().expect("reuse lock");
-            entries.get(&self.key(request))?.clone()
+            entries.get(&self.key(asked))?.clone()
         };
-        let same = entry.request.principal == request.principal
-            && entry.request.action == request.action
-            && entry.request.resource == request.resource
-            && entry.request.context == request.context;
+        let same = entry.request.principal == asked.principal
+            && entry.request.action == asked.action
+            && entry.request.resource == asked.resource
+            && entry.request.context == asked.context;
         if !same || entry.generation != generation {
             return None;
         }
@@ -99,7 +148,7 @@ impl Reuse {
         if self.capacity == 0 {
             return;
         }
-        let key = self.key(&request);
+        let key = self.key(Asked::from(&request));
         let entry = Arc::new(Entry {
             request,
             generation,

@@ -55,6 +55,9 @@ pub struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     shadow: Family<OutcomeLabels, Counter>,
     cache: Family<CacheLabels, Counter>,
+    /// `cache`'s hit and miss counters by tier, taken from the family the
+    /// first time a tier is counted (a host has one or two tiers).
+    cache_by_tier: RwLock<Vec<(&'static str, [Counter; 2])>>,
     idle: Gauge,
     /// Calls that found no warm instance and started one.
     pub(crate) instantiations: Counter,
@@ -188,6 +191,7 @@ impl Default for Metrics {
             reloads,
             shadow,
             cache,
+            cache_by_tier: Default::default(),
             idle,
             instantiations,
             waits,
@@ -253,12 +257,24 @@ impl Metrics {
 
     /// Counts a status-cache lookup in `tier` (`memory`, `redis`).
     pub(crate) fn cache_lookup(&self, tier: &'static str, hit: bool) {
-        self.cache
-            .get_or_create(&CacheLabels {
-                tier,
-                result: if hit { "hit" } else { "miss" },
-            })
-            .inc();
+        let i = usize::from(!hit);
+        let known = self.cache_by_tier.read().expect("metrics lock");
+        if let Some((_, counters)) = known.iter().find(|(t, _)| *t == tier) {
+            counters[i].inc();
+            return;
+        }
+        drop(known);
+        let counter = |result| {
+            self.cache
+                .get_or_create(&CacheLabels { tier, result })
+                .clone()
+        };
+        let counters = [counter("hit"), counter("miss")];
+        counters[i].inc();
+        let mut known = self.cache_by_tier.write().expect("metrics lock");
+        if !known.iter().any(|(t, _)| *t == tier) {
+            known.push((tier, counters));
+        }
     }
 
     /// The metrics in Prometheus' text format, with `idle` warm instances

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::notify::Mailer;
 use crate::policies::PolicySource;
 use crate::pool::{Limits, Pool};
+use crate::reuse::Asked;
 use crate::runtime::Artifact;
 use crate::state::Services;
 
@@ -86,11 +87,12 @@ impl PartnerGate {
     /// Decides a request. An `Err` is a denial the caller could not get a
     /// decision for (bad request, plugin fault, unavailable backend).
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
-        let wit = wit_request(request)?;
+        let context = wit_context(&request.context)?;
+        let asked = asked(request, &context);
         // Only a shadow set needs the request again.
-        let shadowed = self.shadow.as_ref().map(|_| wit.clone());
+        let shadowed = self.shadow.as_ref().map(|_| asked.to_request());
         let started = std::time::Instant::now();
-        let answer = decide(&self.pool, wit).await;
+        let answer = decide(&self.pool, asked).await;
         let took = started.elapsed();
         let metrics = &self.services.metrics;
         match &answer {
@@ -135,17 +137,18 @@ impl PartnerGate {
         let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
         let mut asked = Vec::with_capacity(requests.len());
         for request in requests {
-            let wit = match wit_request(request) {
-                Ok(wit) => wit,
+            let context = match wit_context(&request.context) {
+                Ok(context) => context,
                 Err(err) => {
                     answers.push(Some(Err(err)));
                     continue;
                 }
             };
-            match self.pool.reused(&wit).await {
+            let texts = self::asked(request, &context);
+            match self.pool.reused(texts).await {
                 Some(decision) => answers.push(Some(Ok(decision.into()))),
                 None => {
-                    asked.push(wit);
+                    asked.push(texts.to_request());
                     answers.push(None);
                 }
             }
@@ -345,11 +348,13 @@ impl Drop for OutboxHandle {
     }
 }
 
-/// Decides `wit` on a warm instance of `pool`.
-async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
-    if let Some(decision) = pool.reused(&wit).await {
+/// Decides `asked` on a warm instance of `pool`, or gives the decision
+/// again without a call while what it rests on holds.
+async fn decide(pool: &Pool, asked: Asked<'_>) -> Result<Decision, Error> {
+    if let Some(decision) = pool.reused(asked).await {
         return Ok(decision.into());
     }
+    let wit = asked.to_request();
     let (wit, generation, answer) = pool
         .run(move |warm| {
             Box::pin(async move {
@@ -368,26 +373,33 @@ async fn decide(pool: &Pool, wit: access::Request) -> Result<Decision, Error> {
     decision_of(answer.map(|answer| answer.decision))
 }
 
-/// The WIT form of `request`; the context must be a JSON object (or null).
-fn wit_request(request: &AuthorizeRequest) -> Result<access::Request, Error> {
-    let context = match &request.context {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::Object(_) if has_fractional_form(&request.context) => {
-            whole_numbers(request.context.clone()).to_string()
-        }
-        serde_json::Value::Object(_) => request.context.to_string(),
-        _ => {
-            return Err(Error::InvalidRequest(
-                "context must be a JSON object".into(),
-            ));
-        }
-    };
-    Ok(access::Request {
-        principal: request.principal.clone(),
-        action: request.action.clone(),
-        resource: request.resource.clone(),
+/// The texts of `request`, with its `context` in the plugin's form.
+fn asked<'a>(request: &'a AuthorizeRequest, context: &'a str) -> Asked<'a> {
+    Asked {
+        principal: &request.principal,
+        action: &request.action,
+        resource: &request.resource,
         context,
-    })
+    }
+}
+
+/// The context as the plugin is given it: a JSON object as text, or empty
+/// for none (null).
+fn wit_context(context: &serde_json::Value) -> Result<String, Error> {
+    // `to_string` writes into a buffer sized for a small object at once.
+    let text = |value: &serde_json::Value| {
+        serde_json::to_string(value).expect("a JSON value always serializes")
+    };
+    match context {
+        serde_json::Value::Null => Ok(String::new()),
+        serde_json::Value::Object(_) if has_fractional_form(context) => {
+            Ok(text(&whole_numbers(context.clone())))
+        }
+        serde_json::Value::Object(_) => Ok(text(context)),
+        _ => Err(Error::InvalidRequest(
+            "context must be a JSON object".into(),
+        )),
+    }
 }
 
 /// `value` with every number that is whole and exactly representable

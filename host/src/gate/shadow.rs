@@ -70,7 +70,7 @@ impl Shadow {
     ) {
         let shadow = self.clone();
         tokio::spawn(async move {
-            match super::decide(&shadow.pool, wit).await {
+            match super::decide(&shadow.pool, (&wit).into()).await {
                 Ok(candidate) if candidate.decision == live.decision => {
                     shadow.agree.fetch_add(1, Ordering::Relaxed);
                     metrics.shadowed("agree");

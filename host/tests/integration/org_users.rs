@@ -281,6 +281,47 @@ async fn a_decision_is_reused_until_a_record_it_rests_on_changes() {
     assert_eq!(counter(&f.gate, REUSED), 6);
 }
 
+/// A decision is kept by the request's context too: an order over the
+/// limit is not given the decision of one under it, however often either
+/// was asked, and `12000.0` is the same request as `12000`.
+#[tokio::test]
+async fn a_decision_is_given_again_only_for_the_same_context() {
+    const REUSED: &str = "partnergate_decisions_reused_total";
+    let f = fixture().await;
+    let order = |total: serde_json::Value| {
+        let gate = f.gate.clone();
+        async move {
+            gate.authorize(
+                &AuthorizeRequest::new("customer:bob", "placeOrder", "store:main")
+                    .with_context(serde_json::json!({ "orderTotal": total })),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert!(order(12000.into()).await.is_allowed());
+        let over = order(50001.into()).await;
+        assert!(!over.is_allowed(), "{over:?}");
+        assert_eq!(over.policies, ["order-within-spending-limit"]);
+    }
+    assert_eq!(counter(&f.gate, REUSED), 4);
+    assert!(order(serde_json::json!(12000.0)).await.is_allowed());
+    assert_eq!(counter(&f.gate, REUSED), 5);
+    let fraction = f
+        .gate
+        .authorize(
+            &AuthorizeRequest::new("customer:bob", "placeOrder", "store:main")
+                .with_context(serde_json::json!({ "orderTotal": 12000.5 })),
+        )
+        .await;
+    assert!(
+        !matches!(&fraction, Ok(d) if d.is_allowed()),
+        "a fraction is not the whole number: {fraction:?}"
+    );
+    assert_eq!(counter(&f.gate, REUSED), 5);
+}
+
 /// `reuse_decisions: 0` makes every decision a plugin call.
 #[tokio::test]
 async fn with_reuse_off_every_decision_is_a_plugin_call() {
