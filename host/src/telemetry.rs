@@ -384,7 +384,7 @@ impl DecisionLog {
         took: Duration,
     ) {
         let n = self.seen.fetch_add(1, Ordering::Relaxed);
-        if self.every == u64::MAX || n % self.every != 0 {
+        if self.every == u64::MAX || !n.is_multiple_of(self.every) {
             return;
         }
         let (decision, policies, errors) = match answer {

@@ -245,7 +245,7 @@ impl Directory for MemoryDirectory {
             .filter(|r| status.is_none_or(|s| r.status == s))
             .cloned()
             .collect();
-        all.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at));
+        all.sort_by_key(|r| std::cmp::Reverse(r.submitted_at));
         Ok(all)
     }
 

@@ -133,8 +133,6 @@ impl ProviderConfig {
     }
 }
 
-/// A client for one provider: discovered endpoints, code flow only.
-
 /// The tenant id of an Entra External ID issuer,
 /// `https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0` (the form its
 /// metadata always names, whatever domain discovery was reached through).
