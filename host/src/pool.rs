@@ -246,7 +246,13 @@ impl Pool {
         files: Vec<PolicyFile>,
     ) -> Result<Arc<PolicyBundle>, Error> {
         let _one = self.installing.lock().await;
-        let summary = self.validate(&schema, &files).await?;
+        // The first fresh instance loads the files, which validates them: a
+        // refused set stops here, before anything is switched, and an
+        // accepted one is not validated again.
+        let timeout = self.limits.call_timeout;
+        let mut first = self.instantiate().await?;
+        first.arm(timeout);
+        let summary = load_files(&mut first, &schema, &files).await?;
         let bundle = Arc::new(PolicyBundle {
             schema,
             files,
@@ -254,10 +260,13 @@ impl Pool {
             generation: self.bundle().generation + 1,
             prepared: OnceLock::new(),
         });
+        prepare(&mut first, &bundle, timeout).await?;
+        first.generation = bundle.generation;
         let busy = self.limits.max_instances - self.running.available_permits();
         let alive = (self.idle_count() + busy).clamp(1, self.limits.max_instances);
         let mut warmed = Vec::with_capacity(alive);
-        for _ in 0..alive {
+        warmed.push(first);
+        while warmed.len() < alive {
             warmed.push(self.loaded(&bundle).await?);
         }
         let mut slot = self.bundle.write().expect("bundle lock");
@@ -414,25 +423,45 @@ async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Resu
         }
         tracing::warn!("the plugin refused its own prepared policy set; loading the files");
     }
-    let loaded = policy
-        .call_load(&mut warm.store, &bundle.schema, &bundle.files)
+    load_files(warm, &bundle.schema, &bundle.files).await?;
+    prepare(warm, bundle, timeout).await?;
+    warm.generation = bundle.generation;
+    Ok(())
+}
+
+/// Loads the policy files into `warm` (armed by the caller), which
+/// validates them; the plugin's summary of the set.
+async fn load_files(
+    warm: &mut Warm,
+    schema: &PolicyFile,
+    files: &[PolicyFile],
+) -> Result<Summary, Error> {
+    let loaded = warm
+        .plugin
+        .partnergate_b2b_policy()
+        .call_load(&mut warm.store, schema, files)
         .await
         .map_err(|e| fault(&e))?;
-    loaded.map_err(policy_error)?;
-    if bundle.prepared.get().is_none() {
-        // Preparing is a call of its own, with a deadline of its own.
-        warm.arm(timeout);
-        let prepared = warm
-            .plugin
-            .partnergate_b2b_policy()
-            .call_prepared(&mut warm.store)
-            .await
-            .map_err(|e| fault(&e))?;
-        if let Some(prepared) = prepared {
-            let _ = bundle.prepared.set(prepared);
-        }
+    loaded.map_err(policy_error)
+}
+
+/// Keeps `bundle` in the form `warm` (which holds it loaded from the files)
+/// prepares it in, for the next instances to load, unless one did already.
+async fn prepare(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Result<(), Error> {
+    if bundle.prepared.get().is_some() {
+        return Ok(());
     }
-    warm.generation = bundle.generation;
+    // Preparing is a call of its own, with a deadline of its own.
+    warm.arm(timeout);
+    let prepared = warm
+        .plugin
+        .partnergate_b2b_policy()
+        .call_prepared(&mut warm.store)
+        .await
+        .map_err(|e| fault(&e))?;
+    if let Some(prepared) = prepared {
+        let _ = bundle.prepared.set(prepared);
+    }
     Ok(())
 }
 

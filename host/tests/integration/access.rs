@@ -113,7 +113,8 @@ async fn malformed_requests_are_refused_with_a_reason() {
 #[tokio::test]
 async fn warm_instances_are_reused_across_calls() {
     let gate = gate().await;
-    // Starting validated the policy set on an instance of its own.
+    // Starting loaded the policy set into an instance of its own, which
+    // validated it; no call waited for that one.
     let started = counter(&gate, "partnergate_pool_instantiations_total");
     for _ in 0..20 {
         decide(&gate, "customer:bob", "browse", "store:main").await;
