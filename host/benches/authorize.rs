@@ -406,7 +406,7 @@ async fn run() {
             .build()
             .await
             .unwrap();
-        // `build` warmed one instance while validating; take the pool's other path
+        // `build` loaded the set into one instance (which validated it); take the pool's other path
         // by issuing two concurrent calls: the second needs a new instance.
         let t = Instant::now();
         let (a, b) = tokio::join!(fresh.authorize(&requests[0]), fresh.authorize(&requests[1]));
