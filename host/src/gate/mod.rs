@@ -88,7 +88,7 @@ impl PartnerGate {
     /// decision for (bad request, plugin fault, unavailable backend).
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
         let context = wit_context(&request.context)?;
-        let asked = asked(request, &context);
+        let asked = texts_of(request, &context);
         // Only a shadow set needs the request again.
         let shadowed = self.shadow.as_ref().map(|_| asked.to_request());
         let started = std::time::Instant::now();
@@ -144,7 +144,7 @@ impl PartnerGate {
                     continue;
                 }
             };
-            let texts = self::asked(request, &context);
+            let texts = texts_of(request, &context);
             match self.pool.reused(texts).await {
                 Some(decision) => answers.push(Some(Ok(decision.into()))),
                 None => {
@@ -374,7 +374,7 @@ async fn decide(pool: &Pool, asked: Asked<'_>) -> Result<Decision, Error> {
 }
 
 /// The texts of `request`, with its `context` in the plugin's form.
-fn asked<'a>(request: &'a AuthorizeRequest, context: &'a str) -> Asked<'a> {
+fn texts_of<'a>(request: &'a AuthorizeRequest, context: &'a str) -> Asked<'a> {
     Asked {
         principal: &request.principal,
         action: &request.action,
