@@ -79,61 +79,19 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn status(s: wit::AccountStatus) -> model::AccountStatus {
-    match s {
-        wit::AccountStatus::Invited => model::AccountStatus::Invited,
-        wit::AccountStatus::Active => model::AccountStatus::Active,
-        wit::AccountStatus::Revoked => model::AccountStatus::Revoked,
-        wit::AccountStatus::Removed => model::AccountStatus::Removed,
-    }
-}
-
-fn organization(o: wit::Organization) -> model::Organization {
-    model::Organization {
-        id: o.id,
-        name: o.name,
-        status: match o.status {
-            wit::OrganizationStatus::Pending => model::OrganizationStatus::Pending,
-            wit::OrganizationStatus::Approved => model::OrganizationStatus::Approved,
-            wit::OrganizationStatus::Rejected => model::OrganizationStatus::Rejected,
-            wit::OrganizationStatus::Blocked => model::OrganizationStatus::Blocked,
-        },
-        active_admins: o.active_admins,
-    }
-}
+partnergate_plugin::model_from_wit!(wit);
 
 /// The same records, in the plugin's native model.
 async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
     let mut records = MemoryRecords::default();
     for p in &seed.people {
-        let a = dir.get_account(&p.id).await.unwrap().unwrap();
-        records.accounts.insert(
-            p.id.clone(),
-            model::Account {
-                person: model::Person {
-                    id: a.person.id,
-                    email: a.person.email,
-                    name: a.person.name,
-                },
-                membership: a.membership.map(|m| model::Membership {
-                    organization_id: m.organization_id,
-                    person_id: m.person_id,
-                    status: status(m.status),
-                    previous_status: m.previous_status.map(status),
-                    is_admin: m.is_admin,
-                    roles: m.roles,
-                    spending_limit: m.spending_limit,
-                    invited_at: m.invited_at,
-                    version: m.version,
-                }),
-                organization: a.organization.map(organization),
-            },
-        );
+        let account = dir.get_account(&p.id).await.unwrap().unwrap();
+        records.accounts.insert(p.id.clone(), account_from_wit(account));
     }
     for o in &seed.organizations {
         records.organizations.insert(
             o.id.clone(),
-            organization(dir.get_organization(&o.id).await.unwrap().unwrap()),
+            organization_from_wit(dir.get_organization(&o.id).await.unwrap().unwrap()),
         );
     }
     for s in seed.staff() {

@@ -144,20 +144,32 @@ pub async fn run_dir(
             dir.display()
         )));
     }
+    let under = Under {
+        policies,
+        plugin,
+        artifact_dir,
+    };
     let mut results = Vec::new();
     for file in files {
-        results.extend(run_file(&file, policies, plugin, artifact_dir).await?);
+        results.extend(run_file(&file, &under).await?);
     }
     Ok(results)
 }
 
+/// What every test file runs against.
+struct Under<'a> {
+    policies: &'a PolicySource,
+    plugin: &'a PluginSource,
+    artifact_dir: Option<&'a Path>,
+}
+
 /// Runs one test file.
-pub async fn run_file(
-    file: &Path,
-    policies: &PolicySource,
-    plugin: &PluginSource,
-    artifact_dir: Option<&Path>,
-) -> Result<Vec<CaseResult>, Error> {
+async fn run_file(file: &Path, under: &Under<'_>) -> Result<Vec<CaseResult>, Error> {
+    let Under {
+        policies,
+        plugin,
+        artifact_dir,
+    } = *under;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Config(format!("cannot read policy test `{}`: {e}", file.display())))?;
     if text.trim_start().starts_with('[') {
@@ -378,19 +390,9 @@ fn decide_cedar(set: &crate::verify::PolicyDir, case: &CedarCase) -> Result<(), 
         Decision::Allow => "allow",
         Decision::Deny => "deny",
     };
-    let mut reason: Vec<String> = response
-        .diagnostics()
-        .reason()
-        .map(ToString::to_string)
-        .collect();
-    reason.sort();
+    let (reason, errors) = partnergate_plugin::access::diagnostics(&response);
     let mut expected_reason = case.reason.clone();
     expected_reason.sort();
-    let errors: Vec<String> = response
-        .diagnostics()
-        .errors()
-        .map(ToString::to_string)
-        .collect();
     if !got.eq_ignore_ascii_case(&case.decision) {
         return Err(format!(
             "expected {}, got {got} (reason {reason:?}, errors {errors:?})",

@@ -13,7 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::decision::{AuthorizeRequest, Decision, DecisionKind};
 
@@ -74,99 +74,77 @@ pub struct Metrics {
     log_dropped: Counter,
 }
 
+/// A metric's name and help text.
+type Help = (&'static str, &'static str);
+
+/// Registers `metric` under `name` and gives it back: a metric is a handle,
+/// so the registered copy and the one kept count together.
+fn registered<M: Metric + Clone>(registry: &mut Registry, (name, help): Help, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// Registers a family of counters under `name`.
+fn family<L>(registry: &mut Registry, help: Help) -> Family<L, Counter>
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    registered(registry, help, Family::default())
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("partnergate");
-        let decisions = Family::<EffectLabels, Counter>::default();
-        registry.register(
-            "decisions",
-            "Decisions of authorize, by effect",
-            decisions.clone(),
-        );
-        let deciding = Family::<PolicyLabels, Counter>::default();
-        registry.register(
-            "decision_policies",
-            "Decisions by deciding policy id and effect",
-            deciding.clone(),
-        );
-        let failures = Counter::default();
-        registry.register(
-            "decision_failures",
-            "Requests no decision could be made for (denied)",
-            failures.clone(),
-        );
-        let latency = Histogram::new(exponential_buckets(0.000_005, 2.0, 16));
-        registry.register(
-            "decision_duration_seconds",
-            "Time to decide one request, plugin call included",
-            latency.clone(),
-        );
-        let reloads = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "policy_reloads",
-            "Policy set reloads, by outcome",
-            reloads.clone(),
-        );
-        let shadow = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "shadow_decisions",
-            "Decisions of the shadow policy set: agree, disagree or failed",
-            shadow.clone(),
-        );
-        let cache = Family::<CacheLabels, Counter>::default();
-        registry.register(
-            "cache_lookups",
-            "Status cache lookups by tier (memory; first-level and redis) and result (hit, miss, bypassed)",
-            cache.clone(),
-        );
-        let idle = Gauge::default();
-        registry.register(
-            "pool_idle_instances",
-            "Warm plugin instances waiting for a call",
-            idle.clone(),
-        );
-        let instantiations = Counter::default();
-        registry.register(
-            "pool_instantiations",
-            "Calls that found no warm instance and started one",
-            instantiations.clone(),
-        );
-        let waits = Counter::default();
-        registry.register(
-            "pool_waits",
-            "Calls that waited because --max-instances were running",
-            waits.clone(),
-        );
-        let late_loads = Counter::default();
-        registry.register(
-            "pool_late_loads",
-            "Calls whose instance had to load the policy set in use first (a reload warms instances so that none should)",
-            late_loads.clone(),
-        );
-        let spares = Counter::default();
-        registry.register(
-            "pool_spares",
-            "Spare instances warmed in the background after a call took the last idle one",
-            spares.clone(),
-        );
-        let prepared_loads = Counter::default();
-        registry.register(
-            "pool_prepared_loads",
-            "Instances that loaded the policy set from the form an instance prepared after validating it (no parsing or validating again)",
-            prepared_loads.clone(),
-        );
-        let reused = Counter::default();
-        registry.register(
-            "decisions_reused",
-            "Decisions given again by the host without a plugin call: the records they rest on kept their stamps",
-            reused.clone(),
-        );
-        let log_dropped = Counter::default();
-        registry.register(
-            "decision_log_dropped",
-            "Decision log lines dropped because its writer fell behind",
-            log_dropped.clone(),
-        );
+        let [
+            decisions_help,
+            deciding_help,
+            cache_help,
+            latency_help,
+            idle_help,
+        ] = [
+            ("decisions", "Decisions of authorize, by effect"),
+            (
+                "decision_policies",
+                "Decisions by deciding policy id and effect",
+            ),
+            (
+                "cache_lookups",
+                "Status cache lookups by tier (memory; first-level and redis) and result (hit, miss, bypassed)",
+            ),
+            (
+                "decision_duration_seconds",
+                "Time to decide one request, plugin call included",
+            ),
+            (
+                "pool_idle_instances",
+                "Warm plugin instances waiting for a call",
+            ),
+        ];
+        let decisions: Family<EffectLabels, Counter> = family(&mut registry, decisions_help);
+        let deciding: Family<PolicyLabels, Counter> = family(&mut registry, deciding_help);
+        let cache: Family<CacheLabels, Counter> = family(&mut registry, cache_help);
+        let buckets = exponential_buckets(0.000_005, 2.0, 16);
+        let latency = registered(&mut registry, latency_help, Histogram::new(buckets));
+        let idle = registered(&mut registry, idle_help, Gauge::default());
+        let [reloads, shadow] = [
+            ("policy_reloads", "Policy set reloads, by outcome"),
+            (
+                "shadow_decisions",
+                "Decisions of the shadow policy set: agree, disagree or failed",
+            ),
+        ]
+        .map(|help| family::<OutcomeLabels>(&mut registry, help));
+        let [failures, instantiations, waits, late_loads, spares, prepared_loads, reused, log_dropped] = [
+            ("decision_failures", "Requests no decision could be made for (denied)"),
+            ("pool_instantiations", "Calls that found no warm instance and started one"),
+            ("pool_waits", "Calls that waited because --max-instances were running"),
+            ("pool_late_loads", "Calls whose instance had to load the policy set in use first (a reload warms instances so that none should)"),
+            ("pool_spares", "Spare instances warmed in the background after a call took the last idle one"),
+            ("pool_prepared_loads", "Instances that loaded the policy set from the form an instance prepared after validating it (no parsing or validating again)"),
+            ("decisions_reused", "Decisions given again by the host without a plugin call: the records they rest on kept their stamps"),
+            ("decision_log_dropped", "Decision log lines dropped because its writer fell behind"),
+        ]
+        .map(|help| registered(&mut registry, help, Counter::default()));
         // One at a time: the family's guard must go before it creates the
         // next.
         let allowed = decisions

@@ -5,8 +5,12 @@
 //!   need from outside (records, the directory), as traits.
 //! - [`policy_set`]: parsing and validating the Cedar schema and policies.
 //! - [`access`]: building entities from records and deciding.
-//! - [`users`]: the organization-user lifecycle; [`signin`]: linking
-//!   identities from OpenID providers to customer records.
+//! - [`rules`]: what every rule decides over (policy set, names, directory);
+//!   its methods are in [`users`], the organization-user lifecycle, and
+//!   [`signin`], linking identities from OpenID providers to customer
+//!   records.
+//! - `from_wit`: [`model_from_wit!`], the one conversion of WIT records into
+//!   the model, for the component's bindings and a host's.
 //! - [`memory`]: the ports in memory, for native tests and benchmarks.
 //! - `component` (wasm32 only): the `wit-bindgen` glue that converts WIT types
 //!   to these modules' types and back, and implements the ports over the
@@ -17,10 +21,12 @@
 #![deny(missing_docs)]
 
 pub mod access;
+mod from_wit;
 pub mod memory;
 pub mod model;
 pub mod policy_set;
 pub mod ports;
+pub mod rules;
 pub mod signin;
 pub mod users;
 

@@ -2,11 +2,11 @@
 //! provider is, decided safely. Links are made on the verified identity, never
 //! on a bare email match, and every link and refusal is audited.
 
-use crate::access::{self, AccessError, Names};
+use crate::access::{self, AccessError};
 use crate::model::{
     Account, AccountStatus, AuditEntry, ChangeOp, Effect, Membership, OrganizationStatus,
 };
-use crate::policy_set::LoadedPolicies;
+use crate::rules::Rules;
 use crate::users::{DirError, Directory, normalize_email};
 
 /// An identity whose ID token the host validated.
@@ -120,17 +120,8 @@ fn signed_in(membership: &Membership, linked: bool) -> SignedIn {
     }
 }
 
-/// The sign-in rules over a policy set and a directory.
-pub struct SignIn<'a, D: Directory> {
-    /// The policy set in use.
-    pub loaded: &'a LoadedPolicies,
-    /// Entity names.
-    pub names: &'a Names,
-    /// The directory.
-    pub dir: &'a D,
-}
-
-impl<D: Directory> SignIn<'_, D> {
+/// The sign-in rules.
+impl<D: Directory> Rules<'_, D> {
     fn actor(identity: &Identity) -> String {
         format!("identity:{}#{}", identity.issuer, identity.subject)
     }
@@ -450,21 +441,14 @@ impl<D: Directory> SignIn<'_, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Names;
     use crate::memory::MemoryDirectory;
     use crate::users::tests::{directory, policies};
 
-    fn with_rules<T>(f: impl FnOnce(&SignIn<'_, MemoryDirectory>, &MemoryDirectory) -> T) -> T {
+    fn with_rules<T>(f: impl FnOnce(&Rules<'_, MemoryDirectory>, &MemoryDirectory) -> T) -> T {
         let loaded = policies();
-        let names = Names::new();
         let dir = directory();
-        f(
-            &SignIn {
-                loaded: &loaded,
-                names: &names,
-                dir: &dir,
-            },
-            &dir,
-        )
+        f(&Rules::new(&loaded, &Names::new(), &dir), &dir)
     }
 
     fn identity(subject: &str, email: &str, verified: bool) -> Identity {

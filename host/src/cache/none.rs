@@ -19,35 +19,38 @@ impl StatusCache for NoCache {
         "no status cache".into()
     }
 
+    // Nothing to read ...
     async fn get(&self, _: &str) -> Result<Option<Account>, CacheError> {
         Ok(None)
-    }
-
-    async fn put(&self, _: Account) -> Result<(), CacheError> {
-        Ok(())
     }
 
     async fn get_organization(&self, _: &str) -> Result<Option<Organization>, CacheError> {
         Ok(None)
     }
 
+    async fn get_staff(&self, _: &str) -> Result<Option<Staff>, CacheError> {
+        Ok(None)
+    }
+
+    // ... nothing kept ...
+    async fn put(&self, _: Account) -> Result<(), CacheError> {
+        Ok(())
+    }
+
     async fn put_organization(&self, _: Organization) -> Result<(), CacheError> {
         Ok(())
     }
 
+    async fn put_staff(&self, _: Staff) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    // ... and nothing to drop.
     async fn invalidate(&self, _: &str) -> Result<(), CacheError> {
         Ok(())
     }
 
     async fn invalidate_organization(&self, _: &str) -> Result<(), CacheError> {
-        Ok(())
-    }
-
-    async fn get_staff(&self, _: &str) -> Result<Option<Staff>, CacheError> {
-        Ok(None)
-    }
-
-    async fn put_staff(&self, _: Staff) -> Result<(), CacheError> {
         Ok(())
     }
 

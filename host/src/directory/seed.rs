@@ -13,19 +13,15 @@ use crate::bindings::types::{AccountStatus, Membership, Organization, Person, St
 
 /// The JSON document: every list optional.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Seed {
     /// Organization records.
-    #[serde(default)]
     pub organizations: Vec<SeedOrganization>,
     /// Person records, each with an optional membership.
-    #[serde(default)]
     pub people: Vec<SeedPerson>,
     /// Merchant staff.
-    #[serde(default)]
     pub staff: Vec<SeedStaff>,
     /// Identity links.
-    #[serde(default)]
     pub links: Vec<SeedLink>,
 }
 

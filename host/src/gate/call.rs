@@ -69,12 +69,13 @@ owned_already!(
 /// A public library call that is one call of a plugin interface through the
 /// helper `$via` (`org_users(weight)`, `sign_in`): the arguments are owned,
 /// then passed to the binding `$call` as the expressions after `=>` say.
+/// One invocation may declare several calls, each ended by `;`.
 macro_rules! plugin_call {
-    (
+    ($(
         $(#[$doc:meta])*
         $via:ident$(($($first:expr),*))?: $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
             => $call:ident($($pass:expr),*)
-    ) => {
+    );+ $(;)?) => {$(
         $(#[$doc])*
         pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error> {
             $(let $arg = Owned::owned($arg);)*
@@ -83,7 +84,7 @@ macro_rules! plugin_call {
             })
             .await
         }
-    };
+    )+};
 }
 
 pub(super) use plugin_call;

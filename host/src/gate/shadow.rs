@@ -70,35 +70,32 @@ impl Shadow {
     ) {
         let shadow = self.clone();
         tokio::spawn(async move {
-            match super::decide(&shadow.pool, (&wit).into()).await {
-                Ok(candidate) if candidate.decision == live.decision => {
-                    shadow.agree.fetch_add(1, Ordering::Relaxed);
-                    metrics.shadowed("agree");
-                }
-                Ok(candidate) => {
-                    shadow.disagree.fetch_add(1, Ordering::Relaxed);
-                    metrics.shadowed("disagree");
-                    tracing::warn!(
-                        principal = request.principal,
-                        action = request.action,
-                        resource = request.resource,
-                        context = %request.context,
-                        live = ?live.decision,
-                        live_policies = ?live.policies,
-                        shadow = ?candidate.decision,
-                        shadow_policies = ?candidate.policies,
-                        "the shadow policy set disagrees"
-                    );
-                }
-                Err(err) => {
-                    shadow.failed.fetch_add(1, Ordering::Relaxed);
-                    metrics.shadowed("failed");
-                    tracing::warn!(
-                        principal = request.principal,
-                        action = request.action,
-                        "the shadow policy set could not decide: {err}"
-                    );
-                }
+            let outcome = super::decide(&shadow.pool, (&wit).into()).await;
+            let (count, label) = match &outcome {
+                Ok(candidate) if candidate.decision == live.decision => (&shadow.agree, "agree"),
+                Ok(_) => (&shadow.disagree, "disagree"),
+                Err(_) => (&shadow.failed, "failed"),
+            };
+            count.fetch_add(1, Ordering::Relaxed);
+            metrics.shadowed(label);
+            match outcome {
+                Ok(candidate) if candidate.decision != live.decision => tracing::warn!(
+                    principal = request.principal,
+                    action = request.action,
+                    resource = request.resource,
+                    context = %request.context,
+                    live = ?live.decision,
+                    live_policies = ?live.policies,
+                    shadow = ?candidate.decision,
+                    shadow_policies = ?candidate.policies,
+                    "the shadow policy set disagrees"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(
+                    principal = request.principal,
+                    action = request.action,
+                    "the shadow policy set could not decide: {err}"
+                ),
             }
         });
     }

@@ -68,26 +68,16 @@ impl PartnerGate {
         org_users(Weight::One): edit_user(actor: &str, target: Target, changes: UserChanges) -> Membership
             => call_edit_user(&actor, &target, &changes)
     );
-    plugin_call!(
+    plugin_call! {
         /// Removes a user (status `removed`).
-        org_users(Weight::One): remove_user(actor: &str, target: Target) -> Membership
-            => call_remove_user(&actor, &target)
-    );
-    plugin_call!(
+        org_users(Weight::One): remove_user(actor: &str, target: Target) -> Membership => call_remove_user(&actor, &target);
         /// Revokes a user's access.
-        org_users(Weight::One): revoke_user(actor: &str, target: Target) -> Membership
-            => call_revoke_user(&actor, &target)
-    );
-    plugin_call!(
+        org_users(Weight::One): revoke_user(actor: &str, target: Target) -> Membership => call_revoke_user(&actor, &target);
         /// Reinstates a revoked user.
-        org_users(Weight::One): reinstate_user(actor: &str, target: Target) -> Membership
-            => call_reinstate_user(&actor, &target)
-    );
-    plugin_call!(
+        org_users(Weight::One): reinstate_user(actor: &str, target: Target) -> Membership => call_reinstate_user(&actor, &target);
         /// Re-sends an invited user's invitation (rate-limited).
-        org_users(Weight::One): reinvite_user(actor: &str, target: Target) -> Membership
-            => call_reinvite_user(&actor, &target)
-    );
+        org_users(Weight::One): reinvite_user(actor: &str, target: Target) -> Membership => call_reinvite_user(&actor, &target);
+    }
 
     /// Adds 1 to 1000 users; one result each, in order (`Error::InvalidRequest`
     /// for the whole call beyond that).

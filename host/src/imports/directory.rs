@@ -1,3 +1,6 @@
+//! The `directory` import: reads pass through to the directory; a change is
+//! applied, then what it touched is dropped from the status cache.
+
 use crate::bindings::directory::{self, ChangeOp, MemberQuery};
 use crate::bindings::types::{
     Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
@@ -7,77 +10,29 @@ use crate::cache::{self, CacheError};
 use crate::directory::{AuditQuery, DirectoryError};
 use crate::state::HostState;
 
+/// Imports that are the directory's own reads: each passes its arguments to
+/// the method of the same name.
+macro_rules! reads {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => ($($pass:expr),*);)+) => {$(
+        async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, DirectoryError> {
+            self.services.directory.$name($($pass),*).await
+        }
+    )+};
+}
+
 impl directory::Host for HostState {
-    async fn new_id(&mut self, kind: String) -> Result<String, DirectoryError> {
-        self.services.directory.new_id(&kind).await
-    }
-
-    async fn get_account(&mut self, person_id: String) -> Result<Option<Account>, DirectoryError> {
-        self.services.directory.get_account(&person_id).await
-    }
-
-    async fn find_account_by_email(
-        &mut self,
-        email: String,
-    ) -> Result<Option<Account>, DirectoryError> {
-        self.services.directory.find_account_by_email(&email).await
-    }
-
-    async fn get_organization(
-        &mut self,
-        organization_id: String,
-    ) -> Result<Option<Organization>, DirectoryError> {
-        self.services
-            .directory
-            .get_organization(&organization_id)
-            .await
-    }
-
-    async fn get_staff(&mut self, staff_id: String) -> Result<Option<Staff>, DirectoryError> {
-        self.services.directory.get_staff(&staff_id).await
-    }
-
-    async fn find_link(
-        &mut self,
-        issuer: String,
-        subject: String,
-    ) -> Result<Option<String>, DirectoryError> {
-        self.services.directory.find_link(&issuer, &subject).await
-    }
-
-    async fn list_links(
-        &mut self,
-        person_id: String,
-    ) -> Result<Vec<(String, String)>, DirectoryError> {
-        self.services.directory.list_links(&person_id).await
-    }
-
-    async fn get_onboarding(
-        &mut self,
-        request_id: String,
-    ) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        self.services.directory.get_onboarding(&request_id).await
-    }
-
-    async fn list_onboarding(
-        &mut self,
-        status: Option<OnboardingStatus>,
-    ) -> Result<Vec<OnboardingRequest>, DirectoryError> {
-        self.services.directory.list_onboarding(status).await
-    }
-
-    async fn find_pending_onboarding(
-        &mut self,
-        email: String,
-    ) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        self.services
-            .directory
-            .find_pending_onboarding(&email)
-            .await
-    }
-
-    async fn list_members(&mut self, query: MemberQuery) -> Result<MemberPage, DirectoryError> {
-        self.services.directory.list_members(query).await
+    reads! {
+        new_id(kind: String) -> String => (&kind);
+        get_account(person_id: String) -> Option<Account> => (&person_id);
+        find_account_by_email(email: String) -> Option<Account> => (&email);
+        get_organization(organization_id: String) -> Option<Organization> => (&organization_id);
+        get_staff(staff_id: String) -> Option<Staff> => (&staff_id);
+        find_link(issuer: String, subject: String) -> Option<String> => (&issuer, &subject);
+        list_links(person_id: String) -> Vec<(String, String)> => (&person_id);
+        get_onboarding(request_id: String) -> Option<OnboardingRequest> => (&request_id);
+        list_onboarding(status: Option<OnboardingStatus>) -> Vec<OnboardingRequest> => (status);
+        find_pending_onboarding(email: String) -> Option<OnboardingRequest> => (&email);
+        list_members(query: MemberQuery) -> MemberPage => (query);
     }
 
     async fn read_audit(

@@ -12,19 +12,18 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
-    CoreClientAuthMethod, CoreGrantType, CoreIdToken, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, IssuerUrl, JsonWebKeySet, LogoutProviderMetadata, LogoutRequest, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadata, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    CsrfToken, IssuerUrl, JsonWebKeySet, LogoutProviderMetadata, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::{Account, ExternalIdentity};
+use crate::bindings::types::ExternalIdentity;
 use crate::cache::EphemeralStore;
 use crate::error::Error;
 use crate::gate::PartnerGate;
@@ -32,10 +31,12 @@ use crate::gate::PartnerGate;
 mod claims;
 mod config;
 mod return_to;
+mod session;
 
 use claims::{Refusal, identity_from_token, verify_id_token};
 pub use config::ProviderConfig;
 use return_to::safe_return;
+pub use session::Session;
 
 /// How long a begun sign-in may take.
 pub const STATE_TTL: Duration = Duration::from_secs(600);
@@ -111,29 +112,6 @@ struct Pending {
     verifier: String,
     nonce: String,
     return_to: String,
-}
-
-/// A signed-in browser.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Session {
-    /// The person.
-    pub person_id: String,
-    /// Their organization.
-    pub organization_id: String,
-    /// The identity they signed in with.
-    pub issuer: String,
-    /// Its subject.
-    pub subject: String,
-    /// The configured provider it came through.
-    #[serde(default)]
-    pub provider: String,
-    /// The ID token, sent back as `id_token_hint` when the session ends.
-    #[serde(default)]
-    pub id_token: String,
-    /// The token a cookie-authenticated change must also send in
-    /// `X-PartnerGate-CSRF` (given by `GET /v1/me`).
-    #[serde(default)]
-    pub csrf_token: String,
 }
 
 /// The relying party for every configured provider.
@@ -484,93 +462,6 @@ impl SignInService {
             *metadata = Some(current.set_jwks(keys));
         }
         Ok(true)
-    }
-
-    /// The session behind a cookie value.
-    pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
-        let value = self
-            .store
-            .get_ephemeral("session", id)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
-    }
-
-    /// The session behind a cookie value and its person's account, if the
-    /// session may go on. The plugin decides (`check-session`): a session
-    /// ends here whenever a fresh sign-in of its person would be refused
-    /// (revoked, removed, organization blocked, rejected or pending, ...), so
-    /// such a change also signs the browser out.
-    pub async fn live_session(
-        &self,
-        gate: &PartnerGate,
-        id: &str,
-    ) -> Result<Option<(Session, Account)>, Error> {
-        let Some(session) = self.session(id).await? else {
-            return Ok(None);
-        };
-        match gate
-            .check_session(&session.person_id, &session.organization_id)
-            .await
-        {
-            Ok(()) => {
-                let account = gate
-                    .directory()
-                    .get_account(&session.person_id)
-                    .await
-                    .map_err(|e| Error::Unavailable(e.to_string()))?;
-                if let Some(account) = account {
-                    return Ok(Some((session, account)));
-                }
-                tracing::info!(person = %session.person_id, "session ended: the customer record is gone");
-            }
-            Err(Error::Refused(reason)) => {
-                tracing::info!(person = %session.person_id, "session ended: {reason}");
-            }
-            Err(err) => return Err(err),
-        }
-        self.store
-            .delete_ephemeral("session", id)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok(None)
-    }
-
-    /// Ends a session. When its provider offers RP-initiated logout, returns
-    /// the provider's end-session URL to send the browser to, so that the
-    /// provider's own session ends too.
-    pub async fn logout(&self, id: &str) -> Result<Option<String>, Error> {
-        let session = self.session(id).await?;
-        self.store
-            .delete_ephemeral("session", id)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        let Some(session) = session else {
-            return Ok(None);
-        };
-        let Some(p) = self.providers.get(&session.provider) else {
-            return Ok(None);
-        };
-        let Some(endpoint) = p
-            .metadata
-            .read()
-            .expect("metadata lock")
-            .as_ref()
-            .and_then(|m| m.additional_metadata().end_session_endpoint.clone())
-        else {
-            return Ok(None);
-        };
-        let mut request =
-            LogoutRequest::from(endpoint).set_client_id(ClientId::new(p.config.client_id.clone()));
-        if let Ok(token) = session.id_token.parse::<CoreIdToken>() {
-            request = request.set_id_token_hint(&token);
-        }
-        if let Some(uri) = &p.config.post_logout_redirect_uri {
-            let uri = PostLogoutRedirectUrl::new(uri.clone())
-                .map_err(|e| Error::Config(format!("post_logout_redirect_uri: {e}")))?;
-            request = request.set_post_logout_redirect_uri(uri);
-        }
-        Ok(Some(request.http_get_url().to_string()))
     }
 
     /// Whether the session cookie must be `Secure` (the provider's redirect

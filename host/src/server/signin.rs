@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,18 +28,24 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/me", get(me))
 }
 
-fn service(state: &AppState) -> Result<&Arc<SignInService>, Response> {
-    state.sign_in.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "sign_in_not_configured",
-            "sign-in is not configured: see --oidc-providers",
-        )
-        .into_response()
-    })
+/// The sign-in service, for the handlers that need it: without
+/// `--oidc-providers`, the request is refused with 501.
+struct Service(Arc<SignInService>);
+
+impl FromRequestParts<AppState> for Service {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state.sign_in.clone().map(Service).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "sign_in_not_configured",
+                "sign-in is not configured: see --oidc-providers",
+            )
+        })
+    }
 }
 
-/// The session id in the request's cookie, if any.
 #[derive(Deserialize)]
 struct LoginParams {
     login_hint: Option<String>,
@@ -46,14 +53,10 @@ struct LoginParams {
 }
 
 async fn login(
-    State(state): State<AppState>,
+    Service(service): Service,
     Path(provider): Path<String>,
     ApiQuery(p): ApiQuery<LoginParams>,
 ) -> Response {
-    let service = match service(&state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     match service
         .begin(
             &provider,
@@ -79,13 +82,10 @@ struct CallbackParams {
 
 async fn callback(
     State(state): State<AppState>,
+    Service(service): Service,
     Path(provider): Path<String>,
     ApiQuery(p): ApiQuery<CallbackParams>,
 ) -> Response {
-    let service = match service(&state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     if let Some(error) = p.error {
         let message = format!(
             "the provider answered `{error}`: {}",
@@ -121,11 +121,7 @@ async fn callback(
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let service = match service(&state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn logout(Service(service): Service, headers: HeaderMap) -> Response {
     let end_session = match session_cookie(&headers) {
         Some(id) => match service.logout(&id).await {
             Ok(url) => url,
@@ -145,11 +141,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let service = match service(&state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn me(
+    State(state): State<AppState>,
+    Service(service): Service,
+    headers: HeaderMap,
+) -> Response {
     let unauthorized = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

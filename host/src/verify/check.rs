@@ -51,10 +51,8 @@ pub struct Property {
     #[serde(default)]
     pub never_errors: bool,
     /// What every allowed request in a scope satisfies.
-    #[serde(default)]
     pub allows_only: Option<AllowsOnly>,
     /// The property does not apply while this opt-in policy is in the set.
-    #[serde(default)]
     pub unless_policy: Option<String>,
 }
 
@@ -63,13 +61,10 @@ pub struct Property {
 #[serde(deny_unknown_fields)]
 pub struct AllowsOnly {
     /// A principal type, e.g. `PartnerGate::Customer`.
-    #[serde(default)]
     pub principal: Option<String>,
     /// An action, e.g. `PartnerGate::Action::"designateAdmin"`.
-    #[serde(default)]
     pub action: Option<String>,
     /// A resource type.
-    #[serde(default)]
     pub resource: Option<String>,
     /// A Cedar condition over `principal`, `action`, `resource`, `context`.
     pub when: String,

@@ -6,13 +6,19 @@ use std::str::FromStr;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
-    Request as CedarRequest, RestrictedExpression,
+    Request as CedarRequest,
 };
 
 use crate::model::{Account, Decision, Effect, Organization, Staff};
 use crate::policy_set::LoadedPolicies;
 
+mod entities;
+
 pub use crate::ports::{Found, Key, Lookup, Records, Unavailable};
+use entities::uid_of;
+pub use entities::{
+    customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
+};
 
 /// Records read at most once each: for one operation that makes many
 /// decisions (a staff member's listing over every assigned organization).
@@ -437,18 +443,8 @@ pub fn decide_entities(
     let entities = cedar_policy::Entities::from_entities(entities, None)
         .map_err(|e| AccessError::InvalidRequest(format!("entities: {e}")))?;
     let response = Authorizer::new().is_authorized(&request, &slice.policies, &entities);
-    let errors: Vec<String> = response
-        .diagnostics()
-        .errors()
-        .map(ToString::to_string)
-        .collect();
+    let (policies, errors) = diagnostics(&response);
     let allowed = errors.is_empty() && response.decision() == CedarDecision::Allow;
-    let mut policies: Vec<String> = response
-        .diagnostics()
-        .reason()
-        .map(ToString::to_string)
-        .collect();
-    policies.sort_unstable();
     Ok(Decision {
         effect: if allowed { Effect::Allow } else { Effect::Deny },
         policies,
@@ -456,50 +452,21 @@ pub fn decide_entities(
     })
 }
 
-/// The `Identity` entity sign-in decides on.
-pub fn identity_entity(
-    names: &Names,
-    id: &str,
-    issuer: &str,
-    trusted_provider: bool,
-    email_verified: bool,
-) -> (EntityUid, Entity) {
-    let uid = names.uid(&names.identity, id);
-    let attrs = HashMap::from([
-        (
-            "issuer".to_string(),
-            RestrictedExpression::new_string(issuer.to_string()),
-        ),
-        (
-            "trustedProvider".to_string(),
-            RestrictedExpression::new_bool(trusted_provider),
-        ),
-        (
-            "emailVerified".to_string(),
-            RestrictedExpression::new_bool(email_verified),
-        ),
-    ]);
-    let entity = Entity::new(uid.clone(), attrs, HashSet::new())
-        .expect("literal attribute values always evaluate");
-    (uid, entity)
-}
-
-/// The `Customer` entity's uid.
-pub fn customer_uid(names: &Names, id: &str) -> EntityUid {
-    names.uid(&names.customer, id)
-}
-
-/// Builds the Cedar request and entities from the records.
-/// The entity uid of a reference `fetch` (or `check_shape`) accepted.
-fn uid_of(names: &Names, reference: &str) -> EntityUid {
-    let (kind, id) = split_ref(reference).expect("checked by fetch");
-    match kind {
-        "customer" => names.uid(&names.customer, id),
-        "staff" => names.uid(&names.staff, id),
-        "organization" => names.uid(&names.organization, id),
-        "store" => names.uid(&names.store, id),
-        _ => names.uid(&names.onboarding, id),
-    }
+/// What Cedar says of its answer: the ids of the deciding policies, sorted,
+/// and the errors of the policies it could not evaluate.
+pub fn diagnostics(response: &cedar_policy::Response) -> (Vec<String>, Vec<String>) {
+    let mut policies: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    policies.sort_unstable();
+    let errors = response
+        .diagnostics()
+        .errors()
+        .map(ToString::to_string)
+        .collect();
+    (policies, errors)
 }
 
 /// Whether `request` is one the schema allows (the action exists, applies
@@ -634,103 +601,6 @@ fn unknown(role: &str, reference: &str) -> Decision {
     Decision::deny_because(format!(
         "unknown {role} `{reference}`: no such record in the directory"
     ))
-}
-
-/// The `Customer` entity of an account.
-pub fn customer_entity(names: &Names, account: &Account) -> Entity {
-    let membership = account.membership.as_ref();
-    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(7);
-    attrs.insert(
-        "email".into(),
-        RestrictedExpression::new_string(account.person.email.clone()),
-    );
-    attrs.insert(
-        "name".into(),
-        RestrictedExpression::new_string(account.person.name.clone()),
-    );
-    attrs.insert(
-        "status".into(),
-        RestrictedExpression::new_string(membership.map_or("none", |m| m.status.as_str()).into()),
-    );
-    attrs.insert(
-        "isAdmin".into(),
-        RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)),
-    );
-    attrs.insert(
-        "roles".into(),
-        RestrictedExpression::new_set(
-            membership
-                .into_iter()
-                .flat_map(|m| m.roles.iter())
-                .map(|role| RestrictedExpression::new_string(role.clone())),
-        ),
-    );
-    let mut parents = HashSet::new();
-    if let Some(m) = membership {
-        if let Some(limit) = m.spending_limit {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            attrs.insert(
-                "spendingLimit".into(),
-                RestrictedExpression::new_long(limit),
-            );
-        }
-        let org = names.uid(&names.organization, &m.organization_id);
-        attrs.insert(
-            "organization".into(),
-            RestrictedExpression::new_entity_uid(org.clone()),
-        );
-        parents.insert(org);
-    }
-    Entity::new(
-        names.uid(&names.customer, &account.person.id),
-        attrs,
-        parents,
-    )
-    .expect("literal attribute values always evaluate")
-}
-
-/// The `Organization` entity of an organization record.
-pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
-    let attrs = HashMap::from([
-        (
-            "name".to_string(),
-            RestrictedExpression::new_string(org.name.clone()),
-        ),
-        (
-            "status".to_string(),
-            RestrictedExpression::new_string(org.status.as_str().into()),
-        ),
-        (
-            "activeAdmins".to_string(),
-            RestrictedExpression::new_long(i64::from(org.active_admins)),
-        ),
-    ]);
-    Entity::new(
-        names.uid(&names.organization, &org.id),
-        attrs,
-        HashSet::new(),
-    )
-    .expect("literal attribute values always evaluate")
-}
-
-/// The `Staff` entity of a staff record.
-pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
-    let orgs = staff
-        .assigned_organizations
-        .iter()
-        .map(|id| RestrictedExpression::new_entity_uid(names.uid(&names.organization, id)));
-    let attrs = HashMap::from([
-        (
-            "name".to_string(),
-            RestrictedExpression::new_string(staff.name.clone()),
-        ),
-        (
-            "assignedOrganizations".to_string(),
-            RestrictedExpression::new_set(orgs),
-        ),
-    ]);
-    Entity::new(names.uid(&names.staff, &staff.id), attrs, HashSet::new())
-        .expect("literal attribute values always evaluate")
 }
 
 #[cfg(test)]

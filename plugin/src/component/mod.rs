@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use crate::access::{self, AccessError, Names, Unavailable};
 use crate::model;
 use crate::policy_set::{self, LoadedPolicies, SourceFile};
+use crate::rules::Rules;
 use crate::{signin, users};
 
 wit_bindgen::generate!({
@@ -159,6 +160,19 @@ impl wit_access::Guest for Component {
     }
 }
 
+/// The `org-users` calls that take just the actor and one target user, each
+/// handed to the rule of the same name.
+macro_rules! on_target {
+    ($($name:ident),+) => {$(
+        fn $name(
+            actor: String,
+            target: org_users::Target,
+        ) -> Result<types::Membership, org_users::Error> {
+            with_users(|u| u.$name(&actor, &target_from_wit(target))).map(membership_to_wit)
+        }
+    )+};
+}
+
 impl org_users::Guest for Component {
     fn add_user(
         actor: String,
@@ -184,33 +198,7 @@ impl org_users::Guest for Component {
             .map(membership_to_wit)
     }
 
-    fn remove_user(
-        actor: String,
-        target: org_users::Target,
-    ) -> Result<types::Membership, org_users::Error> {
-        with_users(|u| u.remove_user(&actor, &target_from_wit(target))).map(membership_to_wit)
-    }
-
-    fn revoke_user(
-        actor: String,
-        target: org_users::Target,
-    ) -> Result<types::Membership, org_users::Error> {
-        with_users(|u| u.revoke_user(&actor, &target_from_wit(target))).map(membership_to_wit)
-    }
-
-    fn reinstate_user(
-        actor: String,
-        target: org_users::Target,
-    ) -> Result<types::Membership, org_users::Error> {
-        with_users(|u| u.reinstate_user(&actor, &target_from_wit(target))).map(membership_to_wit)
-    }
-
-    fn reinvite_user(
-        actor: String,
-        target: org_users::Target,
-    ) -> Result<types::Membership, org_users::Error> {
-        with_users(|u| u.reinvite_user(&actor, &target_from_wit(target))).map(membership_to_wit)
-    }
+    on_target! { remove_user, revoke_user, reinstate_user, reinvite_user }
 
     fn bulk_add(
         actor: String,
@@ -314,43 +302,31 @@ impl org_users::Guest for Component {
     }
 }
 
-/// Runs `f` with the lifecycle rules over the loaded policies and the host.
-fn with_users<T>(
-    f: impl FnOnce(&users::Users<'_, HostRecords>) -> Result<T, users::UserError>,
-) -> Result<T, org_users::Error> {
-    STATE.with(|state| {
-        let state = state.borrow();
-        let Some(state) = state.as_ref() else {
-            return Err(org_users::Error::InternalError(Some(
-                "no policy set loaded".into(),
-            )));
-        };
-        f(&users::Users {
-            loaded: &state.loaded,
-            names: &state.names,
-            dir: &HostRecords,
-        })
-        .map_err(user_error)
+/// Runs `f` with the rules over the policy set in use and the host's
+/// records; without a policy set, fails with `unloaded`'s internal error.
+fn with_rules<T, E>(
+    unloaded: fn(Option<String>) -> E,
+    f: impl FnOnce(&Rules<'_, HostRecords>) -> Result<T, E>,
+) -> Result<T, E> {
+    STATE.with(|state| match state.borrow().as_ref() {
+        Some(state) => f(&Rules::new(&state.loaded, &state.names, &HostRecords)),
+        None => Err(unloaded(Some("no policy set loaded".into()))),
     })
 }
 
-/// Runs `f` with the sign-in rules over the loaded policy set.
+/// A lifecycle rule, its error converted.
+fn with_users<T>(
+    f: impl FnOnce(&Rules<'_, HostRecords>) -> Result<T, users::UserError>,
+) -> Result<T, org_users::Error> {
+    with_rules(org_users::Error::InternalError, |rules| f(rules).map_err(user_error))
+}
+
+/// A sign-in rule, its error converted.
 fn with_sign_in<T>(
-    f: impl FnOnce(&signin::SignIn<'_, HostRecords>) -> Result<T, signin::SignInError>,
+    f: impl FnOnce(&Rules<'_, HostRecords>) -> Result<T, signin::SignInError>,
 ) -> Result<T, sign_in::Error> {
-    STATE.with(|state| {
-        let state = state.borrow();
-        let Some(state) = state.as_ref() else {
-            return Err(sign_in::Error::InternalError(Some(
-                "no policy set loaded".into(),
-            )));
-        };
-        let rules = signin::SignIn {
-            loaded: &state.loaded,
-            names: &state.names,
-            dir: &HostRecords,
-        };
-        f(&rules).map_err(sign_in_error_to_wit)
+    with_rules(sign_in::Error::InternalError, |rules| {
+        f(rules).map_err(sign_in_error_to_wit)
     })
 }
 

@@ -1,20 +1,25 @@
 //! The organization-user lifecycle: add, edit, remove, revoke,
 //! reinstate, re-invite, bulk, list and audit. Each step is decided by Cedar
 //! before anything changes, and each change commits with its audit entry and
-//! notifications in one directory transaction. Onboarding (a prospect's
-//! request, its approval) is in [`onboarding`].
+//! notifications in one directory transaction. Deciding before a change is
+//! in `permit`, listing and the audit trail in `listing`, onboarding (a
+//! prospect's request, its approval) in `onboarding`.
 
+mod listing;
 mod onboarding;
+mod permit;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::access::{self, AccessError, Names, Records, Unavailable};
+use permit::{Fresh, guards, permit_with};
+
+use crate::access::{self, Records, Unavailable};
 use crate::model::{
-    AccountStatus, AuditEntry, ChangeOp, Decision, Effect, MemberQuery, Membership, Notification,
+    AccountStatus, AuditEntry, ChangeOp, Decision, MemberQuery, Membership, Notification,
     NotificationKind, Organization, Person,
 };
-use crate::policy_set::LoadedPolicies;
 pub use crate::ports::{DirError, Directory};
+use crate::rules::Rules;
 
 /// Seconds an invited user must wait between two invitations.
 pub const REINVITE_INTERVAL_SECS: u64 = 300;
@@ -187,166 +192,8 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// Decides with `records` and turns a denial into [`UserError::Denied`].
-fn permit_with(
-    loaded: &LoadedPolicies,
-    names: &Names,
-    records: &impl Records,
-    actor: &str,
-    action: &str,
-    resource: &str,
-) -> Result<Vec<String>, UserError> {
-    let request = access::Request {
-        principal: actor,
-        action,
-        resource,
-        context: "",
-    };
-    match access::authorize(loaded, names, records, &request) {
-        Ok(decision) if decision.effect == Effect::Allow => Ok(decision.policies),
-        Ok(decision) => Err(UserError::Denied(decision)),
-        // The schema does not let this principal take this action at all
-        // (a customer deciding onboarding, a malformed actor): a denial.
-        Err(AccessError::InvalidRequest(m)) => Err(UserError::Denied(Decision::deny_because(m))),
-        Err(AccessError::Unavailable(u)) => Err(u.into()),
-    }
-}
-
-/// Records read fresh from the directory, never from a cache: the decisions
-/// a change acts on are made over these, and [`guards`] makes the change
-/// commit only while they still hold.
-struct Fresh<'a, D>(&'a D);
-
-impl<D: Directory> Records for Fresh<'_, D> {
-    fn account(&self, person_id: &str) -> Result<Option<crate::model::Account>, Unavailable> {
-        self.0
-            .fresh_account(person_id)
-            .map_err(|e| Unavailable(format!("{e:?}")))
-    }
-
-    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable> {
-        self.0.organization(id)
-    }
-
-    fn staff(&self, id: &str) -> Result<Option<crate::model::Staff>, Unavailable> {
-        self.0.staff(id)
-    }
-}
-
-/// What the decisions over `records` depended on, as guards the directory
-/// checks inside the change's transaction: each membership read is still at
-/// its version, and each organization still has the active administrators
-/// counted. Two administrators revoking each other at once can no longer
-/// both commit: the second finds the first's change and fails with
-/// `conflict`, to be decided again.
-fn guards<R: Records>(records: &access::ReadOnce<'_, R>) -> Vec<ChangeOp> {
-    let mut ops = Vec::new();
-    let mut organizations = Vec::new();
-    for account in records.accounts_read() {
-        if let Some(m) = &account.membership {
-            ops.push(ChangeOp::ExpectMembership(m.person_id.clone(), m.version));
-        }
-        if let Some(o) = account.organization
-            && !organizations.iter().any(|(id, _)| *id == o.id)
-        {
-            organizations.push((o.id, o.active_admins));
-        }
-    }
-    ops.extend(
-        organizations
-            .into_iter()
-            .map(|(id, count)| ChangeOp::ExpectActiveAdmins(id, count)),
-    );
-    ops
-}
-
-/// The lifecycle rules over a policy set and a directory.
-pub struct Users<'a, D: Directory> {
-    /// The policy set in use.
-    pub loaded: &'a LoadedPolicies,
-    /// Entity names.
-    pub names: &'a Names,
-    /// The directory.
-    pub dir: &'a D,
-}
-
-impl<D: Directory> Users<'_, D> {
-    /// Decides and turns a denial into [`UserError::Denied`].
-    fn permit(&self, actor: &str, action: &str, resource: &str) -> Result<Vec<String>, UserError> {
-        permit_with(self.loaded, self.names, self.dir, actor, action, resource)
-    }
-
-    /// Decides `action` on `resource` before anything about the resource is
-    /// looked at. A denial tells more than "not permitted" only to an actor
-    /// the policies let `see` the resource: anyone else gets the same answer
-    /// whether the resource exists or not, whatever its status or version
-    /// (the deciding policies of `see`, no evaluation errors, since those
-    /// name attributes of the resource).
-    fn permit_before_details(
-        &self,
-        records: &impl Records,
-        actor: &str,
-        action: &str,
-        resource: &str,
-        see: &str,
-    ) -> Result<Vec<String>, UserError> {
-        let permit =
-            |action: &str| permit_with(self.loaded, self.names, records, actor, action, resource);
-        let denied = match permit(action) {
-            Err(UserError::Denied(decision)) => decision,
-            other => return other,
-        };
-        let seen = if action == see {
-            Err(UserError::Denied(denied.clone()))
-        } else {
-            permit(see)
-        };
-        match seen {
-            Ok(_) => Err(UserError::Denied(denied)),
-            Err(UserError::Denied(hidden)) => Err(UserError::Denied(Decision {
-                effect: Effect::Deny,
-                policies: hidden.policies,
-                errors: Vec::new(),
-            })),
-            Err(other) => Err(other),
-        }
-    }
-
-    /// Decides `action` on a user, over `records`, revealing nothing to an
-    /// actor who may not see the user ([`Self::permit_before_details`]).
-    fn permit_on_user(
-        &self,
-        records: &impl Records,
-        actor: &str,
-        action: &str,
-        person_id: &str,
-    ) -> Result<Vec<String>, UserError> {
-        self.permit_before_details(
-            records,
-            actor,
-            action,
-            &format!("customer:{person_id}"),
-            SEE_USER,
-        )
-    }
-
-    /// Decides `action` on an organization, revealing nothing to an actor
-    /// who may not list its users ([`Self::permit_before_details`]).
-    fn permit_on_organization(
-        &self,
-        actor: &str,
-        action: &str,
-        organization_id: &str,
-    ) -> Result<Vec<String>, UserError> {
-        self.permit_before_details(
-            self.dir,
-            actor,
-            action,
-            &format!("organization:{organization_id}"),
-            SEE_ORGANIZATION,
-        )
-    }
-
+/// The lifecycle rules.
+impl<D: Directory> Rules<'_, D> {
     fn organization(&self, id: &str) -> Result<Organization, UserError> {
         self.dir
             .organization(id)?
@@ -714,88 +561,5 @@ impl<D: Directory> Users<'_, D> {
                 BulkAction::Reinvite => self.reinvite_user(actor, target),
             })
             .collect())
-    }
-
-    /// Lists users the actor may see.
-    pub fn list_users(&self, actor: &str, query: UserQuery) -> Result<D::MemberPage, UserError> {
-        if !(1..=500).contains(&query.limit) {
-            return Err(UserError::Invalid(format!(
-                "limit must be 1 to 500, not {}",
-                query.limit
-            )));
-        }
-        let organizations = match &query.organizations {
-            Some(id) => {
-                self.permit_on_organization(actor, "listUsers", id)?;
-                self.organization(id)?;
-                vec![id.clone()]
-            }
-            None => {
-                let Some(("staff", staff_id)) = actor.split_once(':') else {
-                    return Err(UserError::Invalid("name the organization to list".into()));
-                };
-                let staff = self
-                    .dir
-                    .staff(staff_id)?
-                    .ok_or_else(|| UserError::NotFound(format!("staff `{staff_id}`")))?;
-                let mut allowed = Vec::new();
-                let mut last_denial = None;
-                // One decision per organization, the staff record read once.
-                let records = access::ReadOnce::new(self.dir);
-                for org in staff.assigned_organizations {
-                    match permit_with(
-                        self.loaded,
-                        self.names,
-                        &records,
-                        actor,
-                        "listUsers",
-                        &format!("organization:{org}"),
-                    ) {
-                        Ok(_) => allowed.push(org),
-                        Err(UserError::Denied(d)) => last_denial = Some(d),
-                        Err(other) => return Err(other),
-                    }
-                }
-                if allowed.is_empty() {
-                    return Err(UserError::Denied(last_denial.unwrap_or_else(|| {
-                        Decision::deny_because(format!(
-                            "staff `{staff_id}` has no organizations assigned"
-                        ))
-                    })));
-                }
-                allowed
-            }
-        };
-        let mut query = query.over(organizations);
-        query.search = query
-            .search
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        Ok(self.dir.list_members(query)?)
-    }
-
-    /// Reads an organization's audit trail, or all of it.
-    pub fn read_audit(
-        &self,
-        actor: &str,
-        organization: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<D::AuditPage, UserError> {
-        if !(1..=500).contains(&limit) {
-            return Err(UserError::Invalid(format!(
-                "limit must be 1 to 500, not {limit}"
-            )));
-        }
-        match organization {
-            Some(id) => {
-                self.permit_on_organization(actor, "viewAudit", id)?;
-                self.organization(id)?;
-            }
-            None => {
-                self.permit(actor, "viewAudit", STORE)?;
-            }
-        }
-        Ok(self.dir.read_audit(organization, cursor, limit)?)
     }
 }

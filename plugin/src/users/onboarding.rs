@@ -2,14 +2,14 @@
 //! approve (organization, first administrator, invitation) or reject it;
 //! staff also create organizations directly.
 
-use super::{STORE, UserError, Users, json, normalize_email, required};
+use super::{Rules, STORE, UserError, json, normalize_email, required};
 use crate::model::{
     AccountStatus, AuditEntry, ChangeOp, Membership, Notification, NotificationKind,
     OnboardingRequest, OnboardingStatus, Organization, OrganizationStatus, Person,
 };
 use crate::ports::Directory;
 
-impl<D: Directory> Users<'_, D> {
+impl<D: Directory> Rules<'_, D> {
     /// A prospect asks to trade as a business partner.
     pub fn submit_onboarding(
         &self,

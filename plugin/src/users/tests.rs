@@ -2,9 +2,10 @@
 //! step and its denials, without wasmtime.
 
 use super::*;
+use crate::access::Names;
 use crate::memory::MemoryDirectory;
-use crate::model::{OnboardingStatus, OrganizationStatus, Person, Staff};
-use crate::policy_set::{SourceFile, load};
+use crate::model::{Effect, OnboardingStatus, OrganizationStatus, Person, Staff};
+use crate::policy_set::{LoadedPolicies, SourceFile, load};
 
 /// The default policies, read from `policies/`.
 pub(crate) fn policies() -> LoadedPolicies {
@@ -83,18 +84,10 @@ pub(crate) fn directory() -> MemoryDirectory {
     dir
 }
 
-fn with_users<T>(f: impl FnOnce(&Users<'_, MemoryDirectory>, &MemoryDirectory) -> T) -> T {
+fn with_users<T>(f: impl FnOnce(&Rules<'_, MemoryDirectory>, &MemoryDirectory) -> T) -> T {
     let loaded = policies();
-    let names = Names::new();
     let dir = directory();
-    f(
-        &Users {
-            loaded: &loaded,
-            names: &names,
-            dir: &dir,
-        },
-        &dir,
-    )
+    f(&Rules::new(&loaded, &Names::new(), &dir), &dir)
 }
 
 fn target(person: &str, version: u64) -> Target {
@@ -152,7 +145,7 @@ fn another_organizations_admin_gets_one_denial_whatever_the_target() {
     with_users(|users, dir| {
         let ops: [(
             &str,
-            fn(&Users<'_, MemoryDirectory>, &Target) -> Result<Membership, UserError>,
+            fn(&Rules<'_, MemoryDirectory>, &Target) -> Result<Membership, UserError>,
         ); 5] = [
             ("revoke", |u, t| u.revoke_user("customer:gina", t)),
             ("reinstate", |u, t| u.reinstate_user("customer:gina", t)),

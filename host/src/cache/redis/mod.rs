@@ -22,6 +22,7 @@
 //! an organization with an entry), `...:tp:<hex person>` / `...:to:<hex org>`
 //! (tombstones). Ids are hex-encoded, so no two principals share a key.
 
+mod cached;
 mod keys;
 mod stored;
 mod sync;
@@ -35,19 +36,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::ephemeral::Entry;
 use super::{CacheError, EphemeralStore, StatusCache};
 use crate::bindings::types::{Account, Organization, Staff};
+use cached::Cached;
 pub use keys::entry_key;
 use keys::{
     DROP_ORGANIZATION, GUARDED_PUT, INVALIDATIONS, NODES, SEQ, ephemeral_key, members_key, now_ms,
-    org_tombstone, organization_key, person_tombstone, staff_key, staff_tombstone,
+    org_tombstone, organization_key,
 };
-use stored::{CachedAccount, CachedOrganization, CachedStaff};
 use sync::{heartbeat, subscriber};
 use tier::Tier;
 
@@ -91,94 +90,6 @@ pub struct CacheStats {
     /// Reads while the cache was unhealthy (straight to the directory).
     pub bypassed: u64,
 }
-
-/// A kind of record the cache holds: where it lives in L1 and in Redis,
-/// and its stored form.
-trait Cached: Clone + Sized + Send + Sync {
-    /// The JSON form in Redis.
-    type Stored: Serialize + DeserializeOwned + for<'a> From<&'a Self> + Into<Self>;
-    /// The record's id (a person's or an organization's).
-    fn id(&self) -> &str;
-    /// Its first level.
-    fn tier(inner: &Inner) -> &Tier<Self>;
-    /// The Redis key of the entry with `id`.
-    fn key(generation: u64, id: &str) -> String;
-    /// The keys a guarded fill touches (entry, the two tombstones it must
-    /// beat, the member index) and the member to add to the index.
-    fn fill_keys(&self, generation: u64) -> ([String; 4], String);
-}
-
-impl Cached for Account {
-    type Stored = CachedAccount;
-
-    fn id(&self) -> &str {
-        &self.person.id
-    }
-
-    fn tier(inner: &Inner) -> &Tier<Self> {
-        &inner.accounts
-    }
-
-    fn key(generation: u64, id: &str) -> String {
-        entry_key(generation, id)
-    }
-
-    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
-        let person = &self.person.id;
-        let entry = entry_key(generation, person);
-        let tomb_p = person_tombstone(generation, person);
-        let (tomb_o, members) = match &self.membership {
-            Some(m) => (
-                org_tombstone(generation, &m.organization_id),
-                members_key(generation, &m.organization_id),
-            ),
-            // Without an organization: the person's tombstone twice, and the
-            // entry as its own index (the script skips both).
-            None => (tomb_p.clone(), entry.clone()),
-        };
-        ([entry, tomb_p, tomb_o, members], hex::encode(person))
-    }
-}
-
-/// `Cached` for a record kept under its id alone, with no index (an
-/// organization, a staff member): its stored form, its first-level tier, and
-/// its entry and tombstone keys.
-macro_rules! cached_by_id {
-    ($record:ty, $stored:ty, $tier:ident, $key:ident, $tombstone:ident) => {
-        impl Cached for $record {
-            type Stored = $stored;
-
-            fn id(&self) -> &str {
-                &self.id
-            }
-
-            fn tier(inner: &Inner) -> &Tier<Self> {
-                &inner.$tier
-            }
-
-            fn key(generation: u64, id: &str) -> String {
-                $key(generation, id)
-            }
-
-            fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
-                let entry = $key(generation, &self.id);
-                let tomb = $tombstone(generation, &self.id);
-                // The tombstone twice and the entry as its own index: the
-                // script skips both.
-                ([entry.clone(), tomb.clone(), tomb, entry], String::new())
-            }
-        }
-    };
-}
-
-cached_by_id!(
-    Organization,
-    CachedOrganization,
-    organizations,
-    organization_key,
-    org_tombstone
-);
-cached_by_id!(Staff, CachedStaff, staff, staff_key, staff_tombstone);
 
 struct Inner {
     node: String,
@@ -318,14 +229,33 @@ impl Inner {
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn drop_person(&self, person: &str) {
-        self.accounts.l1.lock().expect("l1 lock").remove(person);
+    /// Drops the first-level entry of the record of kind `T` with `id`.
+    fn drop_one<T: Cached>(&self, id: &str) {
+        T::tier(self).l1.lock().expect("l1 lock").remove(id);
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn drop_staff(&self, staff: &str) {
-        self.staff.l1.lock().expect("l1 lock").remove(staff);
-        self.seen.fetch_add(1, Ordering::SeqCst);
+    /// Runs `command` (`GET`, `GETDEL`, `DEL`) on one short-lived value.
+    async fn ephemeral<T: redis::FromRedisValue>(
+        &self,
+        command: &str,
+        namespace: &str,
+        key: &str,
+    ) -> Result<T, CacheError> {
+        redis::cmd(command)
+            .arg(ephemeral_key(namespace, key))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Invalidates the record of kind `T` with `id` (not an organization,
+    /// whose members go with it): drops it here, buries it in Redis and
+    /// tells the other nodes.
+    async fn retire<T: Cached>(&self, id: &str) -> Result<(), CacheError> {
+        self.drop_one::<T>(id);
+        let seq = self.bury(T::tombstone, T::key, id).await?;
+        self.broadcast(T::KIND, seq, id).await
     }
 
     fn drop_organization(&self, org: &str) {
@@ -542,10 +472,7 @@ impl StatusCache for RedisCache {
     }
 
     async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
-        let inner = &self.inner;
-        inner.drop_person(person_id);
-        let seq = inner.bury(person_tombstone, entry_key, person_id).await?;
-        inner.broadcast("p", seq, person_id).await
+        self.inner.retire::<Account>(person_id).await
     }
 
     async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
@@ -564,7 +491,9 @@ impl StatusCache for RedisCache {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        inner.broadcast("o", seq, organization_id).await
+        inner
+            .broadcast(Organization::KIND, seq, organization_id)
+            .await
     }
 
     async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError> {
@@ -576,10 +505,7 @@ impl StatusCache for RedisCache {
     }
 
     async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
-        let inner = &self.inner;
-        inner.drop_staff(staff_id);
-        let seq = inner.bury(staff_tombstone, staff_key, staff_id).await?;
-        inner.broadcast("s", seq, staff_id).await
+        self.inner.retire::<Staff>(staff_id).await
     }
 }
 
@@ -598,34 +524,15 @@ impl EphemeralStore for RedisCache {
             .map_err(unavailable)
     }
 
-    async fn get_ephemeral(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<String>, CacheError> {
-        let mut conn = self.inner.conn.clone();
-        conn.get(ephemeral_key(namespace, key))
-            .await
-            .map_err(unavailable)
+    async fn get_ephemeral(&self, ns: &str, key: &str) -> Result<Option<String>, CacheError> {
+        self.inner.ephemeral("GET", ns, key).await
     }
 
-    async fn take_ephemeral(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<String>, CacheError> {
-        let mut conn = self.inner.conn.clone();
-        redis::cmd("GETDEL")
-            .arg(ephemeral_key(namespace, key))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)
+    async fn take_ephemeral(&self, ns: &str, key: &str) -> Result<Option<String>, CacheError> {
+        self.inner.ephemeral("GETDEL", ns, key).await
     }
 
-    async fn delete_ephemeral(&self, namespace: &str, key: &str) -> Result<(), CacheError> {
-        let mut conn = self.inner.conn.clone();
-        conn.del::<_, ()>(ephemeral_key(namespace, key))
-            .await
-            .map_err(unavailable)
+    async fn delete_ephemeral(&self, ns: &str, key: &str) -> Result<(), CacheError> {
+        self.inner.ephemeral("DEL", ns, key).await
     }
 }

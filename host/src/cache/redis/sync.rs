@@ -12,6 +12,7 @@ use redis::aio::ConnectionManager;
 
 use super::Inner;
 use super::keys::{GEN, INVALIDATIONS, NODES, ack_channel, now_ms};
+use crate::bindings::types::{Account, Staff};
 
 /// Keeps the subscription up; flushes L1 whenever it is down.
 pub(super) async fn subscriber(inner: Arc<Inner>) {
@@ -82,9 +83,9 @@ async fn subscribe_once(inner: &Arc<Inner>) -> redis::RedisResult<()> {
             .and_then(|h| hex::decode(h).ok())
             .and_then(|b| String::from_utf8(b).ok());
         match (kind, id) {
-            ("p", Some(person)) => inner.drop_person(&person),
+            ("p", Some(person)) => inner.drop_one::<Account>(&person),
             ("o", Some(org)) => inner.drop_organization(&org),
-            ("s", Some(staff)) => inner.drop_staff(&staff),
+            ("s", Some(staff)) => inner.drop_one::<Staff>(&staff),
             ("g", _) => {
                 inner.generation.fetch_max(seq, Ordering::SeqCst);
                 inner.flush_l1();

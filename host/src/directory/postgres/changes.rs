@@ -41,15 +41,10 @@ impl From<DirectoryError> for Failure {
     }
 }
 
-/// A unique violation as the directory's error for it; anything else as is.
-pub(super) fn unique(
-    err: tokio_postgres::Error,
-    what: impl FnOnce(&str) -> DirectoryError,
-) -> Failure {
+/// A unique violation as `refused`; anything else as is.
+pub(super) fn unique(err: tokio_postgres::Error, refused: DirectoryError) -> Failure {
     match err.as_db_error() {
-        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
-            Failure::Refused(what(db.constraint().unwrap_or_default()))
-        }
+        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => Failure::Refused(refused),
         _ => err.into(),
     }
 }
@@ -78,12 +73,8 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
             )
             .await
             .map_err(|e| {
-                unique(e, |_| {
-                    DirectoryError::Duplicate(format!(
-                        "email `{}` belongs to another person",
-                        p.email
-                    ))
-                })
+                let taken = format!("email `{}` belongs to another person", p.email);
+                unique(e, DirectoryError::Duplicate(taken))
             })?;
         }
         ChangeOp::PutOrganization(o) => {
@@ -152,12 +143,11 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                  WHERE person_id = $1"
             };
             tx.execute(sql, &values).await.map_err(|e| {
-                unique(e, |_| {
-                    DirectoryError::Conflict(format!(
-                        "the membership of `{}` changed since it was read",
-                        m.person_id
-                    ))
-                })
+                let changed = format!(
+                    "the membership of `{}` changed since it was read",
+                    m.person_id
+                );
+                unique(e, DirectoryError::Conflict(changed))
             })?;
         }
         ChangeOp::LinkIdentity((issuer, subject, person)) => {
@@ -183,11 +173,10 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
                     Failure::Refused(DirectoryError::NotFound(format!("person `{person}`")))
                 }
-                _ => unique(e, |_| {
-                    DirectoryError::Duplicate(format!(
-                        "identity `{subject}` at `{issuer}` is linked already"
-                    ))
-                }),
+                _ => {
+                    let linked = format!("identity `{subject}` at `{issuer}` is linked already");
+                    unique(e, DirectoryError::Duplicate(linked))
+                }
             })?;
         }
         ChangeOp::PutOnboarding((r, expected)) => {
@@ -225,12 +214,8 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
             )
             .await
             .map_err(|e| {
-                unique(e, |_| {
-                    DirectoryError::Duplicate(format!(
-                        "a request for `{}` is already pending",
-                        r.requester_email
-                    ))
-                })
+                let pending = format!("a request for `{}` is already pending", r.requester_email);
+                unique(e, DirectoryError::Duplicate(pending))
             })?;
         }
         ChangeOp::QueueNotification(n) => enqueue(tx, n, now).await?,

@@ -209,6 +209,16 @@ impl PostgresDirectory {
         client.query(sql, params).await.map_err(unavailable)
     }
 
+    /// Runs one statement: its row, if any.
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, DirectoryError> {
+        let client = self.client().await?;
+        client.query_opt(sql, params).await.map_err(unavailable)
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, DirectoryError> {
         self.pool.get().await.map_err(pool_error)
     }
@@ -377,41 +387,32 @@ impl Directory for PostgresDirectory {
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
         let row = self
-            .client()
-            .await?
             .query_opt(
                 "SELECT person_id FROM identity_links WHERE issuer = $1 AND subject = $2",
                 &[&issuer, &subject],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError> {
         let rows = self
-            .client()
-            .await?
             .query(
                 r#"SELECT issuer, subject FROM identity_links WHERE person_id = $1
                    ORDER BY issuer COLLATE "C", subject COLLATE "C""#,
                 &[&person_id],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
         let row = self
-            .client()
-            .await?
             .query_opt(
                 &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = $1"),
                 &[&id],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         row.as_ref().map(onboarding_row).transpose()
     }
 
@@ -421,8 +422,6 @@ impl Directory for PostgresDirectory {
     ) -> Result<Vec<OnboardingRequest>, DirectoryError> {
         let status = status.map(OnboardingStatus::name);
         let rows = self
-            .client()
-            .await?
             .query(
                 &format!(
                     r#"SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests
@@ -431,8 +430,7 @@ impl Directory for PostgresDirectory {
                 ),
                 &[&status],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         rows.iter().map(onboarding_row).collect()
     }
 
@@ -442,16 +440,13 @@ impl Directory for PostgresDirectory {
     ) -> Result<Option<OnboardingRequest>, DirectoryError> {
         let email = email.trim().to_lowercase();
         let row = self
-            .client()
-            .await?
             .query_opt(
                 &format!(
                     "SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE requester_email = $1 AND status = 'pending'"
                 ),
                 &[&email],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         row.as_ref().map(onboarding_row).transpose()
     }
 
@@ -502,15 +497,12 @@ impl Directory for PostgresDirectory {
     async fn read_audit(&self, query: AuditQuery) -> Result<AuditPage, DirectoryError> {
         let (before, fetch) = query.window()?;
         let rows = self
-            .client()
-            .await?
             .query(
                 "SELECT id, at, actor, action, target, organization_id, before, after, policies FROM audit_log
                  WHERE id < $1 AND ($2::text IS NULL OR organization_id = $2) ORDER BY id DESC LIMIT $3",
                 &[&before, &query.organization_id, &fetch],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let entries = rows
             .iter()
             .map(|r| AuditRecord {
@@ -567,15 +559,12 @@ impl Directory for PostgresDirectory {
     async fn due_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>, DirectoryError> {
         let now = self.clock.now_secs() as i64;
         let rows = self
-            .client()
-            .await?
             .query(
                 "SELECT id, kind, recipient, params, attempts FROM outbox
                  WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
                 &[&now, &i64::from(limit)],
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(OutboxMessage {

@@ -9,6 +9,21 @@ use crate::bindings::directory::ChangeOp;
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::AccountStatus;
 
+/// The stored version of the row in `row` (a table and its key column, as
+/// `"memberships WHERE person_id"`) whose key is `id`; `None` when there is
+/// none.
+fn version_of(tx: &Transaction<'_>, row: &str, id: &str) -> Result<Option<u64>, DirectoryError> {
+    let version: Option<i64> = tx
+        .query_row(
+            &format!("SELECT version FROM {row} = ?1"),
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    Ok(version.map(|v| v as u64))
+}
+
 pub(super) fn apply_op(
     tx: &Transaction<'_>,
     op: &ChangeOp,
@@ -68,15 +83,7 @@ pub(super) fn apply_op(
                     m.organization_id
                 )));
             }
-            let current: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM memberships WHERE person_id = ?1",
-                    params![m.person_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            let current = current.map(|v| v as u64);
+            let current = version_of(tx, "memberships WHERE person_id", &m.person_id)?;
             DirectoryError::check_membership_version(&m.person_id, current, *expected)?;
             let version = current.map_or(1, |v| v + 1) as i64;
             let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
@@ -139,15 +146,8 @@ pub(super) fn apply_op(
             })?;
         }
         ChangeOp::PutOnboarding((r, expected)) => {
-            let current: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM onboarding_requests WHERE id = ?1",
-                    params![r.id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if current.map(|v| v as u64) != *expected {
+            let current = version_of(tx, "onboarding_requests WHERE id", &r.id)?;
+            if current != *expected {
                 return Err(DirectoryError::Conflict(format!(
                     "onboarding request `{}` changed since it was read",
                     r.id
@@ -167,7 +167,7 @@ pub(super) fn apply_op(
                     r.status.name(),
                     r.organization_id,
                     r.submitted_at as i64,
-                    current.map_or(1, |v| v + 1),
+                    current.map_or(1, |v| v as i64 + 1),
                 ],
             )
             .map_err(|e| match e {

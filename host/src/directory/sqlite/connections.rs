@@ -50,6 +50,17 @@ impl Connections {
         }
     }
 
+    /// A read keyed by one text (an id, an email), which is copied for
+    /// the reading thread.
+    pub(super) async fn read_by<T, F>(&self, key: &str, read: F) -> Result<T, DirectoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T, DirectoryError> + Send + 'static,
+    {
+        let key = key.to_string();
+        self.read(move |conn| read(conn, &key)).await
+    }
+
     /// Runs `read` on a reader (the writer when there are none), on the
     /// blocking pool.
     pub(super) async fn read<T, F>(&self, read: F) -> Result<T, DirectoryError>

@@ -183,9 +183,8 @@ impl Directory for SqliteDirectory {
     }
 
     async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError> {
-        let id = id.to_string();
         self.conns
-            .read(move |conn| {
+            .read_by(id, |conn, id| {
             conn.query_row(
                 "SELECT o.id, o.name, o.status,
                      (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)
@@ -207,9 +206,8 @@ impl Directory for SqliteDirectory {
     }
 
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
-        let id = id.to_string();
         self.conns
-            .read(move |conn| {
+            .read_by(id, |conn, id| {
             let Some(name) = conn
                 .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
                     r.get::<_, String>(0)
@@ -283,9 +281,8 @@ impl Directory for SqliteDirectory {
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
         let issuer = issuer.to_string();
-        let subject = subject.to_string();
         self.conns
-            .read(move |conn| {
+            .read_by(subject, move |conn, subject| {
                 conn.query_row(
                     "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
                     params![issuer, subject],
@@ -298,9 +295,8 @@ impl Directory for SqliteDirectory {
     }
 
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError> {
-        let person_id = person_id.to_string();
         self.conns
-            .read(move |conn| {
+            .read_by(person_id, |conn, person_id| {
             let mut stmt = conn
                 .prepare_cached("SELECT issuer, subject FROM identity_links WHERE person_id = ?1 ORDER BY issuer, subject")
                 .map_err(unavailable)?;
@@ -312,9 +308,8 @@ impl Directory for SqliteDirectory {
     }
 
     async fn get_onboarding(&self, id: &str) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        let id = id.to_string();
         self.conns
-            .read(move |conn| {
+            .read_by(id, |conn, id| {
                 conn.query_row(
                     &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE id = ?1"),
                     params![id],
@@ -349,9 +344,8 @@ impl Directory for SqliteDirectory {
         &self,
         email: &str,
     ) -> Result<Option<OnboardingRequest>, DirectoryError> {
-        let email = email.to_string();
         self.conns
-            .read(move |conn| {
+            .read_by(email, |conn, email| {
             conn.query_row(
                 &format!("SELECT {ONBOARDING_COLUMNS} FROM onboarding_requests WHERE requester_email = ?1 AND status = 'pending'"),
                 params![email.trim().to_lowercase()],

@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::list::{href, moved_on};
+use super::list::href;
+use super::steps::moved_on;
 use super::views::{BulkAddPage, ResultRow, ResultsPage, UserForm, UserFormPage};
 use super::{Fields, Page, Viewer, explain, failure, html, message, see_other, viewer};
 use crate::bindings::org_users::{NewUser, Target, UserChanges};

@@ -199,6 +199,14 @@ impl Messages<'_> {
 mod tests {
     use super::*;
 
+    /// A locales folder with a German catalog of `text`.
+    fn german(text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("de")).unwrap();
+        std::fs::write(dir.path().join("de").join(CATALOG_FILE), text).unwrap();
+        dir
+    }
+
     #[test]
     fn english_is_the_default_and_messages_take_arguments() {
         let catalog = Catalog::english();
@@ -211,13 +219,7 @@ mod tests {
 
     #[test]
     fn a_second_locale_needs_only_a_file_and_falls_back_to_english() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("de")).unwrap();
-        std::fs::write(
-            dir.path().join("de").join(CATALOG_FILE),
-            "filter-revoked = Gesperrt\nedit-title = { $name } bearbeiten\n",
-        )
-        .unwrap();
+        let dir = german("filter-revoked = Gesperrt\nedit-title = { $name } bearbeiten\n");
         let catalog = Catalog::load(Some(dir.path())).unwrap();
         assert_eq!(catalog.languages(), ["en", "de"]);
         let de = catalog.for_request(Some("fr;q=0.9, de-AT, en;q=0.5"));
@@ -230,13 +232,7 @@ mod tests {
 
     #[test]
     fn a_broken_catalog_is_refused_with_its_path() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("de")).unwrap();
-        std::fs::write(
-            dir.path().join("de").join(CATALOG_FILE),
-            "filter-revoked = {\n",
-        )
-        .unwrap();
+        let dir = german("filter-revoked = {\n");
         let err = Catalog::load(Some(dir.path())).err().unwrap().to_string();
         assert!(
             err.contains("de/page.ftl") && err.contains("does not parse"),

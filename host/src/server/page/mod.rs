@@ -10,7 +10,10 @@
 //!
 //! # Layout
 //! - this module: configuration, routes, who is signed in, shared replies;
-//! - `list`: the list, its one-click steps, bulk changes, removal;
+//! - `list`: the list: filters, search, sorting, paging, the buttons each
+//!   row may show;
+//! - `steps`: the changes posted from the list: one-click steps, removal,
+//!   bulk changes;
 //! - `forms`: add, bulk add, edit;
 //! - `audit`: the organization's audit trail;
 //! - `views`: the templates and their view models;
@@ -37,6 +40,7 @@ mod audit;
 mod forms;
 pub mod i18n;
 mod list;
+mod steps;
 mod views;
 
 use i18n::{Catalog, Messages};
@@ -125,12 +129,12 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
     Router::new()
         .route(p, get(list::show))
         .route(&format!("{p}/"), get(list::show))
-        .route(&format!("{p}/bulk"), post(list::bulk))
+        .route(&format!("{p}/bulk"), post(steps::bulk))
         .route(
             &format!("{p}/users/{{person}}/remove"),
-            get(list::confirm_remove).post(list::remove),
+            get(steps::confirm_remove).post(steps::remove),
         )
-        .route(&format!("{p}/users/{{person}}/{{step}}"), post(list::step))
+        .route(&format!("{p}/users/{{person}}/{{step}}"), post(steps::step))
         .route(
             &format!("{p}/users/{{person}}"),
             get(forms::edit_form).post(forms::edit),

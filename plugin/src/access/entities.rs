@@ -1,0 +1,151 @@
+//! The Cedar entity each kind of record becomes, and the uids of
+//! references.
+
+use std::collections::{HashMap, HashSet};
+
+use cedar_policy::{Entity, EntityUid, RestrictedExpression};
+
+use super::{Names, split_ref};
+use crate::model::{Account, Organization, Staff};
+
+/// The `Identity` entity sign-in decides on.
+pub fn identity_entity(
+    names: &Names,
+    id: &str,
+    issuer: &str,
+    trusted_provider: bool,
+    email_verified: bool,
+) -> (EntityUid, Entity) {
+    let uid = names.uid(&names.identity, id);
+    let attrs = HashMap::from([
+        (
+            "issuer".to_string(),
+            RestrictedExpression::new_string(issuer.to_string()),
+        ),
+        (
+            "trustedProvider".to_string(),
+            RestrictedExpression::new_bool(trusted_provider),
+        ),
+        (
+            "emailVerified".to_string(),
+            RestrictedExpression::new_bool(email_verified),
+        ),
+    ]);
+    let entity = Entity::new(uid.clone(), attrs, HashSet::new())
+        .expect("literal attribute values always evaluate");
+    (uid, entity)
+}
+
+/// The `Customer` entity's uid.
+pub fn customer_uid(names: &Names, id: &str) -> EntityUid {
+    names.uid(&names.customer, id)
+}
+
+/// The entity uid of a reference `fetch` (or `check_shape`) accepted.
+pub(super) fn uid_of(names: &Names, reference: &str) -> EntityUid {
+    let (kind, id) = split_ref(reference).expect("checked by fetch");
+    match kind {
+        "customer" => names.uid(&names.customer, id),
+        "staff" => names.uid(&names.staff, id),
+        "organization" => names.uid(&names.organization, id),
+        "store" => names.uid(&names.store, id),
+        _ => names.uid(&names.onboarding, id),
+    }
+}
+
+/// The `Customer` entity of an account.
+pub fn customer_entity(names: &Names, account: &Account) -> Entity {
+    let membership = account.membership.as_ref();
+    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(7);
+    attrs.insert(
+        "email".into(),
+        RestrictedExpression::new_string(account.person.email.clone()),
+    );
+    attrs.insert(
+        "name".into(),
+        RestrictedExpression::new_string(account.person.name.clone()),
+    );
+    attrs.insert(
+        "status".into(),
+        RestrictedExpression::new_string(membership.map_or("none", |m| m.status.as_str()).into()),
+    );
+    attrs.insert(
+        "isAdmin".into(),
+        RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)),
+    );
+    attrs.insert(
+        "roles".into(),
+        RestrictedExpression::new_set(
+            membership
+                .into_iter()
+                .flat_map(|m| m.roles.iter())
+                .map(|role| RestrictedExpression::new_string(role.clone())),
+        ),
+    );
+    let mut parents = HashSet::new();
+    if let Some(m) = membership {
+        if let Some(limit) = m.spending_limit {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            attrs.insert(
+                "spendingLimit".into(),
+                RestrictedExpression::new_long(limit),
+            );
+        }
+        let org = names.uid(&names.organization, &m.organization_id);
+        attrs.insert(
+            "organization".into(),
+            RestrictedExpression::new_entity_uid(org.clone()),
+        );
+        parents.insert(org);
+    }
+    Entity::new(
+        names.uid(&names.customer, &account.person.id),
+        attrs,
+        parents,
+    )
+    .expect("literal attribute values always evaluate")
+}
+
+/// The `Organization` entity of an organization record.
+pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
+    let attrs = HashMap::from([
+        (
+            "name".to_string(),
+            RestrictedExpression::new_string(org.name.clone()),
+        ),
+        (
+            "status".to_string(),
+            RestrictedExpression::new_string(org.status.as_str().into()),
+        ),
+        (
+            "activeAdmins".to_string(),
+            RestrictedExpression::new_long(i64::from(org.active_admins)),
+        ),
+    ]);
+    Entity::new(
+        names.uid(&names.organization, &org.id),
+        attrs,
+        HashSet::new(),
+    )
+    .expect("literal attribute values always evaluate")
+}
+
+/// The `Staff` entity of a staff record.
+pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
+    let orgs = staff
+        .assigned_organizations
+        .iter()
+        .map(|id| RestrictedExpression::new_entity_uid(names.uid(&names.organization, id)));
+    let attrs = HashMap::from([
+        (
+            "name".to_string(),
+            RestrictedExpression::new_string(staff.name.clone()),
+        ),
+        (
+            "assignedOrganizations".to_string(),
+            RestrictedExpression::new_set(orgs),
+        ),
+    ]);
+    Entity::new(names.uid(&names.staff, &staff.id), attrs, HashSet::new())
+        .expect("literal attribute values always evaluate")
+}

@@ -1,0 +1,93 @@
+//! Reading: listing and searching an organization's users, and the audit
+//! trail, each permitted first.
+
+use super::permit::permit_with;
+use super::{Directory, STORE, UserError, UserQuery};
+use crate::access;
+use crate::model::Decision;
+use crate::rules::Rules;
+
+impl<D: Directory> Rules<'_, D> {
+    /// Lists users the actor may see.
+    pub fn list_users(&self, actor: &str, query: UserQuery) -> Result<D::MemberPage, UserError> {
+        if !(1..=500).contains(&query.limit) {
+            return Err(UserError::Invalid(format!(
+                "limit must be 1 to 500, not {}",
+                query.limit
+            )));
+        }
+        let organizations = match &query.organizations {
+            Some(id) => {
+                self.permit_on_organization(actor, "listUsers", id)?;
+                self.organization(id)?;
+                vec![id.clone()]
+            }
+            None => {
+                let Some(("staff", staff_id)) = actor.split_once(':') else {
+                    return Err(UserError::Invalid("name the organization to list".into()));
+                };
+                let staff = self
+                    .dir
+                    .staff(staff_id)?
+                    .ok_or_else(|| UserError::NotFound(format!("staff `{staff_id}`")))?;
+                let mut allowed = Vec::new();
+                let mut last_denial = None;
+                // One decision per organization, the staff record read once.
+                let records = access::ReadOnce::new(self.dir);
+                for org in staff.assigned_organizations {
+                    match permit_with(
+                        self.loaded,
+                        self.names,
+                        &records,
+                        actor,
+                        "listUsers",
+                        &format!("organization:{org}"),
+                    ) {
+                        Ok(_) => allowed.push(org),
+                        Err(UserError::Denied(d)) => last_denial = Some(d),
+                        Err(other) => return Err(other),
+                    }
+                }
+                if allowed.is_empty() {
+                    return Err(UserError::Denied(last_denial.unwrap_or_else(|| {
+                        Decision::deny_because(format!(
+                            "staff `{staff_id}` has no organizations assigned"
+                        ))
+                    })));
+                }
+                allowed
+            }
+        };
+        let mut query = query.over(organizations);
+        query.search = query
+            .search
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        Ok(self.dir.list_members(query)?)
+    }
+
+    /// Reads an organization's audit trail, or all of it.
+    pub fn read_audit(
+        &self,
+        actor: &str,
+        organization: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<D::AuditPage, UserError> {
+        if !(1..=500).contains(&limit) {
+            return Err(UserError::Invalid(format!(
+                "limit must be 1 to 500, not {limit}"
+            )));
+        }
+        match organization {
+            Some(id) => {
+                self.permit_on_organization(actor, "viewAudit", id)?;
+                self.organization(id)?;
+            }
+            None => {
+                self.permit(actor, "viewAudit", STORE)?;
+            }
+        }
+        Ok(self.dir.read_audit(organization, cursor, limit)?)
+    }
+}
