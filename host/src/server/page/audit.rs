@@ -1,15 +1,14 @@
 //! The organization's audit trail, newest first, paged with its cursor.
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 
 use serde::Deserialize;
 
 use super::list::href;
 use super::views::{AuditPage, AuditRow, timestamp};
-use super::{Page, failure, forbidden, html, viewer};
+use super::{Page, Signed, failure, forbidden, html};
 use crate::error::Error;
-use crate::server::state::AppState;
 
 /// Entries per page.
 const PAGE_ENTRIES: u32 = 50;
@@ -19,14 +18,11 @@ pub(super) struct AuditQuery {
     cursor: Option<String>,
 }
 
-pub(super) async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
-) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+pub(super) async fn show(signed: Signed, Query(query): Query<AuditQuery>) -> Page {
+    let viewer = signed.viewer();
     let m = viewer.m;
-    let read = state
+    let read = viewer
+        .state
         .gate
         .read_audit(
             &viewer.actor,

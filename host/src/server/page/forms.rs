@@ -2,18 +2,17 @@
 //! comes back with what was typed and a message saying what to do.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::list::href;
 use super::steps::moved_on;
 use super::views::{BulkAddPage, ResultRow, ResultsPage, UserForm, UserFormPage};
-use super::{Fields, Page, Viewer, explain, failure, html, message, see_other, viewer};
+use super::{Fields, Page, Signed, Viewer, explain, failure, html, message, see_other};
 use crate::bindings::org_users::{NewUser, Target, UserChanges};
 use crate::bindings::types::{Account, AccountStatus};
 use crate::error::Error;
-use crate::server::state::AppState;
 
 /// The page someone gets for a user they may not view, whether or not the
 /// user exists.
@@ -79,11 +78,8 @@ fn add_page<'a>(
 
 /// The viewer of an add form, if the policies let them add users (with
 /// the navigation), or the page to show instead.
-async fn adder<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-) -> Result<(Viewer<'a>, (bool, bool)), Response> {
-    let viewer = viewer(state, headers).await?;
+async fn adder(signed: &Signed) -> Result<(Viewer<'_>, (bool, bool)), Response> {
+    let viewer = signed.viewer();
     let nav = match viewer.nav().await {
         Ok(nav) => nav,
         Err(err) => return Err(failure(viewer.page, viewer.m, &err)),
@@ -94,16 +90,16 @@ async fn adder<'a>(
     Ok((viewer, nav))
 }
 
-pub(super) async fn add_form(State(state): State<AppState>, headers: HeaderMap) -> Page {
-    let (viewer, nav) = adder(&state, &headers).await?;
+pub(super) async fn add_form(signed: Signed) -> Page {
+    let (viewer, nav) = adder(&signed).await?;
     Ok(html(
         StatusCode::OK,
         add_page(&viewer, nav, UserForm::default(), None),
     ))
 }
 
-pub(super) async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+pub(super) async fn add(signed: Signed, body: Bytes) -> Page {
+    let viewer = signed.viewer();
     let m = viewer.m;
     let fields = Fields::parse(&body);
     let form = form_of(&fields);
@@ -126,7 +122,8 @@ pub(super) async fn add(State(state): State<AppState>, headers: HeaderMap, body:
         spending_limit: limit,
     };
     Ok(
-        match state
+        match viewer
+            .state
             .gate
             .add_user(&viewer.actor, &viewer.session.organization_id, user)
             .await
@@ -140,8 +137,8 @@ pub(super) async fn add(State(state): State<AppState>, headers: HeaderMap, body:
     )
 }
 
-pub(super) async fn bulk_add_form(State(state): State<AppState>, headers: HeaderMap) -> Page {
-    let (viewer, nav) = adder(&state, &headers).await?;
+pub(super) async fn bulk_add_form(signed: Signed) -> Page {
+    let (viewer, nav) = adder(&signed).await?;
     Ok(html(
         StatusCode::OK,
         BulkAddPage {
@@ -168,12 +165,8 @@ fn pasted(line: &str) -> (String, String) {
     (line.to_string(), String::new())
 }
 
-pub(super) async fn bulk_add(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+pub(super) async fn bulk_add(signed: Signed, body: Bytes) -> Page {
+    let viewer = signed.viewer();
     let m = viewer.m;
     let fields = Fields::parse(&body);
     let nav = viewer.nav().await.unwrap_or_default();
@@ -226,7 +219,8 @@ pub(super) async fn bulk_add(
             spending_limit: limit,
         })
         .collect();
-    let results = match state
+    let results = match viewer
+        .state
         .gate
         .bulk_add(&viewer.actor, &viewer.session.organization_id, users)
         .await
@@ -359,12 +353,8 @@ fn current_form(account: &Account) -> UserForm {
     }
 }
 
-pub(super) async fn edit_form(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(person): Path<String>,
-) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+pub(super) async fn edit_form(signed: Signed, Path(person): Path<String>) -> Page {
+    let viewer = signed.viewer();
     let (account, editable) = match editable(&viewer, &person).await {
         Ok(Some(found)) => found,
         Ok(None) => return Ok(no_user(&viewer)),
@@ -379,13 +369,8 @@ pub(super) async fn edit_form(
     ))
 }
 
-pub(super) async fn edit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(person): Path<String>,
-    body: Bytes,
-) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+pub(super) async fn edit(signed: Signed, Path(person): Path<String>, body: Bytes) -> Page {
+    let viewer = signed.viewer();
     let m = viewer.m;
     let fields = Fields::parse(&body);
     let (account, editable) = match editable(&viewer, &person).await {
@@ -440,7 +425,12 @@ pub(super) async fn edit(
         version,
     };
     Ok(
-        match state.gate.edit_user(&viewer.actor, target, changes).await {
+        match viewer
+            .state
+            .gate
+            .edit_user(&viewer.actor, target, changes)
+            .await
+        {
             Ok(_) => see_other(&href(&viewer.page.prefix, "notice=edited")),
             Err(err) => {
                 let stale =

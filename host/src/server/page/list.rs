@@ -2,19 +2,18 @@
 //! with the API's cursor, and the buttons each row may show (the changes
 //! they post are in `steps`).
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::views::{
     BulkActions, Column, FilterLink, ListPage, Row, RowActions, StepButton, timestamp,
 };
-use super::{Page, Viewer, failure, forbidden, html, viewer};
+use super::{Page, Signed, Viewer, failure, forbidden, html};
 use crate::bindings::org_users::UserQuery;
 use crate::bindings::types::{Account, AccountStatus, MemberSort};
 use crate::error::Error;
-use crate::server::state::AppState;
 
 /// Rows per page.
 pub(super) const PAGE_ROWS: u32 = 50;
@@ -122,12 +121,8 @@ pub(super) fn href(prefix: &str, query: &str) -> String {
     }
 }
 
-pub(super) async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<ListQuery>,
-) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+pub(super) async fn show(signed: Signed, Query(query): Query<ListQuery>) -> Page {
+    let viewer = signed.viewer();
     let notice = query
         .notice
         .as_deref()

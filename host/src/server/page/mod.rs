@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -199,6 +200,63 @@ async fn theme(State(state): State<AppState>) -> Response {
     match state.page.as_ref().and_then(|p| p.theme_css.clone()) {
         Some(css) => asset("text/css; charset=utf-8", css),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The signed-in organization administrator a request comes from: an
+/// extractor, so that a handler runs only for one (anyone else gets the
+/// sign-in page or a refusal). [`Signed::viewer`] lends what every page
+/// needs.
+struct Signed {
+    state: AppState,
+    accept_language: Option<String>,
+    /// The session cookie's value.
+    session_id: String,
+    session: Session,
+    actor: String,
+    name: String,
+    organization_name: String,
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let viewer = viewer(state, &parts.headers).await?;
+        Ok(Self {
+            state: state.clone(),
+            accept_language: parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            session_id: session_cookie(&parts.headers).unwrap_or_default(),
+            session: viewer.session,
+            actor: viewer.actor,
+            name: viewer.name,
+            organization_name: viewer.organization_name,
+        })
+    }
+}
+
+impl Signed {
+    /// The viewer, with the page's configuration and messages in the
+    /// request's language.
+    fn viewer(&self) -> Viewer<'_> {
+        let page = self
+            .state
+            .page
+            .as_deref()
+            .expect("the page's routes exist only with its configuration");
+        Viewer {
+            state: &self.state,
+            page,
+            m: page.catalog.for_request(self.accept_language.as_deref()),
+            session: self.session.clone(),
+            actor: self.actor.clone(),
+            name: self.name.clone(),
+            organization_name: self.organization_name.clone(),
+        }
     }
 }
 
@@ -484,8 +542,8 @@ fn see_other(location: &str) -> Response {
 /// page that goes on to the provider's end-session address by itself (a
 /// redirect from a form would break `form-action 'self'`), with a link
 /// for when it does not; otherwise the sign-in page.
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+async fn sign_out(signed: Signed, body: Bytes) -> Page {
+    let viewer = signed.viewer();
     if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
         return Ok(message(
             viewer.page,
@@ -496,9 +554,12 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             Vec::new(),
         ));
     }
-    let service = state.sign_in.as_ref().expect("a viewer means sign-in");
-    let id = session_cookie(&headers).unwrap_or_default();
-    let mut reply = match service.logout(&id).await {
+    let service = signed
+        .state
+        .sign_in
+        .as_ref()
+        .expect("a viewer means sign-in");
+    let mut reply = match service.logout(&signed.session_id).await {
         Ok(Some(end_session)) => {
             let m = viewer.m;
             let mut view = MessagePage {

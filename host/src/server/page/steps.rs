@@ -4,28 +4,26 @@
 //! to the list it came from.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::list::{ListQuery, href, render};
 use super::views::{ConfirmPage, ResultRow, ResultsPage};
-use super::{Fields, Page, Viewer, explain, failure, html, see_other, viewer};
+use super::{Fields, Page, Signed, Viewer, explain, failure, html, see_other};
 use crate::bindings::org_users::{BulkAction, Target};
 use crate::bindings::types::Account;
 use crate::error::Error;
-use crate::server::state::AppState;
 
 /// A change posted from the list, by a signed-in viewer with the session's
 /// CSRF token: the viewer, the form and the list to go back to; or the page
 /// that refuses it.
 async fn from_list<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
+    signed: &'a Signed,
     body: &Bytes,
 ) -> Result<(Viewer<'a>, Fields, ListQuery), Response> {
-    let viewer = viewer(state, headers).await?;
+    let viewer = signed.viewer();
     let fields = Fields::parse(body);
     let query = ListQuery::from_back(fields.get("back"));
     if !viewer.csrf_ok(fields.get("csrf")) {
@@ -68,18 +66,17 @@ pub(super) async fn moved_on(viewer: &Viewer<'_>, person: &str, version: u64) ->
 /// A one-click step from the list: revoke, reinstate or re-invite. Back to
 /// the list with a notice, or the list with the error saying what to do.
 pub(super) async fn step(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    signed: Signed,
     Path((person, step)): Path<(String, String)>,
     body: Bytes,
 ) -> Page {
-    let (viewer, fields, query) = from_list(&state, &headers, &body).await?;
+    let (viewer, fields, query) = from_list(&signed, &body).await?;
     let version = version_in(&viewer, &fields, &query).await?;
     let target = Target {
         person_id: person.clone(),
         version,
     };
-    let gate = &state.gate;
+    let gate = &viewer.state.gate;
     let (result, notice) = match step.as_str() {
         "revoke" => (gate.revoke_user(&viewer.actor, target).await, "revoked"),
         "reinstate" => (
@@ -133,12 +130,11 @@ pub(super) struct VersionQuery {
 /// The confirmation before removing one user; nothing about a user the
 /// viewer may not view.
 pub(super) async fn confirm_remove(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    signed: Signed,
     Path(person): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Page {
-    let viewer = viewer(&state, &headers).await?;
+    let viewer = signed.viewer();
     let m = viewer.m;
     let names = visible_names(&viewer, std::slice::from_ref(&person))
         .await
@@ -167,13 +163,8 @@ pub(super) async fn confirm_remove(
 }
 
 /// Removes one user once confirmed.
-pub(super) async fn remove(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(person): Path<String>,
-    body: Bytes,
-) -> Page {
-    let (viewer, fields, query) = from_list(&state, &headers, &body).await?;
+pub(super) async fn remove(signed: Signed, Path(person): Path<String>, body: Bytes) -> Page {
+    let (viewer, fields, query) = from_list(&signed, &body).await?;
     let version = version_in(&viewer, &fields, &query).await?;
     if fields.get("confirmed") != "yes" {
         return Ok(see_other(&format!(
@@ -185,7 +176,7 @@ pub(super) async fn remove(
         person_id: person.clone(),
         version,
     };
-    let result = state.gate.remove_user(&viewer.actor, target).await;
+    let result = viewer.state.gate.remove_user(&viewer.actor, target).await;
     Ok(done(&viewer, &query, (&person, version), result, "removed").await)
 }
 
@@ -221,8 +212,8 @@ pub(super) async fn visible_names(
 
 /// A bulk change of the selected rows: a result for each; removal asks
 /// for a confirmation first.
-pub(super) async fn bulk(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
-    let (viewer, fields, query) = from_list(&state, &headers, &body).await?;
+pub(super) async fn bulk(signed: Signed, body: Bytes) -> Page {
+    let (viewer, fields, query) = from_list(&signed, &body).await?;
     let m = viewer.m;
     let refuse = |error: String| {
         render(
@@ -290,7 +281,12 @@ pub(super) async fn bulk(State(state): State<AppState>, headers: HeaderMap, body
             },
         ));
     }
-    let results = match state.gate.bulk_change(&viewer.actor, action, targets).await {
+    let results = match viewer
+        .state
+        .gate
+        .bulk_change(&viewer.actor, action, targets)
+        .await
+    {
         Ok(results) => results,
         Err(err) => {
             let (status, text) = explain(m, &err, false);
