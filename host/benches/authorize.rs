@@ -192,13 +192,9 @@ async fn breakdown(
     println!("  component decision                                     {component:>8.2}µs");
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    run().await;
 }
 
 async fn run() {
@@ -679,7 +675,7 @@ mod cache {
             "Redis hit (first level off)",
             timed(&redis_only, &request, 5_000).await,
         );
-        let uncached = node(&db, Arc::new(NoCache::default())).await;
+        let uncached = node(&db, Arc::new(NoCache)).await;
         report(
             "miss: read from SQLite",
             timed(&uncached, &request, 5_000).await,

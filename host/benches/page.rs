@@ -30,12 +30,9 @@ fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
     (ms(at(0.50)), ms(at(0.99)))
 }
 
-fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    run().await;
 }
 
 async fn run() {

@@ -58,13 +58,9 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    run().await;
 }
 
 async fn provider(key: &CoreRsaPrivateSigningKey) -> (String, Tokens) {

@@ -129,3 +129,24 @@ pub async fn at_once<T: Send + 'static>(
     }
     results
 }
+
+/// A served host with sign-in through a test provider, stopped when
+/// dropped.
+pub struct Site {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The library the server runs on.
+    pub gate: PartnerGate,
+    /// The OpenID provider, stopped with the site.
+    pub provider: partnergate_testkit::Provider,
+    /// Stops the server.
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! `partnergate serve`'s endpoints: login → provider → callback → linked
 //! session → store access, and the refusals.
 
-use super::common;
-use partnergate_testkit::{Provider, free_port, start_provider, start_provider_on};
+use super::common::{self, Site};
+use partnergate_testkit::{free_port, start_provider, start_provider_on};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,21 +15,6 @@ use partnergate::oidc::{ProviderConfig, SignInService};
 use partnergate::server;
 use reqwest::StatusCode;
 use serde_json::Value;
-
-struct Site {
-    base: String,
-    gate: PartnerGate,
-    _provider: Provider,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 fn provider_config(name: &str, issuer: &str, base: &str, client: &str) -> ProviderConfig {
     serde_json::from_value(serde_json::json!({
@@ -76,7 +61,7 @@ async fn site_with(
     Site {
         base,
         gate,
-        _provider: provider,
+        provider,
         stop: Some(stop),
     }
 }
@@ -194,7 +179,7 @@ async fn until_callback(
 async fn is_linked(site: &Site, subject: &str) -> bool {
     site.gate
         .directory()
-        .find_link(&site._provider.issuer, subject)
+        .find_link(&site.provider.issuer, subject)
         .await
         .unwrap()
         .is_some()
@@ -308,7 +293,7 @@ async fn logout_ends_the_session_here_and_at_the_provider() {
     assert!(
         end_session
             .as_str()
-            .starts_with(&format!("{}/session/end", site._provider.issuer)),
+            .starts_with(&format!("{}/session/end", site.provider.issuer)),
         "{end_session}"
     );
     let params: std::collections::HashMap<_, _> = end_session.query_pairs().collect();
@@ -432,7 +417,7 @@ async fn tamper(site: &Site, mode: &str) {
     let res = reqwest::Client::new()
         .post(format!(
             "{}/__test/tamper?mode={mode}",
-            site._provider.issuer
+            site.provider.issuer
         ))
         .send()
         .await
@@ -765,7 +750,7 @@ async fn a_sign_in_begun_on_one_node_finishes_on_another() {
     let site = Site {
         base: base_a.clone(),
         gate: gate_a,
-        _provider: provider,
+        provider,
         stop: None,
     };
 
@@ -844,7 +829,7 @@ async fn refusals_audited(site: &Site) -> Vec<String> {
 /// empty).
 async fn tamper_response_iss(site: &Site, iss: &str) {
     let res = reqwest::Client::new()
-        .post(format!("{}/__test/tamper", site._provider.issuer))
+        .post(format!("{}/__test/tamper", site.provider.issuer))
         .query(&[("mode", "response-iss"), ("iss", iss)])
         .send()
         .await

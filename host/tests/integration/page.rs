@@ -4,35 +4,19 @@
 //! real plugin. Each step saves a screenshot under
 //! `target/tmp/page-screenshots/<test>/`.
 
-use super::common;
+use super::common::{self, Site};
 use partnergate_testkit::fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use partnergate_testkit::fantoccini::{Client, Locator, elements::Element, key::Key};
-use partnergate_testkit::{Chromedriver, Provider, start_provider};
+use partnergate_testkit::{Chromedriver, start_provider};
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use partnergate::PartnerGate;
 use partnergate::bindings::types::AccountStatus;
 use partnergate::oidc::{ProviderConfig, SignInService};
 use partnergate::server::{self, page};
 
 const PREFIX: &str = page::DEFAULT_PREFIX;
-
-struct Site {
-    base: String,
-    gate: PartnerGate,
-    _provider: Provider,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 /// The host on the sample directory with sign-in through the test
 /// provider and the page at its default prefix.
@@ -74,7 +58,7 @@ async fn site_with(config: page::PageConfig) -> Site {
     Site {
         base,
         gate,
-        _provider: provider,
+        provider,
         stop: Some(stop),
     }
 }
@@ -694,7 +678,7 @@ async fn every_action_works_without_javascript() {
     // The provider's session ends too: the page goes on to its end-session
     // address by itself (a meta refresh, which needs no script).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !address(&browser).await.starts_with(&site._provider.issuer) {
+    while !address(&browser).await.starts_with(&site.provider.issuer) {
         assert!(
             std::time::Instant::now() < deadline,
             "not sent on to the provider: {}",
