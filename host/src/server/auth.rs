@@ -107,6 +107,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
+/// The acting principal and the library it acts through: what every
+/// organization-user handler starts from.
+pub(crate) struct Acting {
+    pub(crate) gate: crate::gate::PartnerGate,
+    pub(crate) actor: String,
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Actor(actor) = Actor::from_request_parts(parts, state).await?;
+        Ok(Self {
+            gate: state.gate.clone(),
+            actor,
+        })
+    }
+}
+
 /// The principal of a signed-in browser's session `id`. A change (any method
 /// but GET/HEAD) must carry the session's CSRF token; an
 /// `X-PartnerGate-Actor` naming someone else is refused rather than ignored.

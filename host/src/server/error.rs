@@ -135,3 +135,9 @@ pub(crate) fn error_response(err: Error) -> Response {
 pub(crate) fn bad_query(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
+
+/// A step in the path that does not exist: 404, naming the steps there are.
+pub(crate) fn no_such_step(step: &str, steps: &str) -> Response {
+    let message = format!("no such step `{step}`: use {steps}");
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", message).into_response()
+}

@@ -9,8 +9,8 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{Actor, SessionActor};
-use super::error::{ApiError, bad_query};
+use super::auth::{Acting, SessionActor};
+use super::error::{ApiError, bad_query, no_such_step};
 use super::json::{ApiJson, ApiQuery, OptionalJson, onboarding_json, reply};
 use super::state::AppState;
 use crate::bindings::types::OnboardingStatus;
@@ -59,8 +59,7 @@ struct OnboardingParams {
 }
 
 async fn list_onboarding(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     ApiQuery(p): ApiQuery<OnboardingParams>,
 ) -> Response {
     let status = match p.status.as_deref() {
@@ -76,7 +75,7 @@ async fn list_onboarding(
         }
     };
     reply(
-        state.gate.list_onboarding(&actor, status).await,
+        gate.list_onboarding(&actor, status).await,
         StatusCode::OK,
         |list| json!({ "requests": list.into_iter().map(onboarding_json).collect::<Vec<_>>() }),
     )
@@ -90,27 +89,17 @@ struct RejectBody {
 }
 
 async fn decide_onboarding(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path((request, step)): Path<(String, String)>,
     OptionalJson(b): OptionalJson<RejectBody>,
 ) -> Response {
     let result = match step.as_str() {
-        "approve" => state.gate.approve_onboarding(&actor, &request).await,
+        "approve" => gate.approve_onboarding(&actor, &request).await,
         "reject" => {
-            state
-                .gate
-                .reject_onboarding(&actor, &request, &b.map(|b| b.reason).unwrap_or_default())
+            gate.reject_onboarding(&actor, &request, &b.map(|b| b.reason).unwrap_or_default())
                 .await
         }
-        _ => {
-            return ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no such step `{step}`: use approve or reject"),
-            )
-            .into_response();
-        }
+        _ => return no_such_step(&step, "approve or reject"),
     };
     reply(result, StatusCode::OK, onboarding_json)
 }

@@ -5,14 +5,14 @@
 //! session's CSRF token in `X-PartnerGate-CSRF`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde::Deserialize;
 
-use super::auth::Actor;
-use super::error::{ApiError, bad_query};
+use super::auth::Acting;
+use super::error::{ApiError, bad_query, no_such_step};
 use super::json::{
     ApiJson, ApiQuery, audit_json, membership_json, organization_json, page_json, page_reply,
     reply, results_json,
@@ -66,13 +66,12 @@ impl From<NewUserBody> for NewUser {
 }
 
 async fn add_user(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path(org): Path<String>,
     ApiJson(b): ApiJson<NewUserBody>,
 ) -> Response {
     reply(
-        state.gate.add_user(&actor, &org, b.into()).await,
+        gate.add_user(&actor, &org, b.into()).await,
         StatusCode::CREATED,
         membership_json,
     )
@@ -85,14 +84,13 @@ struct BulkAddBody {
 }
 
 async fn bulk_add(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path(org): Path<String>,
     ApiJson(b): ApiJson<BulkAddBody>,
 ) -> Response {
     let users = b.users.into_iter().map(NewUser::from).collect();
     reply(
-        state.gate.bulk_add(&actor, &org, users).await,
+        gate.bulk_add(&actor, &org, users).await,
         StatusCode::OK,
         results_json,
     )
@@ -117,8 +115,7 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
 }
 
 async fn edit_user(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path(person): Path<String>,
     ApiJson(b): ApiJson<EditBody>,
 ) -> Response {
@@ -134,7 +131,7 @@ async fn edit_user(
         version: b.version,
     };
     reply(
-        state.gate.edit_user(&actor, target, changes).await,
+        gate.edit_user(&actor, target, changes).await,
         StatusCode::OK,
         membership_json,
     )
@@ -148,8 +145,7 @@ struct VersionBody {
 }
 
 async fn change_user(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path((person, step)): Path<(String, String)>,
     ApiJson(b): ApiJson<VersionBody>,
 ) -> Response {
@@ -158,18 +154,11 @@ async fn change_user(
         version: b.version,
     };
     let result = match step.as_str() {
-        "revoke" => state.gate.revoke_user(&actor, target).await,
-        "reinstate" => state.gate.reinstate_user(&actor, target).await,
-        "remove" => state.gate.remove_user(&actor, target).await,
-        "reinvite" => state.gate.reinvite_user(&actor, target).await,
-        _ => {
-            return ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no such step `{step}`: use revoke, reinstate, remove or reinvite"),
-            )
-            .into_response();
-        }
+        "revoke" => gate.revoke_user(&actor, target).await,
+        "reinstate" => gate.reinstate_user(&actor, target).await,
+        "remove" => gate.remove_user(&actor, target).await,
+        "reinvite" => gate.reinvite_user(&actor, target).await,
+        _ => return no_such_step(&step, "revoke, reinstate, remove or reinvite"),
     };
     reply(result, StatusCode::OK, membership_json)
 }
@@ -190,8 +179,7 @@ struct BulkChangeBody {
 }
 
 async fn bulk_change(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     ApiJson(b): ApiJson<BulkChangeBody>,
 ) -> Response {
     let action = match b.action.as_str() {
@@ -217,7 +205,7 @@ async fn bulk_change(
         })
         .collect();
     reply(
-        state.gate.bulk_change(&actor, action, targets).await,
+        gate.bulk_change(&actor, action, targets).await,
         StatusCode::OK,
         results_json,
     )
@@ -268,24 +256,22 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
 }
 
 async fn list_org_users(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path(org): Path<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
     match user_query(Some(org), params) {
-        Ok(query) => page_reply(state.gate.list_users(&actor, query).await, page_json),
+        Ok(query) => page_reply(gate.list_users(&actor, query).await, page_json),
         Err(r) => r,
     }
 }
 
 async fn list_all_users(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
     match user_query(None, params) {
-        Ok(query) => page_reply(state.gate.list_users(&actor, query).await, page_json),
+        Ok(query) => page_reply(gate.list_users(&actor, query).await, page_json),
         Err(r) => r,
     }
 }
@@ -298,13 +284,11 @@ struct PageParams {
 }
 
 async fn org_audit(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     Path(org): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Response {
-    let result = state
-        .gate
+    let result = gate
         .read_audit(
             &actor,
             Some(&org),
@@ -315,13 +299,8 @@ async fn org_audit(
     page_reply(result, audit_json)
 }
 
-async fn all_audit(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
-    ApiQuery(p): ApiQuery<PageParams>,
-) -> Response {
-    let result = state
-        .gate
+async fn all_audit(Acting { gate, actor }: Acting, ApiQuery(p): ApiQuery<PageParams>) -> Response {
+    let result = gate
         .read_audit(&actor, None, p.cursor.as_deref(), p.limit.unwrap_or(50))
         .await;
     page_reply(result, audit_json)
@@ -334,12 +313,11 @@ struct OrganizationBody {
 }
 
 async fn create_organization(
-    State(state): State<AppState>,
-    Actor(actor): Actor,
+    Acting { gate, actor }: Acting,
     ApiJson(b): ApiJson<OrganizationBody>,
 ) -> Response {
     reply(
-        state.gate.create_organization(&actor, &b.name).await,
+        gate.create_organization(&actor, &b.name).await,
         StatusCode::CREATED,
         organization_json,
     )
