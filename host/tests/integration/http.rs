@@ -237,6 +237,36 @@ mod users {
         (status, res.json().await.unwrap_or(Value::Null), headers)
     }
 
+    /// An unknown step after a user or an onboarding request is 404 with
+    /// the steps there are.
+    #[tokio::test]
+    async fn an_unknown_step_is_404_naming_the_steps_there_are() {
+        let server = Server::start(None).await;
+        for (path, steps, body) in [
+            (
+                "/v1/users/bob/promote",
+                "use revoke, reinstate, remove or reinvite",
+                json!({"version": 1}),
+            ),
+            (
+                "/v1/onboarding/req-1/promote",
+                "use approve or reject",
+                json!({"reason": "no"}),
+            ),
+        ] {
+            let (status, body, _) =
+                call(&server, "POST", path, Some("staff:sam"), Some(body)).await;
+            assert_eq!(status, 404, "{path}: {body}");
+            assert_eq!(body["code"], "not_found", "{body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(
+                message.contains("`promote`") && message.ends_with(steps),
+                "{message}"
+            );
+        }
+        server.shutdown().await;
+    }
+
     #[tokio::test]
     async fn user_lifecycle_over_http_with_conventional_status_codes() {
         let server = Server::start(None).await;
