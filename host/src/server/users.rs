@@ -222,11 +222,13 @@ struct ListParams {
     limit: Option<u32>,
 }
 
-fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuery, Response> {
-    let bad = |m: String| bad_query(m).into_response();
+fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuery, ApiError> {
     let status = match p.status.as_deref() {
         None | Some("all") => None,
-        Some(s) => Some(s.parse::<AccountStatus>().map_err(|e| bad(e.to_string()))?),
+        Some(s) => Some(
+            s.parse::<AccountStatus>()
+                .map_err(|e| bad_query(e.to_string()))?,
+        ),
     };
     let sort = match p.sort.as_deref() {
         None | Some("name") => MemberSort::Name,
@@ -234,7 +236,7 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
         Some("company") => MemberSort::Company,
         Some("added") => MemberSort::Added,
         Some(other) => {
-            return Err(bad(format!(
+            return Err(bad_query(format!(
                 "unknown sort `{other}`: use name, email, company or added"
             )));
         }
@@ -242,7 +244,11 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
     let descending = match p.order.as_deref() {
         None | Some("asc") => false,
         Some("desc") => true,
-        Some(other) => return Err(bad(format!("unknown order `{other}`: use asc or desc"))),
+        Some(other) => {
+            return Err(bad_query(format!(
+                "unknown order `{other}`: use asc or desc"
+            )));
+        }
     };
     Ok(UserQuery {
         organization_id,
@@ -262,7 +268,7 @@ async fn list_org_users(
 ) -> Response {
     match user_query(Some(org), params) {
         Ok(query) => page_reply(gate.list_users(&actor, query).await, page_json),
-        Err(r) => r,
+        Err(err) => err.into_response(),
     }
 }
 
@@ -272,7 +278,7 @@ async fn list_all_users(
 ) -> Response {
     match user_query(None, params) {
         Ok(query) => page_reply(gate.list_users(&actor, query).await, page_json),
-        Err(r) => r,
+        Err(err) => err.into_response(),
     }
 }
 
