@@ -77,14 +77,15 @@ pub struct Metrics {
 /// A metric's name and help text.
 type Help = (&'static str, &'static str);
 
-/// Registers `metric` under `name` and gives it back: a metric is a handle,
-/// so the registered copy and the one kept count together.
+/// Registers `metric` with its name and help text and gives it back: a
+/// metric is a handle, so the registered copy and the one kept count
+/// together.
 fn registered<M: Metric + Clone>(registry: &mut Registry, (name, help): Help, metric: M) -> M {
     registry.register(name, help, metric.clone());
     metric
 }
 
-/// Registers a family of counters under `name`.
+/// Registers a family of counters with its name and help text.
 fn family<L>(registry: &mut Registry, help: Help) -> Family<L, Counter>
 where
     L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
@@ -95,6 +96,7 @@ where
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("partnergate");
+        // Each metric's name (after the prefix) and help text.
         let [
             decisions_help,
             deciding_help,

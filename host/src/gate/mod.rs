@@ -454,6 +454,17 @@ fn decision_of(
     }
 }
 
+
+fn summary_of(s: &crate::bindings::policy::Summary, source: &PolicySource) -> PolicySummary {
+    PolicySummary {
+        version: s.version.clone(),
+        policies: s.policies,
+        permits: s.permits,
+        forbids: s.forbids,
+        source: source.describe(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,15 +481,5 @@ mod tests {
             whole_numbers(serde_json::json!(1e300)),
             serde_json::json!(1e300)
         );
-    }
-}
-
-fn summary_of(s: &crate::bindings::policy::Summary, source: &PolicySource) -> PolicySummary {
-    PolicySummary {
-        version: s.version.clone(),
-        policies: s.policies,
-        permits: s.permits,
-        forbids: s.forbids,
-        source: source.describe(),
     }
 }

@@ -141,35 +141,6 @@ pub(crate) fn optional_whole_u64<'de, D: serde::Deserializer<'de>>(
         .transpose()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(serde::Deserialize)]
-    struct Body {
-        #[serde(deserialize_with = "whole_u64")]
-        version: u64,
-        #[serde(default, deserialize_with = "optional_whole_u64")]
-        limit: Option<u64>,
-    }
-
-    #[test]
-    fn whole_numbers_may_be_written_with_a_fraction_of_zero() {
-        let body: Body = serde_json::from_str(r#"{"version": 3.0, "limit": 6230.0}"#).unwrap();
-        assert_eq!((body.version, body.limit), (3, Some(6230)));
-        let body: Body = serde_json::from_str(r#"{"version": 3, "limit": null}"#).unwrap();
-        assert_eq!((body.version, body.limit), (3, None));
-        for bad in [
-            r#"{"version": 3.5}"#,
-            r#"{"version": -1}"#,
-            r#"{"version": -1.0}"#,
-            r#"{"version": 1e30}"#,
-            r#"{"version": "3"}"#,
-        ] {
-            assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
-        }
-    }
-}
 
 // ---- Presenters: the API's JSON shape of each record.
 
@@ -281,4 +252,34 @@ pub(super) fn results_json(results: Vec<Result<Membership, Error>>) -> Value {
         })
         .collect();
     json!({ "results": results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "whole_u64")]
+        version: u64,
+        #[serde(default, deserialize_with = "optional_whole_u64")]
+        limit: Option<u64>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_fraction_of_zero() {
+        let body: Body = serde_json::from_str(r#"{"version": 3.0, "limit": 6230.0}"#).unwrap();
+        assert_eq!((body.version, body.limit), (3, Some(6230)));
+        let body: Body = serde_json::from_str(r#"{"version": 3, "limit": null}"#).unwrap();
+        assert_eq!((body.version, body.limit), (3, None));
+        for bad in [
+            r#"{"version": 3.5}"#,
+            r#"{"version": -1}"#,
+            r#"{"version": -1.0}"#,
+            r#"{"version": 1e30}"#,
+            r#"{"version": "3"}"#,
+        ] {
+            assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
+        }
+    }
 }
