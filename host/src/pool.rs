@@ -214,7 +214,8 @@ impl Pool {
         })
     }
 
-    /// Checks a policy set on a fresh instance without putting it in use.
+    /// Checks a policy set on a warm instance without putting it in use
+    /// (`validate` leaves the instance's own set as it was).
     pub(crate) async fn validate(
         &self,
         schema: &PolicyFile,

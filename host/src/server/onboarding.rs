@@ -64,15 +64,10 @@ async fn list_onboarding(
 ) -> Response {
     let status = match p.status.as_deref() {
         None | Some("all") => None,
-        Some("pending") => Some(OnboardingStatus::Pending),
-        Some("approved") => Some(OnboardingStatus::Approved),
-        Some("rejected") => Some(OnboardingStatus::Rejected),
-        Some(other) => {
-            return bad_query(format!(
-                "unknown status `{other}`: use all, pending, approved or rejected"
-            ))
-            .into_response();
-        }
+        Some(name) => match name.parse::<OnboardingStatus>() {
+            Ok(status) => Some(status),
+            Err(err) => return bad_query(format!("{err} or all")).into_response(),
+        },
     };
     reply(
         gate.list_onboarding(&actor, status).await,

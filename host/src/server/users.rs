@@ -26,18 +26,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/organizations", post(create_organization))
         .route(
             "/v1/organizations/{organization}/users",
-            get(list_org_users).post(add_user),
+            get(list_users).post(add_user),
         )
         .route(
             "/v1/organizations/{organization}/users/bulk",
             post(bulk_add),
         )
-        .route("/v1/organizations/{organization}/audit", get(org_audit))
-        .route("/v1/users", get(list_all_users))
+        .route("/v1/organizations/{organization}/audit", get(read_audit))
+        .route("/v1/users", get(list_users))
         .route("/v1/users/bulk", post(bulk_change))
         .route("/v1/users/{person}", patch(edit_user))
         .route("/v1/users/{person}/{step}", post(change_user))
-        .route("/v1/audit", get(all_audit))
+        .route("/v1/audit", get(read_audit))
 }
 
 #[derive(Deserialize)]
@@ -261,22 +261,14 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
     })
 }
 
-async fn list_org_users(
+/// A page of an organization's users (`/v1/organizations/{organization}/users`)
+/// or, for staff, of their assigned organizations' (`/v1/users`).
+async fn list_users(
     Acting { gate, actor }: Acting,
-    Path(org): Path<String>,
+    organization: Option<Path<String>>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
-    match user_query(Some(org), params) {
-        Ok(query) => page_reply(gate.list_users(&actor, query).await, page_json),
-        Err(err) => err.into_response(),
-    }
-}
-
-async fn list_all_users(
-    Acting { gate, actor }: Acting,
-    ApiQuery(params): ApiQuery<ListParams>,
-) -> Response {
-    match user_query(None, params) {
+    match user_query(organization.map(|Path(org)| org), params) {
         Ok(query) => page_reply(gate.list_users(&actor, query).await, page_json),
         Err(err) => err.into_response(),
     }
@@ -289,25 +281,17 @@ struct PageParams {
     limit: Option<u32>,
 }
 
-async fn org_audit(
+/// A page of an organization's audit trail
+/// (`/v1/organizations/{organization}/audit`) or of all of it (`/v1/audit`).
+async fn read_audit(
     Acting { gate, actor }: Acting,
-    Path(org): Path<String>,
+    organization: Option<Path<String>>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Response {
+    let organization = organization.map(|Path(org)| org);
+    let limit = p.limit.unwrap_or(50);
     let result = gate
-        .read_audit(
-            &actor,
-            Some(&org),
-            p.cursor.as_deref(),
-            p.limit.unwrap_or(50),
-        )
-        .await;
-    page_reply(result, audit_json)
-}
-
-async fn all_audit(Acting { gate, actor }: Acting, ApiQuery(p): ApiQuery<PageParams>) -> Response {
-    let result = gate
-        .read_audit(&actor, None, p.cursor.as_deref(), p.limit.unwrap_or(50))
+        .read_audit(&actor, organization.as_deref(), p.cursor.as_deref(), limit)
         .await;
     page_reply(result, audit_json)
 }

@@ -862,6 +862,12 @@ mod conformance {
                 "{path}: {content_type}"
             );
             assert_eq!(body["code"], "invalid_request", "{path}");
+            if path.starts_with("/v1/onboarding") {
+                assert_eq!(
+                    body["message"],
+                    "unknown onboarding status `null`: use pending, approved, rejected or all"
+                );
+            }
         }
         server.shutdown().await;
     }

@@ -9,7 +9,9 @@
 //! ([`crate::PartnerGate::authorize_many`]) and copies no rule.
 //!
 //! # Layout
-//! - this module: configuration, routes, who is signed in, shared replies;
+//! - this module: configuration, routes, shared replies, signing out;
+//! - `viewer`: who is signed in (the `Signed` extractor) and what every
+//!   page handler works with (`Viewer`);
 //! - `list`: the list: filters, search, sorting, paging, the buttons each
 //!   row may show;
 //! - `steps`: the changes posted from the list: one-click steps, removal,
@@ -24,27 +26,26 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use super::auth::{cleared_session_cookie, constant_time_eq, session_cookie};
+use super::auth::cleared_session_cookie;
 use super::state::AppState;
-use crate::decision::AuthorizeRequest;
 use crate::error::Error;
-use crate::oidc::Session;
 
 mod audit;
 mod forms;
 pub mod i18n;
 mod list;
 mod steps;
+mod viewer;
 mod views;
 
 use i18n::{Catalog, Messages};
+use viewer::{Signed, Viewer};
 use views::{Chrome, MessagePage, Nav};
 
 /// Where the page is served unless configured otherwise.
@@ -203,217 +204,9 @@ async fn theme(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The signed-in organization administrator a request comes from: an
-/// extractor, so that a handler runs only for one (anyone else gets the
-/// sign-in page or a refusal). [`Signed::viewer`] lends what every page
-/// needs.
-struct Signed {
-    state: AppState,
-    accept_language: Option<String>,
-    /// The session cookie's value.
-    session_id: String,
-    session: Session,
-    actor: String,
-    name: String,
-    organization_name: String,
-}
-
-impl FromRequestParts<AppState> for Signed {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let viewer = viewer(state, &parts.headers).await?;
-        Ok(Self {
-            state: state.clone(),
-            accept_language: parts
-                .headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            session_id: session_cookie(&parts.headers).unwrap_or_default(),
-            session: viewer.session,
-            actor: viewer.actor,
-            name: viewer.name,
-            organization_name: viewer.organization_name,
-        })
-    }
-}
-
-impl Signed {
-    /// The viewer, with the page's configuration and messages in the
-    /// request's language.
-    fn viewer(&self) -> Viewer<'_> {
-        let page = self
-            .state
-            .page
-            .as_deref()
-            .expect("the page's routes exist only with its configuration");
-        Viewer {
-            state: &self.state,
-            page,
-            m: page.catalog.for_request(self.accept_language.as_deref()),
-            session: self.session.clone(),
-            actor: self.actor.clone(),
-            name: self.name.clone(),
-            organization_name: self.organization_name.clone(),
-        }
-    }
-}
-
-/// The signed-in organization administrator a request comes from, with
-/// what every page needs.
-struct Viewer<'a> {
-    pub state: &'a AppState,
-    pub page: &'a PageConfig,
-    pub m: Messages<'a>,
-    pub session: Session,
-    pub actor: String,
-    pub name: String,
-    pub organization_name: String,
-}
-
-impl<'a> Viewer<'a> {
-    /// The failure page for `err`, for `map_err(..)?` in handlers.
-    pub fn failed(&self, err: Error) -> Response {
-        failure(self.page, self.m, &err)
-    }
-
-    /// The page's frame for this viewer.
-    pub fn chrome(&self, title: String, current: &'static str, nav: (bool, bool)) -> Chrome<'a> {
-        Chrome {
-            organization: Some(self.organization_name.clone()),
-            me: Some(self.name.clone()),
-            csrf: self.session.csrf_token.clone(),
-            nav: Nav {
-                shown: true,
-                add: nav.0,
-                audit: nav.1,
-                current,
-            },
-            ..self.page.bare_chrome(self.m, title)
-        }
-    }
-
-    /// `organization:<id>` of the viewer's organization.
-    pub fn organization(&self) -> String {
-        format!("organization:{}", self.session.organization_id)
-    }
-
-    /// Whether `csrf` is this session's token.
-    pub fn csrf_ok(&self, csrf: &str) -> bool {
-        !self.session.csrf_token.is_empty()
-            && constant_time_eq(csrf.as_bytes(), self.session.csrf_token.as_bytes())
-    }
-
-    /// Asks the policies, in one batch, whether the viewer may do each
-    /// `(action, resource)`; a request that could not be decided is a
-    /// denial.
-    pub async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
-        let requests: Vec<AuthorizeRequest> = asks
-            .iter()
-            .map(|(action, resource)| {
-                AuthorizeRequest::new(self.actor.clone(), *action, resource.clone())
-            })
-            .collect();
-        Ok(self
-            .state
-            .gate
-            .authorize_many(&requests)
-            .await?
-            .into_iter()
-            .map(|d| d.is_ok_and(|d| d.is_allowed()))
-            .collect())
-    }
-
-    /// Which of the add and audit links to show.
-    pub async fn nav(&self) -> Result<(bool, bool), Error> {
-        let org = self.organization();
-        let allowed = self
-            .permitted(&[("addUser", org.clone()), ("viewAudit", org)])
-            .await?;
-        Ok((allowed[0], allowed[1]))
-    }
-}
-
 /// What a page handler answers: its page, or the whole response that
 /// stopped it early (the sign-in page, a refusal, a failure).
 type Page = Result<Response, Response>;
-
-/// The viewer of a request, or the page to show instead: sign in (no or an
-/// ended session, the cookie then cleared) or an error.
-async fn viewer<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<Viewer<'a>, Response> {
-    let page = state
-        .page
-        .as_deref()
-        .expect("the page's routes exist only with its configuration");
-    let m = page.catalog.for_request(
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let Some(service) = &state.sign_in else {
-        return Err(message(
-            page,
-            m,
-            StatusCode::NOT_IMPLEMENTED,
-            m.t("signed-out-title"),
-            m.t("sign-in-none"),
-            Vec::new(),
-        ));
-    };
-    let cookie = session_cookie(headers);
-    let live = match &cookie {
-        Some(id) => match service.live_session(&state.gate, id).await {
-            Ok(live) => live,
-            Err(err) => return Err(failure(page, m, &err)),
-        },
-        None => None,
-    };
-    let Some((session, account)) = live else {
-        let links = service
-            .discovered()
-            .into_iter()
-            .map(|(name, _)| {
-                let href = format!(
-                    "/v1/signin/{name}/login?{}",
-                    url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("return_to", &page.prefix)
-                        .finish()
-                );
-                (href, m.t1("sign-in-with", "provider", &name))
-            })
-            .collect();
-        let mut reply = message(
-            page,
-            m,
-            StatusCode::UNAUTHORIZED,
-            m.t("signed-out-title"),
-            m.t("signed-out-explain"),
-            links,
-        );
-        if cookie.is_some() {
-            reply.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cleared_session_cookie())
-                    .expect("a fixed cookie is a header value"),
-            );
-        }
-        return Err(reply);
-    };
-    Ok(Viewer {
-        state,
-        page,
-        m,
-        actor: format!("customer:{}", session.person_id),
-        name: account.person.name.clone(),
-        organization_name: account
-            .organization
-            .as_ref()
-            .map(|o| o.name.clone())
-            .unwrap_or_default(),
-        session,
-    })
-}
 
 /// A page with a heading, a sentence and links, and no data.
 fn message(
