@@ -36,6 +36,19 @@ async fn target_in(dir: &SqliteDirectory, person: &str) -> Target {
     common::target(dir, person).await
 }
 
+/// Staff on `node` makes carol an administrator of acme (a second one).
+async fn make_carol_admin(node: &Node) {
+    let carol = target(node, "carol").await;
+    let changes = UserChanges {
+        is_admin: Some(true),
+        ..none()
+    };
+    node.gate
+        .edit_user("staff:sam", carol, changes)
+        .await
+        .unwrap();
+}
+
 fn none() -> UserChanges {
     UserChanges {
         name: None,
@@ -102,17 +115,7 @@ async fn a_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
             .await
             .is_allowed()
     );
-    a.gate
-        .edit_user(
-            "staff:sam",
-            target(&a, "carol").await,
-            UserChanges {
-                is_admin: Some(true),
-                ..none()
-            },
-        )
-        .await
-        .unwrap();
+    make_carol_admin(&a).await;
     assert!(
         common::decide(&b.gate, "staff:sam", "removeUser", "customer:alice")
             .await
@@ -169,17 +172,7 @@ async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change(
         .unwrap()
         .expect("B caches the organization");
     assert_eq!(cached.active_admins, 1);
-    a.gate
-        .edit_user(
-            "staff:sam",
-            target(&a, "carol").await,
-            UserChanges {
-                is_admin: Some(true),
-                ..none()
-            },
-        )
-        .await
-        .unwrap();
+    make_carol_admin(&a).await;
     assert!(
         b.cache.get_organization("acme").await.unwrap().is_none(),
         "B dropped the stale organization"

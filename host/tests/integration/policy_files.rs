@@ -200,12 +200,18 @@ async fn broken_reload_keeps_the_working_set_and_a_fixed_one_is_used() {
     assert_eq!(d.policies, ["store-closed"]);
 }
 
-fn partnergate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_partnergate"))
+/// Runs the `partnergate` binary with `args`, checks that it exits with
+/// `code`, and gives its standard output and error.
+fn partnergate(args: &[&str], code: i32) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_partnergate"))
         .args(args)
         .env("PARTNERGATE_CACHE_DIR", common::artifact_dir())
         .output()
-        .expect("run partnergate")
+        .expect("run partnergate");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
+    (stdout, stderr)
 }
 
 #[test]
@@ -213,43 +219,22 @@ fn cli_validate_names_file_and_line_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     copy_policies(dir.path());
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
-    let out = partnergate(&["policy", "validate", dir.path().to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, _) = partnergate(&["policy", "validate", dir.path().to_str().unwrap()], 1);
     assert!(stdout.contains("zz-extra.cedar:4:"), "{stdout}");
     assert!(stdout.contains("isAdmn"), "{stdout}");
 }
 
 #[test]
 fn cli_validate_accepts_the_default_policies() {
-    let out = partnergate(&[
-        "policy",
-        "validate",
-        common::policies_dir().to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = common::policies_dir();
+    let (stdout, _) = partnergate(&["policy", "validate", dir.to_str().unwrap()], 0);
     assert!(stdout.contains("valid"), "{stdout}");
 }
 
 #[test]
 fn cli_policy_test_runs_the_default_tests() {
-    let out = partnergate(&["policy", "test", common::policies_dir().to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = common::policies_dir();
+    let (stdout, _) = partnergate(&["policy", "test", dir.to_str().unwrap()], 0);
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
 
@@ -257,48 +242,36 @@ fn cli_policy_test_runs_the_default_tests() {
 fn cli_authorize_prints_the_decision_and_deciding_policies() {
     let seed = common::policies_dir().join("directory.json");
     let seed = seed.to_str().unwrap();
-    let out = partnergate(&[
-        "authorize",
-        "--database",
-        ":memory:",
-        "--directory-seed",
-        seed,
-        "--principal",
-        "customer:bob",
-        "--action",
-        "placeOrder",
-        "--resource",
-        "store:main",
-        "--context",
+    // `authorize` on the sample directory: exit 0 on allow, 1 on deny.
+    let authorize = |request: [&str; 3], context: &str, code: i32| {
+        let [principal, action, resource] = request;
+        let args = [
+            "authorize",
+            "--database",
+            ":memory:",
+            "--directory-seed",
+            seed,
+            "--principal",
+            principal,
+            "--action",
+            action,
+            "--resource",
+            resource,
+            "--context",
+            context,
+        ];
+        partnergate(&args, code).0
+    };
+    let stdout = authorize(
+        ["customer:bob", "placeOrder", "store:main"],
         r#"{"orderTotal": 60000}"#,
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        1,
     );
     assert!(
         stdout.contains("DENY by order-within-spending-limit"),
         "{stdout}"
     );
-
-    let out = partnergate(&[
-        "authorize",
-        "--database",
-        ":memory:",
-        "--directory-seed",
-        seed,
-        "--principal",
-        "customer:alice",
-        "--action",
-        "addUser",
-        "--resource",
-        "organization:acme",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let stdout = authorize(["customer:alice", "addUser", "organization:acme"], "{}", 0);
     assert!(
         stdout.contains("ALLOW by org-admin-manages-own-users"),
         "{stdout}"
@@ -310,7 +283,7 @@ fn cli_refuses_to_start_on_a_broken_policy_directory() {
     let dir = tempfile::tempdir().unwrap();
     copy_policies(dir.path());
     std::fs::write(dir.path().join("zz-extra.cedar"), TYPO).unwrap();
-    let out = partnergate(&[
+    let args = [
         "authorize",
         "--database",
         ":memory:",
@@ -322,8 +295,7 @@ fn cli_refuses_to_start_on_a_broken_policy_directory() {
         "browse",
         "--resource",
         "store:main",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    ];
+    let (_, stderr) = partnergate(&args, 2);
     assert!(stderr.contains("zz-extra.cedar:4:"), "{stderr}");
 }
