@@ -181,6 +181,27 @@ fn row(person: &str) -> String {
     format!("tr[data-person=\"{person}\"]")
 }
 
+/// Types `text` into the field `selector` finds.
+async fn type_into(browser: &Client, selector: &str, text: &str) {
+    css(browser, selector).await.send_keys(text).await.unwrap();
+}
+
+/// Ticks the rows of `people` and chooses the bulk `action`.
+async fn select_for_bulk(browser: &Client, people: &[&str], action: &str) {
+    for person in people {
+        css(browser, &format!("{} input[name=target]", row(person)))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+    css(browser, "#pg-bulk-action")
+        .await
+        .select_by_value(action)
+        .await
+        .unwrap();
+}
+
 async fn status_of(site: &Site, person: &str) -> AccountStatus {
     site.gate
         .directory()
@@ -248,26 +269,10 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
 
     // Add a user.
     follow(&browser, "nav.pg-nav a[href$='/new']").await;
-    css(&browser, "#pg-email")
-        .await
-        .send_keys("dora@acme.test")
-        .await
-        .unwrap();
-    css(&browser, "#pg-name")
-        .await
-        .send_keys("Dora Buyer")
-        .await
-        .unwrap();
-    css(&browser, "#pg-roles")
-        .await
-        .send_keys("buyer, approver")
-        .await
-        .unwrap();
-    css(&browser, "#pg-limit")
-        .await
-        .send_keys("25000")
-        .await
-        .unwrap();
+    type_into(&browser, "#pg-email", "dora@acme.test").await;
+    type_into(&browser, "#pg-name", "Dora Buyer").await;
+    type_into(&browser, "#pg-roles", "buyer, approver").await;
+    type_into(&browser, "#pg-limit", "25000").await;
     shots.take(&browser, "add-form").await;
     follow(&browser, "button[type=submit].pg-primary").await;
     assert_eq!(notice(&browser).await, "The user was added and invited.");
@@ -328,18 +333,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     follow(&browser, "form.pg-search a").await;
 
     // Bulk revoke two users.
-    for person in ["bob", "carol"] {
-        css(&browser, &format!("{} input[name=target]", row(person)))
-            .await
-            .click()
-            .await
-            .unwrap();
-    }
-    css(&browser, "#pg-bulk-action")
-        .await
-        .select_by_value("revoke")
-        .await
-        .unwrap();
+    select_for_bulk(&browser, &["bob", "carol"], "revoke").await;
     shots.take(&browser, "bulk-selected").await;
     follow(&browser, "#pg-bulk-apply").await;
     assert_eq!(text(&browser, ".pg-summary").await, "2 of 2 done.");
@@ -618,18 +612,7 @@ async fn every_action_works_without_javascript() {
             .await
             .unwrap()
     );
-    for person in ["bob", "ivan"] {
-        css(&browser, &format!("{} input[name=target]", row(person)))
-            .await
-            .click()
-            .await
-            .unwrap();
-    }
-    css(&browser, "#pg-bulk-action")
-        .await
-        .select_by_value("remove")
-        .await
-        .unwrap();
+    select_for_bulk(&browser, &["bob", "ivan"], "remove").await;
     follow(&browser, "#pg-bulk-apply").await;
     assert_eq!(text(&browser, "main h2").await, "Remove 2 users?");
     shots.take(&browser, "bulk-remove-confirm").await;
@@ -640,11 +623,7 @@ async fn every_action_works_without_javascript() {
     shots.take(&browser, "bulk-removed").await;
     // Re-invite is rate-limited: a fresh invitation shows how long to wait.
     follow(&browser, "nav.pg-nav a[href$='/bulk-add']").await;
-    css(&browser, "#pg-addresses")
-        .await
-        .send_keys("Erin Example <erin@acme.test>\nfrank@acme.test, Frank Fox\nnot-an-address\nalice@acme.test")
-        .await
-        .unwrap();
+    type_into(&browser, "#pg-addresses", "Erin Example <erin@acme.test>\nfrank@acme.test, Frank Fox\nnot-an-address\nalice@acme.test").await;
     follow(&browser, "button.pg-primary").await;
     assert_eq!(text(&browser, ".pg-summary").await, "2 of 4 done.");
     let results = text(&browser, "table.pg-results").await;
