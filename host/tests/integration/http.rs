@@ -147,6 +147,30 @@ async fn service_token_is_required_when_configured() {
     server.shutdown().await;
 }
 
+/// Without `--oidc-providers`, every sign-in endpoint says so (501), in the
+/// API's error shape.
+#[tokio::test]
+async fn sign_in_endpoints_answer_501_when_sign_in_is_not_configured() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/v1/signin/test/login"),
+        ("GET", "/v1/signin/test/callback?code=c&state=s"),
+        ("POST", "/v1/signin/logout"),
+        ("GET", "/v1/me"),
+    ] {
+        let res = client
+            .request(method.parse().unwrap(), server.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 501, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "sign_in_not_configured", "{method} {path}");
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn health_reports_the_policy_set_in_use() {
     let server = Server::start(None).await;

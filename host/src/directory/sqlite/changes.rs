@@ -9,16 +9,11 @@ use crate::bindings::directory::ChangeOp;
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::AccountStatus;
 
-/// The stored version of the row in `row` (a table and its key column, as
-/// `"memberships WHERE person_id"`) whose key is `id`; `None` when there is
-/// none.
-fn version_of(tx: &Transaction<'_>, row: &str, id: &str) -> Result<Option<u64>, DirectoryError> {
+/// The stored version `select` (one row's `version`, its key `?1`) reads
+/// for `id`; `None` when there is no such row.
+fn version_of(tx: &Transaction<'_>, select: &str, id: &str) -> Result<Option<u64>, DirectoryError> {
     let version: Option<i64> = tx
-        .query_row(
-            &format!("SELECT version FROM {row} = ?1"),
-            params![id],
-            |r| r.get(0),
-        )
+        .query_row(select, params![id], |r| r.get(0))
         .optional()
         .map_err(unavailable)?;
     Ok(version.map(|v| v as u64))
@@ -83,7 +78,11 @@ pub(super) fn apply_op(
                     m.organization_id
                 )));
             }
-            let current = version_of(tx, "memberships WHERE person_id", &m.person_id)?;
+            let current = version_of(
+                tx,
+                "SELECT version FROM memberships WHERE person_id = ?1",
+                &m.person_id,
+            )?;
             DirectoryError::check_membership_version(&m.person_id, current, *expected)?;
             let version = current.map_or(1, |v| v + 1) as i64;
             let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
@@ -146,7 +145,11 @@ pub(super) fn apply_op(
             })?;
         }
         ChangeOp::PutOnboarding((r, expected)) => {
-            let current = version_of(tx, "onboarding_requests WHERE id", &r.id)?;
+            let current = version_of(
+                tx,
+                "SELECT version FROM onboarding_requests WHERE id = ?1",
+                &r.id,
+            )?;
             if current != *expected {
                 return Err(DirectoryError::Conflict(format!(
                     "onboarding request `{}` changed since it was read",

@@ -52,10 +52,10 @@ impl Signed {
             state: &self.state,
             page,
             m: page.catalog.for_request(self.accept_language.as_deref()),
-            session: self.session.clone(),
-            actor: self.actor.clone(),
-            name: self.name.clone(),
-            organization_name: self.organization_name.clone(),
+            session: &self.session,
+            actor: &self.actor,
+            name: &self.name,
+            organization_name: &self.organization_name,
         }
     }
 }
@@ -66,10 +66,10 @@ pub(super) struct Viewer<'a> {
     pub state: &'a AppState,
     pub page: &'a PageConfig,
     pub m: Messages<'a>,
-    pub session: Session,
-    pub actor: String,
-    pub name: String,
-    pub organization_name: String,
+    pub session: &'a Session,
+    pub actor: &'a str,
+    pub name: &'a str,
+    pub organization_name: &'a str,
 }
 
 impl<'a> Viewer<'a> {
@@ -81,8 +81,8 @@ impl<'a> Viewer<'a> {
     /// The page's frame for this viewer.
     pub fn chrome(&self, title: String, current: &'static str, nav: (bool, bool)) -> Chrome<'a> {
         Chrome {
-            organization: Some(self.organization_name.clone()),
-            me: Some(self.name.clone()),
+            organization: Some(self.organization_name.to_string()),
+            me: Some(self.name.to_string()),
             csrf: self.session.csrf_token.clone(),
             nav: Nav {
                 shown: true,
@@ -111,9 +111,7 @@ impl<'a> Viewer<'a> {
     pub async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
         let requests: Vec<AuthorizeRequest> = asks
             .iter()
-            .map(|(action, resource)| {
-                AuthorizeRequest::new(self.actor.clone(), *action, resource.clone())
-            })
+            .map(|(action, resource)| AuthorizeRequest::new(self.actor, *action, resource.clone()))
             .collect();
         Ok(self
             .state
