@@ -42,12 +42,14 @@ pub mod notify;
 pub mod oidc;
 pub mod policies;
 pub mod policy_tests;
+pub mod records;
 mod pool;
 mod reuse;
 pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod touched;
 pub mod verify;
 
 pub use error::{Error, Fault, Problem};

@@ -90,11 +90,22 @@ impl Warm {
         self.generation
     }
 
-    /// Arms the deadline for the next call into the guest.
+    /// Arms the deadline for the next call into the guest: `timeout` of the
+    /// plugin's own time (time the host spends committing a change does not
+    /// count), and four times that for the whole call, imports included.
     pub(crate) fn arm(&mut self, timeout: Duration) {
-        let ticks = (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64;
-        self.store.set_epoch_deadline(ticks);
+        let now = std::time::Instant::now();
+        let state = self.store.data_mut();
+        state.armed = Some((now, timeout));
+        state.call_deadline = Some(now + timeout * 4);
+        state.host_wait = Duration::ZERO;
+        self.store.set_epoch_deadline(ticks(timeout));
     }
+}
+
+/// `timeout` in epoch ticks (at least one).
+fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64
 }
 
 /// A call to make on a warm instance.
@@ -198,10 +209,15 @@ impl Pool {
             .build();
         let mut store = Store::new(&self.engine, HostState::new(self.services.clone(), limits));
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(
-            (self.limits.call_timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64,
-        );
+        // At the deadline the plugin goes on only for what is left of its
+        // own budget: time the host spent committing is given back.
+        store.epoch_deadline_callback(|ctx| {
+            Ok(match ctx.data().plugin_time_left() {
+                Some(left) if !left.is_zero() => wasmtime::UpdateDeadline::Continue(ticks(left)),
+                _ => wasmtime::UpdateDeadline::Interrupt,
+            })
+        });
+        store.set_epoch_deadline(ticks(self.limits.call_timeout));
         let plugin = self
             .pre
             .instantiate_async(&mut store)
@@ -353,8 +369,14 @@ impl Pool {
         }
         warm.arm(timeout);
         // The epoch deadline stops guest code; this stops a host import that
-        // hangs. Either way the instance is dropped with the future.
-        let outcome = tokio::time::timeout(timeout * 4, call(&mut warm)).await;
+        // hangs. Either way the instance is dropped with the future (a
+        // commit in progress goes on in its own task: see `records`).
+        let deadline = warm
+            .store
+            .data()
+            .call_deadline
+            .unwrap_or_else(|| std::time::Instant::now() + timeout * 4);
+        let outcome = tokio::time::timeout_at(deadline.into(), call(&mut warm)).await;
         match outcome {
             Ok(Ok(value)) => {
                 // An instance of a set no longer in use is dropped: the

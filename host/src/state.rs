@@ -2,6 +2,7 @@
 //! services that back the plugin's imports.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
@@ -26,6 +27,9 @@ pub struct Services {
     pub clock: Clock,
     /// What the host counts.
     pub metrics: Arc<crate::telemetry::Metrics>,
+    /// This node's place in the directory's change log: whether its cache
+    /// may be trusted now.
+    pub sync: Arc<crate::records::ChangeSync>,
     /// The key records are stamped with (`records` import): random per
     /// process, so nobody outside can make two records share a stamp.
     pub stamps: std::hash::RandomState,
@@ -45,6 +49,38 @@ pub struct HostState {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) services: Services,
+    /// When the current call was armed, with its plugin budget.
+    pub(crate) armed: Option<(Instant, Duration)>,
+    /// When the host stops waiting for the current call (its imports
+    /// included).
+    pub(crate) call_deadline: Option<Instant>,
+    /// Time the current call spent waiting for commits: the host's time,
+    /// not counted against the plugin's budget.
+    pub(crate) host_wait: Duration,
+}
+
+/// Time a commit leaves for what follows it inside the call.
+const AFTER_COMMIT: Duration = Duration::from_millis(50);
+
+impl HostState {
+    /// What a commit made now may take: the call's time left, less the
+    /// trust window the answer may wait for and a margin.
+    pub(crate) fn commit_budget(&self) -> Duration {
+        let reserve = self.services.sync.window() + AFTER_COMMIT;
+        match self.call_deadline {
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(reserve),
+            None => crate::directory::DEFAULT_CHANGE_BUDGET,
+        }
+    }
+
+    /// Whether the plugin has used up its own budget (wall time since the
+    /// call was armed, less the time the host spent committing).
+    pub(crate) fn plugin_time_left(&self) -> Option<Duration> {
+        let (at, budget) = self.armed?;
+        budget.checked_sub(at.elapsed().saturating_sub(self.host_wait))
+    }
 }
 
 impl HostState {
@@ -59,6 +95,9 @@ impl HostState {
             table: ResourceTable::new(),
             limits,
             services,
+            armed: None,
+            call_deadline: None,
+            host_wait: Duration::ZERO,
         }
     }
 }

@@ -71,6 +71,9 @@ pub struct Metrics {
     pub(crate) prepared_loads: Counter,
     /// Decisions the host gave again without a plugin call.
     pub(crate) reused: Counter,
+    /// Record reads that went to the directory because the node could not
+    /// confirm it had seen every change.
+    pub(crate) cache_untrusted: Counter,
     log_dropped: Counter,
 }
 
@@ -136,7 +139,7 @@ impl Default for Metrics {
             ),
         ]
         .map(|help| family::<OutcomeLabels>(&mut registry, help));
-        let [failures, instantiations, waits, late_loads, spares, prepared_loads, reused, log_dropped] = [
+        let [failures, instantiations, waits, late_loads, spares, prepared_loads, reused, cache_untrusted, log_dropped] = [
             ("decision_failures", "Requests no decision could be made for (denied)"),
             ("pool_instantiations", "Calls that found no warm instance and started one"),
             ("pool_waits", "Calls that waited because --max-instances were running"),
@@ -144,6 +147,7 @@ impl Default for Metrics {
             ("pool_spares", "Spare instances warmed in the background after a call took the last idle one"),
             ("pool_prepared_loads", "Instances that loaded the policy set from the form an instance prepared after validating it (no parsing or validating again)"),
             ("decisions_reused", "Decisions given again by the host without a plugin call: the records they rest on kept their stamps"),
+            ("cache_untrusted_reads", "Record reads that went to the directory because this node could not confirm it had seen every change (change log unread within the window, shared cache unreachable)"),
             ("decision_log_dropped", "Decision log lines dropped because its writer fell behind"),
         ]
         .map(|help| registered(&mut registry, help, Counter::default()));
@@ -164,6 +168,7 @@ impl Default for Metrics {
             spares,
             prepared_loads,
             reused,
+            cache_untrusted,
             registry,
             deciding,
             failures,

@@ -197,6 +197,14 @@ impl Directory for MemoryDirectory {
         Ok(self.state.borrow().account(person_id))
     }
 
+    fn fresh_organization(&self, id: &str) -> Result<Option<Organization>, DirError> {
+        Ok(self.state.borrow().organization(id))
+    }
+
+    fn fresh_staff(&self, id: &str) -> Result<Option<Staff>, DirError> {
+        Ok(self.state.borrow().staff.get(id).cloned())
+    }
+
     fn account_by_email(&self, email: &str) -> Result<Option<Account>, DirError> {
         let state = self.state.borrow();
         Ok(state

@@ -144,6 +144,10 @@ pub trait Directory: Records {
     fn new_id(&self, kind: &str) -> Result<String, DirError>;
     /// A person with membership and organization, read from the directory.
     fn fresh_account(&self, person_id: &str) -> Result<Option<crate::model::Account>, DirError>;
+    /// An organization, read from the directory (never from a cache).
+    fn fresh_organization(&self, id: &str) -> Result<Option<crate::model::Organization>, DirError>;
+    /// A staff member, read from the directory (never from a cache).
+    fn fresh_staff(&self, id: &str) -> Result<Option<crate::model::Staff>, DirError>;
     /// The person with this (normalized) email.
     fn account_by_email(&self, email: &str) -> Result<Option<crate::model::Account>, DirError>;
     /// The person linked to (issuer, subject).

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::ephemeral::Entry;
-use super::{CacheError, EphemeralStore, StatusCache};
+use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
 use crate::bindings::types::{Account, Organization, Staff};
+use crate::touched::Touched;
 
 /// How many sign-in states and sessions the in-process store holds at most by
 /// default: anyone can begin sign-ins, so the store must not grow without
@@ -21,8 +22,47 @@ pub struct MemoryCache {
     entries: Timed<Account>,
     organizations: Timed<Organization>,
     staff: Timed<Staff>,
+    marks: Mutex<Marks>,
     ephemeral: Mutex<Ephemeral>,
     ephemeral_limit: usize,
+}
+
+/// How many invalidation marks are kept before the oldest are folded into
+/// the floor.
+const MARKS_KEPT: usize = 50_000;
+
+/// What was invalidated when: the counter tickets are taken from, the last
+/// invalidation of each record, and the floor below which marks were
+/// forgotten (a fill with an older ticket is refused, whatever it holds).
+/// Every fill and every invalidation happens under its lock, so a fill
+/// checks and stores in one step.
+#[derive(Default)]
+struct Marks {
+    counter: u64,
+    by_record: HashMap<Touched, u64>,
+    floor: u64,
+}
+
+impl Marks {
+    /// Marks `touched` as invalidated now.
+    fn mark(&mut self, touched: &Touched) {
+        self.counter += 1;
+        if self.by_record.len() >= MARKS_KEPT {
+            self.floor = self.counter;
+            self.by_record.clear();
+        }
+        self.by_record.insert(touched.clone(), self.counter);
+    }
+
+    /// Whether a fill with `ticket` of a record that rests on `covers` may
+    /// be stored.
+    fn admits(&self, ticket: &FillTicket, covers: &[Touched]) -> bool {
+        !ticket.is_refused()
+            && ticket.local >= self.floor
+            && covers
+                .iter()
+                .all(|t| self.by_record.get(t).is_none_or(|&at| at <= ticket.local))
+    }
 }
 
 /// Records of one kind by id, each with the time it was put; one older than
@@ -74,6 +114,7 @@ impl MemoryCache {
             entries: Timed::new(),
             organizations: Timed::new(),
             staff: Timed::new(),
+            marks: Mutex::new(Marks::default()),
             ephemeral: Mutex::new(Ephemeral {
                 values: HashMap::new(),
                 next_sweep: Instant::now(),
@@ -88,6 +129,30 @@ impl MemoryCache {
         self.ephemeral_limit = limit;
         self
     }
+
+    fn marks(&self) -> std::sync::MutexGuard<'_, Marks> {
+        self.marks.lock().expect("marks lock")
+    }
+
+    /// A hit, or a miss with the ticket of now.
+    fn read<T>(&self, found: Option<T>) -> CacheRead<T> {
+        match found {
+            Some(record) => CacheRead::Hit(record),
+            None => CacheRead::Miss(FillTicket {
+                local: self.marks().counter,
+                shared: None,
+            }),
+        }
+    }
+
+    /// Stores `record` with `store` unless something in `covers` was
+    /// invalidated after `ticket`.
+    fn fill(&self, ticket: &FillTicket, covers: &[Touched], store: impl FnOnce()) {
+        let marks = self.marks();
+        if marks.admits(ticket, covers) {
+            store();
+        }
+    }
 }
 
 #[async_trait]
@@ -96,55 +161,82 @@ impl StatusCache for MemoryCache {
         format!("in-process status cache (TTL {:?})", self.ttl)
     }
 
-    async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
-        Ok(self.entries.get(person_id, self.ttl))
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Account>, CacheError> {
+        Ok(self.read(self.entries.get(person_id, self.ttl)))
     }
 
-    async fn put(&self, account: Account) -> Result<(), CacheError> {
-        self.entries.put(&account.person.id.clone(), account);
+    async fn put(&self, account: Account, ticket: FillTicket) -> Result<(), CacheError> {
+        let mut covers = vec![Touched::Person(account.person.id.clone())];
+        if let Some(m) = &account.membership {
+            covers.push(Touched::Organization(m.organization_id.clone()));
+        }
+        self.fill(&ticket, &covers, || {
+            self.entries.put(&account.person.id.clone(), account)
+        });
         Ok(())
     }
 
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<Option<Organization>, CacheError> {
-        Ok(self.organizations.get(organization_id, self.ttl))
+    ) -> Result<CacheRead<Organization>, CacheError> {
+        Ok(self.read(self.organizations.get(organization_id, self.ttl)))
     }
 
-    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
-        self.organizations
-            .put(&organization.id.clone(), organization);
-        Ok(())
-    }
-
-    async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
-        self.entries.remove(person_id);
-        Ok(())
-    }
-
-    async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
-        self.organizations.remove(organization_id);
-        self.entries.lock().retain(|_, (_, account)| {
-            account
-                .membership
-                .as_ref()
-                .is_none_or(|m| m.organization_id != organization_id)
+    async fn put_organization(
+        &self,
+        organization: Organization,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
+        let covers = [Touched::Organization(organization.id.clone())];
+        self.fill(&ticket, &covers, || {
+            self.organizations
+                .put(&organization.id.clone(), organization)
         });
         Ok(())
     }
 
-    async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError> {
-        Ok(self.staff.get(staff_id, self.ttl))
+    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Staff>, CacheError> {
+        Ok(self.read(self.staff.get(staff_id, self.ttl)))
     }
 
-    async fn put_staff(&self, staff: Staff) -> Result<(), CacheError> {
-        self.staff.put(&staff.id.clone(), staff);
+    async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError> {
+        let covers = [Touched::Staff(staff.id.clone())];
+        self.fill(&ticket, &covers, || self.staff.put(&staff.id.clone(), staff));
         Ok(())
     }
 
-    async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
-        self.staff.remove(staff_id);
+    async fn invalidate(&self, touched: &Touched) -> Result<(), CacheError> {
+        self.drop_local(touched);
+        Ok(())
+    }
+
+    fn drop_local(&self, touched: &Touched) {
+        let mut marks = self.marks();
+        marks.mark(touched);
+        match touched {
+            Touched::Person(id) => self.entries.remove(id),
+            Touched::Staff(id) => self.staff.remove(id),
+            Touched::Organization(id) => {
+                self.organizations.remove(id);
+                self.entries.lock().retain(|_, (_, account)| {
+                    account
+                        .membership
+                        .as_ref()
+                        .is_none_or(|m| m.organization_id != *id)
+                });
+            }
+        }
+    }
+
+    async fn forget_all(&self) -> Result<(), CacheError> {
+        let mut marks = self.marks();
+        marks.counter += 1;
+        marks.floor = marks.counter;
+        marks.by_record.clear();
+        self.entries.lock().clear();
+        self.organizations.lock().clear();
+        self.staff.lock().clear();
         Ok(())
     }
 }
@@ -211,6 +303,84 @@ impl EphemeralStore for MemoryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn account(id: &str, organization: &str) -> Account {
+        use crate::bindings::types::{AccountStatus, Membership, OrganizationStatus, Person};
+        Account {
+            person: Person {
+                id: id.into(),
+                email: format!("{id}@example.test"),
+                name: id.into(),
+            },
+            membership: Some(Membership {
+                organization_id: organization.into(),
+                person_id: id.into(),
+                status: AccountStatus::Active,
+                previous_status: None,
+                is_admin: false,
+                roles: Vec::new(),
+                spending_limit: None,
+                invited_at: None,
+                version: 1,
+            }),
+            organization: Some(Organization {
+                id: organization.into(),
+                name: organization.into(),
+                status: OrganizationStatus::Approved,
+                active_admins: 1,
+            }),
+        }
+    }
+
+    fn ticket(read: CacheRead<Account>) -> FillTicket {
+        match read {
+            CacheRead::Miss(ticket) => ticket,
+            CacheRead::Hit(_) => panic!("expected a miss"),
+        }
+    }
+
+    /// The race behind issue #23's 17 stale allows: a reader misses, reads
+    /// the directory before a change commits, and fills after the change's
+    /// invalidation.
+    #[tokio::test]
+    async fn a_fill_older_than_an_invalidation_is_refused() {
+        let cache = MemoryCache::new(Duration::from_secs(60));
+        let old = ticket(cache.get("bob").await.unwrap());
+        cache
+            .invalidate(&Touched::Person("bob".into()))
+            .await
+            .unwrap();
+        cache.put(account("bob", "acme"), old).await.unwrap();
+        assert!(cache.get("bob").await.unwrap().hit().is_none());
+
+        // Through the organization it rests on, too.
+        let old = ticket(cache.get("bob").await.unwrap());
+        cache
+            .invalidate(&Touched::Organization("acme".into()))
+            .await
+            .unwrap();
+        cache.put(account("bob", "acme"), old).await.unwrap();
+        assert!(cache.get("bob").await.unwrap().hit().is_none());
+
+        // A fill that began after the invalidation is stored; another
+        // record's invalidation does not refuse it.
+        let fresh = ticket(cache.get("bob").await.unwrap());
+        cache
+            .invalidate(&Touched::Person("carol".into()))
+            .await
+            .unwrap();
+        cache.put(account("bob", "acme"), fresh).await.unwrap();
+        assert!(cache.get("bob").await.unwrap().hit().is_some());
+
+        // Nothing fills with a refused ticket, or one older than a flush.
+        cache.forget_all().await.unwrap();
+        let before_flush = ticket(cache.get("bob").await.unwrap());
+        cache.put(account("bob", "acme"), FillTicket::refused()).await.unwrap();
+        assert!(cache.get("bob").await.unwrap().hit().is_none());
+        cache.forget_all().await.unwrap();
+        cache.put(account("bob", "acme"), before_flush).await.unwrap();
+        assert!(cache.get("bob").await.unwrap().hit().is_none());
+    }
 
     #[tokio::test]
     async fn ephemeral_values_are_single_use_and_expire() {

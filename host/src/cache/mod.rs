@@ -5,7 +5,9 @@
 //! One trait, one module per backend: [`memory`] (the embedded default, for a
 //! single node), [`redis`] (several nodes) and [`none`] (no caching). A miss
 //! is always safe; a stale hit is not, so every directory change invalidates
-//! what it touched before it is reported done ([`invalidate_after`]).
+//! what it touched before it is reported done, and a fill that raced a
+//! change is refused ([`FillTicket`]); see [`crate::records`] for the commit
+//! path and the change log that makes up for a lost invalidation.
 
 pub mod ephemeral;
 pub mod error;
@@ -18,10 +20,63 @@ pub use error::CacheError;
 
 use async_trait::async_trait;
 
-use crate::bindings::directory::ChangeOp;
 use crate::bindings::types::{Account, Organization, Staff};
+use crate::touched::Touched;
+
+/// What a lookup found: the record, or a miss with the ticket that the
+/// record read from the directory must present to be stored.
+#[derive(Clone, Debug)]
+pub enum CacheRead<T> {
+    /// The cached record.
+    Hit(T),
+    /// Not cached (or the cache is not used now): read the directory, and
+    /// fill with this ticket.
+    Miss(FillTicket),
+}
+
+impl<T> CacheRead<T> {
+    /// The record, if it was a hit.
+    pub fn hit(self) -> Option<T> {
+        match self {
+            CacheRead::Hit(record) => Some(record),
+            CacheRead::Miss(_) => None,
+        }
+    }
+}
+
+/// Taken at a miss, before the directory is read: what the cache had
+/// invalidated by then. A fill whose record something invalidated after
+/// its ticket is refused, so a reader that read the directory before a
+/// change committed never stores its copy after the change's invalidation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FillTicket {
+    /// This process's invalidation counter when the miss happened.
+    pub(crate) local: u64,
+    /// The shared tier's: its incarnation (a Redis that restarted has
+    /// another) and its invalidation sequence number.
+    pub(crate) shared: Option<(String, u64)>,
+}
+
+impl FillTicket {
+    /// A ticket no fill can use: for a read made while the cache is not
+    /// trusted.
+    pub fn refused() -> Self {
+        Self {
+            local: u64::MAX,
+            shared: None,
+        }
+    }
+
+    /// Whether this ticket can never fill.
+    pub(crate) fn is_refused(&self) -> bool {
+        self.local == u64::MAX
+    }
+}
 
 /// A status-cache backend.
+///
+/// Its one invariant: a record is never stored after an invalidation of it
+/// that came later than the fill's ticket ([`FillTicket`]).
 #[async_trait]
 pub trait StatusCache: Send + Sync + 'static {
     /// What this backend is, for logs.
@@ -41,64 +96,52 @@ pub trait StatusCache: Send + Sync + 'static {
     }
 
     /// The cached account of a person.
-    async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError>;
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Account>, CacheError>;
 
-    /// Caches an account.
-    async fn put(&self, account: Account) -> Result<(), CacheError>;
+    /// Caches an account read from the directory after the miss that gave
+    /// `ticket`; refused silently when it may be stale.
+    async fn put(&self, account: Account, ticket: FillTicket) -> Result<(), CacheError>;
 
     /// The cached organization.
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<Option<Organization>, CacheError>;
+    ) -> Result<CacheRead<Organization>, CacheError>;
 
-    /// Caches an organization.
-    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError>;
+    /// Caches an organization, as [`StatusCache::put`].
+    async fn put_organization(
+        &self,
+        organization: Organization,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError>;
 
-    /// Drops a person's entry.
-    async fn invalidate(&self, person_id: &str) -> Result<(), CacheError>;
+    /// The cached staff member.
+    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Staff>, CacheError>;
 
-    /// Drops an organization's entry and those of its members (their entries
-    /// embed its status and administrator count).
-    async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError>;
+    /// Caches a staff member, as [`StatusCache::put`].
+    async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError>;
 
-    /// The cached staff member, if present and fresh.
+    /// Drops this node's copies of what a committed change touched, at
+    /// once and without I/O: the first step after a commit.
+    fn drop_local(&self, touched: &Touched);
+
+    /// Drops what a committed change touched — here at once, then in any
+    /// shared tier — and tells every other node, waiting for their
+    /// acknowledgements. An organization takes its members' entries with
+    /// it (they embed its status and administrator count).
     ///
-    /// Returns `Ok(None)` on a miss and `Unavailable` when the cache is down.
-    async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError>;
+    /// Returns `Unavailable` when the shared tier did not take it (the local
+    /// copy is gone by then; the change log covers the rest).
+    async fn invalidate(&self, touched: &Touched) -> Result<(), CacheError>;
 
-    /// Caches a staff member read from the directory.
-    async fn put_staff(&self, staff: Staff) -> Result<(), CacheError>;
-
-    /// Drops a staff member's entry on every node (after their record or
-    /// assignments changed).
-    async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError>;
-}
-
-/// Whether a change op can make a cached account stale.
-pub fn affects_cache(op: &ChangeOp) -> bool {
-    matches!(
-        op,
-        ChangeOp::PutPerson(_) | ChangeOp::PutOrganization(_) | ChangeOp::PutMembership(_)
-    )
-}
-
-/// Invalidates every entry a committed change may have made stale.
-pub async fn invalidate_after(cache: &dyn StatusCache, ops: &[ChangeOp]) -> Result<(), CacheError> {
-    for op in ops {
-        match op {
-            ChangeOp::PutPerson(p) => cache.invalidate(&p.id).await?,
-            ChangeOp::PutOrganization(o) => cache.invalidate_organization(&o.id).await?,
-            ChangeOp::PutMembership((m, _)) => {
-                cache.invalidate(&m.person_id).await?;
-                cache.invalidate_organization(&m.organization_id).await?;
-            }
-            ChangeOp::LinkIdentity(_)
-            | ChangeOp::PutOnboarding(_)
-            | ChangeOp::QueueNotification(_)
-            | ChangeOp::ExpectMembership(_)
-            | ChangeOp::ExpectActiveAdmins(_) => {}
-        }
+    /// Drops what a change touched here and in any shared tier, telling no
+    /// one: what every node does for each change it reads from the change
+    /// log, so that a lost invalidation is made up for.
+    async fn retire(&self, touched: &Touched) -> Result<(), CacheError> {
+        self.invalidate(touched).await
     }
-    Ok(())
+
+    /// Drops everything, here and in any shared tier: for a node that may
+    /// have missed changes (its change log was pruned past it).
+    async fn forget_all(&self) -> Result<(), CacheError>;
 }

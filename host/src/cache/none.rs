@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::{CacheError, StatusCache};
+use super::{CacheError, CacheRead, FillTicket, StatusCache};
 use crate::bindings::types::{Account, Organization, Staff};
+use crate::touched::Touched;
 
 /// A [`StatusCache`] that never holds anything.
 #[derive(Default)]
@@ -20,41 +21,39 @@ impl StatusCache for NoCache {
     }
 
     // Nothing to read ...
-    async fn get(&self, _: &str) -> Result<Option<Account>, CacheError> {
-        Ok(None)
+    async fn get(&self, _: &str) -> Result<CacheRead<Account>, CacheError> {
+        Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
-    async fn get_organization(&self, _: &str) -> Result<Option<Organization>, CacheError> {
-        Ok(None)
+    async fn get_organization(&self, _: &str) -> Result<CacheRead<Organization>, CacheError> {
+        Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
-    async fn get_staff(&self, _: &str) -> Result<Option<Staff>, CacheError> {
-        Ok(None)
+    async fn get_staff(&self, _: &str) -> Result<CacheRead<Staff>, CacheError> {
+        Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
     // ... nothing kept ...
-    async fn put(&self, _: Account) -> Result<(), CacheError> {
+    async fn put(&self, _: Account, _: FillTicket) -> Result<(), CacheError> {
         Ok(())
     }
 
-    async fn put_organization(&self, _: Organization) -> Result<(), CacheError> {
+    async fn put_organization(&self, _: Organization, _: FillTicket) -> Result<(), CacheError> {
         Ok(())
     }
 
-    async fn put_staff(&self, _: Staff) -> Result<(), CacheError> {
+    async fn put_staff(&self, _: Staff, _: FillTicket) -> Result<(), CacheError> {
         Ok(())
     }
 
     // ... and nothing to drop.
-    async fn invalidate(&self, _: &str) -> Result<(), CacheError> {
+    fn drop_local(&self, _: &Touched) {}
+
+    async fn invalidate(&self, _: &Touched) -> Result<(), CacheError> {
         Ok(())
     }
 
-    async fn invalidate_organization(&self, _: &str) -> Result<(), CacheError> {
-        Ok(())
-    }
-
-    async fn invalidate_staff(&self, _: &str) -> Result<(), CacheError> {
+    async fn forget_all(&self) -> Result<(), CacheError> {
         Ok(())
     }
 }

@@ -17,6 +17,8 @@ pub mod sqlite;
 pub use error::DirectoryError;
 pub use listing::AuditQuery;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::bindings::directory::{ChangeOp, MemberQuery};
@@ -25,6 +27,18 @@ use crate::bindings::types::{
     Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
     Staff,
 };
+pub use crate::touched::{ChangeFeed, Touched};
+
+/// How long a change may take, waiting for locks included, when its caller
+/// gives no budget.
+pub const DEFAULT_CHANGE_BUDGET: Duration = Duration::from_secs(5);
+
+/// The error of a change that did not commit within its budget.
+pub fn over_budget(budget: Duration) -> DirectoryError {
+    DirectoryError::Unavailable(format!(
+        "the directory did not commit the change within {budget:?} (another change held it): nothing changed; try again"
+    ))
+}
 
 /// A notification waiting in the outbox.
 #[derive(Clone, Debug)]
@@ -53,7 +67,8 @@ pub trait Directory: Send + Sync + 'static {
     async fn get_organization(&self, id: &str) -> Result<Option<Organization>, DirectoryError>;
     /// A merchant staff member.
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError>;
-    /// Stores a staff record (staff are managed outside the plugin).
+    /// Stores a staff record (staff are managed outside the plugin), with
+    /// its entry in the change log.
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError>;
     /// Whether the directory holds no organizations and no people.
     async fn is_empty(&self) -> Result<bool, DirectoryError>;
@@ -81,8 +96,25 @@ pub trait Directory: Send + Sync + 'static {
     async fn list_members(&self, query: MemberQuery) -> Result<MemberPage, DirectoryError>;
     /// A page of the audit trail, newest first.
     async fn read_audit(&self, query: AuditQuery) -> Result<AuditPage, DirectoryError>;
-    /// Applies every op and stores the audit entry, atomically.
-    async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError>;
+    /// Applies every op and stores the audit entry, atomically, within the
+    /// default budget ([`DEFAULT_CHANGE_BUDGET`]).
+    async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
+        self.apply_within(ops, audit, DEFAULT_CHANGE_BUDGET).await
+    }
+    /// Applies every op and stores the audit entry, atomically, and writes
+    /// the records the ops touch into the change log in the same
+    /// transaction. Either the change commits within `budget` (waiting for
+    /// locks included) or it rolls back and `Unavailable` says that nothing
+    /// changed: never a commit after the caller was told it failed.
+    async fn apply_within(
+        &self,
+        ops: Vec<ChangeOp>,
+        audit: AuditEntry,
+        budget: Duration,
+    ) -> Result<(), DirectoryError>;
+    /// The change log after position `after` (at most `limit` entries): what
+    /// every change committed since touched, and the log's head.
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<ChangeFeed, DirectoryError>;
     /// Puts one notification in the outbox on its own.
     async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError>;
     /// Undelivered messages due now, oldest first.

@@ -105,7 +105,26 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX memberships_by_added ON memberships(added_seq);
     "#,
+    // 4: the change log. Every change that touches a cached record takes the
+    // next position (`change_head`, one row, so positions follow commit
+    // order on every backend) and names what it touched; each node reads
+    // the log to drop what it caches, whatever happened to the
+    // invalidations sent to it.
+    r#"
+    CREATE TABLE change_head (one {int} PRIMARY KEY CHECK (one = 1), seq {int} NOT NULL);
+    INSERT INTO change_head (one, seq) VALUES (1, 0);
+    CREATE TABLE changes (
+        seq {int} NOT NULL,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (seq, kind, id)
+    );
+    "#,
 ];
+
+/// How many positions of the change log are kept behind its head: a node
+/// that falls further behind drops everything it caches.
+pub const CHANGES_KEPT: u64 = 10_000;
 
 /// A SQL dialect's spelling of the placeholders.
 #[derive(Clone, Copy, Debug)]

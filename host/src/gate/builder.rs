@@ -30,7 +30,16 @@ pub struct Builder {
     clock: Clock,
     decision_log: Option<crate::telemetry::DecisionLog>,
     shadow: Option<PolicySource>,
+    sync_interval: Duration,
+    trust_window: Duration,
 }
+
+/// How often a node reads the directory's change log by default.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(50);
+/// How long a node trusts its cache after a round of the change log began,
+/// by default: the longest any node answers from a record older than a
+/// committed change.
+pub const DEFAULT_TRUST_WINDOW: Duration = Duration::from_millis(300);
 
 impl Default for Builder {
     fn default() -> Self {
@@ -45,6 +54,8 @@ impl Default for Builder {
             clock: Clock::system(),
             decision_log: None,
             shadow: None,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
+            trust_window: DEFAULT_TRUST_WINDOW,
         }
     }
 }
@@ -114,6 +125,17 @@ impl Builder {
         self
     }
 
+    /// Reads the directory's change log every `interval` and trusts the
+    /// status cache for `window` after a round began (defaults 50 ms and
+    /// 300 ms): no node answers from a record older than a change later
+    /// than `window` after it committed, and a change is answered at most
+    /// `window` after its commit.
+    pub fn change_sync(mut self, interval: Duration, window: Duration) -> Self {
+        self.sync_interval = interval;
+        self.trust_window = window.max(interval * 2);
+        self
+    }
+
     /// Compiles (or loads) the plugin, validates the policy set (and the
     /// shadow set) and warms one instance. Refuses to start on an invalid
     /// policy set.
@@ -148,7 +170,15 @@ impl Builder {
                     (both.clone(), both)
                 }
             };
+        let sync = Arc::new(crate::records::ChangeSync::new(
+            directory.clone(),
+            cache.clone(),
+            self.sync_interval,
+            self.trust_window,
+        ));
+        crate::records::start_following(&sync).await;
         let services = Services {
+            sync,
             directory,
             cache,
             outbox_ready: Arc::new(Notify::new()),

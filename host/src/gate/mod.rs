@@ -265,19 +265,18 @@ impl PartnerGate {
     /// their cached record on every node, so the next decision reads the
     /// new one.
     ///
-    /// Returns `Unavailable` when the directory cannot be written, or the
-    /// cache not invalidated (the record is stored; retry the call).
+    /// Returns `Unavailable` when the directory cannot be written (nothing
+    /// changed).
     pub async fn put_staff(&self, staff: &crate::bindings::types::Staff) -> Result<(), Error> {
-        self.services
-            .directory
-            .put_staff(staff)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        self.services
-            .cache
-            .invalidate_staff(&staff.id)
+        crate::records::put_staff(&self.services, staff.clone())
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// This node's place in the directory's change log (whether its cache
+    /// is trusted now).
+    pub fn change_sync(&self) -> &Arc<crate::records::ChangeSync> {
+        &self.services.sync
     }
 
     /// How the component was obtained on this start.

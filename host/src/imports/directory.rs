@@ -1,12 +1,11 @@
-//! The `directory` import: reads pass through to the directory; a change is
-//! applied, then what it touched is dropped from the status cache.
+//! The `directory` import: reads pass through to the directory; a change
+//! goes through the one commit path ([`crate::records::commit`]).
 
 use crate::bindings::directory::{self, ChangeOp, MemberQuery};
 use crate::bindings::types::{
     Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
     Staff,
 };
-use crate::cache::{self, CacheError};
 use crate::directory::{AuditQuery, DirectoryError};
 use crate::state::HostState;
 
@@ -52,31 +51,14 @@ impl directory::Host for HostState {
     }
 
     async fn apply(&mut self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
-        let touched: Vec<ChangeOp> = ops
-            .iter()
-            .filter(|op| cache::affects_cache(op))
-            .cloned()
-            .collect();
-        let queues = ops
-            .iter()
-            .any(|op| matches!(op, ChangeOp::QueueNotification(_)));
-        self.services.directory.apply(ops, audit).await?;
-        if queues {
-            self.services.outbox_ready.notify_one();
-        }
-        // The change is committed. A cache that cannot be reached is not read
-        // either (every node reads the directory until it is back, and a new
-        // generation starts then); any other failure traps the call.
-        match cache::invalidate_after(self.services.cache.as_ref(), &touched).await {
-            Ok(()) => Ok(()),
-            Err(CacheError::Unavailable(err)) => {
-                tracing::warn!("change committed while the status cache is unreachable: {err}");
-                Ok(())
-            }
-            Err(err) => Err(DirectoryError::Internal(format!(
-                "change committed but not invalidated: {err}"
-            ))),
-        }
+        // The commit gets what is left of the call's time, less the trust
+        // window its answer may wait for; the time is the host's, not the
+        // plugin's (the call's epoch deadline does not count it).
+        let budget = self.commit_budget();
+        let started = std::time::Instant::now();
+        let outcome = crate::records::commit(&self.services, ops, audit, budget).await;
+        self.host_wait += started.elapsed();
+        outcome
     }
 
     fn convert_error(&mut self, err: DirectoryError) -> wasmtime::Result<directory::Error> {

@@ -1,14 +1,14 @@
-//! `records`: what a decision reads, in one call. The status cache first,
-//! then the directory (filling the cache with what it read), each record
-//! stamped so that a plugin holding a current copy is told `unchanged`
+//! `records`: what a decision reads, in one call, through
+//! [`crate::records::lookup`] (the status cache while it is trusted, else
+//! the directory), each record stamped so that a plugin holding a current copy is told `unchanged`
 //! instead of being sent it again.
 
 use std::hash::Hash;
 
 use crate::bindings::records::{self, Found, Key, Lookup};
 use crate::bindings::types::{Account, Organization, Staff};
-use crate::cache::{CacheError, StatusCache};
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::DirectoryError;
+use crate::records::{Record, lookup};
 use crate::state::{HostState, Services};
 
 impl records::Host for HostState {
@@ -53,42 +53,14 @@ pub(crate) async fn read_one(
     })
 }
 
-/// The record with `id` and its stamp: cached, or read from the directory
-/// and cached. A cache that cannot be reached is passed over.
-async fn stamped<R: Record>(
+/// The record with `id` and its stamp ([`crate::records::lookup`]).
+async fn stamped<R: Record + Hash>(
     services: &Services,
     id: &str,
     found: fn((u64, R)) -> Found,
 ) -> Result<Option<(u64, Found)>, records::Error> {
-    let cache = services.cache.as_ref();
-    let cached = match R::cached(cache, id).await {
-        Ok(cached) => {
-            if cache.lookups().is_none() {
-                services
-                    .metrics
-                    .cache_lookup(cache.tier(), cached.is_some());
-            }
-            cached
-        }
-        Err(err) => {
-            tracing::warn!(%err, "status cache read failed; reading the directory");
-            None
-        }
-    };
-    let record = match cached {
-        Some(record) => record,
-        None => {
-            let Some(record) = R::read(services.directory.as_ref(), id)
-                .await
-                .map_err(unavailable)?
-            else {
-                return Ok(None);
-            };
-            if let Err(err) = R::fill(cache, record.clone()).await {
-                tracing::warn!(%err, "status cache write failed");
-            }
-            record
-        }
+    let Some(record) = lookup::<R>(services, id).await.map_err(unavailable)? else {
+        return Ok(None);
     };
     let stamp = services.stamp(&record);
     Ok(Some((stamp, found((stamp, record)))))
@@ -100,40 +72,3 @@ fn unavailable(err: DirectoryError) -> records::Error {
         other => records::Error::InternalError(Some(other.to_string())),
     }
 }
-
-/// A kind of record decisions read: where the cache and the directory
-/// keep it.
-trait Record: Clone + Hash + Sized {
-    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<Option<Self>, CacheError>;
-    async fn fill(cache: &dyn StatusCache, record: Self) -> Result<(), CacheError>;
-    async fn read(directory: &dyn Directory, id: &str) -> Result<Option<Self>, DirectoryError>;
-}
-
-/// `Record` for a kind: its cache getter and filler, its directory reader.
-macro_rules! record {
-    ($kind:ty, $get:ident, $put:ident, $read:ident) => {
-        impl Record for $kind {
-            async fn cached(cache: &dyn StatusCache, id: &str) -> Result<Option<Self>, CacheError> {
-                cache.$get(id).await
-            }
-            async fn fill(cache: &dyn StatusCache, record: Self) -> Result<(), CacheError> {
-                cache.$put(record).await
-            }
-            async fn read(
-                directory: &dyn Directory,
-                id: &str,
-            ) -> Result<Option<Self>, DirectoryError> {
-                directory.$read(id).await
-            }
-        }
-    };
-}
-
-record!(Account, get, put, get_account);
-record!(
-    Organization,
-    get_organization,
-    put_organization,
-    get_organization
-);
-record!(Staff, get_staff, put_staff, get_staff);

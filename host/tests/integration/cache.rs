@@ -11,7 +11,7 @@ use common::{Node, RedisServer, two_nodes};
 use partnergate::PartnerGate;
 use partnergate::bindings::org_users::{Target, UserChanges};
 use partnergate::bindings::types::{AccountStatus, Staff};
-use partnergate::cache::StatusCache;
+use partnergate::cache::{CacheRead, StatusCache};
 use partnergate::cache::memory::MemoryCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
 use partnergate::clock::Clock;
@@ -106,6 +106,7 @@ async fn a_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
         .get("bob")
         .await
         .unwrap()
+        .hit()
         .expect("B cached the fresh entry");
     assert_eq!(cached.membership.unwrap().roles, ["approver"]);
 
@@ -138,20 +139,30 @@ async fn a_stale_fill_racing_an_invalidation_is_never_cached() {
     let redis = RedisServer::start();
     let (_tmp, a, b) = two_nodes(&redis).await;
     // B misses and reads the directory (bob active) ...
-    assert!(b.cache.get("bob").await.unwrap().is_none());
+    let CacheRead::Miss(ticket) = b.cache.get("bob").await.unwrap() else {
+        panic!("B holds no entry for bob yet")
+    };
     let stale = b.dir.get_account("bob").await.unwrap().unwrap();
-    // ... meanwhile A revokes bob ...
+    // ... meanwhile A revokes bob, and another reader on B misses after the
+    // revocation (its ticket is newer: it must not lend it to the first) ...
     a.gate
         .revoke_user("customer:alice", target(&a, "bob").await)
         .await
         .unwrap();
+    let CacheRead::Miss(later) = b.cache.get("bob").await.unwrap() else {
+        panic!("the revocation dropped bob's entry")
+    };
     // ... and B's late write of the old state must be refused.
-    b.cache.put(stale).await.unwrap();
+    b.cache.put(stale, ticket).await.unwrap();
     assert!(
-        b.cache.get("bob").await.unwrap().is_none(),
+        b.cache.get("bob").await.unwrap().hit().is_none(),
         "the stale entry must not be stored"
     );
     assert!(!browses(&b, "bob").await);
+    // The reader that missed after the revocation stores what it read.
+    let fresh = b.dir.get_account("bob").await.unwrap().unwrap();
+    b.cache.put(fresh, later).await.unwrap();
+    assert!(b.cache.get("bob").await.unwrap().hit().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,11 +181,12 @@ async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change(
         .get_organization("acme")
         .await
         .unwrap()
+        .hit()
         .expect("B caches the organization");
     assert_eq!(cached.active_admins, 1);
     make_carol_admin(&a).await;
     assert!(
-        b.cache.get_organization("acme").await.unwrap().is_none(),
+        b.cache.get_organization("acme").await.unwrap().hit().is_none(),
         "B dropped the stale organization"
     );
     assert!(
@@ -187,6 +199,7 @@ async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change(
             .get_organization("acme")
             .await
             .unwrap()
+            .hit()
             .unwrap()
             .active_admins,
         2
@@ -211,7 +224,7 @@ async fn a_staff_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
         assert!(!adds(&b).await, "sara has no organizations");
     }
     assert!(
-        b.cache.get_staff("sara").await.unwrap().is_some(),
+        b.cache.get_staff("sara").await.unwrap().hit().is_some(),
         "B caches the staff record"
     );
     let sara = |organizations: &[&str]| Staff {

@@ -124,6 +124,27 @@ impl users::Directory for HostRecords {
             .map_err(dir_error)
     }
 
+    fn fresh_organization(
+        &self,
+        id: &str,
+    ) -> Result<Option<model::Organization>, users::DirError> {
+        directory::get_organization(id)
+            .map(|o| o.map(organization_from_wit))
+            .map_err(dir_error)
+    }
+
+    fn fresh_staff(&self, id: &str) -> Result<Option<model::Staff>, users::DirError> {
+        directory::get_staff(id)
+            .map(|s| {
+                s.map(|s| model::Staff {
+                    id: s.id,
+                    name: s.name,
+                    assigned_organizations: s.assigned_organizations,
+                })
+            })
+            .map_err(dir_error)
+    }
+
     fn account_by_email(&self, email: &str) -> Result<Option<model::Account>, users::DirError> {
         directory::find_account_by_email(email)
             .map(|a| a.map(account_from_wit))

@@ -18,7 +18,7 @@ impl<D: Directory> Rules<'_, D> {
         }
         let organizations = match &query.organizations {
             Some(id) => {
-                self.permit_on_organization(actor, "listUsers", id)?;
+                self.permit_on_organization(self.dir, actor, "listUsers", id)?;
                 self.organization(id)?;
                 vec![id.clone()]
             }
@@ -81,7 +81,7 @@ impl<D: Directory> Rules<'_, D> {
         }
         match organization {
             Some(id) => {
-                self.permit_on_organization(actor, "viewAudit", id)?;
+                self.permit_on_organization(self.dir, actor, "viewAudit", id)?;
                 self.organization(id)?;
             }
             None => {

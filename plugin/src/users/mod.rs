@@ -245,9 +245,21 @@ impl<D: Directory> Rules<'_, D> {
         user: NewUser,
     ) -> Result<Membership, UserError> {
         let org_ref = format!("organization:{organization_id}");
-        let mut policies = self.permit_on_organization(actor, "addUser", organization_id)?;
+        // Decided over records read fresh; what they said becomes the
+        // change's guards, so an administrator revoked meanwhile adds no one.
+        let fresh = Fresh(self.dir);
+        let records = access::ReadOnce::new(&fresh);
+        let mut policies =
+            self.permit_on_organization(&records, actor, "addUser", organization_id)?;
         if user.is_admin {
-            policies.extend(self.permit(actor, "designateAdmin", &org_ref)?);
+            policies.extend(permit_with(
+                self.loaded,
+                self.names,
+                &records,
+                actor,
+                "designateAdmin",
+                &org_ref,
+            )?);
         }
         let email = normalize_email(&user.email)?;
         let name = required("name", &user.name)?;
@@ -308,11 +320,12 @@ impl<D: Directory> Rules<'_, D> {
             after: json(&membership),
             policies,
         };
-        let ops = vec![
+        let mut ops = guards(&records);
+        ops.extend([
             ChangeOp::PutPerson(person),
             ChangeOp::PutMembership(membership.clone(), expected),
             ChangeOp::Queue(self.invitation(&email, &name, &org)),
-        ];
+        ]);
         self.dir.apply(ops, audit)?;
         Ok(membership)
     }

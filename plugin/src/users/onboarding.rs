@@ -81,7 +81,8 @@ impl<D: Directory> Rules<'_, D> {
         actor: &str,
         id: &str,
     ) -> Result<OnboardingRequest, UserError> {
-        let policies = self.permit(actor, "approveOnboarding", &format!("onboarding:{id}"))?;
+        let (policies, guards) =
+            self.permit_fresh(actor, "approveOnboarding", &format!("onboarding:{id}"))?;
         let before = self.pending(id)?;
         let email = &before.requester_email;
         let person = match self.dir.account_by_email(email)? {
@@ -147,13 +148,14 @@ impl<D: Directory> Rules<'_, D> {
             after: json(&(&after, &membership)),
             policies,
         };
-        let ops = vec![
+        let mut ops = guards;
+        ops.extend([
             ChangeOp::PutOrganization(org),
             ChangeOp::PutPerson(person),
             ChangeOp::PutMembership(membership, expected),
             ChangeOp::PutOnboarding(after.clone(), Some(before.version)),
             ChangeOp::Queue(notice),
-        ];
+        ]);
         self.dir.apply(ops, audit)?;
         Ok(after)
     }
@@ -165,7 +167,8 @@ impl<D: Directory> Rules<'_, D> {
         id: &str,
         reason: &str,
     ) -> Result<OnboardingRequest, UserError> {
-        let policies = self.permit(actor, "rejectOnboarding", &format!("onboarding:{id}"))?;
+        let (policies, mut ops) =
+            self.permit_fresh(actor, "rejectOnboarding", &format!("onboarding:{id}"))?;
         let before = self.pending(id)?;
         let after = OnboardingRequest {
             status: OnboardingStatus::Rejected,
@@ -190,13 +193,11 @@ impl<D: Directory> Rules<'_, D> {
             after: json(&after),
             policies,
         };
-        self.dir.apply(
-            vec![
-                ChangeOp::PutOnboarding(after.clone(), Some(before.version)),
-                ChangeOp::Queue(notice),
-            ],
-            audit,
-        )?;
+        ops.extend([
+            ChangeOp::PutOnboarding(after.clone(), Some(before.version)),
+            ChangeOp::Queue(notice),
+        ]);
+        self.dir.apply(ops, audit)?;
         Ok(after)
     }
 
@@ -213,7 +214,7 @@ impl<D: Directory> Rules<'_, D> {
     /// Creates an approved organization (staff).
     pub fn create_organization(&self, actor: &str, name: &str) -> Result<Organization, UserError> {
         let name = required("organization name", name)?;
-        let policies = self.permit(actor, "createOrganization", STORE)?;
+        let (policies, mut ops) = self.permit_fresh(actor, "createOrganization", STORE)?;
         let org = Organization {
             id: self.dir.new_id("organization")?,
             name,
@@ -229,8 +230,8 @@ impl<D: Directory> Rules<'_, D> {
             after: json(&org),
             policies,
         };
-        self.dir
-            .apply(vec![ChangeOp::PutOrganization(org.clone())], audit)?;
+        ops.push(ChangeOp::PutOrganization(org.clone()));
+        self.dir.apply(ops, audit)?;
         Ok(org)
     }
 }

@@ -47,11 +47,15 @@ impl<D: Directory> Records for Fresh<'_, D> {
     }
 
     fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable> {
-        self.0.organization(id)
+        self.0
+            .fresh_organization(id)
+            .map_err(|e| Unavailable(format!("{e:?}")))
     }
 
     fn staff(&self, id: &str) -> Result<Option<crate::model::Staff>, Unavailable> {
-        self.0.staff(id)
+        self.0
+            .fresh_staff(id)
+            .map_err(|e| Unavailable(format!("{e:?}")))
     }
 }
 
@@ -83,6 +87,20 @@ pub(super) fn guards<R: Records>(records: &access::ReadOnce<'_, R>) -> Vec<Chang
 }
 
 impl<D: Directory> Rules<'_, D> {
+    /// Decides a change over records read fresh, and gives the deciding
+    /// policies with the guards the change must commit with.
+    pub(super) fn permit_fresh(
+        &self,
+        actor: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(Vec<String>, Vec<ChangeOp>), UserError> {
+        let fresh = Fresh(self.dir);
+        let records = access::ReadOnce::new(&fresh);
+        let policies = permit_with(self.loaded, self.names, &records, actor, action, resource)?;
+        Ok((policies, guards(&records)))
+    }
+
     /// Decides and turns a denial into [`UserError::Denied`].
     pub(super) fn permit(
         &self,
@@ -147,16 +165,18 @@ impl<D: Directory> Rules<'_, D> {
         )
     }
 
-    /// Decides `action` on an organization, revealing nothing to an actor
-    /// who may not list its users ([`Self::permit_before_details`]).
+    /// Decides `action` on an organization over `records`, revealing
+    /// nothing to an actor who may not list its users
+    /// ([`Self::permit_before_details`]).
     pub(super) fn permit_on_organization(
         &self,
+        records: &impl Records,
         actor: &str,
         action: &str,
         organization_id: &str,
     ) -> Result<Vec<String>, UserError> {
         self.permit_before_details(
-            self.dir,
+            records,
             actor,
             action,
             &format!("organization:{organization_id}"),

@@ -7,6 +7,10 @@ pub(super) const INVALIDATIONS: &str = "pg:v1:invalidate";
 pub(super) const NODES: &str = "pg:v1:nodes";
 pub(super) const SEQ: &str = "pg:v1:seq";
 pub(super) const GEN: &str = "pg:v1:gen";
+/// A random value set by the first node to connect to a Redis that holds
+/// none: a Redis that restarted (and forgot `SEQ` and every tombstone)
+/// has another, so a fill whose ticket names the old one is refused.
+pub(super) const INCARNATION: &str = "pg:v1:incarnation";
 
 /// The key functions of generation-scoped records: `name(generation, id)`
 /// is `pg:v1:<generation>:<tag>:<hex id>`.
@@ -54,8 +58,10 @@ pub(super) fn now_ms() -> u64 {
 }
 
 /// Refuses to store an entry when its person or organization was invalidated
-/// after the reader's sequence number.
+/// after the reader's sequence number, or Redis is not the incarnation the
+/// reader's ticket was taken from.
 pub(super) const GUARDED_PUT: &str = r#"
+if redis.call('GET', KEYS[5]) ~= ARGV[5] then return 0 end
 local seq = tonumber(ARGV[1])
 local tp = tonumber(redis.call('GET', KEYS[2]) or '0')
 local to = 0

@@ -39,13 +39,14 @@ use redis::{AsyncCommands, Script};
 use tokio::sync::Notify;
 
 use super::ephemeral::Entry;
-use super::{CacheError, EphemeralStore, StatusCache};
+use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
 use crate::bindings::types::{Account, Organization, Staff};
+use crate::touched::Touched;
 use cached::Cached;
 pub use keys::entry_key;
 use keys::{
-    DROP_ORGANIZATION, GUARDED_PUT, INVALIDATIONS, NODES, SEQ, ephemeral_key, members_key, now_ms,
-    org_tombstone, organization_key,
+    DROP_ORGANIZATION, GEN, GUARDED_PUT, INCARNATION, INVALIDATIONS, NODES, SEQ, ephemeral_key,
+    members_key, now_ms, org_tombstone, organization_key,
 };
 use sync::{heartbeat, subscriber};
 use tier::Tier;
@@ -249,15 +250,6 @@ impl Inner {
             .map_err(unavailable)
     }
 
-    /// Invalidates the record of kind `T` with `id` (not an organization,
-    /// whose members go with it): drops it here, buries it in Redis and
-    /// tells the other nodes.
-    async fn retire<T: Cached>(&self, id: &str) -> Result<(), CacheError> {
-        self.drop_one::<T>(id);
-        let seq = self.bury(T::tombstone, T::key, id).await?;
-        self.broadcast(T::KIND, seq, id).await
-    }
-
     fn drop_organization(&self, org: &str) {
         self.organizations.l1.lock().expect("l1 lock").remove(org);
         self.accounts
@@ -285,48 +277,57 @@ impl Inner {
         }
     }
 
-    /// L1, then Redis; a miss records the sequence numbers its fill must beat.
-    async fn read<T: Cached>(&self, id: &str) -> Result<Option<T>, CacheError> {
+    /// L1, then Redis; a miss carries the ticket its fill must present:
+    /// this node's invalidation count and Redis's incarnation and
+    /// sequence number, all taken before the directory is read.
+    async fn read<T: Cached>(&self, id: &str) -> Result<CacheRead<T>, CacheError> {
         if !self.healthy() {
             self.bypassed.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
+            return Ok(CacheRead::Miss(FillTicket::refused()));
         }
         let tier = T::tier(self);
         if let Some(value) = tier.fresh(id, self.config.l1_ttl) {
             self.l1_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(value));
+            return Ok(CacheRead::Hit(value));
         }
         let seen_before = self.seen.load(Ordering::SeqCst);
         let key = T::key(self.generation.load(Ordering::SeqCst), id);
         let mut conn = self.conn.clone();
-        let (entry, seq): (Option<String>, Option<u64>) = redis::pipe()
-            .get(key)
-            .get(SEQ)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let (entry, seq, incarnation): (Option<String>, Option<u64>, Option<String>) =
+            redis::pipe()
+                .get(key)
+                .get(SEQ)
+                .get(INCARNATION)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        let ticket = FillTicket {
+            local: seen_before,
+            shared: incarnation.map(|i| (i, seq.unwrap_or(0))),
+        };
         if let Some(cached) = entry.and_then(|json| serde_json::from_str::<T::Stored>(&json).ok()) {
             self.redis_hits.fetch_add(1, Ordering::Relaxed);
             let value: T = cached.into();
             self.fill_l1(tier, id, value.clone(), seen_before);
-            return Ok(Some(value));
+            return Ok(CacheRead::Hit(value));
         }
         self.miss_count.fetch_add(1, Ordering::Relaxed);
-        tier.record_miss(id, seq.unwrap_or(0), seen_before);
-        Ok(None)
+        Ok(CacheRead::Miss(ticket))
     }
 
     /// Stores what a miss read, unless something it covers was invalidated
-    /// since.
-    async fn fill<T: Cached>(&self, value: T) -> Result<(), CacheError> {
-        let tier = T::tier(self);
-        let id = value.id().to_string();
-        let Some((seq, seen_before)) = tier.take_miss(&id) else {
+    /// after its ticket (in Redis: a later tombstone, or another
+    /// incarnation; in L1: any invalidation this node processed since).
+    async fn fill<T: Cached>(&self, value: T, ticket: FillTicket) -> Result<(), CacheError> {
+        let Some((incarnation, seq)) = ticket.shared.as_ref().filter(|_| !ticket.is_refused())
+        else {
             return Ok(());
         };
         if !self.healthy() {
             return Ok(());
         }
+        let tier = T::tier(self);
+        let id = value.id().to_string();
         let payload = serde_json::to_string(&T::Stored::from(&value))
             .map_err(|e| CacheError::Internal(e.to_string()))?;
         let (keys, member) = value.fill_keys(self.generation.load(Ordering::SeqCst));
@@ -336,18 +337,67 @@ impl Inner {
         for key in &keys {
             invocation.key(key);
         }
+        invocation.key(INCARNATION);
         let stored: i64 = invocation
-            .arg(seq)
+            .arg(*seq)
             .arg(payload)
             .arg(self.config.entry_ttl.as_secs().max(1))
             .arg(member)
+            .arg(incarnation)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         if stored == 1 {
-            self.fill_l1(tier, &id, value, seen_before);
+            self.fill_l1(tier, &id, value, ticket.local);
         }
         Ok(())
+    }
+
+    /// Drops what `touched` names from L1, and buries it in Redis; with
+    /// `tell`, publishes the invalidation and waits for the other nodes'
+    /// acknowledgements.
+    async fn drop_touched(&self, touched: &Touched, tell: bool) -> Result<(), CacheError> {
+        self.drop_l1(touched);
+        let (kind, seq) = match touched {
+            Touched::Person(id) => (
+                Account::KIND,
+                self.bury(Account::tombstone, Account::key, id).await?,
+            ),
+            Touched::Staff(id) => (Staff::KIND, self.bury(Staff::tombstone, Staff::key, id).await?),
+            Touched::Organization(id) => (Organization::KIND, self.bury_organization(id).await?),
+        };
+        if tell {
+            self.broadcast(kind, seq, touched.id()).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops what `touched` names from L1.
+    fn drop_l1(&self, touched: &Touched) {
+        match touched {
+            Touched::Person(id) => self.drop_one::<Account>(id),
+            Touched::Staff(id) => self.drop_one::<Staff>(id),
+            Touched::Organization(id) => self.drop_organization(id),
+        }
+    }
+
+    /// Leaves an organization's tombstone under a fresh sequence number and
+    /// deletes its entry and every member's.
+    async fn bury_organization(&self, organization_id: &str) -> Result<u64, CacheError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let mut conn = self.conn.clone();
+        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
+        let _: i64 = Script::new(DROP_ORGANIZATION)
+            .key(org_tombstone(generation, organization_id))
+            .key(members_key(generation, organization_id))
+            .key(organization_key(generation, organization_id))
+            .arg(seq)
+            .arg(self.config.entry_ttl.as_secs().max(1))
+            .arg(format!("pg:v1:{generation}:a:"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(seq)
     }
 
     /// Deletes the entry of `id` and leaves its tombstone under a fresh
@@ -418,7 +468,14 @@ impl Inner {
                     "nodes did not acknowledge an invalidation in time; evicting them from the live set"
                 );
                 let _: Result<i64, _> = conn.zrem(NODES, &missing).await;
-                break;
+                self.acks.lock().expect("ack lock").remove(&seq);
+                // They may still hold the old record: the caller waits
+                // until their trust in it has run out.
+                return Err(CacheError::Unavailable(format!(
+                    "{} node(s) did not acknowledge the invalidation within {:?}",
+                    missing.len(),
+                    self.config.ack_timeout
+                )));
             }
         }
         self.acks.lock().expect("ack lock").remove(&seq);
@@ -452,60 +509,61 @@ impl StatusCache for RedisCache {
         )
     }
 
-    async fn get(&self, person_id: &str) -> Result<Option<Account>, CacheError> {
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Account>, CacheError> {
         self.inner.read(person_id).await
     }
 
-    async fn put(&self, account: Account) -> Result<(), CacheError> {
-        self.inner.fill(account).await
+    async fn put(&self, account: Account, ticket: FillTicket) -> Result<(), CacheError> {
+        self.inner.fill(account, ticket).await
     }
 
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<Option<Organization>, CacheError> {
+    ) -> Result<CacheRead<Organization>, CacheError> {
         self.inner.read(organization_id).await
     }
 
-    async fn put_organization(&self, organization: Organization) -> Result<(), CacheError> {
-        self.inner.fill(organization).await
+    async fn put_organization(
+        &self,
+        organization: Organization,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
+        self.inner.fill(organization, ticket).await
     }
 
-    async fn invalidate(&self, person_id: &str) -> Result<(), CacheError> {
-        self.inner.retire::<Account>(person_id).await
-    }
-
-    async fn invalidate_organization(&self, organization_id: &str) -> Result<(), CacheError> {
-        let inner = &self.inner;
-        inner.drop_organization(organization_id);
-        let generation = inner.generation.load(Ordering::SeqCst);
-        let mut conn = inner.conn.clone();
-        let seq: u64 = conn.incr(SEQ, 1).await.map_err(unavailable)?;
-        let _: i64 = Script::new(DROP_ORGANIZATION)
-            .key(org_tombstone(generation, organization_id))
-            .key(members_key(generation, organization_id))
-            .key(organization_key(generation, organization_id))
-            .arg(seq)
-            .arg(inner.config.entry_ttl.as_secs().max(1))
-            .arg(format!("pg:v1:{generation}:a:"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        inner
-            .broadcast(Organization::KIND, seq, organization_id)
-            .await
-    }
-
-    async fn get_staff(&self, staff_id: &str) -> Result<Option<Staff>, CacheError> {
+    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Staff>, CacheError> {
         self.inner.read(staff_id).await
     }
 
-    async fn put_staff(&self, staff: Staff) -> Result<(), CacheError> {
-        self.inner.fill(staff).await
+    async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError> {
+        self.inner.fill(staff, ticket).await
     }
 
-    async fn invalidate_staff(&self, staff_id: &str) -> Result<(), CacheError> {
-        self.inner.retire::<Staff>(staff_id).await
+    fn drop_local(&self, touched: &Touched) {
+        self.inner.drop_l1(touched);
+    }
+
+    async fn invalidate(&self, touched: &Touched) -> Result<(), CacheError> {
+        self.inner.drop_touched(touched, true).await
+    }
+
+    async fn retire(&self, touched: &Touched) -> Result<(), CacheError> {
+        self.inner.drop_touched(touched, false).await
+    }
+
+    async fn forget_all(&self) -> Result<(), CacheError> {
+        let inner = &self.inner;
+        inner.flush_l1();
+        let mut conn = inner.conn.clone();
+        let generation: u64 = conn.incr(GEN, 1).await.map_err(unavailable)?;
+        inner.generation.fetch_max(generation, Ordering::SeqCst);
+        inner.flush_l1();
+        let _: i64 = conn
+            .publish(INVALIDATIONS, format!("g {generation} {} -", inner.node))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
 

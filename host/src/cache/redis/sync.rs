@@ -11,7 +11,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use super::Inner;
-use super::keys::{GEN, INVALIDATIONS, NODES, ack_channel, now_ms};
+use super::keys::{GEN, INCARNATION, INVALIDATIONS, NODES, ack_channel, now_ms};
 use crate::bindings::types::{Account, Staff};
 
 /// Keeps the subscription up; flushes L1 whenever it is down.
@@ -38,6 +38,16 @@ async fn subscribe_once(inner: &Arc<Inner>) -> redis::RedisResult<()> {
     // Invalidations may have been missed while disconnected: start a new
     // generation so that nothing cached before is read again.
     let generation: u64 = conn.incr(GEN, 1).await?;
+    // A Redis that holds no incarnation is new or restarted: its sequence
+    // numbers started again, so fills whose tickets name another
+    // incarnation must be refused.
+    let _: bool = redis::cmd("SET")
+        .arg(INCARNATION)
+        .arg(format!("{}-{generation}", inner.node))
+        .arg("NX")
+        .query_async::<Option<String>>(&mut conn)
+        .await?
+        .is_some();
     inner.generation.fetch_max(generation, Ordering::SeqCst);
     inner.flush_l1();
     let _: i64 = conn

@@ -9,6 +9,8 @@ use super::{DirectoryError, unavailable};
 use crate::bindings::directory::ChangeOp;
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::AccountStatus;
+use crate::directory::schema::CHANGES_KEPT;
+use crate::touched::{ChangeFeed, Touched};
 
 /// Whether `err` is a lost serialization race (or a deadlock), which a
 /// retry resolves.
@@ -19,9 +21,11 @@ pub(super) fn is_race(err: &tokio_postgres::Error) -> bool {
     )
 }
 
-/// Why a change failed: a race to retry, or the directory's answer.
+/// Why a change failed: a race to retry, its budget spent (a lock or a
+/// statement timed out), or the directory's answer.
 pub(super) enum Failure {
     Race,
+    OverBudget,
     Refused(DirectoryError),
 }
 
@@ -29,10 +33,77 @@ impl From<tokio_postgres::Error> for Failure {
     fn from(err: tokio_postgres::Error) -> Self {
         if is_race(&err) {
             Failure::Race
+        } else if matches!(
+            err.code(),
+            Some(&SqlState::LOCK_NOT_AVAILABLE) | Some(&SqlState::QUERY_CANCELED)
+        ) {
+            Failure::OverBudget
         } else {
             Failure::Refused(unavailable(err))
         }
     }
+}
+
+/// Writes `touched` into the change log under the next position (the one
+/// row of `change_head`, which also orders concurrent changes: the second
+/// to take it is a serialization race, run again after the first commits),
+/// and prunes what is [`CHANGES_KEPT`] positions behind it.
+pub(super) async fn log_changes(tx: &Transaction<'_>, touched: &[Touched]) -> Result<(), Failure> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let seq: i64 = tx
+        .query_one(
+            "UPDATE change_head SET seq = seq + 1 WHERE one = 1 RETURNING seq",
+            &[],
+        )
+        .await?
+        .get(0);
+    for t in touched {
+        tx.execute(
+            "INSERT INTO changes (seq, kind, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&seq, &t.letter(), &t.id()],
+        )
+        .await?;
+    }
+    tx.execute(
+        "DELETE FROM changes WHERE seq <= $1",
+        &[&(seq - CHANGES_KEPT as i64)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The change log after `after`, read in one snapshot.
+pub(super) async fn changes_since(
+    client: &mut tokio_postgres::Client,
+    after: u64,
+    limit: u32,
+) -> Result<ChangeFeed, DirectoryError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(unavailable)?;
+    let head: i64 = tx
+        .query_one("SELECT seq FROM change_head WHERE one = 1", &[])
+        .await
+        .map_err(unavailable)?
+        .get(0);
+    let rows = tx
+        .query(
+            "SELECT seq, kind, id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&(after as i64), &i64::from(limit)],
+        )
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|r| (r.get::<_, i64>(0) as u64, r.get(1), r.get(2)))
+        .collect();
+    tx.commit().await.map_err(unavailable)?;
+    Ok(ChangeFeed::from_rows(after, head as u64, limit, rows))
 }
 
 impl From<DirectoryError> for Failure {

@@ -25,20 +25,20 @@ mod rows;
 pub mod schema;
 mod tls;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use changes::{Failure, apply_op, enqueue};
+use changes::{Failure, apply_op, changes_since, enqueue, log_changes};
 use rows::{account_row, onboarding_row, sort_key, stored};
 use tls::tls;
 
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
-use super::{Directory, DirectoryError, OutboxMessage};
+use super::{ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
@@ -223,22 +223,35 @@ impl PostgresDirectory {
         self.pool.get().await.map_err(pool_error)
     }
 
-    /// Applies `ops` and `audit` in one `SERIALIZABLE` transaction.
+    /// Applies `ops` and `audit` in one `SERIALIZABLE` transaction, which
+    /// waits for no lock and runs no statement past `deadline`, and commits
+    /// only before it.
     async fn apply_once(
         client: &mut tokio_postgres::Client,
         ops: &[ChangeOp],
         audit: &AuditEntry,
         now: u64,
+        deadline: Instant,
     ) -> Result<(), Failure> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::OverBudget);
+        }
         let tx = client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::Serializable)
             .start()
             .await?;
         // Dropping the transaction without commit rolls everything back.
+        let ms = left.as_millis().max(1);
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}"
+        ))
+        .await?;
         for op in ops {
             apply_op(&tx, op, now).await?;
         }
+        log_changes(&tx, &Touched::of(ops)).await?;
         tx.execute(
             "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -254,6 +267,9 @@ impl PostgresDirectory {
             ],
         )
         .await?;
+        if Instant::now() >= deadline {
+            return Err(Failure::OverBudget);
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -365,6 +381,14 @@ impl Directory for PostgresDirectory {
             .await
             .map_err(unavailable)?;
         }
+        log_changes(&tx, &[Touched::Staff(staff.id.clone())])
+            .await
+            .map_err(|failure| match failure {
+                Failure::Refused(err) => err,
+                Failure::Race | Failure::OverBudget => DirectoryError::Unavailable(
+                    "the staff record met a concurrent change: try again".into(),
+                ),
+            })?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -522,13 +546,22 @@ impl Directory for PostgresDirectory {
         Ok(query.page(entries))
     }
 
-    async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
+    async fn apply_within(
+        &self,
+        ops: Vec<ChangeOp>,
+        audit: AuditEntry,
+        budget: Duration,
+    ) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
-        let mut client = self.client().await?;
+        let deadline = Instant::now() + budget;
+        let mut client = tokio::time::timeout_at(deadline.into(), self.client())
+            .await
+            .map_err(|_| over_budget(budget))??;
         for attempt in 0..SERIALIZATION_RETRIES {
-            match Self::apply_once(&mut client, &ops, &audit, now).await {
+            match Self::apply_once(&mut client, &ops, &audit, now, deadline).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Refused(err)) => return Err(err),
+                Err(Failure::OverBudget) => return Err(over_budget(budget)),
                 Err(Failure::Race) => {
                     // Back off a little, differently each time, so that the
                     // racers do not meet again.
@@ -547,6 +580,11 @@ impl Directory for PostgresDirectory {
         Err(DirectoryError::Conflict(
             "the change kept meeting concurrent changes: try again".into(),
         ))
+    }
+
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<ChangeFeed, DirectoryError> {
+        let mut client = self.client().await?;
+        changes_since(&mut client, after, limit).await
     }
 
     async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError> {

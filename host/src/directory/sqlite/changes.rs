@@ -8,6 +8,8 @@ use super::{DirectoryError, unavailable};
 use crate::bindings::directory::ChangeOp;
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::AccountStatus;
+use crate::directory::schema::CHANGES_KEPT;
+use crate::touched::{ChangeFeed, Touched};
 
 /// The stored version `select` (one row's `version`, its key `?1`) reads
 /// for `id`; `None` when there is no such row.
@@ -213,6 +215,57 @@ pub(super) fn apply_op(
         }
     }
     Ok(())
+}
+
+/// Writes `touched` into the change log under the next position, and prunes
+/// what is [`CHANGES_KEPT`] positions behind it.
+pub(super) fn log_changes(tx: &Transaction<'_>, touched: &[Touched]) -> Result<(), DirectoryError> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let seq: i64 = tx
+        .query_row(
+            "UPDATE change_head SET seq = seq + 1 WHERE one = 1 RETURNING seq",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    for t in touched {
+        tx.execute(
+            "INSERT INTO changes (seq, kind, id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![seq, t.letter(), t.id()],
+        )
+        .map_err(unavailable)?;
+    }
+    tx.execute(
+        "DELETE FROM changes WHERE seq <= ?1",
+        params![seq - CHANGES_KEPT as i64],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The change log after `after`, read in one snapshot.
+pub(super) fn changes_since(
+    conn: &Connection,
+    after: u64,
+    limit: u32,
+) -> Result<ChangeFeed, DirectoryError> {
+    let tx = conn.unchecked_transaction().map_err(unavailable)?;
+    let head: i64 = tx
+        .query_row("SELECT seq FROM change_head WHERE one = 1", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    let mut select = tx
+        .prepare_cached("SELECT seq, kind, id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+        .map_err(unavailable)?;
+    let rows = select
+        .query_map(params![after as i64, limit], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })
+        .map_err(unavailable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
+    Ok(ChangeFeed::from_rows(after, head as u64, limit, rows))
 }
 
 pub(super) fn enqueue(tx: &Connection, n: &Notification, now: u64) -> Result<(), DirectoryError> {

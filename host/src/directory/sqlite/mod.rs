@@ -13,18 +13,19 @@ mod tests;
 
 use std::path::Path;
 use std::sync::MutexGuard;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use changes::{apply_op, enqueue};
+use changes::{apply_op, changes_since, enqueue, log_changes};
 use connections::Connections;
 use rows::{account_row, onboarding_row, sort_key, stored};
 
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
-use super::{Directory, DirectoryError, OutboxMessage};
+use super::{ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
@@ -33,6 +34,10 @@ use crate::bindings::types::{
 };
 use crate::clock::Clock;
 pub use schema::{MIGRATIONS, migrate};
+
+/// How long a connection waits for another process's lock, outside a
+/// change's own budget.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Read-only connections of a file database besides its writer.
 const READERS: usize = 4;
@@ -45,7 +50,7 @@ fn reader(path: &Path) -> Result<Connection, DirectoryError> {
     )
     .map_err(|e| DirectoryError::Unavailable(format!("cannot open `{}`: {e}", path.display())))?;
     add_fold(&conn).map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(unavailable)?;
     Ok(conn)
 }
@@ -55,7 +60,7 @@ fn prepare_writer(mut conn: Connection) -> Result<Connection, DirectoryError> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(unavailable)?;
     add_fold(&conn).map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(unavailable)?;
     migrate(&mut conn, MIGRATIONS.len())?;
     conn.pragma_update(None, "optimize", 0x10002)
@@ -255,6 +260,7 @@ impl Directory for SqliteDirectory {
                 )
                 .map_err(unavailable)?;
                 }
+                log_changes(&tx, &[Touched::Staff(staff.id.clone())])?;
                 tx.commit().map_err(unavailable)
             })
             .await
@@ -441,20 +447,41 @@ impl Directory for SqliteDirectory {
             .await
     }
 
-    async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
+    async fn apply_within(
+        &self,
+        ops: Vec<ChangeOp>,
+        audit: AuditEntry,
+        budget: Duration,
+    ) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
+        let deadline = Instant::now() + budget;
         self.conns
             .write(move |conn| {
+            // Waiting for the write lock (held by another process sharing the
+            // file) counts against the budget; a change that could only
+            // commit after it rolls back instead.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(over_budget(budget));
+            }
+            conn.busy_timeout(left).map_err(unavailable)?;
+            let outcome = (|| {
             // Dropping the transaction without commit rolls everything back.
             // IMMEDIATE takes the write lock first, so the checks below (versions,
             // `expect-*` guards) and the writes see one state, also when other
             // processes share the file.
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+                        over_budget(budget)
+                    }
+                    other => unavailable(other),
+                })?;
             for op in &ops {
                 apply_op(&tx, op, now)?;
             }
+            log_changes(&tx, &Touched::of(&ops))?;
             tx.execute(
                 "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -470,8 +497,20 @@ impl Directory for SqliteDirectory {
                 ],
             )
             .map_err(unavailable)?;
+            if Instant::now() >= deadline {
+                return Err(over_budget(budget));
+            }
             tx.commit().map_err(unavailable)
+            })();
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
+            outcome
             })
+            .await
+    }
+
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<ChangeFeed, DirectoryError> {
+        self.conns
+            .read(move |conn| changes_since(conn, after, limit))
             .await
     }
 

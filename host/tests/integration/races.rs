@@ -1,0 +1,306 @@
+//! A change holds on the next request, whatever races it (issue #23):
+//! readers asking about a user while an administrator revokes and
+//! reinstates them, with unrelated edits alongside, on every cache (in
+//! process, Redis with two nodes) and every directory (SQLite, PostgreSQL).
+//! Each run counts the allows of requests sent after a revocation returned
+//! and before the reinstatement began: they must be 0.
+
+use super::common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::RedisServer;
+use partnergate::PartnerGate;
+use partnergate::bindings::org_users::{Target, UserChanges};
+use partnergate::cache::StatusCache;
+use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
+use partnergate::clock::Clock;
+use partnergate::directory::Directory;
+use partnergate::directory::postgres::PostgresDirectory;
+use partnergate::directory::seed::Seed;
+use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate_testkit::PostgresServer;
+
+/// Revoke/reinstate rounds per run.
+const ROUNDS: usize = 1000;
+/// Concurrent readers per run.
+const READERS: usize = 4;
+
+/// What the services of a run are kept alive by.
+#[allow(dead_code)]
+pub enum Keep {
+    Dir(tempfile::TempDir),
+    Postgres(PostgresServer),
+    Redis(RedisServer),
+}
+
+/// Which directory a run uses.
+#[derive(Clone, Copy)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens `nodes` directories on one new database of `store` (the first
+/// seeded with the sample records).
+pub async fn directories(store: Store, nodes: usize) -> (Vec<Arc<dyn Directory>>, Vec<Keep>) {
+    let clock = Clock::system();
+    let seed = Seed::from_file(&common::policies_dir().join("directory.json")).unwrap();
+    let mut keep = Vec::new();
+    let mut dirs: Vec<Arc<dyn Directory>> = Vec::new();
+    match store {
+        Store::Sqlite => {
+            let tmp = tempfile::tempdir().unwrap();
+            let db = tmp.path().join("races.db");
+            for _ in 0..nodes {
+                dirs.push(Arc::new(SqliteDirectory::open(&db, clock.clone()).unwrap()));
+            }
+            keep.push(Keep::Dir(tmp));
+        }
+        Store::Postgres => {
+            let server = PostgresServer::start();
+            let url = server.new_database();
+            for _ in 0..nodes {
+                dirs.push(Arc::new(
+                    PostgresDirectory::connect(&url, 8, clock.clone())
+                        .await
+                        .unwrap(),
+                ));
+            }
+            keep.push(Keep::Postgres(server));
+        }
+    }
+    seed.load_into(&*dirs[0]).await.unwrap();
+    (dirs, keep)
+}
+
+/// A node on `dir` with `cache` (the in-process default when `None`).
+pub async fn node_on(dir: Arc<dyn Directory>, cache: Option<Arc<RedisCache>>) -> PartnerGate {
+    let mut builder = PartnerGate::builder()
+        .directory(dir)
+        .artifact_cache(common::artifact_dir());
+    if let Some(cache) = cache {
+        builder = builder
+            .cache(cache.clone() as Arc<dyn StatusCache>)
+            .ephemeral(cache);
+    }
+    let gate = builder.build().await.unwrap();
+    common::warm(&gate, READERS + 2).await;
+    gate
+}
+
+/// A Redis cache on `redis`, connected.
+pub async fn redis_cache(redis: &RedisServer) -> Arc<RedisCache> {
+    let cache = Arc::new(
+        RedisCache::connect(RedisCacheConfig::new(redis.url()))
+            .await
+            .unwrap(),
+    );
+    assert!(cache.wait_ready(Duration::from_secs(5)).await);
+    cache
+}
+
+/// One node with the in-process cache, or two sharing one Redis.
+async fn nodes(store: Store, redis: bool) -> (Vec<PartnerGate>, Vec<Keep>) {
+    let count = if redis { 2 } else { 1 };
+    let (dirs, mut keep) = directories(store, count).await;
+    let server = redis.then(RedisServer::start);
+    let mut gates = Vec::new();
+    for dir in dirs {
+        let cache = match &server {
+            Some(server) => Some(redis_cache(server).await),
+            None => None,
+        };
+        gates.push(node_on(dir, cache).await);
+    }
+    keep.extend(server.map(Keep::Redis));
+    (gates, keep)
+}
+
+pub async fn browses(gate: &PartnerGate, person: &str) -> bool {
+    common::decide(gate, &format!("customer:{person}"), "browse", "store:main")
+        .await
+        .is_allowed()
+}
+
+/// What readers saw: when each request was sent and whether it was allowed.
+type Seen = Vec<(Instant, bool)>;
+
+/// Runs `ROUNDS` revoke/reinstate rounds of bob by alice on the first node,
+/// with carol's name edited on the last node meanwhile and `READERS`
+/// readers asking about bob on every node; the allows sent while bob was
+/// revoked (after the revoke returned, before the reinstate began) and the
+/// requests counted.
+async fn race(gates: &[PartnerGate]) -> (usize, usize) {
+    let done = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for i in 0..READERS {
+        let gate = gates[i % gates.len()].clone();
+        let done = done.clone();
+        readers.push(tokio::spawn(async move {
+            let mut seen: Seen = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                seen.push((sent, browses(&gate, "bob").await));
+            }
+            seen
+        }));
+    }
+    let editor = {
+        let gate = gates[gates.len() - 1].clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut edits = 0;
+            let mut version = None;
+            while !done.load(Ordering::Relaxed) {
+                let target = Target {
+                    person_id: "carol".into(),
+                    version: match version {
+                        Some(v) => v,
+                        None => common::version(&**gate.directory(), "carol").await,
+                    },
+                };
+                let changes = UserChanges {
+                    name: Some(format!("Carol {edits}")),
+                    email: None,
+                    roles: None,
+                    is_admin: None,
+                    spending_limit: None,
+                };
+                version = gate
+                    .edit_user("customer:alice", target, changes)
+                    .await
+                    .ok()
+                    .map(|m| m.version);
+                edits += 1;
+            }
+            edits
+        })
+    };
+    let writer = &gates[0];
+    let mut revoked: Vec<(Instant, Instant)> = Vec::new();
+    let mut version = common::version(&**writer.directory(), "bob").await;
+    for _ in 0..ROUNDS {
+        let target = Target {
+            person_id: "bob".into(),
+            version,
+        };
+        let m = writer.revoke_user("customer:alice", target).await.unwrap();
+        let returned = Instant::now();
+        // Give the readers a moment with bob revoked.
+        tokio::time::sleep(Duration::from_micros(300)).await;
+        let target = Target {
+            person_id: "bob".into(),
+            version: m.version,
+        };
+        let reinstating = Instant::now();
+        let m = writer
+            .reinstate_user("customer:alice", target)
+            .await
+            .unwrap();
+        revoked.push((returned, reinstating));
+        version = m.version;
+    }
+    done.store(true, Ordering::Relaxed);
+    let edits = editor.await.unwrap();
+    assert!(edits > 0, "the unrelated edits ran alongside");
+    let mut seen: Seen = Vec::new();
+    for reader in readers {
+        seen.extend(reader.await.unwrap());
+    }
+    let stale = seen
+        .iter()
+        .filter(|(sent, allowed)| {
+            *allowed
+                && revoked
+                    .iter()
+                    .any(|(from, until)| sent >= from && sent < until)
+        })
+        .count();
+    let during = seen
+        .iter()
+        .filter(|(sent, _)| revoked.iter().any(|(from, until)| sent >= from && sent < until))
+        .count();
+    (stale, during)
+}
+
+async fn no_stale_allows(store: Store, redis: bool) {
+    let (gates, _keep) = nodes(store, redis).await;
+    let (stale, during) = race(&gates).await;
+    eprintln!("{stale} stale allows of {during} requests sent while bob was revoked");
+    assert!(during > 0, "readers asked while bob was revoked");
+    assert_eq!(stale, 0, "requests sent after a revoke returned were allowed");
+    // And the end state holds on every node.
+    for gate in &gates {
+        assert!(browses(gate, "bob").await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_revokes_see_no_old_record_in_process_on_sqlite() {
+    no_stale_allows(Store::Sqlite, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_revokes_see_no_old_record_in_process_on_postgres() {
+    no_stale_allows(Store::Postgres, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_revokes_see_no_old_record_on_two_redis_nodes_on_sqlite() {
+    no_stale_allows(Store::Sqlite, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_revokes_see_no_old_record_on_two_redis_nodes_on_postgres() {
+    no_stale_allows(Store::Postgres, true).await;
+}
+
+/// Issue #23 item 4: gail (globex's administrator) adds users while gina,
+/// globex's other administrator, revokes gail. An add decided before the
+/// revocation must not commit after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_administrator_adds_no_one_after_the_revocation() {
+    let (dirs, _keep) = directories(Store::Sqlite, 1).await;
+    let dir = dirs[0].clone();
+    let gate = node_on(dir.clone(), None).await;
+    let mut late = 0;
+    let rounds = 60;
+    for round in 0..rounds {
+        let adder = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let user = partnergate::bindings::org_users::NewUser {
+                    email: format!("new{round}@globex.test"),
+                    name: format!("New {round}"),
+                    roles: vec![],
+                    is_admin: false,
+                    spending_limit: None,
+                };
+                gate.add_user("customer:gail", "globex", user).await.is_ok()
+            })
+        };
+        let gail = common::target(&*dir, "gail").await;
+        let revoked = gate.revoke_user("customer:gina", gail).await.is_ok();
+        let added = adder.await.unwrap();
+        if revoked && added {
+            // Both committed: the add must be the earlier one.
+            let audit = dir
+                .read_audit(partnergate::directory::AuditQuery {
+                    organization_id: Some("globex".into()),
+                    cursor: None,
+                    limit: 2,
+                })
+                .await
+                .unwrap();
+            if audit.entries.first().map(|e| e.entry.action.as_str()) == Some("addUser") {
+                late += 1;
+            }
+        }
+        let gail = common::target(&*dir, "gail").await;
+        let _ = gate.reinstate_user("customer:gina", gail).await;
+    }
+    assert_eq!(late, 0, "adds committed after their actor's revocation");
+}
