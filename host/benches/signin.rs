@@ -217,7 +217,7 @@ async fn run() {
 
     // ivan is invited: his first sign-in links him; the timed ones are then
     // sign-ins of an already-linked person.
-    let url = sign_in.begin("bench", None, "/v1/me").await.unwrap();
+    let (url, binding) = sign_in.begin("bench", None, "/v1/me").await.unwrap();
     let (code, state, _, _) = answer(
         &key,
         &issuer,
@@ -228,7 +228,7 @@ async fn run() {
         0,
     );
     sign_in
-        .finish(&gate, "bench", &code, &state, None)
+        .finish(&gate, "bench", &code, &state, None, Some(&binding.value))
         .await
         .unwrap();
 
@@ -238,7 +238,7 @@ async fn run() {
     let mut native = Vec::new();
     for i in 0..ITERATIONS {
         // Already linked.
-        let url = sign_in.begin("bench", None, "/v1/me").await.unwrap();
+        let (url, binding) = sign_in.begin("bench", None, "/v1/me").await.unwrap();
         let (code, state, id_token, nonce) = answer(
             &key,
             &issuer,
@@ -250,7 +250,7 @@ async fn run() {
         );
         let start = Instant::now();
         let (session, _) = sign_in
-            .finish(&gate, "bench", &code, &state, None)
+            .finish(&gate, "bench", &code, &state, None, Some(&binding.value))
             .await
             .unwrap();
         linked.push(start.elapsed());
@@ -262,7 +262,7 @@ async fn run() {
         native.push(start.elapsed());
 
         // First sign-in of an invited member.
-        let url = sign_in.begin("bench", None, "/v1/me").await.unwrap();
+        let (url, binding) = sign_in.begin("bench", None, "/v1/me").await.unwrap();
         let email = format!("first-{i}@acme.test");
         let (code, state, _, _) = answer(
             &key,
@@ -275,7 +275,7 @@ async fn run() {
         );
         let start = Instant::now();
         sign_in
-            .finish(&gate, "bench", &code, &state, None)
+            .finish(&gate, "bench", &code, &state, None, Some(&binding.value))
             .await
             .unwrap();
         first.push(start.elapsed());

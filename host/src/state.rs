@@ -54,8 +54,9 @@ pub struct HostState {
     /// When the host stops waiting for the current call (its imports
     /// included).
     pub(crate) call_deadline: Option<Instant>,
-    /// Time the current call spent waiting for commits: the host's time,
-    /// not counted against the plugin's budget.
+    /// Time the current call spent in the host's imports (reads, commits):
+    /// the host's time, not counted against the plugin's budget; the whole
+    /// call is still bounded by `call_deadline`.
     pub(crate) host_wait: Duration,
 }
 

@@ -103,7 +103,7 @@ impl ChangeFeed {
         let mut expected = after;
         let mut entries = Vec::with_capacity(rows.len());
         for (seq, letter, id) in rows {
-            if seq != expected && seq != expected + 1 {
+            if seq != expected && Some(seq) != expected.checked_add(1) {
                 complete = false;
             }
             expected = seq;

@@ -14,7 +14,10 @@ use crate::state::HostState;
 macro_rules! reads {
     ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => ($($pass:expr),*);)+) => {$(
         async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, DirectoryError> {
-            self.services.directory.$name($($pass),*).await
+            let started = std::time::Instant::now();
+            let read = self.services.directory.$name($($pass),*).await;
+            self.host_wait += started.elapsed();
+            read
         }
     )+};
 }

@@ -112,6 +112,33 @@ struct Pending {
     verifier: String,
     nonce: String,
     return_to: String,
+    /// What the browser that began the sign-in holds in its binding cookie.
+    binding: String,
+}
+
+/// The browser's half of a begun sign-in: a value set in a short-lived
+/// cookie of the browser that began it, without which the callback is
+/// refused (a callback URL sent to someone else signs no one in).
+#[derive(Clone, Debug)]
+pub struct Binding {
+    /// The cookie's name, per sign-in (several may be under way in tabs).
+    pub cookie: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// The binding cookie's name for the sign-in with `state`: `__Host-` prefixed
+/// over https. `None` for a `state` this service could not have issued.
+pub fn binding_cookie(state: &str, secure: bool) -> Option<String> {
+    let valid = !state.is_empty()
+        && state.len() <= 64
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then(|| {
+        let prefix = if secure { "__Host-" } else { "" };
+        format!("{prefix}pg_signin_{state}")
+    })
 }
 
 /// The relying party for every configured provider.
@@ -231,13 +258,15 @@ impl SignInService {
         ))
     }
 
-    /// Begins a sign-in: the provider URL to redirect the browser to.
+    /// Begins a sign-in: the provider URL to redirect the browser to, and
+    /// the cookie that binds the sign-in to this browser (set it on the
+    /// redirect; [`SignInService::finish`] wants it back).
     pub async fn begin(
         &self,
         provider: &str,
         login_hint: Option<&str>,
         return_to: &str,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Binding), Error> {
         let p = self.provider(provider)?;
         let client = Self::client(p)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -255,22 +284,29 @@ impl SignInService {
             request = request.add_extra_param("login_hint", hint.to_string());
         }
         let (url, state, nonce) = request.url();
+        let binding = Binding {
+            cookie: binding_cookie(state.secret(), self.secure_cookies(provider))
+                .ok_or_else(|| Error::Engine("a generated state is not a cookie name".into()))?,
+            value: CsrfToken::new_random_len(32).secret().clone(),
+        };
         let pending = Pending {
             provider: provider.to_string(),
             verifier: verifier.secret().clone(),
             nonce: nonce.secret().clone(),
             return_to: safe_return(return_to),
+            binding: binding.value.clone(),
         };
         let value = serde_json::to_string(&pending).expect("pending serializes");
         self.store
             .put_ephemeral("oidc-state", state.secret(), &value, STATE_TTL)
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok(url.to_string())
+        Ok((url.to_string(), binding))
     }
 
-    /// Finishes a sign-in at the callback: checks `state` (single use),
-    /// exchanges the code with the PKCE verifier, validates the ID token,
+    /// Finishes a sign-in at the callback: checks `state` (single use) and
+    /// that `binding` is the value of the binding cookie of the browser that
+    /// began it (else refused and audited: login CSRF), exchanges the code with the PKCE verifier, validates the ID token,
     /// links the identity through the plugin and opens a session. Returns the
     /// session id and where to send the browser.
     pub async fn finish(
@@ -280,6 +316,7 @@ impl SignInService {
         code: &str,
         state: &str,
         iss: Option<&str>,
+        binding: Option<&str>,
     ) -> Result<(String, String), Error> {
         let p = self.provider(provider)?;
         Self::metadata(p)?;
@@ -300,6 +337,18 @@ impl SignInService {
             return Err(Error::Refused(
                 "the sign-in state belongs to another provider".into(),
             ));
+        }
+        let bound = binding.is_some_and(|b| {
+            b.len() == pending.binding.len()
+                && b.bytes()
+                    .zip(pending.binding.bytes())
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0
+        });
+        if !bound {
+            let reason = "the callback came from a browser that did not begin this sign-in (no or another binding cookie): start the sign-in again in the same browser";
+            self.audit_refusal(gate, p, reason).await;
+            return Err(Error::Refused(reason.into()));
         }
         // Before the code goes anywhere: a response from another provider
         // must not be redeemed here (mix-up, RFC 9207).

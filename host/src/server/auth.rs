@@ -182,11 +182,43 @@ pub(crate) async fn session_actor(
 }
 
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies.split(';').map(str::trim).find_map(|c| {
-        c.strip_prefix(&format!("{SESSION_COOKIE}="))
-            .map(String::from)
-    })
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` the request carries.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .find_map(|c| {
+            c.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(String::from)
+        })
+}
+
+/// How long a begun sign-in's binding cookie lives (as its server-side
+/// state).
+const BINDING_TTL_SECS: u64 = 600;
+
+/// The `Set-Cookie` value binding a begun sign-in to this browser:
+/// HttpOnly, SameSite=Lax (the provider's redirect back is a top-level
+/// GET, which carries it), `__Host-` and Secure over https.
+pub(super) fn binding_cookie(binding: &crate::oidc::Binding, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={BINDING_TTL_SECS}{secure}",
+        binding.cookie, binding.value
+    )
+}
+
+/// The `Set-Cookie` value that ends a binding cookie.
+pub(super) fn cleared_binding_cookie(name: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
 
 /// The `Set-Cookie` value that ends the session cookie in the browser.

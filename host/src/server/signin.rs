@@ -13,7 +13,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{cleared_session_cookie, session_cookie, set_session_cookie};
+use super::auth::{
+    binding_cookie, cleared_binding_cookie, cleared_session_cookie, cookie, session_cookie,
+    set_session_cookie,
+};
 use super::error::ApiError;
 use super::json::ApiQuery;
 use super::state::AppState;
@@ -65,7 +68,14 @@ async fn login(
         )
         .await
     {
-        Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
+        Ok((url, binding)) => {
+            let cookie = binding_cookie(&binding, service.secure_cookies(&provider));
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, url), (header::SET_COOKIE, cookie)],
+            )
+                .into_response()
+        }
         Err(err) => ApiError::from(err).into_response(),
     }
 }
@@ -84,6 +94,7 @@ async fn callback(
     State(state): State<AppState>,
     Service(service): Service,
     Path(provider): Path<String>,
+    headers: HeaderMap,
     ApiQuery(p): ApiQuery<CallbackParams>,
 ) -> Response {
     if let Some(error) = p.error {
@@ -101,16 +112,26 @@ async fn callback(
         )
         .into_response();
     };
-    match service
-        .finish(&state.gate, &provider, &code, &st, p.iss.as_deref())
+    let secure = service.secure_cookies(&provider);
+    let name = crate::oidc::binding_cookie(&st, secure);
+    let binding = name.as_deref().and_then(|name| cookie(&headers, name));
+    let mut response = match service
+        .finish(
+            &state.gate,
+            &provider,
+            &code,
+            &st,
+            p.iss.as_deref(),
+            binding.as_deref(),
+        )
         .await
     {
         Ok((session, return_to)) => {
-            let cookie = set_session_cookie(&session, service.secure_cookies(&provider));
+            let cookie = set_session_cookie(&session, secure);
             let mut response =
                 (StatusCode::SEE_OTHER, [(header::LOCATION, return_to)]).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().insert(header::SET_COOKIE, value);
+                response.headers_mut().append(header::SET_COOKIE, value);
             }
             response
         }
@@ -118,7 +139,14 @@ async fn callback(
             tracing::info!(provider, "sign-in refused: {err}");
             ApiError::from(err).into_response()
         }
+    };
+    // The binding is single use, like the state.
+    if let Some(name) = name
+        && let Ok(value) = HeaderValue::from_str(&cleared_binding_cookie(&name, secure))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
+    response
 }
 
 async fn logout(Service(service): Service, headers: HeaderMap) -> Response {

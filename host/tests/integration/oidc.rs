@@ -336,6 +336,75 @@ async fn rp_state_reuse_and_state_mismatch_are_refused() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// Login CSRF (issue #23): an attacker begins a sign-in as george (whose
+/// identity the provider vouches for) and
+/// sends the callback URL to a victim, whose browser opens it. The victim's
+/// browser lacks the binding cookie the login set in the attacker's, so
+/// the callback is refused, opens no session, links nobody and is
+/// audited; a sign-in begun and finished in one browser still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_login_csrf_a_callback_opened_in_another_browser_is_refused() {
+    let site = site().await;
+    let login = browser()
+        .get(format!("{}/v1/signin/test/login?login_hint=george", site.base))
+        .send()
+        .await
+        .unwrap();
+    let binding = login
+        .headers()
+        .get("set-cookie")
+        .expect("the login binds the sign-in to the browser")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        binding.starts_with("pg_signin_")
+            && binding.contains("HttpOnly")
+            && binding.contains("SameSite=Lax")
+            && binding.contains("Max-Age=600"),
+        "{binding}"
+    );
+
+    let attacker = browser();
+    let callback = until_callback(&site, &attacker, "test", "george").await;
+    let victim = browser();
+    let res = victim.get(&callback).send().await.unwrap();
+    assert_refused(&site, res, "login csrf", "george", "did not begin this sign-in").await;
+    assert_eq!(
+        victim
+            .get(format!("{}/v1/me", site.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "the victim is signed in as nobody"
+    );
+    let audit = site
+        .gate
+        .directory()
+        .read_audit(AuditQuery::new(None, None, 100))
+        .await
+        .unwrap();
+    assert!(
+        audit.entries.iter().any(|r| r.entry.action == "idTokenRefused"
+            && r.entry.after.contains("did not begin this sign-in")),
+        "the refusal is audited"
+    );
+    // The attacker's own browser cannot use the state any more either.
+    let res = attacker.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Begun and finished in one browser, a sign-in goes through.
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "ivan").await;
+    assert_redirected(b.get(&callback).send().await.unwrap()).await;
+    assert_eq!(
+        get_json(&b, format!("{}/v1/me", site.base)).await["person"]["id"],
+        "ivan"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rp_pkce_verifier_mismatch_and_rp_nonce_invalid_are_refused() {
     let site = site().await;
@@ -443,7 +512,10 @@ async fn tampered_sign_in(
 async fn assert_refused(site: &Site, res: reqwest::Response, case: &str, hint: &str, reason: &str) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "{case}");
     assert!(
-        res.headers().get("set-cookie").is_none(),
+        !res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("pg_session=")),
         "{case}: a session was opened"
     );
     let body = json(res).await;

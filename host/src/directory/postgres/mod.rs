@@ -251,7 +251,6 @@ impl PostgresDirectory {
         for op in ops {
             apply_op(&tx, op, now).await?;
         }
-        log_changes(&tx, &Touched::of(ops)).await?;
         tx.execute(
             "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -267,6 +266,9 @@ impl PostgresDirectory {
             ],
         )
         .await?;
+        // Last, so the change log's one row is held for as short a time as
+        // possible.
+        log_changes(&tx, &Touched::of(ops)).await?;
         if Instant::now() >= deadline {
             return Err(Failure::OverBudget);
         }

@@ -35,6 +35,20 @@ fn blocking_failed(err: tokio::task::JoinError) -> DirectoryError {
     DirectoryError::Internal(format!("a SQLite call failed: {err}"))
 }
 
+/// A reader lent to one call, given back to the idle ones when dropped.
+struct Lent<'a> {
+    conn: Option<Connection>,
+    idle: &'a Mutex<Vec<Connection>>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            lock(self.idle).push(conn);
+        }
+    }
+}
+
 impl Connections {
     /// `writer` for changes; `readers` (read-only, may be empty) for reads.
     pub(super) fn new(writer: Connection, readers: Vec<Connection>) -> Self {
@@ -79,11 +93,15 @@ impl Connections {
             .map_err(|e| DirectoryError::Internal(e.to_string()))?;
         let readers = readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = lock(&readers.idle)
-                .pop()
-                .expect("a permit stands for an idle reader");
-            let result = read(&conn);
-            lock(&readers.idle).push(conn);
+            // Given back when dropped, even when `read` panics, so that every
+            // permit keeps standing for an idle reader.
+            let lent = Lent {
+                conn: lock(&readers.idle).pop(),
+                idle: &readers.idle,
+            };
+            let conn = lent.conn.as_ref().expect("a permit stands for an idle reader");
+            let result = read(conn);
+            drop(lent);
             // Released only once the connection is idle again, even when
             // the caller stopped waiting.
             drop(permit);

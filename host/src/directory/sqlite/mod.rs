@@ -481,7 +481,6 @@ impl Directory for SqliteDirectory {
             for op in &ops {
                 apply_op(&tx, op, now)?;
             }
-            log_changes(&tx, &Touched::of(&ops))?;
             tx.execute(
                 "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -497,6 +496,7 @@ impl Directory for SqliteDirectory {
                 ],
             )
             .map_err(unavailable)?;
+            log_changes(&tx, &Touched::of(&ops))?;
             if Instant::now() >= deadline {
                 return Err(over_budget(budget));
             }
