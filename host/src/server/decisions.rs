@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::OPENAPI;
 use super::error::ApiError;
-use super::json::json_rejection;
+use super::json::ApiJson;
 use super::state::AppState;
 use crate::error::Error;
 use crate::gate::AuthorizeRequest;
@@ -28,11 +28,11 @@ pub(super) async fn openapi() -> Response {
 
 pub(super) async fn authorize(
     State(state): State<AppState>,
-    body: Result<Json<AuthorizeRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<ApiJson<AuthorizeRequest>, ApiError>,
 ) -> Response {
-    let Json(request) = match body {
+    let ApiJson(request) = match body {
         Ok(body) => body,
-        Err(rejection) => return json_rejection(&rejection).deny().into_response(),
+        Err(refused) => return refused.deny().into_response(),
     };
     match state.gate.authorize(&request).await {
         Ok(decision) => Json(decision).into_response(),

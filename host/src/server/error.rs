@@ -10,6 +10,7 @@ use crate::error::{Error, Fault};
 
 /// A JSON error body: a stable `code`, a human `message`, and for anything
 /// about authorization `"decision": "deny"` so careless callers fail closed.
+#[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
     body: serde_json::Value,

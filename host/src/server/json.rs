@@ -1,7 +1,7 @@
 //! Extractors that refuse a request with the API's JSON error shape (a
 //! stable `code`, a `message`), never axum's plain-text rejections.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -20,18 +20,32 @@ use crate::error::Error;
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// A JSON body; a malformed one gets 400 `invalid_request`, one over
-/// [`MAX_BODY_BYTES`] 413 `body_too_large`, both as JSON.
+/// A JSON body; a malformed one (duplicate keys included) gets 400
+/// `invalid_request`, one over [`MAX_BODY_BYTES`] 413 `body_too_large`,
+/// both as JSON.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(&rejection).into_response()),
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json_type {
+            return Err(invalid(
+                "Expected request with `Content-Type: application/json`".into(),
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| bytes_rejection(&rejection))?;
+        parse(&bytes).map(Self)
     }
 }
 
@@ -49,9 +63,76 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
-        serde_json::from_slice(&bytes)
+        parse(&bytes)
             .map(|value| Self(Some(value)))
-            .map_err(|e| invalid(format!("the JSON body is malformed: {e}")).into_response())
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// `bytes` as a `T`, refused when malformed or when an object names a key
+/// twice: parsers disagree on which one counts (serde takes the last, many
+/// gateways the first), so a body that means two things is refused.
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |e: serde_json::Error| invalid(format!("the JSON body is malformed: {e}"));
+    let mut check = serde_json::Deserializer::from_slice(bytes);
+    serde::de::DeserializeSeed::deserialize(UniqueKeys, &mut check).map_err(malformed)?;
+    serde_json::from_slice(bytes).map_err(malformed)
+}
+
+/// Walks a JSON value and fails on an object that names a key twice.
+#[derive(Clone, Copy)]
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` appears twice in one object"
+                )));
+            }
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 }
 
@@ -81,14 +162,6 @@ fn too_large() -> ApiError {
             "the request body is over the limit of {MAX_BODY_BYTES} bytes: send less (a bulk call takes at most 1000 items)"
         ),
     )
-}
-
-/// The error for a refused JSON body.
-pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large();
-    }
-    invalid(rejection.body_text())
 }
 
 fn bytes_rejection(rejection: &BytesRejection) -> ApiError {
@@ -264,6 +337,26 @@ mod tests {
         version: u64,
         #[serde(default, deserialize_with = "optional_whole_u64")]
         limit: Option<u64>,
+    }
+
+    #[test]
+    fn a_body_that_names_a_key_twice_is_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Authorize {
+            #[allow(dead_code)]
+            context: serde_json::Value,
+        }
+        for body in [
+            r#"{"context": {"orderTotal": 60000, "orderTotal": 1}}"#,
+            r#"{"context": {}, "context": {}}"#,
+            r#"{"context": [{"a": 1, "b": 2, "a": 3}]}"#,
+            r#"{"context": {"a\u0062": 1, "ab": 2}}"#,
+        ] {
+            let err = parse::<Authorize>(body.as_bytes()).unwrap_err();
+            let text = format!("{err:?}");
+            assert!(text.contains("400") && text.contains("appears twice"), "{body}: {text}");
+        }
+        parse::<Authorize>(br#"{"context": {"a": {"x": 1}, "b": {"x": 2}}}"#).unwrap();
     }
 
     #[test]

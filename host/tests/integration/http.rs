@@ -881,6 +881,55 @@ mod conformance {
         server.shutdown().await;
     }
 
+    /// Issue #23 item 7: `{"orderTotal":60000,"orderTotal":1}` was `allow`
+    /// for bob (limit 50,000), the last key winning, while a gateway that
+    /// reads the first would see another total. Every body refuses a key
+    /// named twice.
+    #[tokio::test]
+    async fn a_body_that_names_a_key_twice_is_refused_everywhere() {
+        let server = Server::start(None).await;
+        let client = reqwest::Client::new();
+        let raw = |path: &str, body: &'static str| {
+            client
+                .post(server.url(path))
+                .header("content-type", "application/json")
+                .header("x-partnergate-actor", "customer:alice")
+                .body(body)
+        };
+        let (status, _, body) = send(raw(
+            "/v1/authorize",
+            r#"{"principal": "customer:bob", "action": "placeOrder", "resource": "store:main",
+                "context": {"orderTotal": 60000, "orderTotal": 1}}"#,
+        ))
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["code"], "invalid_request");
+        assert_eq!(body["decision"], "deny");
+        assert!(body["message"].as_str().unwrap().contains("`orderTotal` appears twice"), "{body}");
+        let (status, _, body) = send(raw(
+            "/v1/authorize",
+            r#"{"principal": "customer:carol", "principal": "customer:bob", "action": "browse", "resource": "store:main"}"#,
+        ))
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _, body) = send(raw(
+            "/v1/organizations/acme/users",
+            r#"{"email": "dup@acme.test", "name": "A", "name": "B"}"#,
+        ))
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("appears twice"), "{body}");
+        // The same total once is decided as before.
+        let (status, _, body) = send(raw(
+            "/v1/authorize",
+            r#"{"principal": "customer:bob", "action": "placeOrder", "resource": "store:main",
+                "context": {"orderTotal": 60000}}"#,
+        ))
+        .await;
+        assert_eq!((status, body["decision"].as_str()), (200, Some("deny")), "{body}");
+        server.shutdown().await;
+    }
+
     #[tokio::test]
     async fn authorize_refuses_unknown_fields_like_every_other_endpoint() {
         let server = Server::start(None).await;
