@@ -13,7 +13,12 @@
 //!   imported interface by delegating to the backends.
 //! - [`directory`], [`cache`], [`notify`]: backends behind traits, one module
 //!   per implementation, each with its error in its own file; [`names`]:
-//!   record names written once; [`clock`]: the clock host and plugin share.
+//!   record names written once; [`clock`]: the clock host and plugin share;
+//!   [`touched`]: what a change touched, for the directory's change log and
+//!   the caches.
+//! - [`records`]: what decisions read (the cache while it is trusted, with
+//!   fill tickets) and the one path every change commits by, with the
+//!   change log every node follows.
 //! - [`oidc`]: the OpenID Connect relying party.
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under; `reuse`: decisions the host

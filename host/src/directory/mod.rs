@@ -30,8 +30,9 @@ use crate::bindings::types::{
 pub use crate::touched::{ChangeFeed, Touched};
 
 /// How long a change may take, waiting for locks included, when its caller
-/// gives no budget.
-pub const DEFAULT_CHANGE_BUDGET: Duration = Duration::from_secs(5);
+/// gives no budget (loading a seed, a staff record, a library caller's own
+/// change): plugin calls give what is left of theirs.
+pub const DEFAULT_CHANGE_BUDGET: Duration = Duration::from_secs(60);
 
 /// The error of a change that did not commit within its budget.
 pub fn over_budget(budget: Duration) -> DirectoryError {

@@ -82,12 +82,6 @@ pub async fn node_on(dir: Arc<dyn Directory>, cache: Option<Arc<RedisCache>>) ->
     let mut builder = PartnerGate::builder()
         .directory(dir)
         .artifact_cache(common::artifact_dir());
-    if std::env::var("RACE_DIAG").as_deref() == Ok("nocache") {
-        builder = builder.cache(Arc::new(partnergate::cache::none::NoCache));
-    }
-    if std::env::var("RACE_DIAG").as_deref() == Ok("noreuse") {
-        builder = builder.limits(partnergate::Limits { reuse_decisions: 0, ..Default::default() });
-    }
     if let Some(cache) = cache {
         builder = builder
             .cache(cache.clone() as Arc<dyn StatusCache>)
