@@ -10,7 +10,7 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     // Records are stamped with their hash (`imports/records.rs`).
-    additional_derives: [Hash],
+    additional_derives: [Hash, PartialEq],
     trappable_error_type: {
         "partnergate:b2b/directory.error" => crate::directory::error::DirectoryError,
         "partnergate:b2b/notifications.error" => crate::notify::error::NotifyError,

@@ -99,6 +99,7 @@ impl Warm {
         state.armed = Some((now, timeout));
         state.call_deadline = Some(now + timeout * 4);
         state.host_wait = Duration::ZERO;
+        state.staff_read.clear();
         self.store.set_epoch_deadline(ticks(timeout));
     }
 }

@@ -58,6 +58,9 @@ pub struct HostState {
     /// the host's time, not counted against the plugin's budget; the whole
     /// call is still bounded by `call_deadline`.
     pub(crate) host_wait: Duration,
+    /// The staff records the current call read from the directory: its
+    /// change commits only while they are stored as read.
+    pub(crate) staff_read: Vec<crate::bindings::types::Staff>,
 }
 
 /// Time a commit leaves for what follows it inside the call.
@@ -99,6 +102,7 @@ impl HostState {
             armed: None,
             call_deadline: None,
             host_wait: Duration::ZERO,
+            staff_read: Vec::new(),
         }
     }
 }

@@ -34,6 +34,14 @@ pub use crate::touched::{ChangeFeed, Touched};
 /// change): plugin calls give what is left of theirs.
 pub const DEFAULT_CHANGE_BUDGET: Duration = Duration::from_secs(60);
 
+/// The error of a change whose decision read a staff record that has
+/// changed since.
+pub fn staff_changed(id: &str) -> DirectoryError {
+    DirectoryError::Conflict(format!(
+        "the staff record of `{id}` changed since the decision: read it again"
+    ))
+}
+
 /// The error of a change that did not commit within its budget.
 pub fn over_budget(budget: Duration) -> DirectoryError {
     DirectoryError::Unavailable(format!(
@@ -100,17 +108,21 @@ pub trait Directory: Send + Sync + 'static {
     /// Applies every op and stores the audit entry, atomically, within the
     /// default budget ([`DEFAULT_CHANGE_BUDGET`]).
     async fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
-        self.apply_within(ops, audit, DEFAULT_CHANGE_BUDGET).await
+        self.apply_within(ops, audit, &[], DEFAULT_CHANGE_BUDGET)
+            .await
     }
     /// Applies every op and stores the audit entry, atomically, and writes
     /// the records the ops touch into the change log in the same
-    /// transaction. Either the change commits within `budget` (waiting for
-    /// locks included) or it rolls back and `Unavailable` says that nothing
+    /// transaction. Each of `staff` (the staff records the decision read)
+    /// must still be stored as it was, or the change fails with `Conflict`.
+    /// Either the change commits within `budget` (waiting for locks
+    /// included) or it rolls back and `Unavailable` says that nothing
     /// changed: never a commit after the caller was told it failed.
     async fn apply_within(
         &self,
         ops: Vec<ChangeOp>,
         audit: AuditEntry,
+        staff: &[Staff],
         budget: Duration,
     ) -> Result<(), DirectoryError>;
     /// The change log after position `after` (at most `limit` entries): what

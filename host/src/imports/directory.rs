@@ -28,13 +28,24 @@ impl directory::Host for HostState {
         get_account(person_id: String) -> Option<Account> => (&person_id);
         find_account_by_email(email: String) -> Option<Account> => (&email);
         get_organization(organization_id: String) -> Option<Organization> => (&organization_id);
-        get_staff(staff_id: String) -> Option<Staff> => (&staff_id);
         find_link(issuer: String, subject: String) -> Option<String> => (&issuer, &subject);
         list_links(person_id: String) -> Vec<(String, String)> => (&person_id);
         get_onboarding(request_id: String) -> Option<OnboardingRequest> => (&request_id);
         list_onboarding(status: Option<OnboardingStatus>) -> Vec<OnboardingRequest> => (status);
         find_pending_onboarding(email: String) -> Option<OnboardingRequest> => (&email);
         list_members(query: MemberQuery) -> MemberPage => (query);
+    }
+
+    async fn get_staff(&mut self, staff_id: String) -> Result<Option<Staff>, DirectoryError> {
+        let started = std::time::Instant::now();
+        let read = self.services.directory.get_staff(&staff_id).await;
+        self.host_wait += started.elapsed();
+        // What a decision read fresh of a staff member must still hold
+        // when the call's change commits.
+        if let Ok(Some(staff)) = &read {
+            self.staff_read.push(staff.clone());
+        }
+        read
     }
 
     async fn read_audit(
@@ -59,7 +70,8 @@ impl directory::Host for HostState {
         // plugin's (the call's epoch deadline does not count it).
         let budget = self.commit_budget();
         let started = std::time::Instant::now();
-        let outcome = crate::records::commit(&self.services, ops, audit, budget).await;
+        let staff = std::mem::take(&mut self.staff_read);
+        let outcome = crate::records::commit(&self.services, ops, audit, staff, budget).await;
         self.host_wait += started.elapsed();
         outcome
     }

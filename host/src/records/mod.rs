@@ -127,8 +127,10 @@ fn count(services: &Services, hit: bool) {
 }
 
 /// Applies a change and makes it hold on the next request, on every node
-/// (see the module's documentation). `budget` bounds the commit, waiting
-/// for locks included; the answer comes at most the trust window later.
+/// (see the module's documentation). `staff` are the staff records the
+/// decision read: the change commits only while they are stored as read.
+/// `budget` bounds the commit, waiting for locks included; the answer comes
+/// at most the trust window later.
 ///
 /// Returns the directory's refusal (`Conflict`, `Duplicate`, ...) or
 /// `Unavailable` when nothing changed; `Ok` once the change committed and
@@ -137,6 +139,7 @@ pub async fn commit(
     services: &Services,
     ops: Vec<ChangeOp>,
     audit: AuditEntry,
+    staff: Vec<Staff>,
     budget: Duration,
 ) -> Result<(), DirectoryError> {
     let touched = Touched::of(&ops);
@@ -144,7 +147,7 @@ pub async fn commit(
         .iter()
         .any(|op| matches!(op, ChangeOp::QueueNotification(_)));
     let directory = services.directory.clone();
-    let apply = async move { directory.apply_within(ops, audit, budget).await };
+    let apply = async move { directory.apply_within(ops, audit, &staff, budget).await };
     settle(services, apply, touched, queues).await
 }
 

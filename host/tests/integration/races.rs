@@ -322,3 +322,97 @@ async fn a_revoked_administrator_adds_no_one_after_the_revocation() {
     }
     assert_eq!(late, 0, "adds committed after their actor's revocation");
 }
+
+/// Issue #23 item 3, staff changes: the merchant unassigns sam from acme
+/// while sam revokes an acme user. A revocation decided on sam's old
+/// assignments must not commit after the unassignment (the change log's
+/// positions tell which committed first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unassigned_staff_member_changes_nothing_after_the_unassignment() {
+    use partnergate::bindings::types::Staff;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("staff.db");
+    let dir: Arc<dyn Directory> = Arc::new(SqliteDirectory::open(&db, Clock::system()).unwrap());
+    Seed::from_file(&common::policies_dir().join("directory.json"))
+        .unwrap()
+        .load_into(&*dir)
+        .await
+        .unwrap();
+    let gate = node_on(dir.clone(), None).await;
+    let sam = |organizations: &[&str]| Staff {
+        id: "sam".into(),
+        name: "Sam Staff".into(),
+        assigned_organizations: organizations.iter().map(|o| o.to_string()).collect(),
+    };
+    let log = rusqlite::Connection::open(&db).unwrap();
+    let last = |kind: &str, id: &str| -> i64 {
+        log.query_row(
+            "SELECT coalesce(max(seq), 0) FROM changes WHERE kind = ?1 AND id = ?2",
+            [kind, id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let (mut late, mut both) = (0, 0);
+    for round in 0..100u64 {
+        gate.put_staff(&sam(&["acme", "initech"])).await.unwrap();
+        let revoke = {
+            let gate = gate.clone();
+            let bob = common::target(&*dir, "bob").await;
+            tokio::spawn(async move { gate.revoke_user("staff:sam", bob).await.is_ok() })
+        };
+        // Land the unassignment at a different point of the revocation
+        // each round.
+        tokio::time::sleep(Duration::from_micros(100 * (round % 30))).await;
+        gate.put_staff(&sam(&["initech"])).await.unwrap();
+        if revoke.await.unwrap() {
+            both += 1;
+            if last("p", "bob") > last("s", "sam") {
+                late += 1;
+            }
+            let bob = common::target(&*dir, "bob").await;
+            gate.reinstate_user("customer:alice", bob).await.unwrap();
+        }
+    }
+    eprintln!("{both} revocations committed beside the unassignment, {late} after it");
+    assert_eq!(late, 0, "revocations committed after their actor was unassigned");
+}
+
+/// The guard itself, on both directories: a change whose decision read a
+/// staff record commits only while the record is stored as read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_decided_on_a_staff_record_conflicts_once_it_changed() {
+    use partnergate::bindings::types::{AuditEntry, Staff};
+    for store in [Store::Sqlite, Store::Postgres] {
+        let (dirs, _keep) = directories(store, 1).await;
+        let dir = &dirs[0];
+        let read = dir.get_staff("sam").await.unwrap().unwrap();
+        let audit = || AuditEntry {
+            actor: "staff:sam".into(),
+            action: "createOrganization".into(),
+            target: "organization:new".into(),
+            organization_id: None,
+            before: String::new(),
+            after: String::new(),
+            policies: vec![],
+        };
+        let budget = Duration::from_secs(5);
+        dir.apply_within(vec![], audit(), std::slice::from_ref(&read), budget)
+            .await
+            .expect("unchanged: commits");
+        dir.put_staff(&Staff {
+            assigned_organizations: vec!["initech".into()],
+            ..read.clone()
+        })
+        .await
+        .unwrap();
+        let err = dir
+            .apply_within(vec![], audit(), std::slice::from_ref(&read), budget)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, partnergate::directory::DirectoryError::Conflict(_)),
+            "{err}"
+        );
+    }
+}

@@ -38,7 +38,9 @@ use tls::tls;
 
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
-use super::{ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget};
+use super::{
+    ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget, staff_changed,
+};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
@@ -67,6 +69,32 @@ impl Default for PostgresOptions {
             ca_file: None,
         }
     }
+}
+
+/// The staff member `id` with their assignments, in order, through
+/// `client` (a connection or a transaction).
+async fn staff_row(
+    client: &impl tokio_postgres::GenericClient,
+    id: &str,
+) -> Result<Option<Staff>, tokio_postgres::Error> {
+    let Some(row) = client
+        .query_opt("SELECT name FROM staff WHERE id = $1", &[&id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let orgs = client
+        .query(
+            r#"SELECT organization_id FROM staff_organizations WHERE staff_id = $1
+               ORDER BY organization_id COLLATE "C""#,
+            &[&id],
+        )
+        .await?;
+    Ok(Some(Staff {
+        id: id.to_string(),
+        name: row.get(0),
+        assigned_organizations: orgs.iter().map(|r| r.get(0)).collect(),
+    }))
 }
 
 /// A [`Directory`] in PostgreSQL.
@@ -230,6 +258,7 @@ impl PostgresDirectory {
         client: &mut tokio_postgres::Client,
         ops: &[ChangeOp],
         audit: &AuditEntry,
+        staff: &[Staff],
         now: u64,
         deadline: Instant,
     ) -> Result<(), Failure> {
@@ -250,6 +279,11 @@ impl PostgresDirectory {
         .await?;
         for op in ops {
             apply_op(&tx, op, now).await?;
+        }
+        for expected in staff {
+            if staff_row(&tx, &expected.id).await?.as_ref() != Some(expected) {
+                return Err(Failure::Refused(staff_changed(&expected.id)));
+            }
         }
         tx.execute(
             "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
@@ -336,32 +370,21 @@ impl Directory for PostgresDirectory {
     }
 
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
-        let client = self.client().await?;
-        let Some(row) = client
-            .query_opt("SELECT name FROM staff WHERE id = $1", &[&id])
+        staff_row(&**self.client().await?, id)
             .await
-            .map_err(unavailable)?
-        else {
-            return Ok(None);
-        };
-        let orgs = client
-            .query(
-                r#"SELECT organization_id FROM staff_organizations WHERE staff_id = $1
-                   ORDER BY organization_id COLLATE "C""#,
-                &[&id],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(Some(Staff {
-            id: id.to_string(),
-            name: row.get(0),
-            assigned_organizations: orgs.iter().map(|r| r.get(0)).collect(),
-        }))
+            .map_err(unavailable)
     }
 
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(unavailable)?;
+        // SERIALIZABLE like every change, so one that read this record
+        // before commits only if it still holds.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+            .start()
+            .await
+            .map_err(unavailable)?;
         tx.execute(
             "INSERT INTO staff (id, name) VALUES ($1, $2)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name",
@@ -552,6 +575,7 @@ impl Directory for PostgresDirectory {
         &self,
         ops: Vec<ChangeOp>,
         audit: AuditEntry,
+        staff: &[Staff],
         budget: Duration,
     ) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
@@ -560,7 +584,7 @@ impl Directory for PostgresDirectory {
             .await
             .map_err(|_| over_budget(budget))??;
         for attempt in 0..SERIALIZATION_RETRIES {
-            match Self::apply_once(&mut client, &ops, &audit, now, deadline).await {
+            match Self::apply_once(&mut client, &ops, &audit, staff, now, deadline).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Refused(err)) => return Err(err),
                 Err(Failure::OverBudget) => return Err(over_budget(budget)),

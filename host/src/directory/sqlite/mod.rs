@@ -25,7 +25,9 @@ use rows::{account_row, onboarding_row, sort_key, stored};
 
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
-use super::{ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget};
+use super::{
+    ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget, staff_changed,
+};
 use crate::bindings::directory::{ChangeOp, MemberQuery};
 use crate::bindings::notifications::Notification;
 use crate::bindings::types::{
@@ -66,6 +68,33 @@ fn prepare_writer(mut conn: Connection) -> Result<Connection, DirectoryError> {
     conn.pragma_update(None, "optimize", 0x10002)
         .map_err(unavailable)?;
     Ok(conn)
+}
+
+/// The staff member `id` with their assignments, in order.
+fn staff_row(conn: &Connection, id: &str) -> Result<Option<Staff>, DirectoryError> {
+    let Some(name) = conn
+        .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT organization_id FROM staff_organizations WHERE staff_id = ?1 ORDER BY organization_id",
+        )
+        .map_err(unavailable)?;
+    let orgs = stmt
+        .query_map(params![id], |r| r.get(0))
+        .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+        .map_err(unavailable)?;
+    Ok(Some(Staff {
+        id: id.to_string(),
+        name,
+        assigned_organizations: orgs,
+    }))
 }
 
 /// A [`Directory`] in SQLite.
@@ -211,31 +240,7 @@ impl Directory for SqliteDirectory {
     }
 
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
-        self.conns
-            .read_by(id, |conn, id| {
-            let Some(name) = conn
-                .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
-                    r.get::<_, String>(0)
-                })
-                .optional()
-                .map_err(unavailable)?
-            else {
-                return Ok(None);
-            };
-            let mut stmt = conn
-                .prepare_cached("SELECT organization_id FROM staff_organizations WHERE staff_id = ?1 ORDER BY organization_id")
-                .map_err(unavailable)?;
-            let orgs = stmt
-                .query_map(params![id], |r| r.get(0))
-                .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
-                .map_err(unavailable)?;
-            Ok(Some(Staff {
-                id: id.to_string(),
-                name,
-                assigned_organizations: orgs,
-            }))
-            })
-            .await
+        self.conns.read_by(id, |conn, id| staff_row(conn, id)).await
     }
 
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
@@ -451,8 +456,10 @@ impl Directory for SqliteDirectory {
         &self,
         ops: Vec<ChangeOp>,
         audit: AuditEntry,
+        staff: &[Staff],
         budget: Duration,
     ) -> Result<(), DirectoryError> {
+        let staff = staff.to_vec();
         let now = self.clock.now_secs();
         let deadline = Instant::now() + budget;
         self.conns
@@ -480,6 +487,11 @@ impl Directory for SqliteDirectory {
                 })?;
             for op in &ops {
                 apply_op(&tx, op, now)?;
+            }
+            for expected in &staff {
+                if staff_row(&tx, &expected.id)?.as_ref() != Some(expected) {
+                    return Err(staff_changed(&expected.id));
+                }
             }
             tx.execute(
                 "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
