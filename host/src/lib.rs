@@ -17,8 +17,9 @@
 //!   [`touched`]: what a change touched, for the directory's change log and
 //!   the caches.
 //! - [`records`]: what decisions read (the cache while it is trusted, with
-//!   fill tickets) and the one path every change commits by, with the
-//!   change log every node follows.
+//!   fill tickets) and the one path every change commits by;
+//!   [`change_log`]: following the directory's change log, which says when
+//!   this node's cache may be trusted.
 //! - [`oidc`]: the OpenID Connect relying party.
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under; `reuse`: decisions the host
@@ -35,6 +36,7 @@ pub mod app;
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod cache;
+pub mod change_log;
 pub mod clock;
 pub mod config;
 pub mod decision;

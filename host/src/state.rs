@@ -29,7 +29,7 @@ pub struct Services {
     pub metrics: Arc<crate::telemetry::Metrics>,
     /// This node's place in the directory's change log: whether its cache
     /// may be trusted now.
-    pub sync: Arc<crate::records::ChangeSync>,
+    pub sync: Arc<crate::change_log::ChangeSync>,
     /// The key records are stamped with (`records` import): random per
     /// process, so nobody outside can make two records share a stamp.
     pub stamps: std::hash::RandomState,

@@ -1,7 +1,7 @@
 //! The records decisions rest on and the one path every change commits by.
 //!
 //! - **Reading** ([`lookup`]): the status cache while it is trusted
-//!   ([`follow::ChangeSync`]), else the directory; a miss fills the cache
+//!   ([`ChangeSync`]), else the directory; a miss fills the cache
 //!   with the ticket taken before the directory was read, so a reader that
 //!   raced a change never stores the old record.
 //! - **Committing** ([`commit`]): the change is applied within a budget
@@ -13,8 +13,6 @@
 //!   restarting, a node stopped), once the trust window has passed: by
 //!   then no node answers from a record older than the change.
 
-pub mod follow;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +23,7 @@ use crate::directory::{Directory, DirectoryError};
 use crate::state::Services;
 use crate::touched::Touched;
 
-pub use follow::ChangeSync;
+pub use crate::change_log::ChangeSync;
 
 /// A kind of record decisions read: where the cache and the directory
 /// keep it.
@@ -238,5 +236,5 @@ pub async fn start_following(sync: &Arc<ChangeSync>) {
     if let Err(err) = sync.catch_up().await {
         tracing::warn!("{err}: the status cache is not trusted until the change log can be read");
     }
-    follow::spawn(sync);
+    crate::change_log::spawn(sync);
 }
