@@ -91,12 +91,6 @@ impl ChangeSync {
         confirmed != 0 && self.now_ms().saturating_sub(confirmed) < self.window.as_millis() as u64
     }
 
-    /// Stops trusting the cache until the next round completes (tests, and
-    /// a node that knows it missed something).
-    pub fn distrust(&self) {
-        self.confirmed.store(0, Ordering::Release);
-    }
-
     /// One round: retires what every change since the last round touched,
     /// then marks the cache trusted from this round's start. The first
     /// round (and one that finds the log pruned past it) drops everything.
@@ -105,7 +99,8 @@ impl ChangeSync {
         let started = self.now_ms();
         match *position {
             None => {
-                let feed = self.directory.changes_since(u64::MAX, 1).await?;
+                // Only the head: everything before it is dropped anyway.
+                let feed = self.directory.changes_since(u64::MAX, 0).await?;
                 self.cache.forget_all().await?;
                 *position = Some(feed.head);
             }

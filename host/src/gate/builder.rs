@@ -129,7 +129,8 @@ impl Builder {
     /// status cache for `window` after a round began (defaults 50 ms and
     /// 300 ms): no node answers from a record older than a change later
     /// than `window` after it committed, and a change is answered at most
-    /// `window` after its commit.
+    /// `window` after its commit. A window under two intervals is raised to
+    /// two, or every late round would leave the cache untrusted.
     pub fn change_sync(mut self, interval: Duration, window: Duration) -> Self {
         self.sync_interval = interval;
         self.trust_window = window.max(interval * 2);

@@ -273,11 +273,6 @@ impl PartnerGate {
             .map_err(|e| Error::Unavailable(e.to_string()))
     }
 
-    /// This node's place in the directory's change log (whether its cache
-    /// is trusted now).
-    pub fn change_sync(&self) -> &Arc<crate::records::ChangeSync> {
-        &self.services.sync
-    }
 
     /// How the component was obtained on this start.
     pub fn artifact(&self) -> &Artifact {

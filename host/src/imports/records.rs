@@ -1,7 +1,7 @@
 //! `records`: what a decision reads, in one call, through
 //! [`crate::records::lookup`] (the status cache while it is trusted, else
-//! the directory), each record stamped so that a plugin holding a current copy is told `unchanged`
-//! instead of being sent it again.
+//! the directory), each record stamped so that a plugin holding a current
+//! copy is told `unchanged` instead of being sent it again.
 
 use std::hash::Hash;
 

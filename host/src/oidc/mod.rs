@@ -129,7 +129,7 @@ pub struct Binding {
 
 /// The binding cookie's name for the sign-in with `state`: `__Host-` prefixed
 /// over https. `None` for a `state` this service could not have issued.
-pub fn binding_cookie(state: &str, secure: bool) -> Option<String> {
+pub fn binding_cookie_name(state: &str, secure: bool) -> Option<String> {
     let valid = !state.is_empty()
         && state.len() <= 64
         && state
@@ -285,7 +285,7 @@ impl SignInService {
         }
         let (url, state, nonce) = request.url();
         let binding = Binding {
-            cookie: binding_cookie(state.secret(), self.secure_cookies(provider))
+            cookie: binding_cookie_name(state.secret(), self.secure_cookies(provider))
                 .ok_or_else(|| Error::Engine("a generated state is not a cookie name".into()))?,
             value: CsrfToken::new_random_len(32).secret().clone(),
         };

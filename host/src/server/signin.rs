@@ -113,7 +113,7 @@ async fn callback(
         .into_response();
     };
     let secure = service.secure_cookies(&provider);
-    let name = crate::oidc::binding_cookie(&st, secure);
+    let name = crate::oidc::binding_cookie_name(&st, secure);
     let binding = name.as_deref().and_then(|name| cookie(&headers, name));
     let mut response = match service
         .finish(

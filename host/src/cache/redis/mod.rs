@@ -554,6 +554,8 @@ impl StatusCache for RedisCache {
 
     async fn forget_all(&self) -> Result<(), CacheError> {
         let inner = &self.inner;
+        // Here at once (even if Redis cannot be reached), and again once the
+        // new generation is in use, for what was filled meanwhile.
         inner.flush_l1();
         let mut conn = inner.conn.clone();
         let generation: u64 = conn.incr(GEN, 1).await.map_err(unavailable)?;

@@ -41,13 +41,12 @@ async fn subscribe_once(inner: &Arc<Inner>) -> redis::RedisResult<()> {
     // A Redis that holds no incarnation is new or restarted: its sequence
     // numbers started again, so fills whose tickets name another
     // incarnation must be refused.
-    let _: bool = redis::cmd("SET")
+    let _: Option<String> = redis::cmd("SET")
         .arg(INCARNATION)
         .arg(format!("{}-{generation}", inner.node))
         .arg("NX")
-        .query_async::<Option<String>>(&mut conn)
-        .await?
-        .is_some();
+        .query_async(&mut conn)
+        .await?;
     inner.generation.fetch_max(generation, Ordering::SeqCst);
     inner.flush_l1();
     let _: i64 = conn
