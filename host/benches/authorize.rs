@@ -198,6 +198,16 @@ async fn main() {
 }
 
 async fn run() {
+    // New decisions first: what checkouts do.
+    let big = tempfile::tempdir().unwrap();
+    let big_db = big.path().join("bench.db");
+    drop(SqliteDirectory::open(&big_db, Clock::system()).unwrap());
+    let started = Instant::now();
+    users::populate(&big_db);
+    println!(
+        "directory: 100,000 memberships in 10,000 organizations (SQLite file, WAL), populated in {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    );
     let seed = Seed::from_file(&policies_dir().join("directory.json")).unwrap();
     let directory = Arc::new(SqliteDirectory::in_memory(Clock::system()).unwrap());
     seed.load_into(&*directory).await.unwrap();
@@ -218,6 +228,8 @@ async fn run() {
     .ok()
     .unwrap();
     let names = Names::new();
+    new_decisions::run(&big_db, &loaded).await;
+    println!("\nrepeated requests: the same five requests again and again");
 
     let cache_dir = tempfile::tempdir().unwrap();
     let gate = PartnerGate::builder()
@@ -409,7 +421,7 @@ async fn run() {
         uncached.as_secs_f64() / cached.as_secs_f64()
     );
 
-    users::run(native_p50).await;
+    users::run(&big_db, native_p50).await;
     cache::run(native_p50).await;
 }
 
@@ -419,7 +431,7 @@ mod users {
     use partnergate::bindings::types::MemberSort;
 
     /// 10,000 organizations of 10 members each (one admin), written directly.
-    fn populate(path: &std::path::Path) {
+    pub fn populate(path: &std::path::Path) {
         let mut conn = rusqlite::Connection::open(path).unwrap();
         let tx = conn.transaction().unwrap();
         {
@@ -478,20 +490,12 @@ mod users {
         );
     }
 
-    pub async fn run(native_p50: Duration) {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("bench.db");
-        drop(SqliteDirectory::open(&path, Clock::system()).unwrap());
-        let started = Instant::now();
-        populate(&path);
-        println!(
-            "\norganization users: 100,000 memberships in 10,000 organizations (SQLite file, WAL), populated in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+    pub async fn run(path: &std::path::Path, native_p50: Duration) {
+        println!("\norganization users: the 100,000 memberships in 10,000 organizations");
         let clock = Clock::system();
         let gate = PartnerGate::builder()
             .directory(Arc::new(
-                SqliteDirectory::open(&path, clock.clone()).unwrap(),
+                SqliteDirectory::open(path, clock.clone()).unwrap(),
             ))
             .clock(clock)
             .build()
@@ -753,5 +757,486 @@ mod cache {
         );
         let _ = stop.send(());
         let _ = server.await;
+    }
+}
+
+/// New decisions: what checkouts do. Every request differs from every
+/// earlier one: its principal is drawn from the 100,000 memberships, its
+/// order total is drawn per request, and it asks any action of the schema.
+/// The component (with the host's reuse and the plugin's memo on, as
+/// shipped: they cannot help a new request, they only cost) against the
+/// native integration that builds each request from the same records in
+/// memory (the plugin's rules compiled for the host).
+mod new_decisions {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Actions asked by customers, and what their resource is.
+    const CUSTOMER_ACTIONS: &[(&str, &str)] = &[
+        ("browse", "store"),
+        ("placeOrder", "store"),
+        ("addUser", "organization"),
+        ("listUsers", "organization"),
+        ("viewAudit", "organization"),
+        ("designateAdmin", "customer"),
+        ("demoteAdmin", "customer"),
+        ("viewUser", "customer"),
+        ("editUser", "customer"),
+        ("removeUser", "customer"),
+        ("revokeUser", "customer"),
+        ("reinstateUser", "customer"),
+        ("reinviteUser", "customer"),
+    ];
+
+    /// Actions only staff ask.
+    const STAFF_ACTIONS: &[(&str, &str)] = &[
+        ("approveOnboarding", "onboarding"),
+        ("rejectOnboarding", "onboarding"),
+        ("listOnboarding", "store"),
+        ("createOrganization", "store"),
+    ];
+
+    /// xorshift64*: the bench's own draws, the same in every run.
+    struct Draw(u64);
+
+    impl Draw {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// `n` requests, each new: a member of a random organization asks a
+    /// random action, on a member or the organization of the same one (so
+    /// administrators' decisions are allowed as often as not); every tenth
+    /// is staff's.
+    pub fn requests(n: usize, seed: u64) -> Vec<AuthorizeRequest> {
+        let mut draw = Draw(seed);
+        let mut requests = Vec::with_capacity(n);
+        for i in 0..n {
+            let org = draw.below(10_000);
+            let person = |k: u64| format!("customer:p{org:05}-{k}");
+            let staff = i % 10 == 9;
+            let (principal, (action, kind)) = if staff {
+                let all: Vec<_> = CUSTOMER_ACTIONS[2..].iter().chain(STAFF_ACTIONS).collect();
+                (
+                    "staff:bench".to_string(),
+                    *all[draw.below(all.len() as u64) as usize],
+                )
+            } else {
+                (
+                    person(draw.below(10)),
+                    CUSTOMER_ACTIONS[draw.below(CUSTOMER_ACTIONS.len() as u64) as usize],
+                )
+            };
+            let resource = match kind {
+                "store" => "store:main".to_string(),
+                "organization" => format!("organization:org{org:05}"),
+                "customer" => person(draw.below(10)),
+                _ => format!("onboarding:req{}", draw.next()),
+            };
+            let mut request = AuthorizeRequest::new(principal, action, resource);
+            // Each request is new: a drawn total, or a request id in the
+            // context of actions that take none is refused, so the
+            // principal and resource make it new (the draw of 100,000
+            // principals and a changing total leave repeats to chance).
+            if action == "placeOrder" {
+                request = request.with_context(json!({"orderTotal": 1 + draw.below(200_000)}));
+            }
+            requests.push(request);
+        }
+        requests
+    }
+
+    /// The records `requests` name, read from `dir` into the native model.
+    async fn records_of(dir: &SqliteDirectory, requests: &[AuthorizeRequest]) -> MemoryRecords {
+        let mut records = MemoryRecords::default();
+        for r in requests {
+            for reference in [&r.principal, &r.resource] {
+                match reference.split_once(':') {
+                    Some(("customer", id)) if !records.accounts.contains_key(id) => {
+                        if let Some(a) = dir.get_account(id).await.unwrap() {
+                            records.accounts.insert(id.into(), account_from_wit(a));
+                        }
+                    }
+                    Some(("organization", id)) if !records.organizations.contains_key(id) => {
+                        if let Some(o) = dir.get_organization(id).await.unwrap() {
+                            records
+                                .organizations
+                                .insert(id.into(), organization_from_wit(o));
+                        }
+                    }
+                    Some(("staff", id)) if !records.staff.contains_key(id) => {
+                        if let Some(s) = dir.get_staff(id).await.unwrap() {
+                            records.staff.insert(
+                                id.into(),
+                                model::Staff {
+                                    id: s.id,
+                                    name: s.name,
+                                    assigned_organizations: s.assigned_organizations,
+                                },
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        records
+    }
+
+    fn line(what: &str, native: &Stats, plugin: &Stats, n: usize) {
+        println!(
+            "{:<22} {:>6} {:>9.2}µs {:>9.2}µs {:>9.2}µs {:>9.2}µs {:>6.2}x {:>6.2}x",
+            what,
+            n,
+            us(native.p50),
+            us(native.p99),
+            us(plugin.p50),
+            us(plugin.p99),
+            us(plugin.p50) / us(native.p50),
+            us(plugin.p99) / us(native.p99),
+        );
+    }
+
+    /// Runs the new-decision lines on the 100,000-membership directory at
+    /// `db`; returns the native per-request p50 over all.
+    pub async fn run(db: &std::path::Path, loaded: &policy_set::LoadedPolicies) -> Duration {
+        const N: usize = 20_000;
+        let names = Names::new();
+        let clock = Clock::system();
+        let dir = Arc::new(SqliteDirectory::open(db, clock.clone()).unwrap());
+        let gate = PartnerGate::builder()
+            .directory(dir.clone())
+            .clock(clock)
+            .artifact_cache(std::env::temp_dir().join("partnergate-bench-artifacts"))
+            .build()
+            .await
+            .unwrap();
+        // Warm-up requests are drawn apart from the timed ones.
+        let warm = requests(2_000, 0x5EED_0001);
+        let timed = requests(N, 0x5EED_0002);
+        let all: Vec<AuthorizeRequest> = warm.iter().chain(&timed).cloned().collect();
+        let records = records_of(&dir, &all).await;
+        let contexts: Vec<String> = all.iter().map(|r| r.context.to_string()).collect();
+        let native_decide = |i: usize| {
+            let r = &all[i];
+            let req = access::Request {
+                principal: &r.principal,
+                action: &r.action,
+                resource: &r.resource,
+                context: &contexts[i],
+            };
+            access::authorize(loaded, &names, &records, &req)
+        };
+        let mut allowed = 0;
+        for (i, r) in warm.iter().enumerate() {
+            let native = native_decide(i).unwrap();
+            let plugin = gate.authorize(r).await.unwrap();
+            assert_eq!(native.effect == model::Effect::Allow, plugin.is_allowed(), "{r:?}");
+            assert_eq!(native.policies, plugin.policies, "{r:?}");
+        }
+        let mut by_action: BTreeMap<String, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
+        let (mut native_all, mut plugin_all) = (Vec::with_capacity(N), Vec::with_capacity(N));
+        for (j, r) in timed.iter().enumerate() {
+            let i = warm.len() + j;
+            let t = Instant::now();
+            let native = std::hint::black_box(native_decide(i).unwrap());
+            let native_took = t.elapsed();
+            let t = Instant::now();
+            let plugin = std::hint::black_box(gate.authorize(r).await.unwrap());
+            let plugin_took = t.elapsed();
+            assert_eq!(native.effect == model::Effect::Allow, plugin.is_allowed(), "{r:?}");
+            allowed += usize::from(plugin.is_allowed());
+            let entry = by_action.entry(r.action.clone()).or_default();
+            entry.0.push(native_took);
+            entry.1.push(plugin_took);
+            native_all.push(native_took);
+            plugin_all.push(plugin_took);
+        }
+        println!(
+            "new decisions: {N} requests, each new (principals drawn from 100,000 memberships, orderTotal drawn per order, {} actions), {allowed} allowed",
+            by_action.len()
+        );
+        println!(
+            "{:<22} {:>6} {:>11} {:>11} {:>11} {:>11} {:>7} {:>7}",
+            "action", "n", "native p50", "native p99", "plugin p50", "plugin p99", "p50 x", "p99 x"
+        );
+        for (action, (native, plugin)) in by_action {
+            let n = native.len();
+            line(&action, &stats(native), &stats(plugin), n);
+        }
+        let (native, plugin) = (stats(native_all), stats(plugin_all));
+        line("all new decisions", &native, &plugin, N);
+        println!(
+            "new decisions, component / native per-request: p50 {:.2} (target <= 1.50), p99 {:.2} (target <= 2.00)",
+            us(plugin.p50) / us(native.p50),
+            us(plugin.p99) / us(native.p99)
+        );
+        breakdown(&gate, loaded, &names, &records, &all[warm.len()..], &contexts[warm.len()..]).await;
+        memory(&gate).await;
+        native.p50
+    }
+
+    /// Resident size of this process, in MiB.
+    fn resident_mib() -> f64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: f64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096.0 / (1024.0 * 1024.0)
+    }
+
+    /// Resident size after 100,000 and after 1,000,000 new decisions, asked
+    /// by 64 tasks at once so that every instance of the pool (32) is used
+    /// and fills its memo.
+    async fn memory(gate: &PartnerGate) {
+        const TASKS: u64 = 64;
+        let decide = |from: u64, to: u64| {
+            let mut tasks = Vec::new();
+            for t in 0..TASKS {
+                let gate = gate.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut i = from + t;
+                    while i < to {
+                        let org = i % 10_000;
+                        let request = AuthorizeRequest::new(
+                            format!("customer:p{org:05}-{}", (i / 10_000) % 10),
+                            "placeOrder",
+                            "store:main",
+                        )
+                        .with_context(json!({"orderTotal": i}));
+                        gate.authorize(&request).await.unwrap();
+                        i += TASKS;
+                    }
+                }));
+            }
+            async move {
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            }
+        };
+        let before = resident_mib();
+        decide(0, 100_000).await;
+        let at_100k = resident_mib();
+        let started = Instant::now();
+        decide(100_000, 1_000_000).await;
+        let at_1m = resident_mib();
+        println!(
+            "\nresident size: {before:.0} MiB before, {at_100k:.0} MiB after 100,000 new decisions, {at_1m:.0} MiB after 1,000,000 ({:+.1}%; 900,000 decided in {:.1} s by {TASKS} tasks, {} instances idle)",
+            (at_1m / at_100k - 1.0) * 100.0,
+            started.elapsed().as_secs_f64(),
+            gate.idle_instances()
+        );
+    }
+
+    /// Where a new decision's time goes, at p50 over the timed requests.
+    /// The plugin's own stages are timed natively (the same code); the
+    /// component's crossing and the host's record reads are timed through
+    /// the host; what the component takes beyond their sum is the stages
+    /// running as WebAssembly and the records' copies.
+    async fn breakdown(
+        gate: &PartnerGate,
+        loaded: &policy_set::LoadedPolicies,
+        names: &Names,
+        records: &MemoryRecords,
+        requests: &[AuthorizeRequest],
+        contexts: &[String],
+    ) {
+        use partnergate_plugin::access::Records;
+        use cedar_policy::{Authorizer, Context, Entities, Request as CedarRequest};
+        let refused = AuthorizeRequest::new("nobody", "browse", "store:main");
+        let cache = gate.cache();
+        let n = requests.len().min(5_000);
+        let mut t_cross = Vec::with_capacity(n);
+        let mut t_reads = Vec::with_capacity(n);
+        let mut t_copy = Vec::with_capacity(n);
+        let mut t_key = Vec::with_capacity(n);
+        let mut t_entities = Vec::with_capacity(n);
+        let mut t_context = Vec::with_capacity(n);
+        let mut t_request = Vec::with_capacity(n);
+        let mut t_eval = Vec::with_capacity(n);
+        let mut t_answer = Vec::with_capacity(n);
+        let mut t_memo = Vec::with_capacity(n);
+        let mut t_native = Vec::with_capacity(n);
+        let mut memo = Memo::default();
+        for (r, ctx) in requests.iter().zip(contexts).take(n) {
+            let t = Instant::now();
+            std::hint::black_box(gate.authorize(&refused).await.unwrap_err());
+            t_cross.push(t.elapsed());
+            let t = Instant::now();
+            for reference in [&r.principal, &r.resource] {
+                match reference.split_once(':') {
+                    Some(("customer", id)) => {
+                        std::hint::black_box(cache.get(id).await.unwrap());
+                    }
+                    Some(("organization", id)) => {
+                        std::hint::black_box(cache.get_organization(id).await.unwrap());
+                    }
+                    Some(("staff", id)) => {
+                        std::hint::black_box(cache.get_staff(id).await.unwrap());
+                    }
+                    _ => {}
+                }
+            }
+            t_reads.push(t.elapsed());
+            let req = access::Request {
+                principal: &r.principal,
+                action: &r.action,
+                resource: &r.resource,
+                context: ctx,
+            };
+            // The records copied out of the native store (what the
+            // component's copies across the boundary stand in for).
+            let t = Instant::now();
+            let (principal_id, resource_id) = (
+                r.principal.split_once(':').unwrap().1,
+                r.resource.split_once(':').unwrap().1,
+            );
+            let account = if r.principal.starts_with("customer:") {
+                records.account(principal_id).unwrap()
+            } else {
+                None
+            };
+            let staff = if r.principal.starts_with("staff:") {
+                records.staff(principal_id).unwrap()
+            } else {
+                None
+            };
+            let resource_account = if r.resource.starts_with("customer:") {
+                records.account(resource_id).unwrap()
+            } else {
+                None
+            };
+            let resource_org = if r.resource.starts_with("organization:") {
+                records.organization(resource_id).unwrap()
+            } else {
+                None
+            };
+            t_copy.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(format!(
+                "{}:{}{}:{}{}",
+                r.principal.len(),
+                r.principal,
+                r.action.len(),
+                r.action,
+                r.resource
+            ));
+            t_key.push(t.elapsed());
+            let action = loaded
+                .actions
+                .keys()
+                .find(|a| a.id().unescaped() == r.action)
+                .unwrap()
+                .clone();
+            let slice = &loaded.actions[&action];
+            let t = Instant::now();
+            let mut entities = vec![slice.entity.clone()];
+            let mut orgs = std::collections::HashSet::new();
+            for a in account.iter().chain(&resource_account) {
+                entities.push(access::customer_entity(names, a));
+                if let Some(o) = &a.organization
+                    && orgs.insert(o.id.clone())
+                {
+                    entities.push(access::organization_entity(names, o));
+                }
+            }
+            for o in &resource_org {
+                if orgs.insert(o.id.clone()) {
+                    entities.push(access::organization_entity(names, o));
+                }
+            }
+            for s in &staff {
+                entities.push(access::staff_entity(names, s));
+            }
+            let uid = |reference: &str| {
+                let (kind, id) = reference.split_once(':').unwrap();
+                let kind = match kind {
+                    "customer" => "Customer",
+                    "staff" => "Staff",
+                    "organization" => "Organization",
+                    "store" => "Store",
+                    _ => "OnboardingRequest",
+                };
+                cedar_policy::EntityUid::from_type_name_and_id(
+                    format!("PartnerGate::{kind}").parse().unwrap(),
+                    cedar_policy::EntityId::new(id),
+                )
+            };
+            let (p, res) = (uid(&r.principal), uid(&r.resource));
+            if !r.resource.starts_with("customer:") && !r.resource.starts_with("organization:") {
+                entities.push(cedar_policy::Entity::new_no_attrs(res.clone(), Default::default()));
+            }
+            let entities = Entities::from_entities(entities, None).unwrap();
+            t_entities.push(t.elapsed());
+            let t = Instant::now();
+            let text = if ctx.trim().is_empty() { "{}" } else { ctx.as_str() };
+            let context = Context::from_json_str(text, Some((&loaded.schema, &action))).unwrap();
+            t_context.push(t.elapsed());
+            let t = Instant::now();
+            let request = CedarRequest::new(p, action, res, context, None).unwrap();
+            t_request.push(t.elapsed());
+            let t = Instant::now();
+            let response = Authorizer::new().is_authorized(&request, &slice.policies, &entities);
+            t_eval.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(access::diagnostics(&response));
+            t_answer.push(t.elapsed());
+            // Memo bookkeeping: the memoized path minus the plain one, on
+            // the same new request.
+            let t = Instant::now();
+            std::hint::black_box(access::authorize(loaded, names, records, &req).unwrap());
+            let plain = t.elapsed();
+            t_native.push(plain);
+            let t = Instant::now();
+            std::hint::black_box(
+                access::authorize_with(loaded, names, records, &req, Some(&mut memo)).unwrap(),
+            );
+            t_memo.push(t.elapsed().saturating_sub(plain));
+        }
+        let p = |v: Vec<Duration>| us(stats(v).p50);
+        println!("\nwhere a new decision's time goes (p50 over {n} new requests):");
+        let rows = [
+            ("crossing: a call refused before any read (pool, copies in and out)", p(t_cross)),
+            ("records read by the host (status cache, natively)", p(t_reads)),
+            ("records copied out of the store (native)", p(t_copy)),
+            ("memo key (native)", p(t_key)),
+            ("entity building (native)", p(t_entities)),
+            ("context parse, typed by the schema (native)", p(t_context)),
+            ("request built, no second schema check (native)", p(t_request)),
+            ("evaluation (native)", p(t_eval)),
+            ("answer: deciding policies and errors (native)", p(t_answer)),
+            ("memo bookkeeping: memoized minus plain (native)", p(t_memo)),
+        ];
+        for (what, took) in rows {
+            println!("  {what:<70} {took:>8.2}µs");
+        }
+        println!(
+            "  {:<70} {:>8.2}µs",
+            "native per-request decision, all of the above in one",
+            p(t_native)
+        );
+        let component = {
+            let mut v = Vec::with_capacity(n);
+            for r in requests.iter().skip(n).take(n) {
+                let t = Instant::now();
+                std::hint::black_box(gate.authorize(r).await.unwrap());
+                v.push(t.elapsed());
+            }
+            v
+        };
+        if !component.is_empty() {
+            println!(
+                "  {:<70} {:>8.2}µs",
+                "component, new requests not yet asked",
+                p(component)
+            );
+        }
     }
 }

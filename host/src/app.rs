@@ -25,10 +25,13 @@ pub async fn run(
         .map_err(|e| Error::Config(format!("listener: {e}")))?;
     config.check_address(address)?;
     let page = config.page()?;
-    let gate = config
-        .observe(config.host.builder().await?)?
-        .build()
-        .await?;
+    // Until the plugin is compiled and the policy set loaded, every request
+    // is answered 503 `starting` at once, not held on an accepted
+    // connection.
+    let starting = Starting::serve(&listener)?;
+    let built = async { config.observe(config.host.builder().await?)?.build().await }.await;
+    starting.stop().await;
+    let gate = built?;
     let outbox = gate.spawn_outbox(config.mailer()?, OUTBOX_POLL);
     let sign_in = config.sign_in(&gate).await?;
     let summary = gate.policy_summary();
@@ -40,4 +43,54 @@ pub async fn run(
     let served = crate::server::serve_router(listener, router, shutdown).await;
     outbox.stop().await;
     served.map_err(|e| Error::Unavailable(format!("serving on {address}: {e}")))
+}
+
+/// The answer of a server still starting: 503 `starting`, `Retry-After: 1`,
+/// the connection closed after it.
+async fn starting() -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({
+        "code": "starting",
+        "message": "the plugin is still being compiled: retry shortly",
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A server answering [`starting`] on a second handle of the listener,
+/// until stopped.
+struct Starting {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Starting {
+    fn serve(listener: &TcpListener) -> Result<Self, Error> {
+        use std::os::fd::AsFd;
+        let handle = listener
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::Config(format!("listener: {e}")))?;
+        let handle = TcpListener::from_std(std::net::TcpListener::from(handle))
+            .map_err(|e| Error::Config(format!("listener: {e}")))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = axum::Router::new().fallback(starting);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(handle, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self { stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }

@@ -48,6 +48,8 @@ pub struct ChangeSync {
     position: tokio::sync::Mutex<Option<u64>>,
     interval: Duration,
     window: Duration,
+    /// Why the last round failed, until one succeeds.
+    failure: std::sync::Mutex<Option<String>>,
 }
 
 impl ChangeSync {
@@ -64,6 +66,7 @@ impl ChangeSync {
             cache,
             origin: Instant::now(),
             confirmed: AtomicU64::new(0),
+            failure: std::sync::Mutex::new(None),
             position: tokio::sync::Mutex::new(None),
             interval,
             window,
@@ -89,6 +92,25 @@ impl ChangeSync {
     pub fn trusted(&self) -> bool {
         let confirmed = self.confirmed.load(Ordering::Acquire);
         confirmed != 0 && self.now_ms().saturating_sub(confirmed) < self.window.as_millis() as u64
+    }
+
+    /// Why the cache is not trusted now (`None` when it is): the last
+    /// round's error, or that no round completed within the window.
+    pub fn problem(&self) -> Option<String> {
+        if self.trusted() {
+            return None;
+        }
+        let failure = self.failure.lock().expect("failure lock").clone();
+        Some(failure.unwrap_or_else(|| {
+            format!(
+                "the change log was not read within {} ms",
+                self.window.as_millis()
+            )
+        }))
+    }
+
+    fn note(&self, failure: Option<String>) {
+        *self.failure.lock().expect("failure lock") = failure;
     }
 
     /// One round: retires what every change since the last round touched,
@@ -137,7 +159,9 @@ pub fn spawn(sync: &Arc<ChangeSync>) {
         loop {
             tokio::time::sleep(interval).await;
             let Some(sync) = weak.upgrade() else { return };
-            match sync.catch_up().await {
+            let round = sync.catch_up().await;
+            sync.note(round.as_ref().err().map(ToString::to_string));
+            match round {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("following the change log again: the status cache is trusted");

@@ -72,6 +72,11 @@ pub struct HostOptions {
     #[arg(long, env = "PARTNERGATE_CALL_TIMEOUT_MS", default_value_t = 250)]
     pub call_timeout_ms: u64,
 
+    /// Time loading a policy set into a plugin instance may take (at
+    /// start, on reload), in milliseconds.
+    #[arg(long, env = "PARTNERGATE_POLICY_LOAD_TIMEOUT_MS", default_value_t = 10_000)]
+    pub policy_load_timeout_ms: u64,
+
     /// Plugin instances running at once.
     #[arg(long, env = "PARTNERGATE_MAX_INSTANCES", default_value_t = 32)]
     pub max_instances: usize,
@@ -134,11 +139,12 @@ impl HostOptions {
     pub async fn builder(&self) -> Result<Builder, Error> {
         if self.memory_mib == 0
             || self.call_timeout_ms == 0
+            || self.policy_load_timeout_ms == 0
             || self.max_instances == 0
             || self.max_listings == Some(0)
         {
             return Err(Error::Config(
-                "memory, call timeout, instances and listings must be greater than zero".into(),
+                "memory, call timeout, policy load timeout, instances and listings must be greater than zero".into(),
             ));
         }
         let mut builder = PartnerGate::builder()
@@ -147,6 +153,7 @@ impl HostOptions {
             .limits(Limits {
                 memory_bytes: self.memory_mib << 20,
                 call_timeout: Duration::from_millis(self.call_timeout_ms),
+                load_timeout: Duration::from_millis(self.policy_load_timeout_ms),
                 max_instances: self.max_instances,
                 min_instances: self.min_instances,
                 max_listings: self

@@ -71,3 +71,39 @@ pub enum Error {
     #[error("unsupported: {0}")]
     Unsupported(String),
 }
+
+impl Error {
+    /// Whether this is a decision that could not be made now, as opposed to
+    /// one the policies made or a request that was wrong: the plugin trapped
+    /// or ran past its deadline or memory, no instance came free in time, or
+    /// the records could not be read. Nothing is allowed; the caller should
+    /// retry, and must not show it as the policies' answer.
+    pub fn is_decision_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::Plugin { .. } | Error::Busy(_) | Error::Unavailable(_) | Error::Engine(_)
+        )
+    }
+
+    /// A short, stable name of why no decision could be made, for the API's
+    /// `reason` and the metrics label (`None` for other errors).
+    pub fn unavailable_reason(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::Plugin {
+                fault: Fault::Deadline,
+                ..
+            } => "deadline",
+            Error::Plugin {
+                fault: Fault::MemoryLimit,
+                ..
+            } => "memory_limit",
+            Error::Plugin {
+                fault: Fault::Trap, ..
+            } => "plugin_trap",
+            Error::Busy(_) => "busy",
+            Error::Unavailable(_) => "records_unavailable",
+            Error::Engine(_) => "engine",
+            _ => return None,
+        })
+    }
+}

@@ -61,7 +61,7 @@ pub mod verify;
 
 pub use error::{Error, Fault, Problem};
 pub use gate::{
-    AuthorizeRequest, Builder, Decision, DecisionKind, OutboxHandle, PartnerGate, PluginSource,
-    PolicySummary,
+    AuthorizeRequest, Builder, Check, Decision, DecisionKind, Health, HealthChecks, OutboxHandle,
+    PartnerGate, PluginSource, PolicySummary,
 };
 pub use pool::Limits;

@@ -25,8 +25,14 @@ use crate::state::{HostState, Services};
 pub struct Limits {
     /// Linear memory one instance may grow to.
     pub memory_bytes: usize,
-    /// Wall-clock budget of one call (epoch deadline).
+    /// Wall-clock budget of one call (epoch deadline). A call also waits at
+    /// most this long for an instance to come free; then it is refused
+    /// (`Busy`) without reaching the plugin.
     pub call_timeout: Duration,
+    /// Budget of loading a policy set into an instance (at start, on reload,
+    /// into a fresh instance): parsing and validating a set takes far longer
+    /// than one decision, so it does not share `call_timeout`.
+    pub load_timeout: Duration,
     /// Instances running at once; further calls wait.
     pub max_instances: usize,
     /// Instances kept warm from the start (at most `max_instances`); beyond
@@ -53,6 +59,7 @@ impl Default for Limits {
         Self {
             memory_bytes: 64 << 20,
             call_timeout: Duration::from_millis(250),
+            load_timeout: Duration::from_secs(10),
             max_instances: 32,
             min_instances: 1,
             max_listings: half_the_cores(),
@@ -240,7 +247,7 @@ impl Pool {
     ) -> Result<Summary, Error> {
         let (schema, files) = (schema.clone(), files.to_vec());
         let result = self
-            .run(move |warm| {
+            .run_within(self.limits.load_timeout, move |warm| {
                 Box::pin(async move {
                     warm.plugin
                         .partnergate_b2b_policy()
@@ -267,10 +274,10 @@ impl Pool {
         // The first fresh instance loads the files, which validates them: a
         // refused set stops here, before anything is switched, and an
         // accepted one is not validated again.
-        let timeout = self.limits.call_timeout;
+        let timeout = self.limits.load_timeout;
         let mut first = self.instantiate().await?;
         first.arm(timeout);
-        let summary = load_files(&mut first, &schema, &files).await?;
+        let summary = load_files(&mut first, &schema, &files, timeout).await?;
         let bundle = Arc::new(PolicyBundle {
             schema,
             files,
@@ -296,7 +303,7 @@ impl Pool {
     /// A fresh instance with `bundle` loaded.
     async fn loaded(&self, bundle: &PolicyBundle) -> Result<Warm, Error> {
         let mut warm = self.instantiate().await?;
-        load(&mut warm, bundle, self.limits.call_timeout).await?;
+        load(&mut warm, bundle, self.limits.load_timeout).await?;
         Ok(warm)
     }
 
@@ -331,14 +338,23 @@ impl Pool {
         R: Send,
         F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
     {
+        // A call that cannot start within its own deadline is refused
+        // before it reaches the plugin: once calls queue longer than that,
+        // waiting only turns them into deadline traps later.
         let _permit = match self.running.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
                 self.services.metrics.waits.inc();
-                self.running
-                    .acquire()
-                    .await
-                    .map_err(|_| Error::Busy("the pool is shut down".into()))?
+                match tokio::time::timeout(timeout, self.running.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(Error::Busy("the pool is shut down".into())),
+                    Err(_) => {
+                        return Err(Error::Busy(format!(
+                            "no plugin instance came free within {timeout:?} (all {} busy)",
+                            self.limits.max_instances
+                        )));
+                    }
+                }
             }
         };
         // The instance first, then the set: an instance warmed for a set
@@ -366,7 +382,7 @@ impl Pool {
         };
         if warm.generation != bundle.generation && bundle.generation != 0 {
             self.services.metrics.late_loads.inc();
-            load(&mut warm, &bundle, timeout).await?;
+            load(&mut warm, &bundle, self.limits.load_timeout).await?;
         }
         warm.arm(timeout);
         // The epoch deadline stops guest code; this stops a host import that
@@ -439,7 +455,7 @@ async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Resu
         let loaded = policy
             .call_load_prepared(&mut warm.store, prepared)
             .await
-            .map_err(|e| fault(&e))?;
+            .map_err(|e| load_fault(&e, timeout))?;
         if loaded.is_ok() {
             prepared_loads.inc();
             warm.generation = bundle.generation;
@@ -447,7 +463,7 @@ async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Resu
         }
         tracing::warn!("the plugin refused its own prepared policy set; loading the files");
     }
-    load_files(warm, &bundle.schema, &bundle.files).await?;
+    load_files(warm, &bundle.schema, &bundle.files, timeout).await?;
     prepare(warm, bundle, timeout).await?;
     warm.generation = bundle.generation;
     Ok(())
@@ -459,13 +475,14 @@ async fn load_files(
     warm: &mut Warm,
     schema: &PolicyFile,
     files: &[PolicyFile],
+    timeout: Duration,
 ) -> Result<Summary, Error> {
     let loaded = warm
         .plugin
         .partnergate_b2b_policy()
         .call_load(&mut warm.store, schema, files)
         .await
-        .map_err(|e| fault(&e))?;
+        .map_err(|e| load_fault(&e, timeout))?;
     loaded.map_err(policy_error)
 }
 
@@ -482,26 +499,54 @@ async fn prepare(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> R
         .partnergate_b2b_policy()
         .call_prepared(&mut warm.store)
         .await
-        .map_err(|e| fault(&e))?;
+        .map_err(|e| load_fault(&e, timeout))?;
     if let Some(prepared) = prepared {
         let _ = bundle.prepared.set(prepared);
     }
     Ok(())
 }
 
-/// Classifies an error out of a guest call.
+/// Classifies an error out of a guest call. The message is one line (the
+/// trap, or the error's root cause); the wasm backtrace goes to the debug
+/// log.
 fn fault(err: &wasmtime::Error) -> Error {
-    let message = format!("{err:?}");
-    let fault = match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Fault::Deadline,
-        _ if message.contains("forcing trap when growing memory")
-            || message.contains("memory") && message.contains("limit") =>
+    let detail = format!("{err:?}");
+    tracing::debug!("plugin call failed: {detail}");
+    let (fault, message) = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => (
+            Fault::Deadline,
+            "the call ran past its deadline (wasm trap: interrupt)".to_string(),
+        ),
+        _ if detail.contains("forcing trap when growing memory")
+            || detail.contains("memory") && detail.contains("limit") =>
         {
-            Fault::MemoryLimit
+            (
+                Fault::MemoryLimit,
+                "the plugin ran out of its memory limit".to_string(),
+            )
         }
-        _ => Fault::Trap,
+        Some(trap) => (Fault::Trap, format!("wasm trap: {trap}")),
+        None => (Fault::Trap, err.root_cause().to_string()),
     };
     Error::Plugin { fault, message }
+}
+
+/// [`fault`] for a policy load, which names the option to change when the
+/// load ran out of time.
+fn load_fault(err: &wasmtime::Error, timeout: Duration) -> Error {
+    match fault(err) {
+        Error::Plugin {
+            fault: Fault::Deadline,
+            ..
+        } => Error::Plugin {
+            fault: Fault::Deadline,
+            message: format!(
+                "loading the policy set took longer than its {} ms budget: raise --policy-load-timeout-ms",
+                timeout.as_millis()
+            ),
+        },
+        other => other,
+    }
 }
 
 fn policy_error(err: policy::Error) -> Error {

@@ -23,12 +23,21 @@ use crate::state::Services;
 
 /// Decisions the plugin said may be given again, by request.
 pub(crate) struct Reuse {
-    /// Entries kept before the store starts over; 0 keeps none.
+    /// Entries kept (the oldest is dropped beyond it); 0 keeps none.
     capacity: usize,
     /// Keys the map by a keyed hash of the request's texts; each entry
     /// holds the texts too, so two requests never share an entry.
     hasher: RandomState,
-    entries: Mutex<HashMap<u64, Arc<Entry>, BuildHasherDefault<Prehashed>>>,
+    entries: Mutex<Entries>,
+}
+
+/// The entries and their keys in insertion order: when full, the oldest
+/// entry is dropped, one per insertion (never a sweep of the whole map
+/// while the lock is held).
+#[derive(Default)]
+struct Entries {
+    map: HashMap<u64, Arc<Entry>, BuildHasherDefault<Prehashed>>,
+    order: std::collections::VecDeque<u64>,
 }
 
 /// The texts of a request, borrowed: what a decision is kept by. A
@@ -103,7 +112,7 @@ impl Reuse {
         Self {
             capacity,
             hasher: RandomState::new(),
-            entries: Mutex::new(HashMap::default()),
+            entries: Mutex::new(Entries::default()),
         }
     }
 
@@ -125,7 +134,7 @@ impl Reuse {
         }
         let entry = {
             let entries = self.entries.lock().expect("reuse lock");
-            entries.get(&self.key(asked))?.clone()
+            entries.map.get(&self.key(asked))?.clone()
         };
         let same = entry.request.principal == asked.principal
             && entry.request.action == asked.action
@@ -159,10 +168,22 @@ impl Reuse {
             basis: basis.clone(),
             decision: answer.decision.clone(),
         });
-        let mut entries = self.entries.lock().expect("reuse lock");
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            entries.clear();
-        }
-        entries.insert(key, entry);
+        let evicted = {
+            let mut entries = self.entries.lock().expect("reuse lock");
+            if entries.map.insert(key, entry).is_some() {
+                return;
+            }
+            entries.order.push_back(key);
+            if entries.order.len() > self.capacity {
+                entries
+                    .order
+                    .pop_front()
+                    .and_then(|oldest| entries.map.remove(&oldest))
+            } else {
+                None
+            }
+        };
+        // Dropped outside the lock.
+        drop(evicted);
     }
 }

@@ -34,6 +34,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     tier: &'static str,
     result: &'static str,
@@ -51,6 +56,8 @@ pub struct Metrics {
     /// counting a decision copies no label.
     by_policy: [RwLock<HashMap<String, Counter>>; 2],
     failures: Counter,
+    /// `failures` by reason (`deadline`, `busy`, `plugin_trap`, ...).
+    unavailable: Family<ReasonLabels, Counter>,
     latency: Histogram,
     reloads: Family<OutcomeLabels, Counter>,
     shadow: Family<OutcomeLabels, Counter>,
@@ -128,6 +135,13 @@ impl Default for Metrics {
         let decisions: Family<EffectLabels, Counter> = family(&mut registry, decisions_help);
         let deciding: Family<PolicyLabels, Counter> = family(&mut registry, deciding_help);
         let cache: Family<CacheLabels, Counter> = family(&mut registry, cache_help);
+        let unavailable: Family<ReasonLabels, Counter> = family(
+            &mut registry,
+            (
+                "decisions_unavailable",
+                "decision_failures by reason: deadline, busy, plugin_trap, memory_limit, records_unavailable, engine",
+            ),
+        );
         let buckets = exponential_buckets(0.000_005, 2.0, 16);
         let latency = registered(&mut registry, latency_help, Histogram::new(buckets));
         let idle = registered(&mut registry, idle_help, Gauge::default());
@@ -140,7 +154,7 @@ impl Default for Metrics {
         ]
         .map(|help| family::<OutcomeLabels>(&mut registry, help));
         let [failures, instantiations, waits, late_loads, spares, prepared_loads, reused, cache_untrusted, log_dropped] = [
-            ("decision_failures", "Requests no decision could be made for (denied)"),
+            ("decision_failures", "Requests no decision could be made for (the plugin failed or ran out of time, no instance came free, records unreadable): answered 503 decision_unavailable, never as a decision"),
             ("pool_instantiations", "Calls that found no warm instance and started one"),
             ("pool_waits", "Calls that waited because --max-instances were running"),
             ("pool_late_loads", "Calls whose instance had to load the policy set in use first (a reload warms instances so that none should)"),
@@ -172,6 +186,7 @@ impl Default for Metrics {
             registry,
             deciding,
             failures,
+            unavailable,
             latency,
             reloads,
             shadow,
@@ -217,9 +232,12 @@ impl Metrics {
         self.latency.observe(took.as_secs_f64());
     }
 
-    /// Counts a request no decision could be made for.
-    pub(crate) fn failed(&self) {
+    /// Counts a request no decision could be made for, and why.
+    pub(crate) fn failed(&self, reason: &'static str) {
         self.failures.inc();
+        self.unavailable
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Counts a reload: `applied` or `refused`.

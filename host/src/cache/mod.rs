@@ -95,6 +95,12 @@ pub trait StatusCache: Send + Sync + 'static {
         None
     }
 
+    /// Whether the backend is usable now; `Err` says what is wrong (for
+    /// `/v1/health`). In-process backends always are.
+    fn healthy(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The cached account of a person.
     async fn get(&self, person_id: &str) -> Result<CacheRead<Account>, CacheError>;
 

@@ -150,8 +150,16 @@ impl Builder {
         };
         let started = Instant::now();
         let engine = runtime::engine()?;
-        let (component, artifact) =
-            runtime::load_component(&engine, &wasm, self.artifact_dir.as_deref())?;
+        // Compiling takes seconds: off the async workers, so that the rest
+        // of the process (a `starting` answer, other tasks) goes on.
+        let (component, artifact) = {
+            let (engine, dir) = (engine.clone(), self.artifact_dir.clone());
+            tokio::task::spawn_blocking(move || {
+                runtime::load_component(&engine, &wasm, dir.as_deref())
+            })
+            .await
+            .map_err(|e| Error::Engine(format!("compiling the plugin panicked: {e}")))??
+        };
         let compile_time = started.elapsed();
         let directory: Arc<dyn Directory> = match self.directory {
             Some(directory) => directory,

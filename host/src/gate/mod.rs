@@ -52,6 +52,51 @@ pub struct PolicySummary {
     pub source: String,
 }
 
+/// What `/v1/health` says: `ok`, or `degraded` with the problems.
+#[derive(Clone, Debug, Serialize)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    pub status: &'static str,
+    /// Each part checked.
+    pub checks: HealthChecks,
+    /// What is wrong, one sentence each; empty when `ok`.
+    pub problems: Vec<String>,
+}
+
+/// The parts [`PartnerGate::health`] checks.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthChecks {
+    /// The customer directory.
+    pub directory: Check,
+    /// The status cache (Redis when configured).
+    pub cache: Check,
+    /// Following the change log (what keeps the cache from answering
+    /// with an old record).
+    pub change_log: Check,
+}
+
+/// One part's state.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// Whether it works.
+    pub ok: bool,
+    /// What it is.
+    pub summary: String,
+    /// What is wrong with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Check {
+    fn of(summary: String, state: Result<(), String>) -> Self {
+        Self {
+            ok: state.is_ok(),
+            summary,
+            error: state.err(),
+        }
+    }
+}
+
 mod builder;
 mod call;
 mod shadow;
@@ -84,8 +129,12 @@ impl PartnerGate {
         Builder::default()
     }
 
-    /// Decides a request. An `Err` is a denial the caller could not get a
-    /// decision for (bad request, plugin fault, unavailable backend).
+    /// Decides a request. An `Err` is never a decision: either the request
+    /// is wrong (`InvalidRequest`), or no decision could be made now
+    /// ([`Error::is_decision_unavailable`]: the plugin failed or ran out of
+    /// time, no instance came free, the records could not be read). Allow
+    /// nothing on an `Err`, and do not show the second kind as the
+    /// policies' answer: it is worth a retry.
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
         let context = wit_context(&request.context)?;
         let asked = texts_of(request, &context);
@@ -97,7 +146,11 @@ impl PartnerGate {
         let metrics = &self.services.metrics;
         match &answer {
             Ok(decision) => metrics.decided(decision, took),
-            Err(_) => metrics.failed(),
+            Err(err) => {
+                if let Some(reason) = err.unavailable_reason() {
+                    metrics.failed(reason);
+                }
+            }
         }
         if let Some(log) = &self.decision_log {
             let version = self.pool.bundle().summary.version.clone();
@@ -107,6 +160,42 @@ impl PartnerGate {
             shadow.compare(request.clone(), wit, live.clone(), metrics.clone());
         }
         answer
+    }
+
+    /// What is degraded on this node: the directory answers a query within a
+    /// second, the shared cache is connected, the change log was read
+    /// within the trust window. A degraded node still answers: decisions
+    /// that need what is down fail with `Unavailable` until it returns.
+    pub async fn health(&self) -> Health {
+        let directory = &self.services.directory;
+        let reached =
+            tokio::time::timeout(Duration::from_secs(1), directory.is_empty()).await;
+        let directory = Check::of(
+            directory.summary(),
+            match reached {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(format!("the directory is unreachable: {err}")),
+                Err(_) => Err("the directory did not answer within 1 s".to_string()),
+            },
+        );
+        let cache = Check::of(self.services.cache.summary(), self.services.cache.healthy());
+        let change_log = Check::of(
+            "the change log".to_string(),
+            self.services.sync.problem().map_or(Ok(()), Err),
+        );
+        let problems: Vec<String> = [&directory, &cache, &change_log]
+            .into_iter()
+            .filter_map(|check| check.error.clone())
+            .collect();
+        Health {
+            status: if problems.is_empty() { "ok" } else { "degraded" },
+            checks: HealthChecks {
+                directory,
+                cache,
+                change_log,
+            },
+            problems,
+        }
     }
 
     /// What the shadow policy set did since start, if one is configured.

@@ -15,11 +15,10 @@ use crate::error::Error;
 use crate::gate::AuthorizeRequest;
 
 pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({
-        "status": "ok",
-        "policy": state.gate.policy_summary(),
-        "idle_instances": state.gate.idle_instances(),
-    }))
+    let mut body = json!(state.gate.health().await);
+    body["policy"] = json!(state.gate.policy_summary());
+    body["idle_instances"] = json!(state.gate.idle_instances());
+    Json(body)
 }
 
 pub(super) async fn openapi() -> Response {
@@ -36,6 +35,7 @@ pub(super) async fn authorize(
     };
     match state.gate.authorize(&request).await {
         Ok(decision) => Json(decision).into_response(),
+        Err(err) if err.is_decision_unavailable() => decision_unavailable(&err),
         Err(Error::InvalidRequest(m)) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -45,6 +45,25 @@ pub(super) async fn authorize(
         .into_response(),
         Err(err) => ApiError::from(err).deny().into_response(),
     }
+}
+
+/// No decision could be made now: 503 with `Retry-After`, never a
+/// decision. The body names the reason (`deadline`, `busy`, ...), not the
+/// details, which go to the log.
+fn decision_unavailable(err: &Error) -> Response {
+    tracing::warn!("no decision could be made: {err}");
+    let reason = err.unavailable_reason().unwrap_or("engine");
+    let mut error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "decision_unavailable",
+        "no decision could be made now (nothing is allowed): retry",
+    );
+    error.set("reason", json!(reason));
+    let mut response = error.into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
 }
 
 pub(super) async fn policies(State(state): State<AppState>) -> Json<serde_json::Value> {

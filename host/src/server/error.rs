@@ -24,6 +24,11 @@ impl ApiError {
         }
     }
 
+    /// Adds `key` to the body.
+    pub(crate) fn set(&mut self, key: &str, value: serde_json::Value) {
+        self.body[key] = value;
+    }
+
     pub(crate) fn deny(mut self) -> Self {
         self.body["decision"] = json!("deny");
         self

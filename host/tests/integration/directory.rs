@@ -1083,6 +1083,7 @@ async fn postgres_nodes() -> PostgresNodes {
                 .unwrap();
         }
         let gate = partnergate::PartnerGate::builder()
+            .limits(super::common::limits())
             .directory(dir.clone())
             .clock(clock.clone())
             .artifact_cache(super::common::artifact_dir())

@@ -13,6 +13,7 @@ mod directory;
 mod faults;
 mod hostile;
 mod http;
+mod load;
 mod observe;
 mod oidc;
 mod org_users;

@@ -80,6 +80,7 @@ pub async fn directories(store: Store, nodes: usize) -> (Vec<Arc<dyn Directory>>
 /// A node on `dir` with `cache` (the in-process default when `None`).
 pub async fn node_on(dir: Arc<dyn Directory>, cache: Option<Arc<RedisCache>>) -> PartnerGate {
     let mut builder = PartnerGate::builder()
+        .limits(common::limits())
         .directory(dir)
         .artifact_cache(common::artifact_dir());
     if let Some(cache) = cache {

@@ -152,46 +152,113 @@ enum Record {
     Bare,
 }
 
-/// A request decided: the records it was built from, their stamps (`None`
-/// for a bare resource, which no record backs) and the decision. Cedar
-/// decides the same request on the same entities and policies the same way,
-/// and a reload starts a new memo, so while the stamps hold the decision
-/// does.
+/// A principal, action and resource built from their records: the Cedar
+/// entities (built once per record stamp, then kept), and the decisions
+/// made on them for the last few contexts. A new order of the same buyer
+/// (a new `orderTotal`) then builds only its context. Cedar decides the
+/// same request on the same entities and policies the same way, and a
+/// reload starts a new memo, so while the stamps hold these do.
 struct Prepared {
     records: [Record; 2],
     stamps: [Option<u64>; 2],
-    decision: Decision,
-}
-
-/// A request built from its records, not yet decided.
-struct Built {
-    records: [Record; 2],
-    request: CedarRequest,
+    principal: EntityUid,
+    resource: EntityUid,
     entities: cedar_policy::Entities,
+    /// Decisions by context text, newest last; at most
+    /// [`Memo::CONTEXTS`].
+    decided: Vec<(String, Decision)>,
 }
 
-/// The memo key of a request: its four texts, length-prefixed so that no
-/// two different requests share a key.
+/// The memo key of a request without its context: the three texts,
+/// length-prefixed so that no two different requests share a key.
 fn memo_key(request: &Request<'_>) -> String {
-    let (p, a, r, c) = (
-        request.principal,
-        request.action,
-        request.resource,
-        request.context,
-    );
-    format!("{}:{p}{}:{a}{}:{r}{c}", p.len(), a.len(), r.len())
+    let (p, a, r) = (request.principal, request.action, request.resource);
+    format!("{}:{p}{}:{a}{r}", p.len(), a.len())
 }
 
-/// Requests already decided by this instance, keyed by their text. Holds at
-/// most [`Memo::CAPACITY`] entries; a policy reload starts a new memo.
-#[derive(Default)]
+/// A map of at most `capacity` entries that drops its oldest entry when a
+/// new one would not fit: one eviction per insertion, never a sweep of the
+/// whole map inside one call.
+struct Bounded<V> {
+    capacity: usize,
+    hasher: std::hash::RandomState,
+    /// Entries by the hash of their key; each holds its key, so two keys
+    /// never share an entry (a colliding insertion replaces the older).
+    map: HashMap<u64, (String, V)>,
+    /// Hashes in insertion order, oldest first.
+    order: std::collections::VecDeque<u64>,
+}
+
+impl<V> Bounded<V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            hasher: std::hash::RandomState::new(),
+            map: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn hash(&self, key: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut V> {
+        match self.map.get_mut(&hash) {
+            Some((held, value)) if held == key => Some(value),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, hash: u64, key: String, value: V) {
+        if self.map.insert(hash, (key, value)).is_some() {
+            return;
+        }
+        self.order.push_back(hash);
+        while self.order.len() > self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.map.remove(&oldest);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Requests this instance built, by principal, action and resource: their
+/// entities and their last decisions. Holds at most [`Memo::CAPACITY`]
+/// entries, dropping the oldest one at a time; a policy reload starts a new
+/// memo.
 pub struct Memo {
-    prepared: HashMap<String, Prepared>,
+    prepared: Bounded<Prepared>,
 }
 
 impl Memo {
-    /// Entries kept before the memo starts over.
+    /// Entries kept: beyond it the oldest is dropped.
     pub const CAPACITY: usize = 4096;
+    /// Decisions kept per entry, by context: one buyer's last few orders.
+    pub const CONTEXTS: usize = 4;
+
+    /// Entries held now.
+    pub fn len(&self) -> usize {
+        self.prepared.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Self {
+            prepared: Bounded::new(Self::CAPACITY),
+        }
+    }
 }
 
 /// The record behind a reference: a key to read, or none for a resource no
@@ -311,13 +378,13 @@ pub fn answer<'r>(
     // that have not changed are not copied again.
     let mut memo = memo.map(|memo| {
         let key = memo_key(request);
-        if memo.prepared.len() >= Memo::CAPACITY && !memo.prepared.contains_key(&key) {
-            memo.prepared.clear();
-        }
-        (memo, key)
+        let hash = memo.prepared.hash(&key);
+        (memo, hash, key)
     });
-    let held = memo.as_ref().and_then(|(memo, key)| memo.prepared.get(key));
-    let known = |i: usize| held.and_then(|p| p.stamps[i]);
+    let mut held = memo
+        .as_mut()
+        .and_then(|(memo, hash, key)| memo.prepared.get_mut(*hash, key));
+    let known = |i: usize| held.as_ref().and_then(|p| p.stamps[i]);
     let (first, second) = records.read(
         Lookup {
             key: principal_key,
@@ -330,15 +397,40 @@ pub fn answer<'r>(
     )?;
     let keys = [Some(principal_key), resource_key];
     if let (Found::Unchanged, None | Some(Found::Unchanged)) = (&first, &second)
-        && let Some((memo, key)) = &memo
-        && let Some(prepared) = memo.prepared.get(key)
+        && let Some(prepared) = held.as_mut()
     {
+        // The same entities: only the context is new, if it is.
+        let decision = match prepared
+            .decided
+            .iter()
+            .find(|(context, _)| context == request.context)
+        {
+            Some((_, decision)) => decision.clone(),
+            None => {
+                let context = context_of(loaded, request, &action)?;
+                let decision = evaluate(
+                    &slice.policies,
+                    &prepared.entities,
+                    prepared.principal.clone(),
+                    action,
+                    prepared.resource.clone(),
+                    context,
+                )?;
+                if prepared.decided.len() >= Memo::CONTEXTS {
+                    prepared.decided.remove(0);
+                }
+                prepared
+                    .decided
+                    .push((request.context.to_string(), decision.clone()));
+                decision
+            }
+        };
         return Ok(Answer {
-            decision: prepared.decision.clone(),
+            decision,
             basis: basis_of(keys, prepared.stamps),
         });
     }
-    let held_record = |i: usize| held.map(|p| (&p.records[i], p.stamps[i]));
+    let held_record = |i: usize| held.as_ref().map(|p| (&p.records[i], p.stamps[i]));
     let Some((principal, principal_stamp)) = record_of(first, held_record(0)) else {
         return check_shape(loaded, names, request).map(|()| Answer {
             decision: unknown("principal", request.principal),
@@ -358,30 +450,74 @@ pub fn answer<'r>(
             }
         },
     };
-    let built = prepare(
+    let stamps = [principal_stamp, resource_stamp];
+    let mut built = prepare(
         loaded,
         names,
         request,
-        action,
+        &action,
         &slice.entity,
         [principal, resource],
+        stamps,
     )?;
-    let response =
-        Authorizer::new().is_authorized(&built.request, &slice.policies, &built.entities);
-    let decision = decision_of(&response);
-    let stamps = [principal_stamp, resource_stamp];
-    if let Some((memo, key)) = &mut memo {
-        let prepared = Prepared {
-            records: built.records,
-            stamps,
-            decision: decision.clone(),
-        };
-        memo.prepared.insert(std::mem::take(key), prepared);
+    let context = context_of(loaded, request, &action)?;
+    let decision = evaluate(
+        &slice.policies,
+        &built.entities,
+        built.principal.clone(),
+        action,
+        built.resource.clone(),
+        context,
+    )?;
+    if let Some((memo, hash, key)) = memo {
+        built
+            .decided
+            .push((request.context.to_string(), decision.clone()));
+        memo.prepared.insert(hash, key, built);
     }
     Ok(Answer {
         decision,
         basis: basis_of(keys, stamps),
     })
+}
+
+/// The request's context, parsed as the schema types the action's context
+/// and checked against it (missing, unexpected or mistyped attributes).
+fn context_of(
+    loaded: &LoadedPolicies,
+    request: &Request<'_>,
+    action: &EntityUid,
+) -> Result<Context, AccessError> {
+    let text = match request.context.trim() {
+        "" => "{}",
+        text => text,
+    };
+    // The typed parse reads the text as the schema types it (entity
+    // references and extension values need no escapes) but does not check
+    // it: `validate` does, once (what `Request::new` would do again).
+    let context = Context::from_json_str(text, Some((&loaded.schema, action)))
+        .map_err(|err| invalid(request, &err))?;
+    context
+        .validate(&loaded.schema, action)
+        .map_err(|err| invalid(request, &err))?;
+    Ok(context)
+}
+
+/// Decides a request on entities [`prepare`] built (which checked the
+/// principal's and resource's types), with a context [`context_of`]
+/// parsed (which checked it): the schema is not consulted again.
+fn evaluate(
+    policies: &cedar_policy::PolicySet,
+    entities: &cedar_policy::Entities,
+    principal: EntityUid,
+    action: EntityUid,
+    resource: EntityUid,
+    context: Context,
+) -> Result<Decision, AccessError> {
+    let request = CedarRequest::new(principal, action, resource, context, None)
+        .map_err(|err| AccessError::InvalidRequest(err.to_string()))?;
+    let response = Authorizer::new().is_authorized(&request, policies, entities);
+    Ok(decision_of(&response))
 }
 
 /// The decision of a Cedar response: any evaluation error denies and names
@@ -452,6 +588,111 @@ pub fn decide_entities(
     })
 }
 
+/// Decides `action` by one principal on each of `resources`, in order, with
+/// an empty context: the principal's record is read and its entity built
+/// once (a staff member's listing decides on every assigned organization,
+/// and a staff entity names them all). Each item is what [`authorize`]
+/// would decide; an unknown record is a denial that says so.
+pub fn decide_each(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    principal: &str,
+    action: &str,
+    resources: &[String],
+) -> Result<Vec<Result<Decision, AccessError>>, AccessError> {
+    let principal_key = key_of("principal", principal)?.expect("a principal is always a record");
+    let action_uid = names.uid(&names.action, action);
+    let Some(slice) = loaded.actions.get(&action_uid) else {
+        return Err(AccessError::InvalidRequest(format!(
+            "action `{action}` is not in the schema"
+        )));
+    };
+    let (found, _) = records.read(
+        Lookup {
+            key: principal_key,
+            known: None,
+        },
+        None,
+    )?;
+    let Some((principal_record, _)) = record_of(found, None) else {
+        return Ok(resources
+            .iter()
+            .map(|resource| {
+                let request = Request {
+                    principal,
+                    action,
+                    resource,
+                    context: "",
+                };
+                check_shape(loaded, names, &request).map(|()| unknown("principal", principal))
+            })
+            .collect());
+    };
+    let principal_uid = uid_of(names, principal);
+    let mut principal_entities = Vec::with_capacity(2);
+    let mut principal_orgs = HashSet::new();
+    push_entities(
+        names,
+        &principal_record,
+        &principal_uid,
+        &mut principal_orgs,
+        &mut principal_entities,
+    );
+    let empty = Request {
+        principal,
+        action,
+        resource: "",
+        context: "",
+    };
+    let context = context_of(loaded, &empty, &action_uid)?;
+    let mut decisions = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context: "",
+        };
+        decisions.push((|| {
+            let resource_key = key_of("resource", resource)?;
+            let resource_record = match resource_key {
+                None => Record::Bare,
+                Some(key) => {
+                    let (found, _) = records.read(Lookup { key, known: None }, None)?;
+                    match record_of(found, None) {
+                        Some((record, _)) => record,
+                        None => {
+                            return check_shape(loaded, names, &request)
+                                .map(|()| unknown("resource", resource));
+                        }
+                    }
+                }
+            };
+            let resource_uid = uid_of(names, resource);
+            check_applies(loaded, &request, &action_uid, &principal_uid, &resource_uid)?;
+            let mut entities = Vec::with_capacity(principal_entities.len() + 2);
+            entities.push(slice.entity.clone());
+            entities.extend(principal_entities.iter().cloned());
+            if resource_uid != principal_uid {
+                let mut orgs = principal_orgs.clone();
+                push_entities(names, &resource_record, &resource_uid, &mut orgs, &mut entities);
+            }
+            let entities = cedar_policy::Entities::from_entities(entities, None)
+                .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
+            evaluate(
+                &slice.policies,
+                &entities,
+                principal_uid.clone(),
+                action_uid.clone(),
+                resource_uid,
+                context.clone(),
+            )
+        })());
+    }
+    Ok(decisions)
+}
+
 /// What Cedar says of its answer: the ids of the deciding policies, sorted,
 /// and the errors of the policies it could not evaluate.
 pub fn diagnostics(response: &cedar_policy::Response) -> (Vec<String>, Vec<String>) {
@@ -518,72 +759,104 @@ fn check_shape(
     .map_err(|err| invalid(request, &err))
 }
 
+/// Checks that the principal's and resource's types apply to the action,
+/// in Cedar's own words when they do not.
+fn check_applies(
+    loaded: &LoadedPolicies,
+    request: &Request<'_>,
+    action: &EntityUid,
+    principal: &EntityUid,
+    resource: &EntityUid,
+) -> Result<(), AccessError> {
+    let schema = &loaded.schema;
+    let principal_applies = schema
+        .principals_for_action(action)
+        .is_some_and(|mut types| types.any(|t| t == principal.type_name()));
+    let resource_applies = schema
+        .resources_for_action(action)
+        .is_some_and(|mut types| types.any(|t| t == resource.type_name()));
+    if principal_applies && resource_applies {
+        return Ok(());
+    }
+    Err(CedarRequest::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        Context::empty(),
+        Some(schema),
+    )
+    .err()
+    .map_or_else(
+        || {
+            AccessError::InvalidRequest(format!(
+                "action `{}` does not apply to `{}` and `{}`",
+                request.action, request.principal, request.resource
+            ))
+        },
+        |err| invalid(request, &err),
+    ))
+}
+
+/// Pushes the entities of `record` (whose uid is `uid`) onto `entities`:
+/// a customer and their organization, a staff member, an organization, or
+/// a bare entity; an organization already in `orgs` is not pushed again.
+fn push_entities<'r>(
+    names: &Names,
+    record: &'r Record,
+    uid: &EntityUid,
+    orgs: &mut HashSet<&'r str>,
+    entities: &mut Vec<Entity>,
+) {
+    match record {
+        Record::Account(account) => {
+            entities.push(customer_entity(names, account));
+            if let Some(org) = &account.organization
+                && orgs.insert(&org.id)
+            {
+                entities.push(organization_entity(names, org));
+            }
+        }
+        Record::Staff(staff) => entities.push(staff_entity(names, staff)),
+        Record::Organization(org) => {
+            if orgs.insert(&org.id) {
+                entities.push(organization_entity(names, org));
+            }
+        }
+        Record::Bare => entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new())),
+    }
+}
+
+/// Builds the entities of a request from its records, after checking that
+/// the principal's and resource's types apply to the action.
 fn prepare(
     loaded: &LoadedPolicies,
     names: &Names,
     request: &Request<'_>,
-    action: EntityUid,
+    action: &EntityUid,
     action_entity: &Entity,
     records: [Record; 2],
-) -> Result<Built, AccessError> {
+    stamps: [Option<u64>; 2],
+) -> Result<Prepared, AccessError> {
+    let principal = uid_of(names, request.principal);
+    let resource = uid_of(names, request.resource);
+    check_applies(loaded, request, action, &principal, &resource)?;
     let mut entities: Vec<Entity> = Vec::with_capacity(5);
     entities.push(action_entity.clone());
-    let mut seen_orgs: HashSet<&str> = HashSet::new();
-    let mut uids = Vec::with_capacity(2);
-    for (record, reference) in records.iter().zip([request.principal, request.resource]) {
-        let uid = uid_of(names, reference);
-        let first = uids.is_empty() || uids[0] != uid;
-        if first {
-            match record {
-                Record::Account(account) => {
-                    entities.push(customer_entity(names, account));
-                    if let Some(org) = &account.organization
-                        && seen_orgs.insert(&org.id)
-                    {
-                        entities.push(organization_entity(names, org));
-                    }
-                }
-                Record::Staff(staff) => entities.push(staff_entity(names, staff)),
-                Record::Organization(org) => {
-                    if seen_orgs.insert(&org.id) {
-                        entities.push(organization_entity(names, org));
-                    }
-                }
-                Record::Bare => entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new())),
-            }
-        }
-        uids.push(uid);
+    let mut orgs: HashSet<&str> = HashSet::new();
+    push_entities(names, &records[0], &principal, &mut orgs, &mut entities);
+    // A customer acting on themselves is one entity.
+    if principal != resource {
+        push_entities(names, &records[1], &resource, &mut orgs, &mut entities);
     }
-    let empty = request.context.trim().is_empty() || request.context.trim() == "{}";
-    let context = if empty {
-        Context::empty()
-    } else {
-        Context::from_json_str(request.context, Some((&loaded.schema, &action)))
-            .map_err(|err| invalid(request, &err))?
-    };
-    let resource = uids.pop().expect("two uids");
-    let principal = uids.pop().expect("two uids");
-    let cedar_request = CedarRequest::new(
-        principal,
-        action.clone(),
-        resource,
-        context,
-        Some(&loaded.schema),
-    )
-    .map_err(|err| {
-        // An empty context skipped the typed parse; redo it for the message
-        // that names the missing attribute.
-        match Context::from_json_str("{}", Some((&loaded.schema, &action))) {
-            Err(detail) if empty => invalid(request, &detail),
-            _ => invalid(request, &err),
-        }
-    })?;
     let entities = cedar_policy::Entities::from_entities(entities, None)
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-    Ok(Built {
+    Ok(Prepared {
         records,
-        request: cedar_request,
+        stamps,
+        principal,
+        resource,
         entities,
+        decided: Vec::with_capacity(1),
     })
 }
 

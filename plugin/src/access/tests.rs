@@ -485,3 +485,113 @@ fn a_text_that_is_not_a_prepared_set_is_refused() {
         assert!(crate::policy_set::load_prepared(text).is_err(), "{text}");
     }
 }
+
+/// A new order of a buyer whose entities the memo holds is decided on its
+/// own total (the entities are kept, the decision is not reused across
+/// contexts), and an invalid context is still refused.
+#[test]
+fn new_orders_on_kept_entities_are_decided_on_their_own_totals() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let mut memo = Memo::default();
+    let order = |total: &str, memo: &mut Memo| {
+        let context = format!(r#"{{"orderTotal": {total}}}"#);
+        let request = Request {
+            principal: "customer:bob",
+            action: "placeOrder",
+            resource: "store:main",
+            context: &context,
+        };
+        authorize_with(&loaded, &names, &records, &request, Some(memo)).map(|d| d.effect)
+    };
+    // bob's limit is 10,000; more contexts than an entry keeps.
+    for round in 0..2 {
+        for total in 0..(Memo::CONTEXTS as u64 * 3) {
+            let expected = if total % 2 == 0 {
+                Effect::Allow
+            } else {
+                Effect::Deny
+            };
+            let total = if total % 2 == 0 { 100 + total } else { 20_000 + total };
+            assert_eq!(
+                order(&total.to_string(), &mut memo).unwrap(),
+                expected,
+                "round {round}, total {total}"
+            );
+        }
+    }
+    assert_eq!(memo.len(), 1);
+    let many = order(r#""many""#, &mut memo);
+    assert!(matches!(many, Err(AccessError::InvalidRequest(_))), "{many:?}");
+    let missing = Request {
+        principal: "customer:bob",
+        action: "placeOrder",
+        resource: "store:main",
+        context: "",
+    };
+    assert!(matches!(
+        authorize_with(&loaded, &names, &records, &missing, Some(&mut memo)),
+        Err(AccessError::InvalidRequest(m)) if m.contains("orderTotal")
+    ));
+}
+
+/// The memo holds at most its capacity, dropping the oldest entry one at
+/// a time, and what it holds still decides right.
+#[test]
+fn the_memo_stays_within_its_capacity() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let mut memo = Memo::default();
+    for i in 0..(Memo::CAPACITY + 100) {
+        let resource = format!("store:s{i}");
+        let request = Request {
+            principal: "customer:bob",
+            action: "browse",
+            resource: &resource,
+            context: "",
+        };
+        let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+        assert_eq!(d.effect, Effect::Allow);
+        assert!(memo.len() <= Memo::CAPACITY);
+    }
+    assert_eq!(memo.len(), Memo::CAPACITY);
+}
+
+/// Deciding one principal on many resources at once gives what deciding
+/// each alone gives, unknown resources and types that do not apply
+/// included.
+#[test]
+fn deciding_each_resource_agrees_with_deciding_alone() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let resources: Vec<String> = [
+        "organization:a",
+        "organization:b",
+        "organization:x",
+        "organization:nowhere",
+        "customer:bob",
+        "customer:nobody",
+    ]
+    .map(String::from)
+    .to_vec();
+    for principal in ["customer:alice", "customer:bob", "customer:nobody"] {
+        let each = decide_each(&loaded, &names, &records, principal, "listUsers", &resources).unwrap();
+        for (resource, decided) in resources.iter().zip(each) {
+            let request = Request {
+                principal,
+                action: "listUsers",
+                resource,
+                context: "",
+            };
+            let alone = authorize(&loaded, &names, &records, &request);
+            match (decided, alone) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{principal} {resource}"),
+                (Err(AccessError::InvalidRequest(_)), Err(AccessError::InvalidRequest(_))) => {}
+                (a, b) => panic!("{principal} {resource}: {a:?} against {b:?}"),
+            }
+        }
+    }
+}

@@ -1,10 +1,9 @@
 //! Reading: listing and searching an organization's users, and the audit
 //! trail, each permitted first.
 
-use super::permit::permit_with;
 use super::{Directory, STORE, UserError, UserQuery};
-use crate::access;
-use crate::model::Decision;
+use crate::access::{self, AccessError};
+use crate::model::{Decision, Effect};
 use crate::rules::Rules;
 
 impl<D: Directory> Rules<'_, D> {
@@ -32,20 +31,26 @@ impl<D: Directory> Rules<'_, D> {
                     .ok_or_else(|| UserError::NotFound(format!("staff `{staff_id}`")))?;
                 let mut allowed = Vec::new();
                 let mut last_denial = None;
-                // One decision per organization, the staff record read once.
-                let records = access::ReadOnce::new(self.dir);
-                for org in staff.assigned_organizations {
-                    match permit_with(
-                        self.loaded,
-                        self.names,
-                        &records,
-                        actor,
-                        "listUsers",
-                        &format!("organization:{org}"),
-                    ) {
-                        Ok(_) => allowed.push(org),
-                        Err(UserError::Denied(d)) => last_denial = Some(d),
-                        Err(other) => return Err(other),
+                // One decision per organization, the staff record read and
+                // its entity built once.
+                let resources: Vec<String> = staff
+                    .assigned_organizations
+                    .iter()
+                    .map(|org| format!("organization:{org}"))
+                    .collect();
+                let decided = access::decide_each(
+                    self.loaded,
+                    self.names,
+                    &access::ReadOnce::new(self.dir),
+                    actor,
+                    "listUsers",
+                    &resources,
+                )
+                .map_err(denied_or_unavailable)?;
+                for (org, decision) in staff.assigned_organizations.into_iter().zip(decided) {
+                    match decision.map_err(denied_or_unavailable)? {
+                        d if d.effect == Effect::Allow => allowed.push(org),
+                        d => last_denial = Some(d),
                     }
                 }
                 if allowed.is_empty() {
@@ -89,5 +94,14 @@ impl<D: Directory> Rules<'_, D> {
             }
         }
         Ok(self.dir.read_audit(organization, cursor, limit)?)
+    }
+}
+
+/// A request the schema does not allow (a malformed actor) is a denial;
+/// unreadable records are what they are.
+fn denied_or_unavailable(err: AccessError) -> UserError {
+    match err {
+        AccessError::InvalidRequest(m) => UserError::Denied(Decision::deny_because(m)),
+        AccessError::Unavailable(u) => u.into(),
     }
 }

@@ -489,6 +489,17 @@ impl StatusCache for RedisCache {
         "redis"
     }
 
+    fn healthy(&self) -> Result<(), String> {
+        if self.is_healthy() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} is unreachable or its heartbeat is stale: records are read from the directory",
+                self.summary()
+            ))
+        }
+    }
+
     fn lookups(&self) -> Option<Vec<(&'static str, &'static str, u64)>> {
         // A read is answered by the first level, or by Redis, or by neither
         // (a miss: the plugin reads the directory); while unhealthy it
