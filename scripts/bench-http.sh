@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The HTTP tail (issue #13 item 4): `POST /v1/authorize` at 64 connections
+# The HTTP tail (issues #13 item 4, #24 item 3): `POST /v1/authorize` at 64 connections
 # with `wrk` (Debian package) against a release `partnergate serve` on a
 # SQLite file seeded with the sample directory, beside `GET /v1/health`, which
 # does no work and so shows the floor that wrk and the server sharing the
-# cores set. A 3 s warm-up first (warm instances, the status cache, the
+# cores set; then bob's orders (integration/wrk/orders.lua): the same order
+# repeated, every order with its own total (what checkouts do: each is a new
+# question), and half of each. A 3 s warm-up first (warm instances, the status cache, the
 # decisions the host gives again); then rounds of each, alternating. Prints
 # requests/s, p50, p99 and non-2xx per run. Off by default: not part of the
 # test command.
@@ -32,7 +34,11 @@ run() {
 }
 echo "== wrk -t$threads -c64, ${seconds} s runs, workers: ${TOKIO_WORKER_THREADS:-one per core}"
 wrk -t"$threads" -c64 -d3s -s integration/wrk/authorize.lua "$url/v1/authorize" >/dev/null
+ORDERS=new wrk -t"$threads" -c64 -d3s -s integration/wrk/orders.lua "$url/v1/authorize" >/dev/null
 for round in $(seq "$rounds"); do
   run "GET /v1/health ($round)" "$url/v1/health"
   run "POST /v1/authorize ($round)" -s integration/wrk/authorize.lua "$url/v1/authorize"
+  ORDERS=repeated run "orders, repeated ($round)" -s integration/wrk/orders.lua "$url/v1/authorize"
+  ORDERS=new run "orders, each new ($round)" -s integration/wrk/orders.lua "$url/v1/authorize"
+  ORDERS=mixed run "orders, half new ($round)" -s integration/wrk/orders.lua "$url/v1/authorize"
 done

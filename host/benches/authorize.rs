@@ -891,6 +891,42 @@ mod new_decisions {
         records
     }
 
+    /// Puts every record `requests` name in the host's status cache (the
+    /// in-process one), as the native side holds them in memory: both then
+    /// read the same records from memory, and neither reads SQLite.
+    async fn warm_cache(gate: &PartnerGate, dir: &SqliteDirectory, requests: &[AuthorizeRequest]) {
+        use partnergate::cache::CacheRead;
+        let cache = gate.cache();
+        for r in requests {
+            for reference in [&r.principal, &r.resource] {
+                match reference.split_once(':') {
+                    Some(("customer", id)) => {
+                        if let CacheRead::Miss(ticket) = cache.get(id).await.unwrap()
+                            && let Some(a) = dir.get_account(id).await.unwrap()
+                        {
+                            cache.put(a, ticket).await.unwrap();
+                        }
+                    }
+                    Some(("organization", id)) => {
+                        if let CacheRead::Miss(ticket) = cache.get_organization(id).await.unwrap()
+                            && let Some(o) = dir.get_organization(id).await.unwrap()
+                        {
+                            cache.put_organization(o, ticket).await.unwrap();
+                        }
+                    }
+                    Some(("staff", id)) => {
+                        if let CacheRead::Miss(ticket) = cache.get_staff(id).await.unwrap()
+                            && let Some(s) = dir.get_staff(id).await.unwrap()
+                        {
+                            cache.put_staff(s, ticket).await.unwrap();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     fn line(what: &str, native: &Stats, plugin: &Stats, n: usize) {
         println!(
             "{:<22} {:>6} {:>9.2}µs {:>9.2}µs {:>9.2}µs {:>9.2}µs {:>6.2}x {:>6.2}x",
@@ -924,6 +960,7 @@ mod new_decisions {
         let timed = requests(N, 0x5EED_0002);
         let all: Vec<AuthorizeRequest> = warm.iter().chain(&timed).cloned().collect();
         let records = records_of(&dir, &all).await;
+        warm_cache(&gate, &dir, &all).await;
         let contexts: Vec<String> = all.iter().map(|r| r.context.to_string()).collect();
         let native_decide = |i: usize| {
             let r = &all[i];

@@ -48,9 +48,10 @@ impl<D: Directory> Rules<'_, D> {
                 )
                 .map_err(denied_or_unavailable)?;
                 for (org, decision) in staff.assigned_organizations.into_iter().zip(decided) {
-                    match decision.map_err(denied_or_unavailable)? {
-                        d if d.effect == Effect::Allow => allowed.push(org),
-                        d => last_denial = Some(d),
+                    match decision.map_err(denied_or_unavailable) {
+                        Ok(d) if d.effect == Effect::Allow => allowed.push(org),
+                        Ok(d) | Err(UserError::Denied(d)) => last_denial = Some(d),
+                        Err(other) => return Err(other),
                     }
                 }
                 if allowed.is_empty() {
