@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -136,6 +137,30 @@ pub(crate) struct Pool {
     installing: tokio::sync::Mutex<()>,
     /// Decisions to give again without a call.
     reuse: Reuse,
+    /// Calls waiting for an instance now.
+    queued: AtomicUsize,
+    /// Running mean of a call's duration, in nanoseconds (0: none yet).
+    mean_call_ns: AtomicU64,
+}
+
+/// A call's place in the queue for an instance, given up when dropped.
+struct Queued<'a> {
+    count: &'a AtomicUsize,
+    /// Calls waiting, this one included, when it joined.
+    position: usize,
+}
+
+impl<'a> Queued<'a> {
+    fn join(count: &'a AtomicUsize) -> Self {
+        let position = count.fetch_add(1, Ordering::Relaxed) + 1;
+        Self { count, position }
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Pool {
@@ -183,6 +208,8 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             wants_spare: Arc::new(Notify::new()),
             wanted: std::sync::atomic::AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            mean_call_ns: AtomicU64::new(0),
         })
     }
 
@@ -345,6 +372,19 @@ impl Pool {
             Ok(permit) => permit,
             Err(_) => {
                 self.services.metrics.waits.inc();
+                let queued = Queued::join(&self.queued);
+                // The calls ahead finish `max_instances` at a time: when
+                // that takes longer than this call's deadline, say so now.
+                let mean = self.mean_call_ns.load(Ordering::Relaxed) as u128;
+                let ahead = queued.position as u128;
+                if mean > 0
+                    && ahead * mean / self.limits.max_instances as u128 >= timeout.as_nanos()
+                {
+                    return Err(Error::Busy(format!(
+                        "{ahead} calls are queued for {} instances: more than {timeout:?} of work ahead",
+                        self.limits.max_instances
+                    )));
+                }
                 match tokio::time::timeout(timeout, self.running.acquire()).await {
                     Ok(Ok(permit)) => permit,
                     Ok(Err(_)) => return Err(Error::Busy("the pool is shut down".into())),
@@ -393,7 +433,13 @@ impl Pool {
             .data()
             .call_deadline
             .unwrap_or_else(|| std::time::Instant::now() + timeout * 4);
+        let started = std::time::Instant::now();
         let outcome = tokio::time::timeout_at(deadline.into(), call(&mut warm)).await;
+        if timeout == self.limits.call_timeout {
+            // Only calls of the usual budget: a bulk call's length says
+            // nothing about how soon the next decision starts.
+            self.observe_call(started.elapsed());
+        }
         match outcome {
             Ok(Ok(value)) => {
                 // An instance of a set no longer in use is dropped: the
@@ -415,6 +461,18 @@ impl Pool {
                 ),
             }),
         }
+    }
+
+    /// Folds one call's duration into the running mean (1/16 weight).
+    fn observe_call(&self, took: Duration) {
+        let sample = took.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let mean = self.mean_call_ns.load(Ordering::Relaxed);
+        let next = if mean == 0 {
+            sample
+        } else {
+            mean - mean / 16 + sample / 16
+        };
+        self.mean_call_ns.store(next, Ordering::Relaxed);
     }
 
     /// Warms instances until as many are alive as are wanted (one more than

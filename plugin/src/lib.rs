@@ -32,3 +32,8 @@ pub mod users;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+/// The component's allocator (see `Cargo.toml`).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use cedar_policy::{Entity, EntityUid, RestrictedExpression};
+use cedar_policy_core::ast::{self, PartialValue, Value};
 
 use super::{Names, split_ref};
 use crate::model::{Account, Organization, Staff};
@@ -53,81 +54,84 @@ pub(super) fn uid_of(names: &Names, reference: &str) -> EntityUid {
     }
 }
 
+/// An entity whose attributes are values already (what `Entity::new` makes
+/// of literal restricted expressions, without evaluating one per
+/// attribute: building entities is most of a new decision's work).
+fn entity_of(
+    uid: EntityUid,
+    attrs: impl IntoIterator<Item = (&'static str, Value)>,
+    parents: HashSet<EntityUid>,
+) -> Entity {
+    Entity::from(ast::Entity::new_with_attr_partial_value(
+        uid.into(),
+        attrs
+            .into_iter()
+            .map(|(name, value)| (name.into(), PartialValue::Value(value))),
+        HashSet::new(),
+        parents.into_iter().map(Into::into).collect(),
+        [],
+    ))
+}
+
+fn string(text: &str) -> Value {
+    Value::from(text)
+}
+
 /// The `Customer` entity of an account.
 pub fn customer_entity(names: &Names, account: &Account) -> Entity {
     let membership = account.membership.as_ref();
-    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(7);
-    attrs.insert(
-        "email".into(),
-        RestrictedExpression::new_string(account.person.email.clone()),
-    );
-    attrs.insert(
-        "name".into(),
-        RestrictedExpression::new_string(account.person.name.clone()),
-    );
-    attrs.insert(
-        "status".into(),
-        RestrictedExpression::new_string(membership.map_or("none", |m| m.status.as_str()).into()),
-    );
-    attrs.insert(
-        "isAdmin".into(),
-        RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)),
-    );
-    attrs.insert(
-        "roles".into(),
-        RestrictedExpression::new_set(
+    let mut attrs = Vec::with_capacity(7);
+    attrs.push(("email", string(&account.person.email)));
+    attrs.push(("name", string(&account.person.name)));
+    attrs.push((
+        "status",
+        string(membership.map_or("none", |m| m.status.as_str())),
+    ));
+    attrs.push((
+        "isAdmin",
+        Value::from(membership.is_some_and(|m| m.is_admin)),
+    ));
+    attrs.push((
+        "roles",
+        Value::set(
             membership
                 .into_iter()
                 .flat_map(|m| m.roles.iter())
-                .map(|role| RestrictedExpression::new_string(role.clone())),
+                .map(|role| string(role)),
+            None,
         ),
-    );
+    ));
     let mut parents = HashSet::new();
     if let Some(m) = membership {
         if let Some(limit) = m.spending_limit {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            attrs.insert(
-                "spendingLimit".into(),
-                RestrictedExpression::new_long(limit),
-            );
+            attrs.push(("spendingLimit", Value::from(limit)));
         }
         let org = names.uid(&names.organization, &m.organization_id);
-        attrs.insert(
-            "organization".into(),
-            RestrictedExpression::new_entity_uid(org.clone()),
-        );
+        attrs.push((
+            "organization",
+            Value::from(ast::EntityUID::from(org.clone())),
+        ));
         parents.insert(org);
     }
-    Entity::new(
+    entity_of(
         names.uid(&names.customer, &account.person.id),
         attrs,
         parents,
     )
-    .expect("literal attribute values always evaluate")
 }
 
 /// The `Organization` entity of an organization record.
 pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
-    let attrs = HashMap::from([
-        (
-            "name".to_string(),
-            RestrictedExpression::new_string(org.name.clone()),
-        ),
-        (
-            "status".to_string(),
-            RestrictedExpression::new_string(org.status.as_str().into()),
-        ),
-        (
-            "activeAdmins".to_string(),
-            RestrictedExpression::new_long(i64::from(org.active_admins)),
-        ),
-    ]);
-    Entity::new(
+    entity_of(
         names.uid(&names.organization, &org.id),
-        attrs,
+        [
+            ("name", string(&org.name)),
+            ("status", string(org.status.as_str())),
+            ("activeAdmins", Value::from(i64::from(org.active_admins))),
+        ],
         HashSet::new(),
     )
-    .expect("literal attribute values always evaluate")
 }
 
 /// The `Staff` entity of a staff record.
@@ -135,17 +139,119 @@ pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
     let orgs = staff
         .assigned_organizations
         .iter()
-        .map(|id| RestrictedExpression::new_entity_uid(names.uid(&names.organization, id)));
-    let attrs = HashMap::from([
-        (
-            "name".to_string(),
-            RestrictedExpression::new_string(staff.name.clone()),
-        ),
-        (
-            "assignedOrganizations".to_string(),
-            RestrictedExpression::new_set(orgs),
-        ),
-    ]);
-    Entity::new(names.uid(&names.staff, &staff.id), attrs, HashSet::new())
+        .map(|id| Value::from(ast::EntityUID::from(names.uid(&names.organization, id))));
+    entity_of(
+        names.uid(&names.staff, &staff.id),
+        [
+            ("name", string(&staff.name)),
+            ("assignedOrganizations", Value::set(orgs, None)),
+        ],
+        HashSet::new(),
+    )
+}
+
+/// The same entities built the public way, from restricted expressions
+/// Cedar evaluates: what the builders above must equal.
+#[cfg(test)]
+pub(super) mod evaluated {
+    use super::*;
+
+    /// The `Customer` entity of an account.
+    pub fn customer_entity(names: &Names, account: &Account) -> Entity {
+        let membership = account.membership.as_ref();
+        let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(7);
+        attrs.insert(
+            "email".into(),
+            RestrictedExpression::new_string(account.person.email.clone()),
+        );
+        attrs.insert(
+            "name".into(),
+            RestrictedExpression::new_string(account.person.name.clone()),
+        );
+        attrs.insert(
+            "status".into(),
+            RestrictedExpression::new_string(
+                membership.map_or("none", |m| m.status.as_str()).into(),
+            ),
+        );
+        attrs.insert(
+            "isAdmin".into(),
+            RestrictedExpression::new_bool(membership.is_some_and(|m| m.is_admin)),
+        );
+        attrs.insert(
+            "roles".into(),
+            RestrictedExpression::new_set(
+                membership
+                    .into_iter()
+                    .flat_map(|m| m.roles.iter())
+                    .map(|role| RestrictedExpression::new_string(role.clone())),
+            ),
+        );
+        let mut parents = HashSet::new();
+        if let Some(m) = membership {
+            if let Some(limit) = m.spending_limit {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                attrs.insert(
+                    "spendingLimit".into(),
+                    RestrictedExpression::new_long(limit),
+                );
+            }
+            let org = names.uid(&names.organization, &m.organization_id);
+            attrs.insert(
+                "organization".into(),
+                RestrictedExpression::new_entity_uid(org.clone()),
+            );
+            parents.insert(org);
+        }
+        Entity::new(
+            names.uid(&names.customer, &account.person.id),
+            attrs,
+            parents,
+        )
         .expect("literal attribute values always evaluate")
+    }
+
+    /// The `Organization` entity of an organization record.
+    pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
+        let attrs = HashMap::from([
+            (
+                "name".to_string(),
+                RestrictedExpression::new_string(org.name.clone()),
+            ),
+            (
+                "status".to_string(),
+                RestrictedExpression::new_string(org.status.as_str().into()),
+            ),
+            (
+                "activeAdmins".to_string(),
+                RestrictedExpression::new_long(i64::from(org.active_admins)),
+            ),
+        ]);
+        Entity::new(
+            names.uid(&names.organization, &org.id),
+            attrs,
+            HashSet::new(),
+        )
+        .expect("literal attribute values always evaluate")
+    }
+
+    /// The `Staff` entity of a staff record.
+    pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
+        let orgs = staff
+            .assigned_organizations
+            .iter()
+            .map(|id| RestrictedExpression::new_entity_uid(names.uid(&names.organization, id)));
+        let attrs = HashMap::from([
+            (
+                "name".to_string(),
+                RestrictedExpression::new_string(staff.name.clone()),
+            ),
+            (
+                "assignedOrganizations".to_string(),
+                RestrictedExpression::new_set(orgs),
+            ),
+        ]);
+        Entity::new(names.uid(&names.staff, &staff.id), attrs, HashSet::new())
+            .expect("literal attribute values always evaluate")
+    }
 }

@@ -234,11 +234,18 @@ impl<V> Bounded<V> {
 /// memo.
 pub struct Memo {
     prepared: Bounded<Prepared>,
+    /// Hashes of requests (without context) seen once: a request is kept
+    /// the second time it is built, so that requests never repeated (a
+    /// new buyer's first question) cost no keeping.
+    seen: Bounded<()>,
 }
 
 impl Memo {
-    /// Entries kept: beyond it the oldest is dropped.
-    pub const CAPACITY: usize = 4096;
+    /// Requests kept (each with its entities and last decisions, a few KB
+    /// in the component): beyond it the oldest is dropped.
+    pub const CAPACITY: usize = 128;
+    /// Requests remembered as seen once (a hash each).
+    pub const SEEN: usize = 4096;
     /// Decisions kept per entry, by context: one buyer's last few orders.
     pub const CONTEXTS: usize = 4;
 
@@ -251,12 +258,22 @@ impl Memo {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether the request with `hash` was seen before; remembers it.
+    fn seen_before(&mut self, hash: u64) -> bool {
+        if self.seen.map.contains_key(&hash) {
+            return true;
+        }
+        self.seen.insert(hash, String::new(), ());
+        false
+    }
 }
 
 impl Default for Memo {
     fn default() -> Self {
         Self {
             prepared: Bounded::new(Self::CAPACITY),
+            seen: Bounded::new(Self::SEEN),
         }
     }
 }
@@ -430,6 +447,7 @@ pub fn answer<'r>(
             basis: basis_of(keys, prepared.stamps),
         });
     }
+    let replaced = held.is_some();
     let held_record = |i: usize| held.as_ref().map(|p| (&p.records[i], p.stamps[i]));
     let Some((principal, principal_stamp)) = record_of(first, held_record(0)) else {
         return check_shape(loaded, names, request).map(|()| Answer {
@@ -469,7 +487,10 @@ pub fn answer<'r>(
         built.resource.clone(),
         context,
     )?;
-    if let Some((memo, hash, key)) = memo {
+    // Kept the second time it is built (a replaced entry was seen).
+    if let Some((memo, hash, key)) = memo
+        && (replaced || memo.seen_before(hash))
+    {
         built
             .decided
             .push((request.context.to_string(), decision.clone()));
@@ -676,7 +697,13 @@ pub fn decide_each(
             entities.extend(principal_entities.iter().cloned());
             if resource_uid != principal_uid {
                 let mut orgs = principal_orgs.clone();
-                push_entities(names, &resource_record, &resource_uid, &mut orgs, &mut entities);
+                push_entities(
+                    names,
+                    &resource_record,
+                    &resource_uid,
+                    &mut orgs,
+                    &mut entities,
+                );
             }
             let entities = cedar_policy::Entities::from_entities(entities, None)
                 .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;

@@ -2,7 +2,6 @@
 
 use super::exports::partnergate::b2b::{org_users, policy, sign_in};
 use super::{directory, notifications, types};
-use crate::access::Unavailable;
 use crate::policy_set::{Problem, Summary};
 use crate::{model, signin, users};
 

@@ -124,10 +124,7 @@ impl users::Directory for HostRecords {
             .map_err(dir_error)
     }
 
-    fn fresh_organization(
-        &self,
-        id: &str,
-    ) -> Result<Option<model::Organization>, users::DirError> {
+    fn fresh_organization(&self, id: &str) -> Result<Option<model::Organization>, users::DirError> {
         directory::get_organization(id)
             .map(|o| o.map(organization_from_wit))
             .map_err(dir_error)

@@ -318,7 +318,9 @@ fn with_rules<T, E>(
 fn with_users<T>(
     f: impl FnOnce(&Rules<'_, HostRecords>) -> Result<T, users::UserError>,
 ) -> Result<T, org_users::Error> {
-    with_rules(org_users::Error::InternalError, |rules| f(rules).map_err(user_error))
+    with_rules(org_users::Error::InternalError, |rules| {
+        f(rules).map_err(user_error)
+    })
 }
 
 /// A sign-in rule, its error converted.
