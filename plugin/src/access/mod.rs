@@ -243,7 +243,7 @@ pub struct Memo {
 impl Memo {
     /// Requests kept (each with its entities and last decisions, a few KB
     /// in the component): beyond it the oldest is dropped.
-    pub const CAPACITY: usize = 128;
+    pub const CAPACITY: usize = 64;
     /// Requests remembered as seen once (a hash each).
     pub const SEEN: usize = 4096;
     /// Decisions kept per entry, by context: one buyer's last few orders.
