@@ -87,7 +87,9 @@ async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
     let mut records = MemoryRecords::default();
     for p in &seed.people {
         let account = dir.get_account(&p.id).await.unwrap().unwrap();
-        records.accounts.insert(p.id.clone(), account_from_wit(account));
+        records
+            .accounts
+            .insert(p.id.clone(), account_from_wit(account));
     }
     for o in &seed.organizations {
         records.organizations.insert(
@@ -230,6 +232,9 @@ async fn run() {
     .unwrap();
     let names = Names::new();
     new_decisions::run(&big_db, &loaded).await;
+    if std::env::var_os("PARTNERGATE_BENCH_NEW_ONLY").is_some() {
+        return;
+    }
     println!("\nrepeated requests: the same five requests again and again");
 
     let cache_dir = tempfile::tempdir().unwrap();
@@ -1004,7 +1009,11 @@ mod new_decisions {
         for (i, r) in warm.iter().enumerate() {
             let native = native_decide(i).unwrap();
             let plugin = gate.authorize(r).await.unwrap();
-            assert_eq!(native.effect == model::Effect::Allow, plugin.is_allowed(), "{r:?}");
+            assert_eq!(
+                native.effect == model::Effect::Allow,
+                plugin.is_allowed(),
+                "{r:?}"
+            );
             assert_eq!(native.policies, plugin.policies, "{r:?}");
         }
         let mut by_action: BTreeMap<String, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
@@ -1087,9 +1096,82 @@ mod new_decisions {
             us(plugin.p50) / us(best.p50),
             us(plugin.p99) / us(best.p99)
         );
-        breakdown(&gate, loaded, &names, &records, &all[warm.len()..], &contexts[warm.len()..]).await;
+        breakdown(
+            &gate,
+            loaded,
+            &names,
+            &records,
+            &all[warm.len()..],
+            &contexts[warm.len()..],
+        )
+        .await;
+        one_buyer(&gate, loaded, &names, &records).await;
         memory(&gate).await;
         native.p50
+    }
+
+    /// New orders of one buyer (every total new): the plugin keeps the
+    /// buyer's entities, so only the order is built.
+    async fn one_buyer(
+        gate: &PartnerGate,
+        loaded: &policy_set::LoadedPolicies,
+        names: &Names,
+        records: &MemoryRecords,
+    ) {
+        const N: u64 = 20_000;
+        let buyer = "customer:p00042-3";
+        let context = |i: u64| json!({"orderTotal": 1 + i * 7});
+        let request = |i: u64| {
+            AuthorizeRequest::new(buyer, "placeOrder", "store:main").with_context(context(i))
+        };
+        let (mut native, mut best, mut plugin) = (Vec::new(), Vec::new(), Vec::new());
+        let mut memo = Memo::default();
+        let mut records = records.clone();
+        let id = buyer.split_once(':').unwrap().1;
+        let dir_account = gate.directory().get_account(id).await.unwrap().unwrap();
+        records
+            .accounts
+            .insert(id.into(), account_from_wit(dir_account));
+        for i in 0..N + 1_000 {
+            let r = request(i);
+            let text = r.context.to_string();
+            let req = access::Request {
+                principal: &r.principal,
+                action: &r.action,
+                resource: &r.resource,
+                context: &text,
+            };
+            let t = Instant::now();
+            std::hint::black_box(access::authorize(loaded, names, &records, &req).unwrap());
+            let n = t.elapsed();
+            let t = Instant::now();
+            std::hint::black_box(
+                access::authorize_with(loaded, names, &records, &req, Some(&mut memo)).unwrap(),
+            );
+            let b = t.elapsed();
+            let t = Instant::now();
+            std::hint::black_box(gate.authorize(&r).await.unwrap());
+            let p = t.elapsed();
+            if i >= 1_000 {
+                native.push(n);
+                best.push(b);
+                plugin.push(p);
+            }
+        }
+        let (native, best, plugin) = (stats(native), stats(best), stats(plugin));
+        println!(
+            "\none buyer's new orders (each total new; the buyer's entities kept): component p50 {:.2}µs p99 {:.2}µs; native per-request p50 {:.2}µs p99 {:.2}µs ({:.2}x, {:.2}x); native with the same memo p50 {:.2}µs p99 {:.2}µs ({:.2}x, {:.2}x)",
+            us(plugin.p50),
+            us(plugin.p99),
+            us(native.p50),
+            us(native.p99),
+            us(plugin.p50) / us(native.p50),
+            us(plugin.p99) / us(native.p99),
+            us(best.p50),
+            us(best.p99),
+            us(plugin.p50) / us(best.p50),
+            us(plugin.p99) / us(best.p99),
+        );
     }
 
     /// Resident size of this process, in MiB.
@@ -1156,8 +1238,8 @@ mod new_decisions {
         requests: &[AuthorizeRequest],
         contexts: &[String],
     ) {
-        use partnergate_plugin::access::Records;
         use cedar_policy::{Authorizer, Context, Entities, Request as CedarRequest};
+        use partnergate_plugin::access::Records;
         let refused = AuthorizeRequest::new("nobody", "browse", "store:main");
         let cache = gate.cache();
         let n = requests.len().min(5_000);
@@ -1279,12 +1361,19 @@ mod new_decisions {
             };
             let (p, res) = (uid(&r.principal), uid(&r.resource));
             if !r.resource.starts_with("customer:") && !r.resource.starts_with("organization:") {
-                entities.push(cedar_policy::Entity::new_no_attrs(res.clone(), Default::default()));
+                entities.push(cedar_policy::Entity::new_no_attrs(
+                    res.clone(),
+                    Default::default(),
+                ));
             }
             let entities = Entities::from_entities(entities, None).unwrap();
             t_entities.push(t.elapsed());
             let t = Instant::now();
-            let text = if ctx.trim().is_empty() { "{}" } else { ctx.as_str() };
+            let text = if ctx.trim().is_empty() {
+                "{}"
+            } else {
+                ctx.as_str()
+            };
             let context = Context::from_json_str(text, Some((&loaded.schema, &action))).unwrap();
             t_context.push(t.elapsed());
             let t = Instant::now();
@@ -1311,13 +1400,22 @@ mod new_decisions {
         let p = |v: Vec<Duration>| us(stats(v).p50);
         println!("\nwhere a new decision's time goes (p50 over {n} new requests):");
         let rows = [
-            ("crossing: a call refused before any read (pool, copies in and out)", p(t_cross)),
-            ("records read by the host (status cache, natively)", p(t_reads)),
+            (
+                "crossing: a call refused before any read (pool, copies in and out)",
+                p(t_cross),
+            ),
+            (
+                "records read by the host (status cache, natively)",
+                p(t_reads),
+            ),
             ("records copied out of the store (native)", p(t_copy)),
             ("memo key (native)", p(t_key)),
             ("entity building (native)", p(t_entities)),
             ("context parse, typed by the schema (native)", p(t_context)),
-            ("request built, no second schema check (native)", p(t_request)),
+            (
+                "request built, no second schema check (native)",
+                p(t_request),
+            ),
             ("evaluation (native)", p(t_eval)),
             ("answer: deciding policies and errors (native)", p(t_answer)),
             ("memo bookkeeping: memoized minus plain (native)", p(t_memo)),

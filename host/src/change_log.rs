@@ -169,7 +169,9 @@ pub fn spawn(sync: &Arc<ChangeSync>) {
                 Ok(()) => {}
                 Err(err) if !failing => {
                     failing = true;
-                    tracing::warn!("{err}: reading the directory, not the status cache, until this succeeds");
+                    tracing::warn!(
+                        "{err}: reading the directory, not the status cache, until this succeeds"
+                    );
                 }
                 Err(_) => {}
             }

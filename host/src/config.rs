@@ -74,7 +74,11 @@ pub struct HostOptions {
 
     /// Time loading a policy set into a plugin instance may take (at
     /// start, on reload), in milliseconds.
-    #[arg(long, env = "PARTNERGATE_POLICY_LOAD_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "PARTNERGATE_POLICY_LOAD_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub policy_load_timeout_ms: u64,
 
     /// Plugin instances running at once.

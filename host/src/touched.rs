@@ -92,12 +92,7 @@ impl ChangeFeed {
     /// A feed read as `rows` (position, letter, id) with `head`, after
     /// `after`, at most `limit` rows: complete when its positions run on
     /// from `after` and the page was not full.
-    pub fn from_rows(
-        after: u64,
-        head: u64,
-        limit: u32,
-        rows: Vec<(u64, String, String)>,
-    ) -> Self {
+    pub fn from_rows(after: u64, head: u64, limit: u32, rows: Vec<(u64, String, String)>) -> Self {
         let full = rows.len() >= limit as usize;
         let mut complete = !full && head >= after;
         let mut expected = after;

@@ -202,7 +202,9 @@ impl StatusCache for MemoryCache {
 
     async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError> {
         let covers = [Touched::Staff(staff.id.clone())];
-        self.fill(&ticket, &covers, || self.staff.put(&staff.id.clone(), staff));
+        self.fill(&ticket, &covers, || {
+            self.staff.put(&staff.id.clone(), staff)
+        });
         Ok(())
     }
 
@@ -375,10 +377,16 @@ mod tests {
         // Nothing fills with a refused ticket, or one older than a flush.
         cache.forget_all().await.unwrap();
         let before_flush = ticket(cache.get("bob").await.unwrap());
-        cache.put(account("bob", "acme"), FillTicket::refused()).await.unwrap();
+        cache
+            .put(account("bob", "acme"), FillTicket::refused())
+            .await
+            .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_none());
         cache.forget_all().await.unwrap();
-        cache.put(account("bob", "acme"), before_flush).await.unwrap();
+        cache
+            .put(account("bob", "acme"), before_flush)
+            .await
+            .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_none());
     }
 

@@ -228,6 +228,7 @@ impl Builder {
             artifact,
             decision_log: self.decision_log.map(Arc::new),
             shadow,
+            health_probe: Default::default(),
         })
     }
 }

@@ -121,6 +121,8 @@ pub struct PartnerGate {
     decision_log: Option<Arc<crate::telemetry::DecisionLog>>,
     /// The candidate policy set deciding beside this one, if any.
     shadow: Option<Arc<shadow::Shadow>>,
+    /// The directory's last health probe: when, and what it said.
+    health_probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>>,
 }
 
 impl PartnerGate {
@@ -167,16 +169,9 @@ impl PartnerGate {
     /// within the trust window. A degraded node still answers: decisions
     /// that need what is down fail with `Unavailable` until it returns.
     pub async fn health(&self) -> Health {
-        let directory = &self.services.directory;
-        let reached =
-            tokio::time::timeout(Duration::from_secs(1), directory.is_empty()).await;
         let directory = Check::of(
-            directory.summary(),
-            match reached {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(err)) => Err(format!("the directory is unreachable: {err}")),
-                Err(_) => Err("the directory did not answer within 1 s".to_string()),
-            },
+            self.services.directory.summary(),
+            self.probe_directory().await,
         );
         let cache = Check::of(self.services.cache.summary(), self.services.cache.healthy());
         let change_log = Check::of(
@@ -188,7 +183,11 @@ impl PartnerGate {
             .filter_map(|check| check.error.clone())
             .collect();
         Health {
-            status: if problems.is_empty() { "ok" } else { "degraded" },
+            status: if problems.is_empty() {
+                "ok"
+            } else {
+                "degraded"
+            },
             checks: HealthChecks {
                 directory,
                 cache,
@@ -196,6 +195,27 @@ impl PartnerGate {
             },
             problems,
         }
+    }
+
+    /// Whether the directory answers a query within a second; asked at
+    /// most once a second (health is polled, and must stay cheap), the
+    /// last answer given meanwhile.
+    async fn probe_directory(&self) -> Result<(), String> {
+        let mut last = self.health_probe.lock().await;
+        if let Some((at, answer)) = &*last
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return answer.clone();
+        }
+        let directory = &self.services.directory;
+        let answer = match tokio::time::timeout(Duration::from_secs(1), directory.is_empty()).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(format!("the directory is unreachable: {err}")),
+            Err(_) => Err("the directory did not answer within 1 s".to_string()),
+        };
+        *last = Some((std::time::Instant::now(), answer.clone()));
+        answer
     }
 
     /// What the shadow policy set did since start, if one is configured.
@@ -361,7 +381,6 @@ impl PartnerGate {
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))
     }
-
 
     /// How the component was obtained on this start.
     pub fn artifact(&self) -> &Artifact {
@@ -536,7 +555,6 @@ fn decision_of(
         )),
     }
 }
-
 
 fn summary_of(s: &crate::bindings::policy::Summary, source: &PolicySource) -> PolicySummary {
     PolicySummary {

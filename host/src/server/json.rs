@@ -33,7 +33,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .is_some_and(|m| {
                 m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
             });
@@ -214,7 +220,6 @@ pub(crate) fn optional_whole_u64<'de, D: serde::Deserializer<'de>>(
         .transpose()
 }
 
-
 // ---- Presenters: the API's JSON shape of each record.
 
 pub(super) fn reply<T>(
@@ -354,7 +359,10 @@ mod tests {
         ] {
             let err = parse::<Authorize>(body.as_bytes()).unwrap_err();
             let text = format!("{err:?}");
-            assert!(text.contains("400") && text.contains("appears twice"), "{body}: {text}");
+            assert!(
+                text.contains("400") && text.contains("appears twice"),
+                "{body}: {text}"
+            );
         }
         parse::<Authorize>(br#"{"context": {"a": {"x": 1}, "b": {"x": 2}}}"#).unwrap();
     }

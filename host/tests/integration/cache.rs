@@ -11,9 +11,9 @@ use common::{Node, RedisServer, two_nodes};
 use partnergate::PartnerGate;
 use partnergate::bindings::org_users::{Target, UserChanges};
 use partnergate::bindings::types::{AccountStatus, Staff};
-use partnergate::cache::{CacheRead, StatusCache};
 use partnergate::cache::memory::MemoryCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
+use partnergate::cache::{CacheRead, StatusCache};
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::sqlite::SqliteDirectory;
@@ -192,7 +192,12 @@ async fn an_organization_entry_is_dropped_on_every_node_when_its_members_change(
     assert_eq!(cached.active_admins, 1);
     make_carol_admin(&a).await;
     assert!(
-        b.cache.get_organization("acme").await.unwrap().hit().is_none(),
+        b.cache
+            .get_organization("acme")
+            .await
+            .unwrap()
+            .hit()
+            .is_none(),
         "B dropped the stale organization"
     );
     // (Once the change log's rounds have retired the change everywhere, as

@@ -143,7 +143,10 @@ async fn a_commit_held_up_by_another_connection_commits_in_time_or_not_at_all() 
     let outcome = gate.revoke_user("customer:alice", bob).await;
     let took = started.elapsed();
     assert!(outcome.is_err(), "the lock outlived the call: {outcome:?}");
-    assert!(took < Duration::from_millis(1500), "answered in time: {took:?}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered in time: {took:?}"
+    );
     holder.join().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -257,9 +260,11 @@ async fn a_node_stopped_during_a_revoke_allows_nothing_when_resumed() {
         assert!(http_browses(&client, base).await, "warm: bob is cached");
     }
     signal(&b.child, "-STOP");
-    let dir =
-        partnergate::directory::sqlite::SqliteDirectory::open(&db, partnergate::clock::Clock::system())
-            .unwrap();
+    let dir = partnergate::directory::sqlite::SqliteDirectory::open(
+        &db,
+        partnergate::clock::Clock::system(),
+    )
+    .unwrap();
     let version = common::version(&dir, "bob").await;
     let revoke = client
         .post(format!("{}/v1/users/bob/revoke", a.base))

@@ -905,7 +905,13 @@ mod conformance {
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["code"], "invalid_request");
         assert_eq!(body["decision"], "deny");
-        assert!(body["message"].as_str().unwrap().contains("`orderTotal` appears twice"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("`orderTotal` appears twice"),
+            "{body}"
+        );
         let (status, _, body) = send(raw(
             "/v1/authorize",
             r#"{"principal": "customer:carol", "principal": "customer:bob", "action": "browse", "resource": "store:main"}"#,
@@ -918,7 +924,10 @@ mod conformance {
         ))
         .await;
         assert_eq!(status, 400, "{body}");
-        assert!(body["message"].as_str().unwrap().contains("appears twice"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("appears twice"),
+            "{body}"
+        );
         // The same total once is decided as before.
         let (status, _, body) = send(raw(
             "/v1/authorize",
@@ -926,7 +935,11 @@ mod conformance {
                 "context": {"orderTotal": 60000}}"#,
         ))
         .await;
-        assert_eq!((status, body["decision"].as_str()), (200, Some("deny")), "{body}");
+        assert_eq!(
+            (status, body["decision"].as_str()),
+            (200, Some("deny")),
+            "{body}"
+        );
         server.shutdown().await;
     }
 

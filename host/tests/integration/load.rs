@@ -128,7 +128,11 @@ async fn an_overloaded_server_answers_a_decision_or_503_never_a_denial_it_did_no
             for i in 0..40u64 {
                 // bob's limit is 50,000: every order has its own total, half
                 // of them over it.
-                let total = if (c + i) % 2 == 0 { 1 + c * 100 + i } else { 60_000 + c * 100 + i };
+                let total = if (c + i) % 2 == 0 {
+                    1 + c * 100 + i
+                } else {
+                    60_000 + c * 100 + i
+                };
                 let body = json!({
                     "principal": "customer:bob",
                     "action": "placeOrder",
@@ -242,7 +246,11 @@ async fn a_server_still_compiling_answers_503_starting_at_once() {
         .send()
         .await
         .expect("answered while compiling");
-    assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "1");
     let body: Value = res.json().await.unwrap();

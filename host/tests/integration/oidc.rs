@@ -346,7 +346,10 @@ async fn rp_state_reuse_and_state_mismatch_are_refused() {
 async fn rp_login_csrf_a_callback_opened_in_another_browser_is_refused() {
     let site = site().await;
     let login = browser()
-        .get(format!("{}/v1/signin/test/login?login_hint=george", site.base))
+        .get(format!(
+            "{}/v1/signin/test/login?login_hint=george",
+            site.base
+        ))
         .send()
         .await
         .unwrap();
@@ -369,7 +372,14 @@ async fn rp_login_csrf_a_callback_opened_in_another_browser_is_refused() {
     let callback = until_callback(&site, &attacker, "test", "george").await;
     let victim = browser();
     let res = victim.get(&callback).send().await.unwrap();
-    assert_refused(&site, res, "login csrf", "george", "did not begin this sign-in").await;
+    assert_refused(
+        &site,
+        res,
+        "login csrf",
+        "george",
+        "did not begin this sign-in",
+    )
+    .await;
     assert_eq!(
         victim
             .get(format!("{}/v1/me", site.base))

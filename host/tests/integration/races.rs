@@ -250,7 +250,10 @@ async fn no_stale_allows(store: Store, redis: bool) {
     let (stale, during) = race(&gates).await;
     eprintln!("{stale} stale allows of {during} requests sent while bob was revoked");
     assert!(during > 0, "readers asked while bob was revoked");
-    assert_eq!(stale, 0, "requests sent after a revoke returned were allowed");
+    assert_eq!(
+        stale, 0,
+        "requests sent after a revoke returned were allowed"
+    );
     // And the end state holds on every node.
     for gate in &gates {
         assert!(browses(gate, "bob").await);
@@ -376,7 +379,10 @@ async fn an_unassigned_staff_member_changes_nothing_after_the_unassignment() {
         }
     }
     eprintln!("{both} revocations committed beside the unassignment, {late} after it");
-    assert_eq!(late, 0, "revocations committed after their actor was unassigned");
+    assert_eq!(
+        late, 0,
+        "revocations committed after their actor was unassigned"
+    );
 }
 
 /// The guard itself, on both directories: a change whose decision read a

@@ -363,7 +363,10 @@ impl Inner {
                 Account::KIND,
                 self.bury(Account::tombstone, Account::key, id).await?,
             ),
-            Touched::Staff(id) => (Staff::KIND, self.bury(Staff::tombstone, Staff::key, id).await?),
+            Touched::Staff(id) => (
+                Staff::KIND,
+                self.bury(Staff::tombstone, Staff::key, id).await?,
+            ),
             Touched::Organization(id) => (Organization::KIND, self.bury_organization(id).await?),
         };
         if tell {

@@ -253,7 +253,9 @@ pub(super) fn changes_since(
 ) -> Result<ChangeFeed, DirectoryError> {
     let tx = conn.unchecked_transaction().map_err(unavailable)?;
     let head: i64 = tx
-        .query_row("SELECT seq FROM change_head WHERE one = 1", [], |r| r.get(0))
+        .query_row("SELECT seq FROM change_head WHERE one = 1", [], |r| {
+            r.get(0)
+        })
         .map_err(unavailable)?;
     let mut select = tx
         .prepare_cached("SELECT seq, kind, id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")

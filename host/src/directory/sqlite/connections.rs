@@ -99,7 +99,10 @@ impl Connections {
                 conn: lock(&readers.idle).pop(),
                 idle: &readers.idle,
             };
-            let conn = lent.conn.as_ref().expect("a permit stands for an idle reader");
+            let conn = lent
+                .conn
+                .as_ref()
+                .expect("a permit stands for an idle reader");
             let result = read(conn);
             drop(lent);
             // Released only once the connection is idle again, even when

@@ -52,8 +52,7 @@ fn reader(path: &Path) -> Result<Connection, DirectoryError> {
     )
     .map_err(|e| DirectoryError::Unavailable(format!("cannot open `{}`: {e}", path.display())))?;
     add_fold(&conn).map_err(unavailable)?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
     Ok(conn)
 }
 
@@ -62,8 +61,7 @@ fn prepare_writer(mut conn: Connection) -> Result<Connection, DirectoryError> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(unavailable)?;
     add_fold(&conn).map_err(unavailable)?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
     migrate(&mut conn, MIGRATIONS.len())?;
     conn.pragma_update(None, "optimize", 0x10002)
         .map_err(unavailable)?;
