@@ -252,12 +252,14 @@ impl Pool {
                 _ => wasmtime::UpdateDeadline::Interrupt,
             })
         });
-        store.set_epoch_deadline(ticks(self.limits.call_timeout));
+        // Instantiating runs the component's initialisation: a load, not a
+        // decision, so it has the load's budget.
+        store.set_epoch_deadline(ticks(self.limits.load_timeout));
         let plugin = self
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| fault(&e))?;
+            .map_err(|e| load_fault(&e, self.limits.load_timeout))?;
         Ok(Warm {
             store,
             plugin,
@@ -589,8 +591,8 @@ fn fault(err: &wasmtime::Error) -> Error {
     Error::Plugin { fault, message }
 }
 
-/// [`fault`] for a policy load, which names the option to change when the
-/// load ran out of time.
+/// [`fault`] for starting an instance or loading the policy set, which
+/// names the option to change when it ran out of time.
 fn load_fault(err: &wasmtime::Error, timeout: Duration) -> Error {
     match fault(err) {
         Error::Plugin {
@@ -599,7 +601,7 @@ fn load_fault(err: &wasmtime::Error, timeout: Duration) -> Error {
         } => Error::Plugin {
             fault: Fault::Deadline,
             message: format!(
-                "loading the policy set took longer than its {} ms budget: raise --policy-load-timeout-ms",
+                "starting a plugin instance or loading the policy set into it took longer than its {} ms budget: raise --policy-load-timeout-ms",
                 timeout.as_millis()
             ),
         },

@@ -5,7 +5,7 @@
 //! the change returned: they must be 0.
 
 use super::common;
-use super::races::{Store, browses, directories, node_on, redis_cache};
+use super::races::{Store, browses, directories, node_on, node_with, redis_cache};
 
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,8 @@ async fn a_commit_held_up_by_another_connection_commits_in_time_or_not_at_all() 
         .load_into(&*dir)
         .await
         .unwrap();
-    let gate = node_on(dir.clone(), None).await;
+    // The default deadline: the commit's budget is what is left of it.
+    let gate = node_with(dir.clone(), None, partnergate::Limits::default()).await;
     assert!(browses(&gate, "bob").await);
     assert!(browses(&gate, "bob").await);
 

@@ -79,8 +79,18 @@ pub async fn directories(store: Store, nodes: usize) -> (Vec<Arc<dyn Directory>>
 
 /// A node on `dir` with `cache` (the in-process default when `None`).
 pub async fn node_on(dir: Arc<dyn Directory>, cache: Option<Arc<RedisCache>>) -> PartnerGate {
+    node_with(dir, cache, common::limits()).await
+}
+
+/// [`node_on`] with `limits`: the default ones for a test about the call's
+/// deadline.
+pub async fn node_with(
+    dir: Arc<dyn Directory>,
+    cache: Option<Arc<RedisCache>>,
+    limits: partnergate::Limits,
+) -> PartnerGate {
     let mut builder = PartnerGate::builder()
-        .limits(common::limits())
+        .limits(limits)
         .directory(dir)
         .artifact_cache(common::artifact_dir());
     if let Some(cache) = cache {
