@@ -19,6 +19,11 @@ pub fn engine() -> Result<Engine, Error> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // `perf` names the plugin's functions when asked to (a file per
+    // process under /tmp, so off by default).
+    if std::env::var_os("PARTNERGATE_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine =
         Engine::new(&config).map_err(|e| Error::Engine(format!("cannot create engine: {e}")))?;
     start_epoch_ticker(&engine);

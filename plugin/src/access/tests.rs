@@ -694,3 +694,44 @@ fn entities_built_from_values_equal_the_evaluated_ones() {
         evaluated::staff_entity(&names, &staff)
     );
 }
+
+/// A flat context read without the schema decides as the typed parse does,
+/// and what it cannot read (a fraction, nesting, a key given twice, a
+/// mistyped value) is refused or read the typed way.
+#[test]
+fn a_plain_context_decides_as_the_typed_parse_does() {
+    let loaded = policies();
+    let action = Names::new().uid(&Names::new().action, "placeOrder");
+    let typed = |text: &str| {
+        let context = Context::from_json_str(text, Some((&loaded.schema, &action))).unwrap();
+        context.validate(&loaded.schema, &action).unwrap();
+        context
+    };
+    for text in [r#"{"orderTotal": 12000}"#, r#"{"orderTotal": -5}"#] {
+        assert_eq!(plain_context(text).unwrap(), typed(text), "{text}");
+    }
+    assert!(plain_context(r#"{"orderTotal": 1.5}"#).is_none());
+    assert!(plain_context(r#"{"orderTotal": {"n": 1}}"#).is_none());
+    assert!(plain_context(r#"{"orderTotal": 1, "orderTotal": 2}"#).is_none());
+    assert!(plain_context("[1]").is_none());
+    // Read plainly but refused by the schema: the typed way refuses too.
+    let request = |context| Request {
+        principal: "customer:bob",
+        action: "placeOrder",
+        resource: "store:main",
+        context,
+    };
+    for context in [
+        r#"{"orderTotal": "many"}"#,
+        r#"{"orderTotal": 1, "extra": true}"#,
+        "{}",
+    ] {
+        assert!(
+            matches!(
+                context_of(&loaded, &request(context), &action),
+                Err(AccessError::InvalidRequest(_))
+            ),
+            "{context}"
+        );
+    }
+}
