@@ -110,6 +110,25 @@ async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
     records
 }
 
+/// Reads the records `r` names from the host's status cache, as the
+/// `records` import does before a decision.
+async fn read_cached(cache: &Arc<dyn partnergate::cache::StatusCache>, r: &AuthorizeRequest) {
+    for reference in [&r.principal, &r.resource] {
+        match reference.split_once(':') {
+            Some(("customer", id)) => {
+                std::hint::black_box(cache.get(id).await.unwrap());
+            }
+            Some(("organization", id)) => {
+                std::hint::black_box(cache.get_organization(id).await.unwrap());
+            }
+            Some(("staff", id)) => {
+                std::hint::black_box(cache.get_staff(id).await.unwrap());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Where a decision through the component goes, at p50 over all requests:
 /// a call the plugin refuses before reading anything (pool, crossing,
 /// request copied in, answer copied out), the host's reads of the two
@@ -146,20 +165,7 @@ async fn breakdown(
         std::hint::black_box(gate.authorize(&refused).await.unwrap_err());
         empty.push(t.elapsed());
         let t = Instant::now();
-        for reference in [&r.principal, &r.resource] {
-            match reference.split_once(':') {
-                Some(("customer", id)) => {
-                    std::hint::black_box(cache.get(id).await.unwrap());
-                }
-                Some(("organization", id)) => {
-                    std::hint::black_box(cache.get_organization(id).await.unwrap());
-                }
-                Some(("staff", id)) => {
-                    std::hint::black_box(cache.get_staff(id).await.unwrap());
-                }
-                _ => {}
-            }
-        }
+        read_cached(cache, r).await;
         reads.push(t.elapsed());
         let t = Instant::now();
         std::hint::black_box(
@@ -1260,20 +1266,7 @@ mod new_decisions {
             std::hint::black_box(gate.authorize(&refused).await.unwrap_err());
             t_cross.push(t.elapsed());
             let t = Instant::now();
-            for reference in [&r.principal, &r.resource] {
-                match reference.split_once(':') {
-                    Some(("customer", id)) => {
-                        std::hint::black_box(cache.get(id).await.unwrap());
-                    }
-                    Some(("organization", id)) => {
-                        std::hint::black_box(cache.get_organization(id).await.unwrap());
-                    }
-                    Some(("staff", id)) => {
-                        std::hint::black_box(cache.get_staff(id).await.unwrap());
-                    }
-                    _ => {}
-                }
-            }
+            read_cached(cache, r).await;
             t_reads.push(t.elapsed());
             let req = access::Request {
                 principal: &r.principal,
