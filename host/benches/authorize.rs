@@ -1330,10 +1330,10 @@ mod new_decisions {
                     entities.push(access::organization_entity(names, o));
                 }
             }
-            if let Some(o) = &resource_org {
-                if orgs.insert(o.id.clone()) {
-                    entities.push(access::organization_entity(names, o));
-                }
+            if let Some(o) = &resource_org
+                && orgs.insert(o.id.clone())
+            {
+                entities.push(access::organization_entity(names, o));
             }
             if let Some(s) = &staff {
                 entities.push(access::staff_entity(names, s));

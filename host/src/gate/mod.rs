@@ -121,9 +121,12 @@ pub struct PartnerGate {
     decision_log: Option<Arc<crate::telemetry::DecisionLog>>,
     /// The candidate policy set deciding beside this one, if any.
     shadow: Option<Arc<shadow::Shadow>>,
-    /// The directory's last health probe: when, and what it said.
-    health_probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>>,
+    /// The directory's last health probe.
+    health_probe: Arc<tokio::sync::Mutex<Option<Probe>>>,
 }
+
+/// A health probe: when it was made, and what it found.
+type Probe = (std::time::Instant, Result<(), String>);
 
 impl PartnerGate {
     /// A builder with embedded defaults.
