@@ -143,6 +143,26 @@ pub struct ActionSlice {
     pub entity: Entity,
     /// The policies whose action scope can match.
     pub policies: PolicySet,
+    /// The same policies that never read `context`, permits then forbids:
+    /// on the same entities they decide the same whatever the context.
+    pub fixed: [PolicySet; 2],
+    /// The rest, permits then forbids.
+    pub contextual: [PolicySet; 2],
+}
+
+/// Whether `policy` reads `context` anywhere (conservatively: a policy
+/// whose JSON form cannot be had is taken to).
+fn reads_context(policy: &cedar_policy::Policy) -> bool {
+    fn mentions(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(key, value)| (key == "Var" && value == "context") || mentions(value)),
+            serde_json::Value::Array(items) => items.iter().any(mentions),
+            _ => false,
+        }
+    }
+    policy.to_json().map_or(true, |json| mentions(&json))
 }
 
 fn slice_by_action(
@@ -158,6 +178,8 @@ fn slice_by_action(
             .unwrap_or_default();
         lineage.push(uid.clone());
         let mut policies = PolicySet::new();
+        let mut fixed = [PolicySet::new(), PolicySet::new()];
+        let mut contextual = [PolicySet::new(), PolicySet::new()];
         for policy in set.policies() {
             let applies = match policy.action_constraint() {
                 ActionConstraint::Any => true,
@@ -166,6 +188,18 @@ fn slice_by_action(
             };
             if applies {
                 policies.add(policy.clone()).map_err(|e| e.to_string())?;
+                let effect = match policy.effect() {
+                    cedar_policy::Effect::Permit => 0,
+                    cedar_policy::Effect::Forbid => 1,
+                };
+                let part = if reads_context(policy) {
+                    &mut contextual
+                } else {
+                    &mut fixed
+                };
+                part[effect]
+                    .add(policy.clone())
+                    .map_err(|e| e.to_string())?;
             }
         }
         slices.insert(
@@ -173,6 +207,8 @@ fn slice_by_action(
             ActionSlice {
                 entity: entity.clone(),
                 policies,
+                fixed,
+                contextual,
             },
         );
     }

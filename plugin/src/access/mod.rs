@@ -167,6 +167,92 @@ struct Prepared {
     /// Decisions by context text, newest last; at most
     /// [`Memo::CONTEXTS`].
     decided: Vec<(String, Decision)>,
+    /// What the policies that never read `context` decided on these
+    /// entities, once a second context was asked: a new context then
+    /// evaluates only the policies that read it.
+    fixed: Option<Outcome>,
+}
+
+/// Which policies of a set were satisfied, by effect, and which erred.
+#[derive(Clone, Debug, Default)]
+struct Outcome {
+    permits: Vec<String>,
+    forbids: Vec<String>,
+    /// (policy id, message) of each policy that could not be evaluated.
+    errors: Vec<(String, String)>,
+}
+
+impl Outcome {
+    /// Evaluates `sets` (permits, forbids) on `request` and `entities`.
+    fn of(
+        sets: &[cedar_policy::PolicySet; 2],
+        request: &CedarRequest,
+        entities: &cedar_policy::Entities,
+    ) -> Self {
+        let mut outcome = Self::default();
+        for (i, set) in sets.iter().enumerate() {
+            if set.is_empty() {
+                continue;
+            }
+            let response = Authorizer::new().is_authorized(request, set, entities);
+            let diagnostics = response.diagnostics();
+            for err in diagnostics.errors() {
+                let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = err;
+                outcome
+                    .errors
+                    .push((e.policy_id().to_string(), err.to_string()));
+            }
+            // A permit-only set names the permits satisfied; a forbid-only
+            // set, the forbids.
+            let satisfied = diagnostics.reason().map(ToString::to_string);
+            if i == 0 {
+                outcome.permits.extend(satisfied);
+            } else {
+                outcome.forbids.extend(satisfied);
+            }
+        }
+        outcome
+    }
+
+    /// The decision of the whole set whose parts are `self` and `other`:
+    /// Cedar's rule (a satisfied forbid denies, else a satisfied permit
+    /// allows, else deny) with any error denying, as [`decision_of`] says.
+    fn decision_with(&self, other: &Outcome) -> Decision {
+        let both = |pick: fn(&Outcome) -> &Vec<String>| {
+            let mut ids: Vec<String> = pick(self).iter().chain(pick(other)).cloned().collect();
+            ids.sort_unstable();
+            ids
+        };
+        if !self.errors.is_empty() || !other.errors.is_empty() {
+            let (mut policies, mut errors): (Vec<String>, Vec<String>) =
+                self.errors.iter().chain(&other.errors).cloned().unzip();
+            policies.sort_unstable();
+            errors.sort_unstable();
+            return Decision {
+                effect: Effect::Deny,
+                policies,
+                errors,
+            };
+        }
+        let forbids = both(|o| &o.forbids);
+        if !forbids.is_empty() {
+            return Decision {
+                effect: Effect::Deny,
+                policies: forbids,
+                errors: Vec::new(),
+            };
+        }
+        let permits = both(|o| &o.permits);
+        Decision {
+            effect: if permits.is_empty() {
+                Effect::Deny
+            } else {
+                Effect::Allow
+            },
+            policies: permits,
+            errors: Vec::new(),
+        }
+    }
 }
 
 /// The memo key of a request without its context: the three texts,
@@ -425,14 +511,20 @@ pub fn answer<'r>(
             Some((_, decision)) => decision.clone(),
             None => {
                 let context = context_of(loaded, request, &action)?;
-                let decision = evaluate(
-                    &slice.policies,
-                    &prepared.entities,
+                let cedar_request = CedarRequest::new(
                     prepared.principal.clone(),
                     action,
                     prepared.resource.clone(),
                     context,
-                )?;
+                    None,
+                )
+                .map_err(|err| AccessError::InvalidRequest(err.to_string()))?;
+                let entities = &prepared.entities;
+                let fixed = prepared
+                    .fixed
+                    .get_or_insert_with(|| Outcome::of(&slice.fixed, &cedar_request, entities));
+                let decision =
+                    fixed.decision_with(&Outcome::of(&slice.contextual, &cedar_request, entities));
                 if prepared.decided.len() >= Memo::CONTEXTS {
                     prepared.decided.remove(0);
                 }
@@ -603,9 +695,9 @@ fn evaluate(
 /// the policies that erred; otherwise the effect and the deciding policies.
 fn decision_of(response: &cedar_policy::Response) -> Decision {
     let diagnostics = response.diagnostics();
-    let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+    let mut errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
     if !errors.is_empty() {
-        let policies = diagnostics
+        let mut policies: Vec<String> = diagnostics
             .errors()
             .map(|err| match err {
                 cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
@@ -613,6 +705,9 @@ fn decision_of(response: &cedar_policy::Response) -> Decision {
                 }
             })
             .collect();
+        // Sorted, as a decision made in parts (`Outcome`) is.
+        policies.sort_unstable();
+        errors.sort_unstable();
         return Decision {
             effect: Effect::Deny,
             policies,
@@ -942,6 +1037,7 @@ fn prepare(
         resource,
         entities,
         decided: Vec::with_capacity(1),
+        fixed: None,
     })
 }
 

@@ -735,3 +735,42 @@ fn a_plain_context_decides_as_the_typed_parse_does() {
         );
     }
 }
+
+/// A new context on kept entities evaluates only the policies that read
+/// the context, and decides exactly as the whole set does: effect,
+/// deciding policies and errors, for every buyer and total.
+#[test]
+fn a_new_context_on_kept_entities_decides_as_the_whole_set() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let slice = &loaded.actions[&names.uid(&names.action, "placeOrder")];
+    assert!(
+        !slice.contextual[1].is_empty(),
+        "the limit reads the context"
+    );
+    assert!(!slice.fixed[0].is_empty() && !slice.fixed[1].is_empty());
+    let mut memo = Memo::default();
+    for round in 0..3 {
+        for principal in [
+            "customer:alice",
+            "customer:bob",
+            "customer:rita",
+            "customer:xena",
+        ] {
+            for total in [1i64, 9_999, 10_000, 10_001, 50_000, -1, 7 + round] {
+                let context = format!(r#"{{"orderTotal": {total}}}"#);
+                let request = Request {
+                    principal,
+                    action: "placeOrder",
+                    resource: "store:main",
+                    context: &context,
+                };
+                let whole = authorize(&loaded, &names, &records, &request).unwrap();
+                let kept =
+                    authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+                assert_eq!(kept, whole, "{principal} {total} (round {round})");
+            }
+        }
+    }
+}
