@@ -79,14 +79,12 @@ impl Error {
     /// the records could not be read. Nothing is allowed; the caller should
     /// retry, and must not show it as the policies' answer.
     pub fn is_decision_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Error::Plugin { .. } | Error::Busy(_) | Error::Unavailable(_) | Error::Engine(_)
-        )
+        self.unavailable_reason().is_some()
     }
 
     /// A short, stable name of why no decision could be made, for the API's
-    /// `reason` and the metrics label (`None` for other errors).
+    /// `reason` and the metrics label; `None` for every other error (the
+    /// one place that says which errors are unavailability).
     pub fn unavailable_reason(&self) -> Option<&'static str> {
         Some(match self {
             Error::Plugin {

@@ -224,15 +224,8 @@ impl Outcome {
             ids
         };
         if !self.errors.is_empty() || !other.errors.is_empty() {
-            let (mut policies, mut errors): (Vec<String>, Vec<String>) =
-                self.errors.iter().chain(&other.errors).cloned().unzip();
-            policies.sort_unstable();
-            errors.sort_unstable();
-            return Decision {
-                effect: Effect::Deny,
-                policies,
-                errors,
-            };
+            let (policies, errors) = self.errors.iter().chain(&other.errors).cloned().unzip();
+            return erred(policies, errors);
         }
         let forbids = both(|o| &o.forbids);
         if !forbids.is_empty() {
@@ -695,9 +688,9 @@ fn evaluate(
 /// the policies that erred; otherwise the effect and the deciding policies.
 fn decision_of(response: &cedar_policy::Response) -> Decision {
     let diagnostics = response.diagnostics();
-    let mut errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+    let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
     if !errors.is_empty() {
-        let mut policies: Vec<String> = diagnostics
+        let policies = diagnostics
             .errors()
             .map(|err| match err {
                 cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
@@ -705,14 +698,7 @@ fn decision_of(response: &cedar_policy::Response) -> Decision {
                 }
             })
             .collect();
-        // Sorted, as a decision made in parts (`Outcome`) is.
-        policies.sort_unstable();
-        errors.sort_unstable();
-        return Decision {
-            effect: Effect::Deny,
-            policies,
-            errors,
-        };
+        return erred(policies, errors);
     }
     let effect = match response.decision() {
         CedarDecision::Allow => Effect::Allow,
@@ -722,6 +708,19 @@ fn decision_of(response: &cedar_policy::Response) -> Decision {
     policies.sort_unstable();
     Decision {
         effect,
+        policies,
+        errors,
+    }
+}
+
+/// The denial of policies that could not be evaluated: their ids and
+/// errors, sorted (so that a decision made in parts, [`Outcome`], reads as
+/// one made whole).
+fn erred(mut policies: Vec<String>, mut errors: Vec<String>) -> Decision {
+    policies.sort_unstable();
+    errors.sort_unstable();
+    Decision {
+        effect: Effect::Deny,
         policies,
         errors,
     }

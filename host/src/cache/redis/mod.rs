@@ -497,7 +497,7 @@ impl StatusCache for RedisCache {
             Ok(())
         } else {
             Err(format!(
-                "{} is unreachable or its heartbeat is stale: records are read from the directory",
+                "{} is unreachable or its heartbeat is stale",
                 self.summary()
             ))
         }
