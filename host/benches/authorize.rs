@@ -18,7 +18,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use partnergate::bindings::types as wit;
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::seed::Seed;
@@ -27,7 +26,7 @@ use partnergate::{AuthorizeRequest, PartnerGate};
 use partnergate_plugin::access::{self, Memo, Names};
 use partnergate_plugin::memory::MemoryRecords;
 use partnergate_plugin::model;
-use partnergate_plugin::policy_set::{self, SourceFile};
+use partnergate_plugin::policy_set::{self, PolicyFile};
 use serde_json::json;
 
 const ITERATIONS: usize = 20_000;
@@ -80,21 +79,18 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-partnergate_plugin::model_from_wit!(wit);
-
-/// The same records, in the plugin's native model.
+/// The same records, for the native rules (the directory speaks the
+/// model the plugin's rules work on).
 async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
     let mut records = MemoryRecords::default();
     for p in &seed.people {
         let account = dir.get_account(&p.id).await.unwrap().unwrap();
-        records
-            .accounts
-            .insert(p.id.clone(), account_from_wit(account));
+        records.accounts.insert(p.id.clone(), account);
     }
     for o in &seed.organizations {
         records.organizations.insert(
             o.id.clone(),
-            organization_from_wit(dir.get_organization(&o.id).await.unwrap().unwrap()),
+            dir.get_organization(&o.id).await.unwrap().unwrap(),
         );
     }
     for s in seed.staff() {
@@ -222,7 +218,7 @@ async fn run() {
     seed.load_into(&*directory).await.unwrap();
     let records = native_records(&seed, &directory).await;
 
-    let read = |name: &str| SourceFile {
+    let read = |name: &str| PolicyFile {
         name: name.into(),
         text: std::fs::read_to_string(policies_dir().join(name)).unwrap(),
     };
@@ -439,8 +435,8 @@ async fn run() {
 
 mod users {
     use super::*;
-    use partnergate::bindings::org_users::{NewUser, Target, UserQuery};
-    use partnergate::bindings::types::MemberSort;
+    use partnergate::model::MemberSort;
+    use partnergate::model::{NewUser, Target, UserQuery};
 
     /// 10,000 organizations of 10 members each (one admin), written directly.
     pub fn populate(path: &std::path::Path) {
@@ -554,7 +550,7 @@ mod users {
         );
 
         let query = |org: Option<String>, search: Option<String>| UserQuery {
-            organization_id: org,
+            organizations: org,
             status: None,
             search,
             sort: MemberSort::Name,
@@ -900,14 +896,12 @@ mod new_decisions {
                 match reference.split_once(':') {
                     Some(("customer", id)) if !records.accounts.contains_key(id) => {
                         if let Some(a) = dir.get_account(id).await.unwrap() {
-                            records.accounts.insert(id.into(), account_from_wit(a));
+                            records.accounts.insert(id.into(), a);
                         }
                     }
                     Some(("organization", id)) if !records.organizations.contains_key(id) => {
                         if let Some(o) = dir.get_organization(id).await.unwrap() {
-                            records
-                                .organizations
-                                .insert(id.into(), organization_from_wit(o));
+                            records.organizations.insert(id.into(), o);
                         }
                     }
                     Some(("staff", id)) if !records.staff.contains_key(id) => {
@@ -1135,9 +1129,7 @@ mod new_decisions {
         let mut records = records.clone();
         let id = buyer.split_once(':').unwrap().1;
         let dir_account = gate.directory().get_account(id).await.unwrap().unwrap();
-        records
-            .accounts
-            .insert(id.into(), account_from_wit(dir_account));
+        records.accounts.insert(id.into(), dir_account);
         for i in 0..N + 1_000 {
             let r = request(i);
             let text = r.context.to_string();

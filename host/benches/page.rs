@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use partnergate::bindings::types as wit;
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::model as wit;
 use partnergate::oidc::{SESSION_TTL, Session, SignInService};
 use partnergate::server::{self, page};
 use partnergate::{AuthorizeRequest, PartnerGate};
@@ -124,7 +124,7 @@ async fn run() {
     // The decisions of that page: as one batch, and one call each.
     let listed = gate
         .directory()
-        .list_members(partnergate::bindings::directory::MemberQuery {
+        .list_members(partnergate::model::MemberQuery {
             organizations: vec!["acme".into()],
             status: None,
             search: None,

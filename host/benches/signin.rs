@@ -26,10 +26,10 @@ use openidconnect::{
     PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
 use partnergate::PartnerGate;
-use partnergate::bindings::org_users::NewUser;
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::model::NewUser;
 use partnergate::oidc::{ProviderConfig, SignInService};
 use serde_json::{Value, json};
 

@@ -17,5 +17,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::exports::partnergate::b2b::{access, org_users, policy, sign_in};
-pub use self::partnergate::b2b::{directory, notifications, records, types};
+pub(crate) use self::partnergate::b2b::{directory, notifications, records, types};

@@ -1,9 +1,9 @@
 //! The decision types of the library API: one authorization question and
-//! its answer. A leaf: it depends on the generated bindings' records only.
+//! its answer. A leaf: it depends on the model's records only.
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::{Decision as WitDecision, Effect};
+use crate::model::{self, Effect};
 
 /// One authorization question.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,8 +71,8 @@ impl Decision {
     }
 }
 
-impl From<WitDecision> for Decision {
-    fn from(d: WitDecision) -> Self {
+impl From<model::Decision> for Decision {
+    fn from(d: model::Decision) -> Self {
         let decision = match d.effect {
             Effect::Allow if d.errors.is_empty() => DecisionKind::Allow,
             _ => DecisionKind::Deny,

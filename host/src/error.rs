@@ -1,7 +1,7 @@
 //! The host library's error type.
 
-/// One problem in a policy set, located in its file: the rules' own type.
-pub use partnergate_plugin::policy_set::Problem;
+/// One problem in a policy set, located in its file: the model's type.
+pub use crate::model::Problem;
 
 /// What went wrong with the plugin itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,17 +34,18 @@
 
 pub mod app;
 #[allow(missing_docs)]
-pub mod bindings;
+mod bindings;
 pub mod cache;
 pub mod change_log;
 pub mod clock;
 pub mod config;
+mod convert;
 pub mod decision;
 pub mod directory;
 pub mod error;
+mod exports;
 pub mod gate;
 mod imports;
-pub mod names;
 pub mod notify;
 pub mod oidc;
 pub mod policies;
@@ -64,4 +65,6 @@ pub use gate::{
     AuthorizeRequest, Builder, Check, Decision, DecisionKind, Health, HealthChecks, OutboxHandle,
     PartnerGate, PluginSource, PolicySummary,
 };
+/// The records the library API, the backends and the plugin speak.
+pub use partnergate_model as model;
 pub use pool::Limits;

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bindings::policy::PolicyFile;
 use crate::error::Error;
+use crate::model::PolicyFile;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/default_policies.rs"));

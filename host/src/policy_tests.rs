@@ -283,7 +283,7 @@ async fn decide_link(
             case.resource
         )));
     };
-    let external = crate::bindings::types::ExternalIdentity {
+    let external = crate::model::ExternalIdentity {
         issuer: identity.issuer.clone(),
         subject: identity.subject.clone(),
         emails: Vec::new(),

@@ -9,14 +9,12 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 
-use crate::bindings::access;
-use crate::bindings::policy::{self, PolicyFile, Summary};
-use crate::bindings::types::Decision;
-use crate::bindings::{Plugin, PluginPre};
-use crate::error::{Error, Fault, Problem};
+use crate::error::{Error, Fault};
+use crate::exports::{Instance, Linked};
+use crate::model::{AccessRequest, Answer, Decision, PolicyFile, Summary};
 use crate::reuse::{Asked, Reuse};
 use crate::runtime::EPOCH_TICK;
 use crate::state::{HostState, Services};
@@ -88,7 +86,7 @@ pub struct PolicyBundle {
 /// One instance and the policy generation it has loaded.
 pub(crate) struct Warm {
     pub(crate) store: Store<HostState>,
-    pub(crate) plugin: Plugin,
+    pub(crate) plugin: Instance,
     generation: u64,
 }
 
@@ -122,7 +120,7 @@ pub(crate) type Call<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> +
 
 pub(crate) struct Pool {
     engine: Engine,
-    pre: PluginPre<HostState>,
+    pre: Linked,
     services: Services,
     limits: Limits,
     bundle: RwLock<Arc<PolicyBundle>>,
@@ -171,16 +169,7 @@ impl Pool {
         services: Services,
         limits: Limits,
     ) -> Result<Self, Error> {
-        let mut linker: Linker<HostState> = Linker::new(engine);
-        let link =
-            |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin's imports: {e:?}"));
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
-            .map_err(link)?;
-        let pre = linker.instantiate_pre(component).map_err(link)?;
-        let pre = PluginPre::new(pre).map_err(|e| {
-            Error::Engine(format!("the component is not a PartnerGate plugin: {e:?}"))
-        })?;
+        let pre = Linked::new(engine, component)?;
         let empty = PolicyBundle {
             schema: PolicyFile {
                 name: String::new(),
@@ -224,7 +213,7 @@ impl Pool {
 
     /// Keeps `answer` to `request`, decided on an instance of policy
     /// `generation`, to give again while what it rests on holds.
-    pub(crate) fn keep(&self, request: access::Request, generation: u64, answer: &access::Answer) {
+    pub(crate) fn keep(&self, request: AccessRequest, generation: u64, answer: &Answer) {
         self.reuse.put(request, generation, answer);
     }
 
@@ -257,7 +246,7 @@ impl Pool {
         store.set_epoch_deadline(ticks(self.limits.load_timeout));
         let plugin = self
             .pre
-            .instantiate_async(&mut store)
+            .instantiate(&mut store)
             .await
             .map_err(|e| load_fault(&e, self.limits.load_timeout))?;
         Ok(Warm {
@@ -275,17 +264,10 @@ impl Pool {
         files: &[PolicyFile],
     ) -> Result<Summary, Error> {
         let (schema, files) = (schema.clone(), files.to_vec());
-        let result = self
-            .run_within(self.limits.load_timeout, move |warm| {
-                Box::pin(async move {
-                    warm.plugin
-                        .partnergate_b2b_policy()
-                        .call_validate(&mut warm.store, &schema, &files)
-                        .await
-                })
-            })
-            .await?;
-        result.map_err(policy_error)
+        self.run_within(self.limits.load_timeout, move |warm| {
+            Box::pin(async move { warm.plugin.validate(&mut warm.store, &schema, &files).await })
+        })
+        .await?
     }
 
     /// Validates and puts a policy set in use; a refused set leaves the
@@ -510,10 +492,10 @@ impl Pool {
 async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Result<(), Error> {
     warm.arm(timeout);
     let prepared_loads = warm.store.data().services.metrics.prepared_loads.clone();
-    let policy = warm.plugin.partnergate_b2b_policy();
     if let Some(prepared) = bundle.prepared.get() {
-        let loaded = policy
-            .call_load_prepared(&mut warm.store, prepared)
+        let loaded = warm
+            .plugin
+            .load_prepared(&mut warm.store, prepared)
             .await
             .map_err(|e| load_fault(&e, timeout))?;
         if loaded.is_ok() {
@@ -537,13 +519,10 @@ async fn load_files(
     files: &[PolicyFile],
     timeout: Duration,
 ) -> Result<Summary, Error> {
-    let loaded = warm
-        .plugin
-        .partnergate_b2b_policy()
-        .call_load(&mut warm.store, schema, files)
+    warm.plugin
+        .load(&mut warm.store, schema, files)
         .await
-        .map_err(|e| load_fault(&e, timeout))?;
-    loaded.map_err(policy_error)
+        .map_err(|e| load_fault(&e, timeout))?
 }
 
 /// Keeps `bundle` in the form `warm` (which holds it loaded from the files)
@@ -556,8 +535,7 @@ async fn prepare(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> R
     warm.arm(timeout);
     let prepared = warm
         .plugin
-        .partnergate_b2b_policy()
-        .call_prepared(&mut warm.store)
+        .prepared(&mut warm.store)
         .await
         .map_err(|e| load_fault(&e, timeout))?;
     if let Some(prepared) = prepared {
@@ -606,26 +584,6 @@ fn load_fault(err: &wasmtime::Error, timeout: Duration) -> Error {
             ),
         },
         other => other,
-    }
-}
-
-fn policy_error(err: policy::Error) -> Error {
-    match err {
-        policy::Error::Invalid(problems) => Error::InvalidPolicies(
-            problems
-                .into_iter()
-                .map(|p| Problem {
-                    file: p.file,
-                    line: p.line,
-                    column: p.column,
-                    message: p.message,
-                })
-                .collect(),
-        ),
-        policy::Error::InternalError(m) => Error::Engine(format!(
-            "the plugin failed to load policies: {}",
-            m.unwrap_or_default()
-        )),
     }
 }
 

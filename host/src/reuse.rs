@@ -15,10 +15,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-use crate::bindings::access::{Answer, Request, Stamped};
-use crate::bindings::records::Found;
-use crate::bindings::types::Decision;
-use crate::imports::read_one;
+use crate::model::{AccessRequest as Request, Answer, Decision, Stamped};
 use crate::state::Services;
 
 /// Decisions the plugin said may be given again, by request.
@@ -143,9 +140,9 @@ impl Reuse {
         if !same || entry.generation != generation {
             return None;
         }
-        for stamped in &entry.basis {
-            match read_one(services, &stamped.key, Some(stamped.stamp)).await {
-                Ok(Found::Unchanged) => {}
+        for basis in &entry.basis {
+            match crate::records::stamped(services, &basis.key).await {
+                Ok(Some((stamp, _))) if stamp == basis.stamp => {}
                 _ => return None,
             }
         }

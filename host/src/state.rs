@@ -60,7 +60,7 @@ pub struct HostState {
     pub(crate) host_wait: Duration,
     /// The staff records the current call read from the directory: its
     /// change commits only while they are stored as read.
-    pub(crate) staff_read: Vec<crate::bindings::types::Staff>,
+    pub(crate) staff_read: Vec<crate::model::Staff>,
 }
 
 /// Time a commit leaves for what follows it inside the call.

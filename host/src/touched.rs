@@ -3,7 +3,7 @@
 //! change's transaction, and the status caches drop them. A leaf: it
 //! imports only the generated types.
 
-use crate::bindings::directory::ChangeOp;
+use crate::model::ChangeOp;
 
 /// A cached record a change may have made stale.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -58,15 +58,15 @@ impl Touched {
             match op {
                 ChangeOp::PutPerson(p) => add(Touched::Person(p.id.clone())),
                 ChangeOp::PutOrganization(o) => add(Touched::Organization(o.id.clone())),
-                ChangeOp::PutMembership((m, _)) => {
+                ChangeOp::PutMembership(m, _) => {
                     add(Touched::Person(m.person_id.clone()));
                     add(Touched::Organization(m.organization_id.clone()));
                 }
-                ChangeOp::LinkIdentity(_)
-                | ChangeOp::PutOnboarding(_)
-                | ChangeOp::QueueNotification(_)
-                | ChangeOp::ExpectMembership(_)
-                | ChangeOp::ExpectActiveAdmins(_) => {}
+                ChangeOp::PutLink(..)
+                | ChangeOp::PutOnboarding(..)
+                | ChangeOp::Queue(_)
+                | ChangeOp::ExpectMembership(..)
+                | ChangeOp::ExpectActiveAdmins(..) => {}
             }
         }
         touched

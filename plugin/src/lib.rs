@@ -1,16 +1,15 @@
 //! PartnerGate's plugin: the business rules, as a WebAssembly component.
 //!
 //! # Layout
-//! - [`model`]: plain records the rules work on; [`ports`]: what the rules
-//!   need from outside (records, the directory), as traits.
+//! - [`model`]: the records the rules work on, from the `partnergate-model`
+//!   crate the host speaks too; [`ports`]: what the rules need from outside
+//!   (records, the directory), as traits.
 //! - [`policy_set`]: parsing and validating the Cedar schema and policies.
 //! - [`access`]: building entities from records and deciding.
 //! - [`rules`]: what every rule decides over (policy set, names, directory);
 //!   its methods are in [`users`], the organization-user lifecycle, and
 //!   [`signin`], linking identities from OpenID providers to customer
 //!   records.
-//! - `from_wit`: [`model_from_wit!`], the one conversion of WIT records into
-//!   the model, for the component's bindings and a host's.
 //! - [`memory`]: the ports in memory, for native tests and benchmarks.
 //! - `component` (wasm32 only): the `wit-bindgen` glue that converts WIT types
 //!   to these modules' types and back, and implements the ports over the
@@ -21,9 +20,8 @@
 #![deny(missing_docs)]
 
 pub mod access;
-mod from_wit;
 pub mod memory;
-pub mod model;
+pub use partnergate_model as model;
 pub mod policy_set;
 pub mod ports;
 pub mod rules;

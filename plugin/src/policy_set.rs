@@ -11,55 +11,7 @@ use cedar_policy::{
 };
 use miette::Diagnostic;
 
-/// One source file.
-#[derive(Clone, Debug)]
-pub struct SourceFile {
-    /// File name for problem reports.
-    pub name: String,
-    /// File text.
-    pub text: String,
-}
-
-/// Something wrong with a policy set, located in its file. The host's
-/// errors carry it as it is.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// File name.
-    pub file: String,
-    /// 1-based line; 0 without a location.
-    pub line: u32,
-    /// 1-based column; 0 without a location.
-    pub column: u32,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )
-        }
-    }
-}
-
-/// What a loaded set holds.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Summary {
-    /// Content hash in hex.
-    pub version: String,
-    /// Number of policies.
-    pub policies: u32,
-    /// Permits among them.
-    pub permits: u32,
-    /// Forbids among them.
-    pub forbids: u32,
-}
+pub use crate::model::{PolicyFile, Problem, Summary};
 
 /// A validated policy set, ready to decide.
 pub struct LoadedPolicies {
@@ -216,7 +168,7 @@ fn slice_by_action(
 }
 
 /// Parses and validates `schema` and `files`. Returns every problem found.
-pub fn load(schema: &SourceFile, files: &[SourceFile]) -> Result<LoadedPolicies, Vec<Problem>> {
+pub fn load(schema: &PolicyFile, files: &[PolicyFile]) -> Result<LoadedPolicies, Vec<Problem>> {
     let mut problems = Vec::new();
     let schema_parsed = match Schema::from_cedarschema_str(&schema.text) {
         Ok((parsed, _warnings)) => Some(parsed),
@@ -440,7 +392,7 @@ fn statement_starts(text: &str) -> Vec<usize> {
 }
 
 /// FNV-1a over the schema and files, names included: equal input, equal version.
-fn content_hash(schema: &SourceFile, files: &[SourceFile]) -> String {
+fn content_hash(schema: &PolicyFile, files: &[PolicyFile]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for b in bytes.iter().chain(&[0xff]) {
@@ -459,9 +411,9 @@ fn content_hash(schema: &SourceFile, files: &[SourceFile]) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) fn default_files() -> (SourceFile, Vec<SourceFile>) {
+    pub(crate) fn default_files() -> (PolicyFile, Vec<PolicyFile>) {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
-        let read = |name: &str| SourceFile {
+        let read = |name: &str| PolicyFile {
             name: name.into(),
             text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
         };
@@ -530,7 +482,7 @@ mod tests {
     #[test]
     fn unknown_attribute_is_reported_with_file_and_line() {
         let (schema, mut files) = default_files();
-        files.push(SourceFile {
+        files.push(PolicyFile {
             name: "extra.cedar".into(),
             text: "// a comment\n\n@id(\"typo\")\npermit (principal is PartnerGate::Customer, action, resource)\nwhen { principal.isAdmn };\n".into(),
         });
@@ -544,7 +496,7 @@ mod tests {
     #[test]
     fn syntax_error_is_reported_with_file_and_line() {
         let (schema, _) = default_files();
-        let files = vec![SourceFile {
+        let files = vec![PolicyFile {
             name: "broken.cedar".into(),
             text: "@id(\"a\")\npermit (principal, action, resource);\n\n@id(\"b\")\nforbid (principal, action, resource) when { principal.x == };\n".into(),
         }];
@@ -557,11 +509,11 @@ mod tests {
     fn missing_and_duplicate_ids_are_refused() {
         let (schema, _) = default_files();
         let files = vec![
-            SourceFile {
+            PolicyFile {
                 name: "a.cedar".into(),
                 text: "@id(\"same\")\npermit (principal, action, resource);\n// no id below\npermit (principal, action, resource);\n".into(),
             },
-            SourceFile {
+            PolicyFile {
                 name: "b.cedar".into(),
                 text: "\n@id(\"same\")\nforbid (principal, action, resource);\n".into(),
             },
@@ -583,7 +535,7 @@ mod tests {
     #[test]
     fn broken_schema_is_reported() {
         let (_, files) = default_files();
-        let schema = SourceFile {
+        let schema = PolicyFile {
             name: "schema.cedarschema".into(),
             text: "entity User = {\n  name: Strin,\n};\n".into(),
         };

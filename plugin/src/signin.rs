@@ -24,18 +24,7 @@ pub struct Identity {
     pub trusted_provider: bool,
 }
 
-/// Who signed in.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SignedIn {
-    /// The person.
-    pub person_id: String,
-    /// Their organization.
-    pub organization_id: String,
-    /// Their status now.
-    pub status: AccountStatus,
-    /// Whether this sign-in created the link.
-    pub linked: bool,
-}
+pub use crate::model::SignedIn;
 
 /// Why a sign-in was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::ephemeral::Entry;
 use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 
 /// How many sign-in states and sessions the in-process store holds at most by
@@ -307,7 +307,7 @@ mod tests {
     use super::*;
 
     fn account(id: &str, organization: &str) -> Account {
-        use crate::bindings::types::{AccountStatus, Membership, OrganizationStatus, Person};
+        use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
         Account {
             person: Person {
                 id: id.into(),

@@ -20,7 +20,7 @@ pub use error::CacheError;
 
 use async_trait::async_trait;
 
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 
 /// What a lookup found: the record, or a miss with the ticket that the

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{CacheError, CacheRead, FillTicket, StatusCache};
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 
 /// A [`StatusCache`] that never holds anything.

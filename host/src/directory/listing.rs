@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::DirectoryError;
-use crate::bindings::directory::MemberQuery;
-use crate::bindings::types::{Account, AuditPage, AuditRecord, MemberPage, MemberSort};
+use crate::model::MemberQuery;
+use crate::model::{Account, AuditPage, AuditRecord, MemberPage, MemberSort};
 
 /// Most rows one page holds.
 pub const PAGE_MAX: u32 = 500;

@@ -21,12 +21,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::bindings::directory::{ChangeOp, MemberQuery};
-use crate::bindings::notifications::Notification;
-use crate::bindings::types::{
+use crate::model::Notification;
+use crate::model::{
     Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
     Staff,
 };
+use crate::model::{ChangeOp, MemberQuery};
 pub use crate::touched::{ChangeFeed, Touched};
 
 /// How long a change may take, waiting for locks included, when its caller

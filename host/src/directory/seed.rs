@@ -7,9 +7,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{Directory, DirectoryError};
-use crate::bindings::directory::ChangeOp;
-use crate::bindings::types::AuditEntry;
-use crate::bindings::types::{AccountStatus, Membership, Organization, Person, Staff};
+use crate::model::AuditEntry;
+use crate::model::ChangeOp;
+use crate::model::{AccountStatus, Membership, Organization, Person, Staff};
 
 /// The JSON document: every list optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -138,7 +138,7 @@ impl Seed {
                 status: o
                     .status
                     .parse()
-                    .map_err(|e: crate::names::UnknownName| e.to_string())?,
+                    .map_err(|e: crate::model::UnknownName| e.to_string())?,
                 active_admins: 0,
             }));
         }
@@ -160,8 +160,8 @@ impl Seed {
                     .as_deref()
                     .unwrap_or("active")
                     .parse()
-                    .map_err(|e: crate::names::UnknownName| e.to_string())?;
-                ops.push(ChangeOp::PutMembership((
+                    .map_err(|e: crate::model::UnknownName| e.to_string())?;
+                ops.push(ChangeOp::PutMembership(
                     Membership {
                         organization_id: org.clone(),
                         person_id: p.id.clone(),
@@ -174,15 +174,15 @@ impl Seed {
                         version: 1,
                     },
                     None,
-                )));
+                ));
             }
         }
         for l in &self.links {
-            ops.push(ChangeOp::LinkIdentity((
+            ops.push(ChangeOp::PutLink(
                 l.issuer.clone(),
                 l.subject.clone(),
                 l.person.clone(),
-            )));
+            ));
         }
         Ok(ops)
     }

@@ -1,22 +1,26 @@
 //! How a library call becomes one plugin call: its arguments are owned (the
 //! call runs on a warm instance, maybe on another task), then lent to the
-//! generated binding.
+//! export's call ([`crate::exports::Instance`]).
 
-use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
-use crate::bindings::types::{ExternalIdentity, OnboardingStatus};
+use crate::exports::Instance;
+use crate::model::{
+    BulkAction, ExternalIdentity, NewUser, OnboardingStatus, Target, UserChanges, UserQuery,
+};
 use crate::pool::Call;
 use crate::state::HostState;
 
-/// One call of the plugin interface `G` (its generated guest), given the
-/// store of the warm instance it runs on, with result `T`: what the
-/// per-interface helpers (`org_users`, `sign_in`) take.
-pub(super) trait GuestCall<G, T>:
-    for<'a> FnOnce(&'a G, &'a mut wasmtime::Store<HostState>) -> Call<'a, T> + Send + 'static
+/// One call of the plugin, given the instance and the store it runs on,
+/// with result `T`: what the per-interface helpers (`org_users`,
+/// `sign_in`) take.
+pub(super) trait GuestCall<T>:
+    for<'a> FnOnce(&'a Instance, &'a mut wasmtime::Store<HostState>) -> Call<'a, T> + Send + 'static
 {
 }
 
-impl<G, T, F> GuestCall<G, T> for F where
-    F: for<'a> FnOnce(&'a G, &'a mut wasmtime::Store<HostState>) -> Call<'a, T> + Send + 'static
+impl<T, F> GuestCall<T> for F where
+    F: for<'a> FnOnce(&'a Instance, &'a mut wasmtime::Store<HostState>) -> Call<'a, T>
+        + Send
+        + 'static
 {
 }
 
@@ -68,7 +72,7 @@ owned_already!(
 
 /// A public library call that is one call of a plugin interface through the
 /// helper `$via` (`org_users(weight)`, `sign_in`): the arguments are owned,
-/// then passed to the binding `$call` as the expressions after `=>` say.
+/// then passed to the instance's `$call` as the expressions after `=>` say.
 /// One invocation may declare several calls, each ended by `;`.
 macro_rules! plugin_call {
     ($(

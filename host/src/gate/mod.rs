@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use tokio::sync::watch;
 
-use crate::bindings::access;
 use crate::cache::{EphemeralStore, StatusCache};
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -138,7 +137,7 @@ impl PartnerGate {
     /// nothing on an `Err`, and do not show the second kind as the
     /// policies' answer: it is worth a retry.
     pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Decision, Error> {
-        let context = wit_context(&request.context)?;
+        let context = context_text(&request.context)?;
         let asked = texts_of(request, &context);
         // Only a shadow set needs the request again.
         let shadowed = self.shadow.as_ref().map(|_| asked.to_request());
@@ -158,8 +157,8 @@ impl PartnerGate {
             let version = self.pool.bundle().summary.version.clone();
             log.write(request, answer.as_ref(), &version, took);
         }
-        if let (Some(shadow), Some(wit), Ok(live)) = (&self.shadow, shadowed, &answer) {
-            shadow.compare(request.clone(), wit, live.clone(), metrics.clone());
+        if let (Some(shadow), Some(asked), Ok(live)) = (&self.shadow, shadowed, &answer) {
+            shadow.compare(request.clone(), asked, live.clone(), metrics.clone());
         }
         answer
     }
@@ -260,7 +259,7 @@ impl PartnerGate {
         let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
         let mut asked = Vec::with_capacity(requests.len());
         for request in requests {
-            let context = match wit_context(&request.context) {
+            let context = match context_text(&request.context) {
                 Ok(context) => context,
                 Err(err) => {
                     answers.push(Some(Err(err)));
@@ -289,22 +288,21 @@ impl PartnerGate {
                 .pool
                 .run_within(budget, move |warm| {
                     Box::pin(async move {
+                        let mut given = Vec::with_capacity(asked.len());
                         let mut answered = Vec::with_capacity(asked.len());
-                        for wit in &asked {
-                            answered.push(
-                                warm.plugin
-                                    .partnergate_b2b_access()
-                                    .call_authorize(&mut warm.store, wit)
-                                    .await?,
-                            );
+                        for request in asked {
+                            let (request, answer) =
+                                warm.plugin.authorize(&mut warm.store, request).await?;
+                            given.push(request);
+                            answered.push(answer);
                         }
-                        Ok((asked, warm.generation(), answered))
+                        Ok((given, warm.generation(), answered))
                     })
                 })
                 .await?;
-            for (wit, answer) in asked.into_iter().zip(&answered) {
+            for (request, answer) in asked.into_iter().zip(&answered) {
                 if let Ok(answer) = answer {
-                    self.pool.keep(wit, generation, answer);
+                    self.pool.keep(request, generation, answer);
                 }
             }
             decided = answered.into_iter();
@@ -313,12 +311,10 @@ impl PartnerGate {
             .into_iter()
             .map(|answer| match answer {
                 Some(given) => given,
-                None => decision_of(
-                    decided
-                        .next()
-                        .expect("one decision per request asked")
-                        .map(|answer| answer.decision),
-                ),
+                None => decided
+                    .next()
+                    .expect("one decision per request asked")
+                    .map(|answer| answer.decision.into()),
             })
             .collect())
     }
@@ -390,7 +386,7 @@ impl PartnerGate {
     ///
     /// Returns `Unavailable` when the directory cannot be written (nothing
     /// changed).
-    pub async fn put_staff(&self, staff: &crate::bindings::types::Staff) -> Result<(), Error> {
+    pub async fn put_staff(&self, staff: &crate::model::Staff) -> Result<(), Error> {
         crate::records::put_staff(&self.services, staff.clone())
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))
@@ -470,23 +466,19 @@ async fn decide(pool: &Pool, asked: Asked<'_>) -> Result<Decision, Error> {
     if let Some(decision) = pool.reused(asked).await {
         return Ok(decision.into());
     }
-    let wit = asked.to_request();
-    let (wit, generation, answer) = pool
+    let request = asked.to_request();
+    let (request, generation, answer) = pool
         .run(move |warm| {
             Box::pin(async move {
-                let answer = warm
-                    .plugin
-                    .partnergate_b2b_access()
-                    .call_authorize(&mut warm.store, &wit)
-                    .await?;
-                Ok((wit, warm.generation(), answer))
+                let (request, answer) = warm.plugin.authorize(&mut warm.store, request).await?;
+                Ok((request, warm.generation(), answer))
             })
         })
         .await?;
     if let Ok(answer) = &answer {
-        pool.keep(wit, generation, answer);
+        pool.keep(request, generation, answer);
     }
-    decision_of(answer.map(|answer| answer.decision))
+    answer.map(|answer| answer.decision.into())
 }
 
 /// The texts of `request`, with its `context` in the plugin's form.
@@ -501,7 +493,7 @@ fn texts_of<'a>(request: &'a AuthorizeRequest, context: &'a str) -> Asked<'a> {
 
 /// The context as the plugin is given it: a JSON object as text, or empty
 /// for none (null).
-fn wit_context(context: &serde_json::Value) -> Result<String, Error> {
+fn context_text(context: &serde_json::Value) -> Result<String, Error> {
     // `to_string` writes into a buffer sized for a small object at once.
     let text = |value: &serde_json::Value| {
         serde_json::to_string(value).expect("a JSON value always serializes")
@@ -553,24 +545,7 @@ fn has_fractional_form(value: &serde_json::Value) -> bool {
     }
 }
 
-/// The library's answer for the plugin's.
-fn decision_of(
-    result: Result<crate::bindings::types::Decision, access::Error>,
-) -> Result<Decision, Error> {
-    match result {
-        Ok(decision) => Ok(decision.into()),
-        Err(access::Error::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),
-        Err(access::Error::Unavailable(m)) => Err(Error::Unavailable(m)),
-        Err(access::Error::NotLoaded) => {
-            Err(Error::Engine("the plugin has no policy set loaded".into()))
-        }
-        Err(access::Error::InternalError(m)) => Err(Error::Engine(
-            m.unwrap_or_else(|| "plugin internal error".into()),
-        )),
-    }
-}
-
-fn summary_of(s: &crate::bindings::policy::Summary, source: &PolicySource) -> PolicySummary {
+fn summary_of(s: &crate::model::Summary, source: &PolicySource) -> PolicySummary {
     PolicySummary {
         version: s.version.clone(),
         policies: s.policies,

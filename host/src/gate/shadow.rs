@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::bindings::access;
 use crate::decision::{AuthorizeRequest, Decision};
+use crate::model::AccessRequest;
 use crate::policies::PolicySource;
 use crate::pool::Pool;
 use crate::telemetry::Metrics;
@@ -59,18 +59,18 @@ impl Shadow {
         }
     }
 
-    /// Decides `wit` with the candidate set in the background and compares
+    /// Decides `asked` with the candidate set in the background and compares
     /// with `live`, the answer given.
     pub(super) fn compare(
         self: &Arc<Self>,
         request: AuthorizeRequest,
-        wit: access::Request,
+        asked: AccessRequest,
         live: Decision,
         metrics: Arc<Metrics>,
     ) {
         let shadow = self.clone();
         tokio::spawn(async move {
-            let outcome = super::decide(&shadow.pool, (&wit).into()).await;
+            let outcome = super::decide(&shadow.pool, (&asked).into()).await;
             let (count, label) = match &outcome {
                 Ok(candidate) if candidate.decision == live.decision => (&shadow.agree, "agree"),
                 Ok(_) => (&shadow.disagree, "disagree"),

@@ -4,28 +4,26 @@
 
 use super::call::{GuestCall, Owned, plugin_call};
 use super::{Decision, PartnerGate};
-use crate::bindings::sign_in::{self, SignedIn};
-use crate::bindings::types::ExternalIdentity;
 use crate::error::Error;
+use crate::model::{ExternalIdentity, SignedIn};
 
 impl PartnerGate {
     /// Runs one `sign-in` call on a warm instance; its error becomes the
     /// library's.
     async fn sign_in<R: Send + 'static>(
         &self,
-        call: impl GuestCall<sign_in::Guest, Result<R, sign_in::Error>>,
+        call: impl GuestCall<Result<R, Error>>,
     ) -> Result<R, Error> {
         self.pool
-            .run(move |warm| call(warm.plugin.partnergate_b2b_sign_in(), &mut warm.store))
+            .run(move |warm| call(&warm.plugin, &mut warm.store))
             .await?
-            .map_err(sign_in_error)
     }
 
     plugin_call!(
         /// Resolves an identity whose ID token was validated to a customer,
         /// linking it when the sign-in rules allow. `Err(Error::Refused(reason))`
         /// says why not; every link and refusal is audited.
-        sign_in: link_identity(identity: ExternalIdentity) -> SignedIn => call_link(&identity)
+        sign_in: link_identity(identity: ExternalIdentity) -> SignedIn => link(&identity)
     );
 
     /// What the policies decide on `autoLink` for `identity` and the customer
@@ -38,10 +36,9 @@ impl PartnerGate {
     ) -> Result<Decision, Error> {
         let person_id = person_id.to_string();
         self.sign_in(move |g, s| {
-            Box::pin(async move { g.call_decide_link(s, &identity, &person_id).await })
+            Box::pin(async move { g.decide_link(s, &identity, &person_id).await })
         })
         .await
-        .map(Decision::from)
     }
 
     plugin_call!(
@@ -49,26 +46,13 @@ impl PartnerGate {
         /// on: `Err(Error::Refused)` with the reason whenever a fresh sign-in of
         /// the person would be refused.
         sign_in: check_session(person_id: &str, organization_id: &str) -> ()
-            => call_check_session(&person_id, &organization_id)
+            => check_session(&person_id, &organization_id)
     );
     plugin_call!(
         /// Puts an ID token or code exchange refused before linking into the
         /// audit trail (`idTokenRefused` by `provider:<provider>`), through the
         /// plugin like every other entry.
         sign_in: record_refusal(provider: &str, issuer: &str, reason: &str) -> ()
-            => call_record_refusal(&provider, &issuer, &reason)
+            => record_refusal(&provider, &issuer, &reason)
     );
-}
-
-fn sign_in_error(err: sign_in::Error) -> Error {
-    match err {
-        sign_in::Error::Unsupported => {
-            Error::Unsupported("the loaded plugin does not implement sign-in".into())
-        }
-        sign_in::Error::Refused(reason) => Error::Refused(reason),
-        sign_in::Error::Unavailable(m) => Error::Unavailable(m),
-        sign_in::Error::InternalError(m) => {
-            Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
-        }
-    }
 }

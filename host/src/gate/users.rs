@@ -3,11 +3,11 @@
 
 use super::PartnerGate;
 use super::call::{GuestCall, Owned, plugin_call};
-use crate::bindings::org_users::{self, BulkAction, NewUser, Target, UserChanges, UserQuery};
-use crate::bindings::types::{
-    AuditPage, MemberPage, Membership, OnboardingRequest, OnboardingStatus, Organization,
-};
 use crate::error::Error;
+use crate::model::{
+    AuditPage, BulkAction, MemberPage, Membership, NewUser, OnboardingRequest, OnboardingStatus,
+    Organization, Target, UserChanges, UserQuery,
+};
 
 /// What a call costs besides its plugin call.
 enum Weight {
@@ -38,7 +38,7 @@ impl PartnerGate {
     async fn org_users<R: Send + 'static>(
         &self,
         weight: Weight,
-        call: impl GuestCall<org_users::Guest, Result<R, org_users::Error>>,
+        call: impl GuestCall<Result<R, Error>>,
     ) -> Result<R, Error> {
         let (_permit, items) = match weight {
             Weight::One => (None, 1),
@@ -49,34 +49,30 @@ impl PartnerGate {
         // Bounded: the plugin refuses more than `BULK_MAX` items anyway.
         let extra = items.saturating_sub(1).min(1000) as u32;
         let budget = base + base / 10 * extra;
-        user_result(
-            self.pool
-                .run_within(budget, move |warm| {
-                    call(warm.plugin.partnergate_b2b_org_users(), &mut warm.store)
-                })
-                .await?,
-        )
+        self.pool
+            .run_within(budget, move |warm| call(&warm.plugin, &mut warm.store))
+            .await?
     }
 
     plugin_call!(
         /// Adds a user to an organization (status `invited`, invitation queued).
         org_users(Weight::One): add_user(actor: &str, organization_id: &str, user: NewUser) -> Membership
-            => call_add_user(&actor, &organization_id, &user)
+            => add_user(&actor, &organization_id, &user)
     );
     plugin_call!(
         /// Edits a user.
         org_users(Weight::One): edit_user(actor: &str, target: Target, changes: UserChanges) -> Membership
-            => call_edit_user(&actor, &target, &changes)
+            => edit_user(&actor, &target, &changes)
     );
     plugin_call! {
         /// Removes a user (status `removed`).
-        org_users(Weight::One): remove_user(actor: &str, target: Target) -> Membership => call_remove_user(&actor, &target);
+        org_users(Weight::One): remove_user(actor: &str, target: Target) -> Membership => remove_user(&actor, &target);
         /// Revokes a user's access.
-        org_users(Weight::One): revoke_user(actor: &str, target: Target) -> Membership => call_revoke_user(&actor, &target);
+        org_users(Weight::One): revoke_user(actor: &str, target: Target) -> Membership => revoke_user(&actor, &target);
         /// Reinstates a revoked user.
-        org_users(Weight::One): reinstate_user(actor: &str, target: Target) -> Membership => call_reinstate_user(&actor, &target);
+        org_users(Weight::One): reinstate_user(actor: &str, target: Target) -> Membership => reinstate_user(&actor, &target);
         /// Re-sends an invited user's invitation (rate-limited).
-        org_users(Weight::One): reinvite_user(actor: &str, target: Target) -> Membership => call_reinvite_user(&actor, &target);
+        org_users(Weight::One): reinvite_user(actor: &str, target: Target) -> Membership => reinvite_user(&actor, &target);
     }
 
     /// Adds 1 to 1000 users; one result each, in order (`Error::InvalidRequest`
@@ -90,10 +86,9 @@ impl PartnerGate {
         let (actor, org) = (actor.owned(), organization_id.owned());
         let items = users.len();
         self.org_users(Weight::Many(items), move |g, s| {
-            Box::pin(async move { g.call_bulk_add(s, &actor, &org, &users).await })
+            Box::pin(async move { g.bulk_add(s, &actor, &org, &users).await })
         })
         .await
-        .map(per_item)
     }
 
     /// Revokes, reinstates, removes or re-invites 1 to 1000 users; one
@@ -108,16 +103,15 @@ impl PartnerGate {
         let actor = actor.owned();
         let items = targets.len();
         self.org_users(Weight::Many(items), move |g, s| {
-            Box::pin(async move { g.call_bulk_change(s, &actor, action, &targets).await })
+            Box::pin(async move { g.bulk_change(s, &actor, action, &targets).await })
         })
         .await
-        .map(per_item)
     }
 
     plugin_call!(
         /// Lists and searches users.
         org_users(Weight::Listing): list_users(actor: &str, query: UserQuery) -> MemberPage
-            => call_list_users(&actor, &query)
+            => list_users(&actor, &query)
     );
     plugin_call!(
         /// Reads an organization's audit trail, or (`None`) all of it.
@@ -127,7 +121,7 @@ impl PartnerGate {
             cursor: Option<&str>,
             limit: u32,
         ) -> AuditPage
-            => call_read_audit(&actor, organization_id.as_deref(), cursor.as_deref(), limit)
+            => read_audit(&actor, organization_id.as_deref(), cursor.as_deref(), limit)
     );
     plugin_call!(
         /// A prospect's onboarding request.
@@ -136,50 +130,28 @@ impl PartnerGate {
             requester_name: &str,
             requester_email: &str,
         ) -> OnboardingRequest
-            => call_submit_onboarding(&organization_name, &requester_name, &requester_email)
+            => submit_onboarding(&organization_name, &requester_name, &requester_email)
     );
     plugin_call!(
         /// Approves an onboarding request.
         org_users(Weight::One): approve_onboarding(actor: &str, request_id: &str) -> OnboardingRequest
-            => call_approve_onboarding(&actor, &request_id)
+            => approve_onboarding(&actor, &request_id)
     );
     plugin_call!(
         /// Rejects an onboarding request.
         org_users(Weight::One): reject_onboarding(actor: &str, request_id: &str, reason: &str)
             -> OnboardingRequest
-            => call_reject_onboarding(&actor, &request_id, &reason)
+            => reject_onboarding(&actor, &request_id, &reason)
     );
     plugin_call!(
         /// Lists onboarding requests (staff).
         org_users(Weight::Listing): list_onboarding(actor: &str, status: Option<OnboardingStatus>)
             -> Vec<OnboardingRequest>
-            => call_list_onboarding(&actor, status)
+            => list_onboarding(&actor, status)
     );
     plugin_call!(
         /// Creates an approved organization (staff).
         org_users(Weight::One): create_organization(actor: &str, name: &str) -> Organization
-            => call_create_organization(&actor, &name)
+            => create_organization(&actor, &name)
     );
-}
-
-/// A bulk call's results, each with the library's error.
-fn per_item(results: Vec<Result<Membership, org_users::Error>>) -> Vec<Result<Membership, Error>> {
-    results.into_iter().map(user_result).collect()
-}
-
-fn user_result<T>(result: Result<T, org_users::Error>) -> Result<T, Error> {
-    result.map_err(|err| match err {
-        org_users::Error::Unsupported => {
-            Error::Unsupported("the loaded plugin does not implement this operation".into())
-        }
-        org_users::Error::Denied(d) => Error::Denied(d.into()),
-        org_users::Error::Invalid(m) => Error::InvalidRequest(m),
-        org_users::Error::NotFound(m) => Error::NotFound(m),
-        org_users::Error::Conflict(m) => Error::Conflict(m),
-        org_users::Error::RateLimited(s) => Error::RateLimited(s),
-        org_users::Error::Unavailable(m) => Error::Unavailable(m),
-        org_users::Error::InternalError(m) => {
-            Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
-        }
-    })
 }

@@ -6,18 +6,20 @@ use crate::bindings::types::{
     Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
     Staff,
 };
+use crate::convert::Conv;
 use crate::directory::{AuditQuery, DirectoryError};
 use crate::state::HostState;
 
-/// Imports that are the directory's own reads: each passes its arguments to
-/// the method of the same name.
+/// Imports that are the directory's own reads: each passes its arguments
+/// (in the model) to the method of the same name, and gives back its
+/// answer in WIT.
 macro_rules! reads {
     ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => ($($pass:expr),*);)+) => {$(
         async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, DirectoryError> {
             let started = std::time::Instant::now();
             let read = self.services.directory.$name($($pass),*).await;
             self.host_wait += started.elapsed();
-            read
+            read.map(Conv::conv)
         }
     )+};
 }
@@ -31,9 +33,9 @@ impl directory::Host for HostState {
         find_link(issuer: String, subject: String) -> Option<String> => (&issuer, &subject);
         list_links(person_id: String) -> Vec<(String, String)> => (&person_id);
         get_onboarding(request_id: String) -> Option<OnboardingRequest> => (&request_id);
-        list_onboarding(status: Option<OnboardingStatus>) -> Vec<OnboardingRequest> => (status);
+        list_onboarding(status: Option<OnboardingStatus>) -> Vec<OnboardingRequest> => (status.conv());
         find_pending_onboarding(email: String) -> Option<OnboardingRequest> => (&email);
-        list_members(query: MemberQuery) -> MemberPage => (query);
+        list_members(query: MemberQuery) -> MemberPage => (query.conv());
     }
 
     async fn get_staff(&mut self, staff_id: String) -> Result<Option<Staff>, DirectoryError> {
@@ -45,7 +47,7 @@ impl directory::Host for HostState {
         if let Ok(Some(staff)) = &read {
             self.staff_read.push(staff.clone());
         }
-        read
+        read.map(Conv::conv)
     }
 
     async fn read_audit(
@@ -62,6 +64,7 @@ impl directory::Host for HostState {
                 limit,
             })
             .await
+            .map(Conv::conv)
     }
 
     async fn apply(&mut self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirectoryError> {
@@ -71,7 +74,8 @@ impl directory::Host for HostState {
         let budget = self.commit_budget();
         let started = std::time::Instant::now();
         let staff = std::mem::take(&mut self.staff_read);
-        let outcome = crate::records::commit(&self.services, ops, audit, staff, budget).await;
+        let outcome =
+            crate::records::commit(&self.services, ops.conv(), audit.conv(), staff, budget).await;
         self.host_wait += started.elapsed();
         outcome
     }

@@ -1,4 +1,8 @@
+//! `notifications`: a message the plugin sends outside a change goes to
+//! the outbox, which delivers it.
+
 use crate::bindings::notifications::{self, Notification};
+use crate::convert::Conv;
 use crate::directory::DirectoryError;
 use crate::notify::NotifyError;
 use crate::state::HostState;
@@ -10,7 +14,7 @@ impl notifications::Host for HostState {
         }
         self.services
             .directory
-            .enqueue(message)
+            .enqueue(message.conv())
             .await
             .map_err(|err| match err {
                 DirectoryError::Unavailable(m) => NotifyError::Unavailable(m),

@@ -1,15 +1,16 @@
 //! `records`: what a decision reads, in one call, through
-//! [`crate::records::lookup`] (the status cache while it is trusted, else
+//! [`crate::records::stamped`] (the status cache while it is trusted, else
 //! the directory), each record stamped so that a plugin holding a current
 //! copy is told `unchanged` instead of being sent it again.
 
-use std::hash::Hash;
-
-use crate::bindings::records::{self, Found, Key, Lookup};
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::bindings::records::{self, Found, Lookup};
+use crate::convert::Conv;
 use crate::directory::DirectoryError;
-use crate::records::{Record, lookup};
+use crate::model::RecordKey;
+use crate::records::{Read, stamped};
 use crate::state::{HostState, Services};
+
+impl crate::bindings::types::Host for HostState {}
 
 impl records::Host for HostState {
     async fn read(
@@ -20,9 +21,9 @@ impl records::Host for HostState {
         let started = std::time::Instant::now();
         let services = &self.services;
         let read = async {
-            let first = read_one(services, &first.key, first.known).await?;
+            let first = read_one(services, first).await?;
             let second = match second {
-                Some(lookup) => Some(read_one(services, &lookup.key, lookup.known).await?),
+                Some(lookup) => Some(read_one(services, lookup).await?),
                 None => None,
             };
             Ok((first, second))
@@ -34,37 +35,17 @@ impl records::Host for HostState {
     }
 }
 
-/// One lookup: the record, `missing`, or `unchanged` when its stamp is
-/// `known` (the one the plugin holds).
-pub(crate) async fn read_one(
-    services: &Services,
-    key: &Key,
-    known: Option<u64>,
-) -> Result<Found, records::Error> {
-    let (stamp, found) = match key {
-        Key::Account(id) => stamped::<Account>(services, id, Found::Account).await?,
-        Key::Organization(id) => stamped::<Organization>(services, id, Found::Organization).await?,
-        Key::Staff(id) => stamped::<Staff>(services, id, Found::Staff).await?,
-    }
-    .unzip();
-    Ok(match (stamp, found) {
-        (Some(stamp), _) if known == Some(stamp) => Found::Unchanged,
-        (_, Some(found)) => found,
-        _ => Found::Missing,
+/// One lookup: the record, `missing`, or `unchanged` when its stamp is the
+/// one the plugin holds.
+async fn read_one(services: &Services, lookup: Lookup) -> Result<Found, records::Error> {
+    let key: RecordKey = lookup.key.conv();
+    Ok(match stamped(services, &key).await.map_err(unavailable)? {
+        Some((stamp, _)) if lookup.known == Some(stamp) => Found::Unchanged,
+        Some((stamp, Read::Account(a))) => Found::Account((stamp, a.conv())),
+        Some((stamp, Read::Organization(o))) => Found::Organization((stamp, o.conv())),
+        Some((stamp, Read::Staff(s))) => Found::Staff((stamp, s.conv())),
+        None => Found::Missing,
     })
-}
-
-/// The record with `id` and its stamp ([`crate::records::lookup`]).
-async fn stamped<R: Record + Hash>(
-    services: &Services,
-    id: &str,
-    found: fn((u64, R)) -> Found,
-) -> Result<Option<(u64, Found)>, records::Error> {
-    let Some(record) = lookup::<R>(services, id).await.map_err(unavailable)? else {
-        return Ok(None);
-    };
-    let stamp = services.stamp(&record);
-    Ok(Some((stamp, found((stamp, record)))))
 }
 
 fn unavailable(err: DirectoryError) -> records::Error {

@@ -20,8 +20,8 @@ pub mod worker;
 use async_trait::async_trait;
 use lettre::message::Mailbox;
 
-use crate::bindings::notifications::{Kind, Notification};
 use crate::directory::OutboxMessage;
+use crate::model::{Notification, NotificationKind};
 
 pub use error::NotifyError;
 pub use file::FileMailer;
@@ -54,19 +54,19 @@ pub fn render(n: &Notification) -> (String, String) {
     let name = param(n, "name");
     let org = param(n, "organization");
     match n.kind {
-        Kind::Invitation => (
+        NotificationKind::Invitation => (
             format!("You are invited to {org}'s store account"),
             format!(
                 "Hello {name},\n\n{org} has invited you to buy in our store. Sign in with this email address to accept.\n"
             ),
         ),
-        Kind::Approval => (
+        NotificationKind::Approval => (
             format!("{org} can now trade with us"),
             format!(
                 "Hello {name},\n\nYour request for {org} was approved. Sign in with this email address to manage your organization's users.\n"
             ),
         ),
-        Kind::Rejection => (
+        NotificationKind::Rejection => (
             format!("Your request for {org}"),
             format!(
                 "Hello {name},\n\nWe cannot approve the request for {org} at this time.\n{}\n",

@@ -7,8 +7,8 @@ use openidconnect::{AccessTokenHash, ClaimsVerificationError, Nonce};
 
 use super::config::ProviderConfig;
 use super::{CLOCK_SKEW, RpClient};
-use crate::bindings::types::ExternalIdentity;
 use crate::error::Error;
+use crate::model::ExternalIdentity;
 
 /// Why an ID token was refused.
 #[derive(Debug)]

@@ -23,10 +23,10 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::ExternalIdentity;
 use crate::cache::EphemeralStore;
 use crate::error::Error;
 use crate::gate::PartnerGate;
+use crate::model::ExternalIdentity;
 
 mod claims;
 mod config;

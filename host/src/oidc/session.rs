@@ -8,9 +8,9 @@ use openidconnect::{ClientId, LogoutRequest, PostLogoutRedirectUrl};
 use serde::{Deserialize, Serialize};
 
 use super::SignInService;
-use crate::bindings::types::Account;
 use crate::error::Error;
 use crate::gate::PartnerGate;
+use crate::model::Account;
 
 /// A signed-in browser.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -16,10 +16,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bindings::directory::ChangeOp;
-use crate::bindings::types::{Account, AuditEntry, Organization, Staff};
 use crate::cache::{CacheError, CacheRead, FillTicket, StatusCache};
 use crate::directory::{Directory, DirectoryError};
+use crate::model::{Account, AuditEntry, ChangeOp, Organization, RecordKey, Staff};
 use crate::state::Services;
 use crate::touched::Touched;
 
@@ -115,6 +114,36 @@ pub(crate) async fn lookup<R: Record>(
     Ok(Some(record))
 }
 
+/// A record of any kind a decision reads.
+pub(crate) enum Read {
+    /// A person with membership and organization.
+    Account(Account),
+    /// An organization.
+    Organization(Organization),
+    /// A staff member.
+    Staff(Staff),
+}
+
+/// The record behind `key` ([`lookup`]) with its stamp
+/// ([`Services::stamp`]): what the `records` import gives a decision, and
+/// what a decision given again is checked against.
+pub(crate) async fn stamped(
+    services: &Services,
+    key: &RecordKey,
+) -> Result<Option<(u64, Read)>, DirectoryError> {
+    Ok(match key {
+        RecordKey::Account(id) => lookup::<Account>(services, id)
+            .await?
+            .map(|r| (services.stamp(&r), Read::Account(r))),
+        RecordKey::Organization(id) => lookup::<Organization>(services, id)
+            .await?
+            .map(|r| (services.stamp(&r), Read::Organization(r))),
+        RecordKey::Staff(id) => lookup::<Staff>(services, id)
+            .await?
+            .map(|r| (services.stamp(&r), Read::Staff(r))),
+    })
+}
+
 /// Counts a lookup under the cache's tier, unless the backend counts its
 /// own.
 fn count(services: &Services, hit: bool) {
@@ -141,9 +170,7 @@ pub async fn commit(
     budget: Duration,
 ) -> Result<(), DirectoryError> {
     let touched = Touched::of(&ops);
-    let queues = ops
-        .iter()
-        .any(|op| matches!(op, ChangeOp::QueueNotification(_)));
+    let queues = ops.iter().any(|op| matches!(op, ChangeOp::Queue(_)));
     let directory = services.directory.clone();
     let apply = async move { directory.apply_within(ops, audit, &staff, budget).await };
     settle(services, apply, touched, queues).await

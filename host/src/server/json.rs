@@ -12,10 +12,10 @@ use axum::Json;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, bad_query, error_response};
-use crate::bindings::types::{
+use crate::error::Error;
+use crate::model::{
     Account, AccountStatus, AuditPage, MemberPage, Membership, OnboardingRequest, Organization,
 };
-use crate::error::Error;
 
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

@@ -13,7 +13,7 @@ use super::auth::{Acting, SessionActor};
 use super::error::{ApiError, bad_query, no_such_step};
 use super::json::{ApiJson, ApiQuery, OptionalJson, onboarding_json, reply};
 use super::state::AppState;
-use crate::bindings::types::OnboardingStatus;
+use crate::model::OnboardingStatus;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

@@ -18,8 +18,8 @@ use super::json::{
     reply, results_json,
 };
 use super::state::AppState;
-use crate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
-use crate::bindings::types::{AccountStatus, MemberSort};
+use crate::model::{AccountStatus, MemberSort};
+use crate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -251,7 +251,7 @@ fn user_query(organization_id: Option<String>, p: ListParams) -> Result<UserQuer
         }
     };
     Ok(UserQuery {
-        organization_id,
+        organizations: organization_id,
         status,
         search: p.search,
         sort,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use cedar_policy::{PolicySet, RequestEnv, Schema};
 use cedar_policy_symcc::solver::LocalSolver;
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicySet};
-use partnergate_plugin::policy_set::{self, SourceFile};
+use partnergate_plugin::policy_set;
 
 use crate::error::Error;
 use crate::policies::PolicySource;
@@ -49,12 +49,6 @@ impl PolicyDir {
     /// Reads and validates the policy set at `source`.
     pub fn from_source(source: &PolicySource) -> Result<Self, Error> {
         let (schema, files) = source.read()?;
-        let source = |f: crate::bindings::policy::PolicyFile| SourceFile {
-            name: f.name,
-            text: f.text,
-        };
-        let schema = source(schema);
-        let files: Vec<SourceFile> = files.into_iter().map(source).collect();
         let loaded = policy_set::load(&schema, &files).map_err(Error::InvalidPolicies)?;
         Ok(Self {
             schema_text: schema.text,

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use common::{Node, RedisServer, two_nodes};
 use partnergate::PartnerGate;
-use partnergate::bindings::org_users::{Target, UserChanges};
-use partnergate::bindings::types::{AccountStatus, Staff};
 use partnergate::cache::memory::MemoryCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
 use partnergate::cache::{CacheRead, StatusCache};
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::model::{AccountStatus, Staff};
+use partnergate::model::{Target, UserChanges};
 
 async fn browses(node: &Node, person: &str) -> bool {
     allowed_to_browse(&node.gate, person).await

@@ -8,16 +8,16 @@
 
 use std::sync::Arc;
 
-use partnergate::bindings::directory::ChangeOp;
-use partnergate::bindings::types as wit;
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::model as wit;
+use partnergate::model::ChangeOp;
 use partnergate::{AuthorizeRequest, PartnerGate};
 use partnergate_plugin::access::{self, Names};
 use partnergate_plugin::memory::MemoryRecords;
 use partnergate_plugin::model;
-use partnergate_plugin::policy_set::{self, LoadedPolicies, SourceFile};
+use partnergate_plugin::policy_set::{self, LoadedPolicies, PolicyFile};
 use partnergate_testkit::policies_dir;
 use proptest::prelude::*;
 
@@ -265,7 +265,7 @@ async fn host(world: &World) -> PartnerGate {
             name: id.clone(),
         }));
         if let Some(m) = member {
-            ops.push(ChangeOp::PutMembership((
+            ops.push(ChangeOp::PutMembership(
                 wit::Membership {
                     organization_id: format!("o{}", m.organization),
                     person_id: id,
@@ -278,7 +278,7 @@ async fn host(world: &World) -> PartnerGate {
                     version: 1,
                 },
                 None,
-            )));
+            ));
         }
     }
     let audit = partnergate::directory::seed::Seed::audit();
@@ -308,11 +308,11 @@ fn native_policies() -> LoadedPolicies {
         .filter(|p| p.extension().is_some_and(|e| e == "cedar"))
         .collect();
     files.sort();
-    let read = |path: &std::path::Path| SourceFile {
+    let read = |path: &std::path::Path| PolicyFile {
         name: path.file_name().unwrap().to_string_lossy().into(),
         text: std::fs::read_to_string(path).unwrap(),
     };
-    let files: Vec<SourceFile> = files.iter().map(|p| read(p)).collect();
+    let files: Vec<PolicyFile> = files.iter().map(|p| read(p)).collect();
     policy_set::load(&read(&policies_dir().join("schema.cedarschema")), &files)
         .ok()
         .expect("the default policies load")

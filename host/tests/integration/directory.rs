@@ -7,16 +7,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use partnergate::bindings::directory::{ChangeOp, MemberQuery};
-use partnergate::bindings::notifications::{Kind, Notification};
-use partnergate::bindings::types::{
-    AccountStatus, AuditEntry, MemberSort, Membership, OnboardingRequest, OnboardingStatus,
-    Organization, OrganizationStatus, Person, Staff,
-};
 use partnergate::clock::Clock;
 use partnergate::directory::postgres::{PostgresDirectory, schema};
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::directory::{AuditQuery, Directory, DirectoryError};
+use partnergate::model::{
+    AccountStatus, AuditEntry, MemberSort, Membership, OnboardingRequest, OnboardingStatus,
+    Organization, OrganizationStatus, Person, Staff,
+};
+use partnergate::model::{ChangeOp, MemberQuery};
+use partnergate::model::{Notification, NotificationKind};
 use partnergate_testkit::PostgresServer;
 
 /// A directory under test and what keeps its backend alive.
@@ -139,10 +139,10 @@ async fn members(dir: &dyn Directory, org_id: &str, org_name: &str, people: &[(&
     let mut ops = vec![ChangeOp::PutOrganization(org(org_id, org_name))];
     for (id, name, admin) in people {
         ops.push(ChangeOp::PutPerson(person(id, name)));
-        ops.push(ChangeOp::PutMembership((
+        ops.push(ChangeOp::PutMembership(
             membership(id, org_id, *admin),
             None,
-        )));
+        ));
     }
     dir.apply(ops, audit()).await.unwrap();
 }
@@ -258,7 +258,7 @@ async fn staff_round_trip(dir: &dyn Directory) {
 async fn identities_link_once(dir: &dyn Directory) {
     members(dir, "acme", "Acme", &[("alice", "Alice", true)]).await;
     let link = |subject: &str, person: &str| {
-        ChangeOp::LinkIdentity(("https://idp.test".into(), subject.into(), person.into()))
+        ChangeOp::PutLink("https://idp.test".into(), subject.into(), person.into())
     };
     dir.apply(vec![link("s2", "alice"), link("s1", "alice")], audit())
         .await
@@ -306,7 +306,7 @@ fn request(id: &str, email: &str, at: u64) -> OnboardingRequest {
 async fn onboarding_requests(dir: &dyn Directory) {
     for (id, email, at) in [("r1", "a@x.test", 10), ("r2", "b@x.test", 20)] {
         dir.apply(
-            vec![ChangeOp::PutOnboarding((request(id, email, at), None))],
+            vec![ChangeOp::PutOnboarding(request(id, email, at), None)],
             audit(),
         )
         .await
@@ -315,10 +315,7 @@ async fn onboarding_requests(dir: &dyn Directory) {
     // One pending request per email.
     let err = refused(
         dir,
-        vec![ChangeOp::PutOnboarding((
-            request("r3", "a@x.test", 30),
-            None,
-        ))],
+        vec![ChangeOp::PutOnboarding(request("r3", "a@x.test", 30), None)],
     )
     .await;
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
@@ -338,13 +335,13 @@ async fn onboarding_requests(dir: &dyn Directory) {
         ..r1.clone()
     };
     dir.apply(
-        vec![ChangeOp::PutOnboarding((approved.clone(), Some(1)))],
+        vec![ChangeOp::PutOnboarding(approved.clone(), Some(1))],
         audit(),
     )
     .await
     .unwrap();
     // A second approval from the same read conflicts.
-    let err = refused(dir, vec![ChangeOp::PutOnboarding((approved, Some(1)))]).await;
+    let err = refused(dir, vec![ChangeOp::PutOnboarding(approved, Some(1))]).await;
     assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
     let r1 = dir.get_onboarding("r1").await.unwrap().unwrap();
     assert_eq!((r1.version, r1.organization_id.as_deref()), (2, Some("o1")));
@@ -418,7 +415,7 @@ async fn listing_orders_and_cursors(dir: &dyn Directory) {
         .membership
         .unwrap();
     revoked.status = AccountStatus::Revoked;
-    dir.apply(vec![ChangeOp::PutMembership((revoked, Some(1)))], audit())
+    dir.apply(vec![ChangeOp::PutMembership(revoked, Some(1))], audit())
         .await
         .unwrap();
     let only_revoked = MemberQuery {
@@ -503,13 +500,13 @@ async fn listing_orders_and_cursors(dir: &dyn Directory) {
         .unwrap();
     removed.status = AccountStatus::Removed;
     dir.apply(
-        vec![ChangeOp::PutMembership((removed.clone(), Some(1)))],
+        vec![ChangeOp::PutMembership(removed.clone(), Some(1))],
         audit(),
     )
     .await
     .unwrap();
     removed.status = AccountStatus::Invited;
-    dir.apply(vec![ChangeOp::PutMembership((removed, Some(2)))], audit())
+    dir.apply(vec![ChangeOp::PutMembership(removed, Some(2))], audit())
         .await
         .unwrap();
     let by_added = MemberQuery {
@@ -570,7 +567,7 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
     // A stale version, after other ops in the same change: nothing of it stays.
     let notification = Notification {
-        kind: Kind::Invitation,
+        kind: NotificationKind::Invitation,
         recipient: "q@a.test".into(),
         params: vec![],
     };
@@ -578,8 +575,8 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
         dir,
         vec![
             ChangeOp::PutPerson(person("q", "Q")),
-            ChangeOp::QueueNotification(notification),
-            ChangeOp::PutMembership((membership("alice", "acme", false), Some(7))),
+            ChangeOp::Queue(notification),
+            ChangeOp::PutMembership(membership("alice", "acme", false), Some(7)),
         ],
     )
     .await;
@@ -597,37 +594,37 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
     // A new membership where one exists, and one naming unknown records.
     let err = refused(
         dir,
-        vec![ChangeOp::PutMembership((
+        vec![ChangeOp::PutMembership(
             membership("alice", "acme", true),
             None,
-        ))],
+        )],
     )
     .await;
     assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
     let err = refused(
         dir,
-        vec![ChangeOp::PutMembership((
+        vec![ChangeOp::PutMembership(
             membership("ghost", "acme", true),
             None,
-        ))],
+        )],
     )
     .await;
     assert!(matches!(err, DirectoryError::NotFound(_)), "{err}");
     let err = refused(
         dir,
-        vec![ChangeOp::PutMembership((
+        vec![ChangeOp::PutMembership(
             membership("alice", "nowhere", true),
             Some(1),
-        ))],
+        )],
     )
     .await;
     assert!(matches!(err, DirectoryError::NotFound(_)), "{err}");
     // The right version commits and counts up.
     dir.apply(
-        vec![ChangeOp::PutMembership((
+        vec![ChangeOp::PutMembership(
             membership("alice", "acme", false),
             Some(1),
-        ))],
+        )],
         audit(),
     )
     .await
@@ -638,7 +635,7 @@ async fn uniqueness_versions_and_failed_changes(dir: &dyn Directory) {
     // A spending limit beyond what the store holds is kept at its largest.
     let mut big = membership("alice", "acme", false);
     big.spending_limit = Some(u64::MAX);
-    dir.apply(vec![ChangeOp::PutMembership((big, Some(2)))], audit())
+    dir.apply(vec![ChangeOp::PutMembership(big, Some(2))], audit())
         .await
         .unwrap();
     let limit = dir
@@ -660,15 +657,15 @@ async fn guards_hold_inside_the_change(dir: &dyn Directory) {
         &[("a1", "A1", true), ("a2", "A2", true)],
     )
     .await;
-    let expect_admins = |n| ChangeOp::ExpectActiveAdmins(("acme".into(), n));
-    let expect_version = |v| ChangeOp::ExpectMembership(("a1".into(), v));
+    let expect_admins = |n| ChangeOp::ExpectActiveAdmins("acme".into(), n);
+    let expect_version = |v| ChangeOp::ExpectMembership("a1".into(), v);
     dir.apply(vec![expect_admins(2), expect_version(1)], audit())
         .await
         .unwrap();
     for wrong in [
         vec![expect_admins(1)],
         vec![expect_version(2)],
-        vec![ChangeOp::ExpectMembership(("ghost".into(), 1))],
+        vec![ChangeOp::ExpectMembership("ghost".into(), 1)],
     ] {
         let err = refused(dir, wrong).await;
         assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
@@ -677,12 +674,12 @@ async fn guards_hold_inside_the_change(dir: &dyn Directory) {
 
 async fn outbox_delivers_in_order(dir: &dyn Directory) {
     let note = |to: &str| Notification {
-        kind: Kind::Invitation,
+        kind: NotificationKind::Invitation,
         recipient: to.into(),
         params: vec![("k".into(), "v".into())],
     };
     dir.enqueue(note("1@x.test")).await.unwrap();
-    dir.apply(vec![ChangeOp::QueueNotification(note("2@x.test"))], audit())
+    dir.apply(vec![ChangeOp::Queue(note("2@x.test"))], audit())
         .await
         .unwrap();
     let due = dir.due_messages(10).await.unwrap();
@@ -697,7 +694,7 @@ async fn outbox_delivers_in_order(dir: &dyn Directory) {
     );
     assert_eq!(
         (due[0].attempts, due[0].notification.kind),
-        (0, Kind::Invitation)
+        (0, NotificationKind::Invitation)
     );
     assert_eq!(dir.due_messages(1).await.unwrap().len(), 1);
     // A failure waits for its retry; a delivery leaves the queue.
@@ -946,8 +943,8 @@ async fn postgres_invariants_hold_across_nodes_under_concurrency() {
             // What the plugin sends: the decision saw two active admins.
             dir.apply(
                 vec![
-                    ChangeOp::ExpectActiveAdmins(("globex".into(), 2)),
-                    ChangeOp::PutMembership((revoked, Some(version))),
+                    ChangeOp::ExpectActiveAdmins("globex".into(), 2),
+                    ChangeOp::PutMembership(revoked, Some(version)),
                 ],
                 audit(),
             )
@@ -988,7 +985,7 @@ async fn postgres_invariants_hold_across_nodes_under_concurrency() {
                     previous_status: None,
                     ..m
                 };
-                a.apply(vec![ChangeOp::PutMembership((back, Some(v)))], audit())
+                a.apply(vec![ChangeOp::PutMembership(back, Some(v))], audit())
                     .await
                     .unwrap();
             }
@@ -1004,11 +1001,11 @@ async fn postgres_invariants_hold_across_nodes_under_concurrency() {
         };
         let link = |dir: Arc<dyn Directory>| async move {
             dir.apply(
-                vec![ChangeOp::LinkIdentity((
+                vec![ChangeOp::PutLink(
                     "https://idp.test".into(),
                     format!("sub{round}"),
                     "gina".into(),
-                ))],
+                )],
                 audit(),
             )
             .await
@@ -1125,7 +1122,7 @@ async fn an_identity_is_linked_once_across_nodes_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
     use partnergate::Error;
-    use partnergate::bindings::org_users::Target;
+    use partnergate::model::Target;
 
     let pg = postgres_nodes().await;
     let dir = pg.dir.clone();

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::RedisServer;
 use partnergate::PartnerGate;
-use partnergate::bindings::types::AccountStatus;
 use partnergate::directory::Directory;
+use partnergate::model::AccountStatus;
 
 /// Asks every node about bob every 20 ms for `long`; the allows.
 async fn allows_for(gates: &[&PartnerGate], long: Duration) -> usize {

@@ -765,7 +765,7 @@ mod permit_before_details {
     async fn bulk_calls_are_bounded_in_the_plugin() {
         let gate = common::gate().await;
         use partnergate::Error;
-        use partnergate::bindings::org_users::{BulkAction, Target};
+        use partnergate::model::{BulkAction, Target};
         let none = gate
             .bulk_change("customer:alice", BulkAction::Revoke, Vec::new())
             .await;

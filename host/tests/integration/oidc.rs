@@ -245,7 +245,7 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
     );
 
     let version = common::version(&**site.gate.directory(), "ivan").await;
-    let target = partnergate::bindings::org_users::Target {
+    let target = partnergate::model::Target {
         person_id: "ivan".into(),
         version,
     };
@@ -1079,8 +1079,8 @@ async fn entra_token_of_another_tenant_is_refused() {
 /// kept their sessions, as in Adobe Commerce's ACSD-54472).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ends_when_its_organization_is_blocked() {
-    use partnergate::bindings::directory::ChangeOp;
-    use partnergate::bindings::types::{AuditEntry, OrganizationStatus};
+    use partnergate::model::ChangeOp;
+    use partnergate::model::{AuditEntry, OrganizationStatus};
     let site = site().await;
     let b = signed_in(&site, "test", "ivan").await;
     let me = format!("{}/v1/me", site.base);

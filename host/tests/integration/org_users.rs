@@ -7,15 +7,15 @@ use super::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use partnergate::bindings::directory::ChangeOp;
-use partnergate::bindings::org_users::{BulkAction, NewUser, Target, UserChanges, UserQuery};
-use partnergate::bindings::types::{
-    AccountStatus, AuditEntry, MemberSort, Membership, OnboardingRequest, OnboardingStatus,
-    OrganizationStatus,
-};
 use partnergate::clock::Clock;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::directory::{AuditQuery, Directory};
+use partnergate::model::ChangeOp;
+use partnergate::model::{
+    AccountStatus, AuditEntry, MemberSort, Membership, OnboardingRequest, OnboardingStatus,
+    OrganizationStatus,
+};
+use partnergate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 use partnergate::{AuthorizeRequest, Error, PartnerGate};
 
 struct Fixture {
@@ -533,8 +533,7 @@ async fn email_changes_only_while_invited_and_never_for_a_linked_identity() {
         matches!(err, Error::InvalidRequest(ref msg) if msg.contains("remove the user and add them again")),
         "{err}"
     );
-    let link =
-        ChangeOp::LinkIdentity(("https://idp.test".into(), "sub-ivan".into(), "ivan".into()));
+    let link = ChangeOp::PutLink("https://idp.test".into(), "sub-ivan".into(), "ivan".into());
     f.dir.apply(vec![link], audit("link")).await.unwrap();
     let err = f
         .gate
@@ -769,7 +768,7 @@ async fn list_pages_with_a_stable_cursor_filters_and_searches() {
             .unwrap();
     }
     let query = |cursor: Option<String>| UserQuery {
-        organization_id: Some("acme".into()),
+        organizations: Some("acme".into()),
         status: None,
         search: None,
         sort: MemberSort::Email,
@@ -872,7 +871,7 @@ async fn list_pages_with_a_stable_cursor_filters_and_searches() {
 async fn staff_list_every_assigned_organization_and_search_by_company() {
     let f = fixture().await;
     let q = UserQuery {
-        organization_id: None,
+        organizations: None,
         status: None,
         search: Some("initech".into()),
         sort: MemberSort::Company,
@@ -1079,7 +1078,7 @@ async fn staff_create_an_organization_and_its_admin_directly() {
         Err(Error::Denied(_))
     ));
     f.gate
-        .put_staff(&partnergate::bindings::types::Staff {
+        .put_staff(&partnergate::model::Staff {
             id: "sara".into(),
             name: "Sara Staff".into(),
             assigned_organizations: vec![org.id.clone()],

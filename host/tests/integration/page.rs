@@ -12,7 +12,7 @@ use partnergate_testkit::{Chromedriver, start_provider};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use partnergate::bindings::types::AccountStatus;
+use partnergate::model::AccountStatus;
 use partnergate::oidc::{ProviderConfig, SignInService};
 use partnergate::server::{self, page};
 

@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::RedisServer;
 use partnergate::PartnerGate;
-use partnergate::bindings::org_users::{Target, UserChanges};
-use partnergate::bindings::types::Membership;
 use partnergate::cache::StatusCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
 use partnergate::clock::Clock;
@@ -22,6 +20,8 @@ use partnergate::directory::Directory;
 use partnergate::directory::postgres::PostgresDirectory;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::model::Membership;
+use partnergate::model::{Target, UserChanges};
 use partnergate_testkit::PostgresServer;
 
 /// Revoke/reinstate rounds per run.
@@ -304,7 +304,7 @@ async fn a_revoked_administrator_adds_no_one_after_the_revocation() {
         let adder = {
             let gate = gate.clone();
             tokio::spawn(async move {
-                let user = partnergate::bindings::org_users::NewUser {
+                let user = partnergate::model::NewUser {
                     email: format!("new{round}@globex.test"),
                     name: format!("New {round}"),
                     roles: vec![],
@@ -343,7 +343,7 @@ async fn a_revoked_administrator_adds_no_one_after_the_revocation() {
 /// positions tell which committed first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unassigned_staff_member_changes_nothing_after_the_unassignment() {
-    use partnergate::bindings::types::Staff;
+    use partnergate::model::Staff;
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("staff.db");
     let dir: Arc<dyn Directory> = Arc::new(SqliteDirectory::open(&db, Clock::system()).unwrap());
@@ -399,7 +399,7 @@ async fn an_unassigned_staff_member_changes_nothing_after_the_unassignment() {
 /// staff record commits only while the record is stored as read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_decided_on_a_staff_record_conflicts_once_it_changed() {
-    use partnergate::bindings::types::{AuditEntry, Staff};
+    use partnergate::model::{AuditEntry, Staff};
     for store in [Store::Sqlite, Store::Postgres] {
         let (dirs, _keep) = directories(store, 1).await;
         let dir = &dirs[0];

@@ -6,10 +6,10 @@ use super::common;
 
 use std::sync::Arc;
 
-use partnergate::bindings::types::{AccountStatus, ExternalIdentity};
 use partnergate::clock::Clock;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::directory::{AuditQuery, Directory};
+use partnergate::model::{AccountStatus, ExternalIdentity};
 use partnergate::{Error, PartnerGate};
 
 const ISSUER: &str = "https://login.acme-idp.test/tenant/v2.0";
@@ -206,7 +206,7 @@ async fn a_linked_member_who_is_revoked_later_is_refused() {
         .await
         .unwrap();
     let version = common::version(&*dir, "ivan").await;
-    let target = partnergate::bindings::org_users::Target {
+    let target = partnergate::model::Target {
         person_id: "ivan".into(),
         version,
     };
@@ -239,7 +239,7 @@ pub(crate) async fn linked_once(gates: &[PartnerGate], dir: &dyn Directory) {
             .add_user(
                 "customer:alice",
                 "acme",
-                partnergate::bindings::org_users::NewUser {
+                partnergate::model::NewUser {
                     email: email.clone(),
                     name: "Linked".into(),
                     roles: vec![],
@@ -250,21 +250,20 @@ pub(crate) async fn linked_once(gates: &[PartnerGate], dir: &dyn Directory) {
             .await
             .unwrap();
         let subject = format!("sub-race-{round}");
-        let results: Vec<Result<partnergate::bindings::sign_in::SignedIn, Error>> =
-            common::at_once(
-                (0..3)
-                    .map(|i| {
-                        let gate = gates[i % gates.len()].clone();
-                        let (subject, email) = (subject.clone(), email.clone());
-                        Box::pin(async move {
-                            gate.link_identity(identity(&subject, &[email.as_str()]))
-                                .await
-                        })
-                            as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+        let results: Vec<Result<partnergate::model::SignedIn, Error>> = common::at_once(
+            (0..3)
+                .map(|i| {
+                    let gate = gates[i % gates.len()].clone();
+                    let (subject, email) = (subject.clone(), email.clone());
+                    Box::pin(async move {
+                        gate.link_identity(identity(&subject, &[email.as_str()]))
+                            .await
                     })
-                    .collect(),
-            )
-            .await;
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                })
+                .collect(),
+        )
+        .await;
         let linked = results
             .iter()
             .filter(|r| r.as_ref().is_ok_and(|s| s.linked))

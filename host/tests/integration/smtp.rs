@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use partnergate::PartnerGate;
-use partnergate::bindings::org_users::NewUser;
 use partnergate::clock::Clock;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
+use partnergate::model::NewUser;
 use partnergate::notify::{FileMailer, Mailer as _, SmtpMailer};
 
 async fn host(db: &Path, clock: &Clock, seed: bool) -> PartnerGate {
@@ -169,8 +169,8 @@ fn tls_settings(
 async fn deliver_one(mailer: &SmtpMailer, email: &str) -> Result<(), String> {
     let message = partnergate::directory::OutboxMessage {
         id: 1,
-        notification: partnergate::bindings::notifications::Notification {
-            kind: partnergate::bindings::notifications::Kind::Invitation,
+        notification: partnergate::model::Notification {
+            kind: partnergate::model::NotificationKind::Invitation,
             recipient: email.into(),
             params: vec![("organization".into(), "Acme Corp".into())],
         },

@@ -85,7 +85,7 @@ pub fn customer_entity(names: &Names, account: &Account) -> Entity {
     attrs.push(("name", string(&account.person.name)));
     attrs.push((
         "status",
-        string(membership.map_or("none", |m| m.status.as_str())),
+        string(membership.map_or("none", |m| m.status.name())),
     ));
     attrs.push((
         "isAdmin",
@@ -127,7 +127,7 @@ pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
         names.uid(&names.organization, &org.id),
         [
             ("name", string(&org.name)),
-            ("status", string(org.status.as_str())),
+            ("status", string(org.status.name())),
             ("activeAdmins", Value::from(i64::from(org.active_admins))),
         ],
         HashSet::new(),
@@ -170,9 +170,7 @@ pub(super) mod evaluated {
         );
         attrs.insert(
             "status".into(),
-            RestrictedExpression::new_string(
-                membership.map_or("none", |m| m.status.as_str()).into(),
-            ),
+            RestrictedExpression::new_string(membership.map_or("none", |m| m.status.name()).into()),
         );
         attrs.insert(
             "isAdmin".into(),
@@ -220,7 +218,7 @@ pub(super) mod evaluated {
             ),
             (
                 "status".to_string(),
-                RestrictedExpression::new_string(org.status.as_str().into()),
+                RestrictedExpression::new_string(org.status.name().into()),
             ),
             (
                 "activeAdmins".to_string(),

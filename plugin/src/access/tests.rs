@@ -1,11 +1,11 @@
 use super::*;
 use crate::memory::MemoryRecords;
 use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
-use crate::policy_set::{SourceFile, load};
+use crate::policy_set::{PolicyFile, load};
 
 fn policies() -> LoadedPolicies {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
-    let read = |name: &str| SourceFile {
+    let read = |name: &str| PolicyFile {
         name: name.into(),
         text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
     };

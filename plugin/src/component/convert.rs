@@ -123,7 +123,50 @@ pub(super) fn onboarding_from_wit(r: types::OnboardingRequest) -> model::Onboard
     }
 }
 
-crate::model_from_wit!(pub(super) types);
+pub(super) fn account_status(s: types::AccountStatus) -> model::AccountStatus {
+    match s {
+        types::AccountStatus::Invited => model::AccountStatus::Invited,
+        types::AccountStatus::Active => model::AccountStatus::Active,
+        types::AccountStatus::Revoked => model::AccountStatus::Revoked,
+        types::AccountStatus::Removed => model::AccountStatus::Removed,
+    }
+}
+
+pub(super) fn organization_from_wit(o: types::Organization) -> model::Organization {
+    model::Organization {
+        id: o.id,
+        name: o.name,
+        status: match o.status {
+            types::OrganizationStatus::Pending => model::OrganizationStatus::Pending,
+            types::OrganizationStatus::Approved => model::OrganizationStatus::Approved,
+            types::OrganizationStatus::Rejected => model::OrganizationStatus::Rejected,
+            types::OrganizationStatus::Blocked => model::OrganizationStatus::Blocked,
+        },
+        active_admins: o.active_admins,
+    }
+}
+
+pub(super) fn account_from_wit(a: types::Account) -> model::Account {
+    model::Account {
+        person: model::Person {
+            id: a.person.id,
+            email: a.person.email,
+            name: a.person.name,
+        },
+        membership: a.membership.map(|m| model::Membership {
+            organization_id: m.organization_id,
+            person_id: m.person_id,
+            status: account_status(m.status),
+            previous_status: m.previous_status.map(account_status),
+            is_admin: m.is_admin,
+            roles: m.roles,
+            spending_limit: m.spending_limit,
+            invited_at: m.invited_at,
+            version: m.version,
+        }),
+        organization: a.organization.map(organization_from_wit),
+    }
+}
 
 pub(super) fn decision_to_wit(d: model::Decision) -> types::Decision {
     types::Decision {

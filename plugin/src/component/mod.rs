@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use crate::access::{self, AccessError, Names, Unavailable};
 use crate::model;
-use crate::policy_set::{self, LoadedPolicies, SourceFile};
+use crate::policy_set::{self, LoadedPolicies, PolicyFile};
 use crate::rules::Rules;
 use crate::{signin, users};
 
@@ -108,11 +108,11 @@ fn check(
     schema: policy::PolicyFile,
     files: Vec<policy::PolicyFile>,
 ) -> Result<LoadedPolicies, policy::Error> {
-    let source = |f: policy::PolicyFile| SourceFile {
+    let source = |f: policy::PolicyFile| PolicyFile {
         name: f.name,
         text: f.text,
     };
-    let files: Vec<SourceFile> = files.into_iter().map(source).collect();
+    let files: Vec<PolicyFile> = files.into_iter().map(source).collect();
     policy_set::load(&source(schema), &files).map_err(|problems| {
         policy::Error::Invalid(problems.into_iter().map(problem_to_wit).collect())
     })

@@ -15,8 +15,8 @@ use permit::{Fresh, guards, permit_with};
 
 use crate::access::{self, Records, Unavailable};
 use crate::model::{
-    AccountStatus, AuditEntry, ChangeOp, Decision, MemberQuery, Membership, Notification,
-    NotificationKind, Organization, Person,
+    AccountStatus, AuditEntry, ChangeOp, Decision, Membership, Notification, NotificationKind,
+    Organization, Person,
 };
 pub use crate::ports::{DirError, Directory};
 use crate::rules::Rules;
@@ -78,60 +78,7 @@ impl From<Unavailable> for UserError {
     }
 }
 
-/// A new user.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewUser {
-    /// Email.
-    pub email: String,
-    /// Name.
-    pub name: String,
-    /// Roles.
-    pub roles: Vec<String>,
-    /// Administrator.
-    pub is_admin: bool,
-    /// Spending limit.
-    pub spending_limit: Option<u64>,
-}
-
-/// What an edit changes.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct UserChanges {
-    /// Name.
-    pub name: Option<String>,
-    /// Email (invited, unlinked users only).
-    pub email: Option<String>,
-    /// Roles.
-    pub roles: Option<Vec<String>>,
-    /// Administrator flag.
-    pub is_admin: Option<bool>,
-    /// Spending limit; `Some(None)` removes it.
-    pub spending_limit: Option<Option<u64>>,
-}
-
-/// A user and the version the caller read.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Target {
-    /// The person.
-    pub person_id: String,
-    /// The membership version read.
-    pub version: u64,
-}
-
-/// A change for many users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BulkAction {
-    /// Revoke.
-    Revoke,
-    /// Reinstate.
-    Reinstate,
-    /// Remove.
-    Remove,
-    /// Re-invite.
-    Reinvite,
-}
-
-/// A listing request: one organization, or (`None`) all the actor manages.
-pub type UserQuery = MemberQuery<Option<String>>;
+pub use crate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 
 /// Trims and lower-cases an email and checks its shape.
 pub fn normalize_email(email: &str) -> Result<String, UserError> {
@@ -370,7 +317,7 @@ impl<D: Directory> Rules<'_, D> {
                 if before.status != AccountStatus::Invited {
                     return Err(UserError::Invalid(format!(
                         "the email of a user who is {} cannot change: sign-in knows them by it; remove the user and add them again",
-                        before.status.as_str()
+                        before.status.name()
                     )));
                 }
                 if self.dir.has_links(&person.id)? {
@@ -463,7 +410,7 @@ impl<D: Directory> Rules<'_, D> {
                 }),
                 other => Err(UserError::Invalid(format!(
                     "only invited or active users can be revoked; this one is {}",
-                    other.as_str()
+                    other.name()
                 ))),
             },
             false,
@@ -487,7 +434,7 @@ impl<D: Directory> Rules<'_, D> {
                 }),
                 other => Err(UserError::Invalid(format!(
                     "only revoked users can be reinstated; this one is {}",
-                    other.as_str()
+                    other.name()
                 ))),
             },
             false,
@@ -525,7 +472,7 @@ impl<D: Directory> Rules<'_, D> {
                 if m.status != AccountStatus::Invited {
                     return Err(UserError::Invalid(format!(
                         "only invited users can be re-invited; this one is {}",
-                        m.status.as_str()
+                        m.status.name()
                     )));
                 }
                 if let Some(at) = m.invited_at {

@@ -5,12 +5,12 @@ use super::*;
 use crate::access::Names;
 use crate::memory::MemoryDirectory;
 use crate::model::{Effect, OnboardingStatus, OrganizationStatus, Person, Staff};
-use crate::policy_set::{LoadedPolicies, SourceFile, load};
+use crate::policy_set::{LoadedPolicies, PolicyFile, load};
 
 /// The default policies, read from `policies/`.
 pub(crate) fn policies() -> LoadedPolicies {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
-    let read = |name: &str| SourceFile {
+    let read = |name: &str| PolicyFile {
         name: name.into(),
         text: std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
     };

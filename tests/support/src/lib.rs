@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use partnergate::bindings::org_users::Target;
 use partnergate::directory::Directory;
+use partnergate::model::Target;
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {

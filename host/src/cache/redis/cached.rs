@@ -12,7 +12,7 @@ use super::keys::{
 };
 use super::stored::{CachedAccount, CachedOrganization, CachedStaff};
 use super::tier::Tier;
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::model::{Account, Organization, Staff};
 
 /// A kind of record the cache holds: where it lives in L1 and in Redis,
 /// and its stored form.

@@ -40,7 +40,7 @@ use tokio::sync::Notify;
 
 use super::ephemeral::Entry;
 use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
-use crate::bindings::types::{Account, Organization, Staff};
+use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 use cached::Cached;
 pub use keys::entry_key;

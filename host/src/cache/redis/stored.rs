@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::{
+use crate::model::{
     Account, AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff,
 };
 

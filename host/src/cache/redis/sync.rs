@@ -12,7 +12,7 @@ use redis::aio::ConnectionManager;
 
 use super::Inner;
 use super::keys::{GEN, INCARNATION, INVALIDATIONS, NODES, ack_channel, now_ms};
-use crate::bindings::types::{Account, Staff};
+use crate::model::{Account, Staff};
 
 /// Keeps the subscription up; flushes L1 whenever it is down.
 pub(super) async fn subscriber(inner: Arc<Inner>) {

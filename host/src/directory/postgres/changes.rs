@@ -6,10 +6,10 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Transaction};
 
 use super::{DirectoryError, unavailable};
-use crate::bindings::directory::ChangeOp;
-use crate::bindings::notifications::Notification;
-use crate::bindings::types::AccountStatus;
 use crate::directory::schema::CHANGES_KEPT;
+use crate::model::AccountStatus;
+use crate::model::ChangeOp;
+use crate::model::Notification;
 use crate::touched::{ChangeFeed, Touched};
 
 /// Whether `err` is a lost serialization race (or a deadlock), which a
@@ -156,7 +156,7 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
             )
             .await?;
         }
-        ChangeOp::PutMembership((m, expected)) => {
+        ChangeOp::PutMembership(m, expected) => {
             if tx
                 .query_opt("SELECT 1 FROM people WHERE id = $1", &[&m.person_id])
                 .await?
@@ -221,7 +221,7 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 unique(e, DirectoryError::Conflict(changed))
             })?;
         }
-        ChangeOp::LinkIdentity((issuer, subject, person)) => {
+        ChangeOp::PutLink(issuer, subject, person) => {
             if tx
                 .query_opt(
                     "SELECT person_id FROM identity_links WHERE issuer = $1 AND subject = $2",
@@ -250,7 +250,7 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 }
             })?;
         }
-        ChangeOp::PutOnboarding((r, expected)) => {
+        ChangeOp::PutOnboarding(r, expected) => {
             let current = tx
                 .query_opt(
                     "SELECT version FROM onboarding_requests WHERE id = $1",
@@ -289,8 +289,8 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 unique(e, DirectoryError::Duplicate(pending))
             })?;
         }
-        ChangeOp::QueueNotification(n) => enqueue(tx, n, now).await?,
-        ChangeOp::ExpectMembership((person, version)) => {
+        ChangeOp::Queue(n) => enqueue(tx, n, now).await?,
+        ChangeOp::ExpectMembership(person, version) => {
             let stored = tx
                 .query_opt(
                     "SELECT version FROM memberships WHERE person_id = $1",
@@ -305,7 +305,7 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 .into());
             }
         }
-        ChangeOp::ExpectActiveAdmins((organization, count)) => {
+        ChangeOp::ExpectActiveAdmins(organization, count) => {
             let now: i64 = tx
                 .query_one(
                     "SELECT count(*) FROM memberships

@@ -41,13 +41,13 @@ use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUM
 use super::{
     ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget, staff_changed,
 };
-use crate::bindings::directory::{ChangeOp, MemberQuery};
-use crate::bindings::notifications::Notification;
-use crate::bindings::types::{
+use crate::clock::Clock;
+use crate::model::Notification;
+use crate::model::{
     Account, AuditEntry, AuditPage, AuditRecord, MemberPage, OnboardingRequest, OnboardingStatus,
     Organization, Staff,
 };
-use crate::clock::Clock;
+use crate::model::{ChangeOp, MemberQuery};
 
 /// How often a change that lost a serialization race is tried again.
 const SERIALIZATION_RETRIES: usize = 8;

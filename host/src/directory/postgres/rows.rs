@@ -4,13 +4,11 @@
 use tokio_postgres::Row;
 
 use super::DirectoryError;
-use crate::bindings::types::{
-    Account, MemberSort, Membership, OnboardingRequest, Organization, Person,
-};
+use crate::model::{Account, MemberSort, Membership, OnboardingRequest, Organization, Person};
 
 /// Reads a stored name. Fails closed on a name this release does not know:
 /// the read fails, and the decision that needed it denies.
-pub(super) fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(
+pub(super) fn stored<T: std::str::FromStr<Err = crate::model::UnknownName>>(
     s: &str,
 ) -> Result<T, DirectoryError> {
     s.parse()

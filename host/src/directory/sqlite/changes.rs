@@ -5,10 +5,10 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{DirectoryError, unavailable};
-use crate::bindings::directory::ChangeOp;
-use crate::bindings::notifications::Notification;
-use crate::bindings::types::AccountStatus;
 use crate::directory::schema::CHANGES_KEPT;
+use crate::model::AccountStatus;
+use crate::model::ChangeOp;
+use crate::model::Notification;
 use crate::touched::{ChangeFeed, Touched};
 
 /// The stored version `select` (one row's `version`, its key `?1`) reads
@@ -57,7 +57,7 @@ pub(super) fn apply_op(
             )
             .map_err(unavailable)?;
         }
-        ChangeOp::PutMembership((m, expected)) => {
+        ChangeOp::PutMembership(m, expected) => {
             let exists = |table: &str, id: &str| -> Result<bool, DirectoryError> {
                 tx.query_row(
                     &format!("SELECT 1 FROM {table} WHERE id = ?1"),
@@ -119,7 +119,7 @@ pub(super) fn apply_op(
             }
             .map_err(unavailable)?;
         }
-        ChangeOp::LinkIdentity((issuer, subject, person)) => {
+        ChangeOp::PutLink(issuer, subject, person) => {
             let linked: Option<String> = tx
                 .query_row(
                     "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
@@ -146,7 +146,7 @@ pub(super) fn apply_op(
                 other => unavailable(other),
             })?;
         }
-        ChangeOp::PutOnboarding((r, expected)) => {
+        ChangeOp::PutOnboarding(r, expected) => {
             let current = version_of(
                 tx,
                 "SELECT version FROM onboarding_requests WHERE id = ?1",
@@ -182,8 +182,8 @@ pub(super) fn apply_op(
                 other => unavailable(other),
             })?;
         }
-        ChangeOp::QueueNotification(n) => enqueue(tx, n, now)?,
-        ChangeOp::ExpectMembership((person, version)) => {
+        ChangeOp::Queue(n) => enqueue(tx, n, now)?,
+        ChangeOp::ExpectMembership(person, version) => {
             let stored: Option<i64> = tx
                 .query_row(
                     "SELECT version FROM memberships WHERE person_id = ?1",
@@ -198,7 +198,7 @@ pub(super) fn apply_op(
                 )));
             }
         }
-        ChangeOp::ExpectActiveAdmins((organization, count)) => {
+        ChangeOp::ExpectActiveAdmins(organization, count) => {
             let now: i64 = tx
                 .query_row(
                     "SELECT COUNT(*) FROM memberships

@@ -3,14 +3,12 @@
 
 use rusqlite::Row;
 
-use crate::bindings::types::{
-    Account, MemberSort, Membership, OnboardingRequest, Organization, Person,
-};
+use crate::model::{Account, MemberSort, Membership, OnboardingRequest, Organization, Person};
 
 /// Reads a stored name. The directory fails closed on a name it does not
 /// know: the row is corrupt, the read fails, and the decision that needed it
 /// denies. Nothing is guessed.
-pub(super) fn stored<T: std::str::FromStr<Err = crate::names::UnknownName>>(
+pub(super) fn stored<T: std::str::FromStr<Err = crate::model::UnknownName>>(
     s: &str,
 ) -> rusqlite::Result<T> {
     s.parse().map_err(|e| {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::bindings::types::{AccountStatus, Membership, OrganizationStatus, Person};
+use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
 
 fn audit() -> AuditEntry {
     AuditEntry {
@@ -53,7 +53,7 @@ async fn an_unknown_stored_status_fails_the_read() {
         vec![
             ChangeOp::PutOrganization(org("a")),
             ChangeOp::PutPerson(person("p")),
-            ChangeOp::PutMembership((membership("p", "a"), None)),
+            ChangeOp::PutMembership(membership("p", "a"), None),
         ],
         audit(),
     )
@@ -134,7 +134,7 @@ async fn migrates_an_empty_file_and_a_database_from_the_previous_version() {
         version: 1,
     };
     let err = dir
-        .apply(vec![ChangeOp::PutOnboarding((second, None))], audit())
+        .apply(vec![ChangeOp::PutOnboarding(second, None)], audit())
         .await
         .unwrap_err();
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");

@@ -10,9 +10,9 @@ use super::list::href;
 use super::steps::moved_on;
 use super::views::{BulkAddPage, ResultRow, ResultsPage, UserForm, UserFormPage};
 use super::{Fields, Page, Signed, Viewer, explain, failure, html, message, see_other};
-use crate::bindings::org_users::{NewUser, Target, UserChanges};
-use crate::bindings::types::{Account, AccountStatus};
 use crate::error::Error;
+use crate::model::{Account, AccountStatus};
+use crate::model::{NewUser, Target, UserChanges};
 
 /// The page someone gets for a user they may not view, whether or not the
 /// user exists.

@@ -11,9 +11,9 @@ use super::views::{
     BulkActions, Column, FilterLink, ListPage, Row, RowActions, StepButton, timestamp,
 };
 use super::{Page, Signed, Viewer, failure, forbidden, html};
-use crate::bindings::org_users::UserQuery;
-use crate::bindings::types::{Account, AccountStatus, MemberSort};
 use crate::error::Error;
+use crate::model::UserQuery;
+use crate::model::{Account, AccountStatus, MemberSort};
 
 /// Rows per page.
 pub(super) const PAGE_ROWS: u32 = 50;
@@ -147,7 +147,7 @@ pub(super) async fn render(
         .list_users(
             &viewer.actor,
             UserQuery {
-                organization_id: Some(viewer.session.organization_id.clone()),
+                organizations: Some(viewer.session.organization_id.clone()),
                 status: query.status(),
                 search: Some(query.search().to_string()).filter(|s| !s.is_empty()),
                 sort,

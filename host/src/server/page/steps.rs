@@ -12,9 +12,9 @@ use serde::Deserialize;
 use super::list::{ListQuery, href, render};
 use super::views::{ConfirmPage, ResultRow, ResultsPage};
 use super::{Fields, Page, Signed, Viewer, explain, failure, html, see_other};
-use crate::bindings::org_users::{BulkAction, Target};
-use crate::bindings::types::Account;
 use crate::error::Error;
+use crate::model::Account;
+use crate::model::{BulkAction, Target};
 
 /// A change posted from the list, by a signed-in viewer with the session's
 /// CSRF token: the viewer, the form and the list to go back to; or the page

@@ -1,17 +1,15 @@
-//! Record names: how each status and kind is spelled in the directory, the
-//! status cache, the outbox, seed files and the HTTP API. Written once here,
-//! with `Display` and `FromStr`; each reader of stored values says itself how
-//! it fails closed on a name it does not know.
+//! Record names: how each status and kind is spelled in the policies, the
+//! directory, the status cache, the outbox, seed files and the HTTP API.
+//! Written once here, with `Display` and `FromStr`; each reader of stored
+//! values says itself how it fails closed on a name it does not know.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::bindings::notifications::Kind;
-use crate::bindings::types::{AccountStatus, OnboardingStatus, OrganizationStatus};
+use crate::{AccountStatus, NotificationKind, OnboardingStatus, OrganizationStatus};
 
 /// A name no variant has.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} `{name}`: use {}", .known.join(", "))]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownName {
     /// What was being named, e.g. "account status".
     pub what: &'static str,
@@ -20,6 +18,20 @@ pub struct UnknownName {
     /// The names there are.
     pub known: &'static [&'static str],
 }
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown {} `{}`: use {}",
+            self.what,
+            self.name,
+            self.known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownName {}
 
 macro_rules! names {
     ($ty:ty, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
@@ -78,7 +90,7 @@ names!(OnboardingStatus, "onboarding status", {
     Rejected => "rejected",
 });
 
-names!(Kind, "notification kind", {
+names!(NotificationKind, "notification kind", {
     Invitation => "invitation",
     Approval => "approval",
     Rejection => "rejection",
@@ -100,7 +112,7 @@ mod tests {
         round_trips::<AccountStatus>(AccountStatus::NAMES);
         round_trips::<OrganizationStatus>(OrganizationStatus::NAMES);
         round_trips::<OnboardingStatus>(OnboardingStatus::NAMES);
-        round_trips::<Kind>(Kind::NAMES);
+        round_trips::<NotificationKind>(NotificationKind::NAMES);
     }
 
     #[test]

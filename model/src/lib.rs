@@ -1,5 +1,25 @@
-//! Plain Rust records the rules work on. The component layer converts the WIT
-//! types to these and back; nothing here knows about WIT.
+//! PartnerGate's records: the one model the plugin's rules and the host
+//! speak. The plugin's component layer and the host's conversion module
+//! convert the WIT types to these and back at the edge; nothing here knows
+//! about WIT, so a WIT version bump touches only those two places.
+//!
+//! # Layout
+//! - Records: [`Person`], [`Organization`], [`Membership`], [`Account`],
+//!   [`Staff`], [`OnboardingRequest`], their statuses, and what a change
+//!   writes ([`ChangeOp`], [`AuditEntry`], [`Notification`]).
+//! - Decisions: [`Decision`], and what a decision is asked and answered
+//!   with ([`AccessRequest`], [`Answer`], [`RecordKey`]).
+//! - The organization-user lifecycle's arguments ([`NewUser`],
+//!   [`UserChanges`], [`Target`], [`BulkAction`], [`UserQuery`]) and
+//!   listings ([`MemberPage`], [`AuditPage`]).
+//! - Sign-in ([`ExternalIdentity`], [`SignedIn`]) and policy sets
+//!   ([`PolicyFile`], [`Problem`], [`Summary`]).
+//! - `names`: how each status and kind is spelled, once, with `Display`
+//!   and `FromStr` ([`UnknownName`] for a name no value has).
+#![deny(missing_docs)]
+
+mod names;
+pub use names::UnknownName;
 
 /// Where an organization user stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -15,18 +35,6 @@ pub enum AccountStatus {
     Removed,
 }
 
-impl AccountStatus {
-    /// The name the policies compare against.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Active => "active",
-            Self::Revoked => "revoked",
-            Self::Removed => "removed",
-        }
-    }
-}
-
 /// Where an organization stands with the merchant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,18 +47,6 @@ pub enum OrganizationStatus {
     Rejected,
     /// May browse, not order.
     Blocked,
-}
-
-impl OrganizationStatus {
-    /// The name the policies compare against.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Blocked => "blocked",
-        }
-    }
 }
 
 /// A person customer record.
@@ -269,7 +265,7 @@ pub enum MemberSort {
 /// A listing of members. `S` is which organizations: the directory is
 /// given the list to read (`Vec<String>`, never empty); a caller of the
 /// lifecycle names one or none (`Option<String>`: all the actor manages,
-/// [`crate::users::UserQuery`]).
+/// [`UserQuery`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberQuery<S = Vec<String>> {
     /// Organizations to list.
@@ -301,4 +297,213 @@ impl<S> MemberQuery<S> {
             limit: self.limit,
         }
     }
+}
+
+/// A page of organization users.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberPage {
+    /// Each user's person, membership and organization.
+    pub members: Vec<Account>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An audit entry as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRecord {
+    /// Increasing id.
+    pub id: u64,
+    /// Unix seconds, stamped by the directory.
+    pub at: u64,
+    /// The entry.
+    pub entry: AuditEntry,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditRecord>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewUser {
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Administrator.
+    pub is_admin: bool,
+    /// Spending limit.
+    pub spending_limit: Option<u64>,
+}
+
+/// What an edit changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserChanges {
+    /// Name.
+    pub name: Option<String>,
+    /// Email (invited, unlinked users only).
+    pub email: Option<String>,
+    /// Roles.
+    pub roles: Option<Vec<String>>,
+    /// Administrator flag.
+    pub is_admin: Option<bool>,
+    /// Spending limit; `Some(None)` removes it.
+    pub spending_limit: Option<Option<u64>>,
+}
+
+/// A user and the version the caller read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// The person.
+    pub person_id: String,
+    /// The membership version read.
+    pub version: u64,
+}
+
+/// A change for many users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    /// Revoke.
+    Revoke,
+    /// Reinstate.
+    Reinstate,
+    /// Remove.
+    Remove,
+    /// Re-invite.
+    Reinvite,
+}
+
+/// A listing request: one organization, or (`None`) all the actor manages.
+pub type UserQuery = MemberQuery<Option<String>>;
+
+/// An identity asserted by an external OpenID provider, after the host
+/// validated its ID token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalIdentity {
+    /// `iss`, exactly as issued.
+    pub issuer: String,
+    /// `sub` (or B2C's `oid`).
+    pub subject: String,
+    /// Every asserted email.
+    pub emails: Vec<String>,
+    /// Whether the provider vouches for the emails.
+    pub email_verified: bool,
+    /// Whether the operator trusts the provider for automatic linking.
+    pub trusted_provider: bool,
+    /// Display name, if asserted.
+    pub name: Option<String>,
+    /// Other claims as (name, JSON value) pairs.
+    pub claims: Vec<(String, String)>,
+}
+
+/// Who signed in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedIn {
+    /// The person.
+    pub person_id: String,
+    /// Their organization.
+    pub organization_id: String,
+    /// Their status now.
+    pub status: AccountStatus,
+    /// Whether this sign-in created the link.
+    pub linked: bool,
+}
+
+/// One policy source file: the schema or a policy file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyFile {
+    /// File name for problem reports.
+    pub name: String,
+    /// File text.
+    pub text: String,
+}
+
+/// Something wrong with a policy set, located in its file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// File name.
+    pub file: String,
+    /// 1-based line; 0 without a location.
+    pub line: u32,
+    /// 1-based column; 0 without a location.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+/// What a loaded policy set holds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Content hash in hex.
+    pub version: String,
+    /// Number of policies.
+    pub policies: u32,
+    /// Permits among them.
+    pub permits: u32,
+    /// Forbids among them.
+    pub forbids: u32,
+}
+
+/// Which record a decision read, by id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKey {
+    /// A person with membership and organization, by person id.
+    Account(String),
+    /// An organization.
+    Organization(String),
+    /// A staff member.
+    Staff(String),
+}
+
+/// A record a decision rests on, with the stamp it had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamped {
+    /// The record.
+    pub key: RecordKey,
+    /// Its stamp when read.
+    pub stamp: u64,
+}
+
+/// One authorization question as the plugin is asked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// `customer:<id>` or `staff:<id>`.
+    pub principal: String,
+    /// A Cedar action name of the schema.
+    pub action: String,
+    /// `store:<id>`, `organization:<id>`, `customer:<id>` or `onboarding:<id>`.
+    pub resource: String,
+    /// A JSON object as text; empty means `{}`.
+    pub context: String,
+}
+
+/// A decision and what it rests on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// The decision.
+    pub decision: Decision,
+    /// The records it was made on, with their stamps, when nothing else
+    /// went into it; `None` when it may not be given again.
+    pub basis: Option<Vec<Stamped>>,
 }
