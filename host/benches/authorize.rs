@@ -1105,7 +1105,7 @@ mod new_decisions {
             &contexts[warm.len()..],
         )
         .await;
-        one_buyer(&gate, loaded, &names, &records).await;
+        one_buyer(&gate, &dir, loaded, &names, &records).await;
         memory(&gate).await;
         native.p50
     }
@@ -1114,6 +1114,7 @@ mod new_decisions {
     /// buyer's entities, so only the order is built.
     async fn one_buyer(
         gate: &PartnerGate,
+        dir: &SqliteDirectory,
         loaded: &policy_set::LoadedPolicies,
         names: &Names,
         records: &MemoryRecords,
@@ -1128,7 +1129,7 @@ mod new_decisions {
         let mut memo = Memo::default();
         let mut records = records.clone();
         let id = buyer.split_once(':').unwrap().1;
-        let dir_account = gate.directory().get_account(id).await.unwrap().unwrap();
+        let dir_account = dir.get_account(id).await.unwrap().unwrap();
         records.accounts.insert(id.into(), dir_account);
         for i in 0..N + 1_000 {
             let r = request(i);

@@ -60,8 +60,9 @@ async fn run() {
         .load_into(&dir)
         .await
         .unwrap();
+    let dir = Arc::new(dir);
     let gate = PartnerGate::builder()
-        .directory(Arc::new(dir))
+        .directory(dir.clone())
         .clock(clock)
         .build()
         .await
@@ -122,9 +123,9 @@ async fn run() {
     let page = stats(samples);
 
     // The decisions of that page: as one batch, and one call each.
-    let listed = gate
-        .directory()
-        .list_members(partnergate::model::MemberQuery {
+    let listed = partnergate::directory::Directory::list_members(
+        &*dir,
+        partnergate::model::MemberQuery {
             organizations: vec!["acme".into()],
             status: None,
             search: None,
@@ -132,9 +133,10 @@ async fn run() {
             descending: false,
             cursor: None,
             limit: ROWS as u32,
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     let mut requests = vec![
         AuthorizeRequest::new("customer:alice", "addUser", "organization:acme"),
         AuthorizeRequest::new("customer:alice", "viewAudit", "organization:acme"),

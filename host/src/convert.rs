@@ -126,6 +126,10 @@ same_record! {
     model::NewUser, org_users::NewUser { email, name, roles, is_admin, spending_limit };
     model::UserChanges, org_users::UserChanges { name, email, roles, is_admin, spending_limit };
     model::Target, org_users::Target { person_id, version };
+    model::UserSteps, org_users::UserSteps {
+        edit, edit_email, change_admin, revoke, reinstate, remove, reinvite,
+    };
+    model::UserView, org_users::UserView { member, steps };
     model::SignedIn, sign_in::SignedIn { person_id, organization_id, status, linked };
     model::PolicyFile, policy::PolicyFile { name, text };
     model::Summary, policy::Summary { version, policies, permits, forbids };

@@ -13,9 +13,9 @@ use crate::convert::Conv;
 use crate::decision::Decision;
 use crate::error::Error;
 use crate::model::{
-    AccessRequest, Answer, AuditPage, BulkAction, ExternalIdentity, MemberPage, Membership,
-    NewUser, OnboardingRequest, OnboardingStatus, Organization, PolicyFile, SignedIn, Summary,
-    Target, UserChanges, UserQuery,
+    AccessRequest, Account, Answer, AuditPage, BulkAction, ExternalIdentity, MemberPage,
+    Membership, NewUser, OnboardingRequest, OnboardingStatus, Organization, PolicyFile, SignedIn,
+    Summary, Target, UserChanges, UserQuery, UserView,
 };
 use crate::state::HostState;
 
@@ -233,6 +233,21 @@ impl Instance {
         Ok(user_result(done).map(per_item))
     }
 
+    /// What `actor` may see of each person and do to them.
+    pub(crate) async fn get_users(
+        &self,
+        store: &mut Store<HostState>,
+        actor: &str,
+        person_ids: &[String],
+    ) -> Outcome<Vec<Option<UserView>>> {
+        let views = self
+            .0
+            .partnergate_b2b_org_users()
+            .call_get_users(store, actor, person_ids)
+            .await?;
+        Ok(user_result(views).map(Conv::conv))
+    }
+
     /// Lists and searches users.
     pub(crate) async fn list_users(
         &self,
@@ -376,19 +391,19 @@ impl Instance {
             .map_err(sign_in_error))
     }
 
-    /// Whether a session may go on.
+    /// Whether a session may go on; the person's account when it may.
     pub(crate) async fn check_session(
         &self,
         store: &mut Store<HostState>,
         person_id: &str,
         organization_id: &str,
-    ) -> Outcome<()> {
+    ) -> Outcome<Account> {
         let checked = self
             .0
             .partnergate_b2b_sign_in()
             .call_check_session(store, person_id, organization_id)
             .await?;
-        Ok(checked.map_err(sign_in_error))
+        Ok(checked.map(Conv::conv).map_err(sign_in_error))
     }
 
     /// Audits a sign-in refused before linking.

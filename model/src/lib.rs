@@ -380,6 +380,35 @@ pub enum BulkAction {
     Reinvite,
 }
 
+/// Which steps an actor may take on one user now: both the lifecycle (what
+/// the user's status allows) and the policies said yes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserSteps {
+    /// Edit the user; not a removed one.
+    pub edit: bool,
+    /// Change the email in an edit: only while invited and unlinked.
+    pub edit_email: bool,
+    /// Flip the administrator flag in an edit.
+    pub change_admin: bool,
+    /// Revoke: invited or active users.
+    pub revoke: bool,
+    /// Reinstate: revoked users.
+    pub reinstate: bool,
+    /// Remove: users not removed yet.
+    pub remove: bool,
+    /// Re-invite: invited users (the call may still be rate-limited).
+    pub reinvite: bool,
+}
+
+/// What an actor may see of one user, and do to them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserView {
+    /// The person, their membership and its organization, read fresh.
+    pub member: Account,
+    /// The steps the actor may take.
+    pub steps: UserSteps,
+}
+
 /// A listing request: one organization, or (`None`) all the actor manages.
 pub type UserQuery = MemberQuery<Option<String>>;
 

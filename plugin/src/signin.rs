@@ -261,7 +261,11 @@ impl<D: Directory> Rules<'_, D> {
     /// go on: refused, with the reason, whenever a fresh sign-in of the
     /// person would be (revoked, removed, invited again, moved to another
     /// organization, the organization pending, rejected, blocked or gone).
-    pub fn check_session(&self, person_id: &str, organization_id: &str) -> Result<(), SignInError> {
+    pub fn check_session(
+        &self,
+        person_id: &str,
+        organization_id: &str,
+    ) -> Result<Account, SignInError> {
         let account = self
             .dir
             .fresh_account(person_id)?
@@ -278,7 +282,7 @@ impl<D: Directory> Rules<'_, D> {
                 "the person now belongs to another organization: sign in again".into(),
             ));
         }
-        Ok(())
+        Ok(account)
     }
 
     /// Puts an ID token or code exchange the host refused into the audit
@@ -520,7 +524,10 @@ mod tests {
     #[test]
     fn a_session_goes_on_only_while_a_fresh_sign_in_would_be_allowed() {
         with_rules(|rules, dir| {
-            assert_eq!(rules.check_session("bob", "acme"), Ok(()));
+            assert_eq!(
+                rules.check_session("bob", "acme").map(|a| a.person.id),
+                Ok("bob".to_string())
+            );
             let moved = rules.check_session("bob", "globex").unwrap_err();
             assert!(
                 matches!(moved, SignInError::Refused(ref m) if m.contains("another organization")),

@@ -11,7 +11,6 @@ use tokio::sync::watch;
 
 use crate::cache::{EphemeralStore, StatusCache};
 use crate::clock::Clock;
-use crate::directory::Directory;
 use crate::error::Error;
 use crate::notify::Mailer;
 use crate::policies::PolicySource;
@@ -362,11 +361,6 @@ impl PartnerGate {
     /// The policy set in use.
     pub fn policy_summary(&self) -> PolicySummary {
         summary_of(&self.pool.bundle().summary, &self.policies)
-    }
-
-    /// The customer directory behind the plugin.
-    pub fn directory(&self) -> &Arc<dyn Directory> {
-        &self.services.directory
     }
 
     /// Where sign-in state and sessions live.

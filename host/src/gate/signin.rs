@@ -5,7 +5,7 @@
 use super::call::{GuestCall, Owned, plugin_call};
 use super::{Decision, PartnerGate};
 use crate::error::Error;
-use crate::model::{ExternalIdentity, SignedIn};
+use crate::model::{Account, ExternalIdentity, SignedIn};
 
 impl PartnerGate {
     /// Runs one `sign-in` call on a warm instance; its error becomes the
@@ -43,9 +43,10 @@ impl PartnerGate {
 
     plugin_call!(
         /// Whether a session of `person_id`, begun in `organization_id`, may go
-        /// on: `Err(Error::Refused)` with the reason whenever a fresh sign-in of
+        /// on, with the person's account as read for the check:
+        /// `Err(Error::Refused)` with the reason whenever a fresh sign-in of
         /// the person would be refused.
-        sign_in: check_session(person_id: &str, organization_id: &str) -> ()
+        sign_in: check_session(person_id: &str, organization_id: &str) -> Account
             => check_session(&person_id, &organization_id)
     );
     plugin_call!(

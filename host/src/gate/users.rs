@@ -6,7 +6,7 @@ use super::call::{GuestCall, Owned, plugin_call};
 use crate::error::Error;
 use crate::model::{
     AuditPage, BulkAction, MemberPage, Membership, NewUser, OnboardingRequest, OnboardingStatus,
-    Organization, Target, UserChanges, UserQuery,
+    Organization, Target, UserChanges, UserQuery, UserView,
 };
 
 /// What a call costs besides its plugin call.
@@ -106,6 +106,33 @@ impl PartnerGate {
             Box::pin(async move { g.bulk_change(s, &actor, action, &targets).await })
         })
         .await
+    }
+
+    /// What `actor` may see of each of `person_ids` (1 to 1000) and do to
+    /// them, in order: `None` for a person who does not exist, has no
+    /// membership or whom the policies do not let the actor view (not told
+    /// apart). A page shows a user, a button or an editable field only as
+    /// this says: the rules decide, the page copies none.
+    pub async fn get_users(
+        &self,
+        actor: &str,
+        person_ids: Vec<String>,
+    ) -> Result<Vec<Option<UserView>>, Error> {
+        let actor = actor.owned();
+        let weight = match person_ids.len() {
+            1 => Weight::One,
+            n => Weight::Many(n),
+        };
+        self.org_users(weight, move |g, s| {
+            Box::pin(async move { g.get_users(s, &actor, &person_ids).await })
+        })
+        .await
+    }
+
+    /// [`Self::get_users`] for one person.
+    pub async fn get_user(&self, actor: &str, person_id: &str) -> Result<Option<UserView>, Error> {
+        let mut views = self.get_users(actor, vec![person_id.to_string()]).await?;
+        Ok(views.pop().flatten())
     }
 
     plugin_call!(

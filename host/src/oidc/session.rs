@@ -63,17 +63,7 @@ impl SignInService {
             .check_session(&session.person_id, &session.organization_id)
             .await
         {
-            Ok(()) => {
-                let account = gate
-                    .directory()
-                    .get_account(&session.person_id)
-                    .await
-                    .map_err(|e| Error::Unavailable(e.to_string()))?;
-                if let Some(account) = account {
-                    return Ok(Some((session, account)));
-                }
-                tracing::info!(person = %session.person_id, "session ended: the customer record is gone");
-            }
+            Ok(account) => return Ok(Some((session, account))),
             Err(Error::Refused(reason)) => {
                 tracing::info!(person = %session.person_id, "session ended: {reason}");
             }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
 use partnergate::clock::Clock;
+use partnergate::directory::Directory;
 use partnergate::directory::seed::Seed;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{AuthorizeRequest, Builder, Decision, PartnerGate};
@@ -52,6 +53,22 @@ pub async fn builder() -> Builder {
 /// A host on the default policies and the sample directory.
 pub async fn gate() -> PartnerGate {
     builder().await.build().await.expect("host starts")
+}
+
+/// [`gate`], and its directory for a test to read what was stored (the
+/// library gives no way around the plugin).
+pub async fn gate_and_directory() -> (PartnerGate, Arc<dyn Directory>) {
+    let clock = Clock::system();
+    let dir: Arc<dyn Directory> = sample_directory(&clock).await;
+    let gate = PartnerGate::builder()
+        .limits(limits())
+        .directory(dir.clone())
+        .clock(clock)
+        .artifact_cache(artifact_dir())
+        .build()
+        .await
+        .expect("host starts");
+    (gate, dir)
 }
 
 /// Decides and unwraps.
@@ -150,6 +167,8 @@ pub struct Site {
     pub base: String,
     /// The library the server runs on.
     pub gate: PartnerGate,
+    /// Its directory, for reading what was stored.
+    pub dir: Arc<dyn Directory>,
     /// The OpenID provider, stopped with the site.
     pub provider: partnergate_testkit::Provider,
     /// Stops the server.

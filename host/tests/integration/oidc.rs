@@ -48,7 +48,7 @@ async fn site_with(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let provider =
         start_provider(&SITE_PROVIDERS.map(|n| format!("{base}/v1/signin/{n}/callback")));
-    let gate = common::gate().await;
+    let (gate, dir) = common::gate_and_directory().await;
     let stop = serve_node_with(
         &gate,
         &provider.issuer,
@@ -61,6 +61,7 @@ async fn site_with(
     Site {
         base,
         gate,
+        dir,
         provider,
         stop: Some(stop),
     }
@@ -177,8 +178,7 @@ async fn until_callback(
 
 /// Whether the provider's `subject` is linked to a customer.
 async fn is_linked(site: &Site, subject: &str) -> bool {
-    site.gate
-        .directory()
+    site.dir
         .find_link(&site.provider.issuer, subject)
         .await
         .unwrap()
@@ -244,7 +244,7 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
             .is_allowed()
     );
 
-    let version = common::version(&**site.gate.directory(), "ivan").await;
+    let version = common::version(&*site.dir, "ivan").await;
     let target = partnergate::model::Target {
         person_id: "ivan".into(),
         version,
@@ -546,8 +546,7 @@ async fn refused_id_token(provider: &str, hint: &str, mode: &str, reason: &str) 
     let res = tampered_sign_in(&site, provider, hint, mode).await;
     assert_refused(&site, res, mode, hint, reason).await;
     let audit = site
-        .gate
-        .directory()
+        .dir
         .read_audit(AuditQuery::new(None, None, 100))
         .await
         .unwrap();
@@ -780,14 +779,7 @@ async fn signed_in_administrators_manage_users_with_their_session() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        site.gate
-            .directory()
-            .list_onboarding(None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(site.dir.list_onboarding(None).await.unwrap().is_empty());
 
     // After logout the cookie opens nothing.
     alice
@@ -828,6 +820,7 @@ async fn a_sign_in_begun_on_one_node_finishes_on_another() {
     let site = Site {
         base: base_a.clone(),
         gate: gate_a,
+        dir: node_a.dir.clone(),
         provider,
         stop: None,
     };
@@ -890,8 +883,7 @@ async fn discovery_does_not_follow_redirects() {
 /// The `idTokenRefused` entries in the audit trail.
 async fn refusals_audited(site: &Site) -> Vec<String> {
     let audit = site
-        .gate
-        .directory()
+        .dir
         .read_audit(AuditQuery::new(None, None, 100))
         .await
         .unwrap();
@@ -1086,13 +1078,7 @@ async fn a_session_ends_when_its_organization_is_blocked() {
     let me = format!("{}/v1/me", site.base);
     assert_eq!(b.get(&me).send().await.unwrap().status(), StatusCode::OK);
 
-    let mut acme = site
-        .gate
-        .directory()
-        .get_organization("acme")
-        .await
-        .unwrap()
-        .unwrap();
+    let mut acme = site.dir.get_organization("acme").await.unwrap().unwrap();
     acme.status = OrganizationStatus::Blocked;
     let audit = AuditEntry {
         actor: "staff:sam".into(),
@@ -1103,8 +1089,7 @@ async fn a_session_ends_when_its_organization_is_blocked() {
         after: String::new(),
         policies: Vec::new(),
     };
-    site.gate
-        .directory()
+    site.dir
         .apply(vec![ChangeOp::PutOrganization(acme)], audit)
         .await
         .unwrap();

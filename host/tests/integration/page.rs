@@ -30,7 +30,7 @@ async fn site_with(config: page::PageConfig) -> Site {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let provider = start_provider(&[format!("{base}/v1/signin/test/callback")]);
-    let gate = common::gate().await;
+    let (gate, dir) = common::gate_and_directory().await;
     let config: ProviderConfig = serde_json::from_value(serde_json::json!({
         "name": "test",
         "issuer": provider.issuer,
@@ -58,6 +58,7 @@ async fn site_with(config: page::PageConfig) -> Site {
     Site {
         base,
         gate,
+        dir,
         provider,
         stop: Some(stop),
     }
@@ -203,8 +204,7 @@ async fn select_for_bulk(browser: &Client, people: &[&str], action: &str) {
 }
 
 async fn status_of(site: &Site, person: &str) -> AccountStatus {
-    site.gate
-        .directory()
+    site.dir
         .get_account(person)
         .await
         .unwrap()
@@ -216,8 +216,7 @@ async fn status_of(site: &Site, person: &str) -> AccountStatus {
 
 /// A person's spending limit as the directory holds it now.
 async fn limit_of(site: &Site, person: &str) -> Option<u64> {
-    site.gate
-        .directory()
+    site.dir
         .get_account(person)
         .await
         .unwrap()
@@ -277,8 +276,7 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
     follow(&browser, "button[type=submit].pg-primary").await;
     assert_eq!(notice(&browser).await, "The user was added and invited.");
     let dora = site
-        .gate
-        .directory()
+        .dir
         .find_account_by_email("dora@acme.test")
         .await
         .unwrap()
@@ -634,8 +632,7 @@ async fn every_action_works_without_javascript() {
     shots.take(&browser, "bulk-add-results").await;
     follow(&browser, "main p a").await;
     let erin = site
-        .gate
-        .directory()
+        .dir
         .find_account_by_email("erin@acme.test")
         .await
         .unwrap()
@@ -687,7 +684,7 @@ async fn a_change_without_the_sessions_csrf_token_is_refused_and_changes_nothing
     let browser = driver.browser().await;
     sign_in(&site, &browser, "alice").await;
     let cookie = session_cookie(&browser).await;
-    let version = common::version(site.gate.directory().as_ref(), "bob").await;
+    let version = common::version(site.dir.as_ref(), "bob").await;
     let http = reqwest::Client::new();
     for csrf in ["", "not-the-token"] {
         let res = http

@@ -174,7 +174,7 @@ async fn race(gates: &[PartnerGate]) -> (usize, usize) {
                     person_id: "carol".into(),
                     version: match version {
                         Some(v) => v,
-                        None => common::version(&**gate.directory(), "carol").await,
+                        None => version_of(&gate, "carol").await,
                     },
                 };
                 let changes = UserChanges {
@@ -245,7 +245,10 @@ where
     Fut: std::future::Future<Output = Result<Membership, partnergate::Error>>,
 {
     for _ in 0..20 {
-        let target = common::target(&**gate.directory(), person).await;
+        let target = Target {
+            person_id: person.into(),
+            version: version_of(gate, person).await,
+        };
         match change(target).await {
             Ok(m) => return m,
             Err(partnergate::Error::Conflict(_)) => {}
@@ -253,6 +256,16 @@ where
         }
     }
     panic!("{person}: the change kept conflicting")
+}
+
+/// `person`'s membership version as their administrator alice sees it.
+async fn version_of(gate: &PartnerGate, person: &str) -> u64 {
+    gate.get_user("customer:alice", person)
+        .await
+        .unwrap()
+        .and_then(|view| view.member.membership)
+        .unwrap_or_else(|| panic!("alice sees no membership of `{person}`"))
+        .version
 }
 
 async fn no_stale_allows(store: Store, redis: bool) {

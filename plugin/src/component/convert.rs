@@ -168,6 +168,34 @@ pub(super) fn account_from_wit(a: types::Account) -> model::Account {
     }
 }
 
+pub(super) fn account_to_wit(a: model::Account) -> types::Account {
+    types::Account {
+        person: types::Person {
+            id: a.person.id,
+            email: a.person.email,
+            name: a.person.name,
+        },
+        membership: a.membership.map(membership_to_wit),
+        organization: a.organization.map(organization_to_wit),
+    }
+}
+
+pub(super) fn user_view_to_wit(v: model::UserView) -> org_users::UserView {
+    let s = v.steps;
+    org_users::UserView {
+        member: account_to_wit(v.member),
+        steps: org_users::UserSteps {
+            edit: s.edit,
+            edit_email: s.edit_email,
+            change_admin: s.change_admin,
+            revoke: s.revoke,
+            reinstate: s.reinstate,
+            remove: s.remove,
+            reinvite: s.reinvite,
+        },
+    }
+}
+
 pub(super) fn decision_to_wit(d: model::Decision) -> types::Decision {
     types::Decision {
         effect: match d.effect {

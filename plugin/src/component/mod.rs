@@ -24,9 +24,10 @@ use partnergate::b2b::{directory, notifications, records, types};
 use wasi::logging::logging::{Level, log};
 
 use convert::{
-    account_status, account_status_to_wit, decision_to_wit, identity_from_wit, membership_to_wit,
-    new_user, onboarding_status_from_wit, onboarding_to_wit, organization_to_wit, problem_to_wit,
-    sign_in_error_to_wit, summary_to_wit, target_from_wit, user_error,
+    account_status, account_status_to_wit, account_to_wit, decision_to_wit, identity_from_wit,
+    membership_to_wit, new_user, onboarding_status_from_wit, onboarding_to_wit,
+    organization_to_wit, problem_to_wit, sign_in_error_to_wit, summary_to_wit, target_from_wit,
+    user_error, user_view_to_wit,
 };
 use host::{HostRecords, key_to_wit};
 
@@ -232,6 +233,14 @@ impl org_users::Guest for Component {
             .collect())
     }
 
+    fn get_users(
+        actor: String,
+        person_ids: Vec<String>,
+    ) -> Result<Vec<Option<org_users::UserView>>, org_users::Error> {
+        with_users(|u| u.view_users(&actor, &person_ids))
+            .map(|views| views.into_iter().map(|v| v.map(user_view_to_wit)).collect())
+    }
+
     fn list_users(
         actor: String,
         query: org_users::UserQuery,
@@ -352,8 +361,11 @@ impl sign_in::Guest for Component {
         with_sign_in(|rules| rules.decide_link(&identity, &person_id)).map(decision_to_wit)
     }
 
-    fn check_session(person_id: String, organization_id: String) -> Result<(), sign_in::Error> {
-        with_sign_in(|rules| rules.check_session(&person_id, &organization_id))
+    fn check_session(
+        person_id: String,
+        organization_id: String,
+    ) -> Result<types::Account, sign_in::Error> {
+        with_sign_in(|rules| rules.check_session(&person_id, &organization_id)).map(account_to_wit)
     }
 
     fn record_refusal(

@@ -10,6 +10,7 @@ mod onboarding;
 mod permit;
 #[cfg(test)]
 pub(crate) mod tests;
+mod view;
 
 use permit::{Fresh, guards, permit_with};
 
@@ -78,7 +79,94 @@ impl From<Unavailable> for UserError {
     }
 }
 
-pub use crate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery};
+pub use crate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery, UserSteps, UserView};
+
+/// The membership revoked: from invited or active.
+fn revoked(m: &Membership) -> Result<Membership, UserError> {
+    match m.status {
+        AccountStatus::Invited | AccountStatus::Active => Ok(Membership {
+            status: AccountStatus::Revoked,
+            previous_status: Some(m.status),
+            ..m.clone()
+        }),
+        other => Err(UserError::Invalid(format!(
+            "only invited or active users can be revoked; this one is {}",
+            other.name()
+        ))),
+    }
+}
+
+/// The membership reinstated to its status before the revocation.
+fn reinstated(m: &Membership) -> Result<Membership, UserError> {
+    match m.status {
+        AccountStatus::Revoked => Ok(Membership {
+            status: m
+                .previous_status
+                .filter(|s| *s != AccountStatus::Revoked)
+                .unwrap_or(AccountStatus::Active),
+            previous_status: None,
+            ..m.clone()
+        }),
+        other => Err(UserError::Invalid(format!(
+            "only revoked users can be reinstated; this one is {}",
+            other.name()
+        ))),
+    }
+}
+
+/// The membership ended.
+fn removed(m: &Membership) -> Result<Membership, UserError> {
+    match m.status {
+        AccountStatus::Removed => Err(UserError::Invalid("the user is removed already".into())),
+        _ => Ok(Membership {
+            status: AccountStatus::Removed,
+            previous_status: None,
+            ..m.clone()
+        }),
+    }
+}
+
+/// The membership invited again at `now`: invited users only, at most once
+/// per [`REINVITE_INTERVAL_SECS`].
+fn reinvited(m: &Membership, now: u64) -> Result<Membership, UserError> {
+    if m.status != AccountStatus::Invited {
+        return Err(UserError::Invalid(format!(
+            "only invited users can be re-invited; this one is {}",
+            m.status.name()
+        )));
+    }
+    if let Some(at) = m.invited_at {
+        let next = at.saturating_add(REINVITE_INTERVAL_SECS);
+        if now < next {
+            return Err(UserError::RateLimited(next - now));
+        }
+    }
+    Ok(Membership {
+        invited_at: Some(now),
+        ..m.clone()
+    })
+}
+
+/// Whether the email of the user with membership `m` may change: only
+/// while invited and with no identity linked (`linked` is asked only then),
+/// since sign-in knows them by it afterwards.
+fn email_change(
+    m: &Membership,
+    linked: impl FnOnce() -> Result<bool, DirError>,
+) -> Result<(), UserError> {
+    if m.status != AccountStatus::Invited {
+        return Err(UserError::Invalid(format!(
+            "the email of a user who is {} cannot change: sign-in knows them by it; remove the user and add them again",
+            m.status.name()
+        )));
+    }
+    if linked()? {
+        return Err(UserError::Invalid(
+            "the user has a linked identity, which can never be edited: remove the user and add them again".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// Trims and lower-cases an email and checks its shape.
 pub fn normalize_email(email: &str) -> Result<String, UserError> {
@@ -314,17 +402,7 @@ impl<D: Directory> Rules<'_, D> {
         if let Some(email) = changes.email {
             let email = normalize_email(&email)?;
             if email != person.email {
-                if before.status != AccountStatus::Invited {
-                    return Err(UserError::Invalid(format!(
-                        "the email of a user who is {} cannot change: sign-in knows them by it; remove the user and add them again",
-                        before.status.name()
-                    )));
-                }
-                if self.dir.has_links(&person.id)? {
-                    return Err(UserError::Invalid(
-                        "the user has a linked identity, which can never be edited: remove the user and add them again".into(),
-                    ));
-                }
+                email_change(&before, || self.dir.has_links(&person.id))?;
                 if self.dir.account_by_email(&email)?.is_some() {
                     return Err(UserError::Conflict(format!(
                         "`{email}` belongs to another person"
@@ -398,96 +476,23 @@ impl<D: Directory> Rules<'_, D> {
 
     /// Revokes a user's access.
     pub fn revoke_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
-        self.transition(
-            actor,
-            target,
-            "revokeUser",
-            |m| match m.status {
-                AccountStatus::Invited | AccountStatus::Active => Ok(Membership {
-                    status: AccountStatus::Revoked,
-                    previous_status: Some(m.status),
-                    ..m.clone()
-                }),
-                other => Err(UserError::Invalid(format!(
-                    "only invited or active users can be revoked; this one is {}",
-                    other.name()
-                ))),
-            },
-            false,
-        )
+        self.transition(actor, target, "revokeUser", revoked, false)
     }
 
     /// Restores a revoked user's previous status.
     pub fn reinstate_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
-        self.transition(
-            actor,
-            target,
-            "reinstateUser",
-            |m| match m.status {
-                AccountStatus::Revoked => Ok(Membership {
-                    status: m
-                        .previous_status
-                        .filter(|s| *s != AccountStatus::Revoked)
-                        .unwrap_or(AccountStatus::Active),
-                    previous_status: None,
-                    ..m.clone()
-                }),
-                other => Err(UserError::Invalid(format!(
-                    "only revoked users can be reinstated; this one is {}",
-                    other.name()
-                ))),
-            },
-            false,
-        )
+        self.transition(actor, target, "reinstateUser", reinstated, false)
     }
 
     /// Ends a user's membership.
     pub fn remove_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
-        self.transition(
-            actor,
-            target,
-            "removeUser",
-            |m| match m.status {
-                AccountStatus::Removed => {
-                    Err(UserError::Invalid("the user is removed already".into()))
-                }
-                _ => Ok(Membership {
-                    status: AccountStatus::Removed,
-                    previous_status: None,
-                    ..m.clone()
-                }),
-            },
-            false,
-        )
+        self.transition(actor, target, "removeUser", removed, false)
     }
 
     /// Sends an invitation again, at most once per [`REINVITE_INTERVAL_SECS`].
     pub fn reinvite_user(&self, actor: &str, target: &Target) -> Result<Membership, UserError> {
         let now = self.dir.now();
-        self.transition(
-            actor,
-            target,
-            "reinviteUser",
-            |m| {
-                if m.status != AccountStatus::Invited {
-                    return Err(UserError::Invalid(format!(
-                        "only invited users can be re-invited; this one is {}",
-                        m.status.name()
-                    )));
-                }
-                if let Some(at) = m.invited_at {
-                    let next = at.saturating_add(REINVITE_INTERVAL_SECS);
-                    if now < next {
-                        return Err(UserError::RateLimited(next - now));
-                    }
-                }
-                Ok(Membership {
-                    invited_at: Some(now),
-                    ..m.clone()
-                })
-            },
-            true,
-        )
+        self.transition(actor, target, "reinviteUser", |m| reinvited(m, now), true)
     }
 
     /// Adds many users (1 to [`BULK_MAX`]); one result each, in order.

@@ -116,6 +116,12 @@ mod component {
         ) -> Result<Vec<Membership>, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
+        fn get_users(
+            _: String,
+            _: Vec<String>,
+        ) -> Result<Vec<Option<org_users::UserView>>, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
         fn list_users(
             _: String,
             _: org_users::UserQuery,
@@ -176,7 +182,7 @@ mod component {
             Err(sign_in::Error::Unsupported)
         }
 
-        fn check_session(_: String, _: String) -> Result<(), sign_in::Error> {
+        fn check_session(_: String, _: String) -> Result<types::Account, sign_in::Error> {
             Err(sign_in::Error::Unsupported)
         }
 

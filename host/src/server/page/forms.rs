@@ -11,7 +11,7 @@ use super::steps::moved_on;
 use super::views::{BulkAddPage, ResultRow, ResultsPage, UserForm, UserFormPage};
 use super::{Fields, Page, Signed, Viewer, explain, failure, html, message, see_other};
 use crate::error::Error;
-use crate::model::{Account, AccountStatus};
+use crate::model::Account;
 use crate::model::{NewUser, Target, UserChanges};
 
 /// The page someone gets for a user they may not view, whether or not the
@@ -267,8 +267,9 @@ pub(super) async fn bulk_add(signed: Signed, body: Bytes) -> Page {
     ))
 }
 
-/// What the edit form may change for `account`: the email while invited
-/// and unlinked, the administrator flag where the policies permit it.
+/// What the edit form may change for `account`, as the rules say
+/// (`get-users`): the email while invited and unlinked, the administrator
+/// flag where the policies permit it.
 struct Editable {
     email: bool,
     admin: bool,
@@ -277,41 +278,17 @@ struct Editable {
 /// The user behind an edit, if the viewer may view and edit them, with what
 /// the form may change.
 async fn editable(viewer: &Viewer<'_>, person: &str) -> Result<Option<(Account, Editable)>, Error> {
-    let resource = format!("customer:{person}");
-    let allowed = viewer
-        .permitted(&[
-            ("viewUser", resource.clone()),
-            ("editUser", resource.clone()),
-            ("designateAdmin", resource.clone()),
-            ("demoteAdmin", resource),
-        ])
-        .await?;
-    if !(allowed[0] && allowed[1]) {
+    let Some(view) = viewer.state.gate.get_user(viewer.actor, person).await? else {
+        return Ok(None);
+    };
+    if !view.steps.edit {
         return Ok(None);
     }
-    let directory = viewer.state.gate.directory();
-    let unavailable = |e: crate::directory::DirectoryError| Error::Unavailable(e.to_string());
-    let Some(account) = directory.get_account(person).await.map_err(unavailable)? else {
-        return Ok(None);
-    };
-    let Some(membership) = &account.membership else {
-        return Ok(None);
-    };
-    let invited = membership.status == AccountStatus::Invited;
-    let linked = !directory
-        .list_links(person)
-        .await
-        .map_err(unavailable)?
-        .is_empty();
     let editable = Editable {
-        email: invited && !linked,
-        admin: if membership.is_admin {
-            allowed[3]
-        } else {
-            allowed[2]
-        },
+        email: view.steps.edit_email,
+        admin: view.steps.change_admin,
     };
-    Ok(Some((account, editable)))
+    Ok(Some((view.member, editable)))
 }
 
 fn edit_page<'a>(

@@ -13,7 +13,6 @@ use super::list::{ListQuery, href, render};
 use super::views::{ConfirmPage, ResultRow, ResultsPage};
 use super::{Fields, Page, Signed, Viewer, explain, failure, html, see_other};
 use crate::error::Error;
-use crate::model::Account;
 use crate::model::{BulkAction, Target};
 
 /// A change posted from the list, by a signed-in viewer with the session's
@@ -58,8 +57,8 @@ async fn version_in(
 /// Whether `person`'s membership moved on from `version` (a stale read).
 pub(super) async fn moved_on(viewer: &Viewer<'_>, person: &str, version: u64) -> bool {
     matches!(
-        viewer.state.gate.directory().get_account(person).await,
-        Ok(Some(Account { membership: Some(m), .. })) if m.version != version
+        viewer.state.gate.get_user(viewer.actor, person).await,
+        Ok(Some(view)) if view.member.membership.as_ref().is_some_and(|m| m.version != version)
     )
 }
 
@@ -186,28 +185,18 @@ pub(super) async fn visible_names(
     viewer: &Viewer<'_>,
     people: &[String],
 ) -> Result<Vec<Option<String>>, Error> {
-    let asks: Vec<(&str, String)> = people
-        .iter()
-        .map(|p| ("viewUser", format!("customer:{p}")))
-        .collect();
-    let allowed = viewer.permitted(&asks).await?;
-    let mut names = Vec::with_capacity(people.len());
-    for (person, allowed) in people.iter().zip(allowed) {
-        let name = if allowed {
-            viewer
-                .state
-                .gate
-                .directory()
-                .get_account(person)
-                .await
-                .map_err(|e| Error::Unavailable(e.to_string()))?
-                .map(|a| a.person.name)
-        } else {
-            None
-        };
-        names.push(name);
+    if people.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(names)
+    let views = viewer
+        .state
+        .gate
+        .get_users(viewer.actor, people.to_vec())
+        .await?;
+    Ok(views
+        .into_iter()
+        .map(|view| view.map(|v| v.member.person.name))
+        .collect())
 }
 
 /// A bulk change of the selected rows: a result for each; removal asks

@@ -92,7 +92,7 @@ pub(super) struct Row {
     pub remove_label: String,
 }
 
-/// What the policies permit on one row, for its status.
+/// The steps the rules allow on one row (from the plugin's `get-users`).
 #[derive(Clone, Copy, Default)]
 pub(super) struct RowActions {
     pub edit: bool,
