@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod listing;
+pub mod outbox;
 pub mod postgres;
 pub mod schema;
 pub mod seed;
@@ -16,12 +17,12 @@ pub mod sqlite;
 
 pub use error::DirectoryError;
 pub use listing::AuditQuery;
+pub use outbox::{Outbox, OutboxMessage};
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::model::Notification;
 use crate::model::{
     Account, AuditEntry, AuditPage, MemberPage, OnboardingRequest, OnboardingStatus, Organization,
     Staff,
@@ -49,20 +50,10 @@ pub fn over_budget(budget: Duration) -> DirectoryError {
     ))
 }
 
-/// A notification waiting in the outbox.
-#[derive(Clone, Debug)]
-pub struct OutboxMessage {
-    /// Outbox id, stable across restarts (used as the Message-ID).
-    pub id: u64,
-    /// The message.
-    pub notification: Notification,
-    /// Failed attempts so far.
-    pub attempts: u32,
-}
-
-/// A customer directory backend.
+/// A customer directory backend. Its outbox ([`Outbox`]), the notifications
+/// a change queued in the same transaction, is a trait of its own.
 #[async_trait]
-pub trait Directory: Send + Sync + 'static {
+pub trait Directory: Outbox {
     /// What this backend is, for logs: "SQLite at /var/lib/partnergate.db".
     fn summary(&self) -> String;
 
@@ -128,14 +119,6 @@ pub trait Directory: Send + Sync + 'static {
     /// The change log after position `after` (at most `limit` entries): what
     /// every change committed since touched, and the log's head.
     async fn changes_since(&self, after: u64, limit: u32) -> Result<ChangeFeed, DirectoryError>;
-    /// Puts one notification in the outbox on its own.
-    async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError>;
-    /// Undelivered messages due now, oldest first.
-    async fn due_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>, DirectoryError>;
-    /// Records a delivery.
-    async fn mark_delivered(&self, id: u64) -> Result<(), DirectoryError>;
-    /// Records a failed attempt and when to retry.
-    async fn mark_failed(&self, id: u64, error: &str, retry_at: u64) -> Result<(), DirectoryError>;
 }
 
 /// Opens the directory a `--database` value names: a `postgres://` or

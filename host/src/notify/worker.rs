@@ -8,7 +8,7 @@ use tokio::sync::{Notify, watch};
 
 use super::Mailer;
 use crate::clock::Clock;
-use crate::directory::Directory;
+use crate::directory::Outbox;
 
 /// Seconds to wait after the `attempts`-th failure: 2, 4, 8 ... up to 10 minutes.
 pub fn backoff_secs(attempts: u32) -> u64 {
@@ -21,7 +21,7 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Delivers due outbox messages until `shutdown` turns true. Wakes on
 /// `ready` (a change queued something) or every `poll`.
 pub async fn run_outbox(
-    directory: Arc<dyn Directory>,
+    outbox: Arc<dyn Outbox>,
     mailer: Arc<dyn Mailer>,
     clock: Clock,
     ready: Arc<Notify>,
@@ -30,7 +30,7 @@ pub async fn run_outbox(
 ) {
     tracing::info!(mailer = mailer.summary(), "outbox delivery started");
     while !*shutdown.borrow() {
-        match directory.due_messages(50).await {
+        match outbox.due_messages(50).await {
             Ok(messages) => {
                 for message in messages {
                     if *shutdown.borrow() {
@@ -46,7 +46,7 @@ pub async fn run_outbox(
                             });
                     match delivered {
                         Ok(()) => {
-                            if let Err(err) = directory.mark_delivered(message.id).await {
+                            if let Err(err) = outbox.mark_delivered(message.id).await {
                                 tracing::error!(
                                     id = message.id,
                                     "delivered but not recorded (may be sent again): {err}"
@@ -60,9 +60,7 @@ pub async fn run_outbox(
                                 attempts = message.attempts + 1,
                                 "delivery failed, retrying: {err}"
                             );
-                            if let Err(err) =
-                                directory.mark_failed(message.id, &err, retry_at).await
-                            {
+                            if let Err(err) = outbox.mark_failed(message.id, &err, retry_at).await {
                                 tracing::error!(
                                     id = message.id,
                                     "cannot record the failed attempt: {err}"

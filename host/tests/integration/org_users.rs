@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use partnergate::clock::Clock;
+use partnergate::directory::Outbox;
 use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::directory::{AuditQuery, Directory};
 use partnergate::model::ChangeOp;

@@ -39,7 +39,8 @@ use tls::tls;
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
 use super::{
-    ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget, staff_changed,
+    ChangeFeed, Directory, DirectoryError, Outbox, OutboxMessage, Touched, over_budget,
+    staff_changed,
 };
 use crate::clock::Clock;
 use crate::model::Notification;
@@ -612,7 +613,10 @@ impl Directory for PostgresDirectory {
         let mut client = self.client().await?;
         changes_since(&mut client, after, limit).await
     }
+}
 
+#[async_trait]
+impl Outbox for PostgresDirectory {
     async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
         enqueue(&**self.client().await?, &notification, now)

@@ -26,7 +26,8 @@ use rows::{account_row, onboarding_row, sort_key, stored};
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
 use super::{
-    ChangeFeed, Directory, DirectoryError, OutboxMessage, Touched, over_budget, staff_changed,
+    ChangeFeed, Directory, DirectoryError, Outbox, OutboxMessage, Touched, over_budget,
+    staff_changed,
 };
 use crate::clock::Clock;
 use crate::model::Notification;
@@ -523,7 +524,10 @@ impl Directory for SqliteDirectory {
             .read(move |conn| changes_since(conn, after, limit))
             .await
     }
+}
 
+#[async_trait]
+impl Outbox for SqliteDirectory {
     async fn enqueue(&self, notification: Notification) -> Result<(), DirectoryError> {
         let now = self.clock.now_secs();
         self.conns
