@@ -211,6 +211,30 @@ impl Pool {
         Some(decision)
     }
 
+    /// Decides `asked` on a warm instance, or gives the decision again
+    /// without a call while what it rests on holds.
+    pub(crate) async fn decide(
+        &self,
+        asked: Asked<'_>,
+    ) -> Result<crate::decision::Decision, Error> {
+        if let Some(decision) = self.reused(asked).await {
+            return Ok(decision.into());
+        }
+        let request = asked.to_request();
+        let (request, generation, answer) = self
+            .run(move |warm| {
+                Box::pin(async move {
+                    let (request, answer) = warm.plugin.authorize(&mut warm.store, request).await?;
+                    Ok((request, warm.generation(), answer))
+                })
+            })
+            .await?;
+        if let Ok(answer) = &answer {
+            self.keep(request, generation, answer);
+        }
+        answer.map(|answer| answer.decision.into())
+    }
+
     /// Keeps `answer` to `request`, decided on an instance of policy
     /// `generation`, to give again while what it rests on holds.
     pub(crate) fn keep(&self, request: AccessRequest, generation: u64, answer: &Answer) {

@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod listing;
+mod open;
 pub mod outbox;
 pub mod postgres;
 pub mod schema;
@@ -17,6 +18,7 @@ pub mod sqlite;
 
 pub use error::DirectoryError;
 pub use listing::AuditQuery;
+pub use open::open;
 pub use outbox::{Outbox, OutboxMessage};
 
 use std::time::Duration;
@@ -119,27 +121,4 @@ pub trait Directory: Outbox {
     /// The change log after position `after` (at most `limit` entries): what
     /// every change committed since touched, and the log's head.
     async fn changes_since(&self, after: u64, limit: u32) -> Result<ChangeFeed, DirectoryError>;
-}
-
-/// Opens the directory a `--database` value names: a `postgres://` or
-/// `postgresql://` URL (connected with `options`), `:memory:`, or the path
-/// of a SQLite file. Either is migrated on open.
-pub async fn open(
-    database: &str,
-    options: &postgres::PostgresOptions,
-    clock: crate::clock::Clock,
-) -> Result<std::sync::Arc<dyn Directory>, DirectoryError> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        let directory = postgres::PostgresDirectory::connect_with(database, options, clock).await?;
-        Ok(std::sync::Arc::new(directory))
-    } else if database == ":memory:" {
-        Ok(std::sync::Arc::new(sqlite::SqliteDirectory::in_memory(
-            clock,
-        )?))
-    } else {
-        let path = std::path::Path::new(database);
-        Ok(std::sync::Arc::new(sqlite::SqliteDirectory::open(
-            path, clock,
-        )?))
-    }
 }

@@ -141,7 +141,7 @@ impl PartnerGate {
         // Only a shadow set needs the request again.
         let shadowed = self.shadow.as_ref().map(|_| asked.to_request());
         let started = std::time::Instant::now();
-        let answer = decide(&self.pool, asked).await;
+        let answer = self.pool.decide(asked).await;
         let took = started.elapsed();
         let metrics = &self.services.metrics;
         match &answer {
@@ -452,27 +452,6 @@ impl Drop for OutboxHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
-}
-
-/// Decides `asked` on a warm instance of `pool`, or gives the decision
-/// again without a call while what it rests on holds.
-async fn decide(pool: &Pool, asked: Asked<'_>) -> Result<Decision, Error> {
-    if let Some(decision) = pool.reused(asked).await {
-        return Ok(decision.into());
-    }
-    let request = asked.to_request();
-    let (request, generation, answer) = pool
-        .run(move |warm| {
-            Box::pin(async move {
-                let (request, answer) = warm.plugin.authorize(&mut warm.store, request).await?;
-                Ok((request, warm.generation(), answer))
-            })
-        })
-        .await?;
-    if let Ok(answer) = &answer {
-        pool.keep(request, generation, answer);
-    }
-    answer.map(|answer| answer.decision.into())
 }
 
 /// The texts of `request`, with its `context` in the plugin's form.

@@ -70,7 +70,7 @@ impl Shadow {
     ) {
         let shadow = self.clone();
         tokio::spawn(async move {
-            let outcome = super::decide(&shadow.pool, (&asked).into()).await;
+            let outcome = shadow.pool.decide((&asked).into()).await;
             let (count, label) = match &outcome {
                 Ok(candidate) if candidate.decision == live.decision => (&shadow.agree, "agree"),
                 Ok(_) => (&shadow.disagree, "disagree"),

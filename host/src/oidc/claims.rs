@@ -6,9 +6,22 @@ use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{AccessTokenHash, ClaimsVerificationError, Nonce};
 
 use super::config::ProviderConfig;
-use super::{CLOCK_SKEW, RpClient};
 use crate::error::Error;
 use crate::model::ExternalIdentity;
+
+/// How far the provider's clock may be from ours when checking an ID token's
+/// `exp` and `iat`.
+pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The relying party's client of one provider, as discovered.
+pub(super) type RpClient = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
 
 /// Why an ID token was refused.
 #[derive(Debug)]

@@ -33,7 +33,8 @@ mod config;
 mod return_to;
 mod session;
 
-use claims::{Refusal, identity_from_token, verify_id_token};
+pub use claims::CLOCK_SKEW;
+use claims::{Refusal, RpClient, identity_from_token, verify_id_token};
 pub use config::ProviderConfig;
 use return_to::safe_return;
 pub use session::Session;
@@ -44,9 +45,6 @@ pub const STATE_TTL: Duration = Duration::from_secs(600);
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "pg_session";
-/// How far the provider's clock may be from ours when checking an ID token's
-/// `exp` and `iat`.
-pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// The least time between two key fetches for unknown key ids, so that a
 /// provider sending them cannot make every callback fetch its keys.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
@@ -56,15 +54,6 @@ pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 pub const DISCOVERY_RETRY_FIRST: Duration = Duration::from_secs(1);
 /// The longest wait between two discovery retries.
 pub const DISCOVERY_RETRY_MAX: Duration = Duration::from_secs(60);
-
-type RpClient = CoreClient<
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
 
 /// Discovery metadata beyond the core: RP-initiated logout's
 /// `end_session_endpoint` and RFC 9207's flag.

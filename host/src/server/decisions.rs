@@ -7,12 +7,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::OPENAPI;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::state::AppState;
 use crate::error::Error;
 use crate::gate::AuthorizeRequest;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     let mut body = json!(state.gate.health().await);

@@ -39,8 +39,7 @@ pub(crate) use state::AppState;
 
 use error::ApiError;
 
-/// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+pub use decisions::OPENAPI;
 
 /// Every route served, as `(method, path)`; the OpenAPI document must list
 /// each (a test checks it).

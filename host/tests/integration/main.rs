@@ -13,6 +13,7 @@ mod directory;
 mod faults;
 mod hostile;
 mod http;
+mod layout;
 mod load;
 mod observe;
 mod oidc;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Inner;
+use super::inner::Inner;
 use super::keys::{
     entry_key, members_key, org_tombstone, organization_key, person_tombstone, staff_key,
     staff_tombstone,

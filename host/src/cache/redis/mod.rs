@@ -23,12 +23,13 @@
 //! (tombstones). Ids are hex-encoded, so no two principals share a key.
 
 mod cached;
+mod inner;
 mod keys;
 mod stored;
 mod sync;
 mod tier;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +44,8 @@ use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
 use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 use cached::Cached;
+use inner::Inner;
+pub use inner::RedisCacheConfig;
 pub use keys::entry_key;
 use keys::{
     DROP_ORGANIZATION, GEN, GUARDED_PUT, INCARNATION, INVALIDATIONS, NODES, SEQ, ephemeral_key,
@@ -50,34 +53,6 @@ use keys::{
 };
 use sync::{heartbeat, subscriber};
 use tier::Tier;
-
-/// Settings of the Redis cache.
-#[derive(Clone, Debug)]
-pub struct RedisCacheConfig {
-    /// `redis://host:port/db`.
-    pub url: String,
-    /// Hard TTL of every Redis entry and tombstone.
-    pub entry_ttl: Duration,
-    /// TTL of L1 entries; zero disables L1.
-    pub l1_ttl: Duration,
-    /// How long a change waits for other nodes' acknowledgements.
-    pub ack_timeout: Duration,
-    /// Heartbeat interval; L1 is trusted only within three of them.
-    pub heartbeat: Duration,
-}
-
-impl RedisCacheConfig {
-    /// Defaults for `url`: 5 min entries, 30 s L1, 250 ms acks, 1 s heartbeat.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            entry_ttl: Duration::from_secs(300),
-            l1_ttl: Duration::from_secs(30),
-            ack_timeout: Duration::from_millis(250),
-            heartbeat: Duration::from_secs(1),
-        }
-    }
-}
 
 /// Counters, for tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,27 +65,6 @@ pub struct CacheStats {
     pub misses: u64,
     /// Reads while the cache was unhealthy (straight to the directory).
     pub bypassed: u64,
-}
-
-struct Inner {
-    node: String,
-    accounts: Tier<Account>,
-    organizations: Tier<Organization>,
-    staff: Tier<Staff>,
-    config: RedisCacheConfig,
-    client: redis::Client,
-    conn: ConnectionManager,
-    subscribed: AtomicBool,
-    last_beat: std::sync::Mutex<Option<Instant>>,
-    generation: AtomicU64,
-    /// Invalidations this node has processed (its own and others').
-    seen: AtomicU64,
-    acks: std::sync::Mutex<HashMap<u64, HashSet<String>>>,
-    ack_arrived: Notify,
-    l1_hits: AtomicU64,
-    redis_hits: AtomicU64,
-    miss_count: AtomicU64,
-    bypassed: AtomicU64,
 }
 
 /// The Redis-backed [`StatusCache`].

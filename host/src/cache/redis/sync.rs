@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::Inner;
+use super::inner::Inner;
 use super::keys::{GEN, INCARNATION, INVALIDATIONS, NODES, ack_channel, now_ms};
 use crate::model::{Account, Staff};
 

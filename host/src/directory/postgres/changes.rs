@@ -5,7 +5,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Transaction};
 
-use super::{DirectoryError, unavailable};
+use super::errors::unavailable;
+use crate::directory::error::DirectoryError;
 use crate::directory::schema::CHANGES_KEPT;
 use crate::model::AccountStatus;
 use crate::model::ChangeOp;

@@ -21,6 +21,7 @@
 //! an order and its cursors mean the same on every node and backend.
 
 mod changes;
+mod errors;
 mod rows;
 pub mod schema;
 mod tls;
@@ -33,6 +34,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use changes::{Failure, apply_op, changes_since, enqueue, log_changes};
+use errors::{pool_error, unavailable};
 use rows::{account_row, onboarding_row, sort_key, stored};
 use tls::tls;
 
@@ -103,31 +105,6 @@ pub struct PostgresDirectory {
     pool: Pool,
     label: String,
     clock: Clock,
-}
-
-pub(crate) fn unavailable(err: tokio_postgres::Error) -> DirectoryError {
-    match err.as_db_error() {
-        Some(db) => DirectoryError::Unavailable(format!("PostgreSQL: {}", db.message())),
-        None => DirectoryError::Unavailable(format!("PostgreSQL: {}", causes(&err))),
-    }
-}
-
-fn pool_error(err: deadpool_postgres::PoolError) -> DirectoryError {
-    DirectoryError::Unavailable(format!("PostgreSQL: {}", causes(&err)))
-}
-
-/// An error with its causes, `: `-separated (a TLS failure says why).
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-        source = source.and_then(std::error::Error::source);
-    }
-    text
 }
 
 impl PostgresDirectory {

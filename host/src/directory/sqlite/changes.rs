@@ -4,7 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{DirectoryError, unavailable};
+use super::errors::unavailable;
+use crate::directory::error::DirectoryError;
 use crate::directory::schema::CHANGES_KEPT;
 use crate::model::AccountStatus;
 use crate::model::ChangeOp;

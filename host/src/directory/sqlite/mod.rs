@@ -6,6 +6,7 @@
 
 mod changes;
 mod connections;
+mod errors;
 mod rows;
 pub mod schema;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use changes::{apply_op, changes_since, enqueue, log_changes};
 use connections::Connections;
+use errors::unavailable;
 use rows::{account_row, onboarding_row, sort_key, stored};
 
 use super::listing::{self, AuditQuery, like_pattern};
@@ -101,10 +103,6 @@ pub struct SqliteDirectory {
     conns: Connections,
     label: String,
     clock: Clock,
-}
-
-fn unavailable(err: rusqlite::Error) -> DirectoryError {
-    DirectoryError::Unavailable(err.to_string())
 }
 
 impl SqliteDirectory {

@@ -3,7 +3,8 @@
 
 use rusqlite::Connection;
 
-use super::{DirectoryError, unavailable};
+use super::errors::unavailable;
+use crate::directory::error::DirectoryError;
 
 pub use crate::directory::schema::MIGRATIONS;
 use crate::directory::schema::{Dialect, render};

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::list::href;
+use super::respond::{Page, failure, html};
+use super::viewer::{Signed, forbidden};
 use super::views::{AuditPage, AuditRow, timestamp};
-use super::{Page, Signed, failure, forbidden, html};
 use crate::error::Error;
 
 /// Entries per page.

@@ -7,25 +7,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::list::href;
-use super::steps::moved_on;
+use super::respond::{Fields, Page, explain, failure, html, see_other};
+use super::viewer::{Signed, Viewer, moved_on, no_user};
 use super::views::{BulkAddPage, ResultRow, ResultsPage, UserForm, UserFormPage};
-use super::{Fields, Page, Signed, Viewer, explain, failure, html, message, see_other};
 use crate::error::Error;
 use crate::model::Account;
 use crate::model::{NewUser, Target, UserChanges};
-
-/// The page someone gets for a user they may not view, whether or not the
-/// user exists.
-pub(super) fn no_user(viewer: &Viewer<'_>) -> Response {
-    message(
-        viewer.page,
-        viewer.m,
-        StatusCode::FORBIDDEN,
-        viewer.m.t("page-title"),
-        viewer.m.t("error-no-user"),
-        vec![(viewer.page.prefix.clone(), viewer.m.t("back-to-list"))],
-    )
-}
 
 /// Roles typed as `buyer, approver`.
 fn roles(text: &str) -> Vec<String> {
@@ -85,7 +72,7 @@ async fn adder(signed: &Signed) -> Result<(Viewer<'_>, (bool, bool)), Response> 
         Err(err) => return Err(failure(viewer.page, viewer.m, &err)),
     };
     if !nav.0 {
-        return Err(super::forbidden(&viewer));
+        return Err(super::viewer::forbidden(&viewer));
     }
     Ok((viewer, nav))
 }

@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::respond::{Page, failure, html};
+use super::viewer::{Signed, Viewer, forbidden};
 use super::views::{
     BulkActions, Column, FilterLink, ListPage, Row, RowActions, StepButton, timestamp,
 };
-use super::{Page, Signed, Viewer, failure, forbidden, html};
 use crate::error::Error;
 use crate::model::UserQuery;
 use crate::model::{Account, AccountStatus, MemberSort};

@@ -21,109 +21,35 @@
 //! - `views`: the templates and their view models;
 //! - `i18n`: the message catalog.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::auth::cleared_session_cookie;
 use super::state::AppState;
-use crate::error::Error;
 
 mod audit;
+mod config;
 mod forms;
 pub mod i18n;
 mod list;
+mod respond;
 mod steps;
 mod viewer;
 mod views;
 
-use i18n::{Catalog, Messages};
-use viewer::{Signed, Viewer};
-use views::{Chrome, MessagePage, Nav};
-
-/// Where the page is served unless configured otherwise.
-pub const DEFAULT_PREFIX: &str = "/account/organization-users";
+pub(crate) use config::SharedPage;
+pub use config::{DEFAULT_PREFIX, PageConfig};
+use respond::{Fields, Page, failure, html, message, see_other};
+use viewer::Signed;
+use views::MessagePage;
 
 const STYLESHEET: &str = include_str!("../../../assets/page.css");
 const SCRIPT: &str = include_str!("../../../assets/page.js");
-
-/// How the page is served.
-pub struct PageConfig {
-    /// The path prefix: `/account/organization-users` by default.
-    pub prefix: String,
-    /// The message catalog.
-    pub catalog: Catalog,
-    /// A stylesheet served after the page's own, to theme it.
-    pub theme_css: Option<String>,
-}
-
-impl Default for PageConfig {
-    fn default() -> Self {
-        Self {
-            prefix: DEFAULT_PREFIX.into(),
-            catalog: Catalog::english(),
-            theme_css: None,
-        }
-    }
-}
-
-impl PageConfig {
-    /// The frame of a page that shows no one's data: no navigation, no
-    /// forms.
-    fn bare_chrome<'a>(&'a self, m: Messages<'a>, title: String) -> Chrome<'a> {
-        Chrome {
-            m,
-            prefix: &self.prefix,
-            title,
-            organization: None,
-            me: None,
-            csrf: String::new(),
-            notice: None,
-            error: None,
-            theme: self.theme_css.is_some(),
-            nav: Nav::default(),
-            refresh: None,
-        }
-    }
-
-    /// The page under `prefix`, with the locales of `locales` and the theme
-    /// in `theme_css`; a bad prefix, catalog or unreadable theme is refused.
-    pub fn load(
-        prefix: &str,
-        locales: Option<&std::path::Path>,
-        theme_css: Option<&PathBuf>,
-    ) -> Result<Self, Error> {
-        let prefix = prefix.trim_end_matches('/');
-        if !prefix.starts_with('/')
-            || prefix.starts_with("/v1")
-            || prefix
-                .chars()
-                .any(|c| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)))
-        {
-            return Err(Error::Config(format!(
-                "page prefix `{prefix}`: use a path such as `/account/organization-users` (letters, digits, `/-_.`; not under `/v1`)"
-            )));
-        }
-        let theme_css = theme_css
-            .map(|path| {
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::Config(format!("page theme `{}`: {e}", path.display())))
-            })
-            .transpose()?;
-        Ok(Self {
-            prefix: prefix.into(),
-            catalog: Catalog::load(locales)?,
-            theme_css,
-        })
-    }
-}
 
 /// The page's routes, each under the configured prefix.
 pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
@@ -204,133 +130,6 @@ async fn theme(State(state): State<AppState>) -> Response {
     }
 }
 
-/// What a page handler answers: its page, or the whole response that
-/// stopped it early (the sign-in page, a refusal, a failure).
-type Page = Result<Response, Response>;
-
-/// A page with a heading, a sentence and links, and no data.
-fn message(
-    page: &PageConfig,
-    m: Messages<'_>,
-    status: StatusCode,
-    heading: String,
-    explain: String,
-    links: Vec<(String, String)>,
-) -> Response {
-    let view = MessagePage {
-        chrome: page.bare_chrome(m, heading.clone()),
-        heading,
-        explain,
-        links,
-    };
-    html(status, view)
-}
-
-/// The page for an error no form can recover from.
-fn failure(page: &PageConfig, m: Messages<'_>, err: &Error) -> Response {
-    let (status, text) = explain(m, err, false);
-    message(page, m, status, m.t("page-title"), text, Vec::new())
-}
-
-/// The page an actor who may not list the organization's users gets: no
-/// data, only their sign-out.
-fn forbidden(viewer: &Viewer<'_>) -> Response {
-    let m = viewer.m;
-    let mut chrome = viewer.chrome(m.t("forbidden-title"), "", (false, false));
-    chrome.nav = Nav::default();
-    chrome.organization = None;
-    html(
-        StatusCode::FORBIDDEN,
-        MessagePage {
-            chrome,
-            heading: m.t("forbidden-title"),
-            explain: m.t("forbidden-explain"),
-            links: Vec::new(),
-        },
-    )
-}
-
-/// Renders `view` with `status`.
-fn html(status: StatusCode, view: impl askama::Template) -> Response {
-    match view.render() {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(err) => {
-            tracing::error!("page template failed: {err}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page could not be rendered",
-            )
-                .into_response()
-        }
-    }
-}
-
-/// The status and the message, saying what to do, for `err`; `stale` when
-/// the caller found that the record changed since it was read.
-fn explain(m: Messages<'_>, err: &Error, stale: bool) -> (StatusCode, String) {
-    match err {
-        Error::Denied(decision) if decision.policies.is_empty() => {
-            (StatusCode::FORBIDDEN, m.t("error-denied-none"))
-        }
-        Error::Denied(decision) => (
-            StatusCode::FORBIDDEN,
-            m.t1("error-denied", "policies", &decision.policies.join(", ")),
-        ),
-        Error::Conflict(_) if stale => (StatusCode::CONFLICT, m.t("error-stale")),
-        Error::Conflict(reason) => (
-            StatusCode::CONFLICT,
-            m.t1("error-conflict", "reason", reason),
-        ),
-        Error::InvalidRequest(reason) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            m.t1("error-invalid", "reason", reason),
-        ),
-        Error::NotFound(_) => (StatusCode::NOT_FOUND, m.t("error-not-found")),
-        Error::RateLimited(seconds) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            m.t1("error-rate-limited", "seconds", &seconds.to_string()),
-        ),
-        Error::Unavailable(_) | Error::Busy(_) => {
-            (StatusCode::SERVICE_UNAVAILABLE, m.t("error-unavailable"))
-        }
-        other => {
-            tracing::error!("page: {other}");
-            (StatusCode::INTERNAL_SERVER_ERROR, m.t("error-internal"))
-        }
-    }
-}
-
-/// A form body: its fields in order, repeated names kept.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    pub fn parse(body: &Bytes) -> Self {
-        Self(url::form_urlencoded::parse(body).into_owned().collect())
-    }
-
-    /// The first value of `name`, or empty.
-    pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    }
-
-    /// Every value of `name`.
-    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The page after a change: `303 See Other` to `location`.
-fn see_other(location: &str) -> Response {
-    Redirect::to(location).into_response()
-}
-
 /// Ends the session, then ends the provider's too when it offers that: a
 /// page that goes on to the provider's end-session address by itself (a
 /// redirect from a form would break `form-action 'self'`), with a link
@@ -373,9 +172,6 @@ async fn sign_out(signed: Signed, body: Bytes) -> Page {
     );
     Ok(reply)
 }
-
-/// The shared state when the page is served.
-pub(crate) type SharedPage = Arc<PageConfig>;
 
 #[cfg(test)]
 mod tests {

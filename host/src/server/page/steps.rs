@@ -10,8 +10,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::list::{ListQuery, href, render};
+use super::respond::{Fields, Page, explain, failure, html, see_other};
+use super::viewer::{Signed, Viewer, moved_on, no_user};
 use super::views::{ConfirmPage, ResultRow, ResultsPage};
-use super::{Fields, Page, Signed, Viewer, explain, failure, html, see_other};
 use crate::error::Error;
 use crate::model::{BulkAction, Target};
 
@@ -52,14 +53,6 @@ async fn version_in(
             .await)
         }
     }
-}
-
-/// Whether `person`'s membership moved on from `version` (a stale read).
-pub(super) async fn moved_on(viewer: &Viewer<'_>, person: &str, version: u64) -> bool {
-    matches!(
-        viewer.state.gate.get_user(viewer.actor, person).await,
-        Ok(Some(view)) if view.member.membership.as_ref().is_some_and(|m| m.version != version)
-    )
 }
 
 /// A one-click step from the list: revoke, reinstate or re-invite. Back to
@@ -139,7 +132,7 @@ pub(super) async fn confirm_remove(
         .await
         .map_err(|err| viewer.failed(err))?;
     let Some(name) = names.into_iter().next().flatten() else {
-        return Ok(super::forms::no_user(&viewer));
+        return Ok(no_user(&viewer));
     };
     let nav = viewer.nav().await.unwrap_or_default();
     let prefix = &viewer.page.prefix;

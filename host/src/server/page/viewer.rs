@@ -7,9 +7,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use super::config::PageConfig;
 use super::i18n::Messages;
-use super::views::{Chrome, Nav};
-use super::{PageConfig, failure, message};
+use super::respond::{failure, html, message};
+use super::views::{Chrome, MessagePage, Nav};
 use crate::decision::AuthorizeRequest;
 use crate::error::Error;
 use crate::oidc::Session;
@@ -206,4 +207,43 @@ async fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Respons
             .unwrap_or_default(),
         session,
     })
+}
+
+/// The page an actor who may not list the organization's users gets: no
+/// data, only their sign-out.
+pub(super) fn forbidden(viewer: &Viewer<'_>) -> Response {
+    let m = viewer.m;
+    let mut chrome = viewer.chrome(m.t("forbidden-title"), "", (false, false));
+    chrome.nav = Nav::default();
+    chrome.organization = None;
+    html(
+        StatusCode::FORBIDDEN,
+        MessagePage {
+            chrome,
+            heading: m.t("forbidden-title"),
+            explain: m.t("forbidden-explain"),
+            links: Vec::new(),
+        },
+    )
+}
+
+/// The page someone gets for a user they may not view, whether or not the
+/// user exists.
+pub(super) fn no_user(viewer: &Viewer<'_>) -> Response {
+    message(
+        viewer.page,
+        viewer.m,
+        StatusCode::FORBIDDEN,
+        viewer.m.t("page-title"),
+        viewer.m.t("error-no-user"),
+        vec![(viewer.page.prefix.clone(), viewer.m.t("back-to-list"))],
+    )
+}
+
+/// Whether `person`'s membership moved on from `version` (a stale read).
+pub(super) async fn moved_on(viewer: &Viewer<'_>, person: &str, version: u64) -> bool {
+    matches!(
+        viewer.state.gate.get_user(viewer.actor, person).await,
+        Ok(Some(view)) if view.member.membership.as_ref().is_some_and(|m| m.version != version)
+    )
 }

@@ -1,0 +1,85 @@
+//! How the page is served: its prefix, message catalog and theme.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::i18n::{Catalog, Messages};
+use super::views::{Chrome, Nav};
+use crate::error::Error;
+
+/// Where the page is served unless configured otherwise.
+pub const DEFAULT_PREFIX: &str = "/account/organization-users";
+
+/// How the page is served.
+pub struct PageConfig {
+    /// The path prefix: `/account/organization-users` by default.
+    pub prefix: String,
+    /// The message catalog.
+    pub catalog: Catalog,
+    /// A stylesheet served after the page's own, to theme it.
+    pub theme_css: Option<String>,
+}
+
+impl Default for PageConfig {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.into(),
+            catalog: Catalog::english(),
+            theme_css: None,
+        }
+    }
+}
+
+impl PageConfig {
+    /// The frame of a page that shows no one's data: no navigation, no
+    /// forms.
+    pub(super) fn bare_chrome<'a>(&'a self, m: Messages<'a>, title: String) -> Chrome<'a> {
+        Chrome {
+            m,
+            prefix: &self.prefix,
+            title,
+            organization: None,
+            me: None,
+            csrf: String::new(),
+            notice: None,
+            error: None,
+            theme: self.theme_css.is_some(),
+            nav: Nav::default(),
+            refresh: None,
+        }
+    }
+
+    /// The page under `prefix`, with the locales of `locales` and the theme
+    /// in `theme_css`; a bad prefix, catalog or unreadable theme is refused.
+    pub fn load(
+        prefix: &str,
+        locales: Option<&std::path::Path>,
+        theme_css: Option<&PathBuf>,
+    ) -> Result<Self, Error> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.starts_with('/')
+            || prefix.starts_with("/v1")
+            || prefix
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)))
+        {
+            return Err(Error::Config(format!(
+                "page prefix `{prefix}`: use a path such as `/account/organization-users` (letters, digits, `/-_.`; not under `/v1`)"
+            )));
+        }
+        let theme_css = theme_css
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::Config(format!("page theme `{}`: {e}", path.display())))
+            })
+            .transpose()?;
+        Ok(Self {
+            prefix: prefix.into(),
+            catalog: Catalog::load(locales)?,
+            theme_css,
+        })
+    }
+}
+
+/// The shared state when the page is served.
+pub(crate) type SharedPage = Arc<PageConfig>;
