@@ -22,7 +22,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let address = listener
         .local_addr()
-        .map_err(|e| Error::Config(format!("listener: {e}")))?;
+        .map_err(|e| Error::misconfigured("listener", e))?;
     config.check_address(address)?;
     let page = config.page()?;
     // Until the plugin is compiled and the policy set loaded, every request
@@ -74,9 +74,9 @@ impl Starting {
         let handle = listener
             .as_fd()
             .try_clone_to_owned()
-            .map_err(|e| Error::Config(format!("listener: {e}")))?;
+            .map_err(|e| Error::misconfigured("listener", e))?;
         let handle = TcpListener::from_std(std::net::TcpListener::from(handle))
-            .map_err(|e| Error::Config(format!("listener: {e}")))?;
+            .map_err(|e| Error::misconfigured("listener", e))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = axum::Router::new().fallback(starting);
         let task = tokio::spawn(async move {

@@ -175,17 +175,17 @@ impl HostOptions {
         };
         let directory = directory::open(&self.database, &options, clock.clone())
             .await
-            .map_err(|e| Error::Config(format!("database `{}`: {e}", self.redacted_database())))?;
+            .map_err(|e| {
+                Error::misconfigured(format!("database `{}`", self.redacted_database()), e)
+            })?;
         if let Some(path) = &self.directory_seed
-            && directory
-                .is_empty()
-                .await
-                .map_err(|e| Error::Config(e.to_string()))?
+            && directory.is_empty().await?
         {
-            let seed = Seed::from_file(path).map_err(|e| Error::Config(e.to_string()))?;
+            let seed =
+                Seed::from_file(path).map_err(|e| Error::misconfigured("--directory-seed", e))?;
             seed.load_into(&*directory)
                 .await
-                .map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))?;
+                .map_err(|e| Error::misconfigured(format!("`{}`", path.display()), e))?;
         }
         let builder = builder.clock(clock).directory(directory);
         Ok(match &self.redis_url {
@@ -194,7 +194,7 @@ impl HostOptions {
                 config.entry_ttl = Duration::from_secs(self.cache_ttl_secs.max(1));
                 let cache = crate::cache::redis::RedisCache::connect(config)
                     .await
-                    .map_err(|e| Error::Config(e.to_string()))?;
+                    .map_err(|e| Error::misconfigured("--redis-url", e))?;
                 if !cache.wait_ready(Duration::from_secs(2)).await {
                     tracing::warn!(
                         "Redis at `{url}` is not reachable yet: reading the directory until it is"

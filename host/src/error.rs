@@ -3,6 +3,9 @@
 /// One problem in a policy set, located in its file: the model's type.
 pub use crate::model::Problem;
 
+use crate::cache::error::CacheError;
+use crate::directory::error::DirectoryError;
+
 /// What went wrong with the plugin itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -48,6 +51,23 @@ pub enum Error {
     /// The configuration is wrong.
     #[error("configuration: {0}")]
     Config(String),
+    /// The configuration is wrong: `what` could not be used, for the
+    /// reason its source gives.
+    #[error("configuration: {what}: {source}")]
+    Misconfigured {
+        /// What could not be used, e.g. "database `sqlite:...`".
+        what: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The directory refused or failed, outside a plugin call (loading a
+    /// seed, storing a staff record); its error is the source.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// The status cache or the store of sign-in state failed; its error is
+    /// the source.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     /// The policies denied the operation; nothing changed.
     #[error("denied by policy: {}", if .0.policies.is_empty() { "no policy permits it".to_string() } else { .0.policies.join(", ") })]
     Denied(crate::decision::Decision),
@@ -73,6 +93,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::Misconfigured`]: `what` could not be used because of
+    /// `source`.
+    pub fn misconfigured(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Misconfigured {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// Whether this is a decision that could not be made now, as opposed to
     /// one the policies made or a request that was wrong: the plugin trapped
     /// or ran past its deadline or memory, no instance came free in time, or
@@ -99,7 +131,9 @@ impl Error {
                 fault: Fault::Trap, ..
             } => "plugin_trap",
             Error::Busy(_) => "busy",
-            Error::Unavailable(_) => "records_unavailable",
+            Error::Unavailable(_)
+            | Error::Directory(DirectoryError::Unavailable(_))
+            | Error::Cache(_) => "records_unavailable",
             Error::Engine(_) => "engine",
             _ => return None,
         })

@@ -24,7 +24,7 @@
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under; `reuse`: decisions the host
 //!   gives again while the records they rest on keep their stamps.
-//! - [`policies`]: reading a policy set; [`policy_tests`]: running policy
+//! - [`policies`]: reading a policy set; [`policy_cases`]: running policy
 //!   test files; [`verify`]: proving what a set allows (`policy diff`,
 //!   `policy check`) with Cedar's symbolic compiler.
 //! - [`telemetry`]: metrics and the decision log.
@@ -49,7 +49,7 @@ mod imports;
 pub mod notify;
 pub mod oidc;
 pub mod policies;
-pub mod policy_tests;
+pub mod policy_cases;
 mod pool;
 pub mod records;
 mod reuse;

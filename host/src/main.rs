@@ -11,7 +11,7 @@ use partnergate::config::{HostOptions, ServeOptions};
 use partnergate::policies::PolicySource;
 use partnergate::verify::check::Outcome;
 use partnergate::verify::{PolicyDir, Solver};
-use partnergate::{AuthorizeRequest, Error, policy_tests};
+use partnergate::{AuthorizeRequest, Error, policy_cases};
 
 #[derive(Parser)]
 #[command(
@@ -292,7 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: PolicyCommand::Test { dir, host },
         } => {
             let source = PolicySource::Dir(dir.clone());
-            let results = policy_tests::run_dir(
+            let results = policy_cases::run_dir(
                 &dir.join("tests"),
                 &source,
                 &host.plugin_source(),

@@ -163,10 +163,7 @@ impl Builder {
         let compile_time = started.elapsed();
         let directory: Arc<dyn Directory> = match self.directory {
             Some(directory) => directory,
-            None => Arc::new(
-                SqliteDirectory::in_memory(self.clock.clone())
-                    .map_err(|e| Error::Unavailable(e.to_string()))?,
-            ),
+            None => Arc::new(SqliteDirectory::in_memory(self.clock.clone())?),
         };
         let in_process = || Arc::new(MemoryCache::new(Duration::from_secs(30)));
         let (cache, ephemeral): (Arc<dyn StatusCache>, Arc<dyn EphemeralStore>) =

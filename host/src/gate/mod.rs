@@ -381,9 +381,7 @@ impl PartnerGate {
     /// Returns `Unavailable` when the directory cannot be written (nothing
     /// changed).
     pub async fn put_staff(&self, staff: &crate::model::Staff) -> Result<(), Error> {
-        crate::records::put_staff(&self.services, staff.clone())
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))
+        Ok(crate::records::put_staff(&self.services, staff.clone()).await?)
     }
 
     /// How the component was obtained on this start.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+use super::error::DeliveryError;
 use super::{Mailer, render};
 use crate::directory::OutboxMessage;
 
@@ -27,7 +28,7 @@ impl Mailer for FileMailer {
         format!("outbox file {}", self.path.display())
     }
 
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let n = &message.notification;
         let (subject, body) = render(n);
         let line = serde_json::json!({
@@ -38,13 +39,17 @@ impl Mailer for FileMailer {
             "body": body,
             "params": n.params,
         });
-        let mut file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
-            .map_err(|e| format!("cannot open `{}`: {e}", self.path.display()))?;
-        writeln!(file, "{line}")
-            .and_then(|()| file.sync_data())
-            .map_err(|e| e.to_string())
+            .and_then(|mut file| {
+                writeln!(file, "{line}")?;
+                file.sync_data()
+            })
+            .map_err(|source| DeliveryError::File {
+                path: self.path.clone(),
+                source,
+            })
     }
 }

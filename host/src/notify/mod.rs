@@ -23,7 +23,7 @@ use lettre::message::Mailbox;
 use crate::directory::OutboxMessage;
 use crate::model::{Notification, NotificationKind};
 
-pub use error::NotifyError;
+pub use error::{DeliveryError, NotifyError};
 pub use file::FileMailer;
 pub use smtp::{SmtpMailer, SmtpSecurity, SmtpSettings};
 pub use worker::{backoff_secs, run_outbox};
@@ -39,7 +39,7 @@ pub trait Mailer: Send + Sync + 'static {
     /// What this is, for logs.
     fn summary(&self) -> String;
     /// Delivers one message; `Err` is retried later.
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String>;
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError>;
 }
 
 fn param<'a>(n: &'a Notification, key: &str) -> &'a str {

@@ -10,6 +10,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::error::DeliveryError;
 use super::{Mailer, render, valid_address};
 use crate::directory::OutboxMessage;
 
@@ -158,10 +159,10 @@ impl Mailer for SmtpMailer {
         self.label.clone()
     }
 
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let n = &message.notification;
         let to = valid_address(&n.recipient)
-            .ok_or_else(|| format!("invalid recipient `{}`", n.recipient))?;
+            .ok_or_else(|| DeliveryError::InvalidRecipient(n.recipient.clone()))?;
         let (subject, body) = render(n);
         let email = Message::builder()
             .from(self.from.clone())
@@ -169,12 +170,12 @@ impl Mailer for SmtpMailer {
             .subject(subject)
             .message_id(Some(format!("<outbox-{}@partnergate>", message.id)))
             .body(body)
-            .map_err(|e| e.to_string())?;
+            .map_err(DeliveryError::Message)?;
         self.transport
             .send(email)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(DeliveryError::Transport)
     }
 }
 

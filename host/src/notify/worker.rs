@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::Mailer;
+use super::error::DeliveryError;
 use crate::clock::Clock;
 use crate::directory::Outbox;
 
@@ -41,9 +42,7 @@ pub async fn run_outbox(
                     let delivered =
                         tokio::time::timeout(DELIVERY_TIMEOUT, mailer.deliver(&message))
                             .await
-                            .unwrap_or_else(|_| {
-                                Err(format!("no answer within {DELIVERY_TIMEOUT:?}"))
-                            });
+                            .unwrap_or(Err(DeliveryError::Timeout(DELIVERY_TIMEOUT)));
                     match delivered {
                         Ok(()) => {
                             if let Err(err) = outbox.mark_delivered(message.id).await {
@@ -60,7 +59,10 @@ pub async fn run_outbox(
                                 attempts = message.attempts + 1,
                                 "delivery failed, retrying: {err}"
                             );
-                            if let Err(err) = outbox.mark_failed(message.id, &err, retry_at).await {
+                            if let Err(err) = outbox
+                                .mark_failed(message.id, &err.to_string(), retry_at)
+                                .await
+                            {
                                 tracing::error!(
                                     id = message.id,
                                     "cannot record the failed attempt: {err}"

@@ -95,7 +95,7 @@ impl ProviderConfig {
             ))
         })?;
         let providers: Vec<Self> = serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("OIDC providers `{}`: {e}", path.display())))?;
+            .map_err(|e| Error::misconfigured(format!("OIDC providers `{}`", path.display()), e))?;
         Self::check(&providers)
             .map_err(|e| Error::Config(format!("OIDC providers `{}`: {e}", path.display())))?;
         Ok(providers)

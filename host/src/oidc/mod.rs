@@ -243,7 +243,7 @@ impl SignInService {
         )
         .set_redirect_uri(
             RedirectUrl::new(config.redirect_uri.clone())
-                .map_err(|e| Error::Config(e.to_string()))?,
+                .map_err(|e| Error::misconfigured("redirect_uri", e))?,
         ))
     }
 
@@ -288,8 +288,7 @@ impl SignInService {
         let value = serde_json::to_string(&pending).expect("pending serializes");
         self.store
             .put_ephemeral("oidc-state", state.secret(), &value, STATE_TTL)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+            .await?;
         Ok((url.to_string(), binding))
     }
 
@@ -312,8 +311,7 @@ impl SignInService {
         let pending = self
             .store
             .take_ephemeral("oidc-state", state)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?
+            .await?
             .ok_or_else(|| {
                 Error::Refused(
                     "unknown, expired or already used sign-in state: start the sign-in again"
@@ -374,8 +372,7 @@ impl SignInService {
                 &serde_json::to_string(&session).expect("session serializes"),
                 SESSION_TTL,
             )
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+            .await?;
         Ok((id, pending.return_to))
     }
 
@@ -391,7 +388,7 @@ impl SignInService {
         let client = Self::client(p)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
-            .map_err(|e| Error::Config(e.to_string()))?
+            .map_err(|e| Error::misconfigured("the provider's token endpoint", e))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier))
             .request_async(&self.http)
             .await

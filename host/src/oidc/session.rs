@@ -38,11 +38,7 @@ pub struct Session {
 impl SignInService {
     /// The session behind a cookie value.
     pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
-        let value = self
-            .store
-            .get_ephemeral("session", id)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let value = self.store.get_ephemeral("session", id).await?;
         Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
@@ -69,10 +65,7 @@ impl SignInService {
             }
             Err(err) => return Err(err),
         }
-        self.store
-            .delete_ephemeral("session", id)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        self.store.delete_ephemeral("session", id).await?;
         Ok(None)
     }
 
@@ -81,10 +74,7 @@ impl SignInService {
     /// provider's own session ends too.
     pub async fn logout(&self, id: &str) -> Result<Option<String>, Error> {
         let session = self.session(id).await?;
-        self.store
-            .delete_ephemeral("session", id)
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        self.store.delete_ephemeral("session", id).await?;
         let Some(session) = session else {
             return Ok(None);
         };
@@ -107,7 +97,7 @@ impl SignInService {
         }
         if let Some(uri) = &p.config.post_logout_redirect_uri {
             let uri = PostLogoutRedirectUrl::new(uri.clone())
-                .map_err(|e| Error::Config(format!("post_logout_redirect_uri: {e}")))?;
+                .map_err(|e| Error::misconfigured("post_logout_redirect_uri", e))?;
             request = request.set_post_logout_redirect_uri(uri);
         }
         Ok(Some(request.http_get_url().to_string()))

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::directory::error::DirectoryError;
 use crate::error::{Error, Fault};
 
 /// A JSON error body: a stable `code`, a human `message`, and for anything
@@ -67,8 +68,19 @@ impl From<Error> for ApiError {
             Error::PolicySource(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_source", message)
             }
-            Error::Unavailable(_) => {
+            Error::Unavailable(_)
+            | Error::Cache(_)
+            | Error::Directory(DirectoryError::Unavailable(_)) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            Error::Directory(DirectoryError::NotFound(_)) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", message)
+            }
+            Error::Directory(DirectoryError::Conflict(_) | DirectoryError::Duplicate(_)) => {
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            Error::Directory(DirectoryError::Invalid(_)) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
             }
             Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
             Error::ProviderUnavailable(_) => Self::new(
@@ -109,7 +121,10 @@ impl From<Error> for ApiError {
                 e.body["retry_after"] = json!(secs);
                 e
             }
-            Error::Engine(_) | Error::Config(_) => {
+            Error::Engine(_)
+            | Error::Config(_)
+            | Error::Misconfigured { .. }
+            | Error::Directory(DirectoryError::Internal(_)) => {
                 tracing::error!("{message}");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

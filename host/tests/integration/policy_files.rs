@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use partnergate::policies::PolicySource;
-use partnergate::{Error, PluginSource, policy_tests};
+use partnergate::{Error, PluginSource, policy_cases};
 
 fn copy_policies(to: &Path) {
     for entry in std::fs::read_dir(common::policies_dir()).unwrap() {
@@ -23,7 +23,7 @@ const TYPO: &str = "// typo in an attribute name\n@id(\"typo\")\npermit (princip
 #[tokio::test]
 async fn default_policy_tests_pass() {
     let dir = common::policies_dir();
-    let results = policy_tests::run_dir(
+    let results = policy_cases::run_dir(
         &dir.join("tests"),
         &PolicySource::Dir(dir.clone()),
         &PluginSource::Embedded,
@@ -54,7 +54,7 @@ async fn policy_test_that_expects_the_wrong_decision_fails() {
                        "resource": "store:main", "decision": "allow"}]}"#,
     )
     .unwrap();
-    let results = policy_tests::run_dir(
+    let results = policy_cases::run_dir(
         dir.path(),
         &PolicySource::Embedded,
         &PluginSource::Embedded,
@@ -97,7 +97,7 @@ async fn identity_policy_tests_catch_a_loosened_auto_link_policy() {
             "action": "autoLink", "resource": "customer:bob", "decision": "invalid"
         }));
     std::fs::write(tests.join("signin.json"), signin.to_string()).unwrap();
-    let results = policy_tests::run_dir(
+    let results = policy_cases::run_dir(
         &tests,
         &PolicySource::Dir(dir.path().into()),
         &PluginSource::Embedded,

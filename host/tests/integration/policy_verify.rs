@@ -313,7 +313,7 @@ async fn cedar_run_tests_files_are_decided_and_a_wrong_expectation_fails() {
     // The spending-limit case names the wrong deciding policy.
     cases[1]["reason"] = serde_json::json!(["active-member-orders"]);
     std::fs::write(tmp.path().join("cedar.json"), cases.to_string()).unwrap();
-    let results = partnergate::policy_tests::run_dir(
+    let results = partnergate::policy_cases::run_dir(
         tmp.path(),
         &partnergate::policies::PolicySource::Dir(policies_dir()),
         &partnergate::PluginSource::Embedded,

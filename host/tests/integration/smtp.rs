@@ -179,6 +179,7 @@ async fn deliver_one(mailer: &SmtpMailer, email: &str) -> Result<(), String> {
     tokio::time::timeout(Duration::from_secs(30), mailer.deliver(&message))
         .await
         .map_err(|_| "delivery hung".to_string())?
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

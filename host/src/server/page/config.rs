@@ -69,8 +69,9 @@ impl PageConfig {
         }
         let theme_css = theme_css
             .map(|path| {
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::Config(format!("page theme `{}`: {e}", path.display())))
+                std::fs::read_to_string(path).map_err(|e| {
+                    Error::misconfigured(format!("page theme `{}`", path.display()), e)
+                })
             })
             .transpose()?;
         Ok(Self {

@@ -43,11 +43,12 @@ impl Catalog {
             return Ok(catalog);
         };
         let entries = std::fs::read_dir(dir)
-            .map_err(|e| Error::Config(format!("page locales `{}`: {e}", dir.display())))?;
+            .map_err(|e| Error::misconfigured(format!("page locales `{}`", dir.display()), e))?;
         let mut found = Vec::new();
         for entry in entries {
-            let entry = entry
-                .map_err(|e| Error::Config(format!("page locales `{}`: {e}", dir.display())))?;
+            let entry = entry.map_err(|e| {
+                Error::misconfigured(format!("page locales `{}`", dir.display()), e)
+            })?;
             let file = entry.path().join(CATALOG_FILE);
             if file.is_file() {
                 found.push((entry.file_name().to_string_lossy().into_owned(), file));
@@ -61,7 +62,7 @@ impl Catalog {
                 ))
             })?;
             let text = std::fs::read_to_string(&file)
-                .map_err(|e| Error::Config(format!("`{}`: {e}", file.display())))?;
+                .map_err(|e| Error::misconfigured(format!("`{}`", file.display()), e))?;
             let bundle = bundle(language.clone(), &text, &file.display().to_string())?;
             catalog.locales.retain(|(l, _)| *l != language);
             catalog.locales.push((language, bundle));

@@ -78,7 +78,10 @@ pub(super) fn explain(m: Messages<'_>, err: &Error, stale: bool) -> (StatusCode,
             StatusCode::TOO_MANY_REQUESTS,
             m.t1("error-rate-limited", "seconds", &seconds.to_string()),
         ),
-        Error::Unavailable(_) | Error::Busy(_) => {
+        Error::Unavailable(_)
+        | Error::Busy(_)
+        | Error::Cache(_)
+        | Error::Directory(crate::directory::error::DirectoryError::Unavailable(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, m.t("error-unavailable"))
         }
         other => {

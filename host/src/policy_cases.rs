@@ -1,4 +1,5 @@
-//! Policy tests: JSON files a security engineer reads and adds to. Each file
+//! Policy cases (the "policy tests" of `partnergate policy test`): JSON
+//! files a security engineer reads and adds to, run by the product. Each file
 //! names a directory of sample records and a list of cases, each a request
 //! with the decision and deciding policy ids it must get:
 //!
@@ -133,7 +134,9 @@ pub async fn run_dir(
     artifact_dir: Option<&Path>,
 ) -> Result<Vec<CaseResult>, Error> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::Config(format!("cannot read policy tests `{}`: {e}", dir.display())))?
+        .map_err(|e| {
+            Error::misconfigured(format!("cannot read policy tests `{}`", dir.display()), e)
+        })?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .collect();
@@ -170,27 +173,29 @@ async fn run_file(file: &Path, under: &Under<'_>) -> Result<Vec<CaseResult>, Err
         plugin,
         artifact_dir,
     } = *under;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::Config(format!("cannot read policy test `{}`: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Error::misconfigured(format!("cannot read policy test `{}`", file.display()), e)
+    })?;
     if text.trim_start().starts_with('[') {
         return run_cedar_file(file, &text, policies);
     }
     let test: TestFile = serde_json::from_str(&text)
-        .map_err(|e| Error::Config(format!("policy test `{}`: {e}", file.display())))?;
+        .map_err(|e| Error::misconfigured(format!("policy test `{}`", file.display()), e))?;
     let seed = match &test.directory {
         serde_json::Value::String(path) => {
             let path = file.parent().unwrap_or(Path::new(".")).join(path);
-            Seed::from_file(&path).map_err(|e| Error::Config(e.to_string()))?
+            Seed::from_file(&path).map_err(|e| {
+                Error::misconfigured(format!("policy test `{}`: directory", file.display()), e)
+            })?
         }
         inline => Seed::from_json(&inline.to_string()).map_err(|e| {
             Error::Config(format!("policy test `{}`: directory: {e}", file.display()))
         })?,
     };
-    let directory =
-        SqliteDirectory::in_memory(Clock::system()).map_err(|e| Error::Config(e.to_string()))?;
-    seed.load_into(&directory)
-        .await
-        .map_err(|e| Error::Config(format!("policy test `{}`: directory: {e}", file.display())))?;
+    let directory = SqliteDirectory::in_memory(Clock::system())?;
+    seed.load_into(&directory).await.map_err(|e| {
+        Error::misconfigured(format!("policy test `{}`: directory", file.display()), e)
+    })?;
     let mut builder = PartnerGate::builder()
         .plugin(plugin.clone())
         .policies(policies.clone())
@@ -348,7 +353,7 @@ fn run_cedar_file(
     policies: &PolicySource,
 ) -> Result<Vec<CaseResult>, Error> {
     let cases: Vec<CedarCase> = serde_json::from_str(text)
-        .map_err(|e| Error::Config(format!("policy test `{}`: {e}", file.display())))?;
+        .map_err(|e| Error::misconfigured(format!("policy test `{}`", file.display()), e))?;
     let set = crate::verify::PolicyDir::from_source(policies)?;
     Ok(cases
         .into_iter()
