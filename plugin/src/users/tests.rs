@@ -455,3 +455,223 @@ fn emails_are_trimmed_lowercased_and_checked() {
         assert!(normalize_email(bad).is_err(), "{bad}");
     }
 }
+
+/// A directory whose cache (its [`Records`]) still holds an older copy of
+/// every record, while its fresh reads see the directory as it is.
+struct StaleCache {
+    live: MemoryDirectory,
+    cached: crate::memory::MemoryRecords,
+}
+
+impl StaleCache {
+    /// `live` behind a cache holding the records of `old`.
+    fn new(live: MemoryDirectory, old: &MemoryDirectory) -> Self {
+        let mut cached = crate::memory::MemoryRecords::default();
+        let state = old.state.borrow();
+        for id in state.people.keys() {
+            if let Ok(Some(account)) = old.fresh_account(id) {
+                cached.accounts.insert(id.clone(), account);
+            }
+        }
+        for id in state.organizations.keys() {
+            if let Ok(Some(org)) = old.fresh_organization(id) {
+                cached.organizations.insert(id.clone(), org);
+            }
+        }
+        cached.staff = state.staff.clone();
+        drop(state);
+        Self { live, cached }
+    }
+}
+
+impl Records for StaleCache {
+    fn account(&self, id: &str) -> Result<Option<crate::model::Account>, Unavailable> {
+        self.cached.account(id)
+    }
+    fn organization(&self, id: &str) -> Result<Option<Organization>, Unavailable> {
+        self.cached.organization(id)
+    }
+    fn staff(&self, id: &str) -> Result<Option<Staff>, Unavailable> {
+        self.cached.staff(id)
+    }
+}
+
+impl Directory for StaleCache {
+    type MemberPage = Vec<Membership>;
+    type AuditPage = Vec<AuditEntry>;
+
+    fn new_id(&self, kind: &str) -> Result<String, DirError> {
+        self.live.new_id(kind)
+    }
+    fn fresh_account(&self, id: &str) -> Result<Option<crate::model::Account>, DirError> {
+        self.live.fresh_account(id)
+    }
+    fn fresh_organization(&self, id: &str) -> Result<Option<Organization>, DirError> {
+        self.live.fresh_organization(id)
+    }
+    fn fresh_staff(&self, id: &str) -> Result<Option<Staff>, DirError> {
+        self.live.fresh_staff(id)
+    }
+    fn account_by_email(&self, email: &str) -> Result<Option<crate::model::Account>, DirError> {
+        self.live.account_by_email(email)
+    }
+    fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError> {
+        self.live.find_link(issuer, subject)
+    }
+    fn has_links(&self, id: &str) -> Result<bool, DirError> {
+        self.live.has_links(id)
+    }
+    fn onboarding(&self, id: &str) -> Result<Option<crate::model::OnboardingRequest>, DirError> {
+        self.live.onboarding(id)
+    }
+    fn pending_onboarding(
+        &self,
+        email: &str,
+    ) -> Result<Option<crate::model::OnboardingRequest>, DirError> {
+        self.live.pending_onboarding(email)
+    }
+    fn list_onboarding(
+        &self,
+        status: Option<OnboardingStatus>,
+    ) -> Result<Vec<crate::model::OnboardingRequest>, DirError> {
+        self.live.list_onboarding(status)
+    }
+    fn list_members(&self, query: crate::model::MemberQuery) -> Result<Vec<Membership>, DirError> {
+        self.live.list_members(query)
+    }
+    fn read_audit(
+        &self,
+        organization: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, DirError> {
+        self.live.read_audit(organization, cursor, limit)
+    }
+    fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirError> {
+        self.live.apply(ops, audit)
+    }
+    fn now(&self) -> u64 {
+        self.live.now()
+    }
+}
+
+/// `Fresh` reads what its documentation says: the directory, never the
+/// cache. Sam's assignment to acme was withdrawn in the directory but not
+/// yet in the cache: a change he asks for is decided on the withdrawal.
+#[test]
+fn changes_are_decided_on_fresh_records_never_on_a_stale_cache() {
+    let loaded = policies();
+    let old = directory();
+    let live = directory();
+    live.state
+        .borrow_mut()
+        .staff
+        .get_mut("sam")
+        .unwrap()
+        .assigned_organizations
+        .clear();
+    live.state
+        .borrow_mut()
+        .organizations
+        .get_mut("acme")
+        .unwrap()
+        .status = OrganizationStatus::Blocked;
+    let dir = StaleCache::new(live, &old);
+
+    // What each read gives.
+    let fresh = Fresh(&dir);
+    assert!(
+        fresh
+            .staff("sam")
+            .unwrap()
+            .unwrap()
+            .assigned_organizations
+            .is_empty(),
+        "fresh staff from the directory"
+    );
+    assert_eq!(
+        fresh.organization("acme").unwrap().unwrap().status,
+        OrganizationStatus::Blocked,
+        "a fresh organization from the directory"
+    );
+    assert_eq!(
+        fresh
+            .account("bob")
+            .unwrap()
+            .unwrap()
+            .organization
+            .unwrap()
+            .status,
+        OrganizationStatus::Blocked,
+        "a fresh account carries the fresh organization"
+    );
+    assert_eq!(
+        dir.staff("sam").unwrap().unwrap().assigned_organizations,
+        vec!["acme".to_string()],
+        "while the cache still holds the old assignment"
+    );
+
+    // And the change is decided on them.
+    let names = Names::new();
+    let users = Rules::new(&loaded, &names, &dir);
+    let err = users
+        .revoke_user("staff:sam", &target("bob", 1))
+        .unwrap_err();
+    assert!(matches!(err, UserError::Denied(_)), "{err:?}");
+    assert_eq!(
+        dir.live
+            .fresh_account("bob")
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap()
+            .status,
+        AccountStatus::Active,
+        "nothing changed"
+    );
+    // With the cache and the directory agreeing, sam may.
+    let users_dir = directory();
+    let allowed = Rules::new(&loaded, &names, &users_dir)
+        .revoke_user("staff:sam", &target("bob", 1))
+        .unwrap();
+    assert_eq!(allowed.status, AccountStatus::Revoked);
+}
+
+/// What a page shows comes from the same rules the steps are decided by:
+/// each user's steps follow their status and the policies, and a user the
+/// actor may not view is `None`, like one who does not exist.
+#[test]
+fn a_view_offers_the_steps_the_lifecycle_and_the_policies_both_allow() {
+    with_users(|users, _| {
+        let ids = ["bob", "ivan", "rita", "gina", "nobody"].map(String::from);
+        let views = users.view_users("customer:alice", &ids).unwrap();
+        let steps = |i: usize| views[i].as_ref().expect("visible").steps;
+        let bob = steps(0);
+        assert!(bob.edit && bob.revoke && bob.remove);
+        assert!(!bob.reinstate && !bob.reinvite && !bob.edit_email);
+        assert!(!bob.change_admin, "only staff designate administrators");
+        let ivan = steps(1);
+        assert!(ivan.edit_email && ivan.reinvite && ivan.revoke);
+        let rita = steps(2);
+        assert!(rita.reinstate && !rita.revoke && !rita.reinvite);
+        assert_eq!(views[3], None, "another organization's user");
+        assert_eq!(views[4], None, "nobody at all: the same answer");
+        assert_eq!(views[0].as_ref().unwrap().member.person.id, "bob");
+
+        let sam = users.view_users("staff:sam", &ids[..1]).unwrap();
+        assert!(sam[0].as_ref().unwrap().steps.change_admin);
+
+        // Alice may not act on herself (nobody revokes themselves).
+        let me = users
+            .view_users("customer:alice", &["alice".into()])
+            .unwrap();
+        let me = me[0].as_ref().unwrap().steps;
+        assert!(!me.revoke && !me.remove);
+
+        let none: [String; 0] = [];
+        assert!(matches!(
+            users.view_users("customer:alice", &none),
+            Err(UserError::Invalid(_))
+        ));
+    });
+}
