@@ -8,6 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::exports::partnergate::b2b::{access, org_users, policy, sign_in};
+use crate::bindings::types;
 use crate::bindings::{Plugin, PluginPre};
 use crate::convert::Conv;
 use crate::decision::Decision;
@@ -74,38 +75,6 @@ impl Instance {
         Ok((wit.conv(), answer.map(Conv::conv).map_err(access_error)))
     }
 
-    /// Loads a policy set from its files (which validates it).
-    pub(crate) async fn load(
-        &self,
-        store: &mut Store<HostState>,
-        schema: &PolicyFile,
-        files: &[PolicyFile],
-    ) -> Outcome<Summary> {
-        let (schema, files) = (schema.clone().conv(), many(files));
-        let loaded = self
-            .0
-            .partnergate_b2b_policy()
-            .call_load(store, &schema, &files)
-            .await?;
-        Ok(loaded.map(Conv::conv).map_err(policy_error))
-    }
-
-    /// Checks a policy set without putting it in use.
-    pub(crate) async fn validate(
-        &self,
-        store: &mut Store<HostState>,
-        schema: &PolicyFile,
-        files: &[PolicyFile],
-    ) -> Outcome<Summary> {
-        let (schema, files) = (schema.clone().conv(), many(files));
-        let checked = self
-            .0
-            .partnergate_b2b_policy()
-            .call_validate(store, &schema, &files)
-            .await?;
-        Ok(checked.map(Conv::conv).map_err(policy_error))
-    }
-
     /// The set in use as the plugin prepared it for other instances.
     pub(crate) async fn prepared(
         &self,
@@ -113,314 +82,112 @@ impl Instance {
     ) -> wasmtime::Result<Option<String>> {
         self.0.partnergate_b2b_policy().call_prepared(store).await
     }
-
-    /// Loads a set another instance prepared.
-    pub(crate) async fn load_prepared(
-        &self,
-        store: &mut Store<HostState>,
-        prepared: &str,
-    ) -> Outcome<Summary> {
-        let loaded = self
-            .0
-            .partnergate_b2b_policy()
-            .call_load_prepared(store, prepared)
-            .await?;
-        Ok(loaded.map(Conv::conv).map_err(policy_error))
-    }
-
-    /// Adds a user.
-    pub(crate) async fn add_user(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        organization_id: &str,
-        user: &NewUser,
-    ) -> Outcome<Membership> {
-        let user = user.clone().conv();
-        let done = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_add_user(store, actor, organization_id, &user)
-            .await?;
-        Ok(user_result(done).map(Conv::conv))
-    }
-
-    /// Edits a user.
-    pub(crate) async fn edit_user(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        target: &Target,
-        changes: &UserChanges,
-    ) -> Outcome<Membership> {
-        let (target, changes) = (target.clone().conv(), changes.clone().conv());
-        let done = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_edit_user(store, actor, &target, &changes)
-            .await?;
-        Ok(user_result(done).map(Conv::conv))
-    }
 }
 
-/// Lifecycle steps on one target: each is `actor`, `target` to a
-/// membership.
-macro_rules! steps {
-    ($($(#[$doc:meta])* $name:ident => $call:ident;)+) => {
+/// Calls of one guest interface (`$guest`, its error made the library's
+/// by `$error`): each takes the store and the listed arguments, lends them
+/// to the binding as the expressions after `=>` say, and gives the answer
+/// in the model (through `|` a function other than `conv`).
+macro_rules! guest_calls {
+    ($guest:ident, $error:path; $(
+        $(#[$doc:meta])*
+        $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty
+            => $call:ident($($pass:expr),*) $(| $map:expr)?;
+    )+) => {
         impl Instance {$(
             $(#[$doc])*
             pub(crate) async fn $name(
                 &self,
                 store: &mut Store<HostState>,
-                actor: &str,
-                target: &Target,
-            ) -> Outcome<Membership> {
-                let target = target.clone().conv();
-                let done = self
-                    .0
-                    .partnergate_b2b_org_users()
-                    .$call(store, actor, &target)
-                    .await?;
-                Ok(user_result(done).map(Conv::conv))
+                $($arg: $ty),*
+            ) -> Outcome<$ret> {
+                let answer = self.0.$guest().$call(store, $($pass),*).await?;
+                Ok(answer.map_err($error).map(guest_calls!(@map $($map)?)))
             }
         )+}
     };
+    (@map) => { Conv::conv };
+    (@map $map:expr) => { $map };
 }
 
-steps! {
-    /// Removes a user.
-    remove_user => call_remove_user;
-    /// Revokes a user's access.
-    revoke_user => call_revoke_user;
-    /// Reinstates a revoked user.
-    reinstate_user => call_reinstate_user;
-    /// Re-sends an invitation.
-    reinvite_user => call_reinvite_user;
+guest_calls! { partnergate_b2b_policy, policy_error;
+    /// Loads a policy set from its files (which validates it).
+    load(schema: &PolicyFile, files: &[PolicyFile]) -> Summary
+        => call_load(&schema.clone().conv(), &many(files));
+    /// Checks a policy set without putting it in use.
+    validate(schema: &PolicyFile, files: &[PolicyFile]) -> Summary
+        => call_validate(&schema.clone().conv(), &many(files));
+    /// Loads a set another instance prepared.
+    load_prepared(prepared: &str) -> Summary => call_load_prepared(prepared);
 }
 
-impl Instance {
-    /// Adds many users; one result each.
-    pub(crate) async fn bulk_add(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        organization_id: &str,
-        users: &[NewUser],
-    ) -> Outcome<Vec<Result<Membership, Error>>> {
-        let users = many(users);
-        let done = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_bulk_add(store, actor, organization_id, &users)
-            .await?;
-        Ok(user_result(done).map(per_item))
-    }
-
-    /// One lifecycle step for many users; one result each.
-    pub(crate) async fn bulk_change(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        action: BulkAction,
-        targets: &[Target],
-    ) -> Outcome<Vec<Result<Membership, Error>>> {
-        let targets = many(targets);
-        let done = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_bulk_change(store, actor, action.conv(), &targets)
-            .await?;
-        Ok(user_result(done).map(per_item))
-    }
-
-    /// What `actor` may see of each person and do to them.
-    pub(crate) async fn get_users(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        person_ids: &[String],
-    ) -> Outcome<Vec<Option<UserView>>> {
-        let views = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_get_users(store, actor, person_ids)
-            .await?;
-        Ok(user_result(views).map(Conv::conv))
-    }
-
-    /// Lists and searches users.
-    pub(crate) async fn list_users(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        query: &UserQuery,
-    ) -> Outcome<MemberPage> {
-        let query = query.clone().conv();
-        let page = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_list_users(store, actor, &query)
-            .await?;
-        Ok(user_result(page).map(Conv::conv))
-    }
-
-    /// Reads the audit trail.
-    pub(crate) async fn read_audit(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        organization_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Outcome<AuditPage> {
-        let page = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_read_audit(store, actor, organization_id, cursor, limit)
-            .await?;
-        Ok(user_result(page).map(Conv::conv))
-    }
-
-    /// A prospect's onboarding request.
-    pub(crate) async fn submit_onboarding(
-        &self,
-        store: &mut Store<HostState>,
-        organization_name: &str,
-        requester_name: &str,
-        requester_email: &str,
-    ) -> Outcome<OnboardingRequest> {
-        let request = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_submit_onboarding(store, organization_name, requester_name, requester_email)
-            .await?;
-        Ok(user_result(request).map(Conv::conv))
-    }
-
-    /// Approves an onboarding request.
-    pub(crate) async fn approve_onboarding(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        request_id: &str,
-    ) -> Outcome<OnboardingRequest> {
-        let request = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_approve_onboarding(store, actor, request_id)
-            .await?;
-        Ok(user_result(request).map(Conv::conv))
-    }
-
-    /// Rejects an onboarding request.
-    pub(crate) async fn reject_onboarding(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        request_id: &str,
-        reason: &str,
-    ) -> Outcome<OnboardingRequest> {
-        let request = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_reject_onboarding(store, actor, request_id, reason)
-            .await?;
-        Ok(user_result(request).map(Conv::conv))
-    }
-
-    /// Lists onboarding requests.
-    pub(crate) async fn list_onboarding(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        status: Option<OnboardingStatus>,
-    ) -> Outcome<Vec<OnboardingRequest>> {
-        let requests = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_list_onboarding(store, actor, status.conv())
-            .await?;
-        Ok(user_result(requests).map(Conv::conv))
-    }
-
-    /// Creates an approved organization.
-    pub(crate) async fn create_organization(
-        &self,
-        store: &mut Store<HostState>,
-        actor: &str,
-        name: &str,
-    ) -> Outcome<Organization> {
-        let created = self
-            .0
-            .partnergate_b2b_org_users()
-            .call_create_organization(store, actor, name)
-            .await?;
-        Ok(user_result(created).map(Conv::conv))
-    }
-
+guest_calls! { partnergate_b2b_sign_in, sign_in_error;
     /// Links an identity to a customer when the sign-in rules allow.
-    pub(crate) async fn link(
-        &self,
-        store: &mut Store<HostState>,
-        identity: &ExternalIdentity,
-    ) -> Outcome<SignedIn> {
-        let identity = identity.clone().conv();
-        let linked = self
-            .0
-            .partnergate_b2b_sign_in()
-            .call_link(store, &identity)
-            .await?;
-        Ok(linked.map(Conv::conv).map_err(sign_in_error))
-    }
-
+    link(identity: &ExternalIdentity) -> SignedIn => call_link(&identity.clone().conv());
     /// What the policies decide on `autoLink`, changing nothing.
-    pub(crate) async fn decide_link(
-        &self,
-        store: &mut Store<HostState>,
-        identity: &ExternalIdentity,
-        person_id: &str,
-    ) -> Outcome<Decision> {
-        let identity = identity.clone().conv();
-        let decided = self
-            .0
-            .partnergate_b2b_sign_in()
-            .call_decide_link(store, &identity, person_id)
-            .await?;
-        Ok(decided
-            .map(|d| Decision::from(Conv::<crate::model::Decision>::conv(d)))
-            .map_err(sign_in_error))
-    }
-
+    decide_link(identity: &ExternalIdentity, person_id: &str) -> Decision
+        => call_decide_link(&identity.clone().conv(), person_id) | decision;
     /// Whether a session may go on; the person's account when it may.
-    pub(crate) async fn check_session(
-        &self,
-        store: &mut Store<HostState>,
-        person_id: &str,
-        organization_id: &str,
-    ) -> Outcome<Account> {
-        let checked = self
-            .0
-            .partnergate_b2b_sign_in()
-            .call_check_session(store, person_id, organization_id)
-            .await?;
-        Ok(checked.map(Conv::conv).map_err(sign_in_error))
-    }
-
+    check_session(person_id: &str, organization_id: &str) -> Account
+        => call_check_session(person_id, organization_id);
     /// Audits a sign-in refused before linking.
-    pub(crate) async fn record_refusal(
-        &self,
-        store: &mut Store<HostState>,
-        provider: &str,
-        issuer: &str,
-        reason: &str,
-    ) -> Outcome<()> {
-        let recorded = self
-            .0
-            .partnergate_b2b_sign_in()
-            .call_record_refusal(store, provider, issuer, reason)
-            .await?;
-        Ok(recorded.map_err(sign_in_error))
-    }
+    record_refusal(provider: &str, issuer: &str, reason: &str) -> ()
+        => call_record_refusal(provider, issuer, reason) | |()| ();
+}
+
+guest_calls! { partnergate_b2b_org_users, user_error;
+    /// Adds a user.
+    add_user(actor: &str, organization_id: &str, user: &NewUser) -> Membership
+        => call_add_user(actor, organization_id, &user.clone().conv());
+    /// Edits a user.
+    edit_user(actor: &str, target: &Target, changes: &UserChanges) -> Membership
+        => call_edit_user(actor, &target.clone().conv(), &changes.clone().conv());
+    /// Removes a user.
+    remove_user(actor: &str, target: &Target) -> Membership
+        => call_remove_user(actor, &target.clone().conv());
+    /// Revokes a user's access.
+    revoke_user(actor: &str, target: &Target) -> Membership
+        => call_revoke_user(actor, &target.clone().conv());
+    /// Reinstates a revoked user.
+    reinstate_user(actor: &str, target: &Target) -> Membership
+        => call_reinstate_user(actor, &target.clone().conv());
+    /// Re-sends an invitation.
+    reinvite_user(actor: &str, target: &Target) -> Membership
+        => call_reinvite_user(actor, &target.clone().conv());
+    /// Adds many users; one result each.
+    bulk_add(actor: &str, organization_id: &str, users: &[NewUser])
+        -> Vec<Result<Membership, Error>>
+        => call_bulk_add(actor, organization_id, &many(users)) | per_item;
+    /// One lifecycle step for many users; one result each.
+    bulk_change(actor: &str, action: BulkAction, targets: &[Target])
+        -> Vec<Result<Membership, Error>>
+        => call_bulk_change(actor, action.conv(), &many(targets)) | per_item;
+    /// What `actor` may see of each person and do to them.
+    get_users(actor: &str, person_ids: &[String]) -> Vec<Option<UserView>>
+        => call_get_users(actor, person_ids);
+    /// Lists and searches users.
+    list_users(actor: &str, query: &UserQuery) -> MemberPage
+        => call_list_users(actor, &query.clone().conv());
+    /// Reads the audit trail.
+    read_audit(actor: &str, organization_id: Option<&str>, cursor: Option<&str>, limit: u32)
+        -> AuditPage
+        => call_read_audit(actor, organization_id, cursor, limit);
+    /// A prospect's onboarding request.
+    submit_onboarding(organization_name: &str, requester_name: &str, requester_email: &str)
+        -> OnboardingRequest
+        => call_submit_onboarding(organization_name, requester_name, requester_email);
+    /// Approves an onboarding request.
+    approve_onboarding(actor: &str, request_id: &str) -> OnboardingRequest
+        => call_approve_onboarding(actor, request_id);
+    /// Rejects an onboarding request.
+    reject_onboarding(actor: &str, request_id: &str, reason: &str) -> OnboardingRequest
+        => call_reject_onboarding(actor, request_id, reason);
+    /// Lists onboarding requests.
+    list_onboarding(actor: &str, status: Option<OnboardingStatus>) -> Vec<OnboardingRequest>
+        => call_list_onboarding(actor, status.conv());
+    /// Creates an approved organization.
+    create_organization(actor: &str, name: &str) -> Organization
+        => call_create_organization(actor, name);
 }
 
 /// A bulk call's results, each with the library's error.
@@ -429,19 +196,22 @@ fn per_item(
 ) -> Vec<Result<Membership, Error>> {
     results
         .into_iter()
-        .map(|result| user_result(result).map(Conv::conv))
+        .map(|result| result.map_err(user_error).map(Conv::conv))
         .collect()
 }
 
-/// An `org-users` result with the library's error.
-fn user_result<T>(result: Result<T, org_users::Error>) -> Result<T, Error> {
-    result.map_err(|err| match err {
+/// A decision of the plugin as the library's.
+fn decision(d: types::Decision) -> Decision {
+    Decision::from(Conv::<crate::model::Decision>::conv(d))
+}
+
+/// An `org-users` error as the library's.
+fn user_error(err: org_users::Error) -> Error {
+    match err {
         org_users::Error::Unsupported => {
             Error::Unsupported("the loaded plugin does not implement this operation".into())
         }
-        org_users::Error::Denied(d) => {
-            Error::Denied(Decision::from(Conv::<crate::model::Decision>::conv(d)))
-        }
+        org_users::Error::Denied(d) => Error::Denied(decision(d)),
         org_users::Error::Invalid(m) => Error::InvalidRequest(m),
         org_users::Error::NotFound(m) => Error::NotFound(m),
         org_users::Error::Conflict(m) => Error::Conflict(m),
@@ -450,7 +220,7 @@ fn user_result<T>(result: Result<T, org_users::Error>) -> Result<T, Error> {
         org_users::Error::InternalError(m) => {
             Error::Engine(m.unwrap_or_else(|| "plugin internal error".into()))
         }
-    })
+    }
 }
 
 fn sign_in_error(err: sign_in::Error) -> Error {

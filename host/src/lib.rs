@@ -4,28 +4,35 @@
 //!
 //! # Layout
 //! Imports point down: [`server`] uses [`gate`], which uses the backends;
-//! backends never use the HTTP layer, and no two modules import each other.
+//! backends never use the HTTP layer, and no two files import each other,
+//! directly or round a circle (`tests/integration/layout.rs`). Everything
+//! speaks one model, [`model`] (the `partnergate-model` crate the plugin's
+//! rules use too); the generated WIT types stay at the edge.
 //! - [`app`]: `run(listener, config, shutdown)`, the wiring of
 //!   `partnergate serve`; [`config`]: its flags and what they build.
 //! - [`gate`]: the library API, [`PartnerGate`] and its [`Builder`];
 //!   [`decision`]: the decision types; [`error`]: the library's error.
-//! - [`bindings`]: `bindgen!` output only; `imports` implements each
-//!   imported interface by delegating to the backends.
+//! - `bindings`: `bindgen!` output only; `convert`: the one conversion
+//!   between its types and the model; `exports`: the plugin's exports called
+//!   in the model's types; `imports` implements each imported interface by
+//!   delegating to the backends and the records service.
 //! - [`directory`], [`cache`], [`notify`]: backends behind traits, one module
-//!   per implementation, each with its error in its own file; [`names`]:
-//!   record names written once; [`clock`]: the clock host and plugin share;
+//!   per implementation, each with its error in its own file (the
+//!   directory's outbox a trait of its own); [`clock`]: the clock host and
+//!   plugin share;
 //!   [`touched`]: what a change touched, for the directory's change log and
 //!   the caches.
-//! - [`records`]: what decisions read (the cache while it is trusted, with
-//!   fill tickets) and the one path every change commits by;
+//! - [`records`]: the records service: what decisions read (the cache while
+//!   it is trusted, with fill tickets) and the one path every change commits
+//!   by;
 //!   [`change_log`]: following the directory's change log, which says when
 //!   this node's cache may be trusted.
 //! - [`oidc`]: the OpenID Connect relying party.
 //! - [`runtime`]: engine, compiled-artifact cache, epoch ticker; `pool`: warm
 //!   instances and the limits calls run under; `reuse`: decisions the host
 //!   gives again while the records they rest on keep their stamps.
-//! - [`policies`]: reading a policy set; [`policy_cases`]: running policy
-//!   test files; [`verify`]: proving what a set allows (`policy diff`,
+//! - [`policies`]: reading a policy set; [`policy_cases`]: running its case
+//!   files (`partnergate policy test`); [`verify`]: proving what a set allows (`policy diff`,
 //!   `policy check`) with Cedar's symbolic compiler.
 //! - [`telemetry`]: metrics and the decision log.
 //! - [`server`]: the HTTP API of `partnergate serve`, one concern a file,

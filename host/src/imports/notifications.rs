@@ -12,16 +12,12 @@ impl notifications::Host for HostState {
         if crate::notify::valid_address(&message.recipient).is_none() {
             return Err(NotifyError::InvalidRecipient(message.recipient));
         }
-        self.services
-            .directory
-            .enqueue(message.conv())
+        crate::records::enqueue(&self.services, message.conv())
             .await
             .map_err(|err| match err {
                 DirectoryError::Unavailable(m) => NotifyError::Unavailable(m),
                 other => NotifyError::Internal(other.to_string()),
-            })?;
-        self.services.outbox_ready.notify_one();
-        Ok(())
+            })
     }
 
     fn convert_error(&mut self, err: NotifyError) -> wasmtime::Result<notifications::Error> {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::{CacheError, CacheRead, FillTicket, StatusCache};
 use crate::directory::{Directory, DirectoryError};
-use crate::model::{Account, AuditEntry, ChangeOp, Organization, RecordKey, Staff};
+use crate::model::{Account, AuditEntry, ChangeOp, Notification, Organization, RecordKey, Staff};
 use crate::state::Services;
 use crate::touched::Touched;
 
@@ -183,6 +183,17 @@ pub async fn put_staff(services: &Services, staff: Staff) -> Result<(), Director
     let directory = services.directory.clone();
     let apply = async move { directory.put_staff(&staff).await };
     settle(services, apply, touched, false).await
+}
+
+/// Queues a notification on its own (not part of a change) and wakes the
+/// outbox: the one way, besides [`commit`], anything is written.
+pub async fn enqueue(
+    services: &Services,
+    notification: Notification,
+) -> Result<(), DirectoryError> {
+    services.directory.enqueue(notification).await?;
+    services.outbox_ready.notify_one();
+    Ok(())
 }
 
 /// Runs `apply` and what follows a commit in a task of its own, and

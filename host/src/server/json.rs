@@ -15,6 +15,7 @@ use super::error::{ApiError, bad_query, error_response};
 use crate::error::Error;
 use crate::model::{
     Account, AccountStatus, AuditPage, MemberPage, Membership, OnboardingRequest, Organization,
+    UserView,
 };
 
 /// The largest request body accepted, in bytes; larger ones get 413.
@@ -273,6 +274,22 @@ pub(super) fn account_json(a: Account) -> Value {
         "person": { "id": a.person.id, "email": a.person.email, "name": a.person.name },
         "membership": a.membership.map(membership_json),
         "organization": a.organization.map(organization_json),
+    })
+}
+
+pub(super) fn user_view_json(v: UserView) -> Value {
+    let s = v.steps;
+    json!({
+        "user": account_json(v.member),
+        "steps": {
+            "edit": s.edit,
+            "edit_email": s.edit_email,
+            "change_admin": s.change_admin,
+            "revoke": s.revoke,
+            "reinstate": s.reinstate,
+            "remove": s.remove,
+            "reinvite": s.reinvite,
+        },
     })
 }
 

@@ -8,14 +8,14 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::auth::Acting;
 use super::error::{ApiError, bad_query, no_such_step};
 use super::json::{
     ApiJson, ApiQuery, audit_json, membership_json, organization_json, page_json, page_reply,
-    reply, results_json,
+    reply, results_json, user_view_json,
 };
 use super::state::AppState;
 use crate::model::{AccountStatus, MemberSort};
@@ -35,7 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/organizations/{organization}/audit", get(read_audit))
         .route("/v1/users", get(list_users))
         .route("/v1/users/bulk", post(bulk_change))
-        .route("/v1/users/{person}", patch(edit_user))
+        .route("/v1/users/{person}", get(get_user).patch(edit_user))
         .route("/v1/users/{person}/{step}", post(change_user))
         .route("/v1/audit", get(read_audit))
 }
@@ -112,6 +112,17 @@ struct EditBody {
 /// `null` means "remove the limit", absence means "leave it".
 fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
     super::json::optional_whole_u64(d).map(Some)
+}
+
+/// What the actor may see of one user and which steps the rules allow
+/// them (`GET /v1/users/{person}`): a storefront shows a button or an
+/// editable field only where `steps` says so. A user the actor may not view
+/// is 404, the same answer as for no such user.
+async fn get_user(Acting { gate, actor }: Acting, Path(person): Path<String>) -> Response {
+    let result = gate.get_user(&actor, &person).await.and_then(|view| {
+        view.ok_or_else(|| crate::error::Error::NotFound(format!("user `{person}`")))
+    });
+    reply(result, StatusCode::OK, user_view_json)
 }
 
 async fn edit_user(

@@ -276,6 +276,64 @@ mod users {
         server.shutdown().await;
     }
 
+    /// `GET /v1/users/{person}` gives the user with the steps the rules
+    /// allow the actor; a user the actor may not view is the same 404 as
+    /// no such user.
+    #[tokio::test]
+    async fn a_user_comes_with_the_steps_the_rules_allow_and_reveals_nothing_otherwise() {
+        let server = Server::start(None).await;
+        let (status, body, _) = call(
+            &server,
+            "GET",
+            "/v1/users/bob",
+            Some("customer:alice"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["user"]["person"]["id"], "bob");
+        assert_eq!(body["user"]["membership"]["status"], "active");
+        let steps = &body["steps"];
+        assert_eq!(
+            (
+                steps["edit"].as_bool(),
+                steps["revoke"].as_bool(),
+                steps["reinstate"].as_bool()
+            ),
+            (Some(true), Some(true), Some(false)),
+            "{body}"
+        );
+        assert_eq!(
+            steps["edit_email"], false,
+            "bob is active: his email is fixed"
+        );
+
+        // Gina administers globex: acme's bob is hidden from her exactly as
+        // a person who does not exist is (the same answer, naming only what
+        // she asked for).
+        let (hidden, hidden_body, _) =
+            call(&server, "GET", "/v1/users/bob", Some("customer:gina"), None).await;
+        let (missing, missing_body, _) = call(
+            &server,
+            "GET",
+            "/v1/users/nobody",
+            Some("customer:gina"),
+            None,
+        )
+        .await;
+        assert_eq!((hidden, missing), (404, 404));
+        assert_eq!(
+            hidden_body["message"]
+                .as_str()
+                .unwrap()
+                .replace("bob", "nobody"),
+            missing_body["message"].as_str().unwrap(),
+        );
+        assert_eq!(hidden_body["code"], missing_body["code"]);
+        assert!(hidden_body.get("user").is_none() && hidden_body.get("steps").is_none());
+        server.shutdown().await;
+    }
+
     #[tokio::test]
     async fn user_lifecycle_over_http_with_conventional_status_codes() {
         let server = Server::start(None).await;

@@ -4,12 +4,16 @@
 //! [`DEFAULT_PREFIX`]).
 //!
 //! Every action is a plain form (POST, the session's CSRF token in a hidden
-//! field); `page.js` only enhances. Each button is shown only where the
-//! policies permit it: the page asks the plugin for a batch of decisions
-//! ([`crate::PartnerGate::authorize_many`]) and copies no rule.
+//! field); `page.js` only enhances. Each user, button and editable field is
+//! shown only where the rules say so: the page asks the plugin what the
+//! viewer may see of the listed users and which steps the lifecycle and the
+//! policies allow ([`crate::PartnerGate::get_users`]), and for a batch of
+//! decisions on the organization ([`crate::PartnerGate::authorize_many`]);
+//! it reads no record itself and copies no rule.
 //!
 //! # Layout
-//! - this module: configuration, routes, shared replies, signing out;
+//! - this module: routes, signing out; `config`: prefix, catalog, theme;
+//!   `respond`: rendering, the message and failure pages, form bodies;
 //! - `viewer`: who is signed in (the `Signed` extractor) and what every
 //!   page handler works with (`Viewer`);
 //! - `list`: the list: filters, search, sorting, paging, the buttons each
