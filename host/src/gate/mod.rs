@@ -219,7 +219,7 @@ impl PartnerGate {
         {
             return answer.clone();
         }
-        let directory = &self.services.directory;
+        let directory = crate::records::fresh(&self.services);
         let answer = match tokio::time::timeout(Duration::from_secs(1), directory.is_empty()).await
         {
             Ok(Ok(_)) => Ok(()),

@@ -17,7 +17,7 @@ macro_rules! reads {
     ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => ($($pass:expr),*);)+) => {$(
         async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, DirectoryError> {
             let started = std::time::Instant::now();
-            let read = self.services.directory.$name($($pass),*).await;
+            let read = crate::records::fresh(&self.services).$name($($pass),*).await;
             self.host_wait += started.elapsed();
             read.map(Conv::conv)
         }
@@ -40,7 +40,7 @@ impl directory::Host for HostState {
 
     async fn get_staff(&mut self, staff_id: String) -> Result<Option<Staff>, DirectoryError> {
         let started = std::time::Instant::now();
-        let read = self.services.directory.get_staff(&staff_id).await;
+        let read = crate::records::fresh(&self.services).get_staff(&staff_id).await;
         self.host_wait += started.elapsed();
         // What a decision read fresh of a staff member must still hold
         // when the call's change commits.
@@ -56,8 +56,7 @@ impl directory::Host for HostState {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<AuditPage, DirectoryError> {
-        self.services
-            .directory
+        crate::records::fresh(&self.services)
             .read_audit(AuditQuery {
                 organization_id,
                 cursor,

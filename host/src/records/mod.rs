@@ -1,9 +1,10 @@
 //! The records decisions rest on and the one path every change commits by.
 //!
-//! - **Reading** ([`lookup`]): the status cache while it is trusted
+//! - **Reading** ([`lookup`], [`stamped`]): the status cache while it is trusted
 //!   ([`ChangeSync`]), else the directory; a miss fills the cache
 //!   with the ticket taken before the directory was read, so a reader that
-//!   raced a change never stores the old record.
+//!   raced a change never stores the old record. [`fresh`] reads skip the
+//!   cache: what changes are decided on.
 //! - **Committing** ([`commit`]): the change is applied within a budget
 //!   (either it commits in time or nothing changed), then — in a task of
 //!   its own, which runs to the end even when the caller has gone — this
@@ -112,6 +113,13 @@ pub(crate) async fn lookup<R: Record>(
         tracing::warn!(%err, "status cache write failed");
     }
     Ok(Some(record))
+}
+
+/// The directory as fresh reads see it: straight from the directory, never
+/// a cache. What the plugin's changes are decided on (its `directory`
+/// import), what a listing shows, what health probes.
+pub(crate) fn fresh(services: &Services) -> &dyn Directory {
+    services.directory.as_ref()
 }
 
 /// A record of any kind a decision reads.
