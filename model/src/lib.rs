@@ -403,7 +403,8 @@ pub struct UserSteps {
 /// What an actor may see of one user, and do to them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserView {
-    /// The person, their membership and its organization, read fresh.
+    /// The person, their membership and its organization, as decisions
+    /// read them.
     pub member: Account,
     /// The steps the actor may take.
     pub steps: UserSteps,

@@ -79,7 +79,7 @@ pub fn load_prepared(prepared: &str) -> Result<LoadedPolicies, String> {
     let schema = Schema::from_json_value(schema_json.clone()).map_err(|e| e.to_string())?;
     let policies = PolicySet::from_json_value(policies).map_err(|e| e.to_string())?;
     let action_entities = schema.action_entities().map_err(|e| e.to_string())?;
-    let actions = slice_by_action(&policies, &action_entities)?;
+    let actions = slice_by_action(&policies, &action_entities, &schema)?;
     Ok(LoadedPolicies {
         schema,
         policies,
@@ -100,6 +100,9 @@ pub struct ActionSlice {
     pub fixed: [PolicySet; 2],
     /// The rest, permits then forbids.
     pub contextual: [PolicySet; 2],
+    /// Whether an empty context is one the schema accepts for the action
+    /// (checked once here rather than on every request without one).
+    pub takes_no_context: bool,
 }
 
 /// Whether `policy` reads `context` anywhere (conservatively: a policy
@@ -120,6 +123,7 @@ fn reads_context(policy: &cedar_policy::Policy) -> bool {
 fn slice_by_action(
     set: &PolicySet,
     actions: &Entities,
+    schema: &Schema,
 ) -> Result<HashMap<EntityUid, ActionSlice>, String> {
     let mut slices = HashMap::new();
     for entity in actions.iter() {
@@ -154,9 +158,13 @@ fn slice_by_action(
                     .map_err(|e| e.to_string())?;
             }
         }
+        let takes_no_context = cedar_policy::Context::empty()
+            .validate(schema, &uid)
+            .is_ok();
         slices.insert(
             uid,
             ActionSlice {
+                takes_no_context,
                 entity: entity.clone(),
                 policies,
                 fixed,
@@ -285,7 +293,7 @@ pub fn load(schema: &PolicyFile, files: &[PolicyFile]) -> Result<LoadedPolicies,
     let action_entities = schema_parsed
         .action_entities()
         .map_err(|err| problem(err.to_string()))?;
-    let actions = slice_by_action(&set, &action_entities).map_err(problem)?;
+    let actions = slice_by_action(&set, &action_entities, &schema_parsed).map_err(problem)?;
     let mut permits = 0;
     let mut forbids = 0;
     for policy in set.policies() {

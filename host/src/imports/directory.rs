@@ -40,7 +40,9 @@ impl directory::Host for HostState {
 
     async fn get_staff(&mut self, staff_id: String) -> Result<Option<Staff>, DirectoryError> {
         let started = std::time::Instant::now();
-        let read = crate::records::fresh(&self.services).get_staff(&staff_id).await;
+        let read = crate::records::fresh(&self.services)
+            .get_staff(&staff_id)
+            .await;
         self.host_wait += started.elapsed();
         // What a decision read fresh of a staff member must still hold
         // when the call's change commits.

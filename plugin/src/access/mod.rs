@@ -10,7 +10,7 @@ use cedar_policy::{
 };
 
 use crate::model::{Account, Decision, Effect, Organization, Staff};
-use crate::policy_set::LoadedPolicies;
+use crate::policy_set::{ActionSlice, LoadedPolicies};
 
 mod entities;
 
@@ -870,6 +870,101 @@ pub fn decide_each(
         })());
     }
     Ok(decisions)
+}
+
+/// Decides each of `actions` by one principal on one resource, in order,
+/// with an empty context: both records are read and their entities built
+/// once (a page asks which of a user's steps the actor may take). Each item
+/// is what [`authorize`] would decide; an unknown record is a denial that
+/// says so.
+pub fn decide_actions(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    principal: &str,
+    resource: &str,
+    actions: &[&str],
+) -> Result<Vec<Result<Decision, AccessError>>, AccessError> {
+    let principal_key = key_of("principal", principal)?.expect("a principal is always a record");
+    let resource_key = key_of("resource", resource)?;
+    let (first, second) = records.read(
+        Lookup {
+            key: principal_key,
+            known: None,
+        },
+        resource_key.map(|key| Lookup { key, known: None }),
+    )?;
+    let principal_record = record_of(first, None).map(|(record, _)| record);
+    let resource_record = match second {
+        None => Some(Record::Bare),
+        Some(found) => record_of(found, None).map(|(record, _)| record),
+    };
+    let principal_uid = uid_of(names, principal);
+    let resource_uid = uid_of(names, resource);
+    let mut shared = Vec::with_capacity(4);
+    let mut orgs = HashSet::new();
+    if let (Some(p), Some(r)) = (&principal_record, &resource_record) {
+        push_entities(names, p, &principal_uid, &mut orgs, &mut shared);
+        if principal_uid != resource_uid {
+            push_entities(names, r, &resource_uid, &mut orgs, &mut shared);
+        }
+    }
+    // One set of entities for every action asked: the shared records' and
+    // each action's own entity.
+    let slices: Vec<Option<(EntityUid, &ActionSlice)>> = actions
+        .iter()
+        .map(|action| {
+            let uid = names.uid(&names.action, action);
+            loaded.actions.get(&uid).map(|slice| (uid, slice))
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut entities = shared;
+    for (uid, slice) in slices.iter().flatten() {
+        if seen.insert(uid.clone()) {
+            entities.push(slice.entity.clone());
+        }
+    }
+    let entities = cedar_policy::Entities::from_entities(entities, None)
+        .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
+    let decide = |action: &str, slice: &Option<(EntityUid, &ActionSlice)>| {
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context: "",
+        };
+        if principal_record.is_none() {
+            return check_shape(loaded, names, &request).map(|()| unknown("principal", principal));
+        }
+        if resource_record.is_none() {
+            return check_shape(loaded, names, &request).map(|()| unknown("resource", resource));
+        }
+        let Some((action_uid, slice)) = slice else {
+            return Err(AccessError::InvalidRequest(format!(
+                "action `{action}` is not in the schema"
+            )));
+        };
+        check_applies(loaded, &request, action_uid, &principal_uid, &resource_uid)?;
+        let context = if slice.takes_no_context {
+            Context::empty()
+        } else {
+            context_of(loaded, &request, action_uid)?
+        };
+        evaluate(
+            &slice.policies,
+            &entities,
+            principal_uid.clone(),
+            action_uid.clone(),
+            resource_uid.clone(),
+            context,
+        )
+    };
+    Ok(actions
+        .iter()
+        .zip(&slices)
+        .map(|(action, slice)| decide(action, slice))
+        .collect())
 }
 
 /// What Cedar says of its answer: the ids of the deciding policies, sorted,

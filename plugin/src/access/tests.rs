@@ -618,6 +618,62 @@ fn deciding_each_resource_agrees_with_deciding_alone() {
     }
 }
 
+/// Deciding many actions of one principal on one resource at once gives
+/// what deciding each alone gives, for every action of the schema (those
+/// that do not apply to the types, and the one that needs a context,
+/// included) and for unknown principals and resources.
+#[test]
+fn deciding_each_action_agrees_with_deciding_alone() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let actions: Vec<String> = loaded
+        .actions
+        .keys()
+        .map(|uid| AsRef::<str>::as_ref(uid.id()).to_string())
+        .collect();
+    assert!(actions.len() > 10, "{actions:?}");
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let mut allowed = 0;
+    for principal in [
+        "customer:alice",
+        "customer:bob",
+        "customer:rita",
+        "customer:nobody",
+    ] {
+        for resource in [
+            "customer:bob",
+            "customer:alice",
+            "customer:bert",
+            "customer:nobody",
+            "organization:a",
+            "organization:nowhere",
+            "store:main",
+        ] {
+            let together =
+                decide_actions(&loaded, &names, &records, principal, resource, &actions).unwrap();
+            for (action, decided) in actions.iter().zip(together) {
+                let request = Request {
+                    principal,
+                    action,
+                    resource,
+                    context: "",
+                };
+                let alone = authorize(&loaded, &names, &records, &request);
+                match (decided, alone) {
+                    (Ok(a), Ok(b)) => {
+                        allowed += usize::from(a.effect == crate::model::Effect::Allow);
+                        assert_eq!(a, b, "{principal} {action} {resource}");
+                    }
+                    (Err(AccessError::InvalidRequest(_)), Err(AccessError::InvalidRequest(_))) => {}
+                    (a, b) => panic!("{principal} {action} {resource}: {a:?} against {b:?}"),
+                }
+            }
+        }
+    }
+    assert!(allowed > 10, "some of them allow: {allowed}");
+}
+
 /// An organization's entity kept from one request is not used for another
 /// once the organization changed (it is compared whole, having no stamp of
 /// its own inside a member's account).
