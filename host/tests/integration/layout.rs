@@ -316,3 +316,30 @@ fn the_scan_finds_a_circle_through_a_child_and_through_a_re_export() {
     let found = circles(dir.path());
     assert!(!found.iter().any(|c| c.contains("a/child")), "{found:?}");
 }
+
+/// The generated WIT types stay at the edge (#25): only the bindings, the
+/// one conversion module, the export calls and the import glue name them;
+/// everything else speaks the model.
+#[test]
+fn only_the_edge_names_the_wit_bindings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut code = BTreeMap::new();
+    read_modules(&root, &root, &mut code);
+    let naming: BTreeSet<String> = code
+        .iter()
+        .filter(|(_, text)| text.contains("bindings::"))
+        .map(|(m, _)| name(m))
+        .collect();
+    let edge: BTreeSet<String> = [
+        "convert",
+        "exports",
+        "imports/directory",
+        "imports/logging",
+        "imports/notifications",
+        "imports/records",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(naming, edge, "files naming the WIT bindings");
+    assert!(naming.len() + 1 <= 8, "bindings.rs and at most 7 others");
+}
