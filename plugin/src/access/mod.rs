@@ -874,9 +874,8 @@ pub fn decide_each(
 
 /// Decides each of `actions` by one principal on one resource, in order,
 /// with an empty context: both records are read and their entities built
-/// once (a page asks which of a user's steps the actor may take). Each item
-/// is what [`authorize`] would decide; an unknown record is a denial that
-/// says so.
+/// once. Each item is what [`authorize`] would decide; an unknown record is
+/// a denial that says so.
 pub fn decide_actions(
     loaded: &LoadedPolicies,
     names: &Names,
@@ -885,49 +884,84 @@ pub fn decide_actions(
     resource: &str,
     actions: &[&str],
 ) -> Result<Vec<Result<Decision, AccessError>>, AccessError> {
+    let mut grid = decide_grid(loaded, names, records, principal, &[(resource, actions)])?;
+    Ok(grid.pop().expect("one row per resource"))
+}
+
+/// Decides, for one principal, each row's actions on the row's resource, in
+/// order, with an empty context, on one set of entities: every record is
+/// read once and every entity built once (a page asks which steps the
+/// actor may take on each of its users). Each item is what [`authorize`]
+/// would decide; an unknown record is a denial that says so.
+pub fn decide_grid(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    principal: &str,
+    rows: &[(&str, &[&str])],
+) -> Result<Vec<Vec<Result<Decision, AccessError>>>, AccessError> {
     let principal_key = key_of("principal", principal)?.expect("a principal is always a record");
-    let resource_key = key_of("resource", resource)?;
-    let (first, second) = records.read(
+    let (found, _) = records.read(
         Lookup {
             key: principal_key,
             known: None,
         },
-        resource_key.map(|key| Lookup { key, known: None }),
+        None,
     )?;
-    let principal_record = record_of(first, None).map(|(record, _)| record);
-    let resource_record = match second {
-        None => Some(Record::Bare),
-        Some(found) => record_of(found, None).map(|(record, _)| record),
-    };
+    let principal_record = record_of(found, None).map(|(record, _)| record);
     let principal_uid = uid_of(names, principal);
-    let resource_uid = uid_of(names, resource);
-    let mut shared = Vec::with_capacity(4);
+    // Each row's resource record (`None`: unknown), read once each.
+    let mut resource_records = Vec::with_capacity(rows.len());
+    for (resource, _) in rows {
+        let record = match key_of("resource", resource) {
+            Err(err) => Err(err),
+            Ok(None) => Ok(Some(Record::Bare)),
+            Ok(Some(key)) => {
+                let (found, _) = records.read(Lookup { key, known: None }, None)?;
+                Ok(record_of(found, None).map(|(record, _)| record))
+            }
+        };
+        resource_records.push(record);
+    }
+    let resource_uids: Vec<EntityUid> = rows
+        .iter()
+        .map(|(resource, _)| uid_of(names, resource))
+        .collect();
+    // One set of entities: the principal's, every known resource's, and
+    // every action's asked.
+    let mut entities = Vec::with_capacity(rows.len() + 8);
     let mut orgs = HashSet::new();
-    if let (Some(p), Some(r)) = (&principal_record, &resource_record) {
-        push_entities(names, p, &principal_uid, &mut orgs, &mut shared);
-        if principal_uid != resource_uid {
-            push_entities(names, r, &resource_uid, &mut orgs, &mut shared);
+    let mut seen: HashSet<EntityUid> = HashSet::new();
+    if let Some(record) = &principal_record {
+        push_entities(names, record, &principal_uid, &mut orgs, &mut entities);
+        seen.insert(principal_uid.clone());
+    }
+    for (record, uid) in resource_records.iter().zip(&resource_uids) {
+        if let Ok(Some(record)) = record
+            && seen.insert(uid.clone())
+        {
+            push_entities(names, record, uid, &mut orgs, &mut entities);
         }
     }
-    // One set of entities for every action asked: the shared records' and
-    // each action's own entity.
-    let slices: Vec<Option<(EntityUid, &ActionSlice)>> = actions
-        .iter()
-        .map(|action| {
-            let uid = names.uid(&names.action, action);
-            loaded.actions.get(&uid).map(|slice| (uid, slice))
-        })
-        .collect();
-    let mut seen = HashSet::new();
-    let mut entities = shared;
-    for (uid, slice) in slices.iter().flatten() {
-        if seen.insert(uid.clone()) {
-            entities.push(slice.entity.clone());
+    let mut slices: HashMap<&str, Option<(EntityUid, &ActionSlice)>> = HashMap::new();
+    for (_, actions) in rows {
+        for action in *actions {
+            slices.entry(action).or_insert_with(|| {
+                let uid = names.uid(&names.action, action);
+                let slice = loaded.actions.get(&uid)?;
+                if seen.insert(uid.clone()) {
+                    entities.push(slice.entity.clone());
+                }
+                Some((uid, slice))
+            });
         }
     }
     let entities = cedar_policy::Entities::from_entities(entities, None)
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-    let decide = |action: &str, slice: &Option<(EntityUid, &ActionSlice)>| {
+    let decide = |resource: &str,
+                  resource_uid: &EntityUid,
+                  record: &Result<Option<Record>, AccessError>,
+                  action: &str| {
         let request = Request {
             principal,
             action,
@@ -937,15 +971,20 @@ pub fn decide_actions(
         if principal_record.is_none() {
             return check_shape(loaded, names, &request).map(|()| unknown("principal", principal));
         }
-        if resource_record.is_none() {
-            return check_shape(loaded, names, &request).map(|()| unknown("resource", resource));
+        match record {
+            Err(err) => return Err(err.clone()),
+            Ok(None) => {
+                return check_shape(loaded, names, &request)
+                    .map(|()| unknown("resource", resource));
+            }
+            Ok(Some(_)) => {}
         }
-        let Some((action_uid, slice)) = slice else {
+        let Some((action_uid, slice)) = &slices[action] else {
             return Err(AccessError::InvalidRequest(format!(
                 "action `{action}` is not in the schema"
             )));
         };
-        check_applies(loaded, &request, action_uid, &principal_uid, &resource_uid)?;
+        check_applies(loaded, &request, action_uid, &principal_uid, resource_uid)?;
         let context = if slice.takes_no_context {
             Context::empty()
         } else {
@@ -960,10 +999,15 @@ pub fn decide_actions(
             context,
         )
     };
-    Ok(actions
+    Ok(rows
         .iter()
-        .zip(&slices)
-        .map(|(action, slice)| decide(action, slice))
+        .zip(resource_uids.iter().zip(&resource_records))
+        .map(|((resource, actions), (uid, record))| {
+            actions
+                .iter()
+                .map(|action| decide(resource, uid, record, action))
+                .collect()
+        })
         .collect())
 }
 

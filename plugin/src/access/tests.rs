@@ -618,12 +618,13 @@ fn deciding_each_resource_agrees_with_deciding_alone() {
     }
 }
 
-/// Deciding many actions of one principal on one resource at once gives
-/// what deciding each alone gives, for every action of the schema (those
-/// that do not apply to the types, and the one that needs a context,
-/// included) and for unknown principals and resources.
+/// Deciding many actions of one principal on many resources at once, on
+/// one set of entities, gives what deciding each alone gives, for every
+/// action of the schema (those that do not apply to the types, and the one
+/// that needs a context, included) and for unknown principals and
+/// resources.
 #[test]
-fn deciding_each_action_agrees_with_deciding_alone() {
+fn deciding_a_grid_of_actions_and_resources_agrees_with_deciding_alone() {
     let loaded = policies();
     let names = Names::new();
     let records = records();
@@ -634,6 +635,17 @@ fn deciding_each_action_agrees_with_deciding_alone() {
         .collect();
     assert!(actions.len() > 10, "{actions:?}");
     let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let resources = [
+        "customer:bob",
+        "customer:alice",
+        "customer:bert",
+        "customer:xena",
+        "customer:nobody",
+        "organization:a",
+        "organization:nowhere",
+        "store:main",
+    ];
+    let rows: Vec<(&str, &[&str])> = resources.iter().map(|r| (*r, &actions[..])).collect();
     let mut allowed = 0;
     for principal in [
         "customer:alice",
@@ -641,18 +653,11 @@ fn deciding_each_action_agrees_with_deciding_alone() {
         "customer:rita",
         "customer:nobody",
     ] {
-        for resource in [
-            "customer:bob",
-            "customer:alice",
-            "customer:bert",
-            "customer:nobody",
-            "organization:a",
-            "organization:nowhere",
-            "store:main",
-        ] {
-            let together =
+        let grid = decide_grid(&loaded, &names, &records, principal, &rows).unwrap();
+        for (resource, decided) in resources.iter().zip(grid) {
+            let one =
                 decide_actions(&loaded, &names, &records, principal, resource, &actions).unwrap();
-            for (action, decided) in actions.iter().zip(together) {
+            for ((action, decided), one) in actions.iter().zip(decided).zip(one) {
                 let request = Request {
                     principal,
                     action,
@@ -660,13 +665,20 @@ fn deciding_each_action_agrees_with_deciding_alone() {
                     context: "",
                 };
                 let alone = authorize(&loaded, &names, &records, &request);
-                match (decided, alone) {
-                    (Ok(a), Ok(b)) => {
+                match (decided, one, alone) {
+                    (Ok(a), Ok(b), Ok(c)) => {
                         allowed += usize::from(a.effect == crate::model::Effect::Allow);
-                        assert_eq!(a, b, "{principal} {action} {resource}");
+                        assert_eq!(a, c, "{principal} {action} {resource}");
+                        assert_eq!(b, c, "{principal} {action} {resource}");
                     }
-                    (Err(AccessError::InvalidRequest(_)), Err(AccessError::InvalidRequest(_))) => {}
-                    (a, b) => panic!("{principal} {action} {resource}: {a:?} against {b:?}"),
+                    (
+                        Err(AccessError::InvalidRequest(_)),
+                        Err(AccessError::InvalidRequest(_)),
+                        Err(AccessError::InvalidRequest(_)),
+                    ) => {}
+                    (a, b, c) => {
+                        panic!("{principal} {action} {resource}: {a:?}, {b:?} against {c:?}")
+                    }
                 }
             }
         }
