@@ -18,6 +18,10 @@ pub struct AuthorizeRequest {
     /// The action's context, e.g. `{"orderTotal": 12000}`.
     #[serde(default)]
     pub context: serde_json::Value,
+    /// The organization a customer acts for: a principal with no membership
+    /// in it (staff have none) is denied, with a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -32,7 +36,14 @@ impl AuthorizeRequest {
             action: action.into(),
             resource: resource.into(),
             context: serde_json::Value::Object(Default::default()),
+            organization: None,
         }
+    }
+
+    /// The same request made for `organization`.
+    pub fn for_organization(mut self, organization: impl Into<String>) -> Self {
+        self.organization = Some(organization.into());
+        self
     }
 
     /// The same request with `context`.

@@ -158,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 action,
                 resource,
                 context,
+                organization: None,
             };
             match gate.authorize(&request).await {
                 Ok(decision) => {

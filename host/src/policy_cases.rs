@@ -214,6 +214,7 @@ async fn run_file(file: &Path, under: &Under<'_>) -> Result<Vec<CaseResult>, Err
                     action: case.action.clone(),
                     resource: case.resource.clone(),
                     context: case.context.clone(),
+                    organization: None,
                 };
                 gate.authorize(&request).await
             }

@@ -46,6 +46,8 @@ pub(crate) struct Asked<'a> {
     pub resource: &'a str,
     /// The context as the plugin is given it (JSON text, or empty).
     pub context: &'a str,
+    /// The organization acted for, if named.
+    pub organization: Option<&'a str>,
 }
 
 impl<'a> Asked<'a> {
@@ -56,6 +58,7 @@ impl<'a> Asked<'a> {
             action: self.action.to_string(),
             resource: self.resource.to_string(),
             context: self.context.to_string(),
+            organization: self.organization.map(str::to_string),
         }
     }
 }
@@ -67,6 +70,7 @@ impl<'a> From<&'a Request> for Asked<'a> {
             action: &request.action,
             resource: &request.resource,
             context: &request.context,
+            organization: request.organization.as_deref(),
         }
     }
 }
@@ -114,8 +118,13 @@ impl Reuse {
     }
 
     fn key(&self, asked: Asked<'_>) -> u64 {
-        self.hasher
-            .hash_one((asked.principal, asked.action, asked.resource, asked.context))
+        self.hasher.hash_one((
+            asked.principal,
+            asked.action,
+            asked.resource,
+            asked.context,
+            asked.organization,
+        ))
     }
 
     /// The decision given for `asked` under policy `generation`, if there
@@ -136,7 +145,8 @@ impl Reuse {
         let same = entry.request.principal == asked.principal
             && entry.request.action == asked.action
             && entry.request.resource == asked.resource
-            && entry.request.context == asked.context;
+            && entry.request.context == asked.context
+            && entry.request.organization.as_deref() == asked.organization;
         if !same || entry.generation != generation {
             return None;
         }

@@ -526,6 +526,8 @@ pub struct AccessRequest {
     pub resource: String,
     /// A JSON object as text; empty means `{}`.
     pub context: String,
+    /// The organization a customer acts for, if named.
+    pub organization: Option<String>,
 }
 
 /// A decision and what it rests on.

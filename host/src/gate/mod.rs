@@ -459,6 +459,7 @@ fn texts_of<'a>(request: &'a AuthorizeRequest, context: &'a str) -> Asked<'a> {
         action: &request.action,
         resource: &request.resource,
         context,
+        organization: request.organization.as_deref(),
     }
 }
 

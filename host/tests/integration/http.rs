@@ -95,6 +95,75 @@ async fn authorize_over_http_returns_the_decision_and_deciding_policies() {
     server.shutdown().await;
 }
 
+/// A customer may name the organization they act for: their own decides as
+/// without it; another is denied with a reason (and the decision is given
+/// again only for the same organization); staff, with no memberships, are
+/// denied for any.
+#[tokio::test]
+async fn a_decision_for_an_organization_the_customer_is_no_member_of_is_denied() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let ask = |body: Value| {
+        let client = client.clone();
+        let url = server.url("/v1/authorize");
+        async move {
+            let res = client.post(url).json(&body).send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let order = |organization: Option<&str>| {
+        let mut body = json!({"principal": "customer:bob", "action": "placeOrder",
+            "resource": "store:main", "context": {"orderTotal": 100}});
+        if let Some(org) = organization {
+            body["organization"] = json!(org);
+        }
+        body
+    };
+    let (status, plain) = ask(order(None)).await;
+    assert_eq!(
+        (status, plain["decision"].as_str()),
+        (200, Some("allow")),
+        "{plain}"
+    );
+    let (status, own) = ask(order(Some("acme"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(own, plain, "bob's own organization decides as without it");
+    for _ in 0..2 {
+        // Asked twice: a decision given again keeps the organization apart.
+        let (status, other) = ask(order(Some("globex"))).await;
+        assert_eq!(
+            (status, other["decision"].as_str()),
+            (200, Some("deny")),
+            "{other}"
+        );
+        assert_eq!(other["policies"], json!([]));
+        let reason = other["errors"][0].as_str().unwrap();
+        assert!(
+            reason.contains("no membership in organization `globex`"),
+            "{reason}"
+        );
+        let (_, own_again) = ask(order(Some("acme"))).await;
+        assert_eq!(own_again["decision"], "allow");
+    }
+    let (status, staff) = ask(json!({"principal": "staff:sam", "action": "listUsers",
+        "resource": "organization:acme", "organization": "acme"}))
+    .await;
+    assert_eq!(
+        (status, staff["decision"].as_str()),
+        (200, Some("deny")),
+        "{staff}"
+    );
+    assert!(
+        staff["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no membership in organization `acme`"),
+        "{staff}"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn malformed_requests_get_400_with_a_stable_code_and_deny() {
     let server = Server::start(None).await;

@@ -587,6 +587,42 @@ pub fn answer<'r>(
     })
 }
 
+/// [`answer`] for a request made for `organization`: a principal with no
+/// membership in it is denied with a reason (an inactive member is denied
+/// by the policies, as always); staff have no memberships, so naming one
+/// denies them too. `None` is [`answer`] itself.
+pub fn answer_for<'r>(
+    loaded: &LoadedPolicies,
+    names: &Names,
+    records: &impl Records,
+    request: &Request<'r>,
+    organization: Option<&str>,
+    memo: Option<&mut Memo>,
+) -> Result<Answer<'r>, AccessError> {
+    let Some(organization) = organization else {
+        return answer(loaded, names, records, request, memo);
+    };
+    let elsewhere = match key_of("principal", request.principal)? {
+        // An unknown customer is denied as such, by `answer`.
+        Some(Key::Account(person)) => records.account(person)?.is_some_and(|account| {
+            !account
+                .membership
+                .is_some_and(|m| m.organization_id == organization)
+        }),
+        _ => true,
+    };
+    if elsewhere {
+        return check_shape(loaded, names, request).map(|()| Answer {
+            decision: Decision::deny_because(format!(
+                "`{}` acts for no membership in organization `{organization}`",
+                request.principal
+            )),
+            basis: None,
+        });
+    }
+    answer(loaded, names, records, request, memo)
+}
+
 /// The request's context, parsed as the schema types the action's context
 /// and checked against it (missing, unexpected or mistyped attributes).
 fn context_of(

@@ -842,3 +842,51 @@ fn a_new_context_on_kept_entities_decides_as_the_whole_set() {
         }
     }
 }
+
+/// A request made for an organization: the customer's own decides as
+/// without one; another is denied with a reason whatever the policies say;
+/// an unknown customer is still unknown; staff, who have no memberships,
+/// are denied for any.
+#[test]
+fn a_request_for_an_organization_without_a_membership_there_is_denied() {
+    let loaded = policies();
+    let names = Names::new();
+    let records = records();
+    let browse = |principal, organization| {
+        let request = Request {
+            principal,
+            action: "browse",
+            resource: "store:main",
+            context: "",
+        };
+        answer_for(&loaded, &names, &records, &request, organization, None)
+    };
+    let plain = browse("customer:bob", None).unwrap();
+    assert_eq!(plain.decision.effect, crate::model::Effect::Allow);
+    assert_eq!(browse("customer:bob", Some("a")).unwrap(), plain);
+    let other = browse("customer:bob", Some("b")).unwrap();
+    assert_eq!(other.decision.effect, crate::model::Effect::Deny);
+    assert!(other.decision.policies.is_empty());
+    assert!(
+        other.decision.errors[0].contains("no membership in organization `b`"),
+        "{other:?}"
+    );
+    assert_eq!(other.basis, None, "not given again without asking");
+    let nobody = browse("customer:nobody", Some("a")).unwrap();
+    assert!(
+        nobody.decision.errors[0].contains("unknown principal"),
+        "{nobody:?}"
+    );
+    let request = Request {
+        principal: "staff:sam",
+        action: "listUsers",
+        resource: "organization:a",
+        context: "",
+    };
+    let staff = answer_for(&loaded, &names, &records, &request, Some("a"), None).unwrap();
+    assert_eq!(staff.decision.effect, crate::model::Effect::Deny);
+    assert!(
+        staff.decision.errors[0].contains("no membership in organization `a`"),
+        "{staff:?}"
+    );
+}

@@ -124,6 +124,7 @@ impl wit_access::Guest for Component {
         STATE.with(|state| {
             let state = state.borrow();
             let state = state.as_ref().ok_or(wit_access::Error::NotLoaded)?;
+            let organization = request.organization.clone();
             let request = access::Request {
                 principal: &request.principal,
                 action: &request.action,
@@ -131,11 +132,12 @@ impl wit_access::Guest for Component {
                 context: &request.context,
             };
             let decided = MEMO.with(|memo| {
-                access::answer(
+                access::answer_for(
                     &state.loaded,
                     &state.names,
                     &HostRecords,
                     &request,
+                    organization.as_deref(),
                     Some(&mut memo.borrow_mut()),
                 )
             });
