@@ -191,12 +191,30 @@ async fn me(
         Err(err) => return ApiError::from(err).into_response(),
     };
     let membership = account.membership.as_ref();
+    // Every membership of the person, the session's active one marked
+    // (one per person for now; see #26).
+    let memberships: Vec<serde_json::Value> = account
+        .membership
+        .iter()
+        .map(|m| {
+            json!({
+                "organization": account.organization.as_ref().map(|o| json!({ "id": o.id, "name": o.name })),
+                "organization_id": m.organization_id,
+                "status": m.status.name(),
+                "roles": m.roles,
+                "is_admin": m.is_admin,
+                "spending_limit": m.spending_limit,
+                "active": m.organization_id == session.organization_id,
+            })
+        })
+        .collect();
     Json(json!({
         "person": { "id": account.person.id, "email": account.person.email, "name": account.person.name },
         "organization": account.organization.as_ref().map(|o| json!({ "id": o.id, "name": o.name })),
         "status": membership.map(|m| m.status.name()),
         "roles": membership.map(|m| m.roles.clone()).unwrap_or_default(),
         "is_admin": membership.is_some_and(|m| m.is_admin),
+        "memberships": memberships,
         "identity": { "issuer": session.issuer, "subject": session.subject },
         "csrf_token": session.csrf_token,
     }))

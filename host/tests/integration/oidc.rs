@@ -238,6 +238,18 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
         (Some("ivan"), Some("active")),
         "{me}"
     );
+    // The person's memberships, the session's active one marked.
+    let memberships = me["memberships"].as_array().expect("memberships");
+    assert_eq!(memberships.len(), 1, "{me}");
+    assert_eq!(
+        (
+            memberships[0]["organization_id"].as_str(),
+            memberships[0]["status"].as_str(),
+            memberships[0]["active"].as_bool()
+        ),
+        (Some("acme"), Some("active"), Some(true)),
+        "{me}"
+    );
     assert!(
         common::decide(&site.gate, "customer:ivan", "browse", "store:main")
             .await
