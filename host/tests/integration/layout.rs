@@ -1,4 +1,5 @@
-//! Imports point down: the host's modules form no import circle (#25).
+//! Imports point down: the host's modules form no import circle (#25), nor
+//! do the plugin's and the model's.
 //!
 //! The graph is read from the source: file A depends on file B when A uses
 //! an item defined in B through a `crate::`, `super::` or `self::` path (or
@@ -279,6 +280,23 @@ fn the_hosts_modules_form_no_import_circle() {
         "import circles in host/src (move what both sides need below them):\n{}",
         found.join("\n")
     );
+}
+
+/// The same of the plugin and the model crate.
+#[test]
+fn the_plugins_and_the_models_modules_form_no_import_circle() {
+    for crate_dir in ["plugin", "model"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(crate_dir)
+            .join("src");
+        let found = circles(&root);
+        assert!(
+            found.is_empty(),
+            "import circles in {crate_dir}/src:\n{}",
+            found.join("\n")
+        );
+    }
 }
 
 /// The scan finds a circle through a parent and its child, and one

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use cedar_policy::{Entity, EntityUid, RestrictedExpression};
 use cedar_policy_core::ast::{self, PartialValue, Value};
 
-use super::{Names, split_ref};
+use super::names::{Names, split_ref};
 use crate::model::{Account, Organization, Staff};
 
 /// The `Identity` entity sign-in decides on.

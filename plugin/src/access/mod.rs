@@ -2,23 +2,25 @@
 //! from the directory's records, and decide with the loaded policy set.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
-    Request as CedarRequest, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Entity, EntityUid, Request as CedarRequest,
+    RestrictedExpression,
 };
 
 use crate::model::{Account, Decision, Effect, Organization, Staff};
 use crate::policy_set::{ActionSlice, LoadedPolicies};
 
 mod entities;
+mod names;
 
 pub use crate::ports::{Found, Key, Lookup, Records, Unavailable};
 use entities::uid_of;
 pub use entities::{
     customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
 };
+pub use names::Names;
+use names::split_ref;
 
 /// Records read at most once each: for one operation that makes many
 /// decisions (a staff member's listing over every assigned organization).
@@ -96,49 +98,6 @@ pub enum AccessError {
     /// Records could not be read.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
-}
-
-/// The entity type names of the schema, parsed once per policy load.
-pub struct Names {
-    customer: EntityTypeName,
-    organization: EntityTypeName,
-    staff: EntityTypeName,
-    store: EntityTypeName,
-    onboarding: EntityTypeName,
-    identity: EntityTypeName,
-    action: EntityTypeName,
-}
-
-impl Names {
-    /// The names in the `PartnerGate` namespace.
-    pub fn new() -> Self {
-        let name = |n: &str| EntityTypeName::from_str(n).expect("static entity type name");
-        Self {
-            customer: name("PartnerGate::Customer"),
-            organization: name("PartnerGate::Organization"),
-            staff: name("PartnerGate::Staff"),
-            store: name("PartnerGate::Store"),
-            onboarding: name("PartnerGate::OnboardingRequest"),
-            identity: name("PartnerGate::Identity"),
-            action: name("PartnerGate::Action"),
-        }
-    }
-
-    fn uid(&self, kind: &EntityTypeName, id: &str) -> EntityUid {
-        EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
-    }
-}
-
-impl Default for Names {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A principal or resource reference split into kind and id.
-fn split_ref(reference: &str) -> Option<(&str, &str)> {
-    let (kind, id) = reference.split_once(':')?;
-    (!id.is_empty()).then_some((kind, id))
 }
 
 /// The records a request was decided on. Equal records give equal entities,

@@ -1,7 +1,7 @@
 //! Conversions between the WIT types and the rules' model.
 
-use super::exports::partnergate::b2b::{org_users, policy, sign_in};
-use super::{directory, notifications, types};
+use super::bindings::exports::partnergate::b2b::{org_users, policy, sign_in};
+use super::bindings::partnergate::b2b::{directory, notifications, types};
 use crate::policy_set::{Problem, Summary};
 use crate::{model, signin, users};
 

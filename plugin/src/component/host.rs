@@ -2,11 +2,11 @@
 //! from `records` (the host's cache, then its directory), changes and fresh
 //! reads from `directory`.
 
+use super::bindings::partnergate::b2b::{directory, records, types};
 use super::convert::{
     account_from_wit, account_status_to_wit, change_op_to_wit, onboarding_from_wit,
     onboarding_status_to_wit, organization_from_wit,
 };
-use super::{directory, records, types};
 use crate::access::{Found, Key, Lookup, Records, Unavailable};
 use crate::{model, users};
 

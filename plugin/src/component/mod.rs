@@ -2,6 +2,7 @@
 //! (`access`, `users`, `signin`) over the records the host lends
 //! ([`host`]), with the WIT types converted in [`convert`].
 
+mod bindings;
 mod convert;
 mod host;
 
@@ -13,15 +14,9 @@ use crate::policy_set::{self, LoadedPolicies, PolicyFile};
 use crate::rules::Rules;
 use crate::{signin, users};
 
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "plugin",
-    generate_all,
-});
-
-use exports::partnergate::b2b::{access as wit_access, org_users, policy, sign_in};
-use partnergate::b2b::{directory, notifications, records, types};
-use wasi::logging::logging::{Level, log};
+use bindings::exports::partnergate::b2b::{access as wit_access, org_users, policy, sign_in};
+use bindings::partnergate::b2b::types;
+use bindings::wasi::logging::logging::{Level, log};
 
 use convert::{
     account_status, account_status_to_wit, account_to_wit, decision_to_wit, identity_from_wit,
@@ -33,7 +28,7 @@ use host::{HostRecords, key_to_wit};
 
 struct Component;
 
-export!(Component);
+bindings::export!(Component with_types_in bindings);
 
 /// The policy set in use and the names decisions are built with.
 struct State {

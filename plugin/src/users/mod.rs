@@ -5,6 +5,7 @@
 //! in `permit`, listing and the audit trail in `listing`, onboarding (a
 //! prospect's request, its approval) in `onboarding`.
 
+mod error;
 mod listing;
 mod onboarding;
 mod permit;
@@ -12,12 +13,13 @@ mod permit;
 pub(crate) mod tests;
 mod view;
 
-use permit::{Fresh, guards, permit_with};
+pub use error::UserError;
+use permit::{Fresh, SEE_USER, guards, permit_with};
 
-use crate::access::{self, Records, Unavailable};
+use crate::access::{self, Records};
 use crate::model::{
-    AccountStatus, AuditEntry, ChangeOp, Decision, Membership, Notification, NotificationKind,
-    Organization, Person,
+    AccountStatus, AuditEntry, ChangeOp, Membership, Notification, NotificationKind, Organization,
+    Person,
 };
 pub use crate::ports::{DirError, Directory};
 use crate::rules::Rules;
@@ -30,54 +32,6 @@ const STORE: &str = "store:merchant";
 
 /// Most items one bulk call takes.
 pub const BULK_MAX: usize = 1000;
-
-/// The action whose permit lets an actor learn a user's details (existence,
-/// status, version) from a refused operation.
-const SEE_USER: &str = "viewUser";
-
-/// The action whose permit lets an actor learn an organization's details
-/// (existence, status) from a refused operation.
-const SEE_ORGANIZATION: &str = "listUsers";
-
-/// Why an operation did not happen; nothing changed in any case.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum UserError {
-    /// The policies denied it.
-    #[error("denied by {:?}", .0.policies)]
-    Denied(Decision),
-    /// Malformed input or a step that does not apply.
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// No such record.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// Already exists, or changed since read.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// Retry after this many seconds.
-    #[error("rate limited for {0} s")]
-    RateLimited(u64),
-    /// The directory failed.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<DirError> for UserError {
-    fn from(err: DirError) -> Self {
-        match err {
-            DirError::Conflict(m) | DirError::Duplicate(m) => Self::Conflict(m),
-            DirError::NotFound(m) => Self::NotFound(m),
-            DirError::Invalid(m) => Self::Invalid(m),
-            DirError::Unavailable(m) => Self::Unavailable(m),
-        }
-    }
-}
-
-impl From<Unavailable> for UserError {
-    fn from(err: Unavailable) -> Self {
-        Self::Unavailable(err.0)
-    }
-}
 
 pub use crate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery, UserSteps, UserView};
 

@@ -3,11 +3,20 @@
 //! the actor may not see, and what the decision read becomes the change's
 //! guards.
 
-use super::{Directory, SEE_ORGANIZATION, SEE_USER, UserError};
+use super::Directory;
+use super::error::UserError;
 use crate::access::{self, AccessError, Names, Records, Unavailable};
 use crate::model::{ChangeOp, Decision, Effect, Organization};
 use crate::policy_set::LoadedPolicies;
 use crate::rules::Rules;
+
+/// The action whose permit lets an actor learn a user's details (existence,
+/// status, version) from a refused operation.
+pub(super) const SEE_USER: &str = "viewUser";
+
+/// The action whose permit lets an actor learn an organization's details
+/// (existence, status) from a refused operation.
+pub(super) const SEE_ORGANIZATION: &str = "listUsers";
 
 /// Decides with `records` and turns a denial into [`UserError::Denied`].
 pub(super) fn permit_with(

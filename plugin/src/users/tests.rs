@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::access::Names;
+use crate::access::Unavailable;
 use crate::memory::MemoryDirectory;
-use crate::model::{Effect, OnboardingStatus, OrganizationStatus, Person, Staff};
+use crate::model::{Decision, Effect, OnboardingStatus, OrganizationStatus, Person, Staff};
 use crate::policy_set::{LoadedPolicies, PolicyFile, load};
 
 /// The default policies, read from `policies/`.
