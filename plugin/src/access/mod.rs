@@ -757,10 +757,11 @@ pub fn decide_entities(
 }
 
 /// Decides `action` by one principal on each of `resources`, in order, with
-/// an empty context: the principal's record is read and its entity built
-/// once (a staff member's listing decides on every assigned organization,
-/// and a staff entity names them all). Each item is what [`authorize`]
-/// would decide; an unknown record is a denial that says so.
+/// an empty context, on one set of entities ([`decide_grid`]): the
+/// principal's record is read and its entity built once (a staff member's
+/// listing decides on every assigned organization, and a staff entity names
+/// them all). Each item is what [`authorize`] would decide; an unknown
+/// record is a denial that says so.
 pub fn decide_each(
     loaded: &LoadedPolicies,
     names: &Names,
@@ -769,102 +770,15 @@ pub fn decide_each(
     action: &str,
     resources: &[String],
 ) -> Result<Vec<Result<Decision, AccessError>>, AccessError> {
-    let principal_key = key_of("principal", principal)?.expect("a principal is always a record");
-    let action_uid = names.uid(&names.action, action);
-    let Some(slice) = loaded.actions.get(&action_uid) else {
-        return Err(AccessError::InvalidRequest(format!(
-            "action `{action}` is not in the schema"
-        )));
-    };
-    let (found, _) = records.read(
-        Lookup {
-            key: principal_key,
-            known: None,
-        },
-        None,
-    )?;
-    let Some((principal_record, _)) = record_of(found, None) else {
-        return Ok(resources
-            .iter()
-            .map(|resource| {
-                let request = Request {
-                    principal,
-                    action,
-                    resource,
-                    context: "",
-                };
-                check_shape(loaded, names, &request).map(|()| unknown("principal", principal))
-            })
-            .collect());
-    };
-    let principal_uid = uid_of(names, principal);
-    let mut principal_entities = Vec::with_capacity(2);
-    let mut principal_orgs = HashSet::new();
-    push_entities(
-        names,
-        &principal_record,
-        &principal_uid,
-        &mut principal_orgs,
-        &mut principal_entities,
-    );
-    let empty = Request {
-        principal,
-        action,
-        resource: "",
-        context: "",
-    };
-    let context = context_of(loaded, &empty, &action_uid)?;
-    let mut decisions = Vec::with_capacity(resources.len());
-    for resource in resources {
-        let request = Request {
-            principal,
-            action,
-            resource,
-            context: "",
-        };
-        decisions.push((|| {
-            let resource_key = key_of("resource", resource)?;
-            let resource_record = match resource_key {
-                None => Record::Bare,
-                Some(key) => {
-                    let (found, _) = records.read(Lookup { key, known: None }, None)?;
-                    match record_of(found, None) {
-                        Some((record, _)) => record,
-                        None => {
-                            return check_shape(loaded, names, &request)
-                                .map(|()| unknown("resource", resource));
-                        }
-                    }
-                }
-            };
-            let resource_uid = uid_of(names, resource);
-            check_applies(loaded, &request, &action_uid, &principal_uid, &resource_uid)?;
-            let mut entities = Vec::with_capacity(principal_entities.len() + 2);
-            entities.push(slice.entity.clone());
-            entities.extend(principal_entities.iter().cloned());
-            if resource_uid != principal_uid {
-                let mut orgs = principal_orgs.clone();
-                push_entities(
-                    names,
-                    &resource_record,
-                    &resource_uid,
-                    &mut orgs,
-                    &mut entities,
-                );
-            }
-            let entities = cedar_policy::Entities::from_entities(entities, None)
-                .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-            evaluate(
-                &slice.policies,
-                &entities,
-                principal_uid.clone(),
-                action_uid.clone(),
-                resource_uid,
-                context.clone(),
-            )
-        })());
-    }
-    Ok(decisions)
+    let actions = [action];
+    let rows: Vec<(&str, &[&str])> = resources
+        .iter()
+        .map(|resource| (resource.as_str(), &actions[..]))
+        .collect();
+    Ok(decide_grid(loaded, names, records, principal, &rows)?
+        .into_iter()
+        .map(|mut row| row.pop().expect("one decision per row"))
+        .collect())
 }
 
 /// Decides each of `actions` by one principal on one resource, in order,
