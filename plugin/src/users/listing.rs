@@ -100,7 +100,7 @@ impl<D: Directory> Rules<'_, D> {
 
 /// A request the schema does not allow (a malformed actor) is a denial;
 /// unreadable records are what they are.
-fn denied_or_unavailable(err: AccessError) -> UserError {
+pub(super) fn denied_or_unavailable(err: AccessError) -> UserError {
     match err {
         AccessError::InvalidRequest(m) => UserError::Denied(Decision::deny_because(m)),
         AccessError::Unavailable(u) => u.into(),

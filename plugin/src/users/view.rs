@@ -2,12 +2,13 @@
 //! (which buttons, which editable fields), decided by the same lifecycle
 //! functions and policies the steps themselves are.
 
+use super::listing::denied_or_unavailable;
 use super::{
     BULK_MAX, Directory, SEE_USER, UserError, UserSteps, UserView, email_change, reinstated,
     reinvited, removed, revoked,
 };
 use crate::access::{self, AccessError, Records};
-use crate::model::{Account, AccountStatus, Decision, Effect, Membership};
+use crate::model::{Account, AccountStatus, Effect, Membership};
 use crate::rules::Rules;
 
 /// The steps of a view (see, edit, the administrator flag, revoke,
@@ -156,12 +157,4 @@ fn lifecycle(m: &Membership, now: u64) -> [Option<&'static str>; STEPS] {
             "reinviteUser",
         ),
     ]
-}
-
-/// An access error as the lifecycle's: records that cannot be read.
-fn denied_or_unavailable(err: AccessError) -> UserError {
-    match err {
-        AccessError::InvalidRequest(m) => UserError::Denied(Decision::deny_because(m)),
-        AccessError::Unavailable(u) => u.into(),
-    }
 }
