@@ -103,7 +103,8 @@ same_record! {
         organization_id, person_id, status, previous_status, is_admin, roles, spending_limit,
         invited_at, version,
     };
-    model::Account, types::Account { person, membership, organization };
+    model::Member, types::Member { membership, organization };
+    model::Account, types::Account { person, membership, organization, memberships };
     model::Staff, types::Staff { id, name, assigned_organizations };
     model::OnboardingRequest, types::OnboardingRequest {
         id, organization_name, requester_name, requester_email, status, organization_id,
@@ -125,12 +126,12 @@ same_record! {
     };
     model::NewUser, org_users::NewUser { email, name, roles, is_admin, spending_limit };
     model::UserChanges, org_users::UserChanges { name, email, roles, is_admin, spending_limit };
-    model::Target, org_users::Target { person_id, version };
+    model::Target, org_users::Target { person_id, organization_id, version };
     model::UserSteps, org_users::UserSteps {
         edit, edit_email, change_admin, revoke, reinstate, remove, reinvite,
     };
     model::UserView, org_users::UserView { member, steps };
-    model::SignedIn, sign_in::SignedIn { person_id, organization_id, status, linked };
+    model::SignedIn, sign_in::SignedIn { person_id, organization_id, organizations, status, linked };
     model::PolicyFile, policy::PolicyFile { name, text };
     model::Summary, policy::Summary { version, policies, permits, forbids };
     model::Problem, policy::Problem { file, line, column, message };
@@ -164,7 +165,7 @@ impl Conv<model::ChangeOp> for directory::ChangeOp {
             W::LinkIdentity((issuer, subject, person)) => M::PutLink(issuer, subject, person),
             W::PutOnboarding((r, read)) => M::PutOnboarding(r.conv(), read),
             W::QueueNotification(n) => M::Queue(n.conv()),
-            W::ExpectMembership((person, version)) => M::ExpectMembership(person, version),
+            W::ExpectMembership((person, org, version)) => M::ExpectMembership(person, org, version),
             W::ExpectActiveAdmins((org, count)) => M::ExpectActiveAdmins(org, count),
         }
     }

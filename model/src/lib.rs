@@ -99,15 +99,131 @@ pub struct Membership {
     pub version: u64,
 }
 
-/// A person with their membership and organization.
+/// One of a person's memberships, with its organization.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Member {
+    /// The membership.
+    pub membership: Membership,
+    /// Its organization.
+    pub organization: Organization,
+}
+
+/// A person with the membership acted for and its organization, and every
+/// membership they hold.
+///
+/// `membership` is the one a decision is made on: the membership in the
+/// organization the caller acts for ([`Account::acting_for`]), or, when no
+/// organization is named, the person's only one ([`Account::of_person`]
+/// says which).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Account {
     /// The person.
     pub person: Person,
-    /// Their membership, if any.
+    /// The membership acted for, if any.
     pub membership: Option<Membership>,
     /// The membership's organization.
     pub organization: Option<Organization>,
+    /// Every membership of the person with its organization, by
+    /// organization id (the one acted for among them).
+    pub memberships: Vec<Member>,
+}
+
+impl Account {
+    /// A person's account from all their memberships, acting for the only
+    /// one that stands out when none is named: the only active one; with
+    /// none active, the only one invited or revoked; with none of those,
+    /// the only removed one. Two or more in that rank (two active
+    /// memberships, say) leave it unnamed (`membership` is `None`): the
+    /// caller must name the organization.
+    pub fn of_person(person: Person, mut memberships: Vec<Member>) -> Self {
+        memberships.sort_by(|a, b| a.organization.id.cmp(&b.organization.id));
+        let rank = |m: &Member| match m.membership.status {
+            AccountStatus::Active => 0,
+            AccountStatus::Invited | AccountStatus::Revoked => 1,
+            AccountStatus::Removed => 2,
+        };
+        let best = memberships.iter().map(rank).min();
+        let mut candidates = memberships.iter().filter(|m| Some(rank(m)) == best);
+        let chosen = match (candidates.next(), candidates.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        };
+        Self {
+            person,
+            membership: chosen.as_ref().map(|m| m.membership.clone()),
+            organization: chosen.map(|m| m.organization),
+            memberships,
+        }
+    }
+
+    /// A person as a listing of one organization shows them: the
+    /// membership listed, and no other (a listing reveals nothing of the
+    /// person's other organizations).
+    pub fn listed(person: Person, member: Member) -> Self {
+        Self {
+            person,
+            membership: Some(member.membership.clone()),
+            organization: Some(member.organization.clone()),
+            memberships: vec![member],
+        }
+    }
+
+    /// This account as someone acting in `organization` may see it: the
+    /// membership there, and no other.
+    pub fn seen_from(&self, organization: &str) -> Self {
+        let member = self.member_of(organization);
+        Self {
+            person: self.person.clone(),
+            membership: member.map(|m| m.membership.clone()),
+            organization: member.map(|m| m.organization.clone()),
+            memberships: member.into_iter().cloned().collect(),
+        }
+    }
+
+    /// The membership in `organization`, with its organization.
+    pub fn member_of(&self, organization: &str) -> Option<&Member> {
+        self.memberships
+            .iter()
+            .find(|m| m.organization.id == organization)
+    }
+
+    /// This account acting for `organization`: its membership there, or
+    /// none (a person acting for an organization they do not belong to).
+    /// `None` leaves the account as it is.
+    pub fn acting_for(&self, organization: Option<&str>) -> std::borrow::Cow<'_, Account> {
+        use std::borrow::Cow;
+        let Some(organization) = organization else {
+            return Cow::Borrowed(self);
+        };
+        if self
+            .membership
+            .as_ref()
+            .is_some_and(|m| m.organization_id == organization)
+        {
+            return Cow::Borrowed(self);
+        }
+        let member = self.member_of(organization);
+        Cow::Owned(Self {
+            person: self.person.clone(),
+            membership: member.map(|m| m.membership.clone()),
+            organization: member.map(|m| m.organization.clone()),
+            memberships: self.memberships.clone(),
+        })
+    }
+
+    /// How many of the person's memberships are active.
+    pub fn active_memberships(&self) -> usize {
+        self.memberships
+            .iter()
+            .filter(|m| m.membership.status == AccountStatus::Active)
+            .count()
+    }
+
+    /// Whether a decision on this account must name the organization acted
+    /// for: the person is active in more than one.
+    pub fn needs_organization(&self) -> bool {
+        self.active_memberships() > 1
+    }
 }
 
 /// A merchant staff member.
@@ -223,8 +339,9 @@ pub enum ChangeOp {
     PutOnboarding(OnboardingRequest, Option<u64>),
     /// Queue a notification.
     Queue(Notification),
-    /// Commit only if the person's membership is still at this version.
-    ExpectMembership(String, u64),
+    /// Commit only if the membership of the person (first) in the
+    /// organization (second) is still at this version.
+    ExpectMembership(String, String, u64),
     /// Commit only if the organization still has this many active
     /// administrators.
     ExpectActiveAdmins(String, u32),
@@ -358,13 +475,40 @@ pub struct UserChanges {
     pub spending_limit: Option<Option<u64>>,
 }
 
-/// A user and the version the caller read.
+/// A user's membership and the version the caller read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     /// The person.
     pub person_id: String,
+    /// The organization of the membership; `None` for the person's only
+    /// membership.
+    pub organization_id: Option<String>,
     /// The membership version read.
     pub version: u64,
+}
+
+impl Target {
+    /// The person's only membership, at `version`.
+    pub fn person(person_id: impl Into<String>, version: u64) -> Self {
+        Self {
+            person_id: person_id.into(),
+            organization_id: None,
+            version,
+        }
+    }
+
+    /// The person's membership in `organization_id`, at `version`.
+    pub fn membership(
+        person_id: impl Into<String>,
+        organization_id: impl Into<String>,
+        version: u64,
+    ) -> Self {
+        Self {
+            person_id: person_id.into(),
+            organization_id: Some(organization_id.into()),
+            version,
+        }
+    }
 }
 
 /// A change for many users.
@@ -438,8 +582,11 @@ pub struct ExternalIdentity {
 pub struct SignedIn {
     /// The person.
     pub person_id: String,
-    /// Their organization.
-    pub organization_id: String,
+    /// The organization the session acts for: the only one of
+    /// `organizations`; `None` when the person picks among several.
+    pub organization_id: Option<String>,
+    /// The organizations the person may act for now, by id.
+    pub organizations: Vec<String>,
     /// Their status now.
     pub status: AccountStatus,
     /// Whether this sign-in created the link.

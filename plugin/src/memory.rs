@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::access::{Records, Unavailable};
 use crate::model::{
-    Account, AccountStatus, AuditEntry, ChangeOp, MemberQuery, Membership, Notification,
+    Account, AccountStatus, AuditEntry, ChangeOp, Member, MemberQuery, Membership, Notification,
     OnboardingRequest, OnboardingStatus, Organization, Person, Staff,
 };
 use crate::users::{DirError, Directory};
@@ -42,8 +42,8 @@ impl Records for MemoryRecords {
 pub struct DirectoryState {
     /// People by id.
     pub people: HashMap<String, Person>,
-    /// Memberships by person id.
-    pub memberships: HashMap<String, Membership>,
+    /// Memberships by (person id, organization id).
+    pub memberships: HashMap<(String, String), Membership>,
     /// Organizations by id (`active_admins` is derived when read).
     pub organizations: HashMap<String, Organization>,
     /// Staff by id.
@@ -75,15 +75,18 @@ pub struct MemoryDirectory {
 impl DirectoryState {
     fn account(&self, person_id: &str) -> Option<Account> {
         let person = self.people.get(person_id)?.clone();
-        let membership = self.memberships.get(person_id).cloned();
-        let organization = membership
-            .as_ref()
-            .and_then(|m| self.organization(&m.organization_id));
-        Some(Account {
-            person,
-            membership,
-            organization,
-        })
+        let members = self
+            .memberships
+            .values()
+            .filter(|m| m.person_id == person_id)
+            .filter_map(|m| {
+                Some(Member {
+                    membership: m.clone(),
+                    organization: self.organization(&m.organization_id)?,
+                })
+            })
+            .collect();
+        Some(Account::of_person(person, members))
     }
 
     fn organization(&self, id: &str) -> Option<Organization> {
@@ -115,10 +118,11 @@ impl DirectoryState {
                 self.organizations.insert(org.id.clone(), org);
             }
             ChangeOp::PutMembership(membership, expected) => {
-                let stored = self
-                    .memberships
-                    .get(&membership.person_id)
-                    .map(|m| m.version);
+                let key = (
+                    membership.person_id.clone(),
+                    membership.organization_id.clone(),
+                );
+                let stored = self.memberships.get(&key).map(|m| m.version);
                 if stored != expected {
                     return Err(DirError::Conflict(format!(
                         "membership of `{}` is at version {stored:?}, not {expected:?}",
@@ -127,8 +131,7 @@ impl DirectoryState {
                 }
                 let mut membership = membership;
                 membership.version = expected.map_or(1, |v| v + 1);
-                self.memberships
-                    .insert(membership.person_id.clone(), membership);
+                self.memberships.insert(key, membership);
             }
             ChangeOp::PutLink(issuer, subject, person) => {
                 let key = (issuer, subject);
@@ -148,8 +151,8 @@ impl DirectoryState {
                 self.onboarding.insert(request.id.clone(), request);
             }
             ChangeOp::Queue(notification) => self.outbox.push(notification),
-            ChangeOp::ExpectMembership(person, version) => {
-                let stored = self.memberships.get(&person).map(|m| m.version);
+            ChangeOp::ExpectMembership(person, org, version) => {
+                let stored = self.memberships.get(&(person.clone(), org)).map(|m| m.version);
                 if stored != Some(version) {
                     return Err(DirError::Conflict(format!(
                         "membership of `{person}` changed since the decision"

@@ -92,6 +92,15 @@ fn sign_in_refusal(account: &Account, linking: bool) -> Option<String> {
     }
 }
 
+/// The changes that accept invitations: each membership activated, at the
+/// version read.
+fn activations(activated: Vec<(Membership, u64)>) -> Vec<ChangeOp> {
+    activated
+        .into_iter()
+        .map(|(m, read)| ChangeOp::PutMembership(m, Some(read)))
+        .collect()
+}
+
 /// The organization of an account's membership, if any.
 fn organization_of(account: &Account) -> Option<String> {
     account
@@ -100,11 +109,59 @@ fn organization_of(account: &Account) -> Option<String> {
         .map(|m| m.organization_id.clone())
 }
 
-fn signed_in(membership: &Membership, linked: bool) -> SignedIn {
+/// What a sign-in of `account` comes to: the organizations the person may
+/// act for once their invitations are accepted (by organization id), and
+/// the invited memberships it accepts, activated, with the version read.
+/// A membership counts only while its organization is approved.
+fn admissions(account: &Account) -> (Vec<String>, Vec<(Membership, u64)>) {
+    let mut usable = Vec::new();
+    let mut activated = Vec::new();
+    for m in &account.memberships {
+        if m.organization.status != OrganizationStatus::Approved {
+            continue;
+        }
+        match m.membership.status {
+            AccountStatus::Active => usable.push(m.organization.id.clone()),
+            AccountStatus::Invited => {
+                usable.push(m.organization.id.clone());
+                activated.push((
+                    Membership {
+                        status: AccountStatus::Active,
+                        version: m.membership.version + 1,
+                        ..m.membership.clone()
+                    },
+                    m.membership.version,
+                ));
+            }
+            AccountStatus::Revoked | AccountStatus::Removed => {}
+        }
+    }
+    (usable, activated)
+}
+
+/// Why `account` may not sign in anywhere: what its membership acted for
+/// when none is named (or else its first) says.
+fn refusal_of(account: &Account) -> String {
+    let first = account
+        .membership
+        .as_ref()
+        .map(|m| m.organization_id.clone())
+        .or_else(|| account.memberships.first().map(|m| m.organization.id.clone()));
+    sign_in_refusal(&account.acting_for(first.as_deref()), true)
+        .unwrap_or_else(|| "no membership may sign in now".into())
+}
+
+/// Who signed in: the organization is picked when only one may be acted
+/// for; otherwise the person picks among `organizations`.
+fn signed_in(person_id: &str, organizations: Vec<String>, linked: bool) -> SignedIn {
     SignedIn {
-        person_id: membership.person_id.clone(),
-        organization_id: membership.organization_id.clone(),
-        status: membership.status,
+        person_id: person_id.to_string(),
+        organization_id: match organizations.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
+        organizations,
+        status: AccountStatus::Active,
         linked,
     }
 }
@@ -185,26 +242,6 @@ impl<D: Directory> Rules<'_, D> {
         }
     }
 
-    /// Refuses, audited, when `account` may not sign in (`linking`: an
-    /// invited member may, to be linked and activated).
-    fn refuse_unless_allowed(
-        &self,
-        identity: &Identity,
-        account: &Account,
-        linking: bool,
-    ) -> Result<(), SignInError> {
-        match sign_in_refusal(account, linking) {
-            None => Ok(()),
-            Some(reason) => Err(self.refuse(
-                identity,
-                &format!("customer:{}", account.person.id),
-                organization_of(account).as_deref(),
-                reason,
-                Vec::new(),
-            )),
-        }
-    }
-
     /// What the policies decide on `autoLink` for `identity` and `account`.
     fn auto_link_decision(
         &self,
@@ -270,17 +307,15 @@ impl<D: Directory> Rules<'_, D> {
             .dir
             .fresh_account(person_id)?
             .ok_or_else(|| SignInError::Refused("the customer record no longer exists".into()))?;
+        // The membership the session acts for, whatever the others say.
+        let account = account.acting_for(Some(organization_id)).into_owned();
+        if account.membership.is_none() {
+            return Err(SignInError::Refused(
+                "the person is no longer a member of the organization: sign in again".into(),
+            ));
+        }
         if let Some(reason) = sign_in_refusal(&account, false) {
             return Err(SignInError::Refused(reason));
-        }
-        if account
-            .membership
-            .as_ref()
-            .is_some_and(|m| m.organization_id != organization_id)
-        {
-            return Err(SignInError::Refused(
-                "the person now belongs to another organization: sign in again".into(),
-            ));
         }
         Ok(account)
     }
@@ -329,11 +364,34 @@ impl<D: Directory> Rules<'_, D> {
                     Vec::new(),
                 ));
             };
-            self.refuse_unless_allowed(identity, &account, false)?;
-            return Ok(signed_in(
-                account.membership.as_ref().expect("checked"),
-                false,
-            ));
+            // Invitations into further organizations are accepted by
+            // signing in with the linked identity.
+            let (usable, activated) = admissions(&account);
+            if usable.is_empty() {
+                return Err(self.refuse(
+                    identity,
+                    &target,
+                    organization_of(&account).as_deref(),
+                    refusal_of(&account),
+                    Vec::new(),
+                ));
+            }
+            if !activated.is_empty() {
+                let audit = self.audit(
+                    identity,
+                    "acceptInvitation",
+                    &target,
+                    activated.first().map(|(m, _)| m.organization_id.as_str()),
+                    serde_json::json!({
+                        "organizations": activated.iter().map(|(m, _)| &m.organization_id).collect::<Vec<_>>(),
+                        "status": "active",
+                    })
+                    .to_string(),
+                    Vec::new(),
+                );
+                self.dir.apply(activations(activated), audit)?;
+            }
+            return Ok(signed_in(&person, usable, false));
         }
 
         // 2. Otherwise only a verified email can find the customer.
@@ -384,42 +442,36 @@ impl<D: Directory> Rules<'_, D> {
                 return Err(self.refuse(identity, "", None, reason, Vec::new()));
             }
         };
-        self.refuse_unless_allowed(identity, &account, true)?;
         let target = format!("customer:{}", account.person.id);
         let org = organization_of(&account);
+        let (usable, activated) = admissions(&account);
+        if usable.is_empty() {
+            return Err(self.refuse(identity, &target, org.as_deref(), refusal_of(&account), Vec::new()));
+        }
         if self.dir.has_links(&account.person.id)? {
             let reason = "the customer record is linked to another identity; a new provider links only by invitation: ask an administrator to remove and re-add the user".to_string();
             return Err(self.refuse(identity, &target, org.as_deref(), reason, Vec::new()));
         }
-        let membership = account
-            .membership
-            .clone()
-            .expect("checked by sign_in_refusal");
         let link = ChangeOp::PutLink(
             identity.issuer.clone(),
             identity.subject.clone(),
             account.person.id.clone(),
         );
 
-        // 3. An invited member with that verified email: link and activate.
-        if membership.status == AccountStatus::Invited {
-            let active = Membership {
-                status: AccountStatus::Active,
-                version: membership.version + 1,
-                ..membership.clone()
-            };
+        // 3. An invited member with that verified email: link and activate
+        // every invitation.
+        if !activated.is_empty() {
+            let org = activated.first().map(|(m, _)| m.organization_id.clone());
             let audit = self.link_audit(identity, &target, org.as_deref(), true, Vec::new());
-            self.dir.apply(
-                vec![
-                    link,
-                    ChangeOp::PutMembership(active.clone(), Some(membership.version)),
-                ],
-                audit,
-            )?;
-            return Ok(signed_in(&active, true));
+            let mut ops = vec![link];
+            ops.extend(activations(activated));
+            self.dir.apply(ops, audit)?;
+            return Ok(signed_in(&account.person.id, usable, true));
         }
 
-        // 4. An existing customer: only if the policies permit automatic linking.
+        // 4. An existing customer: only if the policies permit automatic
+        // linking, decided on a membership that may sign in.
+        let account = account.acting_for(usable.first().map(String::as_str)).into_owned();
         let decision = self.auto_link_decision(identity, &account)?;
         if decision.effect != Effect::Allow {
             let reason = "automatic linking of an existing customer is not permitted for this provider: ask an administrator to invite you".to_string();
@@ -427,7 +479,7 @@ impl<D: Directory> Rules<'_, D> {
         }
         let audit = self.link_audit(identity, &target, org.as_deref(), false, decision.policies);
         self.dir.apply(vec![link], audit)?;
-        Ok(signed_in(&membership, true))
+        Ok(signed_in(&account.person.id, usable, true))
     }
 }
 
@@ -494,6 +546,73 @@ mod tests {
         });
     }
 
+    /// Ivan is invited into globex too: his first sign-in accepts both
+    /// invitations and lets him pick; an invitation made after he linked
+    /// is accepted by his next sign-in with the linked identity.
+    #[test]
+    fn a_sign_in_accepts_every_invitation_and_lets_a_person_in_several_pick() {
+        with_rules(|rules, dir| {
+            let invite = |org: &str| Membership {
+                organization_id: org.into(),
+                person_id: "ivan".into(),
+                status: AccountStatus::Invited,
+                previous_status: None,
+                is_admin: false,
+                roles: vec![],
+                spending_limit: None,
+                invited_at: Some(0),
+                version: 1,
+            };
+            dir.state
+                .borrow_mut()
+                .memberships
+                .insert(("ivan".into(), "globex".into()), invite("globex"));
+            let signed = rules
+                .link(&identity("s-ivan", "ivan@acme.test", true))
+                .unwrap();
+            assert_eq!(signed.organization_id, None, "he picks");
+            assert_eq!(signed.organizations, ["acme", "globex"]);
+            for org in ["acme", "globex"] {
+                let m = dir.state.borrow().memberships[&("ivan".to_string(), org.to_string())].clone();
+                assert_eq!((m.status, m.version), (AccountStatus::Active, 2), "{org}");
+            }
+            // Revoked in acme: the acme session ends, the globex one goes on.
+            dir.state
+                .borrow_mut()
+                .memberships
+                .get_mut(&("ivan".to_string(), "acme".to_string()))
+                .unwrap()
+                .status = AccountStatus::Revoked;
+            assert!(rules.check_session("ivan", "acme").is_err());
+            let globex = rules.check_session("ivan", "globex").unwrap();
+            assert_eq!(globex.membership.unwrap().organization_id, "globex");
+            let only = rules
+                .link(&identity("s-ivan", "ivan@acme.test", true))
+                .unwrap();
+            assert_eq!(only.organization_id.as_deref(), Some("globex"));
+            // A new invitation, accepted by signing in with the link.
+            dir.state.borrow_mut().organizations.insert(
+                "initech".into(),
+                crate::model::Organization {
+                    id: "initech".into(),
+                    name: "Initech".into(),
+                    status: OrganizationStatus::Approved,
+                    active_admins: 0,
+                },
+            );
+            dir.state
+                .borrow_mut()
+                .memberships
+                .insert(("ivan".into(), "initech".into()), invite("initech"));
+            let next = rules
+                .link(&identity("s-ivan", "whatever@else.test", false))
+                .unwrap();
+            assert_eq!(next.organizations, ["globex", "initech"]);
+            let m = dir.state.borrow().memberships[&("ivan".to_string(), "initech".to_string())].clone();
+            assert_eq!(m.status, AccountStatus::Active);
+        });
+    }
+
     #[test]
     fn an_unverified_email_never_links() {
         with_rules(|rules, dir| {
@@ -530,7 +649,7 @@ mod tests {
             );
             let moved = rules.check_session("bob", "globex").unwrap_err();
             assert!(
-                matches!(moved, SignInError::Refused(ref m) if m.contains("another organization")),
+                matches!(moved, SignInError::Refused(ref m) if m.contains("no longer a member")),
                 "{moved:?}"
             );
             for (status, reason) in [
@@ -559,7 +678,7 @@ mod tests {
             dir.state
                 .borrow_mut()
                 .memberships
-                .get_mut("bob")
+                .get_mut(&("bob".to_string(), "acme".to_string()))
                 .unwrap()
                 .status = AccountStatus::Revoked;
             assert!(rules.check_session("bob", "acme").is_err());

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::DirectoryError;
 use crate::model::MemberQuery;
-use crate::model::{Account, AuditPage, AuditRecord, MemberPage, MemberSort};
+use crate::model::{Account, AuditPage, AuditRecord, Member, MemberPage, MemberSort, Person};
 
 /// Most rows one page holds.
 pub const PAGE_MAX: u32 = 500;
 
-/// A listing cursor: the sort key and person id of the last row returned,
+/// A listing cursor: the sort key and row id (person and organization,
+/// [`MEMBER_ID`](super::schema::MEMBER_ID)) of the last row returned,
 /// with the sort it belongs to.
 #[derive(Serialize, Deserialize)]
 pub struct Cursor {
@@ -20,7 +21,7 @@ pub struct Cursor {
     d: bool,
     /// The sort key of the last row.
     pub k: String,
-    /// The person id of the last row.
+    /// The row id of the last row.
     pub id: String,
 }
 
@@ -98,6 +99,15 @@ pub fn fetch(query: &MemberQuery) -> usize {
     query.limit.clamp(1, PAGE_MAX) as usize + 1
 }
 
+/// The account of a person read as one row per membership (one row without
+/// a membership when they have none); `None` without rows.
+pub fn account_of(rows: Vec<(Person, Option<Member>)>) -> Option<Account> {
+    let mut rows = rows.into_iter();
+    let (person, first) = rows.next()?;
+    let members = first.into_iter().chain(rows.filter_map(|(_, m)| m)).collect();
+    Some(Account::of_person(person, members))
+}
+
 /// The page of `rows` (each with its sort key) fetched for `query`.
 pub fn page(mut rows: Vec<(Account, String)>, query: &MemberQuery) -> MemberPage {
     let limit = fetch(query) - 1;
@@ -108,7 +118,13 @@ pub fn page(mut rows: Vec<(Account, String)>, query: &MemberQuery) -> MemberPage
             s: sort_name(query.sort).into(),
             d: query.descending,
             k: key.clone(),
-            id: last.person.id.clone(),
+            id: format!(
+                "{} {}",
+                last.person.id,
+                last.membership
+                    .as_ref()
+                    .map_or("", |m| m.organization_id.as_str())
+            ),
         };
         Some(hex::encode(
             serde_json::to_vec(&cursor).expect("cursor serializes"),

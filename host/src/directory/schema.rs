@@ -2,15 +2,24 @@
 //! migrations with the few types that differ left as placeholders, so the
 //! two schemas cannot drift apart.
 
-/// The columns both backends read an account from (`account_row`), joined
-/// from people, memberships and organizations, in this order.
+/// The columns both backends read an account from (`member_row`), joined
+/// from people, memberships and organizations, in this order: one row per
+/// membership (one row without a membership for a person with none).
 pub const ACCOUNT_COLUMNS: &str = "p.id, p.email, p.name,
     m.organization_id, m.status, m.previous_status, m.is_admin, m.roles, m.spending_limit, m.invited_at, m.version,
     o.name, o.status,
     (SELECT count(*) FROM memberships a WHERE a.organization_id = o.id AND a.status = 'active' AND a.is_admin)";
 
-/// Where an account is read from, by person.
+/// Where an account is read from, by person; rows ordered by [`ACCOUNT_ORDER`].
 pub const ACCOUNT_FROM: &str = "people p LEFT JOIN memberships m ON m.person_id = p.id LEFT JOIN organizations o ON o.id = m.organization_id";
+
+/// What tells apart two listed rows with the same sort key, in cursors and
+/// order: the person and the organization of the membership (a person
+/// listed across organizations shows once per membership).
+pub const MEMBER_ID: &str = "(p.id || ' ' || m.organization_id)";
+
+/// The order of an account's rows: its memberships by organization id.
+pub const ACCOUNT_ORDER: &str = "ORDER BY m.organization_id";
 
 /// Where listings read from: the memberships of the organizations asked
 /// for, so they use their index instead of scanning every person.
@@ -119,6 +128,31 @@ pub const MIGRATIONS: &[&str] = &[
         id TEXT NOT NULL,
         PRIMARY KEY (seq, kind, id)
     );
+    "#,
+    // 5: a person may belong to several organizations: one membership per
+    // person and organization (it was one per person). Every row is kept.
+    r#"
+    CREATE TABLE memberships_by_pair (
+        person_id TEXT NOT NULL REFERENCES people(id),
+        organization_id TEXT NOT NULL REFERENCES organizations(id),
+        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'revoked', 'removed')),
+        previous_status TEXT,
+        is_admin {bool} NOT NULL,
+        roles TEXT NOT NULL,
+        spending_limit {int},
+        invited_at {int},
+        version {int} NOT NULL,
+        added_seq {int} NOT NULL,
+        PRIMARY KEY (person_id, organization_id)
+    );
+    INSERT INTO memberships_by_pair (person_id, organization_id, status, previous_status, is_admin, roles,
+        spending_limit, invited_at, version, added_seq)
+    SELECT person_id, organization_id, status, previous_status, is_admin, roles,
+        spending_limit, invited_at, version, added_seq FROM memberships;
+    DROP TABLE memberships;
+    ALTER TABLE memberships_by_pair RENAME TO memberships;
+    CREATE INDEX memberships_by_organization ON memberships(organization_id, status);
+    CREATE INDEX memberships_by_added ON memberships(added_seq);
     "#,
 ];
 

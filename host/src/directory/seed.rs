@@ -17,7 +17,8 @@ use crate::model::{AccountStatus, Membership, Organization, Person, Staff};
 pub struct Seed {
     /// Organization records.
     pub organizations: Vec<SeedOrganization>,
-    /// Person records, each with an optional membership.
+    /// Person records, each with memberships: one in the single-organization
+    /// form (`organization`, `status`, ...), any number in `memberships`.
     pub people: Vec<SeedPerson>,
     /// Merchant staff.
     pub staff: Vec<SeedStaff>,
@@ -49,6 +50,28 @@ pub struct SeedPerson {
     pub name: String,
     /// The organization id, if a member.
     pub organization: Option<String>,
+    /// `invited`, `active`, `revoked` or `removed`; default `active`.
+    pub status: Option<String>,
+    /// Administers the organization.
+    #[serde(default)]
+    pub admin: bool,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Spending limit in minor units.
+    pub spending_limit: Option<u64>,
+    /// Memberships in several organizations, instead of (or beside) the
+    /// single-organization fields above.
+    #[serde(default)]
+    pub memberships: Vec<SeedMembership>,
+}
+
+/// One membership of a person, in the `memberships` form.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedMembership {
+    /// The organization id.
+    pub organization: String,
     /// `invited`, `active`, `revoked` or `removed`; default `active`.
     pub status: Option<String>,
     /// Administers the organization.
@@ -148,14 +171,37 @@ impl Seed {
                 email: p.email.clone(),
                 name: p.name.clone(),
             }));
-            if let Some(org) = &p.organization {
+            let single = p.organization.as_ref().map(|org| SeedMembership {
+                organization: org.clone(),
+                status: p.status.clone(),
+                admin: p.admin,
+                roles: p.roles.clone(),
+                spending_limit: p.spending_limit,
+            });
+            if single.is_none()
+                && (p.status.is_some() || p.admin || !p.roles.is_empty() || p.spending_limit.is_some())
+            {
+                return Err(format!(
+                    "person `{}` has membership fields but no `organization`: name it, or use `memberships`",
+                    p.id
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for m in single.iter().chain(&p.memberships) {
+                let org = &m.organization;
                 if !self.organizations.iter().any(|o| &o.id == org) {
                     return Err(format!(
                         "person `{}` names unknown organization `{org}`",
                         p.id
                     ));
                 }
-                let status: AccountStatus = p
+                if !seen.insert(org) {
+                    return Err(format!(
+                        "person `{}` has two memberships in organization `{org}`",
+                        p.id
+                    ));
+                }
+                let status: AccountStatus = m
                     .status
                     .as_deref()
                     .unwrap_or("active")
@@ -167,9 +213,9 @@ impl Seed {
                         person_id: p.id.clone(),
                         status,
                         previous_status: None,
-                        is_admin: p.admin,
-                        roles: p.roles.clone(),
-                        spending_limit: p.spending_limit,
+                        is_admin: m.admin,
+                        roles: m.roles.clone(),
+                        spending_limit: m.spending_limit,
                         invited_at: None,
                         version: 1,
                     },

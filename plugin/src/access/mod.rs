@@ -19,7 +19,7 @@ use entities::uid_of;
 pub use entities::{
     customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
 };
-pub use names::Names;
+pub use names::{Names, split_actor};
 use names::split_ref;
 
 /// Records read at most once each: for one operation that makes many
@@ -87,6 +87,12 @@ pub struct Request<'a> {
     pub resource: &'a str,
     /// JSON object; empty means `{}`.
     pub context: &'a str,
+    /// The organization the request is made in: a customer principal acts
+    /// through their membership there, and a customer resource is seen
+    /// through theirs. `None`: the principal's only active membership (a
+    /// customer active in several must name one), and for a staff
+    /// principal the resource's only one.
+    pub organization: Option<&'a str>,
 }
 
 /// Why no decision could be made.
@@ -211,7 +217,10 @@ impl Outcome {
 /// length-prefixed so that no two different requests share a key.
 fn memo_key(request: &Request<'_>) -> String {
     let (p, a, r) = (request.principal, request.action, request.resource);
-    format!("{}:{p}{}:{a}{r}", p.len(), a.len())
+    match request.organization {
+        None => format!("{}:{p}{}:{a}{r}", p.len(), a.len()),
+        Some(o) => format!("{}:{p}{}:{a}{}:{r}@{o}", p.len(), a.len(), r.len()),
+    }
 }
 
 /// A map of at most `capacity` entries that drops its oldest entry when a
@@ -513,6 +522,15 @@ pub fn answer<'r>(
         },
     };
     let stamps = [principal_stamp, resource_stamp];
+    let (principal, resource) = match acting(request, principal, resource)? {
+        Acting::For(principal, resource) => (principal, resource),
+        Acting::NotMember(organization) => {
+            return check_shape(loaded, names, request).map(|()| Answer {
+                decision: not_member(request.principal, organization),
+                basis: None,
+            });
+        }
+    };
     let mut built = prepare(
         loaded,
         names,
@@ -546,36 +564,99 @@ pub fn answer<'r>(
     })
 }
 
-/// [`answer`] for a request made for `organization`: a principal with no
-/// membership in it is denied with a reason (an inactive member is denied
-/// by the policies, as always); staff have no memberships, so naming one
-/// denies them too. `None` is [`answer`] itself.
+/// The records of a request as its organization sees them
+/// ([`Request::organization`]), or why it cannot be decided on them.
+enum Acting<'r> {
+    /// The principal and resource, each through its membership in the
+    /// organization acted in.
+    For(Record, Record),
+    /// The customer principal has no membership in the organization named.
+    NotMember(&'r str),
+}
+
+/// Selects the memberships a request is decided on: the principal's in the
+/// organization named (or their only active one), the resource's in the
+/// organization the principal acts in. A customer active in several
+/// organizations who names none is an invalid request: which one is not
+/// guessed.
+fn acting<'r>(
+    request: &Request<'r>,
+    principal: Record,
+    resource: Record,
+) -> Result<Acting<'r>, AccessError> {
+    let Some((principal, organization)) =
+        principal_acting(request.principal, request.organization, principal)?
+    else {
+        return Ok(Acting::NotMember(
+            request.organization.expect("only a named organization has no membership"),
+        ));
+    };
+    let resource = resource_acting(resource, organization.as_deref());
+    Ok(Acting::For(principal, resource))
+}
+
+/// The principal's record through its membership in `named` (or its only
+/// active one), and the organization it acts in; `None` when a customer
+/// has no membership in `named`.
+fn principal_acting(
+    reference: &str,
+    named: Option<&str>,
+    principal: Record,
+) -> Result<Option<(Record, Option<String>)>, AccessError> {
+    Ok(Some(match principal {
+        Record::Account(account) => {
+            if named.is_none() && account.needs_organization() {
+                return Err(AccessError::InvalidRequest(format!(
+                    "`{reference}` is active in more than one organization: name the organization acted for"
+                )));
+            }
+            let selected = account.acting_for(named).into_owned();
+            if named.is_some() && selected.membership.is_none() {
+                return Ok(None);
+            }
+            let organization = selected
+                .membership
+                .as_ref()
+                .map(|m| m.organization_id.clone());
+            (Record::Account(selected), organization)
+        }
+        other => (other, named.map(str::to_string)),
+    }))
+}
+
+/// A resource's record through its membership in `organization`, the one
+/// the principal acts in; as it is when none.
+fn resource_acting(resource: Record, organization: Option<&str>) -> Record {
+    match resource {
+        Record::Account(account) if organization.is_some() => {
+            Record::Account(account.acting_for(organization).into_owned())
+        }
+        other => other,
+    }
+}
+
+fn not_member(principal: &str, organization: &str) -> Decision {
+    Decision::deny_because(format!(
+        "`{principal}` acts for no membership in organization `{organization}`"
+    ))
+}
+
+/// [`answer`] for a request made from outside (`access.authorize`): a
+/// principal with no membership in the organization named is denied with a
+/// reason (an inactive member is denied by the policies, as always); staff
+/// have no memberships, so naming one denies them too.
 pub fn answer_for<'r>(
     loaded: &LoadedPolicies,
     names: &Names,
     records: &impl Records,
     request: &Request<'r>,
-    organization: Option<&str>,
     memo: Option<&mut Memo>,
 ) -> Result<Answer<'r>, AccessError> {
-    let Some(organization) = organization else {
-        return answer(loaded, names, records, request, memo);
-    };
-    let elsewhere = match key_of("principal", request.principal)? {
-        // An unknown customer is denied as such, by `answer`.
-        Some(Key::Account(person)) => records.account(person)?.is_some_and(|account| {
-            !account
-                .membership
-                .is_some_and(|m| m.organization_id == organization)
-        }),
-        _ => true,
-    };
-    if elsewhere {
+    if let Some(organization) = request.organization
+        && !matches!(key_of("principal", request.principal)?, Some(Key::Account(_)))
+    {
         return check_shape(loaded, names, request).map(|()| Answer {
-            decision: Decision::deny_because(format!(
-                "`{}` acts for no membership in organization `{organization}`",
-                request.principal
-            )),
+            decision: not_member(request.principal, organization),
             basis: None,
         });
     }
@@ -775,7 +856,7 @@ pub fn decide_each(
         .iter()
         .map(|resource| (resource.as_str(), &actions[..]))
         .collect();
-    Ok(decide_grid(loaded, names, records, principal, &rows)?
+    Ok(decide_grid(loaded, names, records, principal, None, &rows)?
         .into_iter()
         .map(|mut row| row.pop().expect("one decision per row"))
         .collect())
@@ -793,7 +874,7 @@ pub fn decide_actions(
     resource: &str,
     actions: &[&str],
 ) -> Result<Vec<Result<Decision, AccessError>>, AccessError> {
-    let mut grid = decide_grid(loaded, names, records, principal, &[(resource, actions)])?;
+    let mut grid = decide_grid(loaded, names, records, principal, None, &[(resource, actions)])?;
     Ok(grid.pop().expect("one row per resource"))
 }
 
@@ -807,6 +888,7 @@ pub fn decide_grid(
     names: &Names,
     records: &impl Records,
     principal: &str,
+    organization: Option<&str>,
     rows: &[(&str, &[&str])],
 ) -> Result<Vec<Vec<Result<Decision, AccessError>>>, AccessError> {
     let principal_key = key_of("principal", principal)?.expect("a principal is always a record");
@@ -818,6 +900,21 @@ pub fn decide_grid(
         None,
     )?;
     let principal_record = record_of(found, None).map(|(record, _)| record);
+    // The principal through its membership in the organization named; a
+    // customer with none there is denied every step.
+    let (principal_record, acting_in) = match principal_record {
+        None => (None, None),
+        Some(record) => match principal_acting(principal, organization, record)? {
+            Some((record, acting_in)) => (Some(record), acting_in),
+            None => {
+                let denied = not_member(principal, organization.unwrap_or_default());
+                return Ok(rows
+                    .iter()
+                    .map(|(_, actions)| actions.iter().map(|_| Ok(denied.clone())).collect())
+                    .collect());
+            }
+        },
+    };
     let principal_uid = uid_of(names, principal);
     // Each row's resource record (`None`: unknown), read once each.
     let mut resource_records = Vec::with_capacity(rows.len());
@@ -827,7 +924,8 @@ pub fn decide_grid(
             Ok(None) => Ok(Some(Record::Bare)),
             Ok(Some(key)) => {
                 let (found, _) = records.read(Lookup { key, known: None }, None)?;
-                Ok(record_of(found, None).map(|(record, _)| record))
+                Ok(record_of(found, None)
+                    .map(|(record, _)| resource_acting(record, acting_in.as_deref())))
             }
         };
         resource_records.push(record);
@@ -876,6 +974,7 @@ pub fn decide_grid(
             action,
             resource,
             context: "",
+            organization,
         };
         if principal_record.is_none() {
             return check_shape(loaded, names, &request).map(|()| unknown("principal", principal));

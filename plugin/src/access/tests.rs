@@ -1,6 +1,6 @@
 use super::*;
 use crate::memory::MemoryRecords;
-use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
+use crate::model::{AccountStatus, Member, Membership, OrganizationStatus, Person};
 use crate::policy_set::{PolicyFile, load};
 
 fn policies() -> LoadedPolicies {
@@ -36,29 +36,47 @@ fn member(
     admin: bool,
     limit: Option<u64>,
 ) {
+    // A second call for the same person adds a membership in another
+    // organization.
     let organization = records.organizations.get(org_id).cloned();
-    records.accounts.insert(
-        id.into(),
-        Account {
-            person: Person {
-                id: id.into(),
-                email: format!("{id}@example.com"),
-                name: id.into(),
-            },
-            membership: Some(Membership {
-                organization_id: org_id.into(),
-                person_id: id.into(),
-                status,
-                previous_status: None,
-                is_admin: admin,
-                roles: vec!["buyer".into()],
-                spending_limit: limit,
-                invited_at: None,
-                version: 1,
-            }),
-            organization,
+    let person = Person {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        name: id.into(),
+    };
+    let mut members: Vec<Member> = records
+        .accounts
+        .get(id)
+        .map(|a| a.memberships.clone())
+        .unwrap_or_default();
+    let membership = Membership {
+        organization_id: org_id.into(),
+        person_id: id.into(),
+        status,
+        previous_status: None,
+        is_admin: admin,
+        roles: vec!["buyer".into()],
+        spending_limit: limit,
+        invited_at: None,
+        version: 1,
+    };
+    let account = match organization {
+        Some(organization) => {
+            members.push(Member {
+                membership,
+                organization,
+            });
+            Account::of_person(person, members)
+        }
+        // A membership of an organization the directory lost.
+        None => Account {
+            person,
+            membership: Some(membership),
+            organization: None,
+            memberships: members,
         },
-    );
+    };
+    records.accounts.insert(id.into(), account);
 }
 
 fn records() -> MemoryRecords {
@@ -91,6 +109,7 @@ fn decide(principal: &str, action: &str, resource: &str, context: &str) -> Decis
         action,
         resource,
         context,
+        organization: None,
     };
     authorize(&loaded, &Names::new(), &records(), &request).expect("a decision")
 }
@@ -148,6 +167,7 @@ fn missing_order_total_is_an_invalid_request() {
         action: "placeOrder",
         resource: "store:main",
         context: "{}",
+        organization: None,
     };
     let err = authorize(&loaded, &Names::new(), &records(), &request).unwrap_err();
     assert!(
@@ -178,6 +198,7 @@ fn a_malformed_request_is_invalid_even_when_its_records_do_not_exist() {
                 action,
                 resource,
                 context,
+                organization: None,
             },
         )
     };
@@ -222,6 +243,7 @@ fn malformed_references_are_invalid_requests() {
             action: "browse",
             resource,
             context: "",
+            organization: None,
         };
         assert!(matches!(
             authorize(&loaded, &Names::new(), &records(), &request),
@@ -238,6 +260,7 @@ fn memo_keys_of_different_requests_differ() {
             action,
             resource,
             context,
+            organization: None,
         })
     };
     assert_ne!(
@@ -261,6 +284,7 @@ fn memoized_request_follows_changed_records() {
         action: "browse",
         resource: "store:main",
         context: "",
+        organization: None,
     };
     for _ in 0..2 {
         let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
@@ -335,6 +359,7 @@ fn memoized_request_reads_stamps_and_rebuilds_on_one_changed_record() {
         action: "revokeUser",
         resource: "customer:bob",
         context: "",
+        organization: None,
     };
     let decide = |records: &MemoryRecords, memo: &mut Memo| {
         let watched = Watched {
@@ -358,6 +383,7 @@ fn memoized_request_reads_stamps_and_rebuilds_on_one_changed_record() {
     assert_eq!(d.effect, Effect::Allow, "{d:?}");
     assert_eq!(answers, [(Found::Unchanged, Some(Found::Unchanged))]);
     // Bob moves to organization b: alice is not its administrator.
+    records.accounts.remove("bob");
     member(&mut records, "bob", "b", AccountStatus::Active, false, None);
     let (d, answers) = decide(&records, &mut memo);
     assert_eq!(d.effect, Effect::Deny, "{d:?}");
@@ -389,6 +415,7 @@ fn an_answer_names_the_records_it_rests_on() {
             action,
             resource,
             context: "",
+            organization: None,
         };
         answer(&loaded, &names, &records, &request, memo)
             .unwrap()
@@ -467,6 +494,7 @@ fn a_prepared_set_decides_as_the_files_it_was_made_from() {
             action,
             resource,
             context,
+            organization: None,
         };
         let decide = |set: &LoadedPolicies| {
             authorize(set, &Names::new(), &records(), &request).map_err(|e| format!("{e:?}"))
@@ -506,6 +534,7 @@ fn new_orders_on_kept_entities_are_decided_on_their_own_totals() {
             action: "placeOrder",
             resource: "store:main",
             context: &context,
+            organization: None,
         };
         authorize_with(&loaded, &names, &records, &request, Some(memo)).map(|d| d.effect)
     };
@@ -540,6 +569,7 @@ fn new_orders_on_kept_entities_are_decided_on_their_own_totals() {
         action: "placeOrder",
         resource: "store:main",
         context: "",
+        organization: None,
     };
     assert!(matches!(
         authorize_with(&loaded, &names, &records, &missing, Some(&mut memo)),
@@ -563,6 +593,7 @@ fn the_memo_stays_within_its_capacity() {
             action: "browse",
             resource: &resource,
             context: "",
+            organization: None,
         };
         for _ in 0..2 {
             let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
@@ -607,6 +638,7 @@ fn deciding_each_resource_agrees_with_deciding_alone() {
                 action: "listUsers",
                 resource,
                 context: "",
+                organization: None,
             };
             let alone = authorize(&loaded, &names, &records, &request);
             match (decided, alone) {
@@ -653,7 +685,7 @@ fn deciding_a_grid_of_actions_and_resources_agrees_with_deciding_alone() {
         "customer:rita",
         "customer:nobody",
     ] {
-        let grid = decide_grid(&loaded, &names, &records, principal, &rows).unwrap();
+        let grid = decide_grid(&loaded, &names, &records, principal, None, &rows).unwrap();
         for (resource, decided) in resources.iter().zip(grid) {
             let one =
                 decide_actions(&loaded, &names, &records, principal, resource, &actions).unwrap();
@@ -663,6 +695,7 @@ fn deciding_a_grid_of_actions_and_resources_agrees_with_deciding_alone() {
                     action,
                     resource,
                     context: "",
+                    organization: None,
                 };
                 let alone = authorize(&loaded, &names, &records, &request);
                 match (decided, one, alone) {
@@ -702,6 +735,7 @@ fn a_kept_organization_entity_follows_a_change_of_the_organization() {
             action: "placeOrder",
             resource: "store:main",
             context: &context,
+            organization: None,
         };
         authorize_with(&loaded, &names, records, &request, Some(memo)).unwrap()
     };
@@ -710,6 +744,7 @@ fn a_kept_organization_entity_follows_a_change_of_the_organization() {
         action: "browse",
         resource: "store:main",
         context: "",
+        organization: None,
     };
     assert_eq!(
         authorize_with(&loaded, &names, &records, &browse, Some(&mut memo))
@@ -788,6 +823,7 @@ fn a_plain_context_decides_as_the_typed_parse_does() {
         action: "placeOrder",
         resource: "store:main",
         context,
+        organization: None,
     };
     for context in [
         r#"{"orderTotal": "many"}"#,
@@ -833,6 +869,7 @@ fn a_new_context_on_kept_entities_decides_as_the_whole_set() {
                     action: "placeOrder",
                     resource: "store:main",
                     context: &context,
+                    organization: None,
                 };
                 let whole = authorize(&loaded, &names, &records, &request).unwrap();
                 let kept =
@@ -858,8 +895,9 @@ fn a_request_for_an_organization_without_a_membership_there_is_denied() {
             action: "browse",
             resource: "store:main",
             context: "",
+            organization,
         };
-        answer_for(&loaded, &names, &records, &request, organization, None)
+        answer_for(&loaded, &names, &records, &request, None)
     };
     let plain = browse("customer:bob", None).unwrap();
     assert_eq!(plain.decision.effect, crate::model::Effect::Allow);
@@ -882,11 +920,97 @@ fn a_request_for_an_organization_without_a_membership_there_is_denied() {
         action: "listUsers",
         resource: "organization:a",
         context: "",
+        organization: Some("a"),
     };
-    let staff = answer_for(&loaded, &names, &records, &request, Some("a"), None).unwrap();
+    let staff = answer_for(&loaded, &names, &records, &request, None).unwrap();
     assert_eq!(staff.decision.effect, crate::model::Effect::Deny);
     assert!(
         staff.decision.errors[0].contains("no membership in organization `a`"),
         "{staff:?}"
     );
+}
+
+/// Dana buys for a (limit 10,000) and for b (limit 50,000, admin there).
+fn two_memberships() -> MemoryRecords {
+    let mut r = records();
+    member(&mut r, "dana", "a", AccountStatus::Active, false, Some(10_000));
+    member(&mut r, "dana", "b", AccountStatus::Active, true, Some(50_000));
+    r
+}
+
+fn decide_in(
+    records: &MemoryRecords,
+    principal: &str,
+    action: &str,
+    resource: &str,
+    context: &str,
+    organization: Option<&str>,
+) -> Result<Decision, AccessError> {
+    let request = Request {
+        principal,
+        action,
+        resource,
+        context,
+        organization,
+    };
+    answer_for(&policies(), &Names::new(), records, &request, None).map(|a| a.decision)
+}
+
+/// A person active in two organizations must name the one acted for, and
+/// is decided on that membership: its spending limit, its admin flag.
+#[test]
+fn a_person_in_two_organizations_is_decided_on_the_membership_named() {
+    let records = two_memberships();
+    let order = r#"{"orderTotal": 20000}"#;
+    let unnamed = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, None)
+        .unwrap_err();
+    assert!(
+        matches!(unnamed, AccessError::InvalidRequest(ref m)
+            if m.contains("more than one organization") && !m.contains("`a`") && !m.contains("`b`")),
+        "{unnamed:?}"
+    );
+    let in_a = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, Some("a"));
+    assert_eq!(in_a.unwrap().effect, Effect::Deny, "20,000 is over a's limit");
+    let in_b = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, Some("b"));
+    assert_eq!(in_b.unwrap().effect, Effect::Allow, "and under b's");
+    // The admin flag is b's only.
+    let add_b = decide_in(&records, "customer:dana", "addUser", "organization:b", "", Some("b"));
+    assert_eq!(add_b.unwrap().effect, Effect::Allow);
+    let add_a = decide_in(&records, "customer:dana", "addUser", "organization:a", "", Some("a"));
+    assert_eq!(add_a.unwrap().effect, Effect::Deny);
+    // Acting for b on a's organization: the membership in b decides, and
+    // it is not a's.
+    let across = decide_in(&records, "customer:dana", "addUser", "organization:a", "", Some("b"));
+    assert_eq!(across.unwrap().effect, Effect::Deny);
+    // An organization with no membership of hers is denied with a reason.
+    let none = decide_in(&records, "customer:dana", "browse", "store:main", "", Some("x")).unwrap();
+    assert!(none.errors[0].contains("no membership in organization `x`"), "{none:?}");
+    // With one membership revoked, the other is her only active one.
+    let mut records = records;
+    member(&mut records, "dana", "a", AccountStatus::Revoked, false, Some(10_000));
+    let account = records.accounts.get_mut("dana").unwrap();
+    account.memberships.retain(|m| !(m.organization.id == "a" && m.membership.status == AccountStatus::Active));
+    *account = Account::of_person(account.person.clone(), account.memberships.clone());
+    let unnamed = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, None);
+    assert_eq!(unnamed.unwrap().effect, Effect::Allow, "decided on b, her only active one");
+}
+
+/// An administrator of a acting on a person's membership: the person's
+/// membership in a decides, never their membership elsewhere.
+#[test]
+fn a_customer_resource_is_seen_through_its_membership_in_the_organization_acted_in() {
+    let mut records = two_memberships();
+    // Bert administers b.
+    let revoke = |records: &MemoryRecords, principal, organization| {
+        decide_in(records, principal, "revokeUser", "customer:dana", "", organization)
+            .unwrap()
+            .effect
+    };
+    assert_eq!(revoke(&records, "customer:alice", Some("a")), Effect::Allow);
+    assert_eq!(revoke(&records, "customer:alice", None), Effect::Allow);
+    assert_eq!(revoke(&records, "customer:bert", Some("b")), Effect::Deny, "dana is b's admin");
+    member(&mut records, "erin", "b", AccountStatus::Active, true, None);
+    assert_eq!(revoke(&records, "customer:bert", None), Effect::Deny, "{}", "still b's admin");
+    // Alice has no membership in b: naming it denies.
+    assert_eq!(revoke(&records, "customer:alice", Some("b")), Effect::Deny);
 }

@@ -7,8 +7,8 @@ use crate::{model, signin, users};
 
 pub(super) fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
     match op {
-        model::ChangeOp::ExpectMembership(person, version) => {
-            directory::ChangeOp::ExpectMembership((person, version))
+        model::ChangeOp::ExpectMembership(person, organization, version) => {
+            directory::ChangeOp::ExpectMembership((person, organization, version))
         }
         model::ChangeOp::ExpectActiveAdmins(organization, count) => {
             directory::ChangeOp::ExpectActiveAdmins((organization, count))
@@ -146,6 +146,20 @@ pub(super) fn organization_from_wit(o: types::Organization) -> model::Organizati
     }
 }
 
+fn membership_from_wit(m: types::Membership) -> model::Membership {
+    model::Membership {
+        organization_id: m.organization_id,
+        person_id: m.person_id,
+        status: account_status(m.status),
+        previous_status: m.previous_status.map(account_status),
+        is_admin: m.is_admin,
+        roles: m.roles,
+        spending_limit: m.spending_limit,
+        invited_at: m.invited_at,
+        version: m.version,
+    }
+}
+
 pub(super) fn account_from_wit(a: types::Account) -> model::Account {
     model::Account {
         person: model::Person {
@@ -153,18 +167,16 @@ pub(super) fn account_from_wit(a: types::Account) -> model::Account {
             email: a.person.email,
             name: a.person.name,
         },
-        membership: a.membership.map(|m| model::Membership {
-            organization_id: m.organization_id,
-            person_id: m.person_id,
-            status: account_status(m.status),
-            previous_status: m.previous_status.map(account_status),
-            is_admin: m.is_admin,
-            roles: m.roles,
-            spending_limit: m.spending_limit,
-            invited_at: m.invited_at,
-            version: m.version,
-        }),
+        membership: a.membership.map(membership_from_wit),
         organization: a.organization.map(organization_from_wit),
+        memberships: a
+            .memberships
+            .into_iter()
+            .map(|m| model::Member {
+                membership: membership_from_wit(m.membership),
+                organization: organization_from_wit(m.organization),
+            })
+            .collect(),
     }
 }
 
@@ -177,6 +189,14 @@ pub(super) fn account_to_wit(a: model::Account) -> types::Account {
         },
         membership: a.membership.map(membership_to_wit),
         organization: a.organization.map(organization_to_wit),
+        memberships: a
+            .memberships
+            .into_iter()
+            .map(|m| types::Member {
+                membership: membership_to_wit(m.membership),
+                organization: organization_to_wit(m.organization),
+            })
+            .collect(),
     }
 }
 
@@ -249,6 +269,7 @@ pub(super) fn new_user(u: org_users::NewUser) -> users::NewUser {
 pub(super) fn target_from_wit(t: org_users::Target) -> users::Target {
     users::Target {
         person_id: t.person_id,
+        organization_id: t.organization_id,
         version: t.version,
     }
 }

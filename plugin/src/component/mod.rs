@@ -119,12 +119,12 @@ impl wit_access::Guest for Component {
         STATE.with(|state| {
             let state = state.borrow();
             let state = state.as_ref().ok_or(wit_access::Error::NotLoaded)?;
-            let organization = request.organization.clone();
             let request = access::Request {
                 principal: &request.principal,
                 action: &request.action,
                 resource: &request.resource,
                 context: &request.context,
+                organization: request.organization.as_deref(),
             };
             let decided = MEMO.with(|memo| {
                 access::answer_for(
@@ -132,7 +132,6 @@ impl wit_access::Guest for Component {
                     &state.names,
                     &HostRecords,
                     &request,
-                    organization.as_deref(),
                     Some(&mut memo.borrow_mut()),
                 )
             });
@@ -345,6 +344,7 @@ impl sign_in::Guest for Component {
         Ok(sign_in::SignedIn {
             person_id: s.person_id,
             organization_id: s.organization_id,
+            organizations: s.organizations,
             status: account_status_to_wit(s.status),
             linked: s.linked,
         })

@@ -17,11 +17,13 @@ impl<D: Directory> Rules<'_, D> {
         }
         let organizations = match &query.organizations {
             Some(id) => {
-                self.permit_on_organization(self.dir, actor, "listUsers", id)?;
+                let acting = self.acting(self.dir, actor, Some(id))?;
+                self.permit_on_organization(self.dir, &acting.actor, "listUsers", id)?;
                 self.organization(id)?;
                 vec![id.clone()]
             }
             None => {
+                let (actor, _) = access::split_actor(actor);
                 let Some(("staff", staff_id)) = actor.split_once(':') else {
                     return Err(UserError::Invalid("name the organization to list".into()));
                 };
@@ -87,11 +89,12 @@ impl<D: Directory> Rules<'_, D> {
         }
         match organization {
             Some(id) => {
-                self.permit_on_organization(self.dir, actor, "viewAudit", id)?;
+                let acting = self.acting(self.dir, actor, Some(id))?;
+                self.permit_on_organization(self.dir, &acting.actor, "viewAudit", id)?;
                 self.organization(id)?;
             }
             None => {
-                self.permit(actor, "viewAudit", STORE)?;
+                self.permit(access::split_actor(actor).0, "viewAudit", STORE)?;
             }
         }
         Ok(self.dir.read_audit(organization, cursor, limit)?)

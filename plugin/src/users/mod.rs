@@ -14,7 +14,7 @@ pub(crate) mod tests;
 mod view;
 
 pub use error::UserError;
-use permit::{Fresh, SEE_USER, guards, permit_with};
+use permit::{Acting, Fresh, SEE_USER, guards, permit_with};
 
 use crate::access::{self, Records};
 use crate::model::{
@@ -116,7 +116,7 @@ fn email_change(
     }
     if linked()? {
         return Err(UserError::Invalid(
-            "the user has a linked identity, which can never be edited: remove the user and add them again".into(),
+            "the user's email is in use for sign-in and can never be edited here: remove the user and add them again".into(),
         ));
     }
     Ok(())
@@ -189,21 +189,45 @@ impl<D: Directory> Rules<'_, D> {
             .ok_or_else(|| UserError::NotFound(format!("organization `{id}`")))
     }
 
+    /// Whether a person's email is no longer theirs to change from the
+    /// organization `account` acts in: an identity is linked to it, or
+    /// another organization knows them by it too.
+    fn elsewhere_or_linked(&self, account: &crate::model::Account) -> Result<bool, DirError> {
+        let elsewhere = account.memberships.iter().any(|m| {
+            account
+                .membership
+                .as_ref()
+                .is_none_or(|acted| acted.organization_id != m.organization.id)
+                && m.membership.status != AccountStatus::Removed
+        });
+        Ok(elsewhere || self.dir.has_links(&account.person.id)?)
+    }
+
     /// The target's account and membership, checked against the version
     /// read. Call it only once the actor is permitted to act on the target.
     fn target(
         &self,
         records: &impl Records,
         target: &Target,
+        organization: Option<&str>,
     ) -> Result<(crate::model::Account, Membership), UserError> {
         let account = records
             .account(&target.person_id)?
             .ok_or_else(|| UserError::NotFound(format!("user `{}`", target.person_id)))?;
-        let membership = account.membership.clone().ok_or_else(|| {
-            UserError::NotFound(format!(
+        let account = account.acting_for(organization).into_owned();
+        let membership = account.membership.clone().ok_or_else(|| match organization {
+            Some(_) => UserError::NotFound(format!(
+                "user `{}` is not a member of this organization",
+                target.person_id
+            )),
+            None if account.memberships.len() > 1 => UserError::Invalid(format!(
+                "user `{}` is a member of several organizations: name the organization",
+                target.person_id
+            )),
+            None => UserError::NotFound(format!(
                 "user `{}` is not a member of any organization",
                 target.person_id
-            ))
+            )),
         })?;
         if membership.version != target.version {
             return Err(UserError::Conflict(format!(
@@ -238,6 +262,10 @@ impl<D: Directory> Rules<'_, D> {
         // change's guards, so an administrator revoked meanwhile adds no one.
         let fresh = Fresh(self.dir);
         let records = access::ReadOnce::new(&fresh);
+        let Acting {
+            actor, principal, ..
+        } = self.acting(&records, actor, Some(organization_id))?;
+        let actor = actor.as_str();
         let mut policies =
             self.permit_on_organization(&records, actor, "addUser", organization_id)?;
         if user.is_admin {
@@ -255,30 +283,40 @@ impl<D: Directory> Rules<'_, D> {
         let org = self.organization(organization_id)?;
         let existing = self.dir.account_by_email(&email)?;
         let (person, before, expected) = match existing {
-            Some(account) => match account.membership {
-                Some(m)
-                    if m.status != AccountStatus::Removed
-                        && m.organization_id == organization_id =>
+            Some(account) => {
+                let here = account
+                    .member_of(organization_id)
+                    .map(|m| m.membership.clone());
+                if here
+                    .as_ref()
+                    .is_some_and(|m| m.status != AccountStatus::Removed)
                 {
                     return Err(UserError::Conflict(format!(
                         "`{email}` is already a member of this organization"
                     )));
                 }
-                // Which organization is not said: it is not the actor's.
-                Some(m) if m.status != AccountStatus::Removed => {
-                    return Err(UserError::Conflict(format!(
-                        "`{email}` is a member of another organization; a person belongs to one organization"
-                    )));
-                }
-                m => (
+                // A person known elsewhere is invited into this organization
+                // too: a membership of its own. Their record stays as it is
+                // (the name is theirs in their other organizations), and
+                // nothing about those is said.
+                let elsewhere = account.memberships.iter().any(|m| {
+                    m.organization.id != organization_id
+                        && m.membership.status != AccountStatus::Removed
+                });
+                let person = if elsewhere {
+                    account.person
+                } else {
                     Person {
                         name: name.clone(),
                         ..account.person
-                    },
-                    m.as_ref().map(json),
-                    m.map(|m| m.version),
-                ),
-            },
+                    }
+                };
+                (
+                    person,
+                    here.as_ref().map(json),
+                    here.map(|m| m.version),
+                )
+            }
             None => (
                 Person {
                     id: self.dir.new_id("person")?,
@@ -301,7 +339,7 @@ impl<D: Directory> Rules<'_, D> {
             version: expected.map_or(1, |v| v + 1),
         };
         let audit = AuditEntry {
-            actor: actor.to_string(),
+            actor: principal,
             action: "addUser".into(),
             target: format!("customer:{}", person.id),
             organization_id: Some(organization_id.to_string()),
@@ -309,7 +347,7 @@ impl<D: Directory> Rules<'_, D> {
             after: json(&membership),
             policies,
         };
-        let mut ops = guards(&records);
+        let mut ops = guards(&records, Some(organization_id));
         ops.extend([
             ChangeOp::PutPerson(person),
             ChangeOp::PutMembership(membership.clone(), expected),
@@ -329,8 +367,10 @@ impl<D: Directory> Rules<'_, D> {
         let resource = format!("customer:{}", target.person_id);
         let fresh = Fresh(self.dir);
         let records = access::ReadOnce::new(&fresh);
+        let acting = self.acting(&records, actor, target.organization_id.as_deref())?;
+        let actor = acting.actor.as_str();
         let mut policies = self.permit_on_user(&records, actor, "editUser", &target.person_id)?;
-        let (account, before) = self.target(&records, target)?;
+        let (account, before) = self.target(&records, target, acting.organization.as_deref())?;
         let mut after = before.clone();
         let mut person = account.person.clone();
         if let Some(admin) = changes.is_admin
@@ -356,7 +396,7 @@ impl<D: Directory> Rules<'_, D> {
         if let Some(email) = changes.email {
             let email = normalize_email(&email)?;
             if email != person.email {
-                email_change(&before, || self.dir.has_links(&person.id))?;
+                email_change(&before, || self.elsewhere_or_linked(&account))?;
                 if self.dir.account_by_email(&email)?.is_some() {
                     return Err(UserError::Conflict(format!(
                         "`{email}` belongs to another person"
@@ -372,13 +412,13 @@ impl<D: Directory> Rules<'_, D> {
             after.spending_limit = spending_limit(limit)?;
         }
         after.version = before.version + 1;
-        let mut ops = guards(&records);
+        let mut ops = guards(&records, Some(&before.organization_id));
         if person != account.person {
             ops.push(ChangeOp::PutPerson(person.clone()));
         }
         ops.push(ChangeOp::PutMembership(after.clone(), Some(before.version)));
         let audit = AuditEntry {
-            actor: actor.to_string(),
+            actor: acting.principal,
             action: "editUser".into(),
             target: resource,
             organization_id: Some(before.organization_id.clone()),
@@ -401,11 +441,12 @@ impl<D: Directory> Rules<'_, D> {
         let resource = format!("customer:{}", target.person_id);
         let fresh = Fresh(self.dir);
         let records = access::ReadOnce::new(&fresh);
-        let policies = self.permit_on_user(&records, actor, action, &target.person_id)?;
-        let (account, before) = self.target(&records, target)?;
+        let acting = self.acting(&records, actor, target.organization_id.as_deref())?;
+        let policies = self.permit_on_user(&records, &acting.actor, action, &target.person_id)?;
+        let (account, before) = self.target(&records, target, acting.organization.as_deref())?;
         let mut after = next(&before)?;
         after.version = before.version + 1;
-        let mut ops = guards(&records);
+        let mut ops = guards(&records, Some(&before.organization_id));
         ops.push(ChangeOp::PutMembership(after.clone(), Some(before.version)));
         if notify {
             let org = self.organization(&before.organization_id)?;
@@ -416,7 +457,7 @@ impl<D: Directory> Rules<'_, D> {
             )));
         }
         let audit = AuditEntry {
-            actor: actor.to_string(),
+            actor: acting.principal,
             action: action.to_string(),
             target: resource,
             organization_id: Some(before.organization_id.clone()),

@@ -25,15 +25,9 @@ impl<D: Directory> Rules<'_, D> {
                 "a request for `{email}` is already pending"
             )));
         }
-        if let Some(account) = self.dir.account_by_email(&email)?
-            && account
-                .membership
-                .is_some_and(|m| m.status != AccountStatus::Removed)
-        {
-            return Err(UserError::Conflict(format!(
-                "`{email}` is already a member of an organization"
-            )));
-        }
+        // A person who already belongs to organizations may ask for another
+        // one: approving it makes them its administrator in a membership of
+        // its own. Nothing here says whether the email is known.
         let request = OnboardingRequest {
             id: self.dir.new_id("onboarding")?,
             organization_name,
@@ -85,28 +79,17 @@ impl<D: Directory> Rules<'_, D> {
             self.permit_fresh(actor, "approveOnboarding", &format!("onboarding:{id}"))?;
         let before = self.pending(id)?;
         let email = &before.requester_email;
+        // A known person becomes the administrator of the new organization
+        // in a membership of its own; their other memberships stay.
         let person = match self.dir.account_by_email(email)? {
-            Some(account)
-                if account
-                    .membership
-                    .as_ref()
-                    .is_some_and(|m| m.status != AccountStatus::Removed) =>
-            {
-                return Err(UserError::Conflict(format!(
-                    "`{email}` has become a member of an organization since the request"
-                )));
-            }
-            Some(account) => (account.person, account.membership.map(|m| m.version)),
-            None => (
-                Person {
-                    id: self.dir.new_id("person")?,
-                    email: email.clone(),
-                    name: before.requester_name.clone(),
-                },
-                None,
-            ),
+            Some(account) => account.person,
+            None => Person {
+                id: self.dir.new_id("person")?,
+                email: email.clone(),
+                name: before.requester_name.clone(),
+            },
         };
-        let (person, expected) = person;
+        let expected = None;
         let org = Organization {
             id: self.dir.new_id("organization")?,
             name: before.organization_name.clone(),

@@ -7,6 +7,18 @@ use super::Directory;
 use super::error::UserError;
 use crate::access::{self, AccessError, Names, Records, Unavailable};
 use crate::model::{ChangeOp, Decision, Effect, Organization};
+
+/// Who acts, in which organization: `customer:bob@acme`, `staff:sam@acme`,
+/// or an actor as given when the organization is not known (a staff member
+/// acting on a person's only membership).
+pub(super) struct Acting {
+    /// The actor reference with the organization, for decisions.
+    pub(super) actor: String,
+    /// The principal alone, for the audit trail.
+    pub(super) principal: String,
+    /// The organization acted in.
+    pub(super) organization: Option<String>,
+}
 use crate::policy_set::LoadedPolicies;
 use crate::rules::Rules;
 
@@ -27,11 +39,13 @@ pub(super) fn permit_with(
     action: &str,
     resource: &str,
 ) -> Result<Vec<String>, UserError> {
+    let (principal, organization) = access::split_actor(actor);
     let request = access::Request {
-        principal: actor,
+        principal,
         action,
         resource,
         context: "",
+        organization,
     };
     match access::authorize(loaded, names, records, &request) {
         Ok(decision) if decision.effect == Effect::Allow => Ok(decision.policies),
@@ -74,12 +88,22 @@ impl<D: Directory> Records for Fresh<'_, D> {
 /// counted. Two administrators revoking each other at once can no longer
 /// both commit: the second finds the first's change and fails with
 /// `conflict`, to be decided again.
-pub(super) fn guards<R: Records>(records: &access::ReadOnce<'_, R>) -> Vec<ChangeOp> {
+pub(super) fn guards<R: Records>(
+    records: &access::ReadOnce<'_, R>,
+    organization: Option<&str>,
+) -> Vec<ChangeOp> {
     let mut ops = Vec::new();
     let mut organizations = Vec::new();
     for account in records.accounts_read() {
+        // The memberships the decisions were made on: in the organization
+        // acted in (the person's only one when none is named).
+        let account = account.acting_for(organization).into_owned();
         if let Some(m) = &account.membership {
-            ops.push(ChangeOp::ExpectMembership(m.person_id.clone(), m.version));
+            ops.push(ChangeOp::ExpectMembership(
+                m.person_id.clone(),
+                m.organization_id.clone(),
+                m.version,
+            ));
         }
         if let Some(o) = account.organization
             && !organizations.iter().any(|(id, _)| *id == o.id)
@@ -96,6 +120,45 @@ pub(super) fn guards<R: Records>(records: &access::ReadOnce<'_, R>) -> Vec<Chang
 }
 
 impl<D: Directory> Rules<'_, D> {
+    /// Who acts, and in which organization. `about` is the organization the
+    /// operation is in (the target membership's, the listing's, the one a
+    /// user is added to) when the caller named it. An actor pinned to an
+    /// organization (`customer:bob@acme`: a session's active one) is
+    /// refused for an operation in another, whatever rights they hold
+    /// there; a customer who names none acts in their only membership.
+    pub(super) fn acting(
+        &self,
+        records: &impl Records,
+        actor: &str,
+        about: Option<&str>,
+    ) -> Result<Acting, UserError> {
+        let (principal, pinned) = access::split_actor(actor);
+        let organization = match (pinned, about) {
+            (Some(pinned), Some(about)) if pinned != about => {
+                return Err(UserError::Denied(Decision::deny_because(format!(
+                    "`{principal}` acts for another organization now: switch to the organization first"
+                ))));
+            }
+            (Some(pinned), _) => Some(pinned.to_string()),
+            (None, Some(about)) => Some(about.to_string()),
+            (None, None) => match principal.strip_prefix("customer:") {
+                Some(person) => records
+                    .account(person)?
+                    .and_then(|a| a.membership)
+                    .map(|m| m.organization_id),
+                None => None,
+            },
+        };
+        Ok(Acting {
+            actor: match &organization {
+                Some(o) => format!("{principal}@{o}"),
+                None => principal.to_string(),
+            },
+            principal: principal.to_string(),
+            organization,
+        })
+    }
+
     /// Decides a change over records read fresh, and gives the deciding
     /// policies with the guards the change must commit with.
     pub(super) fn permit_fresh(
@@ -107,7 +170,7 @@ impl<D: Directory> Rules<'_, D> {
         let fresh = Fresh(self.dir);
         let records = access::ReadOnce::new(&fresh);
         let policies = permit_with(self.loaded, self.names, &records, actor, action, resource)?;
-        Ok((policies, guards(&records)))
+        Ok((policies, guards(&records, access::split_actor(actor).1)))
     }
 
     /// Decides and turns a denial into [`UserError::Denied`].

@@ -59,7 +59,7 @@ pub(crate) fn directory() -> MemoryDirectory {
                 },
             );
             s.memberships.insert(
-                id.into(),
+                (id.into(), org.into()),
                 Membership {
                     organization_id: org.into(),
                     person_id: id.into(),
@@ -92,10 +92,7 @@ fn with_users<T>(f: impl FnOnce(&Rules<'_, MemoryDirectory>, &MemoryDirectory) -
 }
 
 fn target(person: &str, version: u64) -> Target {
-    Target {
-        person_id: person.into(),
-        version,
-    }
+    Target::person(person, version)
 }
 
 fn denied_by(err: UserError) -> Vec<String> {
@@ -313,13 +310,29 @@ fn adding_a_user_invites_once_per_email_and_never_names_another_organization() {
             .add_user("customer:alice", "acme", new_user("new@acme.test"))
             .unwrap_err();
         assert!(matches!(again, UserError::Conflict(_)), "{again:?}");
+        // A person known elsewhere is invited into this organization too:
+        // a membership of its own, a mail naming only this one, and their
+        // record as it was.
         let elsewhere = users
             .add_user("customer:alice", "acme", new_user("gina@globex.test"))
-            .unwrap_err();
-        assert!(
-            matches!(elsewhere, UserError::Conflict(ref m) if !m.contains("`globex`")),
-            "{elsewhere:?}"
+            .unwrap();
+        assert_eq!(
+            (elsewhere.organization_id.as_str(), elsewhere.person_id.as_str(), elsewhere.status),
+            ("acme", "gina", AccountStatus::Invited)
         );
+        {
+            let state = dir.state.borrow();
+            let mail = state.outbox.last().unwrap();
+            assert_eq!(mail.recipient, "gina@globex.test");
+            assert!(
+                !format!("{:?}", mail.params).contains("globex\"")
+                    && !format!("{:?}", mail.params).contains("Globex"),
+                "{mail:?}"
+            );
+            assert_eq!(state.people["gina"].name, "gina");
+            let globex = &state.memberships[&("gina".to_string(), "globex".to_string())];
+            assert_eq!((globex.status, globex.version), (AccountStatus::Active, 1));
+        }
         let foreign = users
             .add_user("customer:alice", "globex", new_user("x@globex.test"))
             .unwrap_err();
@@ -674,5 +687,99 @@ fn a_view_offers_the_steps_the_lifecycle_and_the_policies_both_allow() {
             users.view_users("customer:alice", &none),
             Err(UserError::Invalid(_))
         ));
+    });
+}
+
+/// Gina administers globex and buys for acme.
+fn gina_in_acme_too(dir: &MemoryDirectory) {
+    dir.state.borrow_mut().memberships.insert(
+        ("gina".into(), "acme".into()),
+        Membership {
+            organization_id: "acme".into(),
+            person_id: "gina".into(),
+            status: AccountStatus::Active,
+            previous_status: None,
+            is_admin: false,
+            roles: vec!["buyer".into()],
+            spending_limit: Some(5_000),
+            invited_at: Some(0),
+            version: 1,
+        },
+    );
+}
+
+#[test]
+fn an_administrator_of_one_organization_gets_nothing_of_a_membership_in_another() {
+    with_users(|users, dir| {
+        gina_in_acme_too(dir);
+        // Alice (acme's admin) revokes gina's acme membership; globex's
+        // stays active.
+        let revoked = users
+            .revoke_user("customer:alice", &Target::membership("gina", "acme", 1))
+            .unwrap();
+        assert_eq!((revoked.organization_id.as_str(), revoked.status), ("acme", AccountStatus::Revoked));
+        let globex = dir.state.borrow().memberships[&("gina".to_string(), "globex".to_string())].clone();
+        assert_eq!(globex.status, AccountStatus::Active);
+        // The confused deputy: alice naming gina's globex membership.
+        let err = users
+            .revoke_user("customer:alice", &Target::membership("gina", "globex", 1))
+            .unwrap_err();
+        assert!(matches!(err, UserError::Denied(_)), "{err:?}");
+        // Gina, acting for acme (pinned), cannot use her globex rights.
+        let pinned = users
+            .revoke_user("customer:gina@acme", &Target::membership("gail", "globex", 1))
+            .unwrap_err();
+        assert!(matches!(pinned, UserError::Denied(_)), "{pinned:?}");
+        // Acting for globex, she can.
+        let ok = users.revoke_user("customer:gina@globex", &Target::membership("gail", "globex", 1));
+        assert_eq!(ok.unwrap().status, AccountStatus::Revoked);
+        // The audit names the principal alone and the organization.
+        let last = dir.state.borrow().audit.last().unwrap().clone();
+        assert_eq!((last.actor.as_str(), last.organization_id.as_deref()), ("customer:gina", Some("globex")));
+    });
+}
+
+#[test]
+fn the_last_admin_guard_holds_per_organization() {
+    with_users(|users, dir| {
+        // Alice administers acme and is an admin of globex too.
+        dir.state.borrow_mut().memberships.insert(
+            ("alice".into(), "globex".into()),
+            Membership {
+                organization_id: "globex".into(),
+                person_id: "alice".into(),
+                status: AccountStatus::Active,
+                previous_status: None,
+                is_admin: true,
+                roles: vec![],
+                spending_limit: None,
+                invited_at: Some(0),
+                version: 1,
+            },
+        );
+        // Globex has three admins: gina may revoke alice there.
+        let there = users.revoke_user("customer:gina", &Target::membership("alice", "globex", 1));
+        assert_eq!(there.unwrap().status, AccountStatus::Revoked);
+        // Acme's last admin is still guarded.
+        let err = users
+            .revoke_user("staff:sam", &Target::membership("alice", "acme", 1))
+            .unwrap_err();
+        assert!(matches!(err, UserError::Denied(_)), "{err:?}");
+    });
+}
+
+#[test]
+fn a_view_of_a_person_in_several_organizations_shows_only_the_organization_acted_in() {
+    with_users(|users, dir| {
+        gina_in_acme_too(dir);
+        let views = users
+            .view_users("customer:alice", &["gina".to_string()])
+            .unwrap();
+        let view = views[0].as_ref().expect("alice sees acme's gina");
+        assert_eq!(view.member.memberships.len(), 1);
+        assert_eq!(view.member.membership.as_ref().unwrap().organization_id, "acme");
+        assert!(view.steps.revoke);
+        // Gina's email is known to globex too: acme may not change it.
+        assert!(!view.steps.edit_email);
     });
 }

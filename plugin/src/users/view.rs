@@ -45,11 +45,16 @@ impl<D: Directory> Rules<'_, D> {
             )));
         }
         let records = access::ReadOnce::new(self.dir);
+        let acting = self.acting(&records, actor, None)?;
+        let organization = acting.organization.as_deref();
         let now = self.dir.now();
         let mut asked = Vec::with_capacity(person_ids.len());
         for id in person_ids {
             asked.push(match records.account(id)? {
-                Some(account) => account.membership.clone().map(|membership| {
+                Some(account) => account.acting_for(organization).membership.clone().map(|membership| {
+                    // Seen from the organization acted in: nothing of the
+                    // person's other memberships.
+                    let account = account.seen_from(&membership.organization_id);
                     let actions = lifecycle(&membership, now);
                     Asked {
                         account,
@@ -76,7 +81,8 @@ impl<D: Directory> Rules<'_, D> {
             .zip(&actions)
             .map(|(resource, actions)| (resource.as_str(), actions.as_slice()))
             .collect();
-        let grid = access::decide_grid(self.loaded, self.names, &records, actor, &rows)
+        let (principal, _) = access::split_actor(&acting.actor);
+        let grid = access::decide_grid(self.loaded, self.names, &records, principal, organization, &rows)
             .map_err(denied_or_unavailable)?;
         let mut views = Vec::with_capacity(asked.len());
         for (asked, decided) in asked.into_iter().zip(grid) {
@@ -111,7 +117,7 @@ impl<D: Directory> Rules<'_, D> {
         }
         let m = &asked.membership;
         let edit_email = edit
-            && match email_change(m, || self.dir.has_links(&m.person_id)) {
+            && match email_change(m, || self.elsewhere_or_linked(&asked.account)) {
                 Ok(()) => true,
                 Err(UserError::Invalid(_)) => false,
                 Err(other) => return Err(other),

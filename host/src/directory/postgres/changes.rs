@@ -181,8 +181,8 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
             }
             let current = tx
                 .query_opt(
-                    "SELECT version FROM memberships WHERE person_id = $1",
-                    &[&m.person_id],
+                    "SELECT version FROM memberships WHERE person_id = $1 AND organization_id = $2",
+                    &[&m.person_id, &m.organization_id],
                 )
                 .await?
                 .map(|r| r.get::<_, i64>(0) as u64);
@@ -208,11 +208,11 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships))"
             } else {
                 // A person added to an organization again counts as newly added.
-                "UPDATE memberships SET organization_id = $2, status = $3, previous_status = $4, is_admin = $5,
+                "UPDATE memberships SET status = $3, previous_status = $4, is_admin = $5,
                      roles = $6, spending_limit = $7, invited_at = $8, version = $9,
                      added_seq = CASE WHEN status = 'removed' AND $3 <> 'removed'
                          THEN (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships) ELSE added_seq END
-                 WHERE person_id = $1"
+                 WHERE person_id = $1 AND organization_id = $2"
             };
             tx.execute(sql, &values).await.map_err(|e| {
                 let changed = format!(
@@ -291,17 +291,17 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
             })?;
         }
         ChangeOp::Queue(n) => enqueue(tx, n, now).await?,
-        ChangeOp::ExpectMembership(person, version) => {
+        ChangeOp::ExpectMembership(person, organization, version) => {
             let stored = tx
                 .query_opt(
-                    "SELECT version FROM memberships WHERE person_id = $1",
-                    &[person],
+                    "SELECT version FROM memberships WHERE person_id = $1 AND organization_id = $2",
+                    &[person, organization],
                 )
                 .await?
                 .map(|r| r.get::<_, i64>(0));
             if stored != Some(*version as i64) {
                 return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{person}` changed since the decision: read it again"
+                    "the membership of `{person}` in `{organization}` changed since the decision: read it again"
                 ))
                 .into());
             }

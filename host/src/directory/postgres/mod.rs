@@ -35,11 +35,14 @@ use tokio_postgres::{NoTls, Row};
 
 use changes::{Failure, apply_op, changes_since, enqueue, log_changes};
 use errors::{pool_error, unavailable};
-use rows::{account_row, onboarding_row, sort_key, stored};
+use rows::{member_row, onboarding_row, sort_key, stored};
 use tls::tls;
 
 use super::listing::{self, AuditQuery, like_pattern};
-use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
+use super::listing::account_of;
+use super::schema::{
+    ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, MEMBER_FROM, MEMBER_ID, ONBOARDING_COLUMNS,
+};
 use super::{
     ChangeFeed, Directory, DirectoryError, Outbox, OutboxMessage, Touched, over_budget,
     staff_changed,
@@ -114,14 +117,20 @@ impl PostgresDirectory {
         column: &'static str,
         value: &str,
     ) -> Result<Option<Account>, DirectoryError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE {column} = $1");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE {column} = $1 {ACCOUNT_ORDER}"
+        );
         let client = self.client().await?;
         let statement = client.prepare_cached(&sql).await.map_err(unavailable)?;
-        let row = client
-            .query_opt(&statement, &[&value])
+        let rows = client
+            .query(&statement, &[&value])
             .await
             .map_err(unavailable)?;
-        row.as_ref().map(account_row).transpose()
+        let rows = rows
+            .iter()
+            .map(member_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(account_of(rows))
     }
 
     /// Connects to `url` (`postgres://user:password@host:port/database`,
@@ -495,8 +504,8 @@ impl Directory for PostgresDirectory {
                WHERE m.organization_id = ANY($1)
                  AND ($2::text IS NULL OR m.status = $2)
                  AND ($3::text IS NULL OR lower(p.name) LIKE $3 OR p.email LIKE $3 OR lower(o.name) LIKE $3)
-                 AND ($4::text IS NULL OR ({key}, p.id COLLATE "C") {cmp} ($4 COLLATE "C", $5::text COLLATE "C"))
-               ORDER BY {key} {order}, p.id COLLATE "C" {order} LIMIT $6"#
+                 AND ($4::text IS NULL OR ({key}, {MEMBER_ID} COLLATE "C") {cmp} ($4 COLLATE "C", $5::text COLLATE "C"))
+               ORDER BY {key} {order}, {MEMBER_ID} COLLATE "C" {order} LIMIT $6"#
         );
         let client = self.client().await?;
         let statement = client.prepare_cached(&sql).await.map_err(unavailable)?;
@@ -516,7 +525,11 @@ impl Directory for PostgresDirectory {
             .map_err(unavailable)?;
         let rows = rows
             .iter()
-            .map(|row| Ok((account_row(row)?, row.get::<_, String>(14))))
+            .map(|row| {
+                let (person, member) = member_row(row)?;
+                let member = member.expect("a listed row is a membership");
+                Ok((Account::listed(person, member), row.get::<_, String>(14)))
+            })
             .collect::<Result<Vec<_>, DirectoryError>>()?;
         Ok(listing::page(rows, &query))
     }

@@ -22,6 +22,23 @@ fn version_of(tx: &Transaction<'_>, select: &str, id: &str) -> Result<Option<u64
     Ok(version.map(|v| v as u64))
 }
 
+/// The stored version of the membership of `person` in `organization`.
+fn membership_version(
+    tx: &Transaction<'_>,
+    person: &str,
+    organization: &str,
+) -> Result<Option<u64>, DirectoryError> {
+    let version: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM memberships WHERE person_id = ?1 AND organization_id = ?2",
+            params![person, organization],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    Ok(version.map(|v| v as u64))
+}
+
 pub(super) fn apply_op(
     tx: &Transaction<'_>,
     op: &ChangeOp,
@@ -81,11 +98,7 @@ pub(super) fn apply_op(
                     m.organization_id
                 )));
             }
-            let current = version_of(
-                tx,
-                "SELECT version FROM memberships WHERE person_id = ?1",
-                &m.person_id,
-            )?;
+            let current = membership_version(tx, &m.person_id, &m.organization_id)?;
             DirectoryError::check_membership_version(&m.person_id, current, *expected)?;
             let version = current.map_or(1, |v| v + 1) as i64;
             let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
@@ -110,11 +123,11 @@ pub(super) fn apply_op(
             } else {
                 // A person added to an organization again counts as newly added.
                 tx.execute(
-                    "UPDATE memberships SET organization_id = ?2, status = ?3, previous_status = ?4, is_admin = ?5,
+                    "UPDATE memberships SET status = ?3, previous_status = ?4, is_admin = ?5,
                          roles = ?6, spending_limit = ?7, invited_at = ?8, version = ?9,
                          added_seq = CASE WHEN status = 'removed' AND ?3 <> 'removed'
                              THEN (SELECT coalesce(max(added_seq), 0) + 1 FROM memberships) ELSE added_seq END
-                     WHERE person_id = ?1",
+                     WHERE person_id = ?1 AND organization_id = ?2",
                     values,
                 )
             }
@@ -184,18 +197,10 @@ pub(super) fn apply_op(
             })?;
         }
         ChangeOp::Queue(n) => enqueue(tx, n, now)?,
-        ChangeOp::ExpectMembership(person, version) => {
-            let stored: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM memberships WHERE person_id = ?1",
-                    params![person],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if stored != Some(*version as i64) {
+        ChangeOp::ExpectMembership(person, organization, version) => {
+            if membership_version(tx, person, organization)? != Some(*version) {
                 return Err(DirectoryError::Conflict(format!(
-                    "the membership of `{person}` changed since the decision: read it again"
+                    "the membership of `{person}` in `{organization}` changed since the decision: read it again"
                 )));
             }
         }

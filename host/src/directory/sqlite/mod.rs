@@ -23,10 +23,13 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use changes::{apply_op, changes_since, enqueue, log_changes};
 use connections::Connections;
 use errors::unavailable;
-use rows::{account_row, onboarding_row, sort_key, stored};
+use rows::{member_row, onboarding_row, sort_key, stored};
 
 use super::listing::{self, AuditQuery, like_pattern};
-use super::schema::{ACCOUNT_COLUMNS, ACCOUNT_FROM, MEMBER_FROM, ONBOARDING_COLUMNS};
+use super::listing::account_of;
+use super::schema::{
+    ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, MEMBER_FROM, MEMBER_ID, ONBOARDING_COLUMNS,
+};
 use super::{
     ChangeFeed, Directory, DirectoryError, Outbox, OutboxMessage, Touched, over_budget,
     staff_changed,
@@ -114,13 +117,16 @@ impl SqliteDirectory {
     ) -> Result<Option<Account>, DirectoryError> {
         self.conns
             .read(move |conn| {
-                conn.query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE {column} = ?1"),
-                    params![value],
-                    account_row,
-                )
-                .optional()
-                .map_err(unavailable)
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE {column} = ?1 {ACCOUNT_ORDER}"
+                    ))
+                    .map_err(unavailable)?;
+                let rows = stmt
+                    .query_map(params![value], member_row)
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(unavailable)?;
+                Ok(account_of(rows))
             })
             .await
     }
@@ -394,11 +400,11 @@ impl Directory for SqliteDirectory {
             ]);
         }
         if let Some(cursor) = plan.cursor {
-            sql.push_str(&format!(" AND ({key}, p.id) {cmp} (?, ?)"));
+            sql.push_str(&format!(" AND ({key}, {MEMBER_ID}) {cmp} (?, ?)"));
             values.extend([cursor.k.into(), cursor.id.into()]);
         }
         sql.push_str(&format!(
-            " ORDER BY {key} {order}, p.id {order} LIMIT {}",
+            " ORDER BY {key} {order}, {MEMBER_ID} {order} LIMIT {}",
             listing::fetch(&query)
         ));
         self.conns
@@ -406,7 +412,9 @@ impl Directory for SqliteDirectory {
                 let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
                 let rows: Vec<(Account, String)> = stmt
                     .query_map(params_from_iter(values), |row| {
-                        Ok((account_row(row)?, row.get::<_, String>(14)?))
+                        let (person, member) = member_row(row)?;
+                        let member = member.expect("a listed row is a membership");
+                        Ok((Account::listed(person, member), row.get::<_, String>(14)?))
                     })
                     .and_then(|rows| rows.collect())
                     .map_err(unavailable)?;

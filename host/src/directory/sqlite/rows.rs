@@ -3,7 +3,7 @@
 
 use rusqlite::Row;
 
-use crate::model::{Account, MemberSort, Membership, OnboardingRequest, Organization, Person};
+use crate::model::{Member, MemberSort, Membership, OnboardingRequest, Organization, Person};
 
 /// Reads a stored name. The directory fails closed on a name it does not
 /// know: the row is corrupt, the read fails, and the decision that needed it
@@ -16,43 +16,44 @@ pub(super) fn stored<T: std::str::FromStr<Err = crate::model::UnknownName>>(
     })
 }
 
-pub(super) fn account_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+/// One row of [`ACCOUNT_COLUMNS`](crate::directory::schema::ACCOUNT_COLUMNS):
+/// the person and, if the row has one, a membership with its organization.
+pub(super) fn member_row(row: &Row<'_>) -> rusqlite::Result<(Person, Option<Member>)> {
     let person = Person {
         id: row.get(0)?,
         email: row.get(1)?,
         name: row.get(2)?,
     };
     let org_id: Option<String> = row.get(3)?;
-    let (membership, organization) = match org_id {
-        None => (None, None),
-        Some(org_id) => {
-            let roles: String = row.get(7)?;
-            let previous: Option<String> = row.get(5)?;
-            let membership = Membership {
-                organization_id: org_id.clone(),
-                person_id: person.id.clone(),
-                status: stored(&row.get::<_, String>(4)?)?,
-                previous_status: previous.as_deref().map(stored).transpose()?,
-                is_admin: row.get(6)?,
-                roles: serde_json::from_str(&roles).unwrap_or_default(),
-                spending_limit: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
-                invited_at: row.get::<_, Option<i64>>(9)?.map(|v| v as u64),
-                version: row.get::<_, i64>(10)? as u64,
-            };
-            let organization = Organization {
-                id: org_id,
-                name: row.get(11)?,
-                status: stored(&row.get::<_, String>(12)?)?,
-                active_admins: row.get::<_, i64>(13)? as u32,
-            };
-            (Some(membership), Some(organization))
-        }
+    let Some(org_id) = org_id else {
+        return Ok((person, None));
     };
-    Ok(Account {
+    let roles: String = row.get(7)?;
+    let previous: Option<String> = row.get(5)?;
+    let membership = Membership {
+        organization_id: org_id.clone(),
+        person_id: person.id.clone(),
+        status: stored(&row.get::<_, String>(4)?)?,
+        previous_status: previous.as_deref().map(stored).transpose()?,
+        is_admin: row.get(6)?,
+        roles: serde_json::from_str(&roles).unwrap_or_default(),
+        spending_limit: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+        invited_at: row.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+        version: row.get::<_, i64>(10)? as u64,
+    };
+    let organization = Organization {
+        id: org_id,
+        name: row.get(11)?,
+        status: stored(&row.get::<_, String>(12)?)?,
+        active_admins: row.get::<_, i64>(13)? as u32,
+    };
+    Ok((
         person,
-        membership,
-        organization,
-    })
+        Some(Member {
+            membership,
+            organization,
+        }),
+    ))
 }
 
 pub(super) fn onboarding_row(row: &Row<'_>) -> rusqlite::Result<OnboardingRequest> {
