@@ -40,6 +40,18 @@ impl AuthorizeRequest {
         }
     }
 
+    /// A request by an actor as the organization-user calls name one:
+    /// `customer:<id>@<organization>` (a session's) is the customer acting
+    /// for that organization.
+    pub fn by_actor(actor: &str, action: impl Into<String>, resource: impl Into<String>) -> Self {
+        match actor.rsplit_once('@') {
+            Some((principal, organization)) if principal.contains(':') => {
+                Self::new(principal, action, resource).for_organization(organization)
+            }
+            _ => Self::new(actor, action, resource),
+        }
+    }
+
     /// The same request made for `organization`.
     pub fn for_organization(mut self, organization: impl Into<String>) -> Self {
         self.organization = Some(organization.into());

@@ -170,6 +170,12 @@ impl StatusCache for MemoryCache {
         if let Some(m) = &account.membership {
             covers.push(Touched::Organization(m.organization_id.clone()));
         }
+        covers.extend(
+            account
+                .memberships
+                .iter()
+                .map(|m| Touched::Organization(m.organization.id.clone())),
+        );
         self.fill(&ticket, &covers, || {
             self.entries.put(&account.person.id.clone(), account)
         });
@@ -221,12 +227,9 @@ impl StatusCache for MemoryCache {
             Touched::Staff(id) => self.staff.remove(id),
             Touched::Organization(id) => {
                 self.organizations.remove(id);
-                self.entries.lock().retain(|_, (_, account)| {
-                    account
-                        .membership
-                        .as_ref()
-                        .is_none_or(|m| m.organization_id != *id)
-                });
+                self.entries
+                    .lock()
+                    .retain(|_, (_, account)| !super::embeds(account, id));
             }
         }
     }

@@ -23,6 +23,17 @@ use async_trait::async_trait;
 use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 
+/// Whether `account` embeds organization `org` (its status and
+/// administrator count, in any of the person's memberships): an
+/// invalidation of the organization drops it.
+pub(crate) fn embeds(account: &Account, org: &str) -> bool {
+    account
+        .membership
+        .as_ref()
+        .is_some_and(|m| m.organization_id == org)
+        || account.memberships.iter().any(|m| m.organization.id == org)
+}
+
 /// What a lookup found: the record, or a miss with the ticket that the
 /// record read from the directory must present to be stored.
 #[derive(Clone, Debug)]

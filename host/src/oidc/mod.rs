@@ -358,6 +358,7 @@ impl SignInService {
         let session = Session {
             person_id: signed.person_id,
             organization_id: signed.organization_id,
+            organizations: signed.organizations,
             issuer: identity.issuer,
             subject: identity.subject,
             provider: provider.to_string(),

@@ -17,8 +17,12 @@ use crate::model::Account;
 pub struct Session {
     /// The person.
     pub person_id: String,
-    /// Their organization.
-    pub organization_id: String,
+    /// The organization the session acts for; `None` until the person
+    /// picks one of `organizations`.
+    pub organization_id: Option<String>,
+    /// The organizations the person could act for at sign-in, by id.
+    #[serde(default)]
+    pub organizations: Vec<String>,
     /// The identity they signed in with.
     pub issuer: String,
     /// Its subject.
@@ -33,6 +37,17 @@ pub struct Session {
     /// `X-PartnerGate-CSRF` (given by `GET /v1/me`).
     #[serde(default)]
     pub csrf_token: String,
+}
+
+impl Session {
+    /// The principal acting through this session, pinned to its
+    /// organization once it has one: `customer:<person>@<organization>`.
+    pub fn actor(&self) -> String {
+        match &self.organization_id {
+            Some(org) => format!("customer:{}@{org}", self.person_id),
+            None => format!("customer:{}", self.person_id),
+        }
+    }
 }
 
 impl SignInService {
@@ -55,18 +70,63 @@ impl SignInService {
         let Some(session) = self.session(id).await? else {
             return Ok(None);
         };
-        match gate
-            .check_session(&session.person_id, &session.organization_id)
-            .await
-        {
-            Ok(account) => return Ok(Some((session, account))),
-            Err(Error::Refused(reason)) => {
-                tracing::info!(person = %session.person_id, "session ended: {reason}");
+        // The organization acted for; a session still picking one goes on
+        // while any of its choices could be picked.
+        let candidates = match &session.organization_id {
+            Some(org) => std::slice::from_ref(org),
+            None => session.organizations.as_slice(),
+        };
+        for org in candidates {
+            match gate.check_session(&session.person_id, org).await {
+                Ok(account) => return Ok(Some((session, account))),
+                Err(Error::Refused(reason)) => {
+                    tracing::info!(person = %session.person_id, organization = %org, "session refused: {reason}");
+                }
+                Err(err) => return Err(err),
             }
-            Err(err) => return Err(err),
         }
         self.store.delete_ephemeral("session", id).await?;
         Ok(None)
+    }
+
+    /// Switches the session `id` to `organization`: the membership there is
+    /// checked as at sign-in, and the session is rotated (a new id and CSRF
+    /// token; the old id ends). Returns the new id and session; `Refused`
+    /// when the person may not act for that organization now, `None` when
+    /// there is no such session.
+    pub async fn switch(
+        &self,
+        gate: &PartnerGate,
+        id: &str,
+        organization: &str,
+    ) -> Result<Option<(String, Session)>, Error> {
+        let Some(session) = self.session(id).await? else {
+            return Ok(None);
+        };
+        gate.check_session(&session.person_id, organization)
+            .await
+            .map_err(|err| match err {
+                Error::Refused(_) => Error::Refused(
+                    "no membership of yours in that organization may be used now".into(),
+                ),
+                other => other,
+            })?;
+        let switched = Session {
+            organization_id: Some(organization.to_string()),
+            csrf_token: openidconnect::CsrfToken::new_random_len(32).secret().clone(),
+            ..session
+        };
+        let new_id = openidconnect::CsrfToken::new_random_len(32).secret().clone();
+        self.store
+            .put_ephemeral(
+                "session",
+                &new_id,
+                &serde_json::to_string(&switched).expect("session serializes"),
+                super::SESSION_TTL,
+            )
+            .await?;
+        self.store.delete_ephemeral("session", id).await?;
+        Ok(Some((new_id, switched)))
     }
 
     /// Ends a session. When its provider offers RP-initiated logout, returns

@@ -149,7 +149,7 @@ pub(crate) async fn session_actor(
         }
         Err(err) => return Err(ApiError::from(err).into_response()),
     };
-    let actor = format!("customer:{}", session.person_id);
+    let actor = session.actor();
     if !method.is_safe() {
         let presented = headers
             .get(CSRF_HEADER)
@@ -167,8 +167,11 @@ pub(crate) async fn session_actor(
             .into_response());
         }
     }
+    // The header may name the person alone or as the session acts.
+    let person = format!("customer:{}", session.person_id);
     if let Some(named) = headers.get(ACTOR_HEADER)
         && named.as_bytes() != actor.as_bytes()
+        && named.as_bytes() != person.as_bytes()
     {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -228,7 +231,7 @@ pub(super) fn cleared_session_cookie() -> String {
 
 /// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, and
 /// Secure when the site is served over https.
-pub(super) fn set_session_cookie(session: &str, secure: bool) -> String {
+pub(crate) fn set_session_cookie(session: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!(
         "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",

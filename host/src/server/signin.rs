@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/signin/{provider}/callback", get(callback))
         .route("/v1/signin/logout", post(logout))
         .route("/v1/me", get(me))
+        .route("/v1/me/organization", post(switch_organization))
 }
 
 /// The sign-in service, for the handlers that need it: without
@@ -191,34 +192,103 @@ async fn me(
         Err(err) => return ApiError::from(err).into_response(),
     };
     let membership = account.membership.as_ref();
-    // Every membership of the person, the session's active one marked
-    // (one per person for now; see #26).
+    // Every membership of the person (their own to see), the session's
+    // active one marked.
     let memberships: Vec<serde_json::Value> = account
-        .membership
+        .memberships
         .iter()
         .map(|m| {
             json!({
-                "organization": account.organization.as_ref().map(|o| json!({ "id": o.id, "name": o.name })),
-                "organization_id": m.organization_id,
-                "status": m.status.name(),
-                "roles": m.roles,
-                "is_admin": m.is_admin,
-                "spending_limit": m.spending_limit,
-                "active": m.organization_id == session.organization_id,
+                "organization": { "id": m.organization.id, "name": m.organization.name },
+                "organization_id": m.organization.id,
+                "status": m.membership.status.name(),
+                "roles": m.membership.roles,
+                "is_admin": m.membership.is_admin,
+                "spending_limit": m.membership.spending_limit,
+                "active": Some(&m.organization.id) == session.organization_id.as_ref(),
             })
         })
         .collect();
+    let acting = session.organization_id.is_some();
     Json(json!({
         "person": { "id": account.person.id, "email": account.person.email, "name": account.person.name },
-        "organization": account.organization.as_ref().map(|o| json!({ "id": o.id, "name": o.name })),
-        "status": membership.map(|m| m.status.name()),
-        "roles": membership.map(|m| m.roles.clone()).unwrap_or_default(),
-        "is_admin": membership.is_some_and(|m| m.is_admin),
+        "organization": account.organization.as_ref().filter(|_| acting).map(|o| json!({ "id": o.id, "name": o.name })),
+        "status": membership.filter(|_| acting).map(|m| m.status.name()),
+        "roles": membership.filter(|_| acting).map(|m| m.roles.clone()).unwrap_or_default(),
+        "is_admin": acting && membership.is_some_and(|m| m.is_admin),
         "memberships": memberships,
+        "choose_organization": !acting,
         "identity": { "issuer": session.issuer, "subject": session.subject },
         "csrf_token": session.csrf_token,
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwitchBody {
+    organization: String,
+}
+
+/// `POST /v1/me/organization`: the session acts for another of the
+/// person's organizations from now on. The membership there is checked as
+/// at sign-in and the session rotated: the answer sets a new session cookie
+/// and gives the new CSRF token; the old session ends.
+async fn switch_organization(
+    State(state): State<AppState>,
+    Service(service): Service,
+    headers: HeaderMap,
+    super::json::ApiJson(body): super::json::ApiJson<SwitchBody>,
+) -> Response {
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "not_signed_in",
+            "sign in first: /v1/signin/<provider>/login",
+        )
+        .into_response()
+    };
+    let Some(id) = session_cookie(&headers) else {
+        return unauthorized();
+    };
+    let session = match service.live_session(&state.gate, &id).await {
+        Ok(Some((session, _))) => session,
+        Ok(None) => return unauthorized(),
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let presented = headers
+        .get(super::auth::CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if session.csrf_token.is_empty()
+        || !super::auth::constant_time_eq(presented, session.csrf_token.as_bytes())
+    {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_required",
+            "a change from a signed-in browser must send the session's `csrf_token` (GET /v1/me) in `X-PartnerGate-CSRF`",
+        )
+        .into_response();
+    }
+    match service.switch(&state.gate, &id, body.organization.trim()).await {
+        Ok(Some((new_id, switched))) => {
+            let cookie = set_session_cookie(&new_id, service.secure_cookies(&switched.provider));
+            (
+                StatusCode::OK,
+                [(header::SET_COOKIE, cookie)],
+                Json(json!({
+                    "organization_id": switched.organization_id,
+                    "csrf_token": switched.csrf_token,
+                })),
+            )
+                .into_response()
+        }
+        Ok(None) => unauthorized(),
+        Err(Error::Refused(reason)) => {
+            ApiError::new(StatusCode::FORBIDDEN, "not_a_member", reason).into_response()
+        }
+        Err(err) => ApiError::from(err).into_response(),
+    }
 }
 
 #[cfg(test)]

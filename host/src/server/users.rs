@@ -35,6 +35,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/organizations/{organization}/audit", get(read_audit))
         .route("/v1/users", get(list_users))
         .route("/v1/users/bulk", post(bulk_change))
+        .route(
+            "/v1/organizations/{organization}/users/{person}",
+            get(get_membership).patch(edit_membership),
+        )
+        .route(
+            "/v1/organizations/{organization}/users/{person}/{step}",
+            post(change_membership),
+        )
         .route("/v1/users/{person}", get(get_user).patch(edit_user))
         .route("/v1/users/{person}/{step}", post(change_user))
         .route("/v1/audit", get(read_audit))
@@ -125,11 +133,36 @@ async fn get_user(Acting { gate, actor }: Acting, Path(person): Path<String>) ->
     reply(result, StatusCode::OK, user_view_json)
 }
 
+/// `GET /v1/organizations/{organization}/users/{person}`: the person's
+/// membership there, as [`get_user`] shows it. An actor acting for another
+/// organization (a session switched elsewhere) is refused.
+async fn get_membership(
+    Acting { gate, actor }: Acting,
+    Path((org, person)): Path<(String, String)>,
+) -> Response {
+    let Some(actor) = acting_in(&actor, &org) else {
+        return elsewhere();
+    };
+    get_user(Acting { gate, actor }, Path(person)).await
+}
+
 async fn edit_user(
     Acting { gate, actor }: Acting,
     Path(person): Path<String>,
     ApiJson(b): ApiJson<EditBody>,
 ) -> Response {
+    edit(gate, actor, Target::person(person, b.version), b).await
+}
+
+async fn edit_membership(
+    Acting { gate, actor }: Acting,
+    Path((org, person)): Path<(String, String)>,
+    ApiJson(b): ApiJson<EditBody>,
+) -> Response {
+    edit(gate, actor, Target::membership(person, org, b.version), b).await
+}
+
+async fn edit(gate: crate::gate::PartnerGate, actor: String, target: Target, b: EditBody) -> Response {
     let changes = UserChanges {
         name: b.name,
         email: b.email,
@@ -137,15 +170,32 @@ async fn edit_user(
         is_admin: b.is_admin,
         spending_limit: b.spending_limit,
     };
-    let target = Target {
-        person_id: person,
-        version: b.version,
-    };
     reply(
         gate.edit_user(&actor, target, changes).await,
         StatusCode::OK,
         membership_json,
     )
+}
+
+/// The actor acting in organization `org`: pinned there now unless it was
+/// pinned already; `None` when it is pinned to another organization.
+fn acting_in(actor: &str, org: &str) -> Option<String> {
+    match actor.rsplit_once('@') {
+        Some((_, pinned)) if pinned == org => Some(actor.to_string()),
+        Some(_) => None,
+        None => Some(format!("{actor}@{org}")),
+    }
+}
+
+/// The answer to an actor acting for another organization than the one
+/// the request is about.
+fn elsewhere() -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "the session acts for another organization: switch to this one first (`POST /v1/me/organization`)",
+    )
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -160,16 +210,24 @@ async fn change_user(
     Path((person, step)): Path<(String, String)>,
     ApiJson(b): ApiJson<VersionBody>,
 ) -> Response {
-    let target = Target {
-        person_id: person,
-        version: b.version,
-    };
-    let result = match step.as_str() {
+    change(gate, actor, Target::person(person, b.version), &step).await
+}
+
+async fn change_membership(
+    Acting { gate, actor }: Acting,
+    Path((org, person, step)): Path<(String, String, String)>,
+    ApiJson(b): ApiJson<VersionBody>,
+) -> Response {
+    change(gate, actor, Target::membership(person, org, b.version), &step).await
+}
+
+async fn change(gate: crate::gate::PartnerGate, actor: String, target: Target, step: &str) -> Response {
+    let result = match step {
         "revoke" => gate.revoke_user(&actor, target).await,
         "reinstate" => gate.reinstate_user(&actor, target).await,
         "remove" => gate.remove_user(&actor, target).await,
         "reinvite" => gate.reinvite_user(&actor, target).await,
-        _ => return no_such_step(&step, "revoke, reinstate, remove or reinvite"),
+        _ => return no_such_step(step, "revoke, reinstate, remove or reinvite"),
     };
     reply(result, StatusCode::OK, membership_json)
 }
@@ -178,6 +236,9 @@ async fn change_user(
 #[serde(deny_unknown_fields)]
 struct TargetBody {
     person_id: String,
+    /// The membership's organization; absent for the person's only one.
+    #[serde(default)]
+    organization_id: Option<String>,
     #[serde(deserialize_with = "super::json::whole_u64")]
     version: u64,
 }
@@ -212,6 +273,7 @@ async fn bulk_change(
         .into_iter()
         .map(|t| Target {
             person_id: t.person_id,
+            organization_id: t.organization_id,
             version: t.version,
         })
         .collect();

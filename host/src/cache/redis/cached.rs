@@ -30,8 +30,9 @@ pub(super) trait Cached: Clone + Sized + Send + Sync {
     /// Its letter in invalidation messages (`p`, `o`, `s`).
     const KIND: &'static str;
     /// The keys a guarded fill touches (entry, the two tombstones it must
-    /// beat, the member index) and the member to add to the index.
-    fn fill_keys(&self, generation: u64) -> ([String; 4], String);
+    /// beat, the member index), the member to add to the index, and a
+    /// tombstone and member index for each further organization.
+    fn fill_keys(&self, generation: u64) -> ([String; 4], String, Vec<String>);
 }
 
 impl Cached for Account {
@@ -54,20 +55,36 @@ impl Cached for Account {
         person_tombstone(generation, id)
     }
 
-    fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
+    fn fill_keys(&self, generation: u64) -> ([String; 4], String, Vec<String>) {
         let person = &self.person.id;
         let entry = entry_key(generation, person);
         let tomb_p = person_tombstone(generation, person);
-        let (tomb_o, members) = match &self.membership {
-            Some(m) => (
-                org_tombstone(generation, &m.organization_id),
-                members_key(generation, &m.organization_id),
-            ),
+        // Every organization the entry embeds: dropping any drops it.
+        let mut organizations = self
+            .memberships
+            .iter()
+            .map(|m| m.organization.id.as_str())
+            .chain(self.membership.as_ref().map(|m| m.organization_id.as_str()));
+        let (tomb_o, members) = match organizations.next() {
+            Some(org) => (org_tombstone(generation, org), members_key(generation, org)),
             // Without an organization: the person's tombstone twice, and the
             // entry as its own index (the script skips both).
             None => (tomb_p.clone(), entry.clone()),
         };
-        ([entry, tomb_p, tomb_o, members], hex::encode(person))
+        let mut more: Vec<&str> = organizations.collect();
+        more.sort_unstable();
+        more.dedup();
+        let first = self
+            .memberships
+            .first()
+            .map(|m| m.organization.id.as_str())
+            .or(self.membership.as_ref().map(|m| m.organization_id.as_str()));
+        let more = more
+            .into_iter()
+            .filter(|org| Some(*org) != first)
+            .flat_map(|org| [org_tombstone(generation, org), members_key(generation, org)])
+            .collect();
+        ([entry, tomb_p, tomb_o, members], hex::encode(person), more)
     }
 }
 
@@ -96,12 +113,12 @@ macro_rules! cached_by_id {
                 $tombstone(generation, id)
             }
 
-            fn fill_keys(&self, generation: u64) -> ([String; 4], String) {
+            fn fill_keys(&self, generation: u64) -> ([String; 4], String, Vec<String>) {
                 let entry = $key(generation, &self.id);
                 let tomb = $tombstone(generation, &self.id);
                 // The tombstone twice and the entry as its own index: the
                 // script skips both.
-                ([entry.clone(), tomb.clone(), tomb, entry], String::new())
+                ([entry.clone(), tomb.clone(), tomb, entry], String::new(), Vec::new())
             }
         }
     };

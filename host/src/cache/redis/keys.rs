@@ -57,9 +57,12 @@ pub(super) fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// Refuses to store an entry when its person or organization was invalidated
-/// after the reader's sequence number, or Redis is not the incarnation the
-/// reader's ticket was taken from.
+/// Refuses to store an entry when its person or any of its organizations
+/// was invalidated after the reader's sequence number, or Redis is not the
+/// incarnation the reader's ticket was taken from. KEYS: the entry, the
+/// person's tombstone, the first organization's tombstone and member index,
+/// the incarnation, then a tombstone and member index for each further
+/// organization (a person in several).
 pub(super) const GUARDED_PUT: &str = r#"
 if redis.call('GET', KEYS[5]) ~= ARGV[5] then return 0 end
 local seq = tonumber(ARGV[1])
@@ -67,10 +70,17 @@ local tp = tonumber(redis.call('GET', KEYS[2]) or '0')
 local to = 0
 if KEYS[3] ~= KEYS[2] then to = tonumber(redis.call('GET', KEYS[3]) or '0') end
 if tp > seq or to > seq then return 0 end
+for i = 6, #KEYS, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > seq then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 if KEYS[4] ~= KEYS[1] then
   redis.call('SADD', KEYS[4], ARGV[4])
   redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
+for i = 7, #KEYS, 2 do
+  redis.call('SADD', KEYS[i], ARGV[4])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
 end
 return 1
 "#;

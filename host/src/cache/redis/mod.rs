@@ -210,12 +210,7 @@ impl Inner {
             .l1
             .lock()
             .expect("l1 lock")
-            .retain(|_, (_, account)| {
-                account
-                    .membership
-                    .as_ref()
-                    .is_none_or(|m| m.organization_id != org)
-            });
+            .retain(|_, (_, account)| !super::embeds(account, org));
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -284,7 +279,7 @@ impl Inner {
         let id = value.id().to_string();
         let payload = serde_json::to_string(&T::Stored::from(&value))
             .map_err(|e| CacheError::Internal(e.to_string()))?;
-        let (keys, member) = value.fill_keys(self.generation.load(Ordering::SeqCst));
+        let (keys, member, more) = value.fill_keys(self.generation.load(Ordering::SeqCst));
         let mut conn = self.conn.clone();
         let script = Script::new(GUARDED_PUT);
         let mut invocation = script.prepare_invoke();
@@ -292,6 +287,9 @@ impl Inner {
             invocation.key(key);
         }
         invocation.key(INCARNATION);
+        for key in &more {
+            invocation.key(key);
+        }
         let stored: i64 = invocation
             .arg(*seq)
             .arg(payload)
@@ -564,3 +562,4 @@ impl EphemeralStore for RedisCache {
         self.inner.ephemeral("DEL", ns, key).await
     }
 }
+

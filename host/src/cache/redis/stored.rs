@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Account, AccountStatus, Membership, Organization, OrganizationStatus, Person, Staff,
+    Account, AccountStatus, Member, Membership, Organization, OrganizationStatus, Person, Staff,
 };
 
 /// The JSON form of an account in Redis.
@@ -15,6 +15,9 @@ pub(super) struct CachedAccount {
     name: String,
     membership: Option<CachedMembership>,
     organization: Option<CachedOrganization>,
+    /// Every membership with its organization (a person in several).
+    #[serde(default)]
+    memberships: Vec<(CachedMembership, CachedOrganization)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,6 +67,38 @@ impl From<CachedStaff> for Staff {
     }
 }
 
+impl From<&Membership> for CachedMembership {
+    fn from(m: &Membership) -> Self {
+        Self {
+            organization_id: m.organization_id.clone(),
+            status: m.status.name().into(),
+            previous_status: m.previous_status.map(|s| s.name().into()),
+            is_admin: m.is_admin,
+            roles: m.roles.clone(),
+            spending_limit: m.spending_limit,
+            invited_at: m.invited_at,
+            version: m.version,
+        }
+    }
+}
+
+impl CachedMembership {
+    /// The membership of `person_id` this stored form holds.
+    fn of(self, person_id: &str) -> Membership {
+        Membership {
+            organization_id: self.organization_id,
+            person_id: person_id.to_string(),
+            status: status(&self.status),
+            previous_status: self.previous_status.as_deref().map(status),
+            is_admin: self.is_admin,
+            roles: self.roles,
+            spending_limit: self.spending_limit,
+            invited_at: self.invited_at,
+            version: self.version,
+        }
+    }
+}
+
 /// An account status read back from Redis. Fails closed on a name this
 /// node does not know (another version wrote it): `revoked`, never more
 /// access than was cached.
@@ -100,17 +135,18 @@ impl From<&Account> for CachedAccount {
             id: a.person.id.clone(),
             email: a.person.email.clone(),
             name: a.person.name.clone(),
-            membership: a.membership.as_ref().map(|m| CachedMembership {
-                organization_id: m.organization_id.clone(),
-                status: m.status.name().into(),
-                previous_status: m.previous_status.map(|s| s.name().into()),
-                is_admin: m.is_admin,
-                roles: m.roles.clone(),
-                spending_limit: m.spending_limit,
-                invited_at: m.invited_at,
-                version: m.version,
-            }),
+            membership: a.membership.as_ref().map(CachedMembership::from),
             organization: a.organization.as_ref().map(CachedOrganization::from),
+            memberships: a
+                .memberships
+                .iter()
+                .map(|m| {
+                    (
+                        CachedMembership::from(&m.membership),
+                        CachedOrganization::from(&m.organization),
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -122,22 +158,21 @@ impl From<CachedAccount> for Account {
             email: c.email,
             name: c.name,
         };
-        let membership = c.membership.map(|m| Membership {
-            organization_id: m.organization_id,
-            person_id: person.id.clone(),
-            status: status(&m.status),
-            previous_status: m.previous_status.as_deref().map(status),
-            is_admin: m.is_admin,
-            roles: m.roles,
-            spending_limit: m.spending_limit,
-            invited_at: m.invited_at,
-            version: m.version,
-        });
+        let membership = c.membership.map(|m| m.of(&person.id));
         let organization = c.organization.map(Organization::from);
+        let memberships = c
+            .memberships
+            .into_iter()
+            .map(|(m, o)| Member {
+                membership: m.of(&person.id),
+                organization: o.into(),
+            })
+            .collect();
         Account {
             person,
             membership,
             organization,
+            memberships,
         }
     }
 }
@@ -188,7 +223,15 @@ mod tests {
                 status: OrganizationStatus::Blocked,
                 active_admins: 2,
             }),
+            memberships: Vec::new(),
         };
+        let account = Account::of_person(
+            account.person.clone(),
+            vec![Member {
+                membership: account.membership.clone().unwrap(),
+                organization: account.organization.clone().unwrap(),
+            }],
+        );
         let json = serde_json::to_string(&CachedAccount::from(&account)).unwrap();
         let back = Account::from(serde_json::from_str::<CachedAccount>(&json).unwrap());
         assert_eq!(format!("{back:?}"), format!("{account:?}"));

@@ -27,7 +27,7 @@ pub(super) async fn show(signed: Signed, Query(query): Query<AuditQuery>) -> Pag
         .gate
         .read_audit(
             &viewer.actor,
-            Some(&viewer.session.organization_id),
+            Some(viewer.organization_id),
             query.cursor.as_deref(),
             PAGE_ENTRIES,
         )

@@ -46,6 +46,7 @@ impl PageConfig {
             theme: self.theme_css.is_some(),
             nav: Nav::default(),
             refresh: None,
+            switch: Vec::new(),
         }
     }
 

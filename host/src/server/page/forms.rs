@@ -112,7 +112,7 @@ pub(super) async fn add(signed: Signed, body: Bytes) -> Page {
         match viewer
             .state
             .gate
-            .add_user(&viewer.actor, &viewer.session.organization_id, user)
+            .add_user(&viewer.actor, viewer.organization_id, user)
             .await
         {
             Ok(_) => see_other(&format!("{}?notice=added", viewer.page.prefix)),
@@ -209,7 +209,7 @@ pub(super) async fn bulk_add(signed: Signed, body: Bytes) -> Page {
     let results = match viewer
         .state
         .gate
-        .bulk_add(&viewer.actor, &viewer.session.organization_id, users)
+        .bulk_add(&viewer.actor, viewer.organization_id, users)
         .await
     {
         Ok(results) => results,
@@ -384,10 +384,7 @@ pub(super) async fn edit(signed: Signed, Path(person): Path<String>, body: Bytes
         is_admin: (editable.admin && typed.is_admin != current.is_admin).then_some(typed.is_admin),
         spending_limit: (limit != current_limit).then_some(limit),
     };
-    let target = Target {
-        person_id: person.clone(),
-        version,
-    };
+    let target = Target::person(person.clone(), version);
     Ok(
         match viewer
             .state

@@ -148,7 +148,7 @@ pub(super) async fn render(
         .list_users(
             &viewer.actor,
             UserQuery {
-                organizations: Some(viewer.session.organization_id.clone()),
+                organizations: Some(viewer.organization_id.to_string()),
                 status: query.status(),
                 search: Some(query.search().to_string()).filter(|s| !s.is_empty()),
                 sort,

@@ -49,7 +49,7 @@ mod views;
 pub(crate) use config::SharedPage;
 pub use config::{DEFAULT_PREFIX, PageConfig};
 use respond::{Fields, Page, failure, html, message, see_other};
-use viewer::Signed;
+use viewer::Choosing;
 use views::MessagePage;
 
 const STYLESHEET: &str = include_str!("../../../assets/page.css");
@@ -78,6 +78,7 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
         )
         .route(&format!("{p}/audit"), get(audit::show))
         .route(&format!("{p}/signout"), post(sign_out))
+        .route(&format!("{p}/organization"), post(switch_organization))
         .route(&format!("{p}/assets/page.css"), get(stylesheet))
         .route(&format!("{p}/assets/page.js"), get(script))
         .route(&format!("{p}/assets/theme.css"), get(theme))
@@ -138,7 +139,54 @@ async fn theme(State(state): State<AppState>) -> Response {
 /// page that goes on to the provider's end-session address by itself (a
 /// redirect from a form would break `form-action 'self'`), with a link
 /// for when it does not; otherwise the sign-in page.
-async fn sign_out(signed: Signed, body: Bytes) -> Page {
+/// Switches the session to another of the person's organizations (the
+/// header's switcher, or the choice after sign-in): checked as at sign-in,
+/// the session rotated, then the list of that organization's users.
+async fn switch_organization(Choosing(signed): Choosing, body: Bytes) -> Page {
+    let viewer = signed.viewer();
+    let fields = Fields::parse(&body);
+    if !viewer.csrf_ok(fields.get("csrf")) {
+        return Ok(message(
+            viewer.page,
+            viewer.m,
+            StatusCode::FORBIDDEN,
+            viewer.m.t("page-title"),
+            viewer.m.t("error-csrf"),
+            Vec::new(),
+        ));
+    }
+    let service = signed
+        .state
+        .sign_in
+        .as_ref()
+        .expect("a viewer means sign-in");
+    match service
+        .switch(&signed.state.gate, &signed.session_id, fields.get("organization"))
+        .await
+    {
+        Ok(Some((id, switched))) => {
+            let mut reply = see_other(&viewer.page.prefix);
+            let cookie = super::auth::set_session_cookie(&id, service.secure_cookies(&switched.provider));
+            reply.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cookie).expect("a session cookie is a header value"),
+            );
+            Ok(reply)
+        }
+        Ok(None) => Ok(see_other(&viewer.page.prefix)),
+        Err(crate::error::Error::Refused(_)) => Ok(message(
+            viewer.page,
+            viewer.m,
+            StatusCode::FORBIDDEN,
+            viewer.m.t("choose-organization-title"),
+            viewer.m.t("switch-refused"),
+            vec![(viewer.page.prefix.clone(), viewer.m.t("nav-users"))],
+        )),
+        Err(err) => Ok(failure(viewer.page, viewer.m, &err)),
+    }
+}
+
+async fn sign_out(Choosing(signed): Choosing, body: Bytes) -> Page {
     let viewer = signed.viewer();
     if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
         return Ok(message(

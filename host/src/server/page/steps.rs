@@ -64,10 +64,7 @@ pub(super) async fn step(
 ) -> Page {
     let (viewer, fields, query) = from_list(&signed, &body).await?;
     let version = version_in(&viewer, &fields, &query).await?;
-    let target = Target {
-        person_id: person.clone(),
-        version,
-    };
+    let target = Target::person(person.clone(), version);
     let gate = &viewer.state.gate;
     let (result, notice) = match step.as_str() {
         "revoke" => (gate.revoke_user(&viewer.actor, target).await, "revoked"),
@@ -164,10 +161,7 @@ pub(super) async fn remove(signed: Signed, Path(person): Path<String>, body: Byt
             viewer.page.prefix
         )));
     }
-    let target = Target {
-        person_id: person.clone(),
-        version,
-    };
+    let target = Target::person(person.clone(), version);
     let result = viewer.state.gate.remove_user(&viewer.actor, target).await;
     Ok(done(&viewer, &query, (&person, version), result, "removed").await)
 }
@@ -219,10 +213,7 @@ pub(super) async fn bulk(signed: Signed, body: Bytes) -> Page {
         .all("target")
         .filter_map(|t| {
             let (person, version) = t.rsplit_once(':')?;
-            Some(Target {
-                person_id: person.to_string(),
-                version: version.parse().ok()?,
-            })
+            Some(Target::person(person, version.parse().ok()?))
         })
         .collect();
     if targets.is_empty() {

@@ -30,13 +30,29 @@ pub(super) struct Signed {
     actor: String,
     name: String,
     organization_name: String,
+    /// The organization the session acts for (empty while choosing).
+    organization_id: String,
+    /// The organizations the person may act for: (id, name).
+    organizations: Vec<(String, String)>,
 }
 
 impl FromRequestParts<AppState> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        signed(state, &parts.headers).await
+        signed(state, &parts.headers, false).await
+    }
+}
+
+/// A signed-in person who may not have chosen an organization yet: for
+/// choosing one, and for signing out.
+pub(super) struct Choosing(pub Signed);
+
+impl FromRequestParts<AppState> for Choosing {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        signed(state, &parts.headers, true).await.map(Choosing)
     }
 }
 
@@ -57,6 +73,8 @@ impl Signed {
             actor: &self.actor,
             name: &self.name,
             organization_name: &self.organization_name,
+            organization_id: &self.organization_id,
+            organizations: &self.organizations,
         }
     }
 }
@@ -71,6 +89,9 @@ pub(super) struct Viewer<'a> {
     pub actor: &'a str,
     pub name: &'a str,
     pub organization_name: &'a str,
+    /// The organization the session acts for.
+    pub organization_id: &'a str,
+    organizations: &'a [(String, String)],
 }
 
 impl<'a> Viewer<'a> {
@@ -91,13 +112,25 @@ impl<'a> Viewer<'a> {
                 audit: nav.1,
                 current,
             },
+            switch: self.switch(),
             ..self.page.bare_chrome(self.m, title)
         }
     }
 
+    /// The organizations to switch among, when there are several.
+    fn switch(&self) -> Vec<(String, String, bool)> {
+        if self.organizations.len() < 2 {
+            return Vec::new();
+        }
+        self.organizations
+            .iter()
+            .map(|(id, name)| (id.clone(), name.clone(), id == self.organization_id))
+            .collect()
+    }
+
     /// `organization:<id>` of the viewer's organization.
     pub fn organization(&self) -> String {
-        format!("organization:{}", self.session.organization_id)
+        format!("organization:{}", self.organization_id)
     }
 
     /// Whether `csrf` is this session's token.
@@ -112,7 +145,7 @@ impl<'a> Viewer<'a> {
     pub async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
         let requests: Vec<AuthorizeRequest> = asks
             .iter()
-            .map(|(action, resource)| AuthorizeRequest::new(self.actor, *action, resource.clone()))
+            .map(|(action, resource)| AuthorizeRequest::by_actor(self.actor, *action, resource.clone()))
             .collect();
         Ok(self
             .state
@@ -136,7 +169,11 @@ impl<'a> Viewer<'a> {
 
 /// Who a request comes from, or the page to show instead: sign in (no or
 /// an ended session, the cookie then cleared) or an error.
-async fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Response> {
+async fn signed(
+    state: &AppState,
+    headers: &HeaderMap,
+    choosing: bool,
+) -> Result<Signed, Response> {
     let page = state
         .page
         .as_deref()
@@ -194,17 +231,50 @@ async fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Respons
         }
         return Err(reply);
     };
+    // The person's own memberships that may be acted for now.
+    let organizations: Vec<(String, String)> = account
+        .memberships
+        .iter()
+        .filter(|m| {
+            m.membership.status == crate::model::AccountStatus::Active
+                && m.organization.status == crate::model::OrganizationStatus::Approved
+        })
+        .map(|m| (m.organization.id.clone(), m.organization.name.clone()))
+        .collect();
+    let Some(organization_id) = session.organization_id.clone().or(choosing.then(String::new))
+    else {
+        // Signed in, no organization picked yet: the choice.
+        let mut chrome = page.bare_chrome(m, m.t("choose-organization-title"));
+        chrome.me = Some(account.person.name.clone());
+        chrome.csrf = session.csrf_token.clone();
+        chrome.switch = organizations
+            .iter()
+            .map(|(id, name)| (id.clone(), name.clone(), false))
+            .collect();
+        return Err(html(
+            StatusCode::OK,
+            MessagePage {
+                chrome,
+                heading: m.t("choose-organization-title"),
+                explain: m.t("choose-organization-explain"),
+                links: Vec::new(),
+            },
+        ));
+    };
     Ok(Signed {
         state: state.clone(),
         accept_language: accept_language.map(str::to_string),
         session_id: cookie.unwrap_or_default(),
-        actor: format!("customer:{}", session.person_id),
+        actor: session.actor(),
         name: account.person.name.clone(),
         organization_name: account
             .organization
             .as_ref()
+            .filter(|_| session.organization_id.is_some())
             .map(|o| o.name.clone())
             .unwrap_or_default(),
+        organization_id,
+        organizations,
         session,
     })
 }

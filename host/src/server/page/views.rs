@@ -29,6 +29,9 @@ pub(super) struct Chrome<'a> {
     pub nav: Nav,
     /// Where the browser goes on by itself (`<meta http-equiv="refresh">`).
     pub refresh: Option<String>,
+    /// The organizations a person in several may switch to: (id, name,
+    /// whether the session acts for it); empty for a person in one.
+    pub switch: Vec<(String, String, bool)>,
 }
 
 /// Which navigation links show; each only where the policies permit it.
