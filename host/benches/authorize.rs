@@ -156,6 +156,7 @@ async fn breakdown(
             action: &r.action,
             resource: &r.resource,
             context: ctx,
+            organization: None,
         };
         let t = Instant::now();
         std::hint::black_box(gate.authorize(&refused).await.unwrap_err());
@@ -269,6 +270,7 @@ async fn run() {
             action: &r.action,
             resource: &r.resource,
             context: ctx,
+            organization: None,
         };
         let native = access::authorize(&loaded, &names, &records, &req).unwrap();
         let plugin = gate.authorize(r).await.unwrap();
@@ -311,6 +313,7 @@ async fn run() {
             action: &r.action,
             resource: &r.resource,
             context: ctx,
+            organization: None,
         };
         let mut native = Vec::with_capacity(ITERATIONS);
         let mut best = Vec::with_capacity(ITERATIONS);
@@ -529,10 +532,7 @@ mod users {
             let t = Instant::now();
             gate.revoke_user(
                 &admin,
-                Target {
-                    person_id: m.person_id,
-                    version: m.version,
-                },
+                Target::person(m.person_id, m.version),
             )
             .await
             .unwrap();
@@ -1002,6 +1002,7 @@ mod new_decisions {
                 action: &r.action,
                 resource: &r.resource,
                 context: &contexts[i],
+                organization: None,
             };
             access::authorize(loaded, &names, &records, &req)
         };
@@ -1028,6 +1029,7 @@ mod new_decisions {
                 action: &r.action,
                 resource: &r.resource,
                 context: &contexts[i],
+                organization: None,
             };
             access::authorize_with(loaded, &names, &records, &req, Some(&mut memo)).unwrap();
         }
@@ -1041,6 +1043,7 @@ mod new_decisions {
                 action: &r.action,
                 resource: &r.resource,
                 context: &contexts[i],
+                organization: None,
             }
         };
         let mut native_decisions = Vec::with_capacity(N);
@@ -1139,6 +1142,7 @@ mod new_decisions {
                 action: &r.action,
                 resource: &r.resource,
                 context: &text,
+                organization: None,
             };
             let t = Instant::now();
             std::hint::black_box(access::authorize(loaded, names, &records, &req).unwrap());
@@ -1266,6 +1270,7 @@ mod new_decisions {
                 action: &r.action,
                 resource: &r.resource,
                 context: ctx,
+                organization: None,
             };
             // The records copied out of the native store (what the
             // component's copies across the boundary stand in for).

@@ -310,31 +310,33 @@ mod tests {
     use super::*;
 
     fn account(id: &str, organization: &str) -> Account {
-        use crate::model::{AccountStatus, Membership, OrganizationStatus, Person};
-        Account {
-            person: Person {
+        use crate::model::{AccountStatus, Member, Membership, OrganizationStatus, Person};
+        Account::of_person(
+            Person {
                 id: id.into(),
                 email: format!("{id}@example.test"),
                 name: id.into(),
             },
-            membership: Some(Membership {
-                organization_id: organization.into(),
-                person_id: id.into(),
-                status: AccountStatus::Active,
-                previous_status: None,
-                is_admin: false,
-                roles: Vec::new(),
-                spending_limit: None,
-                invited_at: None,
-                version: 1,
-            }),
-            organization: Some(Organization {
-                id: organization.into(),
-                name: organization.into(),
-                status: OrganizationStatus::Approved,
-                active_admins: 1,
-            }),
-        }
+            vec![Member {
+                membership: Membership {
+                    organization_id: organization.into(),
+                    person_id: id.into(),
+                    status: AccountStatus::Active,
+                    previous_status: None,
+                    is_admin: false,
+                    roles: Vec::new(),
+                    spending_limit: None,
+                    invited_at: None,
+                    version: 1,
+                },
+                organization: Organization {
+                    id: organization.into(),
+                    name: organization.into(),
+                    status: OrganizationStatus::Approved,
+                    active_admins: 1,
+                },
+            }],
+        )
     }
 
     fn ticket(read: CacheRead<Account>) -> FillTicket {

@@ -135,7 +135,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE memberships_by_pair (
         person_id TEXT NOT NULL REFERENCES people(id),
         organization_id TEXT NOT NULL REFERENCES organizations(id),
-        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'revoked', 'removed')),
+        status TEXT NOT NULL CONSTRAINT memberships_status_check
+            CHECK (status IN ('invited', 'active', 'revoked', 'removed')),
         previous_status TEXT,
         is_admin {bool} NOT NULL,
         roles TEXT NOT NULL,

@@ -152,6 +152,21 @@ impl Seed {
 
     /// The directory changes that create these records.
     pub fn ops(&self) -> Result<Vec<ChangeOp>, String> {
+        // An actor names the organization it acts in after `@`
+        // (`customer:bob@acme`), so no id may hold one.
+        let ids = self
+            .organizations
+            .iter()
+            .map(|o| ("organization", &o.id))
+            .chain(self.people.iter().map(|p| ("person", &p.id)))
+            .chain(self.staff.iter().map(|s| ("staff", &s.id)));
+        for (kind, id) in ids {
+            if id.is_empty() || id.contains('@') || id.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "{kind} id `{id}` must be non-empty, without `@` or spaces"
+                ));
+            }
+        }
         let mut ops = Vec::new();
         for o in &self.organizations {
             ops.push(ChangeOp::PutOrganization(Organization {
@@ -267,5 +282,62 @@ impl Seed {
             after: String::new(),
             policies: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memberships(json: &str) -> Result<Vec<(String, String, AccountStatus, bool)>, String> {
+        Ok(Seed::from_json(json)?
+            .ops()?
+            .into_iter()
+            .filter_map(|op| match op {
+                ChangeOp::PutMembership(m, _) => {
+                    Some((m.person_id, m.organization_id, m.status, m.is_admin))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    const ORGS: &str = r#""organizations": [
+        {"id": "a", "name": "A", "status": "approved"},
+        {"id": "b", "name": "B", "status": "approved"}]"#;
+
+    #[test]
+    fn a_person_takes_memberships_in_both_forms() {
+        let seed = format!(
+            r#"{{{ORGS}, "people": [
+              {{"id": "p", "email": "p@x.test", "name": "P", "organization": "a", "admin": true,
+                "memberships": [{{"organization": "b", "status": "invited"}}]}},
+              {{"id": "q", "email": "q@x.test", "name": "Q"}}]}}"#
+        );
+        assert_eq!(
+            memberships(&seed).unwrap(),
+            [
+                ("p".into(), "a".into(), AccountStatus::Active, true),
+                ("p".into(), "b".into(), AccountStatus::Invited, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_seed_with_a_doubled_membership_or_an_id_with_an_at_is_refused() {
+        let twice = format!(
+            r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P", "organization": "a",
+                "memberships": [{{"organization": "a"}}]}}]}}"#
+        );
+        assert!(memberships(&twice).unwrap_err().contains("two memberships in organization `a`"));
+        let at = format!(r#"{{{ORGS}, "people": [{{"id": "p@a", "email": "p@x.test", "name": "P"}}]}}"#);
+        assert!(memberships(&at).unwrap_err().contains("without `@`"));
+        let loose = format!(r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P", "admin": true}}]}}"#);
+        assert!(memberships(&loose).unwrap_err().contains("no `organization`"));
+        let unknown = format!(
+            r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P",
+                "memberships": [{{"organization": "z"}}]}}]}}"#
+        );
+        assert!(memberships(&unknown).unwrap_err().contains("unknown organization `z`"));
     }
 }

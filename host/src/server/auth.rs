@@ -149,6 +149,16 @@ pub(crate) async fn session_actor(
         }
         Err(err) => return Err(ApiError::from(err).into_response()),
     };
+    // A person in several organizations acts only once they picked one.
+    if session.organization_id.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "organization_required",
+            "you belong to several organizations: choose the one to act for first (`POST /v1/me/organization`)",
+        )
+        .deny()
+        .into_response());
+    }
     let actor = session.actor();
     if !method.is_safe() {
         let presented = headers

@@ -413,3 +413,59 @@ async fn lifecycle_reaches_the_next_request_with_redis() {
     assert!(cache.wait_ready(Duration::from_secs(5)).await);
     lifecycle_reaches_the_next_request(Arc::new(cache)).await;
 }
+
+/// Whether `person`, acting for `organization`, may browse on `node`.
+async fn browses_for(node: &Node, person: &str, organization: &str) -> bool {
+    let request = partnergate::AuthorizeRequest::new(format!("customer:{person}"), "browse", "store:main")
+        .for_organization(organization);
+    node.gate
+        .authorize(&request)
+        .await
+        .unwrap()
+        .is_allowed()
+}
+
+/// Gina administers globex and buys for acme. Both nodes cache her (one
+/// entry holding both memberships); alice revokes her acme membership on
+/// node A: node B denies her in acme on its next request and goes on
+/// allowing her in globex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_one_membership_across_nodes_leaves_the_other_active() {
+    use partnergate::model::{ChangeOp, Membership};
+    let redis = RedisServer::start();
+    let (_tmp, a, b) = two_nodes(&redis).await;
+    let buyer = Membership {
+        organization_id: "acme".into(),
+        person_id: "gina".into(),
+        status: AccountStatus::Active,
+        previous_status: None,
+        is_admin: false,
+        roles: vec!["buyer".into()],
+        spending_limit: None,
+        invited_at: None,
+        version: 1,
+    };
+    // Stored before either node read her.
+    a.dir
+        .apply(
+            vec![ChangeOp::PutMembership(buyer, None)],
+            partnergate::directory::seed::Seed::audit(),
+        )
+        .await
+        .unwrap();
+    for node in [&a, &b] {
+        for _ in 0..2 {
+            assert!(browses_for(node, "gina", "acme").await);
+            assert!(browses_for(node, "gina", "globex").await);
+        }
+    }
+    assert!(b.cache.stats().l1_hits >= 1, "{:?}", b.cache.stats());
+    a.gate
+        .revoke_user("customer:alice", Target::membership("gina", "acme", 1))
+        .await
+        .unwrap();
+    assert!(!browses_for(&b, "gina", "acme").await, "revoked in acme, at once on B");
+    assert!(browses_for(&b, "gina", "globex").await, "globex untouched");
+    assert!(browses_for(&a, "gina", "globex").await);
+    assert!(browses(&b, "bob").await);
+}

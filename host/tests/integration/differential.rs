@@ -193,25 +193,30 @@ fn records(world: &World) -> MemoryRecords {
     }
     for (i, member) in world.people.iter().enumerate() {
         let id = format!("p{i}");
-        let account = model::Account {
-            person: model::Person {
+        let account = model::Account::of_person(
+            model::Person {
                 id: id.clone(),
                 email: format!("{id}@x.test"),
                 name: id.clone(),
             },
-            membership: member.as_ref().map(|m| model::Membership {
-                organization_id: format!("o{}", m.organization),
-                person_id: id.clone(),
-                status: m.status,
-                previous_status: None,
-                is_admin: m.is_admin,
-                roles: m.roles.clone(),
-                spending_limit: m.spending_limit,
-                invited_at: None,
-                version: 1,
-            }),
-            organization: member.as_ref().map(|m| organization(world, m.organization)),
-        };
+            member
+                .iter()
+                .map(|m| model::Member {
+                    membership: model::Membership {
+                        organization_id: format!("o{}", m.organization),
+                        person_id: id.clone(),
+                        status: m.status,
+                        previous_status: None,
+                        is_admin: m.is_admin,
+                        roles: m.roles.clone(),
+                        spending_limit: m.spending_limit,
+                        invited_at: None,
+                        version: 1,
+                    },
+                    organization: organization(world, m.organization),
+                })
+                .collect(),
+        );
         records.accounts.insert(id, account);
     }
     for (id, assigned) in [("s0", world.assigned.clone()), ("s1", Vec::new())] {
@@ -354,6 +359,7 @@ fn the_component_and_the_native_rules_agree() {
                             action,
                             resource,
                             context,
+                            organization: None,
                         },
                     );
                     let request = AuthorizeRequest::new(principal, action, resource)

@@ -73,6 +73,7 @@ conformance!(
     guards_hold_inside_the_change,
     outbox_delivers_in_order,
     audit_pages_newest_first,
+    a_person_holds_a_membership_in_each_of_several_organizations,
 );
 
 fn audit() -> AuditEntry {
@@ -658,14 +659,14 @@ async fn guards_hold_inside_the_change(dir: &dyn Directory) {
     )
     .await;
     let expect_admins = |n| ChangeOp::ExpectActiveAdmins("acme".into(), n);
-    let expect_version = |v| ChangeOp::ExpectMembership("a1".into(), v);
+    let expect_version = |v| ChangeOp::ExpectMembership("a1".into(), "acme".into(), v);
     dir.apply(vec![expect_admins(2), expect_version(1)], audit())
         .await
         .unwrap();
     for wrong in [
         vec![expect_admins(1)],
         vec![expect_version(2)],
-        vec![ChangeOp::ExpectMembership("ghost".into(), 1)],
+        vec![ChangeOp::ExpectMembership("ghost".into(), "acme".into(), 1)],
     ] {
         let err = refused(dir, wrong).await;
         assert!(matches!(err, DirectoryError::Conflict(_)), "{err}");
@@ -1131,6 +1132,7 @@ async fn two_nodes_on_postgres_never_revoke_the_last_admin() {
         async move {
             Target {
                 person_id: who.into(),
+                organization_id: None,
                 version: partnergate_testkit::version(&*dir, who).await,
             }
         }
@@ -1261,4 +1263,168 @@ async fn postgres_over_tls_verifies_the_server() {
         .err()
         .expect("refused");
     assert!(matches!(err, DirectoryError::Unavailable(_)), "{err}");
+}
+
+/// A person in two organizations: one account with both memberships (the
+/// one acted for unnamed while both are active), each membership with its
+/// own version, listed in each organization once with only that membership,
+/// and the active-administrator count of each organization its own.
+async fn a_person_holds_a_membership_in_each_of_several_organizations(dir: &dyn Directory) {
+    members(dir, "acme", "Acme", &[("alice", "Alice", true)]).await;
+    members(dir, "globex", "Globex", &[("gina", "Gina", true)]).await;
+    dir.apply(
+        vec![ChangeOp::PutMembership(membership("alice", "globex", false), None)],
+        audit(),
+    )
+    .await
+    .unwrap();
+    let account = dir.get_account("alice").await.unwrap().unwrap();
+    assert_eq!(account.memberships.len(), 2);
+    assert_eq!(account.membership, None, "two active: none stands out");
+    assert!(account.needs_organization());
+    let in_globex = account.acting_for(Some("globex"));
+    assert_eq!(
+        (in_globex.membership.as_ref().unwrap().is_admin, in_globex.organization.as_ref().unwrap().active_admins),
+        (false, 1)
+    );
+    // A second membership in the same organization is a conflict.
+    let again = dir
+        .apply(
+            vec![ChangeOp::PutMembership(membership("alice", "globex", false), None)],
+            audit(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(again, DirectoryError::Conflict(_)), "{again}");
+    // Revoking one leaves the other as it was.
+    let revoked = Membership {
+        status: AccountStatus::Revoked,
+        previous_status: Some(AccountStatus::Active),
+        ..membership("alice", "globex", false)
+    };
+    dir.apply(vec![ChangeOp::PutMembership(revoked, Some(1))], audit())
+        .await
+        .unwrap();
+    let account = dir.get_account("alice").await.unwrap().unwrap();
+    let acme = account.member_of("acme").unwrap();
+    let globex = account.member_of("globex").unwrap();
+    assert_eq!((acme.membership.status, acme.membership.version), (AccountStatus::Active, 1));
+    assert_eq!((globex.membership.status, globex.membership.version), (AccountStatus::Revoked, 2));
+    assert_eq!(account.membership.as_ref().unwrap().organization_id, "acme", "her only active one");
+    // Guards name the organization.
+    let stale = ChangeOp::ExpectMembership("alice".into(), "globex".into(), 1);
+    assert!(matches!(refused(dir, vec![stale]).await, DirectoryError::Conflict(_)));
+    dir.apply(vec![ChangeOp::ExpectMembership("alice".into(), "acme".into(), 1)], audit())
+        .await
+        .unwrap();
+    // Each organization lists its own membership of hers, and only that.
+    for org in ["acme", "globex"] {
+        let page = dir.list_members(query(&[org])).await.unwrap();
+        let alice: Vec<_> = page.members.iter().filter(|m| m.person.id == "alice").collect();
+        assert_eq!(alice.len(), 1, "{org}");
+        assert_eq!(alice[0].memberships.len(), 1, "{org}");
+        assert_eq!(alice[0].membership.as_ref().unwrap().organization_id, org);
+    }
+    // Across both, once per membership, and pages of one row keep going.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut q = query(&["acme", "globex"]);
+        q.limit = 1;
+        q.cursor = cursor;
+        let page = dir.list_members(q).await.unwrap();
+        seen.extend(page.members.iter().map(|m| {
+            (m.person.id.clone(), m.membership.as_ref().unwrap().organization_id.clone())
+        }));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [("alice", "acme"), ("alice", "globex"), ("gina", "globex")]
+            .map(|(p, o)| (p.to_string(), o.to_string()))
+    );
+}
+
+/// The database of the last release (schema 4, one membership per person)
+/// migrates keeping every row, and then takes a second membership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_releases_database_migrates_keeping_every_membership() {
+    const LAST_RELEASE: usize = 4;
+    let rows = [
+        "INSERT INTO organizations (id, name, status) VALUES ('acme', 'Acme', 'approved')",
+        "INSERT INTO organizations (id, name, status) VALUES ('globex', 'Globex', 'approved')",
+        "INSERT INTO people (id, email, name) VALUES ('alice', 'alice@x.test', 'Alice')",
+        "INSERT INTO people (id, email, name) VALUES ('rita', 'rita@x.test', 'Rita')",
+        "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles, spending_limit, invited_at, version, added_seq)
+         VALUES ('alice', 'acme', 'active', NULL, TRUE, '[\"buyer\"]', 5000, 17, 3, 1)",
+        "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles, spending_limit, invited_at, version, added_seq)
+         VALUES ('rita', 'acme', 'revoked', 'active', FALSE, '[]', NULL, NULL, 7, 2)",
+    ];
+    let check = |dir: Arc<dyn Directory>| async move {
+        let alice = dir.get_account("alice").await.unwrap().unwrap();
+        let m = alice.membership.clone().unwrap();
+        assert_eq!(
+            (m.organization_id.as_str(), m.status, m.is_admin, m.roles.clone(), m.spending_limit, m.invited_at, m.version),
+            ("acme", AccountStatus::Active, true, vec!["buyer".to_string()], Some(5000), Some(17), 3)
+        );
+        let rita = dir.get_account("rita").await.unwrap().unwrap().membership.unwrap();
+        assert_eq!(
+            (rita.status, rita.previous_status, rita.version),
+            (AccountStatus::Revoked, Some(AccountStatus::Active), 7)
+        );
+        assert_eq!(dir.get_organization("acme").await.unwrap().unwrap().active_admins, 1);
+        let page = dir.list_members(query(&["acme"])).await.unwrap();
+        assert_eq!(page.members.len(), 2);
+        dir.apply(
+            vec![ChangeOp::PutMembership(membership("alice", "globex", false), None)],
+            audit(),
+        )
+        .await
+        .unwrap();
+        let alice = dir.get_account("alice").await.unwrap().unwrap();
+        assert_eq!(alice.memberships.len(), 2);
+        // A new member is added after the migrated ones.
+        let mut q = query(&["acme", "globex"]);
+        q.sort = MemberSort::Added;
+        let order: Vec<String> = dir
+            .list_members(q)
+            .await
+            .unwrap()
+            .members
+            .iter()
+            .map(|m| m.person.id.clone())
+            .collect();
+        assert_eq!(order, ["alice", "rita", "alice"]);
+    };
+
+    // SQLite: a file at schema 4, then opened by this release.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("directory.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        partnergate::directory::sqlite::migrate(&mut conn, LAST_RELEASE).unwrap();
+        for row in rows {
+            conn.execute(&row.replace("TRUE", "1").replace("FALSE", "0"), [])
+                .unwrap();
+        }
+    }
+    let sqlite = SqliteDirectory::open(&path, Clock::system()).unwrap();
+    check(Arc::new(sqlite)).await;
+
+    // PostgreSQL: the same rows at schema 4, then connected by this release.
+    let server = PostgresServer::start();
+    let url = server.new_database();
+    let old = connect_at(&url, LAST_RELEASE).await;
+    for row in rows {
+        old.query(row, &[]).await.unwrap();
+    }
+    let pg = PostgresDirectory::connect(&url, 2, Clock::system())
+        .await
+        .unwrap();
+    assert_eq!(pg.schema_version().await.unwrap(), schema::MIGRATIONS.len());
+    check(Arc::new(pg)).await;
 }

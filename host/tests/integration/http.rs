@@ -20,8 +20,12 @@ struct Server {
 
 impl Server {
     async fn start(token: Option<&str>) -> Self {
+        Self::start_seeded(token, &common::policies_dir().join("directory.json")).await
+    }
+
+    /// A server on the records of the seed file `seed`.
+    async fn start_seeded(token: Option<&str>, seed: &std::path::Path) -> Self {
         let outbox = tempfile::tempdir().unwrap();
-        let seed = common::policies_dir().join("directory.json");
         let mut args: Vec<String> = vec![
             "--database".into(),
             ":memory:".into(),
@@ -903,6 +907,7 @@ mod permit_before_details {
         let many: Vec<Target> = (0..1001)
             .map(|i| Target {
                 person_id: format!("p{i}"),
+                organization_id: None,
                 version: 1,
             })
             .collect();
@@ -1126,4 +1131,162 @@ mod conformance {
         );
         server.shutdown().await;
     }
+}
+
+/// Organizations acme and globex; dana buys for acme (limit 10,000) and
+/// administers globex (limit 90,000); alice administers acme, gina globex;
+/// bob buys for acme only.
+const TWO_ORGANIZATIONS: &str = r#"{
+  "organizations": [
+    { "id": "acme", "name": "Acme", "status": "approved" },
+    { "id": "globex", "name": "Globex", "status": "approved" }
+  ],
+  "people": [
+    { "id": "alice", "email": "alice@acme.test", "name": "Alice", "organization": "acme", "admin": true },
+    { "id": "gina", "email": "gina@globex.test", "name": "Gina", "organization": "globex", "admin": true },
+    { "id": "bob", "email": "bob@acme.test", "name": "Bob", "organization": "acme", "roles": ["buyer"], "spending_limit": 10000 },
+    { "id": "dana", "email": "dana@example.test", "name": "Dana", "memberships": [
+      { "organization": "acme", "roles": ["buyer"], "spending_limit": 10000 },
+      { "organization": "globex", "admin": true, "roles": ["buyer"], "spending_limit": 90000 }
+    ] }
+  ]
+}"#;
+
+async fn two_organizations() -> (Server, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = tmp.path().join("seed.json");
+    std::fs::write(&seed, TWO_ORGANIZATIONS).unwrap();
+    (Server::start_seeded(None, &seed).await, tmp)
+}
+
+/// `POST /v1/authorize` for a person active in two organizations: without
+/// an organization, 400 naming the problem and neither organization; with
+/// one, decided on that membership's limit. A person with one membership
+/// needs none.
+#[tokio::test]
+async fn authorize_needs_the_organization_of_a_person_active_in_several() {
+    let (server, _seed) = two_organizations().await;
+    let client = reqwest::Client::new();
+    let order = |principal: &str, organization: Option<&str>| {
+        let mut body = json!({"principal": principal, "action": "placeOrder",
+            "resource": "store:main", "context": {"orderTotal": 20000}});
+        if let Some(org) = organization {
+            body["organization"] = json!(org);
+        }
+        let request = client.post(server.url("/v1/authorize")).json(&body);
+        async move {
+            let res = request.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = order("customer:dana", None).await;
+    assert_eq!(status, 400, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("more than one organization"), "{text}");
+    assert!(!text.contains("acme") && !text.contains("globex"), "{text}");
+    let (status, body) = order("customer:dana", Some("acme")).await;
+    assert_eq!((status, body["decision"].as_str()), (200, Some("deny")), "{body}");
+    let (status, body) = order("customer:dana", Some("globex")).await;
+    assert_eq!((status, body["decision"].as_str()), (200, Some("allow")), "{body}");
+    // Repeated, the answers stay apart by organization.
+    let (_, body) = order("customer:dana", Some("acme")).await;
+    assert_eq!(body["decision"], "deny");
+    let (status, body) = order("customer:bob", None).await;
+    assert_eq!((status, body["decision"].as_str()), (200, Some("deny")), "over bob's limit: {body}");
+    server.shutdown().await;
+}
+
+/// The membership routes: an administrator acts on a person's membership
+/// in their own organization only (the confused deputy gets 403 or 404),
+/// sees nothing of the person's other organizations, and revoking one
+/// membership leaves the other active.
+#[tokio::test]
+async fn membership_routes_act_on_one_organization_only() {
+    let (server, _seed) = two_organizations().await;
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, actor: &str, path: &str, body: Option<Value>| {
+        let mut request = client
+            .request(method, server.url(path))
+            .header("x-partnergate-actor", actor);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let res = request.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    use reqwest::Method;
+    let (status, body) = call(Method::GET, "customer:alice", "/v1/organizations/acme/users/dana", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.to_string().contains("globex"), "nothing of her other organization: {body}");
+    // Alice on dana's globex membership: not hers to see or change.
+    let (status, _) = call(Method::GET, "customer:alice", "/v1/organizations/globex/users/dana", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = call(
+        Method::POST,
+        "customer:alice",
+        "/v1/organizations/globex/users/dana/revoke",
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // Dana, pinned to acme (a session there), cannot use her globex rights.
+    let (status, body) = call(
+        Method::POST,
+        "customer:dana@acme",
+        "/v1/organizations/globex/users/gina/revoke",
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // Alice revokes dana in acme; globex stays active.
+    let (status, body) = call(
+        Method::POST,
+        "customer:alice",
+        "/v1/organizations/acme/users/dana/revoke",
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("revoked")), "{body}");
+    let decide = |org: &str| {
+        let body = json!({"principal": "customer:dana", "action": "browse", "resource": "store:main", "organization": org});
+        let request = client.post(server.url("/v1/authorize")).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["decision"].clone() }
+    };
+    assert_eq!(decide("acme").await, "deny");
+    assert_eq!(decide("globex").await, "allow");
+    // Her only active membership now: no organization needed.
+    let body = json!({"principal": "customer:dana", "action": "browse", "resource": "store:main"});
+    let res = client.post(server.url("/v1/authorize")).json(&body).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["decision"], "allow");
+    // Gina edits dana's globex membership through the membership route;
+    // the person route still works for bob's only membership.
+    let (status, body) = call(
+        Method::PATCH,
+        "customer:gina",
+        "/v1/organizations/globex/users/dana",
+        Some(json!({"version": 1, "spending_limit": 1000})),
+    )
+    .await;
+    assert_eq!((status, body["spending_limit"].as_u64()), (200, Some(1000)), "{body}");
+    let (status, body) = call(
+        Method::PATCH,
+        "customer:alice",
+        "/v1/users/bob",
+        Some(json!({"version": 1, "roles": ["buyer", "approver"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Bulk calls name the organization of each membership.
+    let (status, body) = call(
+        Method::POST,
+        "customer:alice",
+        "/v1/users/bulk",
+        Some(json!({"action": "reinstate", "targets": [{"person_id": "dana", "organization_id": "acme", "version": 2}]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["ok"]["status"], "active", "{body}");
+    server.shutdown().await;
 }

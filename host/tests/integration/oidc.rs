@@ -259,6 +259,7 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
     let version = common::version(&*site.dir, "ivan").await;
     let target = partnergate::model::Target {
         person_id: "ivan".into(),
+        organization_id: None,
         version,
     };
     site.gate
@@ -1156,4 +1157,142 @@ async fn return_to_with_a_tab_between_slashes_does_not_leave_the_site() {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&res), expected, "{return_to}");
     }
+}
+
+/// The value of the session cookie a response sets.
+fn session_set_by(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("pg_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// A browser holding only the session cookie `id`.
+async fn with_session(site: &Site, id: &str, path: &str) -> reqwest::Response {
+    browser()
+        .get(format!("{}{path}", site.base))
+        .header("cookie", format!("pg_session={id}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Gina administers globex and buys for acme: her sign-in lets her pick,
+/// a session acts only for the organization picked (and nothing before
+/// one is), a switch re-checks the membership and rotates the session, and
+/// revoking her acme membership ends an acme session while globex goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_in_two_organizations_picks_switches_and_is_checked_per_membership() {
+    use partnergate::model::{AccountStatus, ChangeOp, Membership};
+    let site = site_with_token(Some("service-secret")).await;
+    let buyer = Membership {
+        organization_id: "acme".into(),
+        person_id: "gina".into(),
+        status: AccountStatus::Active,
+        previous_status: None,
+        is_admin: false,
+        roles: vec!["buyer".into()],
+        spending_limit: Some(5_000),
+        invited_at: None,
+        version: 1,
+    };
+    site.dir
+        .apply(vec![ChangeOp::PutMembership(buyer, None)], partnergate::directory::seed::Seed::audit())
+        .await
+        .unwrap();
+
+    let b = browser();
+    let callback = until_callback(&site, &b, "es", "gina").await;
+    let res = b.get(&callback).send().await.unwrap();
+    let first = session_set_by(&res);
+    assert_redirected(res).await;
+    let me = get_json(&b, format!("{}/v1/me", site.base)).await;
+    assert_eq!(me["choose_organization"], true, "{me}");
+    assert_eq!(me["organization"], Value::Null);
+    assert_eq!(me["memberships"].as_array().unwrap().len(), 2, "{me}");
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+
+    // Nothing is done before an organization is picked.
+    let globex_users = format!("{}/v1/organizations/globex/users", site.base);
+    let res = b.get(&globex_users).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(res).await["code"], "organization_required");
+
+    // A switch to an organization she does not belong to is refused.
+    let switch = |org: &'static str, csrf: String| {
+        let b = b.clone();
+        let url = format!("{}/v1/me/organization", site.base);
+        async move {
+            b.post(url)
+                .header("x-partnergate-csrf", csrf)
+                .json(&serde_json::json!({ "organization": org }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = switch("initech", csrf.clone()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(res).await["code"], "not_a_member");
+    let res = switch("globex", "wrong".into()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = switch("globex", csrf.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = session_set_by(&res);
+    assert_ne!(second, first, "the session is rotated");
+    let switched = json(res).await;
+    let csrf = switched["csrf_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        with_session(&site, &first, "/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old session ended"
+    );
+    let me = get_json(&b, format!("{}/v1/me", site.base)).await;
+    assert_eq!(me["organization"]["id"], "globex", "{me}");
+    assert_eq!(me["is_admin"], true);
+
+    // Acting for globex: its users, yes; acme's administration, no (she
+    // is no administrator there), and not through globex's rights either.
+    assert_eq!(b.get(&globex_users).send().await.unwrap().status(), StatusCode::OK);
+    let add = |org: &str| {
+        b.post(format!("{}/v1/organizations/{org}/users", site.base))
+            .header("x-partnergate-csrf", csrf.clone())
+            .json(&serde_json::json!({"email": format!("new@{org}.test"), "name": "New"}))
+            .send()
+    };
+    assert_eq!(add("globex").await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(add("acme").await.unwrap().status(), StatusCode::FORBIDDEN);
+    // Her acme membership, named while acting for globex: refused.
+    let res = b
+        .get(format!("{}/v1/organizations/acme/users/gina", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Acting for acme, as a buyer there.
+    let res = switch("acme", csrf.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let acme_session = session_set_by(&res);
+    assert_eq!(b.get(&globex_users).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let me = get_json(&b, format!("{}/v1/me", site.base)).await;
+    assert_eq!((me["organization"]["id"].as_str(), me["is_admin"].as_bool()), (Some("acme"), Some(false)));
+
+    // Alice revokes gina in acme: the acme session ends on its next
+    // request; globex stays hers.
+    let target = partnergate::model::Target::membership("gina", "acme", 1);
+    site.gate.revoke_user("customer:alice", target).await.unwrap();
+    assert_eq!(
+        with_session(&site, &acme_session, "/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = signed_in(&site, "es", "gina").await;
+    let me = get_json(&again, format!("{}/v1/me", site.base)).await;
+    assert_eq!(me["organization"]["id"], "globex", "her only one now: {me}");
+    assert_eq!(me["choose_organization"], false);
 }

@@ -162,7 +162,7 @@ async fn admin_cannot_add_users_to_another_organization_and_nothing_changes() {
 }
 
 #[tokio::test]
-async fn adding_a_member_again_or_a_member_of_another_organization_is_a_conflict() {
+async fn adding_a_member_again_is_a_conflict_and_a_member_elsewhere_is_invited_too() {
     let f = fixture().await;
     let err = f
         .gate
@@ -173,15 +173,24 @@ async fn adding_a_member_again_or_a_member_of_another_organization_is_a_conflict
         matches!(err, Error::Conflict(ref m) if m.contains("already a member")),
         "{err}"
     );
-    let err = f
+    // Ian belongs to initech: adding him to acme invites him into acme too,
+    // his initech membership untouched.
+    let added = f
         .gate
         .add_user("staff:sam", "acme", new_user("ian@initech.test"))
         .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Conflict(ref m) if m.contains("one organization")),
-        "{err}"
+        .unwrap();
+    assert_eq!(
+        (added.person_id.as_str(), added.organization_id.as_str(), added.status),
+        ("ian", "acme", AccountStatus::Invited)
     );
+    let ian = f.dir.get_account("ian").await.unwrap().unwrap();
+    assert_eq!(ian.memberships.len(), 2);
+    assert_eq!(
+        ian.member_of("initech").unwrap().membership.status,
+        AccountStatus::Active
+    );
+    assert_eq!(ian.person.name, "Ian", "his record is his own");
     let err = f
         .gate
         .add_user("customer:alice", "acme", new_user("not-an-email"))
@@ -546,7 +555,7 @@ async fn email_changes_only_while_invited_and_never_for_a_linked_identity() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidRequest(ref msg) if msg.contains("linked identity")),
+        matches!(err, Error::InvalidRequest(ref msg) if msg.contains("in use for sign-in")),
         "{err}"
     );
     let err = f
@@ -665,6 +674,7 @@ async fn reinvite_is_rate_limited_by_the_clock() {
         .unwrap();
     let target = Target {
         person_id: m.person_id.clone(),
+        organization_id: None,
         version: m.version,
     };
     let err = f
@@ -699,10 +709,12 @@ async fn bulk_change_reports_each_item_and_one_bad_item_does_not_stop_the_others
         f.target("bob").await,
         Target {
             person_id: "carol".into(),
+            organization_id: None,
             version: 99,
         },
         Target {
             person_id: "nobody".into(),
+            organization_id: None,
             version: 1,
         },
         f.target("george").await,
@@ -982,12 +994,12 @@ async fn onboarding_is_submitted_once_and_approved_or_rejected_by_staff() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
-    let err = f
+    // Bob, a member of acme, may ask for an organization of his own.
+    let bobs = f
         .gate
-        .submit_onboarding("Acme 2", "Bob", "bob@acme.test")
+        .submit_onboarding("Bob's Bikes", "Bob", "bob@acme.test")
         .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err}");
+        .unwrap();
     assert!(matches!(
         f.gate.approve_onboarding("customer:alice", &req.id).await,
         Err(Error::Denied(_))
@@ -998,7 +1010,17 @@ async fn onboarding_is_submitted_once_and_approved_or_rejected_by_staff() {
         .list_onboarding("staff:sara", Some(OnboardingStatus::Pending))
         .await
         .unwrap();
-    assert_eq!(listed.len(), 1);
+    assert_eq!(listed.len(), 2);
+    // Approving it makes him its administrator in a membership of its own;
+    // his acme membership stays as it was.
+    let approved = f.gate.approve_onboarding("staff:sara", &bobs.id).await.unwrap();
+    let bikes = approved.organization_id.unwrap();
+    let bob = f.dir.get_account("bob").await.unwrap().unwrap();
+    let admin = &bob.member_of(&bikes).unwrap().membership;
+    assert!(admin.is_admin && admin.status == AccountStatus::Invited);
+    let acme = &bob.member_of("acme").unwrap().membership;
+    assert!(!acme.is_admin && acme.status == AccountStatus::Active && acme.version == 1);
+    assert_eq!(f.outbox().await, ["bob@acme.test"]);
     let approved = f
         .gate
         .approve_onboarding("staff:sara", &req.id)
@@ -1018,7 +1040,7 @@ async fn onboarding_is_submitted_once_and_approved_or_rejected_by_staff() {
         .unwrap();
     let m = gavin.membership.unwrap();
     assert!(m.is_admin && m.status == AccountStatus::Invited && m.organization_id == org_id);
-    assert_eq!(f.outbox().await, ["gavin@hooli.test"]);
+    assert_eq!(f.outbox().await, ["bob@acme.test", "gavin@hooli.test"]);
     assert!(matches!(
         f.gate.approve_onboarding("staff:sara", &req.id).await,
         Err(Error::InvalidRequest(_))

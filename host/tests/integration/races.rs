@@ -172,6 +172,7 @@ async fn race(gates: &[PartnerGate]) -> (usize, usize) {
             while !done.load(Ordering::Relaxed) {
                 let target = Target {
                     person_id: "carol".into(),
+                    organization_id: None,
                     version: match version {
                         Some(v) => v,
                         None => version_of(&gate, "carol").await,
@@ -247,6 +248,7 @@ where
     for _ in 0..20 {
         let target = Target {
             person_id: person.into(),
+            organization_id: None,
             version: version_of(gate, person).await,
         };
         match change(target).await {

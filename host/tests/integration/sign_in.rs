@@ -208,6 +208,7 @@ async fn a_linked_member_who_is_revoked_later_is_refused() {
     let version = common::version(&*dir, "ivan").await;
     let target = partnergate::model::Target {
         person_id: "ivan".into(),
+        organization_id: None,
         version,
     };
     gate.revoke_user("customer:alice", target).await.unwrap();

@@ -51,10 +51,7 @@ pub async fn version(dir: &dyn Directory, person: &str) -> u64 {
 
 /// A lifecycle target for `person` at the version the directory holds now.
 pub async fn target(dir: &dyn Directory, person: &str) -> Target {
-    Target {
-        person_id: person.into(),
-        version: version(dir, person).await,
-    }
+    Target::person(person, version(dir, person).await)
 }
 
 /// A `redis-server` of the test's own, on a free port, without persistence.
