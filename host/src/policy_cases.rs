@@ -76,6 +76,10 @@ pub struct TestCase {
     /// An external identity as the principal (`autoLink` cases).
     #[serde(default)]
     pub identity: Option<TestIdentity>,
+    /// The organization a customer principal acts for (required for one
+    /// active in several).
+    #[serde(default)]
+    pub organization: Option<String>,
     /// Action name.
     pub action: String,
     /// Resource reference.
@@ -214,7 +218,7 @@ async fn run_file(file: &Path, under: &Under<'_>) -> Result<Vec<CaseResult>, Err
                     action: case.action.clone(),
                     resource: case.resource.clone(),
                     context: case.context.clone(),
-                    organization: None,
+                    organization: case.organization.clone(),
                 };
                 gate.authorize(&request).await
             }
