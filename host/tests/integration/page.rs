@@ -804,3 +804,82 @@ async fn a_second_locale_and_a_theme_need_no_code_change() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// Gina administers globex and acme: after sign-in she picks an
+/// organization, the header's switcher takes her to the other, each shows
+/// only its own users, and a form opened for globex and posted after the
+/// switch to acme is refused and changes nothing.
+#[tokio::test]
+async fn a_person_in_two_organizations_picks_and_switches_and_old_forms_are_refused() {
+    use partnergate::model::{ChangeOp, Membership};
+    let site = site().await;
+    let buyer = Membership {
+        organization_id: "acme".into(),
+        person_id: "gina".into(),
+        status: AccountStatus::Active,
+        previous_status: None,
+        is_admin: true,
+        roles: vec!["buyer".into()],
+        spending_limit: None,
+        invited_at: None,
+        version: 1,
+    };
+    site.dir
+        .apply(
+            vec![ChangeOp::PutMembership(buyer, None)],
+            partnergate::directory::seed::Seed::audit(),
+        )
+        .await
+        .unwrap();
+    let driver = Chromedriver::start();
+    let mut shots = Shots::new("organizations");
+    let gina = driver.browser().await;
+    sign_in(&site, &gina, "gina").await;
+    assert_eq!(text(&gina, "main h2").await, "Choose an organization");
+    assert!(rows(&gina).await.is_empty(), "no organization's data before the choice");
+    shots.take(&gina, "choose").await;
+    css(&gina, "#pg-switch-organization")
+        .await
+        .select_by_value("globex")
+        .await
+        .unwrap();
+    follow(&gina, "form.pg-switch button").await;
+    let listed = rows(&gina).await;
+    assert!(listed.contains(&"george".to_string()), "{listed:?}");
+    assert!(!listed.contains(&"bob".to_string()), "{listed:?}");
+    shots.take(&gina, "globex").await;
+
+    // The globex page's form, kept: its CSRF token and George's version.
+    let old_csrf = css(&gina, "input[name=csrf]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let version = common::version(site.dir.as_ref(), "george").await;
+
+    css(&gina, "#pg-switch-organization")
+        .await
+        .select_by_value("acme")
+        .await
+        .unwrap();
+    follow(&gina, "form.pg-switch button").await;
+    // Acme's users now, and nothing of globex's.
+    let listed = rows(&gina).await;
+    assert!(listed.contains(&"bob".to_string()), "{listed:?}");
+    assert!(!gina.source().await.unwrap().contains("george@globex.test"));
+    shots.take(&gina, "acme").await;
+
+    let res = reqwest::Client::new()
+        .post(format!("{}{PREFIX}/users/george/revoke", site.base))
+        .header("cookie", session_cookie(&gina).await)
+        .form(&[("version", version.to_string()), ("csrf", old_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let refused = res.text().await.unwrap();
+    assert!(refused.contains("This form has expired"), "{refused}");
+    assert_eq!(status_of(&site, "george").await, AccountStatus::Active);
+    gina.close().await.unwrap();
+}
