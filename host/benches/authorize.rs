@@ -530,12 +530,9 @@ mod users {
             let m = gate.add_user(&admin, &org, user).await.unwrap();
             add.push(t.elapsed());
             let t = Instant::now();
-            gate.revoke_user(
-                &admin,
-                Target::person(m.person_id, m.version),
-            )
-            .await
-            .unwrap();
+            gate.revoke_user(&admin, Target::person(m.person_id, m.version))
+                .await
+                .unwrap();
             revoke.push(t.elapsed());
         }
         report(

@@ -71,7 +71,8 @@ async fn run() {
         .unwrap();
     let session = Session {
         person_id: "alice".into(),
-        organization_id: "acme".into(),
+        organization_id: Some("acme".into()),
+        organizations: vec!["acme".into()],
         issuer: "https://idp.bench".into(),
         subject: "alice".into(),
         provider: "bench".into(),

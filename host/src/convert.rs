@@ -165,7 +165,9 @@ impl Conv<model::ChangeOp> for directory::ChangeOp {
             W::LinkIdentity((issuer, subject, person)) => M::PutLink(issuer, subject, person),
             W::PutOnboarding((r, read)) => M::PutOnboarding(r.conv(), read),
             W::QueueNotification(n) => M::Queue(n.conv()),
-            W::ExpectMembership((person, org, version)) => M::ExpectMembership(person, org, version),
+            W::ExpectMembership((person, org, version)) => {
+                M::ExpectMembership(person, org, version)
+            }
             W::ExpectActiveAdmins((org, count)) => M::ExpectActiveAdmins(org, count),
         }
     }

@@ -152,7 +152,10 @@ impl DirectoryState {
             }
             ChangeOp::Queue(notification) => self.outbox.push(notification),
             ChangeOp::ExpectMembership(person, org, version) => {
-                let stored = self.memberships.get(&(person.clone(), org)).map(|m| m.version);
+                let stored = self
+                    .memberships
+                    .get(&(person.clone(), org))
+                    .map(|m| m.version);
                 if stored != Some(version) {
                     return Err(DirError::Conflict(format!(
                         "membership of `{person}` changed since the decision"

@@ -146,7 +146,12 @@ fn refusal_of(account: &Account) -> String {
         .membership
         .as_ref()
         .map(|m| m.organization_id.clone())
-        .or_else(|| account.memberships.first().map(|m| m.organization.id.clone()));
+        .or_else(|| {
+            account
+                .memberships
+                .first()
+                .map(|m| m.organization.id.clone())
+        });
     sign_in_refusal(&account.acting_for(first.as_deref()), true)
         .unwrap_or_else(|| "no membership may sign in now".into())
 }
@@ -446,7 +451,13 @@ impl<D: Directory> Rules<'_, D> {
         let org = organization_of(&account);
         let (usable, activated) = admissions(&account);
         if usable.is_empty() {
-            return Err(self.refuse(identity, &target, org.as_deref(), refusal_of(&account), Vec::new()));
+            return Err(self.refuse(
+                identity,
+                &target,
+                org.as_deref(),
+                refusal_of(&account),
+                Vec::new(),
+            ));
         }
         if self.dir.has_links(&account.person.id)? {
             let reason = "the customer record is linked to another identity; a new provider links only by invitation: ask an administrator to remove and re-add the user".to_string();
@@ -471,7 +482,9 @@ impl<D: Directory> Rules<'_, D> {
 
         // 4. An existing customer: only if the policies permit automatic
         // linking, decided on a membership that may sign in.
-        let account = account.acting_for(usable.first().map(String::as_str)).into_owned();
+        let account = account
+            .acting_for(usable.first().map(String::as_str))
+            .into_owned();
         let decision = self.auto_link_decision(identity, &account)?;
         if decision.effect != Effect::Allow {
             let reason = "automatic linking of an existing customer is not permitted for this provider: ask an administrator to invite you".to_string();
@@ -573,7 +586,8 @@ mod tests {
             assert_eq!(signed.organization_id, None, "he picks");
             assert_eq!(signed.organizations, ["acme", "globex"]);
             for org in ["acme", "globex"] {
-                let m = dir.state.borrow().memberships[&("ivan".to_string(), org.to_string())].clone();
+                let m =
+                    dir.state.borrow().memberships[&("ivan".to_string(), org.to_string())].clone();
                 assert_eq!((m.status, m.version), (AccountStatus::Active, 2), "{org}");
             }
             // Revoked in acme: the acme session ends, the globex one goes on.
@@ -608,7 +622,8 @@ mod tests {
                 .link(&identity("s-ivan", "whatever@else.test", false))
                 .unwrap();
             assert_eq!(next.organizations, ["globex", "initech"]);
-            let m = dir.state.borrow().memberships[&("ivan".to_string(), "initech".to_string())].clone();
+            let m = dir.state.borrow().memberships[&("ivan".to_string(), "initech".to_string())]
+                .clone();
             assert_eq!(m.status, AccountStatus::Active);
         });
     }

@@ -104,7 +104,10 @@ pub fn fetch(query: &MemberQuery) -> usize {
 pub fn account_of(rows: Vec<(Person, Option<Member>)>) -> Option<Account> {
     let mut rows = rows.into_iter();
     let (person, first) = rows.next()?;
-    let members = first.into_iter().chain(rows.filter_map(|(_, m)| m)).collect();
+    let members = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, m)| m))
+        .collect();
     Some(Account::of_person(person, members))
 }
 

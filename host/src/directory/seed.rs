@@ -194,7 +194,10 @@ impl Seed {
                 spending_limit: p.spending_limit,
             });
             if single.is_none()
-                && (p.status.is_some() || p.admin || !p.roles.is_empty() || p.spending_limit.is_some())
+                && (p.status.is_some()
+                    || p.admin
+                    || !p.roles.is_empty()
+                    || p.spending_limit.is_some())
             {
                 return Err(format!(
                     "person `{}` has membership fields but no `organization`: name it, or use `memberships`",
@@ -329,15 +332,30 @@ mod tests {
             r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P", "organization": "a",
                 "memberships": [{{"organization": "a"}}]}}]}}"#
         );
-        assert!(memberships(&twice).unwrap_err().contains("two memberships in organization `a`"));
-        let at = format!(r#"{{{ORGS}, "people": [{{"id": "p@a", "email": "p@x.test", "name": "P"}}]}}"#);
+        assert!(
+            memberships(&twice)
+                .unwrap_err()
+                .contains("two memberships in organization `a`")
+        );
+        let at =
+            format!(r#"{{{ORGS}, "people": [{{"id": "p@a", "email": "p@x.test", "name": "P"}}]}}"#);
         assert!(memberships(&at).unwrap_err().contains("without `@`"));
-        let loose = format!(r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P", "admin": true}}]}}"#);
-        assert!(memberships(&loose).unwrap_err().contains("no `organization`"));
+        let loose = format!(
+            r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P", "admin": true}}]}}"#
+        );
+        assert!(
+            memberships(&loose)
+                .unwrap_err()
+                .contains("no `organization`")
+        );
         let unknown = format!(
             r#"{{{ORGS}, "people": [{{"id": "p", "email": "p@x.test", "name": "P",
                 "memberships": [{{"organization": "z"}}]}}]}}"#
         );
-        assert!(memberships(&unknown).unwrap_err().contains("unknown organization `z`"));
+        assert!(
+            memberships(&unknown)
+                .unwrap_err()
+                .contains("unknown organization `z`")
+        );
     }
 }

@@ -113,10 +113,14 @@ impl SignInService {
             })?;
         let switched = Session {
             organization_id: Some(organization.to_string()),
-            csrf_token: openidconnect::CsrfToken::new_random_len(32).secret().clone(),
+            csrf_token: openidconnect::CsrfToken::new_random_len(32)
+                .secret()
+                .clone(),
             ..session
         };
-        let new_id = openidconnect::CsrfToken::new_random_len(32).secret().clone();
+        let new_id = openidconnect::CsrfToken::new_random_len(32)
+            .secret()
+            .clone();
         self.store
             .put_ephemeral(
                 "session",

@@ -73,10 +73,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/me/organization"),
     ("get", "/v1/organizations/{organization}/users/{person}"),
     ("patch", "/v1/organizations/{organization}/users/{person}"),
-    ("post", "/v1/organizations/{organization}/users/{person}/revoke"),
-    ("post", "/v1/organizations/{organization}/users/{person}/reinstate"),
-    ("post", "/v1/organizations/{organization}/users/{person}/remove"),
-    ("post", "/v1/organizations/{organization}/users/{person}/reinvite"),
+    (
+        "post",
+        "/v1/organizations/{organization}/users/{person}/revoke",
+    ),
+    (
+        "post",
+        "/v1/organizations/{organization}/users/{person}/reinstate",
+    ),
+    (
+        "post",
+        "/v1/organizations/{organization}/users/{person}/remove",
+    ),
+    (
+        "post",
+        "/v1/organizations/{organization}/users/{person}/reinvite",
+    ),
     ("post", "/v1/onboarding/{request}/approve"),
     ("post", "/v1/onboarding/{request}/reject"),
 ];

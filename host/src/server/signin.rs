@@ -270,7 +270,10 @@ async fn switch_organization(
         )
         .into_response();
     }
-    match service.switch(&state.gate, &id, body.organization.trim()).await {
+    match service
+        .switch(&state.gate, &id, body.organization.trim())
+        .await
+    {
         Ok(Some((new_id, switched))) => {
             let cookie = set_session_cookie(&new_id, service.secure_cookies(&switched.provider));
             (

@@ -162,7 +162,12 @@ async fn edit_membership(
     edit(gate, actor, Target::membership(person, org, b.version), b).await
 }
 
-async fn edit(gate: crate::gate::PartnerGate, actor: String, target: Target, b: EditBody) -> Response {
+async fn edit(
+    gate: crate::gate::PartnerGate,
+    actor: String,
+    target: Target,
+    b: EditBody,
+) -> Response {
     let changes = UserChanges {
         name: b.name,
         email: b.email,
@@ -218,10 +223,21 @@ async fn change_membership(
     Path((org, person, step)): Path<(String, String, String)>,
     ApiJson(b): ApiJson<VersionBody>,
 ) -> Response {
-    change(gate, actor, Target::membership(person, org, b.version), &step).await
+    change(
+        gate,
+        actor,
+        Target::membership(person, org, b.version),
+        &step,
+    )
+    .await
 }
 
-async fn change(gate: crate::gate::PartnerGate, actor: String, target: Target, step: &str) -> Response {
+async fn change(
+    gate: crate::gate::PartnerGate,
+    actor: String,
+    target: Target,
+    step: &str,
+) -> Response {
     let result = match step {
         "revoke" => gate.revoke_user(&actor, target).await,
         "reinstate" => gate.reinstate_user(&actor, target).await,

@@ -416,13 +416,10 @@ async fn lifecycle_reaches_the_next_request_with_redis() {
 
 /// Whether `person`, acting for `organization`, may browse on `node`.
 async fn browses_for(node: &Node, person: &str, organization: &str) -> bool {
-    let request = partnergate::AuthorizeRequest::new(format!("customer:{person}"), "browse", "store:main")
-        .for_organization(organization);
-    node.gate
-        .authorize(&request)
-        .await
-        .unwrap()
-        .is_allowed()
+    let request =
+        partnergate::AuthorizeRequest::new(format!("customer:{person}"), "browse", "store:main")
+            .for_organization(organization);
+    node.gate.authorize(&request).await.unwrap().is_allowed()
 }
 
 /// Gina administers globex and buys for acme. Both nodes cache her (one
@@ -464,7 +461,10 @@ async fn revoking_one_membership_across_nodes_leaves_the_other_active() {
         .revoke_user("customer:alice", Target::membership("gina", "acme", 1))
         .await
         .unwrap();
-    assert!(!browses_for(&b, "gina", "acme").await, "revoked in acme, at once on B");
+    assert!(
+        !browses_for(&b, "gina", "acme").await,
+        "revoked in acme, at once on B"
+    );
     assert!(browses_for(&b, "gina", "globex").await, "globex untouched");
     assert!(browses_for(&a, "gina", "globex").await);
     assert!(browses(&b, "bob").await);

@@ -1273,7 +1273,10 @@ async fn a_person_holds_a_membership_in_each_of_several_organizations(dir: &dyn 
     members(dir, "acme", "Acme", &[("alice", "Alice", true)]).await;
     members(dir, "globex", "Globex", &[("gina", "Gina", true)]).await;
     dir.apply(
-        vec![ChangeOp::PutMembership(membership("alice", "globex", false), None)],
+        vec![ChangeOp::PutMembership(
+            membership("alice", "globex", false),
+            None,
+        )],
         audit(),
     )
     .await
@@ -1284,13 +1287,19 @@ async fn a_person_holds_a_membership_in_each_of_several_organizations(dir: &dyn 
     assert!(account.needs_organization());
     let in_globex = account.acting_for(Some("globex"));
     assert_eq!(
-        (in_globex.membership.as_ref().unwrap().is_admin, in_globex.organization.as_ref().unwrap().active_admins),
+        (
+            in_globex.membership.as_ref().unwrap().is_admin,
+            in_globex.organization.as_ref().unwrap().active_admins
+        ),
         (false, 1)
     );
     // A second membership in the same organization is a conflict.
     let again = dir
         .apply(
-            vec![ChangeOp::PutMembership(membership("alice", "globex", false), None)],
+            vec![ChangeOp::PutMembership(
+                membership("alice", "globex", false),
+                None,
+            )],
             audit(),
         )
         .await
@@ -1308,19 +1317,39 @@ async fn a_person_holds_a_membership_in_each_of_several_organizations(dir: &dyn 
     let account = dir.get_account("alice").await.unwrap().unwrap();
     let acme = account.member_of("acme").unwrap();
     let globex = account.member_of("globex").unwrap();
-    assert_eq!((acme.membership.status, acme.membership.version), (AccountStatus::Active, 1));
-    assert_eq!((globex.membership.status, globex.membership.version), (AccountStatus::Revoked, 2));
-    assert_eq!(account.membership.as_ref().unwrap().organization_id, "acme", "her only active one");
+    assert_eq!(
+        (acme.membership.status, acme.membership.version),
+        (AccountStatus::Active, 1)
+    );
+    assert_eq!(
+        (globex.membership.status, globex.membership.version),
+        (AccountStatus::Revoked, 2)
+    );
+    assert_eq!(
+        account.membership.as_ref().unwrap().organization_id,
+        "acme",
+        "her only active one"
+    );
     // Guards name the organization.
     let stale = ChangeOp::ExpectMembership("alice".into(), "globex".into(), 1);
-    assert!(matches!(refused(dir, vec![stale]).await, DirectoryError::Conflict(_)));
-    dir.apply(vec![ChangeOp::ExpectMembership("alice".into(), "acme".into(), 1)], audit())
-        .await
-        .unwrap();
+    assert!(matches!(
+        refused(dir, vec![stale]).await,
+        DirectoryError::Conflict(_)
+    ));
+    dir.apply(
+        vec![ChangeOp::ExpectMembership("alice".into(), "acme".into(), 1)],
+        audit(),
+    )
+    .await
+    .unwrap();
     // Each organization lists its own membership of hers, and only that.
     for org in ["acme", "globex"] {
         let page = dir.list_members(query(&[org])).await.unwrap();
-        let alice: Vec<_> = page.members.iter().filter(|m| m.person.id == "alice").collect();
+        let alice: Vec<_> = page
+            .members
+            .iter()
+            .filter(|m| m.person.id == "alice")
+            .collect();
         assert_eq!(alice.len(), 1, "{org}");
         assert_eq!(alice[0].memberships.len(), 1, "{org}");
         assert_eq!(alice[0].membership.as_ref().unwrap().organization_id, org);
@@ -1334,7 +1363,10 @@ async fn a_person_holds_a_membership_in_each_of_several_organizations(dir: &dyn 
         q.cursor = cursor;
         let page = dir.list_members(q).await.unwrap();
         seen.extend(page.members.iter().map(|m| {
-            (m.person.id.clone(), m.membership.as_ref().unwrap().organization_id.clone())
+            (
+                m.person.id.clone(),
+                m.membership.as_ref().unwrap().organization_id.clone(),
+            )
         }));
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -1368,19 +1400,51 @@ async fn the_last_releases_database_migrates_keeping_every_membership() {
         let alice = dir.get_account("alice").await.unwrap().unwrap();
         let m = alice.membership.clone().unwrap();
         assert_eq!(
-            (m.organization_id.as_str(), m.status, m.is_admin, m.roles.clone(), m.spending_limit, m.invited_at, m.version),
-            ("acme", AccountStatus::Active, true, vec!["buyer".to_string()], Some(5000), Some(17), 3)
+            (
+                m.organization_id.as_str(),
+                m.status,
+                m.is_admin,
+                m.roles.clone(),
+                m.spending_limit,
+                m.invited_at,
+                m.version
+            ),
+            (
+                "acme",
+                AccountStatus::Active,
+                true,
+                vec!["buyer".to_string()],
+                Some(5000),
+                Some(17),
+                3
+            )
         );
-        let rita = dir.get_account("rita").await.unwrap().unwrap().membership.unwrap();
+        let rita = dir
+            .get_account("rita")
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap();
         assert_eq!(
             (rita.status, rita.previous_status, rita.version),
             (AccountStatus::Revoked, Some(AccountStatus::Active), 7)
         );
-        assert_eq!(dir.get_organization("acme").await.unwrap().unwrap().active_admins, 1);
+        assert_eq!(
+            dir.get_organization("acme")
+                .await
+                .unwrap()
+                .unwrap()
+                .active_admins,
+            1
+        );
         let page = dir.list_members(query(&["acme"])).await.unwrap();
         assert_eq!(page.members.len(), 2);
         dir.apply(
-            vec![ChangeOp::PutMembership(membership("alice", "globex", false), None)],
+            vec![ChangeOp::PutMembership(
+                membership("alice", "globex", false),
+                None,
+            )],
             audit(),
         )
         .await

@@ -1185,14 +1185,26 @@ async fn authorize_needs_the_organization_of_a_person_active_in_several() {
     assert!(text.contains("more than one organization"), "{text}");
     assert!(!text.contains("acme") && !text.contains("globex"), "{text}");
     let (status, body) = order("customer:dana", Some("acme")).await;
-    assert_eq!((status, body["decision"].as_str()), (200, Some("deny")), "{body}");
+    assert_eq!(
+        (status, body["decision"].as_str()),
+        (200, Some("deny")),
+        "{body}"
+    );
     let (status, body) = order("customer:dana", Some("globex")).await;
-    assert_eq!((status, body["decision"].as_str()), (200, Some("allow")), "{body}");
+    assert_eq!(
+        (status, body["decision"].as_str()),
+        (200, Some("allow")),
+        "{body}"
+    );
     // Repeated, the answers stay apart by organization.
     let (_, body) = order("customer:dana", Some("acme")).await;
     assert_eq!(body["decision"], "deny");
     let (status, body) = order("customer:bob", None).await;
-    assert_eq!((status, body["decision"].as_str()), (200, Some("deny")), "over bob's limit: {body}");
+    assert_eq!(
+        (status, body["decision"].as_str()),
+        (200, Some("deny")),
+        "over bob's limit: {body}"
+    );
     server.shutdown().await;
 }
 
@@ -1213,15 +1225,33 @@ async fn membership_routes_act_on_one_organization_only() {
         }
         async move {
             let res = request.send().await.unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     use reqwest::Method;
-    let (status, body) = call(Method::GET, "customer:alice", "/v1/organizations/acme/users/dana", None).await;
+    let (status, body) = call(
+        Method::GET,
+        "customer:alice",
+        "/v1/organizations/acme/users/dana",
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert!(!body.to_string().contains("globex"), "nothing of her other organization: {body}");
+    assert!(
+        !body.to_string().contains("globex"),
+        "nothing of her other organization: {body}"
+    );
     // Alice on dana's globex membership: not hers to see or change.
-    let (status, _) = call(Method::GET, "customer:alice", "/v1/organizations/globex/users/dana", None).await;
+    let (status, _) = call(
+        Method::GET,
+        "customer:alice",
+        "/v1/organizations/globex/users/dana",
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, body) = call(
         Method::POST,
@@ -1248,7 +1278,11 @@ async fn membership_routes_act_on_one_organization_only() {
         Some(json!({"version": 1})),
     )
     .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("revoked")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("revoked")),
+        "{body}"
+    );
     let decide = |org: &str| {
         let body = json!({"principal": "customer:dana", "action": "browse", "resource": "store:main", "organization": org});
         let request = client.post(server.url("/v1/authorize")).json(&body);
@@ -1258,7 +1292,12 @@ async fn membership_routes_act_on_one_organization_only() {
     assert_eq!(decide("globex").await, "allow");
     // Her only active membership now: no organization needed.
     let body = json!({"principal": "customer:dana", "action": "browse", "resource": "store:main"});
-    let res = client.post(server.url("/v1/authorize")).json(&body).send().await.unwrap();
+    let res = client
+        .post(server.url("/v1/authorize"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.json::<Value>().await.unwrap()["decision"], "allow");
     // Gina edits dana's globex membership through the membership route;
     // the person route still works for bob's only membership.
@@ -1269,7 +1308,11 @@ async fn membership_routes_act_on_one_organization_only() {
         Some(json!({"version": 1, "spending_limit": 1000})),
     )
     .await;
-    assert_eq!((status, body["spending_limit"].as_u64()), (200, Some(1000)), "{body}");
+    assert_eq!(
+        (status, body["spending_limit"].as_u64()),
+        (200, Some(1000)),
+        "{body}"
+    );
     let (status, body) = call(
         Method::PATCH,
         "customer:alice",

@@ -1201,7 +1201,10 @@ async fn a_person_in_two_organizations_picks_switches_and_is_checked_per_members
         version: 1,
     };
     site.dir
-        .apply(vec![ChangeOp::PutMembership(buyer, None)], partnergate::directory::seed::Seed::audit())
+        .apply(
+            vec![ChangeOp::PutMembership(buyer, None)],
+            partnergate::directory::seed::Seed::audit(),
+        )
         .await
         .unwrap();
 
@@ -1258,7 +1261,10 @@ async fn a_person_in_two_organizations_picks_switches_and_is_checked_per_members
 
     // Acting for globex: its users, yes; acme's administration, no (she
     // is no administrator there), and not through globex's rights either.
-    assert_eq!(b.get(&globex_users).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        b.get(&globex_users).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let add = |org: &str| {
         b.post(format!("{}/v1/organizations/{org}/users", site.base))
             .header("x-partnergate-csrf", csrf.clone())
@@ -1279,14 +1285,23 @@ async fn a_person_in_two_organizations_picks_switches_and_is_checked_per_members
     let res = switch("acme", csrf.clone()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let acme_session = session_set_by(&res);
-    assert_eq!(b.get(&globex_users).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        b.get(&globex_users).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
     let me = get_json(&b, format!("{}/v1/me", site.base)).await;
-    assert_eq!((me["organization"]["id"].as_str(), me["is_admin"].as_bool()), (Some("acme"), Some(false)));
+    assert_eq!(
+        (me["organization"]["id"].as_str(), me["is_admin"].as_bool()),
+        (Some("acme"), Some(false))
+    );
 
     // Alice revokes gina in acme: the acme session ends on its next
     // request; globex stays hers.
     let target = partnergate::model::Target::membership("gina", "acme", 1);
-    site.gate.revoke_user("customer:alice", target).await.unwrap();
+    site.gate
+        .revoke_user("customer:alice", target)
+        .await
+        .unwrap();
     assert_eq!(
         with_session(&site, &acme_session, "/v1/me").await.status(),
         StatusCode::UNAUTHORIZED

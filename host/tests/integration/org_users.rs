@@ -181,7 +181,11 @@ async fn adding_a_member_again_is_a_conflict_and_a_member_elsewhere_is_invited_t
         .await
         .unwrap();
     assert_eq!(
-        (added.person_id.as_str(), added.organization_id.as_str(), added.status),
+        (
+            added.person_id.as_str(),
+            added.organization_id.as_str(),
+            added.status
+        ),
         ("ian", "acme", AccountStatus::Invited)
     );
     let ian = f.dir.get_account("ian").await.unwrap().unwrap();
@@ -1013,7 +1017,11 @@ async fn onboarding_is_submitted_once_and_approved_or_rejected_by_staff() {
     assert_eq!(listed.len(), 2);
     // Approving it makes him its administrator in a membership of its own;
     // his acme membership stays as it was.
-    let approved = f.gate.approve_onboarding("staff:sara", &bobs.id).await.unwrap();
+    let approved = f
+        .gate
+        .approve_onboarding("staff:sara", &bobs.id)
+        .await
+        .unwrap();
     let bikes = approved.organization_id.unwrap();
     let bob = f.dir.get_account("bob").await.unwrap().unwrap();
     let admin = &bob.member_of(&bikes).unwrap().membership;

@@ -836,7 +836,10 @@ async fn a_person_in_two_organizations_picks_and_switches_and_old_forms_are_refu
     let gina = driver.browser().await;
     sign_in(&site, &gina, "gina").await;
     assert_eq!(text(&gina, "main h2").await, "Choose an organization");
-    assert!(rows(&gina).await.is_empty(), "no organization's data before the choice");
+    assert!(
+        rows(&gina).await.is_empty(),
+        "no organization's data before the choice"
+    );
     shots.take(&gina, "choose").await;
     css(&gina, "#pg-switch-organization")
         .await

@@ -19,8 +19,8 @@ use entities::uid_of;
 pub use entities::{
     customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
 };
-pub use names::{Names, split_actor};
 use names::split_ref;
+pub use names::{Names, split_actor};
 
 /// Records read at most once each: for one operation that makes many
 /// decisions (a staff member's listing over every assigned organization).
@@ -522,14 +522,11 @@ pub fn answer<'r>(
         },
     };
     let stamps = [principal_stamp, resource_stamp];
-    let (principal, resource) = match acting(request, principal, resource)? {
-        Acting::For(principal, resource) => (principal, resource),
-        Acting::NotMember(organization) => {
-            return check_shape(loaded, names, request).map(|()| Answer {
-                decision: not_member(request.principal, organization),
-                basis: None,
-            });
-        }
+    let Some((principal, resource)) = acting(request, principal, resource)? else {
+        return check_shape(loaded, names, request).map(|()| Answer {
+            decision: not_member(request.principal, request.organization.unwrap_or_default()),
+            basis: None,
+        });
     };
     let mut built = prepare(
         loaded,
@@ -564,35 +561,25 @@ pub fn answer<'r>(
     })
 }
 
-/// The records of a request as its organization sees them
-/// ([`Request::organization`]), or why it cannot be decided on them.
-enum Acting<'r> {
-    /// The principal and resource, each through its membership in the
-    /// organization acted in.
-    For(Record, Record),
-    /// The customer principal has no membership in the organization named.
-    NotMember(&'r str),
-}
-
 /// Selects the memberships a request is decided on: the principal's in the
 /// organization named (or their only active one), the resource's in the
 /// organization the principal acts in. A customer active in several
 /// organizations who names none is an invalid request: which one is not
 /// guessed.
-fn acting<'r>(
-    request: &Request<'r>,
+/// `None` when the customer principal has no membership in the
+/// organization the request names.
+fn acting(
+    request: &Request<'_>,
     principal: Record,
     resource: Record,
-) -> Result<Acting<'r>, AccessError> {
+) -> Result<Option<(Record, Record)>, AccessError> {
     let Some((principal, organization)) =
         principal_acting(request.principal, request.organization, principal)?
     else {
-        return Ok(Acting::NotMember(
-            request.organization.expect("only a named organization has no membership"),
-        ));
+        return Ok(None);
     };
     let resource = resource_acting(resource, organization.as_deref());
-    Ok(Acting::For(principal, resource))
+    Ok(Some((principal, resource)))
 }
 
 /// The principal's record through its membership in `named` (or its only
@@ -653,7 +640,10 @@ pub fn answer_for<'r>(
     memo: Option<&mut Memo>,
 ) -> Result<Answer<'r>, AccessError> {
     if let Some(organization) = request.organization
-        && !matches!(key_of("principal", request.principal)?, Some(Key::Account(_)))
+        && !matches!(
+            key_of("principal", request.principal)?,
+            Some(Key::Account(_))
+        )
     {
         return check_shape(loaded, names, request).map(|()| Answer {
             decision: not_member(request.principal, organization),
@@ -874,7 +864,14 @@ pub fn decide_actions(
     resource: &str,
     actions: &[&str],
 ) -> Result<Vec<Result<Decision, AccessError>>, AccessError> {
-    let mut grid = decide_grid(loaded, names, records, principal, None, &[(resource, actions)])?;
+    let mut grid = decide_grid(
+        loaded,
+        names,
+        records,
+        principal,
+        None,
+        &[(resource, actions)],
+    )?;
     Ok(grid.pop().expect("one row per resource"))
 }
 

@@ -933,8 +933,22 @@ fn a_request_for_an_organization_without_a_membership_there_is_denied() {
 /// Dana buys for a (limit 10,000) and for b (limit 50,000, admin there).
 fn two_memberships() -> MemoryRecords {
     let mut r = records();
-    member(&mut r, "dana", "a", AccountStatus::Active, false, Some(10_000));
-    member(&mut r, "dana", "b", AccountStatus::Active, true, Some(50_000));
+    member(
+        &mut r,
+        "dana",
+        "a",
+        AccountStatus::Active,
+        false,
+        Some(10_000),
+    );
+    member(
+        &mut r,
+        "dana",
+        "b",
+        AccountStatus::Active,
+        true,
+        Some(50_000),
+    );
     r
 }
 
@@ -962,37 +976,114 @@ fn decide_in(
 fn a_person_in_two_organizations_is_decided_on_the_membership_named() {
     let records = two_memberships();
     let order = r#"{"orderTotal": 20000}"#;
-    let unnamed = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, None)
-        .unwrap_err();
+    let unnamed = decide_in(
+        &records,
+        "customer:dana",
+        "placeOrder",
+        "store:main",
+        order,
+        None,
+    )
+    .unwrap_err();
     assert!(
         matches!(unnamed, AccessError::InvalidRequest(ref m)
             if m.contains("more than one organization") && !m.contains("`a`") && !m.contains("`b`")),
         "{unnamed:?}"
     );
-    let in_a = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, Some("a"));
-    assert_eq!(in_a.unwrap().effect, Effect::Deny, "20,000 is over a's limit");
-    let in_b = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, Some("b"));
+    let in_a = decide_in(
+        &records,
+        "customer:dana",
+        "placeOrder",
+        "store:main",
+        order,
+        Some("a"),
+    );
+    assert_eq!(
+        in_a.unwrap().effect,
+        Effect::Deny,
+        "20,000 is over a's limit"
+    );
+    let in_b = decide_in(
+        &records,
+        "customer:dana",
+        "placeOrder",
+        "store:main",
+        order,
+        Some("b"),
+    );
     assert_eq!(in_b.unwrap().effect, Effect::Allow, "and under b's");
     // The admin flag is b's only.
-    let add_b = decide_in(&records, "customer:dana", "addUser", "organization:b", "", Some("b"));
+    let add_b = decide_in(
+        &records,
+        "customer:dana",
+        "addUser",
+        "organization:b",
+        "",
+        Some("b"),
+    );
     assert_eq!(add_b.unwrap().effect, Effect::Allow);
-    let add_a = decide_in(&records, "customer:dana", "addUser", "organization:a", "", Some("a"));
+    let add_a = decide_in(
+        &records,
+        "customer:dana",
+        "addUser",
+        "organization:a",
+        "",
+        Some("a"),
+    );
     assert_eq!(add_a.unwrap().effect, Effect::Deny);
     // Acting for b on a's organization: the membership in b decides, and
     // it is not a's.
-    let across = decide_in(&records, "customer:dana", "addUser", "organization:a", "", Some("b"));
+    let across = decide_in(
+        &records,
+        "customer:dana",
+        "addUser",
+        "organization:a",
+        "",
+        Some("b"),
+    );
     assert_eq!(across.unwrap().effect, Effect::Deny);
     // An organization with no membership of hers is denied with a reason.
-    let none = decide_in(&records, "customer:dana", "browse", "store:main", "", Some("x")).unwrap();
-    assert!(none.errors[0].contains("no membership in organization `x`"), "{none:?}");
+    let none = decide_in(
+        &records,
+        "customer:dana",
+        "browse",
+        "store:main",
+        "",
+        Some("x"),
+    )
+    .unwrap();
+    assert!(
+        none.errors[0].contains("no membership in organization `x`"),
+        "{none:?}"
+    );
     // With one membership revoked, the other is her only active one.
     let mut records = records;
-    member(&mut records, "dana", "a", AccountStatus::Revoked, false, Some(10_000));
+    member(
+        &mut records,
+        "dana",
+        "a",
+        AccountStatus::Revoked,
+        false,
+        Some(10_000),
+    );
     let account = records.accounts.get_mut("dana").unwrap();
-    account.memberships.retain(|m| !(m.organization.id == "a" && m.membership.status == AccountStatus::Active));
+    account
+        .memberships
+        .retain(|m| !(m.organization.id == "a" && m.membership.status == AccountStatus::Active));
     *account = Account::of_person(account.person.clone(), account.memberships.clone());
-    let unnamed = decide_in(&records, "customer:dana", "placeOrder", "store:main", order, None);
-    assert_eq!(unnamed.unwrap().effect, Effect::Allow, "decided on b, her only active one");
+    let unnamed = decide_in(
+        &records,
+        "customer:dana",
+        "placeOrder",
+        "store:main",
+        order,
+        None,
+    );
+    assert_eq!(
+        unnamed.unwrap().effect,
+        Effect::Allow,
+        "decided on b, her only active one"
+    );
 }
 
 /// An administrator of a acting on a person's membership: the person's
@@ -1002,15 +1093,31 @@ fn a_customer_resource_is_seen_through_its_membership_in_the_organization_acted_
     let mut records = two_memberships();
     // Bert administers b.
     let revoke = |records: &MemoryRecords, principal, organization| {
-        decide_in(records, principal, "revokeUser", "customer:dana", "", organization)
-            .unwrap()
-            .effect
+        decide_in(
+            records,
+            principal,
+            "revokeUser",
+            "customer:dana",
+            "",
+            organization,
+        )
+        .unwrap()
+        .effect
     };
     assert_eq!(revoke(&records, "customer:alice", Some("a")), Effect::Allow);
     assert_eq!(revoke(&records, "customer:alice", None), Effect::Allow);
-    assert_eq!(revoke(&records, "customer:bert", Some("b")), Effect::Deny, "dana is b's admin");
+    assert_eq!(
+        revoke(&records, "customer:bert", Some("b")),
+        Effect::Deny,
+        "dana is b's admin"
+    );
     member(&mut records, "erin", "b", AccountStatus::Active, true, None);
-    assert_eq!(revoke(&records, "customer:bert", None), Effect::Deny, "{}", "still b's admin");
+    assert_eq!(
+        revoke(&records, "customer:bert", None),
+        Effect::Deny,
+        "{}",
+        "still b's admin"
+    );
     // Alice has no membership in b: naming it denies.
     assert_eq!(revoke(&records, "customer:alice", Some("b")), Effect::Deny);
 }

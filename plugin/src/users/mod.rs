@@ -215,20 +215,23 @@ impl<D: Directory> Rules<'_, D> {
             .account(&target.person_id)?
             .ok_or_else(|| UserError::NotFound(format!("user `{}`", target.person_id)))?;
         let account = account.acting_for(organization).into_owned();
-        let membership = account.membership.clone().ok_or_else(|| match organization {
-            Some(_) => UserError::NotFound(format!(
-                "user `{}` is not a member of this organization",
-                target.person_id
-            )),
-            None if account.memberships.len() > 1 => UserError::Invalid(format!(
-                "user `{}` is a member of several organizations: name the organization",
-                target.person_id
-            )),
-            None => UserError::NotFound(format!(
-                "user `{}` is not a member of any organization",
-                target.person_id
-            )),
-        })?;
+        let membership = account
+            .membership
+            .clone()
+            .ok_or_else(|| match organization {
+                Some(_) => UserError::NotFound(format!(
+                    "user `{}` is not a member of this organization",
+                    target.person_id
+                )),
+                None if account.memberships.len() > 1 => UserError::Invalid(format!(
+                    "user `{}` is a member of several organizations: name the organization",
+                    target.person_id
+                )),
+                None => UserError::NotFound(format!(
+                    "user `{}` is not a member of any organization",
+                    target.person_id
+                )),
+            })?;
         if membership.version != target.version {
             return Err(UserError::Conflict(format!(
                 "user `{}` changed since it was read (version {} now, {} read): read it again",
@@ -311,11 +314,7 @@ impl<D: Directory> Rules<'_, D> {
                         ..account.person
                     }
                 };
-                (
-                    person,
-                    here.as_ref().map(json),
-                    here.map(|m| m.version),
-                )
+                (person, here.as_ref().map(json), here.map(|m| m.version))
             }
             None => (
                 Person {

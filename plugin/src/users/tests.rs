@@ -317,7 +317,11 @@ fn adding_a_user_invites_once_per_email_and_never_names_another_organization() {
             .add_user("customer:alice", "acme", new_user("gina@globex.test"))
             .unwrap();
         assert_eq!(
-            (elsewhere.organization_id.as_str(), elsewhere.person_id.as_str(), elsewhere.status),
+            (
+                elsewhere.organization_id.as_str(),
+                elsewhere.person_id.as_str(),
+                elsewhere.status
+            ),
             ("acme", "gina", AccountStatus::Invited)
         );
         {
@@ -717,8 +721,12 @@ fn an_administrator_of_one_organization_gets_nothing_of_a_membership_in_another(
         let revoked = users
             .revoke_user("customer:alice", &Target::membership("gina", "acme", 1))
             .unwrap();
-        assert_eq!((revoked.organization_id.as_str(), revoked.status), ("acme", AccountStatus::Revoked));
-        let globex = dir.state.borrow().memberships[&("gina".to_string(), "globex".to_string())].clone();
+        assert_eq!(
+            (revoked.organization_id.as_str(), revoked.status),
+            ("acme", AccountStatus::Revoked)
+        );
+        let globex =
+            dir.state.borrow().memberships[&("gina".to_string(), "globex".to_string())].clone();
         assert_eq!(globex.status, AccountStatus::Active);
         // The confused deputy: alice naming gina's globex membership.
         let err = users
@@ -727,15 +735,24 @@ fn an_administrator_of_one_organization_gets_nothing_of_a_membership_in_another(
         assert!(matches!(err, UserError::Denied(_)), "{err:?}");
         // Gina, acting for acme (pinned), cannot use her globex rights.
         let pinned = users
-            .revoke_user("customer:gina@acme", &Target::membership("gail", "globex", 1))
+            .revoke_user(
+                "customer:gina@acme",
+                &Target::membership("gail", "globex", 1),
+            )
             .unwrap_err();
         assert!(matches!(pinned, UserError::Denied(_)), "{pinned:?}");
         // Acting for globex, she can.
-        let ok = users.revoke_user("customer:gina@globex", &Target::membership("gail", "globex", 1));
+        let ok = users.revoke_user(
+            "customer:gina@globex",
+            &Target::membership("gail", "globex", 1),
+        );
         assert_eq!(ok.unwrap().status, AccountStatus::Revoked);
         // The audit names the principal alone and the organization.
         let last = dir.state.borrow().audit.last().unwrap().clone();
-        assert_eq!((last.actor.as_str(), last.organization_id.as_deref()), ("customer:gina", Some("globex")));
+        assert_eq!(
+            (last.actor.as_str(), last.organization_id.as_deref()),
+            ("customer:gina", Some("globex"))
+        );
     });
 }
 
@@ -777,7 +794,10 @@ fn a_view_of_a_person_in_several_organizations_shows_only_the_organization_acted
             .unwrap();
         let view = views[0].as_ref().expect("alice sees acme's gina");
         assert_eq!(view.member.memberships.len(), 1);
-        assert_eq!(view.member.membership.as_ref().unwrap().organization_id, "acme");
+        assert_eq!(
+            view.member.membership.as_ref().unwrap().organization_id,
+            "acme"
+        );
         assert!(view.steps.revoke);
         // Gina's email is known to globex too: acme may not change it.
         assert!(!view.steps.edit_email);

@@ -51,17 +51,23 @@ impl<D: Directory> Rules<'_, D> {
         let mut asked = Vec::with_capacity(person_ids.len());
         for id in person_ids {
             asked.push(match records.account(id)? {
-                Some(account) => account.acting_for(organization).membership.clone().map(|membership| {
-                    // Seen from the organization acted in: nothing of the
-                    // person's other memberships.
-                    let account = account.seen_from(&membership.organization_id);
-                    let actions = lifecycle(&membership, now);
-                    Asked {
-                        account,
-                        membership,
-                        actions,
-                    }
-                }),
+                Some(account) => {
+                    account
+                        .acting_for(organization)
+                        .membership
+                        .clone()
+                        .map(|membership| {
+                            // Seen from the organization acted in: nothing of the
+                            // person's other memberships.
+                            let account = account.seen_from(&membership.organization_id);
+                            let actions = lifecycle(&membership, now);
+                            Asked {
+                                account,
+                                membership,
+                                actions,
+                            }
+                        })
+                }
                 None => None,
             });
         }
@@ -82,8 +88,15 @@ impl<D: Directory> Rules<'_, D> {
             .map(|(resource, actions)| (resource.as_str(), actions.as_slice()))
             .collect();
         let (principal, _) = access::split_actor(&acting.actor);
-        let grid = access::decide_grid(self.loaded, self.names, &records, principal, organization, &rows)
-            .map_err(denied_or_unavailable)?;
+        let grid = access::decide_grid(
+            self.loaded,
+            self.names,
+            &records,
+            principal,
+            organization,
+            &rows,
+        )
+        .map_err(denied_or_unavailable)?;
         let mut views = Vec::with_capacity(asked.len());
         for (asked, decided) in asked.into_iter().zip(grid) {
             let Some(asked) = asked else {

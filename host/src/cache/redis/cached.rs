@@ -118,7 +118,11 @@ macro_rules! cached_by_id {
                 let tomb = $tombstone(generation, &self.id);
                 // The tombstone twice and the entry as its own index: the
                 // script skips both.
-                ([entry.clone(), tomb.clone(), tomb, entry], String::new(), Vec::new())
+                (
+                    [entry.clone(), tomb.clone(), tomb, entry],
+                    String::new(),
+                    Vec::new(),
+                )
             }
         }
     };

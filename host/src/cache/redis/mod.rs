@@ -562,4 +562,3 @@ impl EphemeralStore for RedisCache {
         self.inner.ephemeral("DEL", ns, key).await
     }
 }
-

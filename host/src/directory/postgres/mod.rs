@@ -38,8 +38,8 @@ use errors::{pool_error, unavailable};
 use rows::{member_row, onboarding_row, sort_key, stored};
 use tls::tls;
 
-use super::listing::{self, AuditQuery, like_pattern};
 use super::listing::account_of;
+use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{
     ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, MEMBER_FROM, MEMBER_ID, ONBOARDING_COLUMNS,
 };
@@ -126,10 +126,7 @@ impl PostgresDirectory {
             .query(&statement, &[&value])
             .await
             .map_err(unavailable)?;
-        let rows = rows
-            .iter()
-            .map(member_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(member_row).collect::<Result<Vec<_>, _>>()?;
         Ok(account_of(rows))
     }
 

@@ -25,8 +25,8 @@ use connections::Connections;
 use errors::unavailable;
 use rows::{member_row, onboarding_row, sort_key, stored};
 
-use super::listing::{self, AuditQuery, like_pattern};
 use super::listing::account_of;
+use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{
     ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, MEMBER_FROM, MEMBER_ID, ONBOARDING_COLUMNS,
 };

@@ -161,12 +161,17 @@ async fn switch_organization(Choosing(signed): Choosing, body: Bytes) -> Page {
         .as_ref()
         .expect("a viewer means sign-in");
     match service
-        .switch(&signed.state.gate, &signed.session_id, fields.get("organization"))
+        .switch(
+            &signed.state.gate,
+            &signed.session_id,
+            fields.get("organization"),
+        )
         .await
     {
         Ok(Some((id, switched))) => {
             let mut reply = see_other(&viewer.page.prefix);
-            let cookie = super::auth::set_session_cookie(&id, service.secure_cookies(&switched.provider));
+            let cookie =
+                super::auth::set_session_cookie(&id, service.secure_cookies(&switched.provider));
             reply.headers_mut().insert(
                 header::SET_COOKIE,
                 HeaderValue::from_str(&cookie).expect("a session cookie is a header value"),

@@ -145,7 +145,9 @@ impl<'a> Viewer<'a> {
     pub async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
         let requests: Vec<AuthorizeRequest> = asks
             .iter()
-            .map(|(action, resource)| AuthorizeRequest::by_actor(self.actor, *action, resource.clone()))
+            .map(|(action, resource)| {
+                AuthorizeRequest::by_actor(self.actor, *action, resource.clone())
+            })
             .collect();
         Ok(self
             .state
@@ -169,11 +171,7 @@ impl<'a> Viewer<'a> {
 
 /// Who a request comes from, or the page to show instead: sign in (no or
 /// an ended session, the cookie then cleared) or an error.
-async fn signed(
-    state: &AppState,
-    headers: &HeaderMap,
-    choosing: bool,
-) -> Result<Signed, Response> {
+async fn signed(state: &AppState, headers: &HeaderMap, choosing: bool) -> Result<Signed, Response> {
     let page = state
         .page
         .as_deref()
@@ -241,7 +239,10 @@ async fn signed(
         })
         .map(|m| (m.organization.id.clone(), m.organization.name.clone()))
         .collect();
-    let Some(organization_id) = session.organization_id.clone().or(choosing.then(String::new))
+    let Some(organization_id) = session
+        .organization_id
+        .clone()
+        .or(choosing.then(String::new))
     else {
         // Signed in, no organization picked yet: the choice.
         let mut chrome = page.bare_chrome(m, m.t("choose-organization-title"));
