@@ -448,3 +448,151 @@ async fn a_change_decided_on_a_staff_record_conflicts_once_it_changed() {
         );
     }
 }
+
+/// The version of `person`'s membership in `org`.
+async fn membership_version(dir: &Arc<dyn Directory>, person: &str, org: &str) -> u64 {
+    dir.get_account(person)
+        .await
+        .unwrap()
+        .unwrap()
+        .member_of(org)
+        .unwrap()
+        .membership
+        .version
+}
+
+/// Gina and Gail administer both globex and acme (besides acme's Alice).
+/// Each round, in both organizations at once, each revokes the other: in
+/// globex (two admins) exactly one revocation commits and one admin stays;
+/// in acme (three) one or both. The guards are per organization: a change
+/// in one never conflicts with, or leaks into, the other.
+async fn admins_revoke_each_other_in_two_organizations_at_once(store: Store) {
+    use partnergate::model::{AccountStatus, ChangeOp};
+    let (dirs, _keep) = directories(store, 1).await;
+    let dir = dirs[0].clone();
+    let admin_of_acme = |person: &str| Membership {
+        organization_id: "acme".into(),
+        person_id: person.into(),
+        status: AccountStatus::Active,
+        previous_status: None,
+        is_admin: true,
+        roles: vec![],
+        spending_limit: None,
+        invited_at: None,
+        version: 1,
+    };
+    dir.apply(
+        vec![
+            ChangeOp::PutMembership(admin_of_acme("gina"), None),
+            ChangeOp::PutMembership(admin_of_acme("gail"), None),
+        ],
+        Seed::audit(),
+    )
+    .await
+    .unwrap();
+    let gate = node_on(dir.clone(), None).await;
+    let version = |person: &'static str, org: &'static str| {
+        let dir = dir.clone();
+        async move { membership_version(&dir, person, org).await }
+    };
+    let admins = |org: &'static str| {
+        let dir = dir.clone();
+        async move {
+            dir.get_organization(org)
+                .await
+                .unwrap()
+                .unwrap()
+                .active_admins
+        }
+    };
+    for round in 0..20 {
+        let mut calls: Vec<
+            std::pin::Pin<
+                Box<
+                    dyn std::future::Future<
+                            Output = (
+                                &str,
+                                Result<partnergate::model::Membership, partnergate::Error>,
+                            ),
+                        > + Send,
+                >,
+            >,
+        > = Vec::new();
+        for org in ["globex", "acme"] {
+            for (actor, target) in [("gina", "gail"), ("gail", "gina")] {
+                let gate = gate.clone();
+                let t = Target::membership(target, org, version(target, org).await);
+                calls.push(Box::pin(async move {
+                    (
+                        org,
+                        gate.revoke_user(&format!("customer:{actor}@{org}"), t)
+                            .await,
+                    )
+                }));
+            }
+        }
+        let results = common::at_once(calls).await;
+        let committed = |org: &str| {
+            results
+                .iter()
+                .filter(|(o, r)| *o == org && r.is_ok())
+                .count()
+        };
+        for (org, result) in &results {
+            if let Err(e) = result {
+                assert!(
+                    matches!(
+                        e,
+                        partnergate::Error::Conflict(_) | partnergate::Error::Denied(_)
+                    ),
+                    "round {round}, {org}: {e}"
+                );
+            }
+        }
+        assert_eq!(
+            (committed("globex"), admins("globex").await),
+            (1, 1),
+            "round {round}: {results:?}"
+        );
+        // Acme has a third admin: one or both commit (a change decided on
+        // three admins conflicts once another committed), never more.
+        let in_acme = committed("acme");
+        assert!((1..=2).contains(&in_acme), "round {round}: {results:?}");
+        assert_eq!(admins("acme").await as usize, 3 - in_acme, "round {round}");
+        // Alice reinstates whoever was revoked in acme; globex's remaining
+        // admin the other.
+        for (org, result) in &results {
+            if let (&"acme", Ok(m)) = (org, result) {
+                let t = Target::membership(
+                    m.person_id.clone(),
+                    "acme",
+                    membership_version(&dir, &m.person_id, "acme").await,
+                );
+                gate.reinstate_user("customer:alice", t).await.unwrap();
+            }
+        }
+        let (admin, revoked) = if results
+            .iter()
+            .any(|(o, r)| *o == "globex" && r.as_ref().is_ok_and(|m| m.person_id == "gail"))
+        {
+            ("gina", "gail")
+        } else {
+            ("gail", "gina")
+        };
+        let t = Target::membership(revoked, "globex", version(revoked, "globex").await);
+        gate.reinstate_user(&format!("customer:{admin}@globex"), t)
+            .await
+            .unwrap();
+        assert_eq!((admins("globex").await, admins("acme").await), (2, 3));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admins_revoke_each_other_in_two_organizations_at_once_on_sqlite() {
+    admins_revoke_each_other_in_two_organizations_at_once(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admins_revoke_each_other_in_two_organizations_at_once_on_postgres() {
+    admins_revoke_each_other_in_two_organizations_at_once(Store::Postgres).await;
+}
