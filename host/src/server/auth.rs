@@ -160,22 +160,10 @@ pub(crate) async fn session_actor(
         .into_response());
     }
     let actor = session.actor();
-    if !method.is_safe() {
-        let presented = headers
-            .get(CSRF_HEADER)
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if session.csrf_token.is_empty()
-            || !constant_time_eq(presented, session.csrf_token.as_bytes())
-        {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_token_required",
-                "a change from a signed-in browser must send the session's `csrf_token` (GET /v1/me) in `X-PartnerGate-CSRF`",
-            )
-            .deny()
-            .into_response());
-        }
+    if !method.is_safe()
+        && let Err(refused) = csrf_checked(&session, headers)
+    {
+        return Err(refused.deny().into_response());
     }
     // The header may name the person alone or as the session acts.
     let person = format!("customer:{}", session.person_id);
@@ -192,6 +180,27 @@ pub(crate) async fn session_actor(
         .into_response());
     }
     Ok(SessionActor(actor))
+}
+
+/// Refuses a change from a signed-in browser that does not send its
+/// session's CSRF token in `X-PartnerGate-CSRF`.
+pub(crate) fn csrf_checked(
+    session: &crate::oidc::Session,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let presented = headers
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if session.csrf_token.is_empty() || !constant_time_eq(presented, session.csrf_token.as_bytes())
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_required",
+            "a change from a signed-in browser must send the session's `csrf_token` (GET /v1/me) in `X-PartnerGate-CSRF`",
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {

@@ -170,26 +170,40 @@ async fn logout(Service(service): Service, headers: HeaderMap) -> Response {
     }
 }
 
+fn not_signed_in() -> Response {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "not_signed_in",
+        "sign in first: /v1/signin/<provider>/login",
+    )
+    .into_response()
+}
+
+/// The request's live session: its id, the session and its account; 401
+/// without one.
+async fn live(
+    state: &AppState,
+    service: &SignInService,
+    headers: &HeaderMap,
+) -> Result<(String, crate::oidc::Session, crate::model::Account), Response> {
+    let Some(id) = session_cookie(headers) else {
+        return Err(not_signed_in());
+    };
+    match service.live_session(&state.gate, &id).await {
+        Ok(Some((session, account))) => Ok((id, session, account)),
+        Ok(None) => Err(not_signed_in()),
+        Err(err) => Err(ApiError::from(err).into_response()),
+    }
+}
+
 async fn me(
     State(state): State<AppState>,
     Service(service): Service,
     headers: HeaderMap,
 ) -> Response {
-    let unauthorized = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "not_signed_in",
-            "sign in first: /v1/signin/<provider>/login",
-        )
-        .into_response()
-    };
-    let Some(id) = session_cookie(&headers) else {
-        return unauthorized();
-    };
-    let (session, account) = match service.live_session(&state.gate, &id).await {
-        Ok(Some(live)) => live,
-        Ok(None) => return unauthorized(),
-        Err(err) => return ApiError::from(err).into_response(),
+    let (_, session, account) = match live(&state, &service, &headers).await {
+        Ok(live) => live,
+        Err(refused) => return refused,
     };
     let membership = account.membership.as_ref();
     // Every membership of the person (their own to see), the session's
@@ -240,35 +254,12 @@ async fn switch_organization(
     headers: HeaderMap,
     super::json::ApiJson(body): super::json::ApiJson<SwitchBody>,
 ) -> Response {
-    let unauthorized = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "not_signed_in",
-            "sign in first: /v1/signin/<provider>/login",
-        )
-        .into_response()
+    let (id, session, _) = match live(&state, &service, &headers).await {
+        Ok(live) => live,
+        Err(refused) => return refused,
     };
-    let Some(id) = session_cookie(&headers) else {
-        return unauthorized();
-    };
-    let session = match service.live_session(&state.gate, &id).await {
-        Ok(Some((session, _))) => session,
-        Ok(None) => return unauthorized(),
-        Err(err) => return ApiError::from(err).into_response(),
-    };
-    let presented = headers
-        .get(super::auth::CSRF_HEADER)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if session.csrf_token.is_empty()
-        || !super::auth::constant_time_eq(presented, session.csrf_token.as_bytes())
-    {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf_token_required",
-            "a change from a signed-in browser must send the session's `csrf_token` (GET /v1/me) in `X-PartnerGate-CSRF`",
-        )
-        .into_response();
+    if let Err(refused) = super::auth::csrf_checked(&session, &headers) {
+        return refused.into_response();
     }
     match service
         .switch(&state.gate, &id, body.organization.trim())
@@ -286,7 +277,7 @@ async fn switch_organization(
             )
                 .into_response()
         }
-        Ok(None) => unauthorized(),
+        Ok(None) => not_signed_in(),
         Err(Error::Refused(reason)) => {
             ApiError::new(StatusCode::FORBIDDEN, "not_a_member", reason).into_response()
         }

@@ -428,28 +428,10 @@ async fn browses_for(node: &Node, person: &str, organization: &str) -> bool {
 /// allowing her in globex.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_one_membership_across_nodes_leaves_the_other_active() {
-    use partnergate::model::{ChangeOp, Membership};
     let redis = RedisServer::start();
     let (_tmp, a, b) = two_nodes(&redis).await;
-    let buyer = Membership {
-        organization_id: "acme".into(),
-        person_id: "gina".into(),
-        status: AccountStatus::Active,
-        previous_status: None,
-        is_admin: false,
-        roles: vec!["buyer".into()],
-        spending_limit: None,
-        invited_at: None,
-        version: 1,
-    };
     // Stored before either node read her.
-    a.dir
-        .apply(
-            vec![ChangeOp::PutMembership(buyer, None)],
-            partnergate::directory::seed::Seed::audit(),
-        )
-        .await
-        .unwrap();
+    common::add_membership(&*a.dir, common::membership("gina", "acme", false)).await;
     for node in [&a, &b] {
         for _ in 0..2 {
             assert!(browses_for(node, "gina", "acme").await);

@@ -182,3 +182,32 @@ impl Drop for Site {
         }
     }
 }
+
+/// An active membership of `person` in `organization` (a second one, for a
+/// person in several), as a seed would store it.
+pub fn membership(person: &str, organization: &str, admin: bool) -> partnergate::model::Membership {
+    partnergate::model::Membership {
+        organization_id: organization.into(),
+        person_id: person.into(),
+        status: partnergate::model::AccountStatus::Active,
+        previous_status: None,
+        is_admin: admin,
+        roles: vec!["buyer".into()],
+        spending_limit: None,
+        invited_at: None,
+        version: 1,
+    }
+}
+
+/// Gives `person` the membership `membership` in `dir`, before any node
+/// read them.
+pub async fn add_membership(dir: &dyn Directory, membership: partnergate::model::Membership) {
+    dir.apply(
+        vec![partnergate::model::ChangeOp::PutMembership(
+            membership, None,
+        )],
+        partnergate::directory::seed::Seed::audit(),
+    )
+    .await
+    .unwrap();
+}

@@ -1187,26 +1187,10 @@ async fn with_session(site: &Site, id: &str, path: &str) -> reqwest::Response {
 /// revoking her acme membership ends an acme session while globex goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_in_two_organizations_picks_switches_and_is_checked_per_membership() {
-    use partnergate::model::{AccountStatus, ChangeOp, Membership};
     let site = site_with_token(Some("service-secret")).await;
-    let buyer = Membership {
-        organization_id: "acme".into(),
-        person_id: "gina".into(),
-        status: AccountStatus::Active,
-        previous_status: None,
-        is_admin: false,
-        roles: vec!["buyer".into()],
-        spending_limit: Some(5_000),
-        invited_at: None,
-        version: 1,
-    };
-    site.dir
-        .apply(
-            vec![ChangeOp::PutMembership(buyer, None)],
-            partnergate::directory::seed::Seed::audit(),
-        )
-        .await
-        .unwrap();
+    let mut buyer = common::membership("gina", "acme", false);
+    buyer.spending_limit = Some(5_000);
+    common::add_membership(&*site.dir, buyer).await;
 
     let b = browser();
     let callback = until_callback(&site, &b, "es", "gina").await;

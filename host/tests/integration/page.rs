@@ -811,26 +811,8 @@ async fn a_second_locale_and_a_theme_need_no_code_change() {
 /// switch to acme is refused and changes nothing.
 #[tokio::test]
 async fn a_person_in_two_organizations_picks_and_switches_and_old_forms_are_refused() {
-    use partnergate::model::{ChangeOp, Membership};
     let site = site().await;
-    let buyer = Membership {
-        organization_id: "acme".into(),
-        person_id: "gina".into(),
-        status: AccountStatus::Active,
-        previous_status: None,
-        is_admin: true,
-        roles: vec!["buyer".into()],
-        spending_limit: None,
-        invited_at: None,
-        version: 1,
-    };
-    site.dir
-        .apply(
-            vec![ChangeOp::PutMembership(buyer, None)],
-            partnergate::directory::seed::Seed::audit(),
-        )
-        .await
-        .unwrap();
+    common::add_membership(&*site.dir, common::membership("gina", "acme", true)).await;
     let driver = Chromedriver::start();
     let mut shots = Shots::new("organizations");
     let gina = driver.browser().await;

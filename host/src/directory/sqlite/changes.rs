@@ -12,11 +12,15 @@ use crate::model::ChangeOp;
 use crate::model::Notification;
 use crate::touched::{ChangeFeed, Touched};
 
-/// The stored version `select` (one row's `version`, its key `?1`) reads
-/// for `id`; `None` when there is no such row.
-fn version_of(tx: &Transaction<'_>, select: &str, id: &str) -> Result<Option<u64>, DirectoryError> {
+/// The stored version `select` (one row's `version`) reads with `keys`;
+/// `None` when there is no such row.
+fn version_of(
+    tx: &Transaction<'_>,
+    select: &str,
+    keys: impl rusqlite::Params,
+) -> Result<Option<u64>, DirectoryError> {
     let version: Option<i64> = tx
-        .query_row(select, params![id], |r| r.get(0))
+        .query_row(select, keys, |r| r.get(0))
         .optional()
         .map_err(unavailable)?;
     Ok(version.map(|v| v as u64))
@@ -28,15 +32,11 @@ fn membership_version(
     person: &str,
     organization: &str,
 ) -> Result<Option<u64>, DirectoryError> {
-    let version: Option<i64> = tx
-        .query_row(
-            "SELECT version FROM memberships WHERE person_id = ?1 AND organization_id = ?2",
-            params![person, organization],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(unavailable)?;
-    Ok(version.map(|v| v as u64))
+    version_of(
+        tx,
+        "SELECT version FROM memberships WHERE person_id = ?1 AND organization_id = ?2",
+        params![person, organization],
+    )
 }
 
 pub(super) fn apply_op(
@@ -164,7 +164,7 @@ pub(super) fn apply_op(
             let current = version_of(
                 tx,
                 "SELECT version FROM onboarding_requests WHERE id = ?1",
-                &r.id,
+                params![r.id],
             )?;
             if current != *expected {
                 return Err(DirectoryError::Conflict(format!(

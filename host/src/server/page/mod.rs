@@ -135,10 +135,19 @@ async fn theme(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Ends the session, then ends the provider's too when it offers that: a
-/// page that goes on to the provider's end-session address by itself (a
-/// redirect from a form would break `form-action 'self'`), with a link
-/// for when it does not; otherwise the sign-in page.
+/// The answer to a form without this session's CSRF token: expired (it
+/// was opened in another session, such as before a switch).
+fn expired_form(viewer: &viewer::Viewer<'_>) -> Response {
+    message(
+        viewer.page,
+        viewer.m,
+        StatusCode::FORBIDDEN,
+        viewer.m.t("page-title"),
+        viewer.m.t("error-csrf"),
+        Vec::new(),
+    )
+}
+
 /// Switches the session to another of the person's organizations (the
 /// header's switcher, or the choice after sign-in): checked as at sign-in,
 /// the session rotated, then the list of that organization's users.
@@ -146,14 +155,7 @@ async fn switch_organization(Choosing(signed): Choosing, body: Bytes) -> Page {
     let viewer = signed.viewer();
     let fields = Fields::parse(&body);
     if !viewer.csrf_ok(fields.get("csrf")) {
-        return Ok(message(
-            viewer.page,
-            viewer.m,
-            StatusCode::FORBIDDEN,
-            viewer.m.t("page-title"),
-            viewer.m.t("error-csrf"),
-            Vec::new(),
-        ));
+        return Ok(expired_form(&viewer));
     }
     let service = signed
         .state
@@ -191,17 +193,14 @@ async fn switch_organization(Choosing(signed): Choosing, body: Bytes) -> Page {
     }
 }
 
+/// Ends the session, then ends the provider's too when it offers that: a
+/// page that goes on to the provider's end-session address by itself (a
+/// redirect from a form would break `form-action 'self'`), with a link
+/// for when it does not; otherwise the sign-in page.
 async fn sign_out(Choosing(signed): Choosing, body: Bytes) -> Page {
     let viewer = signed.viewer();
     if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
-        return Ok(message(
-            viewer.page,
-            viewer.m,
-            StatusCode::FORBIDDEN,
-            viewer.m.t("page-title"),
-            viewer.m.t("error-csrf"),
-            Vec::new(),
-        ));
+        return Ok(expired_form(&viewer));
     }
     let service = signed
         .state
