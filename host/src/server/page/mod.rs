@@ -157,11 +157,7 @@ async fn switch_organization(Choosing(signed): Choosing, body: Bytes) -> Page {
     if !viewer.csrf_ok(fields.get("csrf")) {
         return Ok(expired_form(&viewer));
     }
-    let service = signed
-        .state
-        .sign_in
-        .as_ref()
-        .expect("a viewer means sign-in");
+    let service = signed.sign_in();
     match service
         .switch(
             &signed.state.gate,
@@ -202,11 +198,7 @@ async fn sign_out(Choosing(signed): Choosing, body: Bytes) -> Page {
     if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
         return Ok(expired_form(&viewer));
     }
-    let service = signed
-        .state
-        .sign_in
-        .as_ref()
-        .expect("a viewer means sign-in");
+    let service = signed.sign_in();
     let mut reply = match service.logout(&signed.session_id).await {
         Ok(Some(end_session)) => {
             let m = viewer.m;

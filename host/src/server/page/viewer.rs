@@ -57,6 +57,14 @@ impl FromRequestParts<AppState> for Choosing {
 }
 
 impl Signed {
+    /// The sign-in service the session came from.
+    pub fn sign_in(&self) -> &crate::oidc::SignInService {
+        self.state
+            .sign_in
+            .as_deref()
+            .expect("a signed-in viewer means sign-in")
+    }
+
     /// The viewer, with the page's configuration and messages in the
     /// request's language.
     pub fn viewer(&self) -> Viewer<'_> {
