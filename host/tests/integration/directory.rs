@@ -766,12 +766,14 @@ async fn postgres_migrates_from_empty_and_from_each_previous_version() {
         let dir = connect_at(&url, from).await;
         assert_eq!(dir.schema_version().await.unwrap(), from);
         if from >= 1 {
-            dir.query(
+            for row in [
                 "INSERT INTO people (id, email, name) VALUES ('kept', 'kept@x.test', 'Kept')",
-                &[],
-            )
-            .await
-            .unwrap();
+                "INSERT INTO organizations (id, name, status) VALUES ('old', 'Old', 'approved')",
+                "INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles, spending_limit, invited_at, version, added_seq)
+                 VALUES ('kept', 'old', 'active', NULL, TRUE, '[]', 300, NULL, 6, 1)",
+            ] {
+                dir.query(row, &[]).await.unwrap();
+            }
         }
         let dir = PostgresDirectory::connect(&url, 2, Clock::system())
             .await
@@ -781,8 +783,16 @@ async fn postgres_migrates_from_empty_and_from_each_previous_version() {
             schema::MIGRATIONS.len()
         );
         if from >= 1 {
-            assert!(
-                dir.get_account("kept").await.unwrap().is_some(),
+            let kept = dir.get_account("kept").await.unwrap().unwrap();
+            let m = kept.membership.expect("the membership is kept");
+            assert_eq!(
+                (
+                    m.organization_id.as_str(),
+                    m.is_admin,
+                    m.spending_limit,
+                    m.version
+                ),
+                ("old", true, Some(300), 6),
                 "from {from}"
             );
         }

@@ -140,6 +140,58 @@ async fn migrates_an_empty_file_and_a_database_from_the_previous_version() {
     assert!(matches!(err, DirectoryError::Duplicate(_)), "{err}");
 }
 
+/// From each earlier version, a membership stored then is read back whole
+/// now (version 5 changed the memberships table's key).
+#[tokio::test]
+async fn every_earlier_version_migrates_keeping_its_memberships() {
+    let tmp = tempfile::tempdir().unwrap();
+    for from in 1..MIGRATIONS.len() {
+        let path = tmp.path().join(format!("v{from}.db"));
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate(&mut conn, from).unwrap();
+            conn.execute_batch(
+                "INSERT INTO organizations (id, name, status) VALUES ('a', 'A', 'approved');
+                 INSERT INTO people (id, email, name) VALUES ('p', 'p@x.test', 'P');
+                 INSERT INTO memberships (person_id, organization_id, status, previous_status, is_admin, roles,
+                     spending_limit, invited_at, version, added_seq)
+                 VALUES ('p', 'a', 'revoked', 'active', 1, '[\"buyer\"]', 700, 9, 4, 1);",
+            )
+            .unwrap();
+        }
+        let dir = SqliteDirectory::open(&path, Clock::system()).unwrap();
+        assert_eq!(dir.schema_version().unwrap(), MIGRATIONS.len());
+        let m = dir
+            .get_account("p")
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap();
+        assert_eq!(
+            (
+                m.status,
+                m.previous_status,
+                m.is_admin,
+                m.roles,
+                m.spending_limit,
+                m.invited_at,
+                m.version
+            ),
+            (
+                AccountStatus::Revoked,
+                Some(AccountStatus::Active),
+                true,
+                vec!["buyer".to_string()],
+                Some(700),
+                Some(9),
+                4
+            ),
+            "from version {from}"
+        );
+    }
+}
+
 #[test]
 fn a_database_from_a_newer_release_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
