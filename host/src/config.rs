@@ -281,6 +281,12 @@ pub struct ServeOptions {
     #[arg(long, env = "PARTNERGATE_PAGE_THEME_CSS")]
     pub page_theme_css: Option<PathBuf>,
 
+    /// The store's currency (ISO 4217 code, or `CODE:digits`): the
+    /// directory holds spending limits in its minor units, and the page
+    /// shows them as amounts in it, written as each language writes them.
+    #[arg(long, env = "PARTNERGATE_STORE_CURRENCY", default_value = "USD")]
+    pub store_currency: String,
+
     /// Do not serve the page.
     #[arg(long, env = "PARTNERGATE_NO_PAGE")]
     pub no_page: bool,
@@ -368,6 +374,7 @@ impl ServeOptions {
             self.page_locales.as_deref(),
             self.page_theme_css.as_ref(),
         )
+        .and_then(|page| Ok(page.with_currency(self.store_currency.parse()?)))
         .map(Some)
     }
 

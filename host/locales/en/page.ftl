@@ -145,3 +145,14 @@ sign-out-provider-explain = Your session here has ended. You are now taken to yo
 sign-out-provider = Continue to your sign-in provider
 forbidden-title = No access
 forbidden-explain = You do not administer the users of an organization. Ask one of your organization's administrators.
+
+## Amounts: the spending limit in the store's currency. `amount` places the
+## number and the currency's symbol (`currency-<CODE>`); `amount-code` the
+## number and the code of a currency without a symbol here.
+number-group = ,
+number-decimal = .
+amount = { $currency }{ $number }
+amount-code = { $currency } { $number }
+currency-USD = $
+currency-EUR = €
+currency-GBP = £

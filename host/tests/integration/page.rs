@@ -254,6 +254,10 @@ async fn an_administrator_adds_filters_searches_revokes_reinstates_and_removes_i
         !listed.iter().any(|p| p.starts_with('g')),
         "no other organization's users: {listed:?}"
     );
+    // Bob's limit (50,000 cents) in the store's currency, as English
+    // writes it; Carol has none.
+    assert!(text(&browser, &row("bob")).await.contains("$500.00"));
+    assert!(text(&browser, &row("carol")).await.contains("No limit"));
     // Alice may not revoke or remove herself: no such buttons on her row.
     let own = css(&browser, &row("alice"))
         .await

@@ -18,6 +18,8 @@ pub struct PageConfig {
     pub catalog: Catalog,
     /// A stylesheet served after the page's own, to theme it.
     pub theme_css: Option<String>,
+    /// The store's currency, in which spending limits are shown.
+    pub currency: super::money::Currency,
 }
 
 impl Default for PageConfig {
@@ -26,6 +28,7 @@ impl Default for PageConfig {
             prefix: DEFAULT_PREFIX.into(),
             catalog: Catalog::english(),
             theme_css: None,
+            currency: Default::default(),
         }
     }
 }
@@ -79,7 +82,14 @@ impl PageConfig {
             prefix: prefix.into(),
             catalog: Catalog::load(locales)?,
             theme_css,
+            currency: Default::default(),
         })
+    }
+
+    /// The page showing amounts in `currency`.
+    pub fn with_currency(mut self, currency: super::money::Currency) -> Self {
+        self.currency = currency;
+        self
     }
 }
 

@@ -177,6 +177,12 @@ impl Messages<'_> {
         self.format(id, Some(&args))
     }
 
+    /// Message `id` without arguments, if the language (or English) has it.
+    pub fn optional(&self, id: &str) -> Option<String> {
+        let has = |i: usize| self.catalog.locales[i].1.has_message(id);
+        (has(self.chosen) || has(0)).then(|| self.t(id))
+    }
+
     fn format(&self, id: &str, args: Option<&FluentArgs>) -> String {
         let chosen = &self.catalog.locales[self.chosen].1;
         let english = &self.catalog.locales[0].1;

@@ -337,7 +337,7 @@ fn row(viewer: &Viewer<'_>, account: &Account, actions: RowActions) -> Option<Ro
         roles: membership.roles.join(", "),
         limit: membership
             .spending_limit
-            .map(|l| l.to_string())
+            .map(|l| viewer.page.currency.format(&m, l))
             .unwrap_or_else(|| m.t("no-limit")),
         selectable: actions.revoke || actions.reinstate || actions.remove || actions.reinvite,
         select_label: m.t1("select-user", "name", &name),

@@ -41,6 +41,7 @@ mod config;
 mod forms;
 pub mod i18n;
 mod list;
+pub mod money;
 mod respond;
 mod steps;
 mod viewer;
