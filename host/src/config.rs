@@ -287,7 +287,16 @@ pub struct ServeOptions {
     #[arg(long, env = "PARTNERGATE_STORE_CURRENCY", default_value = "USD")]
     pub store_currency: String,
 
-    /// Do not serve the page.
+    /// Where the prospect's form (a company asks to trade as a business
+    /// partner) is served, beside the page.
+    #[arg(
+        long,
+        env = "PARTNERGATE_ONBOARDING_PATH",
+        default_value = crate::server::page::onboarding::DEFAULT_PATH
+    )]
+    pub onboarding_path: String,
+
+    /// Do not serve the page (nor the prospect's form).
     #[arg(long, env = "PARTNERGATE_NO_PAGE")]
     pub no_page: bool,
 
@@ -374,7 +383,10 @@ impl ServeOptions {
             self.page_locales.as_deref(),
             self.page_theme_css.as_ref(),
         )
-        .and_then(|page| Ok(page.with_currency(self.store_currency.parse()?)))
+        .and_then(|page| {
+            page.with_currency(self.store_currency.parse()?)
+                .with_onboarding_path(&self.onboarding_path)
+        })
         .map(Some)
     }
 

@@ -156,3 +156,19 @@ amount-code = { $currency } { $number }
 currency-USD = $
 currency-EUR = €
 currency-GBP = £
+
+## The prospect's form (`/onboarding`): a company asks to trade as a
+## business partner.
+onboarding-app = Business partners
+onboarding-title = Apply
+onboarding-heading = Apply to buy as a business
+onboarding-explain = Tell us who you are. Our team reviews every request and answers by email.
+field-organization-name = Company name
+field-your-name = Your name
+field-your-email = Your work email
+onboarding-submit = Send the request
+onboarding-required = Fill this in (up to 200 characters).
+onboarding-email-invalid = Enter an email address such as name@company.com.
+onboarding-received-title = Request received
+onboarding-received-explain = Thank you. We will answer by email once our team has reviewed the request.
+onboarding-rate-limited = Too many requests from this address. Please try again in a few minutes.

@@ -872,3 +872,118 @@ async fn a_person_in_two_organizations_picks_and_switches_and_old_forms_are_refu
     assert_eq!(status_of(&site, "george").await, AccountStatus::Active);
     gina.close().await.unwrap();
 }
+
+/// The prospect's form at `/onboarding`, in a browser: messages in place
+/// beside each field (what was typed kept), the confirmation, the same
+/// confirmation for an email with a request pending (nothing told about
+/// who asked before), a post from elsewhere refused, and five requests per
+/// address in ten minutes.
+#[tokio::test]
+async fn a_prospect_applies_through_the_form() {
+    use partnergate::model::OnboardingStatus;
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let mut shots = Shots::new("onboarding");
+    let form = format!("{}/onboarding", site.base);
+    browser.goto(&form).await.unwrap();
+    assert_eq!(text(&browser, "h1").await, "Business partners");
+    follow(&browser, "form.pg-form button[type=submit]").await;
+    for field in ["organization_name", "requester_name", "requester_email"] {
+        let input = css(&browser, &format!("#pg-{field}")).await;
+        assert_eq!(
+            input.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true"),
+            "{field}"
+        );
+        assert_eq!(
+            text(&browser, &format!("#pg-{field}-error")).await,
+            "Fill this in (up to 200 characters).",
+            "{field}"
+        );
+    }
+    shots.take(&browser, "empty").await;
+    type_into(&browser, "#pg-organization_name", "Hooli").await;
+    type_into(&browser, "#pg-requester_name", "Gavin").await;
+    type_into(&browser, "#pg-requester_email", "not-an-email").await;
+    follow(&browser, "form.pg-form button[type=submit]").await;
+    assert_eq!(
+        text(&browser, "#pg-requester_email-error").await,
+        "Enter an email address such as name@company.com."
+    );
+    let kept = css(&browser, "#pg-organization_name").await;
+    assert_eq!(kept.prop("value").await.unwrap().as_deref(), Some("Hooli"));
+    assert!(
+        browser
+            .find(Locator::Css("#pg-organization_name-error"))
+            .await
+            .is_err()
+    );
+    shots.take(&browser, "bad-email").await;
+    let email = css(&browser, "#pg-requester_email").await;
+    email.clear().await.unwrap();
+    email.send_keys("gavin@hooli.test").await.unwrap();
+    follow(&browser, "form.pg-form button[type=submit]").await;
+    assert_eq!(
+        browser.current_url().await.unwrap().path(),
+        "/onboarding/received"
+    );
+    assert_eq!(text(&browser, "main h2").await, "Request received");
+    shots.take(&browser, "received").await;
+    let pending = || async {
+        site.gate
+            .list_onboarding("staff:sara", Some(OnboardingStatus::Pending))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.organization_name, r.requester_email))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        pending().await,
+        [("Hooli".to_string(), "gavin@hooli.test".to_string())]
+    );
+
+    // Again for the same email: the same confirmation, one request.
+    browser.goto(&form).await.unwrap();
+    type_into(&browser, "#pg-organization_name", "Hooli XYZ").await;
+    type_into(&browser, "#pg-requester_name", "Gavin").await;
+    type_into(&browser, "#pg-requester_email", "gavin@hooli.test").await;
+    follow(&browser, "form.pg-form button[type=submit]").await;
+    assert_eq!(text(&browser, "main h2").await, "Request received");
+    assert_eq!(pending().await.len(), 1);
+
+    // A post without the form's cookie (another site's form) is refused.
+    let res = reqwest::Client::new()
+        .post(&form)
+        .form(&[
+            ("csrf", "forged"),
+            ("organization_name", "Evil"),
+            ("requester_name", "E"),
+            ("requester_email", "e@evil.test"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(pending().await.len(), 1);
+
+    // Four requests from this address so far: the fifth is taken, the
+    // sixth refused.
+    for (n, expected) in [(5, "Request received"), (6, "Apply")] {
+        browser.goto(&form).await.unwrap();
+        type_into(&browser, "#pg-organization_name", &format!("Co {n}")).await;
+        type_into(&browser, "#pg-requester_name", "P").await;
+        type_into(&browser, "#pg-requester_email", &format!("p{n}@co.test")).await;
+        follow(&browser, "form.pg-form button[type=submit]").await;
+        assert_eq!(text(&browser, "main h2").await, expected, "request {n}");
+    }
+    let body = text(&browser, "main").await;
+    assert!(
+        body.contains("Too many requests from this address"),
+        "{body}"
+    );
+    shots.take(&browser, "rate-limited").await;
+    assert_eq!(pending().await.len(), 2);
+    browser.close().await.unwrap();
+}

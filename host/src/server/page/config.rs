@@ -20,6 +20,10 @@ pub struct PageConfig {
     pub theme_css: Option<String>,
     /// The store's currency, in which spending limits are shown.
     pub currency: super::money::Currency,
+    /// Where the prospect's form is served.
+    pub onboarding_path: String,
+    /// The form's requests per client address.
+    pub onboarding_limit: std::sync::Arc<super::onboarding::RateLimit>,
 }
 
 impl Default for PageConfig {
@@ -29,6 +33,8 @@ impl Default for PageConfig {
             catalog: Catalog::english(),
             theme_css: None,
             currency: Default::default(),
+            onboarding_path: super::onboarding::DEFAULT_PATH.into(),
+            onboarding_limit: Default::default(),
         }
     }
 }
@@ -40,6 +46,7 @@ impl PageConfig {
         Chrome {
             m,
             prefix: &self.prefix,
+            app: m.t("page-title"),
             title,
             organization: None,
             me: None,
@@ -60,17 +67,8 @@ impl PageConfig {
         locales: Option<&std::path::Path>,
         theme_css: Option<&PathBuf>,
     ) -> Result<Self, Error> {
-        let prefix = prefix.trim_end_matches('/');
-        if !prefix.starts_with('/')
-            || prefix.starts_with("/v1")
-            || prefix
-                .chars()
-                .any(|c| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)))
-        {
-            return Err(Error::Config(format!(
-                "page prefix `{prefix}`: use a path such as `/account/organization-users` (letters, digits, `/-_.`; not under `/v1`)"
-            )));
-        }
+        let prefix = checked_path(prefix, "page prefix", "/account/organization-users")?;
+        let prefix = prefix.as_str();
         let theme_css = theme_css
             .map(|path| {
                 std::fs::read_to_string(path).map_err(|e| {
@@ -83,7 +81,16 @@ impl PageConfig {
             catalog: Catalog::load(locales)?,
             theme_css,
             currency: Default::default(),
+            onboarding_path: super::onboarding::DEFAULT_PATH.into(),
+            onboarding_limit: Default::default(),
         })
+    }
+
+    /// The prospect's form served at `path` (the same rules as the page's
+    /// prefix).
+    pub fn with_onboarding_path(mut self, path: &str) -> Result<Self, Error> {
+        self.onboarding_path = checked_path(path, "onboarding form path", "/onboarding")?;
+        Ok(self)
     }
 
     /// The page showing amounts in `currency`.
@@ -95,3 +102,20 @@ impl PageConfig {
 
 /// The shared state when the page is served.
 pub(crate) type SharedPage = Arc<PageConfig>;
+
+/// `path` without a trailing slash, if it is one the page may be served
+/// under: letters, digits, `/-_.`, not under `/v1`.
+fn checked_path(path: &str, what: &str, example: &str) -> Result<String, Error> {
+    let path = path.trim_end_matches('/');
+    if !path.starts_with('/')
+        || path.starts_with("/v1")
+        || path
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)))
+    {
+        return Err(Error::Config(format!(
+            "{what} `{path}`: use a path such as `{example}` (letters, digits, `/-_.`; not under `/v1`)"
+        )));
+    }
+    Ok(path.to_string())
+}

@@ -42,6 +42,7 @@ mod forms;
 pub mod i18n;
 mod list;
 pub mod money;
+pub mod onboarding;
 mod respond;
 mod steps;
 mod viewer;
@@ -83,6 +84,14 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
         .route(&format!("{p}/assets/page.css"), get(stylesheet))
         .route(&format!("{p}/assets/page.js"), get(script))
         .route(&format!("{p}/assets/theme.css"), get(theme))
+        .route(
+            &page.onboarding_path,
+            get(onboarding::show).post(onboarding::submit),
+        )
+        .route(
+            &format!("{}/received", page.onboarding_path),
+            get(onboarding::received),
+        )
         .layer(middleware::from_fn(security_headers))
 }
 

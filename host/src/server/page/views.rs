@@ -13,6 +13,9 @@ pub(super) struct Chrome<'a> {
     pub prefix: &'a str,
     /// The window title.
     pub title: String,
+    /// What the site part is called (the heading of every page of it):
+    /// "Organization users", or the prospect's form.
+    pub app: String,
     /// The organization's name, when signed in.
     pub organization: Option<String>,
     /// The signed-in person's name.
