@@ -292,7 +292,7 @@ pub struct ServeOptions {
     #[arg(
         long,
         env = "PARTNERGATE_ONBOARDING_PATH",
-        default_value = crate::server::page::onboarding::DEFAULT_PATH
+        default_value = crate::server::page::DEFAULT_ONBOARDING_PATH
     )]
     pub onboarding_path: String,
 

@@ -10,6 +10,9 @@ use crate::error::Error;
 /// Where the page is served unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "/account/organization-users";
 
+/// Where the prospect's form is served by default.
+pub const DEFAULT_ONBOARDING_PATH: &str = "/onboarding";
+
 /// How the page is served.
 pub struct PageConfig {
     /// The path prefix: `/account/organization-users` by default.
@@ -23,7 +26,7 @@ pub struct PageConfig {
     /// Where the prospect's form is served.
     pub onboarding_path: String,
     /// The form's requests per client address.
-    pub onboarding_limit: std::sync::Arc<super::onboarding::RateLimit>,
+    pub onboarding_limit: std::sync::Arc<super::rate_limit::RateLimit>,
 }
 
 impl Default for PageConfig {
@@ -33,7 +36,7 @@ impl Default for PageConfig {
             catalog: Catalog::english(),
             theme_css: None,
             currency: Default::default(),
-            onboarding_path: super::onboarding::DEFAULT_PATH.into(),
+            onboarding_path: DEFAULT_ONBOARDING_PATH.into(),
             onboarding_limit: Default::default(),
         }
     }
@@ -81,7 +84,7 @@ impl PageConfig {
             catalog: Catalog::load(locales)?,
             theme_css,
             currency: Default::default(),
-            onboarding_path: super::onboarding::DEFAULT_PATH.into(),
+            onboarding_path: DEFAULT_ONBOARDING_PATH.into(),
             onboarding_limit: Default::default(),
         })
     }

@@ -43,13 +43,14 @@ pub mod i18n;
 mod list;
 pub mod money;
 pub mod onboarding;
+mod rate_limit;
 mod respond;
 mod steps;
 mod viewer;
 mod views;
 
 pub(crate) use config::SharedPage;
-pub use config::{DEFAULT_PREFIX, PageConfig};
+pub use config::{DEFAULT_ONBOARDING_PATH, DEFAULT_PREFIX, PageConfig};
 use respond::{Fields, Page, failure, html, message, see_other};
 use viewer::Choosing;
 use views::MessagePage;

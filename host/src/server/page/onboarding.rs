@@ -4,10 +4,7 @@
 //! the form) keeps other sites from posting it, and each client address may
 //! send a few requests per window.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::body::Bytes;
@@ -17,57 +14,15 @@ use axum::response::Response;
 
 use super::config::PageConfig;
 use super::i18n::Messages;
+use super::rate_limit::WINDOW;
 use super::respond::{Fields, failure, html, message, see_other};
 use super::views::Chrome;
 use crate::error::Error;
 use crate::server::auth::{constant_time_eq, cookie};
 use crate::server::state::AppState;
 
-/// Where the form is served by default.
-pub const DEFAULT_PATH: &str = "/onboarding";
-
 /// The cookie holding the form's token.
 const TOKEN_COOKIE: &str = "pg_onboarding";
-
-/// Requests one client address may send per [`WINDOW`].
-pub const REQUESTS_PER_WINDOW: usize = 5;
-
-/// The rate limit's window.
-pub const WINDOW: Duration = Duration::from_secs(600);
-
-/// Addresses tracked at most: beyond, the oldest windows are dropped.
-const ADDRESSES_KEPT: usize = 100_000;
-
-/// Recent requests by client address.
-#[derive(Default)]
-pub struct RateLimit(Mutex<HashMap<IpAddr, VecDeque<Instant>>>);
-
-impl std::fmt::Debug for RateLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RateLimit")
-    }
-}
-
-impl RateLimit {
-    /// Counts a request from `address` now; `false` when it is over the
-    /// limit (and then not counted).
-    fn admit(&self, address: IpAddr) -> bool {
-        let now = Instant::now();
-        let mut all = self.0.lock().expect("rate limit lock");
-        if all.len() >= ADDRESSES_KEPT {
-            all.retain(|_, times| times.back().is_some_and(|t| now - *t < WINDOW));
-        }
-        let times = all.entry(address).or_default();
-        while times.front().is_some_and(|t| now - *t >= WINDOW) {
-            times.pop_front();
-        }
-        if times.len() >= REQUESTS_PER_WINDOW {
-            return false;
-        }
-        times.push_back(now);
-        true
-    }
-}
 
 /// One field of the form, as shown.
 struct Field {
