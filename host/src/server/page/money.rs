@@ -102,7 +102,7 @@ impl Currency {
         let group = m.t("number-group");
         let mut grouped = String::with_capacity(whole.len() + whole.len() / 3 * group.len());
         for (i, digit) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
                 grouped.push_str(&group);
             }
             grouped.push(digit);
