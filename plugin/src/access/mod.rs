@@ -597,7 +597,13 @@ fn principal_acting(
                     "`{reference}` is active in more than one organization: name the organization acted for"
                 )));
             }
-            let selected = account.acting_for(named).into_owned();
+            // A clone only when the membership named is not the one the
+            // record already acts for.
+            let changed = match account.acting_for(named) {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(changed) => Some(changed),
+            };
+            let selected = changed.unwrap_or(account);
             if named.is_some() && selected.membership.is_none() {
                 return Ok(None);
             }
@@ -616,7 +622,11 @@ fn principal_acting(
 fn resource_acting(resource: Record, organization: Option<&str>) -> Record {
     match resource {
         Record::Account(account) if organization.is_some() => {
-            Record::Account(account.acting_for(organization).into_owned())
+            let changed = match account.acting_for(organization) {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(changed) => Some(changed),
+            };
+            Record::Account(changed.unwrap_or(account))
         }
         other => other,
     }
