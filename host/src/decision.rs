@@ -44,11 +44,11 @@ impl AuthorizeRequest {
     /// `customer:<id>@<organization>` (a session's) is the customer acting
     /// for that organization.
     pub fn by_actor(actor: &str, action: impl Into<String>, resource: impl Into<String>) -> Self {
-        match actor.rsplit_once('@') {
-            Some((principal, organization)) if principal.contains(':') => {
+        match crate::model::split_actor(actor) {
+            (principal, Some(organization)) => {
                 Self::new(principal, action, resource).for_organization(organization)
             }
-            _ => Self::new(actor, action, resource),
+            (principal, None) => Self::new(principal, action, resource),
         }
     }
 

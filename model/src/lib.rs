@@ -211,6 +211,16 @@ impl Account {
         })
     }
 
+    /// [`Account::acting_for`], by value: the account itself, moved, when
+    /// it already acts for `organization`; a copy only otherwise.
+    pub fn into_acting_for(self, organization: Option<&str>) -> Account {
+        let changed = match self.acting_for(organization) {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(changed) => Some(changed),
+        };
+        changed.unwrap_or(self)
+    }
+
     /// How many of the person's memberships are active.
     pub fn active_memberships(&self) -> usize {
         self.memberships
@@ -685,4 +695,36 @@ pub struct Answer {
     /// The records it was made on, with their stamps, when nothing else
     /// went into it; `None` when it may not be given again.
     pub basis: Option<Vec<Stamped>>,
+}
+
+/// An actor reference and the organization it acts in, if it names one:
+/// `customer:bob@acme` is `customer:bob` acting in `acme`. Ids never hold
+/// `@` (the directory's ids are hex, and a seed refuses it).
+pub fn split_actor(actor: &str) -> (&str, Option<&str>) {
+    match actor.rsplit_once('@') {
+        Some((principal, organization)) if principal.contains(':') && !organization.is_empty() => {
+            (principal, Some(organization))
+        }
+        _ => (actor, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_actor;
+
+    #[test]
+    fn an_actor_names_its_organization_after_an_at() {
+        assert_eq!(
+            split_actor("customer:bob@acme"),
+            ("customer:bob", Some("acme"))
+        );
+        assert_eq!(split_actor("staff:sam"), ("staff:sam", None));
+        assert_eq!(split_actor("customer:bob@"), ("customer:bob@", None));
+        assert_eq!(
+            split_actor("bob@acme"),
+            ("bob@acme", None),
+            "no kind, no split"
+        );
+    }
 }

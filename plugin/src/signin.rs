@@ -313,7 +313,7 @@ impl<D: Directory> Rules<'_, D> {
             .fresh_account(person_id)?
             .ok_or_else(|| SignInError::Refused("the customer record no longer exists".into()))?;
         // The membership the session acts for, whatever the others say.
-        let account = account.acting_for(Some(organization_id)).into_owned();
+        let account = account.into_acting_for(Some(organization_id));
         if account.membership.is_none() {
             return Err(SignInError::Refused(
                 "the person is no longer a member of the organization: sign in again".into(),
@@ -482,9 +482,7 @@ impl<D: Directory> Rules<'_, D> {
 
         // 4. An existing customer: only if the policies permit automatic
         // linking, decided on a membership that may sign in.
-        let account = account
-            .acting_for(usable.first().map(String::as_str))
-            .into_owned();
+        let account = account.into_acting_for(usable.first().map(String::as_str));
         let decision = self.auto_link_decision(identity, &account)?;
         if decision.effect != Effect::Allow {
             let reason = "automatic linking of an existing customer is not permitted for this provider: ask an administrator to invite you".to_string();

@@ -185,10 +185,10 @@ async fn edit(
 /// The actor acting in organization `org`: pinned there now unless it was
 /// pinned already; `None` when it is pinned to another organization.
 fn acting_in(actor: &str, org: &str) -> Option<String> {
-    match actor.rsplit_once('@') {
-        Some((_, pinned)) if pinned == org => Some(actor.to_string()),
-        Some(_) => None,
-        None => Some(format!("{actor}@{org}")),
+    match crate::model::split_actor(actor) {
+        (_, Some(pinned)) if pinned == org => Some(actor.to_string()),
+        (_, Some(_)) => None,
+        (principal, None) => Some(format!("{principal}@{org}")),
     }
 }
 

@@ -14,13 +14,14 @@ use crate::policy_set::{ActionSlice, LoadedPolicies};
 mod entities;
 mod names;
 
+pub use crate::model::split_actor;
 pub use crate::ports::{Found, Key, Lookup, Records, Unavailable};
 use entities::uid_of;
 pub use entities::{
     customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
 };
+pub use names::Names;
 use names::split_ref;
-pub use names::{Names, split_actor};
 
 /// Records read at most once each: for one operation that makes many
 /// decisions (a staff member's listing over every assigned organization).
@@ -565,8 +566,7 @@ pub fn answer<'r>(
 /// organization named (or their only active one), the resource's in the
 /// organization the principal acts in. A customer active in several
 /// organizations who names none is an invalid request: which one is not
-/// guessed.
-/// `None` when the customer principal has no membership in the
+/// guessed; `None` when a customer principal has no membership in the
 /// organization the request names.
 fn acting(
     request: &Request<'_>,
@@ -597,13 +597,7 @@ fn principal_acting(
                     "`{reference}` is active in more than one organization: name the organization acted for"
                 )));
             }
-            // A clone only when the membership named is not the one the
-            // record already acts for.
-            let changed = match account.acting_for(named) {
-                std::borrow::Cow::Borrowed(_) => None,
-                std::borrow::Cow::Owned(changed) => Some(changed),
-            };
-            let selected = changed.unwrap_or(account);
+            let selected = account.into_acting_for(named);
             if named.is_some() && selected.membership.is_none() {
                 return Ok(None);
             }
@@ -622,11 +616,7 @@ fn principal_acting(
 fn resource_acting(resource: Record, organization: Option<&str>) -> Record {
     match resource {
         Record::Account(account) if organization.is_some() => {
-            let changed = match account.acting_for(organization) {
-                std::borrow::Cow::Borrowed(_) => None,
-                std::borrow::Cow::Owned(changed) => Some(changed),
-            };
-            Record::Account(changed.unwrap_or(account))
+            Record::Account(account.into_acting_for(organization))
         }
         other => other,
     }

@@ -47,15 +47,3 @@ pub(super) fn split_ref(reference: &str) -> Option<(&str, &str)> {
     let (kind, id) = reference.split_once(':')?;
     (!id.is_empty()).then_some((kind, id))
 }
-
-/// An actor reference and the organization it acts in, if it names one:
-/// `customer:bob@acme` is `customer:bob` acting in `acme`. Ids never hold
-/// `@` (the directory's ids are hex, and a seed refuses it).
-pub fn split_actor(actor: &str) -> (&str, Option<&str>) {
-    match actor.rsplit_once('@') {
-        Some((principal, organization)) if principal.contains(':') && !organization.is_empty() => {
-            (principal, Some(organization))
-        }
-        _ => (actor, None),
-    }
-}

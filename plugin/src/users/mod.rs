@@ -214,7 +214,7 @@ impl<D: Directory> Rules<'_, D> {
         let account = records
             .account(&target.person_id)?
             .ok_or_else(|| UserError::NotFound(format!("user `{}`", target.person_id)))?;
-        let account = account.acting_for(organization).into_owned();
+        let account = account.into_acting_for(organization);
         let membership = account
             .membership
             .clone()

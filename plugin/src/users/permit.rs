@@ -97,7 +97,7 @@ pub(super) fn guards<R: Records>(
     for account in records.accounts_read() {
         // The memberships the decisions were made on: in the organization
         // acted in (the person's only one when none is named).
-        let account = account.acting_for(organization).into_owned();
+        let account = account.into_acting_for(organization);
         if let Some(m) = &account.membership {
             ops.push(ChangeOp::ExpectMembership(
                 m.person_id.clone(),
