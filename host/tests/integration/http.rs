@@ -35,6 +35,10 @@ impl Server {
             common::artifact_dir().display().to_string(),
             "--outbox-file".into(),
             outbox.path().join("outbox.jsonl").display().to_string(),
+            // Not about deadlines: a loaded machine must not turn a decision
+            // into a 503 here (load.rs tests the deadline).
+            "--call-timeout-ms".into(),
+            "5000".into(),
         ];
         if let Some(token) = token {
             args.extend(["--service-token".into(), token.into()]);
