@@ -100,6 +100,7 @@ async fn native_records(seed: &Seed, dir: &SqliteDirectory) -> MemoryRecords {
                 id: s.id,
                 name: s.name,
                 assigned_organizations: s.assigned_organizations,
+                ..Default::default()
             },
         );
     }
@@ -909,6 +910,7 @@ mod new_decisions {
                                     id: s.id,
                                     name: s.name,
                                     assigned_organizations: s.assigned_organizations,
+                                    ..Default::default()
                                 },
                             );
                         }

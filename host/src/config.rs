@@ -296,6 +296,16 @@ pub struct ServeOptions {
     )]
     pub onboarding_path: String,
 
+    /// Where the staff's back office (the onboarding queue, the audit
+    /// trail) is served, beside the page. Staff sign in through providers
+    /// marked `"staff": true`.
+    #[arg(
+        long,
+        env = "PARTNERGATE_BACK_OFFICE_PATH",
+        default_value = crate::server::page::DEFAULT_BACK_OFFICE_PATH
+    )]
+    pub back_office_path: String,
+
     /// Do not serve the page (nor the prospect's form).
     #[arg(long, env = "PARTNERGATE_NO_PAGE")]
     pub no_page: bool,
@@ -385,7 +395,8 @@ impl ServeOptions {
         )
         .and_then(|page| {
             page.with_currency(self.store_currency.parse()?)
-                .with_onboarding_path(&self.onboarding_path)
+                .with_onboarding_path(&self.onboarding_path)?
+                .with_back_office_path(&self.back_office_path)
         })
         .map(Some)
     }

@@ -90,6 +90,7 @@ same_enum! {
     model::AccountStatus, types::AccountStatus { Invited, Active, Revoked, Removed };
     model::OrganizationStatus, types::OrganizationStatus { Pending, Approved, Rejected, Blocked };
     model::OnboardingStatus, types::OnboardingStatus { Pending, Approved, Rejected };
+    model::StaffStatus, types::StaffStatus { Invited, Active, Removed };
     model::Effect, types::Effect { Allow, Deny };
     model::MemberSort, types::MemberSort { Name, Email, Company, Added };
     model::NotificationKind, notifications::Kind { Invitation, Approval, Rejection };
@@ -105,7 +106,7 @@ same_record! {
     };
     model::Member, types::Member { membership, organization };
     model::Account, types::Account { person, membership, organization, memberships };
-    model::Staff, types::Staff { id, name, assigned_organizations };
+    model::Staff, types::Staff { id, name, assigned_organizations, email, status };
     model::OnboardingRequest, types::OnboardingRequest {
         id, organization_name, requester_name, requester_email, status, organization_id,
         submitted_at, version,
@@ -163,6 +164,10 @@ impl Conv<model::ChangeOp> for directory::ChangeOp {
             W::PutOrganization(o) => M::PutOrganization(o.conv()),
             W::PutMembership((m, read)) => M::PutMembership(m.conv(), read),
             W::LinkIdentity((issuer, subject, person)) => M::PutLink(issuer, subject, person),
+            W::LinkStaffIdentity((issuer, subject, staff)) => {
+                M::PutStaffLink(issuer, subject, staff)
+            }
+            W::ActivateStaff(id) => M::ActivateStaff(id),
             W::PutOnboarding((r, read)) => M::PutOnboarding(r.conv(), read),
             W::QueueNotification(n) => M::Queue(n.conv()),
             W::ExpectMembership((person, org, version)) => {

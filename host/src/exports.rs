@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::model::{
     AccessRequest, Account, Answer, AuditPage, BulkAction, ExternalIdentity, MemberPage,
     Membership, NewUser, OnboardingRequest, OnboardingStatus, Organization, PolicyFile, SignedIn,
-    Summary, Target, UserChanges, UserQuery, UserView,
+    Staff, Summary, Target, UserChanges, UserQuery, UserView,
 };
 use crate::state::HostState;
 
@@ -130,6 +130,11 @@ guest_calls! { partnergate_b2b_sign_in, sign_in_error;
     /// Whether a session may go on; the person's account when it may.
     check_session(person_id: &str, organization_id: &str) -> Account
         => call_check_session(person_id, organization_id);
+    /// Links an identity from a staff provider to a staff member.
+    link_staff(identity: &ExternalIdentity) -> String
+        => call_link_staff(&identity.clone().conv());
+    /// Whether a staff member's session may go on; the record when it may.
+    check_staff_session(staff_id: &str) -> Staff => call_check_staff_session(staff_id);
     /// Audits a sign-in refused before linking.
     record_refusal(provider: &str, issuer: &str, reason: &str) -> ()
         => call_record_refusal(provider, issuer, reason) | |()| ();

@@ -28,6 +28,12 @@ const accounts = {
   gina: { email: 'gina@globex.test', email_verified: true, name: 'Gina Admin' },
   gail: { email: 'gail@globex.test', email_verified: true, name: 'Gail Admin' },
   george: { email: 'george@globex.test', email_verified: true, name: 'George' },
+  // The merchant's staff (a staff provider's accounts): Stella is invited
+  // staff, Rex removed staff.
+  stella: { email: 'stella@merchant.test', email_verified: true, name: 'Stella Staff' },
+  rex: { email: 'rex@merchant.test', email_verified: true, name: 'Rex Removed' },
+  // A prospect who applies through the onboarding form.
+  penny: { email: 'penny@prospect.test', email_verified: true, name: 'Penny Prospect' },
   // Azure AD B2C's shape: no `email`, an `emails` array, `oid`, `idp`, `tfp`.
   b2c: { emails: ['ivan@acme.test'], oid: '00000000-0000-0000-0000-00000000b2c0', idp: 'local', tfp: 'B2C_1_signin', name: 'Ivan via B2C' },
   // Entra External ID's shape: `oid` and `tid` (`sub` is pairwise per

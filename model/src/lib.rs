@@ -237,7 +237,7 @@ impl Account {
 }
 
 /// A merchant staff member.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Staff {
     /// Directory id.
     pub id: String,
@@ -245,7 +245,26 @@ pub struct Staff {
     pub name: String,
     /// Organizations they manage.
     pub assigned_organizations: Vec<String>,
+    /// The email their first sign-in with a staff provider is matched on
+    /// (normalized); `None` for a staff member who never signs in.
+    pub email: Option<String>,
+    /// Where they stand.
+    pub status: StaffStatus,
 }
+
+/// Where a staff member stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaffStatus {
+    /// Added; has not signed in with a staff provider yet.
+    Invited,
+    /// May act (and sign in).
+    #[default]
+    Active,
+    /// No longer staff: may do nothing, and their sessions end.
+    Removed,
+}
+
 
 /// Allow or deny.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,6 +364,11 @@ pub enum ChangeOp {
     PutMembership(Membership, Option<u64>),
     /// Link (issuer, subject) to a person.
     PutLink(String, String, String),
+    /// Link (issuer, subject) to a staff member.
+    PutStaffLink(String, String, String),
+    /// Make an invited staff member active; `conflict` unless they are
+    /// still invited.
+    ActivateStaff(String),
     /// Create or replace an onboarding request, with the version read.
     PutOnboarding(OnboardingRequest, Option<u64>),
     /// Queue a notification.

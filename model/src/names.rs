@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{AccountStatus, NotificationKind, OnboardingStatus, OrganizationStatus};
+use crate::{AccountStatus, NotificationKind, OnboardingStatus, OrganizationStatus, StaffStatus};
 
 /// A name no variant has.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +88,12 @@ names!(OnboardingStatus, "onboarding status", {
     Pending => "pending",
     Approved => "approved",
     Rejected => "rejected",
+});
+
+names!(StaffStatus, "staff status", {
+    Invited => "invited",
+    Active => "active",
+    Removed => "removed",
 });
 
 names!(NotificationKind, "notification kind", {

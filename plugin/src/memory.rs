@@ -50,6 +50,8 @@ pub struct DirectoryState {
     pub staff: HashMap<String, Staff>,
     /// Person ids by (issuer, subject).
     pub links: HashMap<(String, String), String>,
+    /// Staff ids by (issuer, subject), from staff providers.
+    pub staff_links: HashMap<(String, String), String>,
     /// Onboarding requests by id.
     pub onboarding: HashMap<String, OnboardingRequest>,
     /// The audit trail, oldest first.
@@ -140,6 +142,23 @@ impl DirectoryState {
                 }
                 self.links.insert(key, person);
             }
+            ChangeOp::PutStaffLink(issuer, subject, staff) => {
+                let key = (issuer, subject);
+                if self.staff_links.contains_key(&key) {
+                    return Err(DirError::Duplicate("the identity is linked already".into()));
+                }
+                self.staff_links.insert(key, staff);
+            }
+            ChangeOp::ActivateStaff(id) => {
+                let staff = self
+                    .staff
+                    .get_mut(&id)
+                    .ok_or_else(|| DirError::NotFound(format!("staff `{id}`")))?;
+                if staff.status != crate::model::StaffStatus::Invited {
+                    return Err(DirError::Conflict(format!("staff `{id}` is no longer invited")));
+                }
+                staff.status = crate::model::StaffStatus::Active;
+            }
             ChangeOp::PutOnboarding(request, expected) => {
                 let stored = self.onboarding.get(&request.id).map(|r| r.version);
                 if stored != expected {
@@ -225,6 +244,25 @@ impl Directory for MemoryDirectory {
             .state
             .borrow()
             .links
+            .get(&(issuer.to_string(), subject.to_string()))
+            .cloned())
+    }
+
+    fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirError> {
+        Ok(self
+            .state
+            .borrow()
+            .staff
+            .values()
+            .find(|s| s.email.as_deref() == Some(email))
+            .cloned())
+    }
+
+    fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError> {
+        Ok(self
+            .state
+            .borrow()
+            .staff_links
             .get(&(issuer.to_string(), subject.to_string()))
             .cloned())
     }

@@ -477,9 +477,14 @@ mod tests {
             ids.sort();
             ids
         };
+        // The staff forbid names no action, so every action sees it.
         assert_eq!(
             ids("browse"),
-            ["active-member-browses", "inactive-account-does-nothing"]
+            [
+                "active-member-browses",
+                "inactive-account-does-nothing",
+                "inactive-staff-does-nothing"
+            ]
         );
         // Reached through the `manageUsers` group.
         assert!(ids("revokeUser").contains(&"org-admin-manages-own-users".to_string()));

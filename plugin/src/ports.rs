@@ -152,6 +152,10 @@ pub trait Directory: Records {
     fn account_by_email(&self, email: &str) -> Result<Option<crate::model::Account>, DirError>;
     /// The person linked to (issuer, subject).
     fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError>;
+    /// The staff member with this (normalized) email, from the directory.
+    fn staff_by_email(&self, email: &str) -> Result<Option<crate::model::Staff>, DirError>;
+    /// The staff member linked to (issuer, subject) by a staff provider.
+    fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError>;
     /// Whether any external identity is linked to the person.
     fn has_links(&self, person_id: &str) -> Result<bool, DirError>;
     /// An onboarding request.

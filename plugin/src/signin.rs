@@ -4,7 +4,8 @@
 
 use crate::access::{self, AccessError};
 use crate::model::{
-    Account, AccountStatus, AuditEntry, ChangeOp, Effect, Membership, OrganizationStatus,
+    Account, AccountStatus, AuditEntry, ChangeOp, Effect, Membership, OrganizationStatus, Staff,
+    StaffStatus,
 };
 use crate::rules::Rules;
 use crate::users::{DirError, Directory, normalize_email};
@@ -346,6 +347,99 @@ impl<D: Directory> Rules<'_, D> {
         Ok(self.dir.apply(Vec::new(), audit)?)
     }
 
+    /// Resolves `identity`, from a provider the operator marked as a staff
+    /// provider, to a staff member: an existing staff link wins (never
+    /// re-pointed); otherwise an invited staff member with the verified
+    /// email is linked and made active in one change. Customers' records and
+    /// links are never read: a staff provider signs in staff only. Returns
+    /// the staff id.
+    pub fn link_staff(&self, identity: &Identity) -> Result<String, SignInError> {
+        if identity.issuer.trim().is_empty() || identity.subject.trim().is_empty() {
+            return Err(self.refuse(
+                identity,
+                "",
+                None,
+                "the ID token names no issuer or subject".into(),
+                Vec::new(),
+            ));
+        }
+        if let Some(id) = self.dir.find_staff_link(&identity.issuer, &identity.subject)? {
+            let target = format!("staff:{id}");
+            let refusal = match self.dir.fresh_staff(&id)? {
+                Some(staff) if staff.status == StaffStatus::Active => return Ok(id),
+                Some(_) => "the staff member is no longer active: ask the merchant",
+                None => "the linked staff record no longer exists",
+            };
+            return Err(self.refuse(identity, &target, None, refusal.into(), Vec::new()));
+        }
+        if !identity.email_verified {
+            return Err(self.refuse(
+                identity,
+                "",
+                None,
+                "the provider does not vouch for the email address, and an unverified email never links: verify it with the provider".into(),
+                Vec::new(),
+            ));
+        }
+        let mut found: Vec<Staff> = Vec::new();
+        for email in identity.emails.iter().filter_map(|e| normalize_email(e).ok()) {
+            if let Some(staff) = self.dir.staff_by_email(&email)?
+                && !found.iter().any(|s| s.id == staff.id)
+            {
+                found.push(staff);
+            }
+        }
+        let staff = match found.len() {
+            0 => {
+                let reason = "no staff record has this email: ask the merchant to add you as staff".to_string();
+                return Err(self.refuse(identity, "", None, reason, Vec::new()));
+            }
+            1 => found.pop().expect("one"),
+            n => {
+                let reason = format!(
+                    "ambiguous: the verified emails belong to {n} different staff records; ask the merchant"
+                );
+                return Err(self.refuse(identity, "", None, reason, Vec::new()));
+            }
+        };
+        let target = format!("staff:{}", staff.id);
+        let refusal = match staff.status {
+            StaffStatus::Invited => None,
+            StaffStatus::Active => Some(
+                "the staff record is already in use: staff link a new identity only by invitation; ask the merchant",
+            ),
+            StaffStatus::Removed => Some("the staff member is no longer active: ask the merchant"),
+        };
+        if let Some(reason) = refusal {
+            return Err(self.refuse(identity, &target, None, reason.into(), Vec::new()));
+        }
+        let ops = vec![
+            ChangeOp::PutStaffLink(
+                identity.issuer.clone(),
+                identity.subject.clone(),
+                staff.id.clone(),
+            ),
+            ChangeOp::ActivateStaff(staff.id.clone()),
+        ];
+        let audit = self.link_audit(identity, &target, None, true, Vec::new());
+        self.dir.apply(ops, audit)?;
+        Ok(staff.id)
+    }
+
+    /// Whether a staff member's session may go on: only while the staff
+    /// record exists and is active, read fresh from the directory.
+    pub fn check_staff_session(&self, staff_id: &str) -> Result<Staff, SignInError> {
+        match self.dir.fresh_staff(staff_id)? {
+            Some(staff) if staff.status == StaffStatus::Active => Ok(staff),
+            Some(_) => Err(SignInError::Refused(
+                "the staff member is no longer active".into(),
+            )),
+            None => Err(SignInError::Refused(
+                "the staff record no longer exists".into(),
+            )),
+        }
+    }
+
     /// Resolves `identity` to a person, linking it when the rules allow.
     pub fn link(&self, identity: &Identity) -> Result<SignedIn, SignInError> {
         if identity.issuer.trim().is_empty() || identity.subject.trim().is_empty() {
@@ -531,6 +625,84 @@ mod tests {
             .last()
             .cloned()
             .expect("an audit entry")
+    }
+
+    /// Sam's colleague Stella is invited staff: her first sign-in through a
+    /// staff provider links and activates her; the link wins afterwards;
+    /// removing her ends her sessions and refuses her next sign-in.
+    #[test]
+    fn invited_staff_are_linked_by_verified_email_and_removed_staff_refused() {
+        with_rules(|rules, dir| {
+            dir.state.borrow_mut().staff.insert(
+                "stella".into(),
+                Staff {
+                    id: "stella".into(),
+                    name: "Stella".into(),
+                    email: Some("stella@merchant.test".into()),
+                    status: StaffStatus::Invited,
+                    ..Default::default()
+                },
+            );
+            assert!(matches!(
+                rules.check_staff_session("stella"),
+                Err(SignInError::Refused(_))
+            ));
+            // An unverified email never links.
+            let unverified = rules.link_staff(&identity("s-stella", "stella@merchant.test", false));
+            assert!(matches!(unverified, Err(SignInError::Refused(r)) if r.contains("unverified")));
+            let id = rules
+                .link_staff(&identity("s-stella", "Stella@Merchant.test", true))
+                .unwrap();
+            assert_eq!(id, "stella");
+            assert_eq!(last_audit(dir).action, "linkIdentity");
+            assert_eq!(last_audit(dir).target, "staff:stella");
+            assert_eq!(rules.check_staff_session("stella").unwrap().status, StaffStatus::Active);
+            // Staff links are not customer links, and the link wins.
+            assert_eq!(dir.find_link("https://idp.test", "s-stella").unwrap(), None);
+            assert_eq!(
+                rules.link_staff(&identity("s-stella", "other@else.test", false)).unwrap(),
+                "stella"
+            );
+            // A second identity with her email is not linked: staff link by
+            // invitation only.
+            let second = rules.link_staff(&identity("s-other", "stella@merchant.test", true));
+            assert!(matches!(second, Err(SignInError::Refused(r)) if r.contains("invitation")));
+
+            dir.state.borrow_mut().staff.get_mut("stella").unwrap().status = StaffStatus::Removed;
+            assert!(matches!(
+                rules.check_staff_session("stella"),
+                Err(SignInError::Refused(r)) if r.contains("no longer active")
+            ));
+            let removed = rules.link_staff(&identity("s-stella", "stella@merchant.test", true));
+            assert!(matches!(removed, Err(SignInError::Refused(r)) if r.contains("no longer active")));
+            assert_eq!(last_audit(dir).action, "signInRefused");
+        });
+    }
+
+    /// A staff provider never signs a customer in, whatever their email;
+    /// a customer's sign-in never finds a staff record.
+    #[test]
+    fn staff_and_customer_sign_ins_never_cross() {
+        with_rules(|rules, dir| {
+            dir.state.borrow_mut().staff.insert(
+                "stella".into(),
+                Staff {
+                    id: "stella".into(),
+                    name: "Stella".into(),
+                    email: Some("stella@merchant.test".into()),
+                    status: StaffStatus::Invited,
+                    ..Default::default()
+                },
+            );
+            // Ivan is an invited customer: a staff provider does not link him.
+            let ivan = rules.link_staff(&identity("s-ivan", "ivan@acme.test", true));
+            assert!(matches!(ivan, Err(SignInError::Refused(r)) if r.contains("no staff record")));
+            assert_eq!(dir.find_link("https://idp.test", "s-ivan").unwrap(), None);
+            // Stella is invited staff: a customer provider does not link her.
+            let stella = refused(rules.link(&identity("s-stella", "stella@merchant.test", true)));
+            assert!(stella.contains("no customer record"), "{stella}");
+            assert_eq!(dir.find_staff_link("https://idp.test", "s-stella").unwrap(), None);
+        });
     }
 
     #[test]

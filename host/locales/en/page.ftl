@@ -172,3 +172,27 @@ onboarding-email-invalid = Enter an email address such as name@company.com.
 onboarding-received-title = Request received
 onboarding-received-explain = Thank you. We will answer by email once our team has reviewed the request.
 onboarding-rate-limited = Too many requests from this address. Please try again in a few minutes.
+
+## The back office (`/back-office`): the merchant's staff.
+back-office-title = Back office
+back-office-sign-in = Sign in with the merchant's staff account.
+back-office-customers = The back office is for the merchant's staff. Sign out, then sign in with a staff account.
+back-office-forbidden = The policies do not let you see this part of the back office.
+back-office-queue = Onboarding requests
+back-office-filter = Requests by status
+back-office-queue-empty = No requests in this status.
+back-office-requester = Requested by
+back-office-submitted = Submitted
+back-office-approve = Approve
+back-office-approve-label = Approve { $organization }
+back-office-reject = Reject
+back-office-reject-label = Reject { $organization }
+back-office-reason = Reason (sent to the requester)
+back-office-reason-required = Give the reason for rejecting (up to 500 characters); the requester receives it.
+back-office-approved = Approved: the organization exists and its administrator has been invited.
+back-office-rejected = Rejected: the requester has been told why.
+onboarding-status-pending = Pending
+onboarding-status-approved = Approved
+onboarding-status-rejected = Rejected
+staff-elsewhere-title = Staff work in the back office
+staff-elsewhere-explain = You are signed in with a staff account. Organization users are managed from the back office.

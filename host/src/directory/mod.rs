@@ -80,6 +80,14 @@ pub trait Directory: Outbox {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<String>, DirectoryError>;
+    /// The staff member linked to an identity from a staff provider.
+    async fn find_staff_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError>;
+    /// The staff member with this email (trimmed, case-insensitive).
+    async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError>;
     /// The identities linked to a person.
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError>;
     /// An onboarding request.

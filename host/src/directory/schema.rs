@@ -155,6 +155,22 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX memberships_by_organization ON memberships(organization_id, status);
     CREATE INDEX memberships_by_added ON memberships(added_seq);
     "#,
+    // 6: staff sign in. A staff member has an email (normalized, unique) a
+    // staff provider's first sign-in is matched on, and a status; staff
+    // identity links are kept apart from customers'. Staff added before
+    // stay active, as they were.
+    r#"
+    ALTER TABLE staff ADD COLUMN email TEXT;
+    ALTER TABLE staff ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+        CONSTRAINT staff_status_check CHECK (status IN ('invited', 'active', 'removed'));
+    CREATE UNIQUE INDEX staff_by_email ON staff(email);
+    CREATE TABLE staff_links (
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        staff_id TEXT NOT NULL REFERENCES staff(id),
+        PRIMARY KEY (issuer, subject)
+    );
+    "#,
 ];
 
 /// How many positions of the change log are kept behind its head: a node

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{Directory, DirectoryError};
 use crate::model::AuditEntry;
 use crate::model::ChangeOp;
-use crate::model::{AccountStatus, Membership, Organization, Person, Staff};
+use crate::model::{AccountStatus, Membership, Organization, Person, Staff, StaffStatus};
 
 /// The JSON document: every list optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -95,6 +95,12 @@ pub struct SeedStaff {
     /// Assigned organization ids.
     #[serde(default)]
     pub organizations: Vec<String>,
+    /// The email a staff provider's first sign-in is matched on.
+    pub email: Option<String>,
+    /// `invited`, `active` or `removed`; by default `invited` when an email
+    /// is given (the staff member signs in to become active), else
+    /// `active` (staff acting only through the API).
+    pub status: Option<StaffStatus>,
 }
 
 /// An identity link.
@@ -260,6 +266,12 @@ impl Seed {
                 id: s.id.clone(),
                 name: s.name.clone(),
                 assigned_organizations: s.organizations.clone(),
+                email: s.email.as_ref().map(|e| e.trim().to_lowercase()),
+                status: s.status.unwrap_or(if s.email.is_some() {
+                    StaffStatus::Invited
+                } else {
+                    StaffStatus::Active
+                }),
             })
             .collect()
     }

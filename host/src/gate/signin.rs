@@ -5,7 +5,7 @@
 use super::call::{GuestCall, Owned, plugin_call};
 use super::{Decision, PartnerGate};
 use crate::error::Error;
-use crate::model::{Account, ExternalIdentity, SignedIn};
+use crate::model::{Account, ExternalIdentity, SignedIn, Staff};
 
 impl PartnerGate {
     /// Runs one `sign-in` call on a warm instance; its error becomes the
@@ -48,6 +48,19 @@ impl PartnerGate {
         /// the person would be refused.
         sign_in: check_session(person_id: &str, organization_id: &str) -> Account
             => check_session(&person_id, &organization_id)
+    );
+    plugin_call!(
+        /// Resolves an identity from a provider the operator marked as a
+        /// staff provider to a staff member (never a customer), linking an
+        /// invited one by verified email; the staff id.
+        /// `Err(Error::Refused(reason))` says why not; audited like
+        /// [`PartnerGate::link_identity`].
+        sign_in: link_staff(identity: ExternalIdentity) -> String => link_staff(&identity)
+    );
+    plugin_call!(
+        /// Whether a staff member's session may go on: only while the staff
+        /// record exists and is active. The record as read.
+        sign_in: check_staff_session(staff_id: &str) -> Staff => check_staff_session(&staff_id)
     );
     plugin_call!(
         /// Puts an ID token or code exchange refused before linking into the

@@ -172,6 +172,7 @@ pub(super) mod tests {
             name_claim: "name".into(),
             emails_verified_by_provider: verified_by_provider,
             trusted: false,
+            staff: false,
             post_logout_redirect_uri: None,
             tenant_id: None,
         }

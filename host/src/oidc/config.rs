@@ -55,6 +55,11 @@ pub struct ProviderConfig {
     /// email (the `autoLink` policy decides; the default policies require it).
     #[serde(default)]
     pub trusted: bool,
+    /// Whether this provider signs in the merchant's staff (typically the
+    /// company's Entra ID) instead of customers: its identities are linked
+    /// to staff records only, and a customer provider's never are.
+    #[serde(default)]
+    pub staff: bool,
     /// Where the provider sends the browser after ending its own session
     /// (RP-initiated logout); must be registered with the provider.
     #[serde(default)]

@@ -37,7 +37,7 @@ pub use claims::CLOCK_SKEW;
 use claims::{Refusal, RpClient, identity_from_token, verify_id_token};
 pub use config::ProviderConfig;
 use return_to::safe_return;
-pub use session::Session;
+pub use session::{Session, Signed};
 
 /// How long a begun sign-in may take.
 pub const STATE_TTL: Duration = Duration::from_secs(600);
@@ -211,6 +211,19 @@ impl SignInService {
         all
     }
 
+    /// The names of the providers that sign in staff (`staff`) or
+    /// customers, in order: the sign-in links a page offers.
+    pub fn providers_for(&self, staff: bool) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .providers
+            .iter()
+            .filter(|(_, p)| p.config.staff == staff)
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
     fn provider(&self, name: &str) -> Result<&Provider, Error> {
         self.providers
             .get(name)
@@ -354,11 +367,25 @@ impl SignInService {
             }
             Err(err) => return Err(err),
         };
-        let signed = gate.link_identity(identity.clone()).await?;
+        // A staff provider signs in staff only; a customer provider,
+        // customers only.
+        let (person_id, staff_id, organization_id, organizations) = if p.config.staff {
+            let staff = gate.link_staff(identity.clone()).await?;
+            (String::new(), Some(staff), None, Vec::new())
+        } else {
+            let signed = gate.link_identity(identity.clone()).await?;
+            (
+                signed.person_id,
+                None,
+                signed.organization_id,
+                signed.organizations,
+            )
+        };
         let session = Session {
-            person_id: signed.person_id,
-            organization_id: signed.organization_id,
-            organizations: signed.organizations,
+            person_id,
+            staff_id,
+            organization_id,
+            organizations,
             issuer: identity.issuer,
             subject: identity.subject,
             provider: provider.to_string(),

@@ -10,13 +10,16 @@ use serde::{Deserialize, Serialize};
 use super::SignInService;
 use crate::error::Error;
 use crate::gate::PartnerGate;
-use crate::model::Account;
+use crate::model::{Account, Staff};
 
 /// A signed-in browser.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Session {
-    /// The person.
+    /// The person, in a customer's session; empty in a staff member's.
     pub person_id: String,
+    /// The staff member, in a session begun at a staff provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<String>,
     /// The organization the session acts for; `None` until the person
     /// picks one of `organizations`.
     pub organization_id: Option<String>,
@@ -40,14 +43,27 @@ pub struct Session {
 }
 
 impl Session {
-    /// The principal acting through this session, pinned to its
-    /// organization once it has one: `customer:<person>@<organization>`.
+    /// The principal acting through this session: `staff:<id>`, or the
+    /// person pinned to its organization once it has one:
+    /// `customer:<person>@<organization>`.
     pub fn actor(&self) -> String {
+        if let Some(staff) = &self.staff_id {
+            return format!("staff:{staff}");
+        }
         match &self.organization_id {
             Some(org) => format!("customer:{}@{org}", self.person_id),
             None => format!("customer:{}", self.person_id),
         }
     }
+}
+
+/// Who a live session's principal is, as read for its check.
+#[derive(Clone, Debug)]
+pub enum Signed {
+    /// A customer, with their account.
+    Customer(Account),
+    /// A staff member, with their record.
+    Staff(Staff),
 }
 
 impl SignInService {
@@ -57,19 +73,31 @@ impl SignInService {
         Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
-    /// The session behind a cookie value and its person's account, if the
-    /// session may go on. The plugin decides (`check-session`): a session
-    /// ends here whenever a fresh sign-in of its person would be refused
-    /// (revoked, removed, organization blocked, rejected or pending, ...), so
-    /// such a change also signs the browser out.
+    /// The session behind a cookie value and who it is, as read for the
+    /// check, if the session may go on. The plugin decides (`check-session`,
+    /// `check-staff-session`): a session ends here whenever a fresh sign-in
+    /// of its person would be refused (revoked, removed, organization
+    /// blocked, rejected or pending, ...) or its staff member is no longer
+    /// active, so such a change also signs the browser out.
     pub async fn live_session(
         &self,
         gate: &PartnerGate,
         id: &str,
-    ) -> Result<Option<(Session, Account)>, Error> {
+    ) -> Result<Option<(Session, Signed)>, Error> {
         let Some(session) = self.session(id).await? else {
             return Ok(None);
         };
+        if let Some(staff_id) = &session.staff_id {
+            match gate.check_staff_session(staff_id).await {
+                Ok(staff) => return Ok(Some((session, Signed::Staff(staff)))),
+                Err(Error::Refused(reason)) => {
+                    tracing::info!(staff = %staff_id, "session refused: {reason}");
+                    self.store.delete_ephemeral("session", id).await?;
+                    return Ok(None);
+                }
+                Err(err) => return Err(err),
+            }
+        }
         // The organization acted for; a session still picking one goes on
         // while any of its choices could be picked.
         let candidates = match &session.organization_id {
@@ -78,7 +106,7 @@ impl SignInService {
         };
         for org in candidates {
             match gate.check_session(&session.person_id, org).await {
-                Ok(account) => return Ok(Some((session, account))),
+                Ok(account) => return Ok(Some((session, Signed::Customer(account)))),
                 Err(Error::Refused(reason)) => {
                     tracing::info!(person = %session.person_id, organization = %org, "session refused: {reason}");
                 }
@@ -103,6 +131,11 @@ impl SignInService {
         let Some(session) = self.session(id).await? else {
             return Ok(None);
         };
+        if session.staff_id.is_some() {
+            return Err(Error::Refused(
+                "a staff member's session acts for no organization".into(),
+            ));
+        }
         gate.check_session(&session.person_id, organization)
             .await
             .map_err(|err| match err {

@@ -150,7 +150,7 @@ pub(crate) async fn session_actor(
         Err(err) => return Err(ApiError::from(err).into_response()),
     };
     // A person in several organizations acts only once they picked one.
-    if session.organization_id.is_none() {
+    if session.staff_id.is_none() && session.organization_id.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "organization_required",
@@ -166,7 +166,10 @@ pub(crate) async fn session_actor(
         return Err(refused.deny().into_response());
     }
     // The header may name the person alone or as the session acts.
-    let person = format!("customer:{}", session.person_id);
+    let person = match &session.staff_id {
+        Some(_) => actor.clone(),
+        None => format!("customer:{}", session.person_id),
+    };
     if let Some(named) = headers.get(ACTOR_HEADER)
         && named.as_bytes() != actor.as_bytes()
         && named.as_bytes() != person.as_bytes()

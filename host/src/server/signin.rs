@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::json::ApiQuery;
 use super::state::AppState;
 use crate::error::Error;
-use crate::oidc::SignInService;
+use crate::oidc::{SignInService, Signed};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -179,13 +179,13 @@ fn not_signed_in() -> Response {
     .into_response()
 }
 
-/// The request's live session: its id, the session and its account; 401
+/// The request's live session: its id, the session and who it is; 401
 /// without one.
 async fn live(
     state: &AppState,
     service: &SignInService,
     headers: &HeaderMap,
-) -> Result<(String, crate::oidc::Session, crate::model::Account), Response> {
+) -> Result<(String, crate::oidc::Session, Signed), Response> {
     let Some(id) = session_cookie(headers) else {
         return Err(not_signed_in());
     };
@@ -201,8 +201,21 @@ async fn me(
     Service(service): Service,
     headers: HeaderMap,
 ) -> Response {
-    let (_, session, account) = match live(&state, &service, &headers).await {
-        Ok(live) => live,
+    let (session, account) = match live(&state, &service, &headers).await {
+        Ok((_, session, Signed::Customer(account))) => (session, account),
+        Ok((_, session, Signed::Staff(staff))) => {
+            return Json(json!({
+                "staff": {
+                    "id": staff.id,
+                    "name": staff.name,
+                    "email": staff.email,
+                    "assigned_organizations": staff.assigned_organizations,
+                },
+                "identity": { "issuer": session.issuer, "subject": session.subject },
+                "csrf_token": session.csrf_token,
+            }))
+            .into_response();
+        }
         Err(refused) => return refused,
     };
     let membership = account.membership.as_ref();

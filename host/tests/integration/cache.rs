@@ -245,6 +245,7 @@ async fn a_staff_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
         id: "sara".into(),
         name: "Sara Staff".into(),
         assigned_organizations: organizations.iter().map(|o| o.to_string()).collect(),
+        ..Default::default()
     };
     a.gate.put_staff(&sara(&["globex"])).await.unwrap();
     assert!(adds(&b).await, "assigned on A, B allows at once");

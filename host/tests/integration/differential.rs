@@ -226,6 +226,7 @@ fn records(world: &World) -> MemoryRecords {
                 id: id.into(),
                 name: id.into(),
                 assigned_organizations: assigned.iter().map(|i| format!("o{i}")).collect(),
+                ..Default::default()
             },
         );
     }
@@ -293,6 +294,8 @@ async fn host(world: &World) -> PartnerGate {
             id: id.into(),
             name: id.into(),
             assigned_organizations: assigned.iter().map(|i| format!("o{i}")).collect(),
+            email: None,
+            status: wit::StaffStatus::Active,
         })
         .await
         .unwrap();

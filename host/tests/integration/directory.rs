@@ -65,6 +65,7 @@ macro_rules! conformance {
 conformance!(
     accounts_and_organizations_read_back,
     staff_round_trip,
+    staff_sign_in_records,
     identities_link_once,
     onboarding_requests,
     listing_orders_and_cursors,
@@ -237,6 +238,7 @@ async fn staff_round_trip(dir: &dyn Directory) {
         id: "sam".into(),
         name: "Sam".into(),
         assigned_organizations: vec!["b".into(), "a".into()],
+        ..Default::default()
     };
     dir.put_staff(&sam).await.unwrap();
     let read = dir.get_staff("sam").await.unwrap().unwrap();
@@ -253,6 +255,77 @@ async fn staff_round_trip(dir: &dyn Directory) {
     assert_eq!(
         (read.name.as_str(), read.assigned_organizations),
         ("Samuel", vec!["c".to_string()])
+    );
+}
+
+/// A staff member's email and status read back; staff links are apart
+/// from customers'; activation holds only for an invited staff member.
+async fn staff_sign_in_records(dir: &dyn Directory) {
+    use partnergate::model::StaffStatus;
+    let stella = Staff {
+        id: "stella".into(),
+        name: "Stella".into(),
+        assigned_organizations: vec!["a".into()],
+        email: Some("stella@merchant.test".into()),
+        status: StaffStatus::Invited,
+    };
+    dir.put_staff(&stella).await.unwrap();
+    assert_eq!(dir.get_staff("stella").await.unwrap().as_ref(), Some(&stella));
+    assert_eq!(
+        dir.find_staff_by_email(" Stella@Merchant.TEST ").await.unwrap().as_ref(),
+        Some(&stella)
+    );
+    assert_eq!(dir.find_staff_by_email("nobody@merchant.test").await.unwrap(), None);
+    // Another staff member with the same email is refused.
+    let twin = Staff {
+        id: "twin".into(),
+        ..stella.clone()
+    };
+    assert!(matches!(
+        dir.put_staff(&twin).await,
+        Err(DirectoryError::Duplicate(_))
+    ));
+    let link = |subject: &str, staff: &str| {
+        ChangeOp::PutStaffLink("https://idp.test".into(), subject.into(), staff.into())
+    };
+    dir.apply(
+        vec![link("s-stella", "stella"), ChangeOp::ActivateStaff("stella".into())],
+        audit(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        dir.find_staff_link("https://idp.test", "s-stella").await.unwrap().as_deref(),
+        Some("stella")
+    );
+    assert_eq!(dir.find_link("https://idp.test", "s-stella").await.unwrap(), None);
+    assert_eq!(
+        dir.get_staff("stella").await.unwrap().unwrap().status,
+        StaffStatus::Active
+    );
+    // Activating again, or linking the same identity again, changes nothing.
+    assert!(matches!(
+        refused(dir, vec![ChangeOp::ActivateStaff("stella".into())]).await,
+        DirectoryError::Conflict(_)
+    ));
+    assert!(matches!(
+        refused(dir, vec![link("s-stella", "stella")]).await,
+        DirectoryError::Duplicate(_)
+    ));
+    assert!(matches!(
+        refused(dir, vec![ChangeOp::ActivateStaff("ghost".into())]).await,
+        DirectoryError::NotFound(_)
+    ));
+    // Removed by the operator: read back as removed.
+    dir.put_staff(&Staff {
+        status: StaffStatus::Removed,
+        ..stella.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        dir.get_staff("stella").await.unwrap().unwrap().status,
+        StaffStatus::Removed
     );
 }
 

@@ -36,7 +36,7 @@ async fn site_with_token(service_token: Option<&str>) -> Site {
 }
 
 /// The providers every site registers callbacks for.
-const SITE_PROVIDERS: [&str; 5] = ["test", "es", "b2c", "entra", "late"];
+const SITE_PROVIDERS: [&str; 6] = ["test", "es", "b2c", "entra", "late", "staff"];
 
 /// A site with the test providers and the configurations `extra` makes
 /// from the site's base address.
@@ -100,11 +100,15 @@ async fn serve_node_with(
     entra.tenant_id = Some("tenant-1".into());
     entra.emails_verified_by_provider = true;
     entra.scopes = vec!["entra".into(), "profile".into()];
+    // The merchant's own provider for its staff.
+    let mut staff = provider_config("staff", issuer, base, "storefront-rs256");
+    staff.staff = true;
     let mut configs = vec![
         provider_config("test", issuer, base, "storefront-rs256"),
         es,
         b2c,
         entra,
+        staff,
     ];
     configs.extend(extra);
     let store = gate.ephemeral().clone();
@@ -283,6 +287,98 @@ async fn invited_member_signs_in_gets_a_session_and_store_access_until_revoked()
     assert_eq!(json(res).await["code"], "not_signed_in");
     let res = b.get(format!("{}/v1/me", site.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A staff provider signs invited staff in (linked by verified email and
+/// made active) and never a customer; a customer provider never signs staff
+/// in. The staff session acts as `staff:<id>`, as the policies allow, and
+/// ends on the next request once the staff member is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_only_through_a_staff_provider_and_ends_on_removal() {
+    use partnergate::model::StaffStatus;
+    let site = site().await;
+    // Ivan is an invited customer: the staff provider does not sign him in.
+    let b = browser();
+    let callback = until_callback(&site, &b, "staff", "ivan").await;
+    assert_refused(&site, b.get(&callback).send().await.unwrap(), "customer at the staff provider", "ivan", "no staff record").await;
+    assert_eq!(
+        site.dir.get_account("ivan").await.unwrap().unwrap().membership.unwrap().status,
+        partnergate::model::AccountStatus::Invited,
+        "his invitation is untouched"
+    );
+    // Stella is invited staff: a customer provider does not sign her in.
+    let b = browser();
+    let callback = until_callback(&site, &b, "test", "stella").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(json(res).await["message"].as_str().unwrap().contains("no customer record"));
+    // Removed staff are refused at the staff provider.
+    let b = browser();
+    let callback = until_callback(&site, &b, "staff", "rex").await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(json(res).await["message"].as_str().unwrap().contains("no longer active"));
+
+    // Stella at the staff provider: linked, active, a staff session.
+    let stella = signed_in(&site, "staff", "stella").await;
+    let staff = site.dir.get_staff("stella").await.unwrap().unwrap();
+    assert_eq!(staff.status, StaffStatus::Active);
+    let me = get_json(&stella, format!("{}/v1/me", site.base)).await;
+    assert_eq!(me["staff"]["id"], "stella", "{me}");
+    assert!(me["person"].is_null(), "{me}");
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+    // She acts as herself on the API, where the policies let her: acme is
+    // assigned to her, globex is not.
+    let res = stella
+        .get(format!("{}/v1/organizations/acme/users", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = stella
+        .get(format!("{}/v1/organizations/globex/users", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = stella
+        .get(format!("{}/v1/onboarding", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // A staff session has no organization to switch to.
+    let res = stella
+        .post(format!("{}/v1/me/organization", site.base))
+        .header("x-partnergate-csrf", &csrf)
+        .json(&serde_json::json!({"organization": "acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Removed by the merchant: the next request is refused.
+    site.gate
+        .put_staff(&partnergate::model::Staff {
+            status: StaffStatus::Removed,
+            ..staff
+        })
+        .await
+        .unwrap();
+    let res = stella
+        .get(format!("{}/v1/organizations/acme/users", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = stella.get(format!("{}/v1/me", site.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // And the policies deny her, whoever names her.
+    assert!(
+        !common::decide(&site.gate, "staff:stella", "listOnboarding", "store:main")
+            .await
+            .is_allowed()
+    );
 }
 
 /// Logout ends our session and sends the browser to the provider's

@@ -1113,6 +1113,7 @@ async fn staff_create_an_organization_and_its_admin_directly() {
             id: "sara".into(),
             name: "Sara Staff".into(),
             assigned_organizations: vec![org.id.clone()],
+            ..Default::default()
         })
         .await
         .unwrap();

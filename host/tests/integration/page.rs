@@ -29,8 +29,21 @@ async fn site_with(config: page::PageConfig) -> Site {
     let page_config = config;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let provider = start_provider(&[format!("{base}/v1/signin/test/callback")]);
+    let provider = start_provider(&[
+        format!("{base}/v1/signin/test/callback"),
+        format!("{base}/v1/signin/staff/callback"),
+    ]);
     let (gate, dir) = common::gate_and_directory().await;
+    // The merchant's provider for its staff (the back office).
+    let staff: ProviderConfig = serde_json::from_value(serde_json::json!({
+        "name": "staff",
+        "issuer": provider.issuer,
+        "client_id": "storefront-rs256",
+        "client_secret": "test-secret",
+        "redirect_uri": format!("{base}/v1/signin/staff/callback"),
+        "staff": true,
+    }))
+    .unwrap();
     let config: ProviderConfig = serde_json::from_value(serde_json::json!({
         "name": "test",
         "issuer": provider.issuer,
@@ -42,7 +55,7 @@ async fn site_with(config: page::PageConfig) -> Site {
         "trusted": true,
     }))
     .unwrap();
-    let sign_in = SignInService::discover(vec![config], gate.ephemeral().clone())
+    let sign_in = SignInService::discover(vec![config, staff], gate.ephemeral().clone())
         .await
         .expect("discovery");
     let router = server::router_with(
@@ -985,5 +998,188 @@ async fn a_prospect_applies_through_the_form() {
     );
     shots.take(&browser, "rate-limited").await;
     assert_eq!(pending().await.len(), 2);
+    browser.close().await.unwrap();
+}
+
+/// Signs staff member `account` in through the staff provider and lands on
+/// the back office.
+async fn staff_sign_in(site: &Site, browser: &Client, account: &str) {
+    browser
+        .goto(&format!(
+            "{}/v1/signin/staff/login?login_hint={account}&return_to={}",
+            site.base,
+            page::DEFAULT_BACK_OFFICE_PATH
+        ))
+        .await
+        .unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        url.path(),
+        page::DEFAULT_BACK_OFFICE_PATH,
+        "sign-in lands on the back office: {}",
+        browser.source().await.unwrap_or_default()
+    );
+}
+
+/// The pending onboarding request of `email`, by id.
+async fn pending_request(site: &Site, email: &str) -> String {
+    site.gate
+        .list_onboarding("staff:sara", Some(partnergate::model::OnboardingStatus::Pending))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.requester_email == email)
+        .map(|r| r.id)
+        .expect("a pending request")
+}
+
+/// The notifications waiting in the outbox for `recipient`.
+async fn mail_to(site: &Site, recipient: &str) -> Vec<partnergate::model::Notification> {
+    site.dir
+        .due_messages(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.notification)
+        .filter(|n| n.recipient == recipient)
+        .collect()
+}
+
+/// The whole loop in the browser: a prospect applies through the form; a
+/// staff member signs in through the staff provider and approves it in the
+/// back office; the requester receives the invitation, signs in as the new
+/// organization's administrator and adds a user. Another request is
+/// rejected with a reason the prospect receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let mut shots = Shots::new("back_office");
+    let back_office = format!("{}{}", site.base, page::DEFAULT_BACK_OFFICE_PATH);
+
+    // Two prospects apply.
+    for (org, name, email) in [
+        ("Penny Parts", "Penny Prospect", "penny@prospect.test"),
+        ("Shady Deals", "Stranger", "stranger@elsewhere.test"),
+    ] {
+        browser.goto(&format!("{}/onboarding", site.base)).await.unwrap();
+        type_into(&browser, "#pg-organization_name", org).await;
+        type_into(&browser, "#pg-requester_name", name).await;
+        type_into(&browser, "#pg-requester_email", email).await;
+        follow(&browser, "form.pg-form button[type=submit]").await;
+        assert_eq!(text(&browser, "main h2").await, "Request received");
+    }
+    let penny = pending_request(&site, "penny@prospect.test").await;
+    let shady = pending_request(&site, "stranger@elsewhere.test").await;
+
+    // Without a session the back office offers the staff provider only.
+    browser.goto(&back_office).await.unwrap();
+    let offered = css(&browser, "main").await.html(false).await.unwrap();
+    assert!(offered.contains("/v1/signin/staff/login"), "{offered}");
+    assert!(!offered.contains("/v1/signin/test/login"), "{offered}");
+    assert!(!offered.contains("Penny Parts"), "{offered}");
+
+    // Stella signs in (invited staff: her first sign-in activates her).
+    staff_sign_in(&site, &browser, "stella").await;
+    assert_eq!(text(&browser, "main h2").await, "Onboarding requests");
+    let queue = text(&browser, "main table").await;
+    assert!(queue.contains("Penny Parts") && queue.contains("Shady Deals"), "{queue}");
+    shots.take(&browser, "queue").await;
+
+    // Rejecting needs a reason; the prospect receives it.
+    let reject = format!("#request-{shady} form[action$='/reject']");
+    follow(&browser, &format!("{reject} button")).await;
+    assert_eq!(
+        css(&browser, &format!("#pg-reason-{shady}"))
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert!(mail_to(&site, "stranger@elsewhere.test").await.is_empty());
+    type_into(&browser, &format!("#pg-reason-{shady}"), "We do not trade with resellers.").await;
+    follow(&browser, &format!("{reject} button")).await;
+    assert_eq!(
+        notice(&browser).await,
+        "Rejected: the requester has been told why."
+    );
+    let rejection = mail_to(&site, "stranger@elsewhere.test").await;
+    assert_eq!(rejection.len(), 1, "{rejection:?}");
+    assert_eq!(rejection[0].kind, partnergate::model::NotificationKind::Rejection);
+    assert!(
+        rejection[0].params.iter().any(|(_, v)| v.contains("resellers")),
+        "{rejection:?}"
+    );
+
+    // Approving creates the organization and invites the requester.
+    follow(&browser, &format!("#request-{penny} form[action$='/approve'] button")).await;
+    assert_eq!(
+        notice(&browser).await,
+        "Approved: the organization exists and its administrator has been invited."
+    );
+    assert!(!text(&browser, "main").await.contains("Penny Parts"));
+    shots.take(&browser, "approved").await;
+    let invitation = mail_to(&site, "penny@prospect.test").await;
+    assert!(
+        invitation
+            .iter()
+            .any(|n| n.kind == partnergate::model::NotificationKind::Approval
+                || n.kind == partnergate::model::NotificationKind::Invitation),
+        "{invitation:?}"
+    );
+    // The approved filter shows it, without buttons.
+    browser.goto(&format!("{back_office}?status=approved")).await.unwrap();
+    let approved = css(&browser, &format!("#request-{penny}")).await.html(false).await.unwrap();
+    assert!(!approved.contains("<form"), "{approved}");
+    // The audit trail shows both decisions.
+    follow(&browser, "nav.pg-nav a[href$='/audit']").await;
+    let trail = text(&browser, "main table").await;
+    assert!(
+        trail.contains("approveOnboarding") && trail.contains("rejectOnboarding"),
+        "{trail}"
+    );
+    shots.take(&browser, "audit").await;
+
+    // Stella signs out.
+    follow(&browser, "form.pg-signout button").await;
+    browser.goto(&back_office).await.unwrap();
+    assert_eq!(text(&browser, "main h2").await, "Sign in");
+    browser.close().await.unwrap();
+
+    // Penny, in her own browser, signs in as the new organization's
+    // administrator and adds a user.
+    let browser = driver.browser().await;
+    sign_in(&site, &browser, "penny").await;
+    assert!(text(&browser, "h1").await.contains("Penny Parts"));
+    follow(&browser, "nav.pg-nav a[href$='/new']").await;
+    type_into(&browser, "#pg-email", "pete@prospect.test").await;
+    type_into(&browser, "#pg-name", "Pete Buyer").await;
+    follow(&browser, "button[type=submit].pg-primary").await;
+    assert_eq!(notice(&browser).await, "The user was added and invited.");
+    let pete = site
+        .dir
+        .find_account_by_email("pete@prospect.test")
+        .await
+        .unwrap()
+        .expect("added");
+    let penny_account = site
+        .dir
+        .find_account_by_email("penny@prospect.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pete.membership.unwrap().organization_id,
+        penny_account.membership.unwrap().organization_id
+    );
+    shots.take(&browser, "new-admin-adds").await;
+
+    // A customer's session sees nothing of the back office.
+    browser.goto(&back_office).await.unwrap();
+    assert_eq!(text(&browser, "main h2").await, "No access");
+    assert!(!text(&browser, "main").await.contains("Shady"));
     browser.close().await.unwrap();
 }

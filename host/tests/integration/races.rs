@@ -372,6 +372,7 @@ async fn an_unassigned_staff_member_changes_nothing_after_the_unassignment() {
         id: "sam".into(),
         name: "Sam Staff".into(),
         assigned_organizations: organizations.iter().map(|o| o.to_string()).collect(),
+        ..Default::default()
     };
     let log = rusqlite::Connection::open(&db).unwrap();
     let last = |kind: &str, id: &str| -> i64 {

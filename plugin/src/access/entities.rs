@@ -144,6 +144,7 @@ pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
         names.uid(&names.staff, &staff.id),
         [
             ("name", string(&staff.name)),
+            ("status", string(staff.status.name())),
             ("assignedOrganizations", Value::set(orgs, None)),
         ],
         HashSet::new(),
@@ -243,6 +244,10 @@ pub(super) mod evaluated {
             (
                 "name".to_string(),
                 RestrictedExpression::new_string(staff.name.clone()),
+            ),
+            (
+                "status".to_string(),
+                RestrictedExpression::new_string(staff.status.name().to_string()),
             ),
             (
                 "assignedOrganizations".to_string(),

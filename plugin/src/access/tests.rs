@@ -791,6 +791,7 @@ fn entities_built_from_values_equal_the_evaluated_ones() {
         id: "sam".into(),
         name: "Sam".into(),
         assigned_organizations: vec!["a".into(), "b".into()],
+        ..Default::default()
     };
     assert_eq!(
         staff_entity(&names, &staff),

@@ -24,6 +24,10 @@ pub(super) fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
         model::ChangeOp::PutLink(issuer, subject, person) => {
             directory::ChangeOp::LinkIdentity((issuer, subject, person))
         }
+        model::ChangeOp::PutStaffLink(issuer, subject, staff) => {
+            directory::ChangeOp::LinkStaffIdentity((issuer, subject, staff))
+        }
+        model::ChangeOp::ActivateStaff(id) => directory::ChangeOp::ActivateStaff(id),
         model::ChangeOp::PutMembership(m, expected) => {
             directory::ChangeOp::PutMembership((membership_to_wit(m), expected))
         }
@@ -288,5 +292,33 @@ pub(super) fn sign_in_error_to_wit(err: signin::SignInError) -> sign_in::Error {
     match err {
         signin::SignInError::Refused(reason) => sign_in::Error::Refused(reason),
         signin::SignInError::Unavailable(m) => sign_in::Error::Unavailable(m),
+    }
+}
+
+pub(super) fn staff_from_wit(s: types::Staff) -> model::Staff {
+    model::Staff {
+        id: s.id,
+        name: s.name,
+        assigned_organizations: s.assigned_organizations,
+        email: s.email,
+        status: match s.status {
+            types::StaffStatus::Invited => model::StaffStatus::Invited,
+            types::StaffStatus::Active => model::StaffStatus::Active,
+            types::StaffStatus::Removed => model::StaffStatus::Removed,
+        },
+    }
+}
+
+pub(super) fn staff_to_wit(s: model::Staff) -> types::Staff {
+    types::Staff {
+        id: s.id,
+        name: s.name,
+        assigned_organizations: s.assigned_organizations,
+        email: s.email,
+        status: match s.status {
+            model::StaffStatus::Invited => types::StaffStatus::Invited,
+            model::StaffStatus::Active => types::StaffStatus::Active,
+            model::StaffStatus::Removed => types::StaffStatus::Removed,
+        },
     }
 }

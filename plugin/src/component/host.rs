@@ -5,7 +5,7 @@
 use super::bindings::partnergate::b2b::{directory, records, types};
 use super::convert::{
     account_from_wit, account_status_to_wit, change_op_to_wit, onboarding_from_wit,
-    onboarding_status_to_wit, organization_from_wit,
+    onboarding_status_to_wit, organization_from_wit, staff_from_wit,
 };
 use crate::access::{Found, Key, Lookup, Records, Unavailable};
 use crate::{model, users};
@@ -37,14 +37,7 @@ fn found_from_wit(found: records::Found) -> Found {
         records::Found::Organization((stamp, o)) => {
             Found::Organization(stamp, organization_from_wit(o))
         }
-        records::Found::Staff((stamp, s)) => Found::Staff(
-            stamp,
-            model::Staff {
-                id: s.id,
-                name: s.name,
-                assigned_organizations: s.assigned_organizations,
-            },
-        ),
+        records::Found::Staff((stamp, s)) => Found::Staff(stamp, staff_from_wit(s)),
     }
 }
 
@@ -132,14 +125,18 @@ impl users::Directory for HostRecords {
 
     fn fresh_staff(&self, id: &str) -> Result<Option<model::Staff>, users::DirError> {
         directory::get_staff(id)
-            .map(|s| {
-                s.map(|s| model::Staff {
-                    id: s.id,
-                    name: s.name,
-                    assigned_organizations: s.assigned_organizations,
-                })
-            })
+            .map(|s| s.map(staff_from_wit))
             .map_err(dir_error)
+    }
+
+    fn staff_by_email(&self, email: &str) -> Result<Option<model::Staff>, users::DirError> {
+        directory::find_staff_by_email(email)
+            .map(|s| s.map(staff_from_wit))
+            .map_err(dir_error)
+    }
+
+    fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, users::DirError> {
+        directory::find_staff_link(issuer, subject).map_err(dir_error)
     }
 
     fn account_by_email(&self, email: &str) -> Result<Option<model::Account>, users::DirError> {

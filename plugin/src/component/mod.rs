@@ -21,7 +21,8 @@ use bindings::wasi::logging::logging::{Level, log};
 use convert::{
     account_status, account_status_to_wit, account_to_wit, decision_to_wit, identity_from_wit,
     membership_to_wit, new_user, onboarding_status_from_wit, onboarding_to_wit,
-    organization_to_wit, problem_to_wit, sign_in_error_to_wit, summary_to_wit, target_from_wit,
+    organization_to_wit, problem_to_wit, sign_in_error_to_wit, staff_to_wit, summary_to_wit,
+    target_from_wit,
     user_error, user_view_to_wit,
 };
 use host::{HostRecords, key_to_wit};
@@ -363,6 +364,15 @@ impl sign_in::Guest for Component {
         organization_id: String,
     ) -> Result<types::Account, sign_in::Error> {
         with_sign_in(|rules| rules.check_session(&person_id, &organization_id)).map(account_to_wit)
+    }
+
+    fn link_staff(identity: types::ExternalIdentity) -> Result<String, sign_in::Error> {
+        let identity = identity_from_wit(identity);
+        with_sign_in(|rules| rules.link_staff(&identity))
+    }
+
+    fn check_staff_session(staff_id: String) -> Result<types::Staff, sign_in::Error> {
+        with_sign_in(|rules| rules.check_staff_session(&staff_id)).map(staff_to_wit)
     }
 
     fn record_refusal(

@@ -79,6 +79,7 @@ pub(crate) fn directory() -> MemoryDirectory {
                 id: "sam".into(),
                 name: "Sam".into(),
                 assigned_organizations: vec!["acme".into()],
+                ..Default::default()
             },
         );
     }
@@ -538,6 +539,12 @@ impl Directory for StaleCache {
     }
     fn has_links(&self, id: &str) -> Result<bool, DirError> {
         self.live.has_links(id)
+    }
+    fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirError> {
+        self.live.staff_by_email(email)
+    }
+    fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError> {
+        self.live.find_staff_link(issuer, subject)
     }
     fn onboarding(&self, id: &str) -> Result<Option<crate::model::OnboardingRequest>, DirError> {
         self.live.onboarding(id)

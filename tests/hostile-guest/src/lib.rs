@@ -186,6 +186,14 @@ mod component {
             Err(sign_in::Error::Unsupported)
         }
 
+        fn link_staff(_: types::ExternalIdentity) -> Result<String, sign_in::Error> {
+            Err(sign_in::Error::Unsupported)
+        }
+
+        fn check_staff_session(_: String) -> Result<types::Staff, sign_in::Error> {
+            Err(sign_in::Error::Unsupported)
+        }
+
         fn record_refusal(_: String, _: String, _: String) -> Result<(), sign_in::Error> {
             Err(sign_in::Error::Unsupported)
         }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Account, AccountStatus, Member, Membership, Organization, OrganizationStatus, Person, Staff,
+    StaffStatus,
 };
 
 /// The JSON form of an account in Redis.
@@ -45,6 +46,11 @@ pub(super) struct CachedStaff {
     id: String,
     name: String,
     assigned_organizations: Vec<String>,
+    #[serde(default)]
+    email: Option<String>,
+    /// Absent in entries an earlier release wrote: read as `removed`.
+    #[serde(default)]
+    status: String,
 }
 
 impl From<&Staff> for CachedStaff {
@@ -53,6 +59,8 @@ impl From<&Staff> for CachedStaff {
             id: s.id.clone(),
             name: s.name.clone(),
             assigned_organizations: s.assigned_organizations.clone(),
+            email: s.email.clone(),
+            status: s.status.name().into(),
         }
     }
 }
@@ -63,6 +71,10 @@ impl From<CachedStaff> for Staff {
             id: s.id,
             name: s.name,
             assigned_organizations: s.assigned_organizations,
+            email: s.email,
+            // An unknown or missing status decodes to `removed`: never more
+            // than was cached.
+            status: s.status.parse().unwrap_or(StaffStatus::Removed),
         }
     }
 }

@@ -30,6 +30,18 @@ pub(super) enum Failure {
     Refused(DirectoryError),
 }
 
+impl Failure {
+    /// The error a caller that does not retry gets.
+    pub(super) fn into_error(self) -> DirectoryError {
+        match self {
+            Failure::Refused(err) => err,
+            Failure::Race | Failure::OverBudget => DirectoryError::Unavailable(
+                "the record met a concurrent change: try again".into(),
+            ),
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for Failure {
     fn from(err: tokio_postgres::Error) -> Self {
         if is_race(&err) {
@@ -250,6 +262,48 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                     unique(e, DirectoryError::Duplicate(linked))
                 }
             })?;
+        }
+        ChangeOp::PutStaffLink(issuer, subject, staff) => {
+            let linked = format!("identity `{subject}` at `{issuer}` is linked already");
+            if tx
+                .query_opt(
+                    "SELECT staff_id FROM staff_links WHERE issuer = $1 AND subject = $2",
+                    &[issuer, subject],
+                )
+                .await?
+                .is_some()
+            {
+                return Err(DirectoryError::Duplicate(linked).into());
+            }
+            tx.execute(
+                "INSERT INTO staff_links (issuer, subject, staff_id) VALUES ($1, $2, $3)",
+                &[issuer, subject, staff],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                    Failure::Refused(DirectoryError::NotFound(format!("staff `{staff}`")))
+                }
+                _ => unique(e, DirectoryError::Duplicate(linked)),
+            })?;
+        }
+        ChangeOp::ActivateStaff(id) => {
+            let status: Option<String> = tx
+                .query_opt("SELECT status FROM staff WHERE id = $1", &[id])
+                .await?
+                .map(|r| r.get(0));
+            match status.as_deref() {
+                None => return Err(DirectoryError::NotFound(format!("staff `{id}`")).into()),
+                Some("invited") => {}
+                Some(_) => {
+                    return Err(DirectoryError::Conflict(format!(
+                        "staff `{id}` is no longer invited: sign in again"
+                    ))
+                    .into());
+                }
+            }
+            tx.execute("UPDATE staff SET status = 'active' WHERE id = $1", &[id])
+                .await?;
         }
         ChangeOp::PutOnboarding(r, expected) => {
             let current = tx

@@ -82,9 +82,9 @@ impl Default for PostgresOptions {
 async fn staff_row(
     client: &impl tokio_postgres::GenericClient,
     id: &str,
-) -> Result<Option<Staff>, tokio_postgres::Error> {
+) -> Result<Option<Staff>, Failure> {
     let Some(row) = client
-        .query_opt("SELECT name FROM staff WHERE id = $1", &[&id])
+        .query_opt("SELECT name, email, status FROM staff WHERE id = $1", &[&id])
         .await?
     else {
         return Ok(None);
@@ -100,6 +100,8 @@ async fn staff_row(
         id: id.to_string(),
         name: row.get(0),
         assigned_organizations: orgs.iter().map(|r| r.get(0)).collect(),
+        email: row.get(1),
+        status: stored(row.get::<_, &str>(2))?,
     }))
 }
 
@@ -356,7 +358,36 @@ impl Directory for PostgresDirectory {
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
         staff_row(&**self.client().await?, id)
             .await
-            .map_err(unavailable)
+            .map_err(Failure::into_error)
+    }
+
+    async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError> {
+        let email = email.trim().to_lowercase();
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt("SELECT id FROM staff WHERE email = $1", &[&email])
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        staff_row(&**client, row.get(0))
+            .await
+            .map_err(Failure::into_error)
+    }
+
+    async fn find_staff_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let row = self
+            .query_opt(
+                "SELECT staff_id FROM staff_links WHERE issuer = $1 AND subject = $2",
+                &[&issuer, &subject],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
@@ -370,12 +401,18 @@ impl Directory for PostgresDirectory {
             .await
             .map_err(unavailable)?;
         tx.execute(
-            "INSERT INTO staff (id, name) VALUES ($1, $2)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-            &[&staff.id, &staff.name],
+            "INSERT INTO staff (id, name, email, status) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE
+             SET name = excluded.name, email = excluded.email, status = excluded.status",
+            &[&staff.id, &staff.name, &staff.email, &staff.status.name()],
         )
         .await
-        .map_err(unavailable)?;
+        .map_err(|e| match e.code() {
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => DirectoryError::Duplicate(
+                format!("another staff member has the email of `{}`", staff.id),
+            ),
+            _ => unavailable(e),
+        })?;
         tx.execute(
             "DELETE FROM staff_organizations WHERE staff_id = $1",
             &[&staff.id],
@@ -392,12 +429,7 @@ impl Directory for PostgresDirectory {
         }
         log_changes(&tx, &[Touched::Staff(staff.id.clone())])
             .await
-            .map_err(|failure| match failure {
-                Failure::Refused(err) => err,
-                Failure::Race | Failure::OverBudget => DirectoryError::Unavailable(
-                    "the staff record met a concurrent change: try again".into(),
-                ),
-            })?;
+            .map_err(Failure::into_error)?;
         tx.commit().await.map_err(unavailable)
     }
 

@@ -160,6 +160,55 @@ pub(super) fn apply_op(
                 other => unavailable(other),
             })?;
         }
+        ChangeOp::PutStaffLink(issuer, subject, staff) => {
+            let linked: Option<String> = tx
+                .query_row(
+                    "SELECT staff_id FROM staff_links WHERE issuer = ?1 AND subject = ?2",
+                    params![issuer, subject],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            if linked.is_some() {
+                return Err(DirectoryError::Duplicate(format!(
+                    "identity `{subject}` at `{issuer}` is linked already"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO staff_links (issuer, subject, staff_id) VALUES (?1, ?2, ?3)",
+                params![issuer, subject, staff],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    DirectoryError::NotFound(format!("staff `{staff}`"))
+                }
+                other => unavailable(other),
+            })?;
+        }
+        ChangeOp::ActivateStaff(id) => {
+            let status: Option<String> = tx
+                .query_row("SELECT status FROM staff WHERE id = ?1", params![id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            match status.as_deref() {
+                None => return Err(DirectoryError::NotFound(format!("staff `{id}`"))),
+                Some("invited") => {}
+                Some(_) => {
+                    return Err(DirectoryError::Conflict(format!(
+                        "staff `{id}` is no longer invited: sign in again"
+                    )));
+                }
+            }
+            tx.execute(
+                "UPDATE staff SET status = 'active' WHERE id = ?1",
+                params![id],
+            )
+            .map_err(unavailable)?;
+        }
         ChangeOp::PutOnboarding(r, expected) => {
             let current = version_of(
                 tx,

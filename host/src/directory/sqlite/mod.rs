@@ -76,10 +76,18 @@ fn prepare_writer(mut conn: Connection) -> Result<Connection, DirectoryError> {
 
 /// The staff member `id` with their assignments, in order.
 fn staff_row(conn: &Connection, id: &str) -> Result<Option<Staff>, DirectoryError> {
-    let Some(name) = conn
-        .query_row("SELECT name FROM staff WHERE id = ?1", params![id], |r| {
-            r.get::<_, String>(0)
-        })
+    let Some((name, email, status)) = conn
+        .query_row(
+            "SELECT name, email, status FROM staff WHERE id = ?1",
+            params![id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    stored(&r.get::<_, String>(2)?)?,
+                ))
+            },
+        )
         .optional()
         .map_err(unavailable)?
     else {
@@ -98,6 +106,8 @@ fn staff_row(conn: &Connection, id: &str) -> Result<Option<Staff>, DirectoryErro
         id: id.to_string(),
         name,
         assigned_organizations: orgs,
+        email,
+        status,
     }))
 }
 
@@ -252,10 +262,22 @@ impl Directory for SqliteDirectory {
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
                 tx.execute(
-                    "INSERT OR REPLACE INTO staff (id, name) VALUES (?1, ?2)",
-                    params![staff.id, staff.name],
+                    "INSERT INTO staff (id, name, email, status) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO UPDATE
+                     SET name = excluded.name, email = excluded.email, status = excluded.status",
+                    params![staff.id, staff.name, staff.email, staff.status.name()],
                 )
-                .map_err(unavailable)?;
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        DirectoryError::Duplicate(format!(
+                            "another staff member has the email of `{}`",
+                            staff.id
+                        ))
+                    }
+                    other => unavailable(other),
+                })?;
                 tx.execute(
                     "DELETE FROM staff_organizations WHERE staff_id = ?1",
                     params![staff.id],
@@ -304,6 +326,45 @@ impl Directory for SqliteDirectory {
                 )
                 .optional()
                 .map_err(unavailable)
+            })
+            .await
+    }
+
+    async fn find_staff_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let issuer = issuer.to_string();
+        self.conns
+            .read_by(subject, move |conn, subject| {
+                conn.query_row(
+                    "SELECT staff_id FROM staff_links WHERE issuer = ?1 AND subject = ?2",
+                    params![issuer, subject],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
+    }
+
+    async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError> {
+        let email = email.trim().to_lowercase();
+        self.conns
+            .read_by(&email, |conn, email| {
+                let id: Option<String> = conn
+                    .query_row(
+                        "SELECT id FROM staff WHERE email = ?1",
+                        params![email],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                match id {
+                    Some(id) => staff_row(conn, &id),
+                    None => Ok(None),
+                }
             })
             .await
     }

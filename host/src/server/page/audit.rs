@@ -12,11 +12,40 @@ use super::views::{AuditPage, AuditRow, timestamp};
 use crate::error::Error;
 
 /// Entries per page.
-const PAGE_ENTRIES: u32 = 50;
+pub(super) const PAGE_ENTRIES: u32 = 50;
 
 #[derive(Deserialize)]
 pub(super) struct AuditQuery {
     cursor: Option<String>,
+}
+
+/// The rows of a page of the audit trail, and the link to the next page
+/// (`prefix?cursor=...`).
+pub(super) fn audit_rows(page: crate::model::AuditPage, prefix: &str) -> (Vec<AuditRow>, Option<String>) {
+    let rows = page
+        .entries
+        .into_iter()
+        .map(|record| {
+            let (when, iso) = timestamp(record.at);
+            AuditRow {
+                iso,
+                when,
+                actor: record.entry.actor,
+                action: record.entry.action,
+                target: record.entry.target,
+                policies: record.entry.policies.join(", "),
+            }
+        })
+        .collect();
+    let next_href = page.next_cursor.map(|c| {
+        href(
+            prefix,
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("cursor", &c)
+                .finish(),
+        )
+    });
+    (rows, next_href)
 }
 
 pub(super) async fn show(signed: Signed, Query(query): Query<AuditQuery>) -> Page {
@@ -38,30 +67,7 @@ pub(super) async fn show(signed: Signed, Query(query): Query<AuditQuery>) -> Pag
         Err(err) => return Ok(failure(viewer.page, m, &err)),
     };
     let nav = viewer.nav().await.map_err(|err| viewer.failed(err))?;
-    let rows = page
-        .entries
-        .into_iter()
-        .map(|record| {
-            let (when, iso) = timestamp(record.at);
-            AuditRow {
-                iso,
-                when,
-                actor: record.entry.actor,
-                action: record.entry.action,
-                target: record.entry.target,
-                policies: record.entry.policies.join(", "),
-            }
-        })
-        .collect();
-    let prefix = format!("{}/audit", viewer.page.prefix);
-    let next_href = page.next_cursor.map(|c| {
-        href(
-            &prefix,
-            &url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("cursor", &c)
-                .finish(),
-        )
-    });
+    let (rows, next_href) = audit_rows(page, &format!("{}/audit", viewer.page.prefix));
     Ok(html(
         StatusCode::OK,
         AuditPage {

@@ -13,6 +13,9 @@ pub const DEFAULT_PREFIX: &str = "/account/organization-users";
 /// Where the prospect's form is served by default.
 pub const DEFAULT_ONBOARDING_PATH: &str = "/onboarding";
 
+/// Where the back office is served by default.
+pub const DEFAULT_BACK_OFFICE_PATH: &str = "/back-office";
+
 /// How the page is served.
 pub struct PageConfig {
     /// The path prefix: `/account/organization-users` by default.
@@ -27,6 +30,8 @@ pub struct PageConfig {
     pub onboarding_path: String,
     /// The form's requests per client address.
     pub onboarding_limit: std::sync::Arc<super::rate_limit::RateLimit>,
+    /// Where the staff's back office is served.
+    pub back_office: String,
 }
 
 impl Default for PageConfig {
@@ -38,6 +43,7 @@ impl Default for PageConfig {
             currency: Default::default(),
             onboarding_path: DEFAULT_ONBOARDING_PATH.into(),
             onboarding_limit: Default::default(),
+            back_office: DEFAULT_BACK_OFFICE_PATH.into(),
         }
     }
 }
@@ -86,7 +92,15 @@ impl PageConfig {
             currency: Default::default(),
             onboarding_path: DEFAULT_ONBOARDING_PATH.into(),
             onboarding_limit: Default::default(),
+            back_office: DEFAULT_BACK_OFFICE_PATH.into(),
         })
+    }
+
+    /// The back office served at `path` (the same rules as the page's
+    /// prefix).
+    pub fn with_back_office_path(mut self, path: &str) -> Result<Self, Error> {
+        self.back_office = checked_path(path, "back office path", "/back-office")?;
+        Ok(self)
     }
 
     /// The prospect's form served at `path` (the same rules as the page's

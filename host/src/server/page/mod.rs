@@ -33,10 +33,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::auth::cleared_session_cookie;
 use super::state::AppState;
 
 mod audit;
+mod back_office;
 mod config;
 mod forms;
 pub mod i18n;
@@ -50,10 +50,9 @@ mod viewer;
 mod views;
 
 pub(crate) use config::SharedPage;
-pub use config::{DEFAULT_ONBOARDING_PATH, DEFAULT_PREFIX, PageConfig};
-use respond::{Fields, Page, failure, html, message, see_other};
+pub use config::{DEFAULT_BACK_OFFICE_PATH, DEFAULT_ONBOARDING_PATH, DEFAULT_PREFIX, PageConfig};
+use respond::{Fields, Page, failure, message, see_other};
 use viewer::Choosing;
-use views::MessagePage;
 
 const STYLESHEET: &str = include_str!("../../../assets/page.css");
 const SCRIPT: &str = include_str!("../../../assets/page.js");
@@ -93,6 +92,16 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
             &format!("{}/received", page.onboarding_path),
             get(onboarding::received),
         )
+        .route(&page.back_office, get(back_office::queue))
+        .route(
+            &format!("{}/onboarding/{{request}}/{{step}}", page.back_office),
+            post(back_office::decide),
+        )
+        .route(&format!("{}/audit", page.back_office), get(back_office::audit))
+        .route(&format!("{}/signout", page.back_office), post(back_office::sign_out))
+        .route(&format!("{}/assets/page.css", page.back_office), get(stylesheet))
+        .route(&format!("{}/assets/page.js", page.back_office), get(script))
+        .route(&format!("{}/assets/theme.css", page.back_office), get(theme))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -209,28 +218,17 @@ async fn sign_out(Choosing(signed): Choosing, body: Bytes) -> Page {
     if !viewer.csrf_ok(Fields::parse(&body).get("csrf")) {
         return Ok(expired_form(&viewer));
     }
-    let service = signed.sign_in();
-    let mut reply = match service.logout(&signed.session_id).await {
-        Ok(Some(end_session)) => {
-            let m = viewer.m;
-            let mut view = MessagePage {
-                chrome: viewer.page.bare_chrome(m, m.t("signed-out-done")),
-                heading: m.t("signed-out-done"),
-                explain: m.t("sign-out-provider-explain"),
-                links: vec![(end_session.clone(), m.t("sign-out-provider"))],
-            };
-            view.chrome.refresh = Some(end_session);
-            html(StatusCode::OK, view)
-        }
-        Ok(None) => see_other(&viewer.page.prefix),
-        Err(err) => return Ok(failure(viewer.page, viewer.m, &err)),
-    };
-    reply.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cleared_session_cookie()).expect("a fixed cookie is a header value"),
-    );
-    Ok(reply)
+    let m = viewer.m;
+    Ok(respond::end_session(
+        signed.sign_in(),
+        &signed.session_id,
+        viewer.page.bare_chrome(m, m.t("signed-out-done")),
+        &viewer.page.prefix,
+    )
+    .await)
 }
+
+
 
 #[cfg(test)]
 mod tests {

@@ -2,13 +2,14 @@
 //! failure pages, what an error tells the viewer, form bodies, redirects.
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::config::PageConfig;
 use super::i18n::Messages;
 use super::views::MessagePage;
 use crate::error::Error;
+use crate::server::auth::cleared_session_cookie;
 
 /// What a page handler answers: its page, or the whole response that
 /// stopped it early (the sign-in page, a refusal, a failure).
@@ -120,4 +121,44 @@ impl Fields {
 /// The page after a change: `303 See Other` to `location`.
 pub(super) fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
+}
+
+/// Ends the session `id`: then the provider's end-session page where it
+/// offers RP-initiated logout (in `frame`), else back to `home`; the
+/// session cookie cleared either way.
+pub(super) async fn end_session(
+    service: &crate::oidc::SignInService,
+    id: &str,
+    frame: super::views::Chrome<'_>,
+    home: &str,
+) -> Response {
+    let m = frame.m;
+    let mut reply = match service.logout(id).await {
+        Ok(Some(end_session)) => {
+            let mut view = MessagePage {
+                heading: m.t("signed-out-done"),
+                explain: m.t("sign-out-provider-explain"),
+                links: vec![(end_session.clone(), m.t("sign-out-provider"))],
+                chrome: frame,
+            };
+            view.chrome.refresh = Some(end_session);
+            html(StatusCode::OK, view)
+        }
+        Ok(None) => see_other(home),
+        Err(err) => {
+            let (status, text) = explain(m, &err, false);
+            let view = MessagePage {
+                heading: m.t("page-title"),
+                explain: text,
+                links: Vec::new(),
+                chrome: frame,
+            };
+            return html(status, view);
+        }
+    };
+    reply.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cleared_session_cookie()).expect("a fixed cookie is a header value"),
+    );
+    reply
 }

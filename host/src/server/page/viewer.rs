@@ -206,11 +206,27 @@ async fn signed(state: &AppState, headers: &HeaderMap, choosing: bool) -> Result
         },
         None => None,
     };
+    // Staff work in the back office, not on an organization's page.
+    let live = match live {
+        Some((_, crate::oidc::Signed::Staff(_))) => {
+            let links = vec![(page.back_office.clone(), m.t("back-office-title"))];
+            return Err(message(
+                page,
+                m,
+                StatusCode::FORBIDDEN,
+                m.t("staff-elsewhere-title"),
+                m.t("staff-elsewhere-explain"),
+                links,
+            ));
+        }
+        Some((session, crate::oidc::Signed::Customer(account))) => Some((session, account)),
+        None => None,
+    };
     let Some((session, account)) = live else {
         let links = service
-            .discovered()
+            .providers_for(false)
             .into_iter()
-            .map(|(name, _)| {
+            .map(|name| {
                 let href = format!(
                     "/v1/signin/{name}/login?{}",
                     url::form_urlencoded::Serializer::new(String::new())
