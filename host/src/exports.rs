@@ -193,6 +193,13 @@ guest_calls! { partnergate_b2b_org_users, user_error;
     /// Creates an approved organization.
     create_organization(actor: &str, name: &str) -> Organization
         => call_create_organization(actor, name);
+    /// The organizations an actor may see.
+    list_organizations(actor: &str, search: Option<&str>) -> Vec<Organization>
+        => call_list_organizations(actor, search);
+    /// Blocks or unblocks an organization.
+    set_organization_blocked(actor: &str, organization_id: &str, blocked: bool, reason: &str)
+        -> Organization
+        => call_set_organization_blocked(actor, organization_id, blocked, reason);
 }
 
 /// A bulk call's results, each with the library's error.

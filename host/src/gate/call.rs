@@ -61,6 +61,7 @@ macro_rules! owned_already {
 
 owned_already!(
     u32,
+    bool,
     Target,
     NewUser,
     UserChanges,

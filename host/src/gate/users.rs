@@ -177,6 +177,25 @@ impl PartnerGate {
             => list_onboarding(&actor, status)
     );
     plugin_call!(
+        /// The organizations `actor` may see (`viewOrganization`): a staff
+        /// member's assigned ones whose name contains `search`, by name.
+        org_users(Weight::Listing): list_organizations(actor: &str, search: Option<&str>)
+            -> Vec<Organization>
+            => list_organizations(&actor, search.as_deref())
+    );
+    plugin_call!(
+        /// Blocks an approved organization, or unblocks a blocked one, with
+        /// the reason (staff); a block ends its members' sessions on their
+        /// next request.
+        org_users(Weight::One): set_organization_blocked(
+            actor: &str,
+            organization_id: &str,
+            blocked: bool,
+            reason: &str,
+        ) -> Organization
+            => set_organization_blocked(&actor, &organization_id, blocked, &reason)
+    );
+    plugin_call!(
         /// Creates an approved organization (staff).
         org_users(Weight::One): create_organization(actor: &str, name: &str) -> Organization
             => create_organization(&actor, &name)

@@ -1183,3 +1183,130 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
     assert!(!text(&browser, "main").await.contains("Shady"));
     browser.close().await.unwrap();
 }
+
+/// Blocking in the back office: Stella sees only the organizations assigned
+/// to her; blocking Acme (a reason required) signs Alice out on her next
+/// click; a block of an organization not assigned to her, or of none at all,
+/// gets the same refusal and names nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
+    use partnergate::model::OrganizationStatus;
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let alice = driver.browser().await;
+    sign_in(&site, &alice, "alice").await;
+    let staff = driver.browser().await;
+    let mut shots = Shots::new("back_office_block");
+    let back_office = format!("{}{}", site.base, page::DEFAULT_BACK_OFFICE_PATH);
+    staff_sign_in(&site, &staff, "stella").await;
+    follow(&staff, "nav.pg-nav a[href$='/organizations']").await;
+    let listed = text(&staff, "main table").await;
+    assert!(listed.contains("Acme Corp"), "{listed}");
+    for other in ["Globex", "Initech", "Umbrella"] {
+        assert!(!listed.contains(other), "{other} in {listed}");
+    }
+    staff
+        .goto(&format!("{back_office}/organizations?search=globex"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&staff, ".pg-empty").await,
+        "No organization assigned to you matches."
+    );
+    staff
+        .goto(&format!("{back_office}/organizations?search=ACME"))
+        .await
+        .unwrap();
+    assert!(text(&staff, "main table").await.contains("Acme Corp"));
+
+    // A block needs a reason.
+    follow(&staff, "#organization-acme form button").await;
+    assert_eq!(
+        css(&staff, "#pg-reason-acme")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    type_into(&staff, "#pg-reason-acme", "Unpaid invoices since March.").await;
+    shots.take(&staff, "block-reason").await;
+    follow(&staff, "#organization-acme form button").await;
+    assert_eq!(
+        notice(&staff).await,
+        "Blocked: its members are signed out and may not order."
+    );
+    assert_eq!(
+        site.dir.get_organization("acme").await.unwrap().unwrap().status,
+        OrganizationStatus::Blocked
+    );
+    shots.take(&staff, "blocked").await;
+
+    // Alice's next click finds her signed out.
+    alice
+        .goto(&format!("{}{PREFIX}/audit", site.base))
+        .await
+        .unwrap();
+    assert!(text(&alice, "main").await.contains("Sign in to manage"));
+    assert!(rows(&alice).await.is_empty());
+
+    // Globex is not Stella's, and `nowhere` does not exist: the same
+    // refusal, naming neither, and nothing changes.
+    let cookie = session_cookie(&staff).await;
+    let csrf = css(&staff, "input[name=csrf]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let refusal = |org: &'static str| {
+        let (cookie, csrf, back_office) = (cookie.clone(), csrf.clone(), back_office.clone());
+        async move {
+            let res = reqwest::Client::new()
+                .post(format!("{back_office}/organizations/{org}/block"))
+                .header("cookie", cookie)
+                .form(&[("csrf", csrf.as_str()), ("reason", "no reason at all")])
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    let (globex, nowhere) = (refusal("globex").await, refusal("nowhere").await);
+    assert_eq!(globex.0, 403);
+    assert_eq!(globex, nowhere);
+    assert!(!globex.1.contains("Globex") && !globex.1.contains("globex"));
+    assert_eq!(
+        site.dir.get_organization("globex").await.unwrap().unwrap().status,
+        OrganizationStatus::Approved
+    );
+    // The audit trail keeps the reason.
+    let trail = site.dir.read_audit(partnergate::directory::AuditQuery {
+        organization_id: Some("acme".into()),
+        cursor: None,
+        limit: 5,
+    });
+    let trail = trail.await.unwrap();
+    assert!(
+        trail.entries.iter().any(|e| e.entry.action == "blockOrganization"
+            && e.entry.after.contains("Unpaid invoices")),
+        "{:?}",
+        trail.entries
+    );
+
+    // Unblocked, with a reason: Alice may sign in again.
+    staff.goto(&format!("{back_office}/organizations")).await.unwrap();
+    type_into(&staff, "#pg-reason-acme", "Paid in full.").await;
+    follow(&staff, "#organization-acme form button").await;
+    assert_eq!(
+        notice(&staff).await,
+        "Unblocked: its members may sign in and order again."
+    );
+    alice.close().await.unwrap();
+    let alice = driver.browser().await;
+    sign_in(&site, &alice, "alice").await;
+    assert!(text(&alice, "h1").await.contains("Acme Corp"));
+    staff.close().await.unwrap();
+    alice.close().await.unwrap();
+}

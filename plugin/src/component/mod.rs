@@ -306,6 +306,24 @@ impl org_users::Guest for Component {
     ) -> Result<types::Organization, org_users::Error> {
         with_users(|u| u.create_organization(&actor, &name)).map(organization_to_wit)
     }
+
+    fn list_organizations(
+        actor: String,
+        search: Option<String>,
+    ) -> Result<Vec<types::Organization>, org_users::Error> {
+        with_users(|u| u.list_organizations(&actor, search.as_deref()))
+            .map(|orgs| orgs.into_iter().map(organization_to_wit).collect())
+    }
+
+    fn set_organization_blocked(
+        actor: String,
+        organization_id: String,
+        blocked: bool,
+        reason: String,
+    ) -> Result<types::Organization, org_users::Error> {
+        with_users(|u| u.set_organization_blocked(&actor, &organization_id, blocked, &reason))
+            .map(organization_to_wit)
+    }
 }
 
 /// Runs `f` with the rules over the policy set in use and the host's

@@ -8,6 +8,7 @@
 mod error;
 mod listing;
 mod onboarding;
+mod organizations;
 mod permit;
 #[cfg(test)]
 pub(crate) mod tests;

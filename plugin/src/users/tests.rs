@@ -810,3 +810,52 @@ fn a_view_of_a_person_in_several_organizations_shows_only_the_organization_acted
         assert!(!view.steps.edit_email);
     });
 }
+
+/// Sam (assigned acme) sees and blocks acme only, with a reason; globex
+/// and an organization that does not exist get the same denial.
+#[test]
+fn staff_see_and_block_their_assigned_organizations_only() {
+    with_users(|u, dir| {
+        let seen: Vec<String> = u
+            .list_organizations("staff:sam", None)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(seen, ["acme"]);
+        assert!(u.list_organizations("staff:sam", Some("glob")).unwrap().is_empty());
+        assert!(u.list_organizations("customer:alice", None).unwrap().is_empty());
+
+        assert!(matches!(
+            u.set_organization_blocked("staff:sam", "acme", true, "  "),
+            Err(UserError::Invalid(_))
+        ));
+        let globex = u.set_organization_blocked("staff:sam", "globex", true, "why");
+        let nowhere = u.set_organization_blocked("staff:sam", "nowhere", true, "why");
+        match (globex, nowhere) {
+            (Err(UserError::Denied(a)), Err(UserError::Denied(b))) => assert_eq!(a, b),
+            other => panic!("expected two equal denials, got {other:?}"),
+        }
+        // Alice is acme's administrator, not staff.
+        assert!(matches!(
+            u.set_organization_blocked("customer:alice", "acme", true, "why"),
+            Err(UserError::Denied(_)) | Err(UserError::Invalid(_))
+        ));
+
+        let blocked = u
+            .set_organization_blocked("staff:sam", "acme", true, "unpaid invoices")
+            .unwrap();
+        assert_eq!(blocked.status, OrganizationStatus::Blocked);
+        let audit = dir.state.borrow().audit.last().cloned().unwrap();
+        assert_eq!(audit.action, "blockOrganization");
+        assert!(audit.after.contains("unpaid invoices"), "{}", audit.after);
+        assert!(matches!(
+            u.set_organization_blocked("staff:sam", "acme", true, "again"),
+            Err(UserError::Invalid(_))
+        ));
+        let unblocked = u
+            .set_organization_blocked("staff:sam", "acme", false, "paid")
+            .unwrap();
+        assert_eq!(unblocked.status, OrganizationStatus::Approved);
+    });
+}

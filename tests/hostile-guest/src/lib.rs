@@ -168,6 +168,22 @@ mod component {
         ) -> Result<types::Organization, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
+
+        fn list_organizations(
+            _: String,
+            _: Option<String>,
+        ) -> Result<Vec<types::Organization>, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+
+        fn set_organization_blocked(
+            _: String,
+            _: String,
+            _: bool,
+            _: String,
+        ) -> Result<types::Organization, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
     }
 
     impl sign_in::Guest for Hostile {

@@ -21,7 +21,7 @@ use super::respond::{Fields, Page, end_session, explain, failure, html, message,
 use super::views::{AuditRow, Chrome, MessagePage};
 use crate::decision::AuthorizeRequest;
 use crate::error::Error;
-use crate::model::{OnboardingRequest, OnboardingStatus, Staff};
+use crate::model::{OnboardingRequest, OnboardingStatus, OrganizationStatus, Staff};
 use crate::oidc::{Session, Signed};
 use crate::server::auth::{cleared_session_cookie, constant_time_eq, session_cookie};
 use crate::server::state::AppState;
@@ -212,6 +212,12 @@ impl StaffSigned {
         let bo = &self.page().back_office;
         let links = [
             (allowed[0], "queue", bo.clone(), m.t("back-office-queue")),
+            (
+                true,
+                "organizations",
+                format!("{bo}/organizations"),
+                m.t("back-office-organizations"),
+            ),
             (allowed[1], "audit", format!("{bo}/audit"), m.t("nav-audit")),
         ];
         Ok(links
@@ -466,6 +472,188 @@ pub(super) async fn decide(
                 None,
             )
             .await
+        }
+    }
+}
+
+/// One organization as the back office lists it.
+struct OrganizationRow {
+    id: String,
+    name: String,
+    status: &'static str,
+    status_label: String,
+    /// `block` or `unblock`, where the policies permit it.
+    step: Option<&'static str>,
+    step_text: String,
+    /// Why the reason given for the step was refused.
+    reason_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "page/organizations.html")]
+struct OrganizationsPage<'a> {
+    chrome: Chrome<'a>,
+    nav: Vec<NavLink>,
+    search: String,
+    rows: Vec<OrganizationRow>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct OrganizationsQuery {
+    search: Option<String>,
+    notice: Option<String>,
+}
+
+/// `GET <back office>/organizations`: the organizations the staff member
+/// may see (their assigned ones), searched by name, each with the block or
+/// unblock the policies permit.
+pub(super) async fn organizations(staff: StaffSigned, Query(q): Query<OrganizationsQuery>) -> Page {
+    let notice = q.notice.as_deref().and_then(|n| match n {
+        "blocked" | "unblocked" => Some(staff.m().t(&format!("back-office-{n}"))),
+        _ => None,
+    });
+    let search = q.search.unwrap_or_default();
+    render_organizations(&staff, &search, StatusCode::OK, notice, None, None).await
+}
+
+async fn render_organizations(
+    staff: &StaffSigned,
+    search: &str,
+    code: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+    reason_error: Option<(String, String)>,
+) -> Page {
+    let m = staff.m();
+    let page = staff.page();
+    let search_for = Some(search).filter(|s| !s.trim().is_empty());
+    let organizations = staff
+        .state
+        .gate
+        .list_organizations(&staff.actor(), search_for)
+        .await
+        .map_err(|err| failure(page, m, &err))?;
+    let steps: Vec<Option<&'static str>> = organizations
+        .iter()
+        .map(|o| match o.status {
+            OrganizationStatus::Approved => Some("block"),
+            OrganizationStatus::Blocked => Some("unblock"),
+            _ => None,
+        })
+        .collect();
+    let asks: Vec<(&str, String)> = organizations
+        .iter()
+        .zip(&steps)
+        .map(|(o, step)| {
+            let action = match step {
+                Some("unblock") => "unblockOrganization",
+                _ => "blockOrganization",
+            };
+            (action, format!("organization:{}", o.id))
+        })
+        .collect();
+    let allowed = staff
+        .permitted(&asks)
+        .await
+        .map_err(|err| failure(page, m, &err))?;
+    let rows = organizations
+        .into_iter()
+        .zip(steps.into_iter().zip(allowed))
+        .map(|(o, (step, allowed))| {
+            let step = step.filter(|_| allowed);
+            OrganizationRow {
+                status: o.status.name(),
+                status_label: m.t(&format!("organization-status-{}", o.status.name())),
+                step,
+                step_text: step
+                    .map(|s| m.t1(&format!("back-office-{s}-label"), "organization", &o.name))
+                    .unwrap_or_default(),
+                reason_error: reason_error
+                    .as_ref()
+                    .filter(|(id, _)| *id == o.id)
+                    .map(|(_, e)| e.clone()),
+                id: o.id,
+                name: o.name,
+            }
+        })
+        .collect();
+    let nav = staff
+        .nav("organizations")
+        .await
+        .map_err(|err| failure(page, m, &err))?;
+    let mut chrome = staff.chrome(m.t("back-office-organizations"));
+    chrome.notice = notice;
+    chrome.error = error;
+    Ok(html(
+        code,
+        OrganizationsPage {
+            chrome,
+            nav,
+            search: search.to_string(),
+            rows,
+        },
+    ))
+}
+
+/// `POST <back office>/organizations/{id}/{block|unblock}`: the step with
+/// its reason, then the list with a notice; a refusal shows nothing about
+/// the organization.
+pub(super) async fn block(
+    staff: StaffSigned,
+    Path((id, step)): Path<(String, String)>,
+    body: Bytes,
+) -> Page {
+    let m = staff.m();
+    let fields = Fields::parse(&body);
+    if !staff.csrf_ok(fields.get("csrf")) {
+        return Ok(notice_page(
+            staff.page(),
+            m,
+            StatusCode::FORBIDDEN,
+            m.t("back-office-title"),
+            m.t("error-csrf"),
+            Vec::new(),
+        ));
+    }
+    let blocked = match step.as_str() {
+        "block" => true,
+        "unblock" => false,
+        _ => {
+            return Ok(failure(
+                staff.page(),
+                m,
+                &Error::NotFound(format!("no step `{step}`")),
+            ));
+        }
+    };
+    let reason = fields.get("reason").trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        let field = (id.clone(), m.t("back-office-block-reason-required"));
+        return render_organizations(
+            &staff,
+            "",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(m.t("back-office-block-reason-required")),
+            Some(field),
+        )
+        .await;
+    }
+    let result = staff
+        .state
+        .gate
+        .set_organization_blocked(&staff.actor(), &id, blocked, reason)
+        .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!(
+            "{}/organizations?notice={step}ed",
+            staff.page().back_office
+        ))),
+        // Nothing about an organization the policies do not let them see.
+        Err(Error::Denied(_)) => Err(forbidden(&staff)),
+        Err(err) => {
+            let (code, text) = explain(m, &err, false);
+            render_organizations(&staff, "", code, None, Some(text), None).await
         }
     }
 }

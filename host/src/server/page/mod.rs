@@ -98,6 +98,14 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
             post(back_office::decide),
         )
         .route(&format!("{}/audit", page.back_office), get(back_office::audit))
+        .route(
+            &format!("{}/organizations", page.back_office),
+            get(back_office::organizations),
+        )
+        .route(
+            &format!("{}/organizations/{{organization}}/{{step}}", page.back_office),
+            post(back_office::block),
+        )
         .route(&format!("{}/signout", page.back_office), post(back_office::sign_out))
         .route(&format!("{}/assets/page.css", page.back_office), get(stylesheet))
         .route(&format!("{}/assets/page.js", page.back_office), get(script))
