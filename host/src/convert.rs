@@ -174,6 +174,9 @@ impl Conv<model::ChangeOp> for directory::ChangeOp {
                 M::ExpectMembership(person, org, version)
             }
             W::ExpectActiveAdmins((org, count)) => M::ExpectActiveAdmins(org, count),
+            W::ExpectOrganizationStatus((org, status)) => {
+                M::ExpectOrganizationStatus(org, status.conv())
+            }
         }
     }
 }

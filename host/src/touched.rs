@@ -68,7 +68,8 @@ impl Touched {
                 | ChangeOp::PutOnboarding(..)
                 | ChangeOp::Queue(_)
                 | ChangeOp::ExpectMembership(..)
-                | ChangeOp::ExpectActiveAdmins(..) => {}
+                | ChangeOp::ExpectActiveAdmins(..)
+                | ChangeOp::ExpectOrganizationStatus(..) => {}
             }
         }
         touched

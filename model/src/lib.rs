@@ -379,6 +379,9 @@ pub enum ChangeOp {
     /// Commit only if the organization still has this many active
     /// administrators.
     ExpectActiveAdmins(String, u32),
+    /// Commit only if the organization still has this status (a block or
+    /// unblock decided on it).
+    ExpectOrganizationStatus(String, OrganizationStatus),
 }
 
 /// Who changed what and why.

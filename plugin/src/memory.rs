@@ -181,6 +181,14 @@ impl DirectoryState {
                     )));
                 }
             }
+            ChangeOp::ExpectOrganizationStatus(org, status) => {
+                let now = self.organization(&org).map(|o| o.status);
+                if now != Some(status) {
+                    return Err(DirError::Conflict(format!(
+                        "the status of `{org}` changed since it was read"
+                    )));
+                }
+            }
             ChangeOp::ExpectActiveAdmins(org, count) => {
                 let now = self.organization(&org).map(|o| o.active_admins);
                 if now != Some(count) {

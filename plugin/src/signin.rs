@@ -347,13 +347,8 @@ impl<D: Directory> Rules<'_, D> {
         Ok(self.dir.apply(Vec::new(), audit)?)
     }
 
-    /// Resolves `identity`, from a provider the operator marked as a staff
-    /// provider, to a staff member: an existing staff link wins (never
-    /// re-pointed); otherwise an invited staff member with the verified
-    /// email is linked and made active in one change. Customers' records and
-    /// links are never read: a staff provider signs in staff only. Returns
-    /// the staff id.
-    pub fn link_staff(&self, identity: &Identity) -> Result<String, SignInError> {
+    /// Refuses (and audits) an identity that names no issuer or subject.
+    fn named(&self, identity: &Identity) -> Result<(), SignInError> {
         if identity.issuer.trim().is_empty() || identity.subject.trim().is_empty() {
             return Err(self.refuse(
                 identity,
@@ -363,15 +358,13 @@ impl<D: Directory> Rules<'_, D> {
                 Vec::new(),
             ));
         }
-        if let Some(id) = self.dir.find_staff_link(&identity.issuer, &identity.subject)? {
-            let target = format!("staff:{id}");
-            let refusal = match self.dir.fresh_staff(&id)? {
-                Some(staff) if staff.status == StaffStatus::Active => return Ok(id),
-                Some(_) => "the staff member is no longer active: ask the merchant",
-                None => "the linked staff record no longer exists",
-            };
-            return Err(self.refuse(identity, &target, None, refusal.into(), Vec::new()));
-        }
+        Ok(())
+    }
+
+    /// The identity's emails, normalized, when the provider vouches for
+    /// them; refused (and audited) when it does not, or none is usable: an
+    /// unverified email never links.
+    fn verified_emails(&self, identity: &Identity) -> Result<Vec<String>, SignInError> {
         if !identity.email_verified {
             return Err(self.refuse(
                 identity,
@@ -381,9 +374,44 @@ impl<D: Directory> Rules<'_, D> {
                 Vec::new(),
             ));
         }
+        let emails: Vec<String> = identity
+            .emails
+            .iter()
+            .filter_map(|e| normalize_email(e).ok())
+            .collect();
+        if emails.is_empty() {
+            return Err(self.refuse(
+                identity,
+                "",
+                None,
+                "the ID token carries no usable email address".into(),
+                Vec::new(),
+            ));
+        }
+        Ok(emails)
+    }
+
+    /// Resolves `identity`, from a provider the operator marked as a staff
+    /// provider, to a staff member: an existing staff link wins (never
+    /// re-pointed); otherwise an invited staff member with the verified
+    /// email is linked and made active in one change. Customers' records and
+    /// links are never read: a staff provider signs in staff only. Returns
+    /// the staff id.
+    pub fn link_staff(&self, identity: &Identity) -> Result<String, SignInError> {
+        self.named(identity)?;
+        if let Some(id) = self.dir.find_staff_link(&identity.issuer, &identity.subject)? {
+            let target = format!("staff:{id}");
+            let refusal = match self.dir.fresh_staff(&id)? {
+                Some(staff) if staff.status == StaffStatus::Active => return Ok(id),
+                Some(_) => "the staff member is no longer active: ask the merchant",
+                None => "the linked staff record no longer exists",
+            };
+            return Err(self.refuse(identity, &target, None, refusal.into(), Vec::new()));
+        }
+        let emails = self.verified_emails(identity)?;
         let mut found: Vec<Staff> = Vec::new();
-        for email in identity.emails.iter().filter_map(|e| normalize_email(e).ok()) {
-            if let Some(staff) = self.dir.staff_by_email(&email)?
+        for email in &emails {
+            if let Some(staff) = self.dir.staff_by_email(email)?
                 && !found.iter().any(|s| s.id == staff.id)
             {
                 found.push(staff);
@@ -442,15 +470,7 @@ impl<D: Directory> Rules<'_, D> {
 
     /// Resolves `identity` to a person, linking it when the rules allow.
     pub fn link(&self, identity: &Identity) -> Result<SignedIn, SignInError> {
-        if identity.issuer.trim().is_empty() || identity.subject.trim().is_empty() {
-            return Err(self.refuse(
-                identity,
-                "",
-                None,
-                "the ID token names no issuer or subject".into(),
-                Vec::new(),
-            ));
-        }
+        self.named(identity)?;
         // 1. An existing link wins, and is never re-pointed.
         if let Some(person) = self.dir.find_link(&identity.issuer, &identity.subject)? {
             let target = format!("customer:{person}");
@@ -494,29 +514,7 @@ impl<D: Directory> Rules<'_, D> {
         }
 
         // 2. Otherwise only a verified email can find the customer.
-        if !identity.email_verified {
-            return Err(self.refuse(
-                identity,
-                "",
-                None,
-                "the provider does not vouch for the email address, and an unverified email never links: verify it with the provider".into(),
-                Vec::new(),
-            ));
-        }
-        let emails: Vec<String> = identity
-            .emails
-            .iter()
-            .filter_map(|e| normalize_email(e).ok())
-            .collect();
-        if emails.is_empty() {
-            return Err(self.refuse(
-                identity,
-                "",
-                None,
-                "the ID token carries no usable email address".into(),
-                Vec::new(),
-            ));
-        }
+        let emails = self.verified_emails(identity)?;
         let mut found: Vec<Account> = Vec::new();
         for email in &emails {
             if let Some(account) = self.dir.account_by_email(email)?

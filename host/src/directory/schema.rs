@@ -173,6 +173,27 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// Where identity links are kept: customers' and staff members' in tables
+/// of their own, so a lookup of one kind never finds the other.
+#[derive(Clone, Copy, Debug)]
+pub enum LinkTable {
+    /// `identity_links`, to people.
+    Customer,
+    /// `staff_links`, to staff members.
+    Staff,
+}
+
+impl LinkTable {
+    /// The table, its column naming what a link points to, and what that
+    /// is called in errors.
+    pub fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Customer => ("identity_links", "person_id", "person"),
+            Self::Staff => ("staff_links", "staff_id", "staff"),
+        }
+    }
+}
+
 /// How many positions of the change log are kept behind its head: a node
 /// that falls further behind drops everything it caches.
 pub const CHANGES_KEPT: u64 = 10_000;

@@ -736,7 +736,16 @@ async fn guards_hold_inside_the_change(dir: &dyn Directory) {
     dir.apply(vec![expect_admins(2), expect_version(1)], audit())
         .await
         .unwrap();
+    let expect_status = |s| ChangeOp::ExpectOrganizationStatus("acme".into(), s);
+    dir.apply(vec![expect_status(OrganizationStatus::Approved)], audit())
+        .await
+        .unwrap();
+    assert!(matches!(
+        refused(dir, vec![ChangeOp::ExpectOrganizationStatus("ghost".into(), OrganizationStatus::Approved)]).await,
+        DirectoryError::NotFound(_)
+    ));
     for wrong in [
+        vec![expect_status(OrganizationStatus::Blocked)],
         vec![expect_admins(1)],
         vec![expect_version(2)],
         vec![ChangeOp::ExpectMembership("ghost".into(), "acme".into(), 1)],

@@ -765,6 +765,10 @@ async fn without_a_session_the_page_offers_sign_in_and_no_data() {
         body.contains("/v1/signin/test/login?return_to=%2Faccount%2Forganization-users"),
         "{body}"
     );
+    assert!(
+        !body.contains("/v1/signin/staff/login"),
+        "the staff provider is the back office's: {body}"
+    );
     assert!(!body.contains("@acme.test"));
     // A change without a session changes nothing either.
     let res = http
@@ -1143,6 +1147,12 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
     );
     shots.take(&browser, "audit").await;
 
+    // The organization users page is not for staff: it sends her back.
+    browser.goto(&format!("{}{PREFIX}", site.base)).await.unwrap();
+    assert_eq!(text(&browser, "main h2").await, "Staff work in the back office");
+    assert!(!text(&browser, "main").await.contains("@acme.test"));
+    follow(&browser, "main a[href='/back-office']").await;
+
     // Stella signs out.
     follow(&browser, "form.pg-signout button").await;
     browser.goto(&back_office).await.unwrap();
@@ -1273,6 +1283,19 @@ async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
             (res.status(), res.text().await.unwrap())
         }
     };
+    // Another site's form (no session's CSRF token) changes nothing.
+    let forged = reqwest::Client::new()
+        .post(format!("{back_office}/organizations/acme/unblock"))
+        .header("cookie", cookie.clone())
+        .form(&[("csrf", "forged"), ("reason", "sneaky")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        site.dir.get_organization("acme").await.unwrap().unwrap().status,
+        OrganizationStatus::Blocked
+    );
     let (globex, nowhere) = (refusal("globex").await, refusal("nowhere").await);
     assert_eq!(globex.0, 403);
     assert_eq!(globex, nowhere);

@@ -13,6 +13,12 @@ pub(super) fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
         model::ChangeOp::ExpectActiveAdmins(organization, count) => {
             directory::ChangeOp::ExpectActiveAdmins((organization, count))
         }
+        model::ChangeOp::ExpectOrganizationStatus(organization, status) => {
+            directory::ChangeOp::ExpectOrganizationStatus((
+                organization,
+                organization_status_to_wit(status),
+            ))
+        }
         model::ChangeOp::PutPerson(p) => directory::ChangeOp::PutPerson(types::Person {
             id: p.id,
             email: p.email,
@@ -75,13 +81,17 @@ pub(super) fn organization_to_wit(o: model::Organization) -> types::Organization
     types::Organization {
         id: o.id,
         name: o.name,
-        status: match o.status {
-            model::OrganizationStatus::Pending => types::OrganizationStatus::Pending,
-            model::OrganizationStatus::Approved => types::OrganizationStatus::Approved,
-            model::OrganizationStatus::Rejected => types::OrganizationStatus::Rejected,
-            model::OrganizationStatus::Blocked => types::OrganizationStatus::Blocked,
-        },
+        status: organization_status_to_wit(o.status),
         active_admins: o.active_admins,
+    }
+}
+
+fn organization_status_to_wit(s: model::OrganizationStatus) -> types::OrganizationStatus {
+    match s {
+        model::OrganizationStatus::Pending => types::OrganizationStatus::Pending,
+        model::OrganizationStatus::Approved => types::OrganizationStatus::Approved,
+        model::OrganizationStatus::Rejected => types::OrganizationStatus::Rejected,
+        model::OrganizationStatus::Blocked => types::OrganizationStatus::Blocked,
     }
 }
 

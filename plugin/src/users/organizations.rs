@@ -104,6 +104,12 @@ impl<D: Directory> Rules<'_, D> {
             after: recorded.to_string(),
             policies,
         };
+        // The status this step goes from must still be the stored one
+        // when it commits (another staff member may have changed it).
+        ops.push(ChangeOp::ExpectOrganizationStatus(
+            organization_id.to_string(),
+            from,
+        ));
         ops.push(ChangeOp::PutOrganization(after.clone()));
         self.dir.apply(ops, audit)?;
         Ok(after)

@@ -480,6 +480,9 @@ fn emails_are_trimmed_lowercased_and_checked() {
 struct StaleCache {
     live: MemoryDirectory,
     cached: crate::memory::MemoryRecords,
+    /// A change another node commits between this call's reads and its
+    /// commit.
+    meanwhile: std::cell::RefCell<Option<Box<dyn FnOnce(&MemoryDirectory)>>>,
 }
 
 impl StaleCache {
@@ -499,7 +502,11 @@ impl StaleCache {
         }
         cached.staff = state.staff.clone();
         drop(state);
-        Self { live, cached }
+        Self {
+            live,
+            cached,
+            meanwhile: Default::default(),
+        }
     }
 }
 
@@ -573,6 +580,9 @@ impl Directory for StaleCache {
         self.live.read_audit(organization, cursor, limit)
     }
     fn apply(&self, ops: Vec<ChangeOp>, audit: AuditEntry) -> Result<(), DirError> {
+        if let Some(change) = self.meanwhile.borrow_mut().take() {
+            change(&self.live);
+        }
         self.live.apply(ops, audit)
     }
     fn now(&self) -> u64 {
@@ -858,4 +868,30 @@ fn staff_see_and_block_their_assigned_organizations_only() {
             .unwrap();
         assert_eq!(unblocked.status, OrganizationStatus::Approved);
     });
+}
+
+/// A block decided on an approved organization does not commit once another
+/// staff member changed its status meanwhile (blocked and unblocked it, with
+/// reasons of their own): the step goes from the status it read, or not at
+/// all.
+#[test]
+fn a_block_does_not_commit_over_a_status_changed_since_it_was_read() {
+    let loaded = policies();
+    let dir = StaleCache::new(directory(), &directory());
+    *dir.meanwhile.borrow_mut() = Some(Box::new(|live: &MemoryDirectory| {
+        live.state
+            .borrow_mut()
+            .organizations
+            .get_mut("acme")
+            .unwrap()
+            .status = OrganizationStatus::Blocked;
+    }));
+    let names = Names::new();
+    let rules = Rules::new(&loaded, &names, &dir);
+    let raced = rules.set_organization_blocked("staff:sam", "acme", true, "unpaid");
+    assert!(matches!(raced, Err(UserError::Conflict(_))), "{raced:?}");
+    assert!(
+        !dir.live.state.borrow().audit.iter().any(|a| a.action == "blockOrganization"),
+        "nothing committed"
+    );
 }

@@ -210,6 +210,26 @@ mod tests {
         assert_eq!(org.status, OrganizationStatus::Blocked);
     }
 
+    /// A staff record keeps its email and status in Redis; one an earlier
+    /// release wrote (no status) reads as removed, never as more.
+    #[test]
+    fn cached_staff_round_trips_and_an_old_entry_reads_as_removed() {
+        let staff = Staff {
+            id: "stella".into(),
+            name: "Stella".into(),
+            assigned_organizations: vec!["acme".into()],
+            email: Some("stella@merchant.test".into()),
+            status: StaffStatus::Active,
+        };
+        let json = serde_json::to_string(&CachedStaff::from(&staff)).unwrap();
+        let back: CachedStaff = serde_json::from_str(&json).unwrap();
+        assert_eq!(Staff::from(back), staff);
+        let old: CachedStaff =
+            serde_json::from_str(r#"{"id":"sam","name":"Sam","assigned_organizations":["acme"]}"#)
+                .unwrap();
+        assert_eq!(Staff::from(old).status, StaffStatus::Removed);
+    }
+
     #[test]
     fn cached_account_round_trips() {
         let account = Account {

@@ -7,7 +7,7 @@ use tokio_postgres::{GenericClient, Transaction};
 
 use super::errors::unavailable;
 use crate::directory::error::DirectoryError;
-use crate::directory::schema::CHANGES_KEPT;
+use crate::directory::schema::{CHANGES_KEPT, LinkTable};
 use crate::model::AccountStatus;
 use crate::model::ChangeOp;
 use crate::model::Notification;
@@ -133,6 +133,42 @@ pub(super) fn unique(err: tokio_postgres::Error, refused: DirectoryError) -> Fai
     }
 }
 
+/// Links (issuer, subject) to `owner` in `links`: `duplicate` when the pair
+/// is linked already (links are never re-pointed), `not-found` when there is
+/// no such owner.
+async fn put_link(
+    tx: &Transaction<'_>,
+    links: LinkTable,
+    issuer: &str,
+    subject: &str,
+    owner: &str,
+) -> Result<(), Failure> {
+    let (table, column, what) = links.names();
+    let linked = format!("identity `{subject}` at `{issuer}` is linked already");
+    if tx
+        .query_opt(
+            &format!("SELECT {column} FROM {table} WHERE issuer = $1 AND subject = $2"),
+            &[&issuer, &subject],
+        )
+        .await?
+        .is_some()
+    {
+        return Err(DirectoryError::Duplicate(linked).into());
+    }
+    tx.execute(
+        &format!("INSERT INTO {table} (issuer, subject, {column}) VALUES ($1, $2, $3)"),
+        &[&issuer, &subject, &owner],
+    )
+    .await
+    .map_err(|e| match e.code() {
+        Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+            Failure::Refused(DirectoryError::NotFound(format!("{what} `{owner}`")))
+        }
+        _ => unique(e, DirectoryError::Duplicate(linked)),
+    })?;
+    Ok(())
+}
+
 pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> Result<(), Failure> {
     match op {
         ChangeOp::PutPerson(p) => {
@@ -235,57 +271,10 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
             })?;
         }
         ChangeOp::PutLink(issuer, subject, person) => {
-            if tx
-                .query_opt(
-                    "SELECT person_id FROM identity_links WHERE issuer = $1 AND subject = $2",
-                    &[issuer, subject],
-                )
-                .await?
-                .is_some()
-            {
-                return Err(DirectoryError::Duplicate(format!(
-                    "identity `{subject}` at `{issuer}` is linked already"
-                ))
-                .into());
-            }
-            tx.execute(
-                "INSERT INTO identity_links (issuer, subject, person_id) VALUES ($1, $2, $3)",
-                &[issuer, subject, person],
-            )
-            .await
-            .map_err(|e| match e.code() {
-                Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Failure::Refused(DirectoryError::NotFound(format!("person `{person}`")))
-                }
-                _ => {
-                    let linked = format!("identity `{subject}` at `{issuer}` is linked already");
-                    unique(e, DirectoryError::Duplicate(linked))
-                }
-            })?;
+            put_link(tx, LinkTable::Customer, issuer, subject, person).await?;
         }
         ChangeOp::PutStaffLink(issuer, subject, staff) => {
-            let linked = format!("identity `{subject}` at `{issuer}` is linked already");
-            if tx
-                .query_opt(
-                    "SELECT staff_id FROM staff_links WHERE issuer = $1 AND subject = $2",
-                    &[issuer, subject],
-                )
-                .await?
-                .is_some()
-            {
-                return Err(DirectoryError::Duplicate(linked).into());
-            }
-            tx.execute(
-                "INSERT INTO staff_links (issuer, subject, staff_id) VALUES ($1, $2, $3)",
-                &[issuer, subject, staff],
-            )
-            .await
-            .map_err(|e| match e.code() {
-                Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Failure::Refused(DirectoryError::NotFound(format!("staff `{staff}`")))
-                }
-                _ => unique(e, DirectoryError::Duplicate(linked)),
-            })?;
+            put_link(tx, LinkTable::Staff, issuer, subject, staff).await?;
         }
         ChangeOp::ActivateStaff(id) => {
             let status: Option<String> = tx
@@ -358,6 +347,30 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                     "the membership of `{person}` in `{organization}` changed since the decision: read it again"
                 ))
                 .into());
+            }
+        }
+        ChangeOp::ExpectOrganizationStatus(organization, status) => {
+            let now: Option<String> = tx
+                .query_opt(
+                    "SELECT status FROM organizations WHERE id = $1",
+                    &[organization],
+                )
+                .await?
+                .map(|r| r.get(0));
+            match now {
+                None => {
+                    return Err(DirectoryError::NotFound(format!(
+                        "organization `{organization}`"
+                    ))
+                    .into());
+                }
+                Some(now) if now != status.name() => {
+                    return Err(DirectoryError::Conflict(format!(
+                        "the status of `{organization}` changed since it was read: read it again"
+                    ))
+                    .into());
+                }
+                Some(_) => {}
             }
         }
         ChangeOp::ExpectActiveAdmins(organization, count) => {

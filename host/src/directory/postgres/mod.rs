@@ -41,7 +41,8 @@ use tls::tls;
 use super::listing::account_of;
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{
-    ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, MEMBER_FROM, MEMBER_ID, ONBOARDING_COLUMNS,
+    ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, LinkTable, MEMBER_FROM, MEMBER_ID,
+    ONBOARDING_COLUMNS,
 };
 use super::{
     ChangeFeed, Directory, DirectoryError, Outbox, OutboxMessage, Touched, over_budget,
@@ -224,6 +225,23 @@ impl PostgresDirectory {
     }
 
     /// Runs one statement: its row, if any.
+    /// What (issuer, subject) is linked to in `links`.
+    async fn linked(
+        &self,
+        links: LinkTable,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let (table, column, _) = links.names();
+        let row = self
+            .query_opt(
+                &format!("SELECT {column} FROM {table} WHERE issuer = $1 AND subject = $2"),
+                &[&issuer, &subject],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     async fn query_opt(
         &self,
         sql: &str,
@@ -381,13 +399,7 @@ impl Directory for PostgresDirectory {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
-        let row = self
-            .query_opt(
-                "SELECT staff_id FROM staff_links WHERE issuer = $1 AND subject = $2",
-                &[&issuer, &subject],
-            )
-            .await?;
-        Ok(row.map(|r| r.get(0)))
+        self.linked(LinkTable::Staff, issuer, subject).await
     }
 
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
@@ -451,13 +463,7 @@ impl Directory for PostgresDirectory {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
-        let row = self
-            .query_opt(
-                "SELECT person_id FROM identity_links WHERE issuer = $1 AND subject = $2",
-                &[&issuer, &subject],
-            )
-            .await?;
-        Ok(row.map(|r| r.get(0)))
+        self.linked(LinkTable::Customer, issuer, subject).await
     }
 
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError> {

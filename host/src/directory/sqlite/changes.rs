@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::errors::unavailable;
 use crate::directory::error::DirectoryError;
-use crate::directory::schema::CHANGES_KEPT;
+use crate::directory::schema::{CHANGES_KEPT, LinkTable};
 use crate::model::AccountStatus;
 use crate::model::ChangeOp;
 use crate::model::Notification;
@@ -37,6 +37,45 @@ fn membership_version(
         "SELECT version FROM memberships WHERE person_id = ?1 AND organization_id = ?2",
         params![person, organization],
     )
+}
+
+/// Links (issuer, subject) to `owner` in `links`: `duplicate` when the pair
+/// is linked already (links are never re-pointed), `not-found` when there is
+/// no such owner.
+fn put_link(
+    tx: &Transaction<'_>,
+    links: LinkTable,
+    issuer: &str,
+    subject: &str,
+    owner: &str,
+) -> Result<(), DirectoryError> {
+    let (table, column, what) = links.names();
+    let linked: Option<String> = tx
+        .query_row(
+            &format!("SELECT {column} FROM {table} WHERE issuer = ?1 AND subject = ?2"),
+            params![issuer, subject],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    if linked.is_some() {
+        return Err(DirectoryError::Duplicate(format!(
+            "identity `{subject}` at `{issuer}` is linked already"
+        )));
+    }
+    tx.execute(
+        &format!("INSERT INTO {table} (issuer, subject, {column}) VALUES (?1, ?2, ?3)"),
+        params![issuer, subject, owner],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            DirectoryError::NotFound(format!("{what} `{owner}`"))
+        }
+        other => unavailable(other),
+    })?;
+    Ok(())
 }
 
 pub(super) fn apply_op(
@@ -134,58 +173,10 @@ pub(super) fn apply_op(
             .map_err(unavailable)?;
         }
         ChangeOp::PutLink(issuer, subject, person) => {
-            let linked: Option<String> = tx
-                .query_row(
-                    "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
-                    params![issuer, subject],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if linked.is_some() {
-                return Err(DirectoryError::Duplicate(format!(
-                    "identity `{subject}` at `{issuer}` is linked already"
-                )));
-            }
-            tx.execute(
-                "INSERT INTO identity_links (issuer, subject, person_id) VALUES (?1, ?2, ?3)",
-                params![issuer, subject, person],
-            )
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    DirectoryError::NotFound(format!("person `{person}`"))
-                }
-                other => unavailable(other),
-            })?;
+            put_link(tx, LinkTable::Customer, issuer, subject, person)?;
         }
         ChangeOp::PutStaffLink(issuer, subject, staff) => {
-            let linked: Option<String> = tx
-                .query_row(
-                    "SELECT staff_id FROM staff_links WHERE issuer = ?1 AND subject = ?2",
-                    params![issuer, subject],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if linked.is_some() {
-                return Err(DirectoryError::Duplicate(format!(
-                    "identity `{subject}` at `{issuer}` is linked already"
-                )));
-            }
-            tx.execute(
-                "INSERT INTO staff_links (issuer, subject, staff_id) VALUES (?1, ?2, ?3)",
-                params![issuer, subject, staff],
-            )
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    DirectoryError::NotFound(format!("staff `{staff}`"))
-                }
-                other => unavailable(other),
-            })?;
+            put_link(tx, LinkTable::Staff, issuer, subject, staff)?;
         }
         ChangeOp::ActivateStaff(id) => {
             let status: Option<String> = tx
@@ -251,6 +242,29 @@ pub(super) fn apply_op(
                 return Err(DirectoryError::Conflict(format!(
                     "the membership of `{person}` in `{organization}` changed since the decision: read it again"
                 )));
+            }
+        }
+        ChangeOp::ExpectOrganizationStatus(organization, status) => {
+            let now: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM organizations WHERE id = ?1",
+                    params![organization],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            match now {
+                None => {
+                    return Err(DirectoryError::NotFound(format!(
+                        "organization `{organization}`"
+                    )));
+                }
+                Some(now) if now != status.name() => {
+                    return Err(DirectoryError::Conflict(format!(
+                        "the status of `{organization}` changed since it was read: read it again"
+                    )));
+                }
+                Some(_) => {}
             }
         }
         ChangeOp::ExpectActiveAdmins(organization, count) => {

@@ -28,7 +28,8 @@ use rows::{member_row, onboarding_row, sort_key, stored};
 use super::listing::account_of;
 use super::listing::{self, AuditQuery, like_pattern};
 use super::schema::{
-    ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, MEMBER_FROM, MEMBER_ID, ONBOARDING_COLUMNS,
+    ACCOUNT_COLUMNS, ACCOUNT_FROM, ACCOUNT_ORDER, LinkTable, MEMBER_FROM, MEMBER_ID,
+    ONBOARDING_COLUMNS,
 };
 use super::{
     ChangeFeed, Directory, DirectoryError, Outbox, OutboxMessage, Touched, over_budget,
@@ -119,6 +120,25 @@ pub struct SqliteDirectory {
 }
 
 impl SqliteDirectory {
+    /// What (issuer, subject) is linked to in `links`.
+    async fn linked(
+        &self,
+        links: LinkTable,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let (table, column, _) = links.names();
+        let select = format!("SELECT {column} FROM {table} WHERE issuer = ?1 AND subject = ?2");
+        let issuer = issuer.to_string();
+        self.conns
+            .read_by(subject, move |conn, subject| {
+                conn.query_row(&select, params![issuer, subject], |r| r.get(0))
+                    .optional()
+                    .map_err(unavailable)
+            })
+            .await
+    }
+
     /// The account whose `column` (`p.id`, `p.email`) is `value`.
     async fn account_where(
         &self,
@@ -316,18 +336,7 @@ impl Directory for SqliteDirectory {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
-        let issuer = issuer.to_string();
-        self.conns
-            .read_by(subject, move |conn, subject| {
-                conn.query_row(
-                    "SELECT person_id FROM identity_links WHERE issuer = ?1 AND subject = ?2",
-                    params![issuer, subject],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)
-            })
-            .await
+        self.linked(LinkTable::Customer, issuer, subject).await
     }
 
     async fn find_staff_link(
@@ -335,18 +344,7 @@ impl Directory for SqliteDirectory {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<String>, DirectoryError> {
-        let issuer = issuer.to_string();
-        self.conns
-            .read_by(subject, move |conn, subject| {
-                conn.query_row(
-                    "SELECT staff_id FROM staff_links WHERE issuer = ?1 AND subject = ?2",
-                    params![issuer, subject],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)
-            })
-            .await
+        self.linked(LinkTable::Staff, issuer, subject).await
     }
 
     async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError> {

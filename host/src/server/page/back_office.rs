@@ -10,20 +10,21 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::audit::{PAGE_ENTRIES, audit_rows};
 use super::config::PageConfig;
 use super::i18n::Messages;
-use super::respond::{Fields, Page, end_session, explain, failure, html, message, see_other};
+use super::respond::{Fields, Page, end_session, explain, failure, html, see_other};
+use super::viewer::Visit;
 use super::views::{AuditRow, Chrome, MessagePage};
 use crate::decision::AuthorizeRequest;
 use crate::error::Error;
 use crate::model::{OnboardingRequest, OnboardingStatus, OrganizationStatus, Staff};
 use crate::oidc::{Session, Signed};
-use crate::server::auth::{cleared_session_cookie, constant_time_eq, session_cookie};
+use crate::server::auth::constant_time_eq;
 use crate::server::state::AppState;
 
 /// A signed-in, active staff member: an extractor, so that a handler runs
@@ -78,34 +79,13 @@ fn notice_page(
 }
 
 async fn staff_signed(state: &AppState, headers: &HeaderMap) -> Result<StaffSigned, Response> {
-    let page = page_of(state);
-    let accept_language = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let m = page.catalog.for_request(accept_language);
-    let Some(service) = &state.sign_in else {
-        return Err(message(
-            page,
-            m,
-            StatusCode::NOT_IMPLEMENTED,
-            m.t("signed-out-title"),
-            m.t("sign-in-none"),
-            Vec::new(),
-        ));
-    };
-    let cookie = session_cookie(headers);
-    let live = match &cookie {
-        Some(id) => service
-            .live_session(&state.gate, id)
-            .await
-            .map_err(|err| failure(page, m, &err))?,
-        None => None,
-    };
-    match live {
+    let visit = Visit::of(state, headers).await?;
+    let (page, m) = (visit.page, visit.m);
+    match visit.live {
         Some((session, Signed::Staff(staff))) => Ok(StaffSigned {
             state: state.clone(),
-            accept_language: accept_language.map(str::to_string),
-            session_id: cookie.unwrap_or_default(),
+            accept_language: visit.accept_language.map(str::to_string),
+            session_id: visit.cookie.unwrap_or_default(),
             session,
             staff,
         }),
@@ -118,37 +98,12 @@ async fn staff_signed(state: &AppState, headers: &HeaderMap) -> Result<StaffSign
             m.t("back-office-customers"),
             Vec::new(),
         )),
-        None => {
-            let return_to = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &page.back_office)
-                .finish();
-            let links = service
-                .providers_for(true)
-                .into_iter()
-                .map(|name| {
-                    (
-                        format!("/v1/signin/{name}/login?{return_to}"),
-                        m.t1("sign-in-with", "provider", &name),
-                    )
-                })
-                .collect();
-            let mut reply = notice_page(
-                page,
-                m,
-                StatusCode::UNAUTHORIZED,
-                m.t("signed-out-title"),
-                m.t("back-office-sign-in"),
-                links,
-            );
-            if cookie.is_some() {
-                reply.headers_mut().insert(
-                    header::SET_COOKIE,
-                    HeaderValue::from_str(&cleared_session_cookie())
-                        .expect("a fixed cookie is a header value"),
-                );
-            }
-            Err(reply)
-        }
+        None => Err(visit.sign_in(
+            chrome(page, m, m.t("signed-out-title")),
+            true,
+            &page.back_office,
+            m.t("back-office-sign-in"),
+        )),
     }
 }
 
@@ -176,9 +131,26 @@ impl StaffSigned {
         chrome
     }
 
-    fn csrf_ok(&self, csrf: &str) -> bool {
-        !self.session.csrf_token.is_empty()
-            && constant_time_eq(csrf.as_bytes(), self.session.csrf_token.as_bytes())
+    /// A posted form's fields, if it carries this session's CSRF token.
+    fn form(&self, body: &Bytes) -> Option<Fields> {
+        let fields = Fields::parse(body);
+        let token = self.session.csrf_token.as_bytes();
+        (!token.is_empty() && constant_time_eq(fields.get("csrf").as_bytes(), token))
+            .then_some(fields)
+    }
+
+    /// The answer to a form without this session's CSRF token: it expired
+    /// (it was opened in another session).
+    fn expired_form(&self) -> Response {
+        let m = self.m();
+        notice_page(
+            self.page(),
+            m,
+            StatusCode::FORBIDDEN,
+            m.t("back-office-title"),
+            m.t("error-csrf"),
+            vec![(self.page().back_office.clone(), m.t("back-office-queue"))],
+        )
     }
 
     /// Whether the policies permit each `(action, resource)`, asked in one
@@ -416,17 +388,9 @@ pub(super) async fn decide(
     body: Bytes,
 ) -> Page {
     let m = staff.m();
-    let fields = Fields::parse(&body);
-    if !staff.csrf_ok(fields.get("csrf")) {
-        return Ok(notice_page(
-            staff.page(),
-            m,
-            StatusCode::FORBIDDEN,
-            m.t("back-office-title"),
-            m.t("error-csrf"),
-            vec![(staff.page().back_office.clone(), m.t("back-office-queue"))],
-        ));
-    }
+    let Some(fields) = staff.form(&body) else {
+        return Ok(staff.expired_form());
+    };
     let gate = &staff.state.gate;
     let actor = staff.actor();
     let result = match step.as_str() {
@@ -604,17 +568,9 @@ pub(super) async fn block(
     body: Bytes,
 ) -> Page {
     let m = staff.m();
-    let fields = Fields::parse(&body);
-    if !staff.csrf_ok(fields.get("csrf")) {
-        return Ok(notice_page(
-            staff.page(),
-            m,
-            StatusCode::FORBIDDEN,
-            m.t("back-office-title"),
-            m.t("error-csrf"),
-            Vec::new(),
-        ));
-    }
+    let Some(fields) = staff.form(&body) else {
+        return Ok(staff.expired_form());
+    };
     let blocked = match step.as_str() {
         "block" => true,
         "unblock" => false,
@@ -699,15 +655,8 @@ pub(super) async fn audit(staff: StaffSigned, Query(q): Query<AuditQuery>) -> Pa
 pub(super) async fn sign_out(staff: StaffSigned, body: Bytes) -> Page {
     let m = staff.m();
     let page = staff.page();
-    if !staff.csrf_ok(Fields::parse(&body).get("csrf")) {
-        return Ok(notice_page(
-            page,
-            m,
-            StatusCode::FORBIDDEN,
-            m.t("back-office-title"),
-            m.t("error-csrf"),
-            Vec::new(),
-        ));
+    if staff.form(&body).is_none() {
+        return Ok(staff.expired_form());
     }
     let service = staff
         .state

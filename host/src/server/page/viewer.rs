@@ -177,37 +177,111 @@ impl<'a> Viewer<'a> {
     }
 }
 
+/// A page request's session, resolved the same way for the page and the
+/// back office: the live session behind the cookie, if any.
+pub(super) struct Visit<'a> {
+    pub page: &'a PageConfig,
+    pub m: Messages<'a>,
+    pub accept_language: Option<&'a str>,
+    service: &'a crate::oidc::SignInService,
+    /// The session cookie's value, if the request had one.
+    pub cookie: Option<String>,
+    /// The session behind it and who it is, if it may go on.
+    pub live: Option<(Session, crate::oidc::Signed)>,
+}
+
+impl<'a> Visit<'a> {
+    /// The request's session, or the page to show instead: sign-in is not
+    /// configured, or the session could not be checked.
+    pub async fn of(state: &'a AppState, headers: &'a HeaderMap) -> Result<Self, Response> {
+        let page = state
+            .page
+            .as_deref()
+            .expect("the page's routes exist only with its configuration");
+        let accept_language = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let m = page.catalog.for_request(accept_language);
+        let Some(service) = state.sign_in.as_deref() else {
+            return Err(message(
+                page,
+                m,
+                StatusCode::NOT_IMPLEMENTED,
+                m.t("signed-out-title"),
+                m.t("sign-in-none"),
+                Vec::new(),
+            ));
+        };
+        let cookie = session_cookie(headers);
+        let live = match &cookie {
+            Some(id) => service
+                .live_session(&state.gate, id)
+                .await
+                .map_err(|err| failure(page, m, &err))?,
+            None => None,
+        };
+        Ok(Self {
+            page,
+            m,
+            accept_language,
+            service,
+            cookie,
+            live,
+        })
+    }
+
+    /// The sign-in page in `frame`: a link per staff (`staff`) or customer
+    /// provider, each back to `return_to`; a cookie whose session ended is
+    /// cleared.
+    pub fn sign_in(
+        &self,
+        frame: Chrome<'a>,
+        staff: bool,
+        return_to: &str,
+        explain: String,
+    ) -> Response {
+        let m = self.m;
+        let back = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", return_to)
+            .finish();
+        let links = self
+            .service
+            .providers_for(staff)
+            .into_iter()
+            .map(|name| {
+                (
+                    format!("/v1/signin/{name}/login?{back}"),
+                    m.t1("sign-in-with", "provider", &name),
+                )
+            })
+            .collect();
+        let mut reply = html(
+            StatusCode::UNAUTHORIZED,
+            MessagePage {
+                heading: m.t("signed-out-title"),
+                explain,
+                links,
+                chrome: frame,
+            },
+        );
+        if self.cookie.is_some() {
+            reply.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cleared_session_cookie())
+                    .expect("a fixed cookie is a header value"),
+            );
+        }
+        reply
+    }
+}
+
 /// Who a request comes from, or the page to show instead: sign in (no or
 /// an ended session, the cookie then cleared) or an error.
 async fn signed(state: &AppState, headers: &HeaderMap, choosing: bool) -> Result<Signed, Response> {
-    let page = state
-        .page
-        .as_deref()
-        .expect("the page's routes exist only with its configuration");
-    let accept_language = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let m = page.catalog.for_request(accept_language);
-    let Some(service) = &state.sign_in else {
-        return Err(message(
-            page,
-            m,
-            StatusCode::NOT_IMPLEMENTED,
-            m.t("signed-out-title"),
-            m.t("sign-in-none"),
-            Vec::new(),
-        ));
-    };
-    let cookie = session_cookie(headers);
-    let live = match &cookie {
-        Some(id) => match service.live_session(&state.gate, id).await {
-            Ok(live) => live,
-            Err(err) => return Err(failure(page, m, &err)),
-        },
-        None => None,
-    };
+    let visit = Visit::of(state, headers).await?;
+    let (page, m) = (visit.page, visit.m);
     // Staff work in the back office, not on an organization's page.
-    let live = match live {
+    let (session, account) = match visit.live {
         Some((_, crate::oidc::Signed::Staff(_))) => {
             let links = vec![(page.back_office.clone(), m.t("back-office-title"))];
             return Err(message(
@@ -219,39 +293,15 @@ async fn signed(state: &AppState, headers: &HeaderMap, choosing: bool) -> Result
                 links,
             ));
         }
-        Some((session, crate::oidc::Signed::Customer(account))) => Some((session, account)),
-        None => None,
-    };
-    let Some((session, account)) = live else {
-        let links = service
-            .providers_for(false)
-            .into_iter()
-            .map(|name| {
-                let href = format!(
-                    "/v1/signin/{name}/login?{}",
-                    url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("return_to", &page.prefix)
-                        .finish()
-                );
-                (href, m.t1("sign-in-with", "provider", &name))
-            })
-            .collect();
-        let mut reply = message(
-            page,
-            m,
-            StatusCode::UNAUTHORIZED,
-            m.t("signed-out-title"),
-            m.t("signed-out-explain"),
-            links,
-        );
-        if cookie.is_some() {
-            reply.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cleared_session_cookie())
-                    .expect("a fixed cookie is a header value"),
-            );
+        Some((session, crate::oidc::Signed::Customer(account))) => (session, account),
+        None => {
+            return Err(visit.sign_in(
+                page.bare_chrome(m, m.t("signed-out-title")),
+                false,
+                &page.prefix,
+                m.t("signed-out-explain"),
+            ));
         }
-        return Err(reply);
     };
     // The person's own memberships that may be acted for now.
     let organizations: Vec<(String, String)> = account
@@ -288,8 +338,8 @@ async fn signed(state: &AppState, headers: &HeaderMap, choosing: bool) -> Result
     };
     Ok(Signed {
         state: state.clone(),
-        accept_language: accept_language.map(str::to_string),
-        session_id: cookie.unwrap_or_default(),
+        accept_language: visit.accept_language.map(str::to_string),
+        session_id: visit.cookie.unwrap_or_default(),
         actor: session.actor(),
         name: account.person.name.clone(),
         organization_name: account
