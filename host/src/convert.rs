@@ -168,6 +168,8 @@ impl Conv<model::ChangeOp> for directory::ChangeOp {
                 M::PutStaffLink(issuer, subject, staff)
             }
             W::ActivateStaff(id) => M::ActivateStaff(id),
+            W::AssignStaff((staff, org)) => M::AssignStaff(staff, org),
+            W::UnassignStaff((staff, org)) => M::UnassignStaff(staff, org),
             W::PutOnboarding((r, read)) => M::PutOnboarding(r.conv(), read),
             W::QueueNotification(n) => M::Queue(n.conv()),
             W::ExpectMembership((person, org, version)) => {

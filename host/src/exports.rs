@@ -200,6 +200,15 @@ guest_calls! { partnergate_b2b_org_users, user_error;
     set_organization_blocked(actor: &str, organization_id: &str, blocked: bool, reason: &str)
         -> Organization
         => call_set_organization_blocked(actor, organization_id, blocked, reason);
+    /// The staff assigned to an organization.
+    organization_staff(actor: &str, organization_id: &str) -> Vec<Staff>
+        => call_organization_staff(actor, organization_id);
+    /// Assigns a staff member, by email, to an organization.
+    assign_staff(actor: &str, organization_id: &str, staff_email: &str) -> Staff
+        => call_assign_staff(actor, organization_id, staff_email);
+    /// Withdraws a staff member's assignment to an organization.
+    unassign_staff(actor: &str, organization_id: &str, staff_id: &str) -> Staff
+        => call_unassign_staff(actor, organization_id, staff_id);
 }
 
 /// A bulk call's results, each with the library's error.

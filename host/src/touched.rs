@@ -62,7 +62,9 @@ impl Touched {
                     add(Touched::Person(m.person_id.clone()));
                     add(Touched::Organization(m.organization_id.clone()));
                 }
-                ChangeOp::ActivateStaff(id) => add(Touched::Staff(id.clone())),
+                ChangeOp::ActivateStaff(id)
+                | ChangeOp::AssignStaff(id, _)
+                | ChangeOp::UnassignStaff(id, _) => add(Touched::Staff(id.clone())),
                 ChangeOp::PutLink(..)
                 | ChangeOp::PutStaffLink(..)
                 | ChangeOp::PutOnboarding(..)

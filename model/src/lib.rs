@@ -253,7 +253,9 @@ pub struct Staff {
 }
 
 /// Where a staff member stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum StaffStatus {
     /// Added; has not signed in with a staff provider yet.
@@ -264,7 +266,6 @@ pub enum StaffStatus {
     /// No longer staff: may do nothing, and their sessions end.
     Removed,
 }
-
 
 /// Allow or deny.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -382,6 +383,13 @@ pub enum ChangeOp {
     /// Commit only if the organization still has this status (a block or
     /// unblock decided on it).
     ExpectOrganizationStatus(String, OrganizationStatus),
+    /// Assign the staff member (first) to the organization (second);
+    /// `not-found` when either is unknown, `conflict` when the staff member
+    /// was removed. Assigning twice changes nothing.
+    AssignStaff(String, String),
+    /// Withdraw the staff member's (first) assignment to the organization
+    /// (second); `not-found` unless assigned.
+    UnassignStaff(String, String),
 }
 
 /// Who changed what and why.

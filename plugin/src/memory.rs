@@ -155,7 +155,9 @@ impl DirectoryState {
                     .get_mut(&id)
                     .ok_or_else(|| DirError::NotFound(format!("staff `{id}`")))?;
                 if staff.status != crate::model::StaffStatus::Invited {
-                    return Err(DirError::Conflict(format!("staff `{id}` is no longer invited")));
+                    return Err(DirError::Conflict(format!(
+                        "staff `{id}` is no longer invited"
+                    )));
                 }
                 staff.status = crate::model::StaffStatus::Active;
             }
@@ -180,6 +182,32 @@ impl DirectoryState {
                         "membership of `{person}` changed since the decision"
                     )));
                 }
+            }
+            ChangeOp::AssignStaff(id, org) => {
+                if self.organization(&org).is_none() {
+                    return Err(DirError::NotFound(format!("organization `{org}`")));
+                }
+                let staff = self
+                    .staff
+                    .get_mut(&id)
+                    .ok_or_else(|| DirError::NotFound(format!("staff `{id}`")))?;
+                if staff.status == crate::model::StaffStatus::Removed {
+                    return Err(DirError::Conflict(format!("staff `{id}` was removed")));
+                }
+                if !staff.assigned_organizations.contains(&org) {
+                    staff.assigned_organizations.push(org);
+                    staff.assigned_organizations.sort();
+                }
+            }
+            ChangeOp::UnassignStaff(id, org) => {
+                let staff = self
+                    .staff
+                    .get_mut(&id)
+                    .filter(|s| s.assigned_organizations.contains(&org))
+                    .ok_or_else(|| {
+                        DirError::NotFound(format!("staff `{id}` assigned to `{org}`"))
+                    })?;
+                staff.assigned_organizations.retain(|o| *o != org);
             }
             ChangeOp::ExpectOrganizationStatus(org, status) => {
                 let now = self.organization(&org).map(|o| o.status);
@@ -264,6 +292,23 @@ impl Directory for MemoryDirectory {
             .values()
             .find(|s| s.email.as_deref() == Some(email))
             .cloned())
+    }
+
+    fn organization_staff(&self, organization_id: &str) -> Result<Vec<Staff>, DirError> {
+        let mut staff: Vec<Staff> = self
+            .state
+            .borrow()
+            .staff
+            .values()
+            .filter(|s| {
+                s.assigned_organizations
+                    .iter()
+                    .any(|o| o == organization_id)
+            })
+            .cloned()
+            .collect();
+        staff.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(staff)
     }
 
     fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError> {

@@ -154,6 +154,12 @@ pub trait Directory: Records {
     fn find_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError>;
     /// The staff member with this (normalized) email, from the directory.
     fn staff_by_email(&self, email: &str) -> Result<Option<crate::model::Staff>, DirError>;
+    /// The staff members assigned to an organization, by name, from the
+    /// directory.
+    fn organization_staff(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<crate::model::Staff>, DirError>;
     /// The staff member linked to (issuer, subject) by a staff provider.
     fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError>;
     /// Whether any external identity is linked to the person.

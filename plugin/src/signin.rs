@@ -399,7 +399,10 @@ impl<D: Directory> Rules<'_, D> {
     /// the staff id.
     pub fn link_staff(&self, identity: &Identity) -> Result<String, SignInError> {
         self.named(identity)?;
-        if let Some(id) = self.dir.find_staff_link(&identity.issuer, &identity.subject)? {
+        if let Some(id) = self
+            .dir
+            .find_staff_link(&identity.issuer, &identity.subject)?
+        {
             let target = format!("staff:{id}");
             let refusal = match self.dir.fresh_staff(&id)? {
                 Some(staff) if staff.status == StaffStatus::Active => return Ok(id),
@@ -419,7 +422,8 @@ impl<D: Directory> Rules<'_, D> {
         }
         let staff = match found.len() {
             0 => {
-                let reason = "no staff record has this email: ask the merchant to add you as staff".to_string();
+                let reason = "no staff record has this email: ask the merchant to add you as staff"
+                    .to_string();
                 return Err(self.refuse(identity, "", None, reason, Vec::new()));
             }
             1 => found.pop().expect("one"),
@@ -654,11 +658,16 @@ mod tests {
             assert_eq!(id, "stella");
             assert_eq!(last_audit(dir).action, "linkIdentity");
             assert_eq!(last_audit(dir).target, "staff:stella");
-            assert_eq!(rules.check_staff_session("stella").unwrap().status, StaffStatus::Active);
+            assert_eq!(
+                rules.check_staff_session("stella").unwrap().status,
+                StaffStatus::Active
+            );
             // Staff links are not customer links, and the link wins.
             assert_eq!(dir.find_link("https://idp.test", "s-stella").unwrap(), None);
             assert_eq!(
-                rules.link_staff(&identity("s-stella", "other@else.test", false)).unwrap(),
+                rules
+                    .link_staff(&identity("s-stella", "other@else.test", false))
+                    .unwrap(),
                 "stella"
             );
             // A second identity with her email is not linked: staff link by
@@ -666,13 +675,20 @@ mod tests {
             let second = rules.link_staff(&identity("s-other", "stella@merchant.test", true));
             assert!(matches!(second, Err(SignInError::Refused(r)) if r.contains("invitation")));
 
-            dir.state.borrow_mut().staff.get_mut("stella").unwrap().status = StaffStatus::Removed;
+            dir.state
+                .borrow_mut()
+                .staff
+                .get_mut("stella")
+                .unwrap()
+                .status = StaffStatus::Removed;
             assert!(matches!(
                 rules.check_staff_session("stella"),
                 Err(SignInError::Refused(r)) if r.contains("no longer active")
             ));
             let removed = rules.link_staff(&identity("s-stella", "stella@merchant.test", true));
-            assert!(matches!(removed, Err(SignInError::Refused(r)) if r.contains("no longer active")));
+            assert!(
+                matches!(removed, Err(SignInError::Refused(r)) if r.contains("no longer active"))
+            );
             assert_eq!(last_audit(dir).action, "signInRefused");
         });
     }
@@ -699,7 +715,10 @@ mod tests {
             // Stella is invited staff: a customer provider does not link her.
             let stella = refused(rules.link(&identity("s-stella", "stella@merchant.test", true)));
             assert!(stella.contains("no customer record"), "{stella}");
-            assert_eq!(dir.find_staff_link("https://idp.test", "s-stella").unwrap(), None);
+            assert_eq!(
+                dir.find_staff_link("https://idp.test", "s-stella").unwrap(),
+                None
+            );
         });
     }
 

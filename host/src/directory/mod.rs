@@ -88,6 +88,11 @@ pub trait Directory: Outbox {
     ) -> Result<Option<String>, DirectoryError>;
     /// The staff member with this email (trimmed, case-insensitive).
     async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError>;
+    /// The staff members assigned to an organization, by name then id.
+    async fn list_organization_staff(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<Staff>, DirectoryError>;
     /// The identities linked to a person.
     async fn list_links(&self, person_id: &str) -> Result<Vec<(String, String)>, DirectoryError>;
     /// An onboarding request.

@@ -6,7 +6,7 @@ use super::call::{GuestCall, Owned, plugin_call};
 use crate::error::Error;
 use crate::model::{
     AuditPage, BulkAction, MemberPage, Membership, NewUser, OnboardingRequest, OnboardingStatus,
-    Organization, Target, UserChanges, UserQuery, UserView,
+    Organization, Staff, Target, UserChanges, UserQuery, UserView,
 };
 
 /// What a call costs besides its plugin call.
@@ -194,6 +194,27 @@ impl PartnerGate {
             reason: &str,
         ) -> Organization
             => set_organization_blocked(&actor, &organization_id, blocked, &reason)
+    );
+    plugin_call!(
+        /// The staff members assigned to an organization, by name (decided
+        /// `viewOrganization` before it is read).
+        org_users(Weight::Listing): organization_staff(actor: &str, organization_id: &str)
+            -> Vec<Staff>
+            => organization_staff(&actor, &organization_id)
+    );
+    plugin_call!(
+        /// Assigns the staff member with `staff_email` to an organization
+        /// (`assignStaff`); they see it on their next request.
+        org_users(Weight::One): assign_staff(actor: &str, organization_id: &str, staff_email: &str)
+            -> Staff
+            => assign_staff(&actor, &organization_id, &staff_email)
+    );
+    plugin_call!(
+        /// Withdraws a staff member's assignment to an organization
+        /// (`unassignStaff`); they see nothing of it on their next request.
+        org_users(Weight::One): unassign_staff(actor: &str, organization_id: &str, staff_id: &str)
+            -> Staff
+            => unassign_staff(&actor, &organization_id, &staff_id)
     );
     plugin_call!(
         /// Creates an approved organization (staff).

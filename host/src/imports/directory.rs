@@ -33,6 +33,7 @@ impl directory::Host for HostState {
         find_link(issuer: String, subject: String) -> Option<String> => (&issuer, &subject);
         find_staff_link(issuer: String, subject: String) -> Option<String> => (&issuer, &subject);
         find_staff_by_email(email: String) -> Option<Staff> => (&email);
+        list_organization_staff(organization_id: String) -> Vec<Staff> => (&organization_id);
         list_links(person_id: String) -> Vec<(String, String)> => (&person_id);
         get_onboarding(request_id: String) -> Option<OnboardingRequest> => (&request_id);
         list_onboarding(status: Option<OnboardingStatus>) -> Vec<OnboardingRequest> => (status.conv());

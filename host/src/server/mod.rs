@@ -29,6 +29,7 @@ mod decisions;
 mod error;
 pub(crate) mod json;
 mod onboarding;
+mod organizations;
 pub mod page;
 mod signin;
 mod state;
@@ -91,6 +92,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     ("post", "/v1/onboarding/{request}/approve"),
     ("post", "/v1/onboarding/{request}/reject"),
+    ("get", "/v1/organizations"),
+    ("post", "/v1/organizations/{organization}/block"),
+    ("post", "/v1/organizations/{organization}/unblock"),
+    ("get", "/v1/organizations/{organization}/staff"),
+    ("post", "/v1/organizations/{organization}/staff"),
+    ("delete", "/v1/organizations/{organization}/staff/{staff}"),
 ];
 
 /// The router, for embedding in a storefront's own axum server.
@@ -136,13 +143,13 @@ pub fn router_with(
         ));
     // User management: the storefront with its token, or a signed-in
     // browser with its session (the actor is then the session's person).
-    let users =
-        users::routes()
-            .merge(onboarding::routes())
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token_or_session,
-            ));
+    let users = users::routes()
+        .merge(onboarding::routes())
+        .merge(organizations::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token_or_session,
+        ));
     let mut router = Router::new()
         .route("/v1/health", get(decisions::health))
         .route("/v1/openapi.json", get(decisions::openapi))

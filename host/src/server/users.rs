@@ -14,8 +14,8 @@ use serde::Deserialize;
 use super::auth::Acting;
 use super::error::{ApiError, bad_query, no_such_step};
 use super::json::{
-    ApiJson, ApiQuery, audit_json, membership_json, organization_json, page_json, page_reply,
-    reply, results_json, user_view_json,
+    ApiJson, ApiQuery, audit_json, membership_json, page_json, page_reply, reply, results_json,
+    user_view_json,
 };
 use super::state::AppState;
 use crate::model::{AccountStatus, MemberSort};
@@ -23,7 +23,6 @@ use crate::model::{BulkAction, NewUser, Target, UserChanges, UserQuery};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/organizations", post(create_organization))
         .route(
             "/v1/organizations/{organization}/users",
             get(list_users).post(add_user),
@@ -383,21 +382,4 @@ async fn read_audit(
         .read_audit(&actor, organization.as_deref(), p.cursor.as_deref(), limit)
         .await;
     page_reply(result, audit_json)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrganizationBody {
-    name: String,
-}
-
-async fn create_organization(
-    Acting { gate, actor }: Acting,
-    ApiJson(b): ApiJson<OrganizationBody>,
-) -> Response {
-    reply(
-        gate.create_organization(&actor, &b.name).await,
-        StatusCode::CREATED,
-        organization_json,
-    )
 }

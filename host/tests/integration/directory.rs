@@ -270,12 +270,23 @@ async fn staff_sign_in_records(dir: &dyn Directory) {
         status: StaffStatus::Invited,
     };
     dir.put_staff(&stella).await.unwrap();
-    assert_eq!(dir.get_staff("stella").await.unwrap().as_ref(), Some(&stella));
     assert_eq!(
-        dir.find_staff_by_email(" Stella@Merchant.TEST ").await.unwrap().as_ref(),
+        dir.get_staff("stella").await.unwrap().as_ref(),
         Some(&stella)
     );
-    assert_eq!(dir.find_staff_by_email("nobody@merchant.test").await.unwrap(), None);
+    assert_eq!(
+        dir.find_staff_by_email(" Stella@Merchant.TEST ")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&stella)
+    );
+    assert_eq!(
+        dir.find_staff_by_email("nobody@merchant.test")
+            .await
+            .unwrap(),
+        None
+    );
     // Another staff member with the same email is refused.
     let twin = Staff {
         id: "twin".into(),
@@ -289,16 +300,25 @@ async fn staff_sign_in_records(dir: &dyn Directory) {
         ChangeOp::PutStaffLink("https://idp.test".into(), subject.into(), staff.into())
     };
     dir.apply(
-        vec![link("s-stella", "stella"), ChangeOp::ActivateStaff("stella".into())],
+        vec![
+            link("s-stella", "stella"),
+            ChangeOp::ActivateStaff("stella".into()),
+        ],
         audit(),
     )
     .await
     .unwrap();
     assert_eq!(
-        dir.find_staff_link("https://idp.test", "s-stella").await.unwrap().as_deref(),
+        dir.find_staff_link("https://idp.test", "s-stella")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("stella")
     );
-    assert_eq!(dir.find_link("https://idp.test", "s-stella").await.unwrap(), None);
+    assert_eq!(
+        dir.find_link("https://idp.test", "s-stella").await.unwrap(),
+        None
+    );
     assert_eq!(
         dir.get_staff("stella").await.unwrap().unwrap().status,
         StaffStatus::Active
@@ -741,7 +761,14 @@ async fn guards_hold_inside_the_change(dir: &dyn Directory) {
         .await
         .unwrap();
     assert!(matches!(
-        refused(dir, vec![ChangeOp::ExpectOrganizationStatus("ghost".into(), OrganizationStatus::Approved)]).await,
+        refused(
+            dir,
+            vec![ChangeOp::ExpectOrganizationStatus(
+                "ghost".into(),
+                OrganizationStatus::Approved
+            )]
+        )
+        .await,
         DirectoryError::NotFound(_)
     ));
     for wrong in [

@@ -300,9 +300,23 @@ async fn staff_sign_in_only_through_a_staff_provider_and_ends_on_removal() {
     // Ivan is an invited customer: the staff provider does not sign him in.
     let b = browser();
     let callback = until_callback(&site, &b, "staff", "ivan").await;
-    assert_refused(&site, b.get(&callback).send().await.unwrap(), "customer at the staff provider", "ivan", "no staff record").await;
+    assert_refused(
+        &site,
+        b.get(&callback).send().await.unwrap(),
+        "customer at the staff provider",
+        "ivan",
+        "no staff record",
+    )
+    .await;
     assert_eq!(
-        site.dir.get_account("ivan").await.unwrap().unwrap().membership.unwrap().status,
+        site.dir
+            .get_account("ivan")
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .unwrap()
+            .status,
         partnergate::model::AccountStatus::Invited,
         "his invitation is untouched"
     );
@@ -311,13 +325,23 @@ async fn staff_sign_in_only_through_a_staff_provider_and_ends_on_removal() {
     let callback = until_callback(&site, &b, "test", "stella").await;
     let res = b.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(json(res).await["message"].as_str().unwrap().contains("no customer record"));
+    assert!(
+        json(res).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("no customer record")
+    );
     // Removed staff are refused at the staff provider.
     let b = browser();
     let callback = until_callback(&site, &b, "staff", "rex").await;
     let res = b.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(json(res).await["message"].as_str().unwrap().contains("no longer active"));
+    assert!(
+        json(res).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer active")
+    );
 
     // Stella at the staff provider: linked, active, a staff session.
     let stella = signed_in(&site, "staff", "stella").await;
@@ -371,7 +395,11 @@ async fn staff_sign_in_only_through_a_staff_provider_and_ends_on_removal() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = stella.get(format!("{}/v1/me", site.base)).send().await.unwrap();
+    let res = stella
+        .get(format!("{}/v1/me", site.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // And the policies deny her, whoever names her.
     assert!(

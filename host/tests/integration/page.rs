@@ -1028,7 +1028,10 @@ async fn staff_sign_in(site: &Site, browser: &Client, account: &str) {
 /// The pending onboarding request of `email`, by id.
 async fn pending_request(site: &Site, email: &str) -> String {
     site.gate
-        .list_onboarding("staff:sara", Some(partnergate::model::OnboardingStatus::Pending))
+        .list_onboarding(
+            "staff:sara",
+            Some(partnergate::model::OnboardingStatus::Pending),
+        )
         .await
         .unwrap()
         .into_iter()
@@ -1067,7 +1070,10 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
         ("Penny Parts", "Penny Prospect", "penny@prospect.test"),
         ("Shady Deals", "Stranger", "stranger@elsewhere.test"),
     ] {
-        browser.goto(&format!("{}/onboarding", site.base)).await.unwrap();
+        browser
+            .goto(&format!("{}/onboarding", site.base))
+            .await
+            .unwrap();
         type_into(&browser, "#pg-organization_name", org).await;
         type_into(&browser, "#pg-requester_name", name).await;
         type_into(&browser, "#pg-requester_email", email).await;
@@ -1088,7 +1094,10 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
     staff_sign_in(&site, &browser, "stella").await;
     assert_eq!(text(&browser, "main h2").await, "Onboarding requests");
     let queue = text(&browser, "main table").await;
-    assert!(queue.contains("Penny Parts") && queue.contains("Shady Deals"), "{queue}");
+    assert!(
+        queue.contains("Penny Parts") && queue.contains("Shady Deals"),
+        "{queue}"
+    );
     shots.take(&browser, "queue").await;
 
     // Rejecting needs a reason; the prospect receives it.
@@ -1104,7 +1113,12 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
         Some("true")
     );
     assert!(mail_to(&site, "stranger@elsewhere.test").await.is_empty());
-    type_into(&browser, &format!("#pg-reason-{shady}"), "We do not trade with resellers.").await;
+    type_into(
+        &browser,
+        &format!("#pg-reason-{shady}"),
+        "We do not trade with resellers.",
+    )
+    .await;
     follow(&browser, &format!("{reject} button")).await;
     assert_eq!(
         notice(&browser).await,
@@ -1112,14 +1126,24 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
     );
     let rejection = mail_to(&site, "stranger@elsewhere.test").await;
     assert_eq!(rejection.len(), 1, "{rejection:?}");
-    assert_eq!(rejection[0].kind, partnergate::model::NotificationKind::Rejection);
+    assert_eq!(
+        rejection[0].kind,
+        partnergate::model::NotificationKind::Rejection
+    );
     assert!(
-        rejection[0].params.iter().any(|(_, v)| v.contains("resellers")),
+        rejection[0]
+            .params
+            .iter()
+            .any(|(_, v)| v.contains("resellers")),
         "{rejection:?}"
     );
 
     // Approving creates the organization and invites the requester.
-    follow(&browser, &format!("#request-{penny} form[action$='/approve'] button")).await;
+    follow(
+        &browser,
+        &format!("#request-{penny} form[action$='/approve'] button"),
+    )
+    .await;
     assert_eq!(
         notice(&browser).await,
         "Approved: the organization exists and its administrator has been invited."
@@ -1135,8 +1159,15 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
         "{invitation:?}"
     );
     // The approved filter shows it, without buttons.
-    browser.goto(&format!("{back_office}?status=approved")).await.unwrap();
-    let approved = css(&browser, &format!("#request-{penny}")).await.html(false).await.unwrap();
+    browser
+        .goto(&format!("{back_office}?status=approved"))
+        .await
+        .unwrap();
+    let approved = css(&browser, &format!("#request-{penny}"))
+        .await
+        .html(false)
+        .await
+        .unwrap();
     assert!(!approved.contains("<form"), "{approved}");
     // The audit trail shows both decisions.
     follow(&browser, "nav.pg-nav a[href$='/audit']").await;
@@ -1148,8 +1179,14 @@ async fn a_prospect_applies_staff_approve_and_the_new_administrator_adds_a_user(
     shots.take(&browser, "audit").await;
 
     // The organization users page is not for staff: it sends her back.
-    browser.goto(&format!("{}{PREFIX}", site.base)).await.unwrap();
-    assert_eq!(text(&browser, "main h2").await, "Staff work in the back office");
+    browser
+        .goto(&format!("{}{PREFIX}", site.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&browser, "main h2").await,
+        "Staff work in the back office"
+    );
     assert!(!text(&browser, "main").await.contains("@acme.test"));
     follow(&browser, "main a[href='/back-office']").await;
 
@@ -1248,7 +1285,12 @@ async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
         "Blocked: its members are signed out and may not order."
     );
     assert_eq!(
-        site.dir.get_organization("acme").await.unwrap().unwrap().status,
+        site.dir
+            .get_organization("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         OrganizationStatus::Blocked
     );
     shots.take(&staff, "blocked").await;
@@ -1293,7 +1335,12 @@ async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
         .unwrap();
     assert_eq!(forged.status(), 403);
     assert_eq!(
-        site.dir.get_organization("acme").await.unwrap().unwrap().status,
+        site.dir
+            .get_organization("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         OrganizationStatus::Blocked
     );
     let (globex, nowhere) = (refusal("globex").await, refusal("nowhere").await);
@@ -1301,7 +1348,12 @@ async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
     assert_eq!(globex, nowhere);
     assert!(!globex.1.contains("Globex") && !globex.1.contains("globex"));
     assert_eq!(
-        site.dir.get_organization("globex").await.unwrap().unwrap().status,
+        site.dir
+            .get_organization("globex")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         OrganizationStatus::Approved
     );
     // The audit trail keeps the reason.
@@ -1312,14 +1364,20 @@ async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
     });
     let trail = trail.await.unwrap();
     assert!(
-        trail.entries.iter().any(|e| e.entry.action == "blockOrganization"
-            && e.entry.after.contains("Unpaid invoices")),
+        trail
+            .entries
+            .iter()
+            .any(|e| e.entry.action == "blockOrganization"
+                && e.entry.after.contains("Unpaid invoices")),
         "{:?}",
         trail.entries
     );
 
     // Unblocked, with a reason: Alice may sign in again.
-    staff.goto(&format!("{back_office}/organizations")).await.unwrap();
+    staff
+        .goto(&format!("{back_office}/organizations"))
+        .await
+        .unwrap();
     type_into(&staff, "#pg-reason-acme", "Paid in full.").await;
     follow(&staff, "#organization-acme form button").await;
     assert_eq!(
@@ -1332,4 +1390,198 @@ async fn staff_block_an_assigned_organization_and_see_nothing_of_the_others() {
     assert!(text(&alice, "h1").await.contains("Acme Corp"));
     staff.close().await.unwrap();
     alice.close().await.unwrap();
+}
+
+/// A refusal from the back office: its status and body, for `path`.
+async fn back_office_get(site: &Site, cookie: &str, path: &str) -> (reqwest::StatusCode, String) {
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}{}{path}",
+            site.base,
+            page::DEFAULT_BACK_OFFICE_PATH
+        ))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+/// Stella, with the keyboard alone: creates an organization (she is
+/// assigned to it), assigns a colleague by email and withdraws him, then
+/// works the users of her organizations: revokes one, removes another
+/// after the confirmation. Every focus stop has a name and a visible
+/// focus. An organization that is not hers (its users, its page) is
+/// refused exactly as one that does not exist.
+#[tokio::test]
+async fn staff_create_an_organization_assign_a_colleague_and_manage_users_by_keyboard() {
+    use partnergate::model::{Staff, StaffStatus};
+    let site = site().await;
+    site.gate
+        .put_staff(&Staff {
+            id: "sid".into(),
+            name: "Sid Staff".into(),
+            email: Some("sid@merchant.test".into()),
+            status: StaffStatus::Invited,
+            assigned_organizations: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let driver = Chromedriver::start();
+    let staff = driver.browser().await;
+    let mut shots = Shots::new("back_office_keyboard");
+    staff_sign_in(&site, &staff, "stella").await;
+    follow(&staff, "nav.pg-nav a[href$='/organizations']").await;
+
+    // Create: the name is required, then Hooli exists and is hers.
+    tab_to(&staff, "Create organization").await;
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert_eq!(
+        css(&staff, "#pg-new-organization")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    tab_to(&staff, "New organization's name").await;
+    staff
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("Hooli")
+        .await
+        .unwrap();
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert!(
+        notice(&staff).await.starts_with("Created"),
+        "{}",
+        notice(&staff).await
+    );
+    assert_eq!(text(&staff, "main h2").await, "Hooli");
+    let hooli = staff
+        .current_url()
+        .await
+        .unwrap()
+        .path_segments()
+        .unwrap()
+        .next_back()
+        .unwrap()
+        .to_string();
+    let stella = site.dir.get_staff("stella").await.unwrap().unwrap();
+    assert!(stella.assigned_organizations.contains(&hooli), "{stella:?}");
+    assert!(text(&staff, "main table").await.contains("Stella Staff"));
+    shots.take(&staff, "created").await;
+
+    // Assign: an unknown email is refused in place; Sid's is taken.
+    tab_to(&staff, "Assign a colleague (their staff email)").await;
+    staff
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("nobody@merchant.test")
+        .await
+        .unwrap();
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert_eq!(
+        css(&staff, "#pg-assign-email")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    let field = css(&staff, "#pg-assign-email").await;
+    field.clear().await.unwrap();
+    field.send_keys("sid@merchant.test").await.unwrap();
+    let page = mark(&staff).await;
+    field
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    navigated(&staff, page).await;
+    assert!(
+        notice(&staff).await.starts_with("Assigned"),
+        "{}",
+        notice(&staff).await
+    );
+    assert!(text(&staff, "main table").await.contains("Sid Staff"));
+    let sid = site.dir.get_staff("sid").await.unwrap().unwrap();
+    assert_eq!(sid.assigned_organizations, vec![hooli.clone()]);
+    shots.take(&staff, "assigned").await;
+
+    // Withdraw Sid's assignment.
+    tab_to(&staff, "Withdraw Sid Staff's assignment").await;
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert!(
+        notice(&staff).await.starts_with("Withdrawn"),
+        "{}",
+        notice(&staff).await
+    );
+    let sid = site.dir.get_staff("sid").await.unwrap().unwrap();
+    assert!(sid.assigned_organizations.is_empty(), "{sid:?}");
+
+    // Users of her organizations: Acme's, never Globex's.
+    follow(&staff, "nav.pg-nav a[href$='/users']").await;
+    let listed = text(&staff, "main table").await;
+    assert!(
+        listed.contains("Bob Buyer") && listed.contains("Acme Corp"),
+        "{listed}"
+    );
+    assert!(!listed.contains("Gina"), "{listed}");
+    tab_to(&staff, "Revoke Bob Buyer").await;
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert_eq!(notice(&staff).await, "The user's access was revoked.");
+    assert_eq!(status_of(&site, "bob").await, AccountStatus::Revoked);
+    shots.take(&staff, "users").await;
+    // Removing asks first.
+    tab_to(&staff, "Remove Ivan Invited").await;
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert!(text(&staff, "main h2").await.contains("Ivan Invited"));
+    assert_eq!(status_of(&site, "ivan").await, AccountStatus::Invited);
+    let page = mark(&staff).await;
+    // The confirm button has the focus.
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert_eq!(notice(&staff).await, "The user was removed.");
+    assert_eq!(status_of(&site, "ivan").await, AccountStatus::Removed);
+    // A search across her organizations.
+    staff
+        .goto(&format!(
+            "{}{}/users?q=carol",
+            site.base,
+            page::DEFAULT_BACK_OFFICE_PATH
+        ))
+        .await
+        .unwrap();
+    let found = rows(&staff).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+
+    // Not hers, and not there: the same refusal.
+    let cookie = session_cookie(&staff).await;
+    for (theirs, nowhere) in [
+        ("/users?organization=globex", "/users?organization=nowhere"),
+        ("/organizations/globex", "/organizations/nowhere"),
+    ] {
+        let a = back_office_get(&site, &cookie, theirs).await;
+        let b = back_office_get(&site, &cookie, nowhere).await;
+        assert_eq!(a.0, 403, "{theirs}");
+        assert_eq!(a, b, "{theirs} and {nowhere}");
+        assert!(!a.1.contains("Globex"), "{}", a.1);
+    }
+    staff.close().await.unwrap();
 }

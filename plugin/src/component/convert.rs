@@ -34,6 +34,12 @@ pub(super) fn change_op_to_wit(op: model::ChangeOp) -> directory::ChangeOp {
             directory::ChangeOp::LinkStaffIdentity((issuer, subject, staff))
         }
         model::ChangeOp::ActivateStaff(id) => directory::ChangeOp::ActivateStaff(id),
+        model::ChangeOp::AssignStaff(staff, organization) => {
+            directory::ChangeOp::AssignStaff((staff, organization))
+        }
+        model::ChangeOp::UnassignStaff(staff, organization) => {
+            directory::ChangeOp::UnassignStaff((staff, organization))
+        }
         model::ChangeOp::PutMembership(m, expected) => {
             directory::ChangeOp::PutMembership((membership_to_wit(m), expected))
         }

@@ -135,7 +135,20 @@ impl users::Directory for HostRecords {
             .map_err(dir_error)
     }
 
-    fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, users::DirError> {
+    fn organization_staff(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<model::Staff>, users::DirError> {
+        directory::list_organization_staff(organization_id)
+            .map(|list| list.into_iter().map(staff_from_wit).collect())
+            .map_err(dir_error)
+    }
+
+    fn find_staff_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<String>, users::DirError> {
         directory::find_staff_link(issuer, subject).map_err(dir_error)
     }
 

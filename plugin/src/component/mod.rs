@@ -22,8 +22,7 @@ use convert::{
     account_status, account_status_to_wit, account_to_wit, decision_to_wit, identity_from_wit,
     membership_to_wit, new_user, onboarding_status_from_wit, onboarding_to_wit,
     organization_to_wit, problem_to_wit, sign_in_error_to_wit, staff_to_wit, summary_to_wit,
-    target_from_wit,
-    user_error, user_view_to_wit,
+    target_from_wit, user_error, user_view_to_wit,
 };
 use host::{HostRecords, key_to_wit};
 
@@ -323,6 +322,30 @@ impl org_users::Guest for Component {
     ) -> Result<types::Organization, org_users::Error> {
         with_users(|u| u.set_organization_blocked(&actor, &organization_id, blocked, &reason))
             .map(organization_to_wit)
+    }
+
+    fn organization_staff(
+        actor: String,
+        organization_id: String,
+    ) -> Result<Vec<types::Staff>, org_users::Error> {
+        with_users(|u| u.organization_staff(&actor, &organization_id))
+            .map(|staff| staff.into_iter().map(staff_to_wit).collect())
+    }
+
+    fn assign_staff(
+        actor: String,
+        organization_id: String,
+        staff_email: String,
+    ) -> Result<types::Staff, org_users::Error> {
+        with_users(|u| u.assign_staff(&actor, &organization_id, &staff_email)).map(staff_to_wit)
+    }
+
+    fn unassign_staff(
+        actor: String,
+        organization_id: String,
+        staff_id: String,
+    ) -> Result<types::Staff, org_users::Error> {
+        with_users(|u| u.unassign_staff(&actor, &organization_id, &staff_id)).map(staff_to_wit)
     }
 }
 

@@ -132,6 +132,7 @@ impl<D: Directory> Rules<'_, D> {
             policies,
         };
         let mut ops = guards;
+        let assign = assign_acting_staff(actor, &org.id);
         ops.extend([
             ChangeOp::PutOrganization(org),
             ChangeOp::PutPerson(person),
@@ -139,6 +140,7 @@ impl<D: Directory> Rules<'_, D> {
             ChangeOp::PutOnboarding(after.clone(), Some(before.version)),
             ChangeOp::Queue(notice),
         ]);
+        ops.extend(assign);
         self.dir.apply(ops, audit)?;
         Ok(after)
     }
@@ -214,7 +216,19 @@ impl<D: Directory> Rules<'_, D> {
             policies,
         };
         ops.push(ChangeOp::PutOrganization(org.clone()));
+        ops.extend(assign_acting_staff(actor, &org.id));
         self.dir.apply(ops, audit)?;
         Ok(org)
     }
+}
+
+/// The staff member who creates an organization (directly, or by approving
+/// a request) is assigned to it, so that someone sees it in the back
+/// office (as a company's sales representative is its creator by
+/// default in other suites).
+fn assign_acting_staff(actor: &str, organization_id: &str) -> Option<ChangeOp> {
+    let (principal, _) = crate::access::split_actor(actor);
+    principal
+        .strip_prefix("staff:")
+        .map(|id| ChangeOp::AssignStaff(id.to_string(), organization_id.to_string()))
 }

@@ -5,7 +5,9 @@ use super::*;
 use crate::access::Names;
 use crate::access::Unavailable;
 use crate::memory::MemoryDirectory;
-use crate::model::{Decision, Effect, OnboardingStatus, OrganizationStatus, Person, Staff};
+use crate::model::{
+    Decision, Effect, OnboardingStatus, OrganizationStatus, Person, Staff, StaffStatus,
+};
 use crate::policy_set::{LoadedPolicies, PolicyFile, load};
 
 /// The default policies, read from `policies/`.
@@ -553,6 +555,9 @@ impl Directory for StaleCache {
     fn find_staff_link(&self, issuer: &str, subject: &str) -> Result<Option<String>, DirError> {
         self.live.find_staff_link(issuer, subject)
     }
+    fn organization_staff(&self, organization_id: &str) -> Result<Vec<Staff>, DirError> {
+        self.live.organization_staff(organization_id)
+    }
     fn onboarding(&self, id: &str) -> Result<Option<crate::model::OnboardingRequest>, DirError> {
         self.live.onboarding(id)
     }
@@ -833,8 +838,16 @@ fn staff_see_and_block_their_assigned_organizations_only() {
             .map(|o| o.id)
             .collect();
         assert_eq!(seen, ["acme"]);
-        assert!(u.list_organizations("staff:sam", Some("glob")).unwrap().is_empty());
-        assert!(u.list_organizations("customer:alice", None).unwrap().is_empty());
+        assert!(
+            u.list_organizations("staff:sam", Some("glob"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            u.list_organizations("customer:alice", None)
+                .unwrap()
+                .is_empty()
+        );
 
         assert!(matches!(
             u.set_organization_blocked("staff:sam", "acme", true, "  "),
@@ -891,7 +904,129 @@ fn a_block_does_not_commit_over_a_status_changed_since_it_was_read() {
     let raced = rules.set_organization_blocked("staff:sam", "acme", true, "unpaid");
     assert!(matches!(raced, Err(UserError::Conflict(_))), "{raced:?}");
     assert!(
-        !dir.live.state.borrow().audit.iter().any(|a| a.action == "blockOrganization"),
+        !dir.live
+            .state
+            .borrow()
+            .audit
+            .iter()
+            .any(|a| a.action == "blockOrganization"),
         "nothing committed"
     );
+}
+
+/// Sam creates an organization and is assigned to it; he assigns Sara by
+/// her staff email, she then sees it and he withdraws her again. Sara,
+/// assigned nowhere, learns nothing about acme: her attempts are denied as
+/// for an organization that does not exist.
+#[test]
+fn staff_assign_colleagues_to_their_organizations_only() {
+    with_users(|u, dir| {
+        for (id, name, email, status) in [
+            ("sara", "Sara", "sara@merchant.test", StaffStatus::Active),
+            ("rex", "Rex", "rex@merchant.test", StaffStatus::Removed),
+        ] {
+            dir.state.borrow_mut().staff.insert(
+                id.into(),
+                Staff {
+                    id: id.into(),
+                    name: name.into(),
+                    email: Some(email.into()),
+                    status,
+                    assigned_organizations: Vec::new(),
+                },
+            );
+        }
+        let created = u.create_organization("staff:sam", "Initrode").unwrap();
+        assert!(
+            dir.state.borrow().staff["sam"]
+                .assigned_organizations
+                .contains(&created.id),
+            "the creator is assigned"
+        );
+        let ids = |actor: &str| -> Vec<String> {
+            u.list_organizations(actor, None)
+                .unwrap()
+                .into_iter()
+                .map(|o| o.id)
+                .collect()
+        };
+        assert_eq!(ids("staff:sam"), ["acme".to_string(), created.id.clone()]);
+        assert!(ids("staff:sara").is_empty());
+
+        // Sara, assigned nowhere: the same denial for acme and for nothing.
+        let acme = u.assign_staff("staff:sara", "acme", "sara@merchant.test");
+        let nowhere = u.assign_staff("staff:sara", "nowhere", "sara@merchant.test");
+        match (acme, nowhere) {
+            (Err(UserError::Denied(a)), Err(UserError::Denied(b))) => assert_eq!(a, b),
+            other => panic!("expected two equal denials, got {other:?}"),
+        }
+        match (
+            u.organization_staff("staff:sara", "acme"),
+            u.organization_staff("staff:sara", "nowhere"),
+        ) {
+            (Err(UserError::Denied(a)), Err(UserError::Denied(b))) => assert_eq!(a, b),
+            other => panic!("expected two equal denials, got {other:?}"),
+        }
+
+        // Sam assigns Sara; twice is refused, so are unknown and removed staff.
+        let sara = u
+            .assign_staff("staff:sam", &created.id, " Sara@Merchant.test ")
+            .unwrap();
+        assert!(sara.assigned_organizations.contains(&created.id));
+        assert_eq!(ids("staff:sara"), [created.id.clone()]);
+        let audit = dir.state.borrow().audit.last().cloned().unwrap();
+        assert_eq!(
+            (audit.action.as_str(), audit.target.as_str()),
+            ("assignStaff", "staff:sara")
+        );
+        assert!(matches!(
+            u.assign_staff("staff:sam", &created.id, "sara@merchant.test"),
+            Err(UserError::Invalid(_))
+        ));
+        assert!(matches!(
+            u.assign_staff("staff:sam", &created.id, "nobody@merchant.test"),
+            Err(UserError::NotFound(_))
+        ));
+        assert!(matches!(
+            u.assign_staff("staff:sam", &created.id, "rex@merchant.test"),
+            Err(UserError::Invalid(_))
+        ));
+        let names: Vec<String> = u
+            .organization_staff("staff:sara", &created.id)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["Sam", "Sara"]);
+
+        // Withdrawn, she sees nothing of it; withdrawing again is not found.
+        u.unassign_staff("staff:sam", &created.id, "sara").unwrap();
+        assert!(ids("staff:sara").is_empty());
+        assert!(matches!(
+            u.unassign_staff("staff:sam", &created.id, "sara"),
+            Err(UserError::NotFound(_))
+        ));
+        assert!(matches!(
+            u.unassign_staff("staff:sara", &created.id, "sam"),
+            Err(UserError::Denied(_))
+        ));
+    });
+}
+
+/// Staff who approve an onboarding request are assigned to the
+/// organization it creates.
+#[test]
+fn approving_a_request_assigns_the_approver() {
+    with_users(|u, dir| {
+        let request = u
+            .submit_onboarding("Umbrella", "Uma", "uma@umbrella.test")
+            .unwrap();
+        let approved = u.approve_onboarding("staff:sam", &request.id).unwrap();
+        let org = approved.organization_id.unwrap();
+        assert!(
+            dir.state.borrow().staff["sam"]
+                .assigned_organizations
+                .contains(&org)
+        );
+    });
 }

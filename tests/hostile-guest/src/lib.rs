@@ -184,6 +184,22 @@ mod component {
         ) -> Result<types::Organization, org_users::Error> {
             Err(org_users::Error::Unsupported)
         }
+
+        fn organization_staff(_: String, _: String) -> Result<Vec<types::Staff>, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+
+        fn assign_staff(_: String, _: String, _: String) -> Result<types::Staff, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
+
+        fn unassign_staff(
+            _: String,
+            _: String,
+            _: String,
+        ) -> Result<types::Staff, org_users::Error> {
+            Err(org_users::Error::Unsupported)
+        }
     }
 
     impl sign_in::Guest for Hostile {

@@ -35,9 +35,9 @@ impl Failure {
     pub(super) fn into_error(self) -> DirectoryError {
         match self {
             Failure::Refused(err) => err,
-            Failure::Race | Failure::OverBudget => DirectoryError::Unavailable(
-                "the record met a concurrent change: try again".into(),
-            ),
+            Failure::Race | Failure::OverBudget => {
+                DirectoryError::Unavailable("the record met a concurrent change: try again".into())
+            }
         }
     }
 }
@@ -349,6 +349,50 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 .into());
             }
         }
+        ChangeOp::AssignStaff(staff, organization) => {
+            let exists = tx
+                .query_opt("SELECT 1 FROM organizations WHERE id = $1", &[organization])
+                .await?
+                .is_some();
+            if !exists {
+                return Err(
+                    DirectoryError::NotFound(format!("organization `{organization}`")).into(),
+                );
+            }
+            let status: Option<String> = tx
+                .query_opt("SELECT status FROM staff WHERE id = $1", &[staff])
+                .await?
+                .map(|r| r.get(0));
+            match status.as_deref() {
+                None => return Err(DirectoryError::NotFound(format!("staff `{staff}`")).into()),
+                Some("removed") => {
+                    return Err(
+                        DirectoryError::Conflict(format!("staff `{staff}` was removed")).into(),
+                    );
+                }
+                Some(_) => {}
+            }
+            tx.execute(
+                "INSERT INTO staff_organizations (staff_id, organization_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[staff, organization],
+            )
+            .await?;
+        }
+        ChangeOp::UnassignStaff(staff, organization) => {
+            let deleted = tx
+                .execute(
+                    "DELETE FROM staff_organizations WHERE staff_id = $1 AND organization_id = $2",
+                    &[staff, organization],
+                )
+                .await?;
+            if deleted == 0 {
+                return Err(DirectoryError::NotFound(format!(
+                    "staff `{staff}` assigned to `{organization}`"
+                ))
+                .into());
+            }
+        }
         ChangeOp::ExpectOrganizationStatus(organization, status) => {
             let now: Option<String> = tx
                 .query_opt(
@@ -359,10 +403,9 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 .map(|r| r.get(0));
             match now {
                 None => {
-                    return Err(DirectoryError::NotFound(format!(
-                        "organization `{organization}`"
-                    ))
-                    .into());
+                    return Err(
+                        DirectoryError::NotFound(format!("organization `{organization}`")).into(),
+                    );
                 }
                 Some(now) if now != status.name() => {
                     return Err(DirectoryError::Conflict(format!(

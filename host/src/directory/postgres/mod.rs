@@ -85,7 +85,10 @@ async fn staff_row(
     id: &str,
 ) -> Result<Option<Staff>, Failure> {
     let Some(row) = client
-        .query_opt("SELECT name, email, status FROM staff WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT name, email, status FROM staff WHERE id = $1",
+            &[&id],
+        )
         .await?
     else {
         return Ok(None);
@@ -281,13 +284,17 @@ impl PostgresDirectory {
             "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}"
         ))
         .await?;
-        for op in ops {
-            apply_op(&tx, op, now).await?;
-        }
+        // The staff records the decision read, as they were before this
+        // change (which may itself assign the actor, creating an
+        // organization); the transaction is serializable, so a change to
+        // them committed meanwhile fails this one.
         for expected in staff {
             if staff_row(&tx, &expected.id).await?.as_ref() != Some(expected) {
                 return Err(Failure::Refused(staff_changed(&expected.id)));
             }
+        }
+        for op in ops {
+            apply_op(&tx, op, now).await?;
         }
         tx.execute(
             "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)
@@ -377,6 +384,31 @@ impl Directory for PostgresDirectory {
         staff_row(&**self.client().await?, id)
             .await
             .map_err(Failure::into_error)
+    }
+
+    async fn list_organization_staff(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<Staff>, DirectoryError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                r#"SELECT s.id FROM staff s JOIN staff_organizations a ON a.staff_id = s.id
+                   WHERE a.organization_id = $1 ORDER BY s.name COLLATE "C", s.id COLLATE "C""#,
+                &[&organization_id],
+            )
+            .await
+            .map_err(unavailable)?;
+        let mut staff = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(s) = staff_row(&**client, row.get(0))
+                .await
+                .map_err(Failure::into_error)?
+            {
+                staff.push(s);
+            }
+        }
+        Ok(staff)
     }
 
     async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError> {

@@ -244,6 +244,58 @@ pub(super) fn apply_op(
                 )));
             }
         }
+        ChangeOp::AssignStaff(staff, organization) => {
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM organizations WHERE id = ?1",
+                    params![organization],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .is_some();
+            if !exists {
+                return Err(DirectoryError::NotFound(format!(
+                    "organization `{organization}`"
+                )));
+            }
+            let status: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM staff WHERE id = ?1",
+                    params![staff],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            match status.as_deref() {
+                None => return Err(DirectoryError::NotFound(format!("staff `{staff}`"))),
+                Some("removed") => {
+                    return Err(DirectoryError::Conflict(format!(
+                        "staff `{staff}` was removed"
+                    )));
+                }
+                Some(_) => {}
+            }
+            tx.execute(
+                "INSERT INTO staff_organizations (staff_id, organization_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                params![staff, organization],
+            )
+            .map_err(unavailable)?;
+        }
+        ChangeOp::UnassignStaff(staff, organization) => {
+            let deleted = tx
+                .execute(
+                    "DELETE FROM staff_organizations WHERE staff_id = ?1 AND organization_id = ?2",
+                    params![staff, organization],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(DirectoryError::NotFound(format!(
+                    "staff `{staff}` assigned to `{organization}`"
+                )));
+            }
+        }
         ChangeOp::ExpectOrganizationStatus(organization, status) => {
             let now: Option<String> = tx
                 .query_row(

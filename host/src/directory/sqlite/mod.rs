@@ -347,6 +347,31 @@ impl Directory for SqliteDirectory {
         self.linked(LinkTable::Staff, issuer, subject).await
     }
 
+    async fn list_organization_staff(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<Staff>, DirectoryError> {
+        self.conns
+            .read_by(organization_id, |conn, organization_id| {
+                let ids = conn
+                    .prepare_cached(
+                        "SELECT s.id FROM staff s JOIN staff_organizations a ON a.staff_id = s.id
+                         WHERE a.organization_id = ?1 ORDER BY s.name, s.id",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![organization_id], |r| r.get(0))?
+                            .collect::<Result<Vec<String>, _>>()
+                    })
+                    .map_err(unavailable)?;
+                let mut staff = Vec::with_capacity(ids.len());
+                for id in ids {
+                    staff.extend(staff_row(conn, &id)?);
+                }
+                Ok(staff)
+            })
+            .await
+    }
+
     async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, DirectoryError> {
         let email = email.trim().to_lowercase();
         self.conns
@@ -549,13 +574,16 @@ impl Directory for SqliteDirectory {
                     }
                     other => unavailable(other),
                 })?;
-            for op in &ops {
-                apply_op(&tx, op, now)?;
-            }
+            // The staff records the decision read, as they were before this
+            // change (which may itself assign the actor, creating an
+            // organization).
             for expected in &staff {
                 if staff_row(&tx, &expected.id)?.as_ref() != Some(expected) {
                     return Err(staff_changed(&expected.id));
                 }
+            }
+            for op in &ops {
+                apply_op(&tx, op, now)?;
             }
             tx.execute(
                 "INSERT INTO audit_log (at, actor, action, target, organization_id, before, after, policies)

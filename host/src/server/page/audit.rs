@@ -21,7 +21,10 @@ pub(super) struct AuditQuery {
 
 /// The rows of a page of the audit trail, and the link to the next page
 /// (`prefix?cursor=...`).
-pub(super) fn audit_rows(page: crate::model::AuditPage, prefix: &str) -> (Vec<AuditRow>, Option<String>) {
+pub(super) fn audit_rows(
+    page: crate::model::AuditPage,
+    prefix: &str,
+) -> (Vec<AuditRow>, Option<String>) {
     let rows = page
         .entries
         .into_iter()

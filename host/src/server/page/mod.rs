@@ -97,19 +97,67 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
             &format!("{}/onboarding/{{request}}/{{step}}", page.back_office),
             post(back_office::decide),
         )
-        .route(&format!("{}/audit", page.back_office), get(back_office::audit))
+        .route(
+            &format!("{}/audit", page.back_office),
+            get(back_office::audit),
+        )
         .route(
             &format!("{}/organizations", page.back_office),
-            get(back_office::organizations),
+            get(back_office::organizations).post(back_office::create),
         )
         .route(
-            &format!("{}/organizations/{{organization}}/{{step}}", page.back_office),
+            &format!("{}/organizations/{{organization}}", page.back_office),
+            get(back_office::organization),
+        )
+        .route(
+            &format!("{}/organizations/{{organization}}/staff", page.back_office),
+            post(back_office::assign),
+        )
+        .route(
+            &format!(
+                "{}/organizations/{{organization}}/staff/{{staff}}/unassign",
+                page.back_office
+            ),
+            post(back_office::unassign),
+        )
+        .route(
+            &format!(
+                "{}/organizations/{{organization}}/{{step}}",
+                page.back_office
+            ),
             post(back_office::block),
         )
-        .route(&format!("{}/signout", page.back_office), post(back_office::sign_out))
-        .route(&format!("{}/assets/page.css", page.back_office), get(stylesheet))
+        .route(
+            &format!("{}/users", page.back_office),
+            get(back_office::users),
+        )
+        .route(
+            &format!(
+                "{}/users/{{organization}}/{{person}}/remove",
+                page.back_office
+            ),
+            get(back_office::confirm_remove).post(back_office::user_step_remove),
+        )
+        .route(
+            &format!(
+                "{}/users/{{organization}}/{{person}}/{{step}}",
+                page.back_office
+            ),
+            post(back_office::user_step),
+        )
+        .route(
+            &format!("{}/signout", page.back_office),
+            post(back_office::sign_out),
+        )
+        .route(
+            &format!("{}/assets/page.css", page.back_office),
+            get(stylesheet),
+        )
         .route(&format!("{}/assets/page.js", page.back_office), get(script))
-        .route(&format!("{}/assets/theme.css", page.back_office), get(theme))
+        .route(
+            &format!("{}/assets/theme.css", page.back_office),
+            get(theme),
+        )
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -235,8 +283,6 @@ async fn sign_out(Choosing(signed): Choosing, body: Bytes) -> Page {
     )
     .await)
 }
-
-
 
 #[cfg(test)]
 mod tests {
