@@ -66,6 +66,7 @@ conformance!(
     accounts_and_organizations_read_back,
     staff_round_trip,
     staff_sign_in_records,
+    staff_assignments_change_in_the_change_log,
     identities_link_once,
     onboarding_requests,
     listing_orders_and_cursors,
@@ -255,6 +256,131 @@ async fn staff_round_trip(dir: &dyn Directory) {
     assert_eq!(
         (read.name.as_str(), read.assigned_organizations),
         ("Samuel", vec!["c".to_string()])
+    );
+}
+
+/// Staff are assigned and withdrawn by change steps, in the same
+/// transaction as the organization they are assigned to; an organization's
+/// staff read back by name; each step is in the change log (other nodes
+/// drop the staff member's cached record); a removed colleague, an unknown
+/// one or organization, and a withdrawal of no assignment are refused and
+/// change nothing.
+async fn staff_assignments_change_in_the_change_log(dir: &dyn Directory) {
+    use partnergate::model::StaffStatus;
+    use partnergate::touched::Touched;
+    for (id, name, status) in [
+        ("zed", "Zed", StaffStatus::Active),
+        ("amy", "Amy", StaffStatus::Invited),
+        ("rex", "Rex", StaffStatus::Removed),
+    ] {
+        dir.put_staff(&Staff {
+            id: id.into(),
+            name: name.into(),
+            assigned_organizations: Vec::new(),
+            email: Some(format!("{id}@merchant.test")),
+            status,
+        })
+        .await
+        .unwrap();
+    }
+    let head = dir.changes_since(0, 1000).await.unwrap().head;
+    // Created and assigned in one change: the organization exists by then.
+    dir.apply(
+        vec![
+            ChangeOp::PutOrganization(org("hooli", "Hooli")),
+            ChangeOp::AssignStaff("zed".into(), "hooli".into()),
+            ChangeOp::AssignStaff("amy".into(), "hooli".into()),
+            // Twice changes nothing.
+            ChangeOp::AssignStaff("amy".into(), "hooli".into()),
+        ],
+        audit(),
+    )
+    .await
+    .unwrap();
+    let names = |staff: Vec<Staff>| staff.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(dir.list_organization_staff("hooli").await.unwrap()),
+        ["Amy", "Zed"]
+    );
+    assert_eq!(
+        dir.get_staff("amy")
+            .await
+            .unwrap()
+            .unwrap()
+            .assigned_organizations,
+        ["hooli"]
+    );
+    let feed = dir.changes_since(head, 1000).await.unwrap();
+    for id in ["zed", "amy"] {
+        assert!(
+            feed.entries
+                .iter()
+                .any(|(_, t)| *t == Touched::Staff(id.into())),
+            "{id} in {:?}",
+            feed.entries
+        );
+    }
+    assert!(
+        dir.list_organization_staff("nowhere")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Refused, and nothing of the change commits.
+    for (ops, what) in [
+        (
+            vec![ChangeOp::AssignStaff("rex".into(), "hooli".into())],
+            "removed",
+        ),
+        (
+            vec![ChangeOp::AssignStaff("ghost".into(), "hooli".into())],
+            "unknown staff",
+        ),
+        (
+            vec![ChangeOp::AssignStaff("zed".into(), "nowhere".into())],
+            "unknown organization",
+        ),
+        (
+            vec![
+                ChangeOp::UnassignStaff("zed".into(), "hooli".into()),
+                ChangeOp::UnassignStaff("rex".into(), "hooli".into()),
+            ],
+            "no such assignment",
+        ),
+    ] {
+        let err = refused(dir, ops).await;
+        assert!(
+            matches!(
+                err,
+                DirectoryError::Conflict(_) | DirectoryError::NotFound(_)
+            ),
+            "{what}: {err:?}"
+        );
+    }
+    assert_eq!(
+        names(dir.list_organization_staff("hooli").await.unwrap()),
+        ["Amy", "Zed"],
+        "nothing changed"
+    );
+
+    dir.apply(
+        vec![ChangeOp::UnassignStaff("zed".into(), "hooli".into())],
+        audit(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        names(dir.list_organization_staff("hooli").await.unwrap()),
+        ["Amy"]
+    );
+    assert!(
+        dir.get_staff("zed")
+            .await
+            .unwrap()
+            .unwrap()
+            .assigned_organizations
+            .is_empty()
     );
 }
 

@@ -761,6 +761,178 @@ mod permit_before_details {
         ("nobody", 1),
     ];
 
+    /// The organization endpoints for staff: Sam (assigned acme and
+    /// initech) lists, blocks with a reason, and assigns Stella to a new
+    /// organization and withdraws her; Sara (assigned nowhere) gets one
+    /// answer for acme, for umbrella and for an organization that does not
+    /// exist, on every endpoint, and changes nothing.
+    #[tokio::test]
+    async fn staff_work_organizations_over_the_api_and_others_learn_nothing() {
+        let server = Server::start(None).await;
+        let (status, listed) = call(
+            &server,
+            "GET",
+            "/v1/organizations?search=AC",
+            "staff:sam",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["organizations"][0]["id"], "acme");
+        assert_eq!(listed["organizations"].as_array().unwrap().len(), 1);
+
+        // A reason is required; with one, the block holds.
+        let (status, _) = call(
+            &server,
+            "POST",
+            "/v1/organizations/acme/block",
+            "staff:sam",
+            json!({"reason": " "}),
+        )
+        .await;
+        assert_eq!(status, 422);
+        let (status, blocked) = call(
+            &server,
+            "POST",
+            "/v1/organizations/acme/block",
+            "staff:sam",
+            json!({"reason": "unpaid"}),
+        )
+        .await;
+        assert_eq!(
+            (status, blocked["status"].as_str()),
+            (200, Some("blocked")),
+            "{blocked}"
+        );
+        let (status, _) = call(
+            &server,
+            "POST",
+            "/v1/organizations/acme/block",
+            "staff:sam",
+            json!({"reason": "again"}),
+        )
+        .await;
+        assert_eq!(status, 422, "only an approved organization is blocked");
+        let (status, unblocked) = call(
+            &server,
+            "POST",
+            "/v1/organizations/acme/unblock",
+            "staff:sam",
+            json!({"reason": "paid"}),
+        )
+        .await;
+        assert_eq!(
+            (status, unblocked["status"].as_str()),
+            (200, Some("approved"))
+        );
+
+        // Created, Sam is assigned; he assigns Stella and withdraws her.
+        let (status, org) = call(
+            &server,
+            "POST",
+            "/v1/organizations",
+            "staff:sam",
+            json!({"name": "Hooli"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{org}");
+        let hooli = org["id"].as_str().unwrap().to_string();
+        let staff_path = format!("/v1/organizations/{hooli}/staff");
+        let (status, stella) = call(
+            &server,
+            "POST",
+            &staff_path,
+            "staff:sam",
+            json!({"email": "stella@merchant.test"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{stella}");
+        assert!(
+            stella["assigned_organizations"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(hooli))
+        );
+        let (status, assigned) = call(&server, "GET", &staff_path, "staff:sam", Value::Null).await;
+        assert_eq!(status, 200);
+        let ids: Vec<&str> = assigned["staff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["sam", "stella"]);
+        let (status, _) = call(
+            &server,
+            "POST",
+            &staff_path,
+            "staff:sam",
+            json!({"email": "rex@merchant.test"}),
+        )
+        .await;
+        assert_eq!(status, 422, "a removed colleague is not assigned");
+        let (status, _) = call(
+            &server,
+            "POST",
+            &staff_path,
+            "staff:sam",
+            json!({"email": "nobody@merchant.test"}),
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (status, _) = call(
+            &server,
+            "DELETE",
+            &format!("{staff_path}/stella"),
+            "staff:sam",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = call(
+            &server,
+            "DELETE",
+            &format!("{staff_path}/stella"),
+            "staff:sam",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, 404);
+
+        // Sara: one answer whatever the organization, and nothing changes.
+        let ops: &[(&str, &str, Value)] = &[
+            ("POST", "block", json!({"reason": "x"})),
+            ("POST", "unblock", json!({"reason": "x"})),
+            ("GET", "staff", Value::Null),
+            ("POST", "staff", json!({"email": "sara@merchant.test"})),
+            ("DELETE", "staff/sam", Value::Null),
+        ];
+        for (method, step, body) in ops {
+            let mut answers = Vec::new();
+            for org in ["acme", "umbrella", hooli.as_str(), "nowhere"] {
+                let path = format!("/v1/organizations/{org}/{step}");
+                answers.push(call(&server, method, &path, "staff:sara", body.clone()).await);
+            }
+            assert_eq!(answers[0].0, 403, "{method} {step}: {}", answers[0].1);
+            assert!(
+                answers.iter().all(|a| *a == answers[0]),
+                "{method} {step}: {answers:?}"
+            );
+        }
+        let (_, listed) = call(
+            &server,
+            "GET",
+            "/v1/organizations",
+            "staff:sara",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(listed["organizations"], json!([]));
+        let (_, assigned) = call(&server, "GET", &staff_path, "staff:sam", Value::Null).await;
+        assert_eq!(assigned["staff"].as_array().unwrap().len(), 1, "{assigned}");
+        server.shutdown().await;
+    }
+
     #[tokio::test]
     async fn another_organizations_admin_gets_one_answer_for_every_user_operation() {
         let server = Server::start(None).await;

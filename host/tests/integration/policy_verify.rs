@@ -163,7 +163,7 @@ async fn the_default_policies_have_the_properties_the_security_team_relies_on() 
     let dir = load(&policies_dir());
     let properties = check::read(&policies_dir()).unwrap();
     let outcomes = check::check(&dir, &properties, &solver()).await.unwrap();
-    assert_eq!(outcomes.len(), 4);
+    assert_eq!(outcomes.len(), 5);
     for (property, outcome) in properties.properties.iter().zip(&outcomes) {
         assert_eq!(outcome, &Outcome::Holds, "{}", property.name);
     }

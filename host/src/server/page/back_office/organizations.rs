@@ -49,7 +49,7 @@ struct CreateForm {
 }
 
 #[derive(Deserialize)]
-pub(in crate::server::page) struct OrganizationsQuery {
+pub(crate) struct OrganizationsQuery {
     search: Option<String>,
     notice: Option<String>,
 }
@@ -57,10 +57,7 @@ pub(in crate::server::page) struct OrganizationsQuery {
 /// `GET <back office>/organizations`: the organizations the staff member
 /// may see (their assigned ones), searched by name, each with the block or
 /// unblock the policies permit.
-pub(in crate::server::page) async fn organizations(
-    staff: StaffSigned,
-    Query(q): Query<OrganizationsQuery>,
-) -> Page {
+pub(crate) async fn organizations(staff: StaffSigned, Query(q): Query<OrganizationsQuery>) -> Page {
     let notice = q.notice.as_deref().and_then(|n| match n {
         "blocked" | "unblocked" => Some(staff.m().t(&format!("back-office-{n}"))),
         _ => None,
@@ -162,7 +159,7 @@ async fn render_organizations(
 /// `POST <back office>/organizations/{id}/{block|unblock}`: the step with
 /// its reason, then the list with a notice; a refusal shows nothing about
 /// the organization.
-pub(in crate::server::page) async fn block(
+pub(crate) async fn block(
     staff: StaffSigned,
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
@@ -217,7 +214,7 @@ pub(in crate::server::page) async fn block(
 
 /// `POST <back office>/organizations`: creates an approved organization
 /// (its creator is assigned to it), then its own page.
-pub(in crate::server::page) async fn create(staff: StaffSigned, body: Bytes) -> Page {
+pub(crate) async fn create(staff: StaffSigned, body: Bytes) -> Page {
     let m = staff.m();
     let Some(fields) = staff.form(&body) else {
         return Ok(staff.expired_form());
@@ -286,13 +283,13 @@ struct OrganizationPage<'a> {
 }
 
 #[derive(Deserialize)]
-pub(in crate::server::page) struct OrganizationQuery {
+pub(crate) struct OrganizationQuery {
     notice: Option<String>,
 }
 
 /// `GET <back office>/organizations/{id}`: the organization, the staff
 /// assigned to it and the assign form, as the policies permit.
-pub(in crate::server::page) async fn organization(
+pub(crate) async fn organization(
     staff: StaffSigned,
     Path(id): Path<String>,
     Query(q): Query<OrganizationQuery>,
@@ -380,11 +377,7 @@ async fn render_organization(
 
 /// `POST <back office>/organizations/{id}/staff`: assigns the colleague
 /// with the email given, then the organization's page.
-pub(in crate::server::page) async fn assign(
-    staff: StaffSigned,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Page {
+pub(crate) async fn assign(staff: StaffSigned, Path(id): Path<String>, body: Bytes) -> Page {
     let m = staff.m();
     let Some(fields) = staff.form(&body) else {
         return Ok(staff.expired_form());
@@ -412,7 +405,7 @@ pub(in crate::server::page) async fn assign(
 /// `POST <back office>/organizations/{id}/staff/{staff}/unassign`:
 /// withdraws the assignment, then the organization's page (or, for one's
 /// own assignment, the list: the organization is no longer theirs to see).
-pub(in crate::server::page) async fn unassign(
+pub(crate) async fn unassign(
     staff: StaffSigned,
     Path((id, colleague)): Path<(String, String)>,
     body: Bytes,

@@ -40,7 +40,7 @@ struct QueuePage<'a> {
 }
 
 #[derive(Deserialize)]
-pub(in crate::server::page) struct QueueQuery {
+pub(crate) struct QueueQuery {
     status: Option<String>,
     notice: Option<String>,
 }
@@ -58,10 +58,7 @@ fn status_label(m: Messages<'_>, status: OnboardingStatus) -> String {
 
 /// `GET <back office>`: the onboarding queue, pending requests first by
 /// default, with the buttons the policies permit on each.
-pub(in crate::server::page) async fn queue(
-    staff: StaffSigned,
-    Query(q): Query<QueueQuery>,
-) -> Page {
+pub(crate) async fn queue(staff: StaffSigned, Query(q): Query<QueueQuery>) -> Page {
     let status = q
         .status
         .as_deref()
@@ -165,7 +162,7 @@ async fn render_queue(
 
 /// `POST <back office>/onboarding/{id}/{approve|reject}`: the step, then
 /// the queue with a notice, or the queue with the error saying what to do.
-pub(in crate::server::page) async fn decide(
+pub(crate) async fn decide(
     staff: StaffSigned,
     Path((id, step)): Path<(String, String)>,
     body: Bytes,

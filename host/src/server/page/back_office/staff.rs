@@ -25,7 +25,7 @@ use crate::server::state::AppState;
 
 /// A signed-in, active staff member: an extractor, so that a handler runs
 /// only for one (anyone else gets the staff sign-in page or a refusal).
-pub(in crate::server::page) struct StaffSigned {
+pub(crate) struct StaffSigned {
     pub(super) state: AppState,
     accept_language: Option<String>,
     session_id: String,
@@ -237,16 +237,13 @@ struct StaffAuditPage<'a> {
 }
 
 #[derive(Deserialize)]
-pub(in crate::server::page) struct AuditQuery {
+pub(crate) struct AuditQuery {
     cursor: Option<String>,
 }
 
 /// `GET <back office>/audit`: the whole audit trail, newest first, where
 /// the policies permit it.
-pub(in crate::server::page) async fn audit(
-    staff: StaffSigned,
-    Query(q): Query<AuditQuery>,
-) -> Page {
+pub(crate) async fn audit(staff: StaffSigned, Query(q): Query<AuditQuery>) -> Page {
     let m = staff.m();
     let page = staff.page();
     let read = staff
@@ -277,7 +274,7 @@ pub(in crate::server::page) async fn audit(
 
 /// `POST <back office>/signout`: ends the staff session (and the
 /// provider's, where it offers RP-initiated logout).
-pub(in crate::server::page) async fn sign_out(staff: StaffSigned, body: Bytes) -> Page {
+pub(crate) async fn sign_out(staff: StaffSigned, body: Bytes) -> Page {
     let m = staff.m();
     let page = staff.page();
     if staff.form(&body).is_none() {

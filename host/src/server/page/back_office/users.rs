@@ -33,7 +33,7 @@ const STEPS: [(&str, &str); 4] = [
 
 /// What the list shows, from the query string (or a form's `back`).
 #[derive(Clone, Debug, Default, Deserialize)]
-pub(in crate::server::page) struct UsersQuery {
+pub(crate) struct UsersQuery {
     organization: Option<String>,
     q: Option<String>,
     status: Option<String>,
@@ -127,10 +127,7 @@ struct UsersPage<'a> {
 
 /// `GET <back office>/users`: the users of the staff member's assigned
 /// organizations (or one of them), with the steps the rules allow.
-pub(in crate::server::page) async fn users(
-    staff: StaffSigned,
-    Query(query): Query<UsersQuery>,
-) -> Page {
+pub(crate) async fn users(staff: StaffSigned, Query(query): Query<UsersQuery>) -> Page {
     let notice = query.notice.as_deref().and_then(|n| match n {
         "revoked" | "reinstated" | "reinvited" | "removed" => {
             Some(staff.m().t(&format!("notice-{n}")))
@@ -328,7 +325,7 @@ fn row(
 /// step on the person's membership in the organization, at the version the
 /// list showed; `remove` only from its confirmation. Back to the list with
 /// a notice, or the list with the error saying what to do.
-pub(in crate::server::page) async fn user_step(
+pub(crate) async fn user_step(
     staff: StaffSigned,
     Path((organization, person, step)): Path<(String, String, String)>,
     body: Bytes,
@@ -338,7 +335,7 @@ pub(in crate::server::page) async fn user_step(
 
 /// `POST <back office>/users/{organization}/{person}/remove`: the removal,
 /// from its confirmation page (without `confirmed`, that page).
-pub(in crate::server::page) async fn user_step_remove(
+pub(crate) async fn user_step_remove(
     staff: StaffSigned,
     Path((organization, person)): Path<(String, String)>,
     body: Bytes,
@@ -405,7 +402,7 @@ async fn take_step(
 }
 
 #[derive(Deserialize)]
-pub(in crate::server::page) struct ConfirmQuery {
+pub(crate) struct ConfirmQuery {
     version: u64,
     #[serde(default)]
     back: String,
@@ -413,7 +410,7 @@ pub(in crate::server::page) struct ConfirmQuery {
 
 /// `GET <back office>/users/{organization}/{person}/remove`: the
 /// confirmation before a removal (the list's Remove is a link to it).
-pub(in crate::server::page) async fn confirm_remove(
+pub(crate) async fn confirm_remove(
     staff: StaffSigned,
     Path((organization, person)): Path<(String, String)>,
     Query(q): Query<ConfirmQuery>,
