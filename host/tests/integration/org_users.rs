@@ -1098,25 +1098,19 @@ async fn staff_create_an_organization_and_its_admin_directly() {
         f.gate.create_organization("customer:alice", "Nope").await,
         Err(Error::Denied(_))
     ));
-    // Sara has no organizations assigned, so the designation is Sam's job once assigned;
-    // here staff-designates-admins needs the organization assigned: sara is refused.
+    // Sara created it, so she is assigned to it (and sees it); Sam, who is
+    // not, may not add its administrator.
     let admin = NewUser {
         is_admin: true,
         ..new_user("art@vandelay.test")
     };
     assert!(matches!(
-        f.gate.add_user("staff:sara", &org.id, admin.clone()).await,
+        f.gate.add_user("staff:sam", &org.id, admin.clone()).await,
         Err(Error::Denied(_))
     ));
-    f.gate
-        .put_staff(&partnergate::model::Staff {
-            id: "sara".into(),
-            name: "Sara Staff".into(),
-            assigned_organizations: vec![org.id.clone()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let sara = f.gate.list_organizations("staff:sara", None).await.unwrap();
+    assert_eq!(sara.len(), 1);
+    assert_eq!(sara[0].id, org.id);
     let m = f.gate.add_user("staff:sara", &org.id, admin).await.unwrap();
     assert!(m.is_admin);
     // An organization admin may not add another admin by default.

@@ -1531,6 +1531,51 @@ async fn staff_create_an_organization_assign_a_colleague_and_manage_users_by_key
     let sid = site.dir.get_staff("sid").await.unwrap().unwrap();
     assert!(sid.assigned_organizations.is_empty(), "{sid:?}");
 
+    // Hooli's administrator, added and invited; then its users.
+    tab_to(&staff, "Email").await;
+    staff
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("hank@hooli.test")
+        .await
+        .unwrap();
+    tab_to(&staff, "Name").await;
+    staff
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("Hank Hooli")
+        .await
+        .unwrap();
+    tab_to(&staff, "Administrator of the organization").await;
+    press(&staff, Key::Space).await;
+    tab_to(&staff, "Add and invite").await;
+    let page = mark(&staff).await;
+    press(&staff, Key::Enter).await;
+    navigated(&staff, page).await;
+    assert_eq!(notice(&staff).await, "The user was added and invited.");
+    let listed = text(&staff, "main table").await;
+    assert!(
+        listed.contains("Hank Hooli") && !listed.contains("Bob Buyer"),
+        "{listed}"
+    );
+    let hank = site
+        .dir
+        .find_account_by_email("hank@hooli.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let membership = hank.membership.unwrap();
+    assert_eq!(
+        (
+            membership.organization_id.as_str(),
+            membership.status,
+            membership.is_admin
+        ),
+        (hooli.as_str(), AccountStatus::Invited, true)
+    );
+
     // Users of her organizations: Acme's, never Globex's.
     follow(&staff, "nav.pg-nav a[href$='/users']").await;
     let listed = text(&staff, "main table").await;

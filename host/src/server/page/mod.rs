@@ -114,6 +114,10 @@ pub(crate) fn routes(page: &PageConfig) -> Router<AppState> {
             post(back_office::assign),
         )
         .route(
+            &format!("{}/organizations/{{organization}}/users", page.back_office),
+            post(back_office::add_user),
+        )
+        .route(
             &format!(
                 "{}/organizations/{{organization}}/staff/{{staff}}/unassign",
                 page.back_office

@@ -13,7 +13,9 @@ mod queue;
 mod staff;
 mod users;
 
-pub(super) use organizations::{assign, block, create, organization, organizations, unassign};
+pub(super) use organizations::{
+    add_user, assign, block, create, organization, organizations, unassign,
+};
 pub(super) use queue::{decide, queue};
 pub(super) use staff::{audit, sign_out};
 pub(super) use users::{confirm_remove, user_step, user_step_remove, users};

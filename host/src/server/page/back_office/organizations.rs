@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::staff::{NavLink, StaffSigned, forbidden};
 use crate::error::Error;
-use crate::model::{Organization, OrganizationStatus, Staff};
+use crate::model::{NewUser, Organization, OrganizationStatus, Staff};
 use crate::server::page::respond::{Page, explain, failure, html, see_other};
 use crate::server::page::views::Chrome;
 
@@ -279,7 +279,21 @@ struct OrganizationPage<'a> {
     /// The assign form (`assignStaff`), with the email typed and why it was
     /// refused.
     assign: Option<(String, Option<String>)>,
+    /// The add-a-user form (`addUser`), where the policies permit it.
+    add: Option<AddForm>,
     users_href: String,
+}
+
+/// The form adding a user to the organization: the fields typed, whether
+/// the administrator box is offered (`designateAdmin`), and why the last
+/// try was refused.
+#[derive(Default)]
+struct AddForm {
+    email: String,
+    name: String,
+    is_admin: bool,
+    may_designate: bool,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -298,7 +312,15 @@ pub(crate) async fn organization(
         "created" | "assigned" | "unassigned" => Some(staff.m().t(&format!("back-office-{n}"))),
         _ => None,
     });
-    render_organization(&staff, &id, StatusCode::OK, notice, None, None).await
+    render_organization(&staff, &id, StatusCode::OK, notice, None, Refused::None).await
+}
+
+/// A form of the organization's page that was refused, to show again with
+/// what was typed.
+enum Refused {
+    None,
+    Assign(String, String),
+    Add(AddForm),
 }
 
 async fn render_organization(
@@ -307,7 +329,7 @@ async fn render_organization(
     code: StatusCode,
     notice: Option<String>,
     error: Option<String>,
-    assign: Option<(String, Option<String>)>,
+    refused: Refused,
 ) -> Page {
     let m = staff.m();
     let page = staff.page();
@@ -334,7 +356,9 @@ async fn render_organization(
     let allowed = staff
         .permitted(&[
             ("assignStaff", resource.clone()),
-            ("unassignStaff", resource),
+            ("unassignStaff", resource.clone()),
+            ("addUser", resource.clone()),
+            ("designateAdmin", resource),
         ])
         .await
         .map_err(|err| failure(page, m, &err))?;
@@ -370,7 +394,18 @@ async fn render_organization(
             ),
             organization,
             staff: rows,
-            assign: allowed[0].then(|| assign.unwrap_or_default()),
+            assign: allowed[0].then(|| match &refused {
+                Refused::Assign(email, error) => (email.clone(), Some(error.clone())),
+                _ => Default::default(),
+            }),
+            add: allowed[2].then(|| {
+                let mut form = match refused {
+                    Refused::Add(form) => form,
+                    _ => AddForm::default(),
+                };
+                form.may_designate = allowed[3];
+                form
+            }),
         },
     ))
 }
@@ -396,8 +431,8 @@ pub(crate) async fn assign(staff: StaffSigned, Path(id): Path<String>, body: Byt
         Err(Error::Denied(_)) => Err(forbidden(&staff)),
         Err(err) => {
             let (code, text) = explain(m, &err, false);
-            let form = (email, Some(text.clone()));
-            render_organization(&staff, &id, code, None, Some(text), Some(form)).await
+            let form = Refused::Assign(email, text.clone());
+            render_organization(&staff, &id, code, None, Some(text), form).await
         }
     }
 }
@@ -430,7 +465,46 @@ pub(crate) async fn unassign(
         Err(Error::Denied(_)) => Err(forbidden(&staff)),
         Err(err) => {
             let (code, text) = explain(m, &err, false);
-            render_organization(&staff, &id, code, None, Some(text), None).await
+            render_organization(&staff, &id, code, None, Some(text), Refused::None).await
+        }
+    }
+}
+
+/// `POST <back office>/organizations/{id}/users`: adds a user (invited,
+/// the invitation queued), an administrator where the policies permit it;
+/// then the organization's users. The plugin decides and checks the
+/// fields; a refusal shows the form again with what was typed.
+pub(crate) async fn add_user(staff: StaffSigned, Path(id): Path<String>, body: Bytes) -> Page {
+    let m = staff.m();
+    let Some(fields) = staff.form(&body) else {
+        return Ok(staff.expired_form());
+    };
+    let form = AddForm {
+        email: fields.get("email").trim().to_string(),
+        name: fields.get("name").trim().to_string(),
+        is_admin: fields.get("is_admin") == "yes",
+        ..AddForm::default()
+    };
+    let user = NewUser {
+        email: form.email.clone(),
+        name: form.name.clone(),
+        roles: Vec::new(),
+        is_admin: form.is_admin,
+        spending_limit: None,
+    };
+    match staff.state.gate.add_user(&staff.actor(), &id, user).await {
+        Ok(_) => Ok(see_other(&format!(
+            "{}/users?organization={id}&notice=added",
+            staff.page().back_office
+        ))),
+        Err(Error::Denied(_)) if !form.is_admin => Err(forbidden(&staff)),
+        Err(err) => {
+            let (code, text) = explain(m, &err, false);
+            let form = Refused::Add(AddForm {
+                error: Some(text.clone()),
+                ..form
+            });
+            render_organization(&staff, &id, code, None, Some(text), form).await
         }
     }
 }

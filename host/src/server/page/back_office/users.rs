@@ -129,7 +129,7 @@ struct UsersPage<'a> {
 /// organizations (or one of them), with the steps the rules allow.
 pub(crate) async fn users(staff: StaffSigned, Query(query): Query<UsersQuery>) -> Page {
     let notice = query.notice.as_deref().and_then(|n| match n {
-        "revoked" | "reinstated" | "reinvited" | "removed" => {
+        "added" | "revoked" | "reinstated" | "reinvited" | "removed" => {
             Some(staff.m().t(&format!("notice-{n}")))
         }
         _ => None,
