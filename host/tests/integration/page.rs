@@ -1630,3 +1630,98 @@ async fn staff_create_an_organization_assign_a_colleague_and_manage_users_by_key
     }
     staff.close().await.unwrap();
 }
+
+/// Every text of the page in `browser` against its background, as
+/// Chromium computed them: the pairs under WCAG AA (4.5:1, 3:1 for large
+/// text), each as `text: ratio`.
+async fn contrast_failures(browser: &Client) -> Vec<String> {
+    let found = browser
+        .execute(
+            r#"
+            const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+            const lum = ([r, g, b]) => {
+              const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+              return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+            };
+            const background = (e) => {
+              for (; e; e = e.parentElement) {
+                const c = rgb(getComputedStyle(e).backgroundColor);
+                if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c;
+              }
+              return [255, 255, 255];
+            };
+            const failures = [];
+            for (const e of document.querySelectorAll('body *')) {
+              const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+              if (!own || !e.getClientRects().length) continue;
+              const s = getComputedStyle(e);
+              if (s.visibility === 'hidden') continue;
+              const a = lum(rgb(s.color)), b = lum(background(e));
+              const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+              const size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
+              const large = size >= 24 || (bold && size >= 18.66);
+              if (ratio < (large ? 3 : 4.5)) failures.push(e.textContent.trim().slice(0, 40) + ': ' + ratio.toFixed(2));
+            }
+            return failures;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Each page of the back office, as Chromium draws it, meets WCAG AA
+/// contrast: the queue, the organizations, an organization's page with its
+/// forms, the users and the audit trail.
+#[tokio::test]
+async fn the_back_office_pages_meet_wcag_aa_contrast() {
+    let site = site().await;
+    let driver = Chromedriver::start();
+    let staff = driver.browser().await;
+    staff_sign_in(&site, &staff, "stella").await;
+    let back_office = format!("{}{}", site.base, page::DEFAULT_BACK_OFFICE_PATH);
+    for path in [
+        "",
+        "?status=approved",
+        "/organizations",
+        "/organizations/acme",
+        "/users",
+        "/users?status=revoked",
+        "/audit",
+    ] {
+        staff.goto(&format!("{back_office}{path}")).await.unwrap();
+        assert!(!text(&staff, "main").await.is_empty(), "{path}");
+        let failures = contrast_failures(&staff).await;
+        assert!(failures.is_empty(), "{path}: {failures:?}");
+    }
+    // A refused form shows its error in place, readable too.
+    staff
+        .goto(&format!("{back_office}/organizations/acme"))
+        .await
+        .unwrap();
+    follow(&staff, "form[action$='/staff'] button").await;
+    assert!(
+        css(&staff, "#pg-assign-email-error")
+            .await
+            .text()
+            .await
+            .is_ok()
+    );
+    let failures = contrast_failures(&staff).await;
+    assert!(failures.is_empty(), "an error: {failures:?}");
+    // The check sees a pale text when there is one.
+    staff
+        .execute(
+            "document.querySelector('main h2').style.color = '#c8c8c8'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(contrast_failures(&staff).await.len(), 1);
+    staff.close().await.unwrap();
+}
