@@ -50,13 +50,20 @@ impl Server {
         let task = tokio::spawn(partnergate::app::run(listener, config, async {
             let _ = stopped.await;
         }));
-        // Serving once health answers.
+        // Serving once health answers (the first start compiles the
+        // component, which takes long on loaded cores: a test must not
+        // begin while it answers 503 `starting`).
         let health = format!("http://{addr}/v1/health");
-        for _ in 0..600 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        loop {
             if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
                 break;
             }
             assert!(!task.is_finished(), "the app stopped at start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the app did not become healthy within 180 s"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Self {

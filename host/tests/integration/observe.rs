@@ -111,7 +111,10 @@ async fn serve(extra: &[String]) -> Served {
     let task = tokio::spawn(partnergate::app::run(listener, config, async {
         let _ = stopped.await;
     }));
-    for _ in 0..600 {
+    // Until healthy: the first start compiles the component, long on
+    // loaded cores.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
         if reqwest::get(format!("{base}/v1/health"))
             .await
             .is_ok_and(|r| r.status() == 200)
@@ -119,6 +122,10 @@ async fn serve(extra: &[String]) -> Served {
             break;
         }
         assert!(!task.is_finished(), "serve stopped at start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not become healthy within 180 s"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     Served {

@@ -73,18 +73,8 @@ impl<D: Directory> Rules<'_, D> {
         } else {
             "unblockOrganization"
         };
+        let (policies, mut ops, before) = self.permit_staff_step(actor, action, organization_id)?;
         let target = format!("organization:{organization_id}");
-        // Decided on fresh records; a denial says more than "not
-        // permitted" only to a staff member who may see the organization.
-        let fresh = Fresh(self.dir);
-        let records = access::ReadOnce::new(&fresh);
-        let policies =
-            self.permit_before_details(&records, actor, action, &target, "viewOrganization")?;
-        let mut ops = guards(&records, access::split_actor(actor).1);
-        let before = self
-            .dir
-            .fresh_organization(organization_id)?
-            .ok_or_else(|| UserError::NotFound(format!("organization `{organization_id}`")))?;
         let (from, to) = if blocked {
             (OrganizationStatus::Approved, OrganizationStatus::Blocked)
         } else {
@@ -157,20 +147,8 @@ impl<D: Directory> Rules<'_, D> {
         email: &str,
     ) -> Result<Staff, UserError> {
         let email = normalize_email(email)?;
-        let target = format!("organization:{organization_id}");
-        let fresh = Fresh(self.dir);
-        let records = access::ReadOnce::new(&fresh);
-        let policies = self.permit_before_details(
-            &records,
-            actor,
-            "assignStaff",
-            &target,
-            "viewOrganization",
-        )?;
-        let mut ops = guards(&records, access::split_actor(actor).1);
-        self.dir
-            .fresh_organization(organization_id)?
-            .ok_or_else(|| UserError::NotFound(format!("organization `{organization_id}`")))?;
+        let (policies, mut ops, _) =
+            self.permit_staff_step(actor, "assignStaff", organization_id)?;
         let mut colleague = self.dir.staff_by_email(&email)?.ok_or_else(|| {
             UserError::NotFound(format!("no staff member has the email `{email}`"))
         })?;
@@ -220,20 +198,8 @@ impl<D: Directory> Rules<'_, D> {
         organization_id: &str,
         staff_id: &str,
     ) -> Result<Staff, UserError> {
-        let target = format!("organization:{organization_id}");
-        let fresh = Fresh(self.dir);
-        let records = access::ReadOnce::new(&fresh);
-        let policies = self.permit_before_details(
-            &records,
-            actor,
-            "unassignStaff",
-            &target,
-            "viewOrganization",
-        )?;
-        let mut ops = guards(&records, access::split_actor(actor).1);
-        self.dir
-            .fresh_organization(organization_id)?
-            .ok_or_else(|| UserError::NotFound(format!("organization `{organization_id}`")))?;
+        let (policies, mut ops, _) =
+            self.permit_staff_step(actor, "unassignStaff", organization_id)?;
         let mut colleague = self
             .dir
             .fresh_staff(staff_id)?
@@ -266,5 +232,29 @@ impl<D: Directory> Rules<'_, D> {
             .assigned_organizations
             .retain(|o| o != organization_id);
         Ok(colleague)
+    }
+
+    /// Decides a staff step (`action`) on the organization over fresh
+    /// records before it is read (a denial says more than "not permitted"
+    /// only to a staff member who may see it), then reads it: the deciding
+    /// policies, the guards the change commits with, and the organization;
+    /// `not-found` only after a permit.
+    fn permit_staff_step(
+        &self,
+        actor: &str,
+        action: &str,
+        organization_id: &str,
+    ) -> Result<(Vec<String>, Vec<ChangeOp>, Organization), UserError> {
+        let target = format!("organization:{organization_id}");
+        let fresh = Fresh(self.dir);
+        let records = access::ReadOnce::new(&fresh);
+        let policies =
+            self.permit_before_details(&records, actor, action, &target, "viewOrganization")?;
+        let ops = guards(&records, access::split_actor(actor).1);
+        let organization = self
+            .dir
+            .fresh_organization(organization_id)?
+            .ok_or_else(|| UserError::NotFound(format!("organization `{organization_id}`")))?;
+        Ok((policies, ops, organization))
     }
 }

@@ -151,20 +151,7 @@ impl<'a> Viewer<'a> {
     /// `(action, resource)`; a request that could not be decided is a
     /// denial.
     pub async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
-        let requests: Vec<AuthorizeRequest> = asks
-            .iter()
-            .map(|(action, resource)| {
-                AuthorizeRequest::by_actor(self.actor, *action, resource.clone())
-            })
-            .collect();
-        Ok(self
-            .state
-            .gate
-            .authorize_many(&requests)
-            .await?
-            .into_iter()
-            .map(|d| d.is_ok_and(|d| d.is_allowed()))
-            .collect())
+        permitted(self.state, self.actor, asks).await
     }
 
     /// Which of the add and audit links to show.
@@ -391,4 +378,25 @@ pub(super) async fn moved_on(viewer: &Viewer<'_>, person: &str, version: u64) ->
         viewer.state.gate.get_user(viewer.actor, person).await,
         Ok(Some(view)) if view.member.membership.as_ref().is_some_and(|m| m.version != version)
     )
+}
+
+/// Whether the policies permit `actor` each `(action, resource)`, asked in
+/// one batch; a request that could not be decided is a denial. What the
+/// page and the back office show their buttons on.
+pub(super) async fn permitted(
+    state: &AppState,
+    actor: &str,
+    asks: &[(&str, String)],
+) -> Result<Vec<bool>, Error> {
+    let requests: Vec<AuthorizeRequest> = asks
+        .iter()
+        .map(|(action, resource)| AuthorizeRequest::by_actor(actor, *action, resource.clone()))
+        .collect();
+    Ok(state
+        .gate
+        .authorize_many(&requests)
+        .await?
+        .into_iter()
+        .map(|d| d.is_ok_and(|d| d.is_allowed()))
+        .collect())
 }

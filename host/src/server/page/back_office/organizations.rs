@@ -137,13 +137,14 @@ async fn render_organizations(
             }
         })
         .collect();
-    let nav = staff
-        .nav("organizations")
-        .await
-        .map_err(|err| failure(page, m, &err))?;
-    let mut chrome = staff.chrome(m.t("back-office-organizations"));
-    chrome.notice = notice;
-    chrome.error = error;
+    let (chrome, nav) = staff
+        .frame(
+            "organizations",
+            m.t("back-office-organizations"),
+            notice,
+            error,
+        )
+        .await?;
     Ok(html(
         code,
         OrganizationsPage {
@@ -372,13 +373,9 @@ async fn render_organization(
             name: s.name,
         })
         .collect();
-    let nav = staff
-        .nav("organizations")
-        .await
-        .map_err(|err| failure(page, m, &err))?;
-    let mut chrome = staff.chrome(organization.name.clone());
-    chrome.notice = notice;
-    chrome.error = error;
+    let (chrome, nav) = staff
+        .frame("organizations", organization.name.clone(), notice, error)
+        .await?;
     Ok(html(
         code,
         OrganizationPage {

@@ -142,13 +142,9 @@ async fn render_queue(
             )
         })
         .collect();
-    let nav = staff
-        .nav("queue")
-        .await
-        .map_err(|err| failure(page, m, &err))?;
-    let mut chrome = staff.chrome(m.t("back-office-queue"));
-    chrome.notice = notice;
-    chrome.error = error;
+    let (chrome, nav) = staff
+        .frame("queue", m.t("back-office-queue"), notice, error)
+        .await?;
     Ok(html(
         code,
         QueuePage {

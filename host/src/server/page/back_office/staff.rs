@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::decision::AuthorizeRequest;
 use crate::error::Error;
 use crate::model::Staff;
 use crate::oidc::{Session, Signed};
@@ -19,7 +18,7 @@ use crate::server::page::audit::{PAGE_ENTRIES, audit_rows};
 use crate::server::page::config::PageConfig;
 use crate::server::page::i18n::Messages;
 use crate::server::page::respond::{Fields, Page, end_session, failure, html};
-use crate::server::page::viewer::Visit;
+use crate::server::page::viewer::{Visit, permitted};
 use crate::server::page::views::{AuditRow, Chrome, MessagePage};
 use crate::server::state::AppState;
 
@@ -152,19 +151,26 @@ impl StaffSigned {
     /// Whether the policies permit each `(action, resource)`, asked in one
     /// batch; a question that could not be decided is a no.
     pub(super) async fn permitted(&self, asks: &[(&str, String)]) -> Result<Vec<bool>, Error> {
-        let actor = self.actor();
-        let requests: Vec<AuthorizeRequest> = asks
-            .iter()
-            .map(|(action, resource)| AuthorizeRequest::by_actor(&actor, *action, resource.clone()))
-            .collect();
-        Ok(self
-            .state
-            .gate
-            .authorize_many(&requests)
-            .await?
-            .into_iter()
-            .map(|d| d.is_ok_and(|d| d.is_allowed()))
-            .collect())
+        permitted(&self.state, &self.actor(), asks).await
+    }
+
+    /// A page's frame: the navigation (`current` marked) and the chrome
+    /// titled `title`, announcing `notice` or `error`; or the failure page.
+    pub(super) async fn frame(
+        &self,
+        current: &'static str,
+        title: String,
+        notice: Option<String>,
+        error: Option<String>,
+    ) -> Result<(Chrome<'_>, Vec<NavLink>), Response> {
+        let nav = self
+            .nav(current)
+            .await
+            .map_err(|err| failure(self.page(), self.m(), &err))?;
+        let mut chrome = self.chrome(title);
+        chrome.notice = notice;
+        chrome.error = error;
+        Ok((chrome, nav))
     }
 
     /// The back office's navigation: each link only where the policies
@@ -257,14 +263,11 @@ pub(crate) async fn audit(staff: StaffSigned, Query(q): Query<AuditQuery>) -> Pa
         Err(err) => return Err(failure(page, m, &err)),
     };
     let (rows, next_href) = audit_rows(entries, &format!("{}/audit", page.back_office));
-    let nav = staff
-        .nav("audit")
-        .await
-        .map_err(|err| failure(page, m, &err))?;
+    let (chrome, nav) = staff.frame("audit", m.t("audit-title"), None, None).await?;
     Ok(html(
         StatusCode::OK,
         StaffAuditPage {
-            chrome: staff.chrome(m.t("audit-title")),
+            chrome,
             nav,
             rows,
             next_href,

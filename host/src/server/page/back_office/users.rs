@@ -199,10 +199,9 @@ async fn render(
         .into_iter()
         .map(|s| (s, m.t(&format!("filter-{s}")), status == Some(s)))
         .collect();
-    let nav = staff
-        .nav("users")
-        .await
-        .map_err(|err| failure(page, m, &err))?;
+    let (chrome, nav) = staff
+        .frame("users", m.t("back-office-users"), notice, error)
+        .await?;
     let href = |q: String| {
         format!(
             "{}/users{}",
@@ -214,9 +213,6 @@ async fn render(
             }
         )
     };
-    let mut chrome = staff.chrome(m.t("back-office-users"));
-    chrome.notice = notice;
-    chrome.error = error;
     Ok(html(
         code,
         UsersPage {
