@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityUid, Policy, PolicyId,
-    PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
+    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, PrincipalConstraint, ResourceConstraint, Schema, SchemaFragment,
+    ValidationMode, Validator,
 };
 use miette::Diagnostic;
 
@@ -20,9 +21,12 @@ pub struct LoadedPolicies {
     /// The policies, each under its `@id`.
     pub policies: PolicySet,
     /// Each action of the schema: its entity (with its groups as
-    /// ancestors) and the slice of policies whose action scope can match it.
-    /// Evaluating only the slice gives the same decision as the whole set,
-    /// because a policy whose scope excludes the action never applies.
+    /// ancestors) and the slice of policies whose scope can match it: its
+    /// action, and the principal and resource types the schema allows it
+    /// (`principal is Staff` never applies to `placeOrder`, whose principal
+    /// is a Customer). Evaluating only the slice gives the same decision as
+    /// the whole set for every request that validates, because a policy
+    /// whose scope excludes the request never applies.
     pub actions: HashMap<EntityUid, ActionSlice>,
     /// What was loaded.
     pub summary: Summary,
@@ -120,6 +124,30 @@ fn reads_context(policy: &cedar_policy::Policy) -> bool {
     policy.to_json().map_or(true, |json| mentions(&json))
 }
 
+/// Whether `ty` is among `types` (`None`: the schema does not say).
+fn among(types: Option<&[EntityTypeName]>, ty: &EntityTypeName) -> bool {
+    types.is_none_or(|types| types.contains(ty))
+}
+
+/// Whether the policy's principal scope can match a principal of one of
+/// `types`: an `is` or `==` on another type never does.
+fn principal_fits(policy: &Policy, types: Option<&[EntityTypeName]>) -> bool {
+    match policy.principal_constraint() {
+        PrincipalConstraint::Is(ty) | PrincipalConstraint::IsIn(ty, _) => among(types, &ty),
+        PrincipalConstraint::Eq(uid) => among(types, uid.type_name()),
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+    }
+}
+
+/// [`principal_fits`] for the resource.
+fn resource_fits(policy: &Policy, types: Option<&[EntityTypeName]>) -> bool {
+    match policy.resource_constraint() {
+        ResourceConstraint::Is(ty) | ResourceConstraint::IsIn(ty, _) => among(types, &ty),
+        ResourceConstraint::Eq(uid) => among(types, uid.type_name()),
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+    }
+}
+
 fn slice_by_action(
     set: &PolicySet,
     actions: &Entities,
@@ -133,6 +161,12 @@ fn slice_by_action(
             .map(|a| a.cloned().collect())
             .unwrap_or_default();
         lineage.push(uid.clone());
+        let principals: Option<Vec<EntityTypeName>> = schema
+            .principals_for_action(&uid)
+            .map(|types| types.cloned().collect());
+        let resources: Option<Vec<EntityTypeName>> = schema
+            .resources_for_action(&uid)
+            .map(|types| types.cloned().collect());
         let mut policies = PolicySet::new();
         let mut fixed = [PolicySet::new(), PolicySet::new()];
         let mut contextual = [PolicySet::new(), PolicySet::new()];
@@ -141,7 +175,8 @@ fn slice_by_action(
                 ActionConstraint::Any => true,
                 ActionConstraint::Eq(a) => a == uid,
                 ActionConstraint::In(list) => list.iter().any(|a| lineage.contains(a)),
-            };
+            } && principal_fits(policy, principals.as_deref())
+                && resource_fits(policy, resources.as_deref());
             if applies {
                 policies.add(policy.clone()).map_err(|e| e.to_string())?;
                 let effect = match policy.effect() {
@@ -477,15 +512,16 @@ mod tests {
             ids.sort();
             ids
         };
-        // The staff forbid names no action, so every action sees it.
+        // The staff forbid names no action, but a customer browses: only
+        // actions with a staff principal see it.
         assert_eq!(
             ids("browse"),
-            [
-                "active-member-browses",
-                "inactive-account-does-nothing",
-                "inactive-staff-does-nothing"
-            ]
+            ["active-member-browses", "inactive-account-does-nothing"]
         );
+        assert!(ids("blockOrganization").contains(&"inactive-staff-does-nothing".to_string()));
+        assert!(ids("revokeUser").contains(&"inactive-staff-does-nothing".to_string()));
+        // And the customer forbid does not reach staff-only actions.
+        assert!(!ids("blockOrganization").contains(&"inactive-account-does-nothing".to_string()));
         // Reached through the `manageUsers` group.
         assert!(ids("revokeUser").contains(&"org-admin-manages-own-users".to_string()));
         assert!(ids("revokeUser").contains(&"keep-last-admin".to_string()));

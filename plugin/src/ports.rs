@@ -132,13 +132,28 @@ pub enum DirError {
     Unavailable(String),
 }
 
+/// An audit page the rules filter: the entries of an organization the
+/// actor may not see are left out.
+pub trait AuditEntries {
+    /// Keeps the entries whose organization (`None`: the store's own)
+    /// `keep` says yes to, in order.
+    fn retain_organizations(&mut self, keep: impl FnMut(Option<&str>) -> bool);
+}
+
+impl AuditEntries for Vec<crate::model::AuditEntry> {
+    fn retain_organizations(&mut self, mut keep: impl FnMut(Option<&str>) -> bool) {
+        self.retain(|e| keep(e.organization_id.as_deref()));
+    }
+}
+
 /// What the lifecycle needs from the directory beyond [`Records`] (which may
 /// answer from a cache). Reads here are always fresh.
 pub trait Directory: Records {
     /// A listing page, passed through untouched.
     type MemberPage;
-    /// An audit page, passed through untouched.
-    type AuditPage;
+    /// An audit page, passed through but for the entries the actor may not
+    /// see.
+    type AuditPage: AuditEntries;
 
     /// A fresh id for a record of `kind`.
     fn new_id(&self, kind: &str) -> Result<String, DirError>;

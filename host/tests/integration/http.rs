@@ -935,6 +935,44 @@ mod permit_before_details {
         )
         .await;
         assert_eq!(listed["organizations"], json!([]));
+        // The whole trail shows Sara no entry of acme or Hooli; Sam sees the
+        // block he made.
+        let orgs = |trail: &Value| -> Vec<String> {
+            trail["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["organization_id"].as_str().map(String::from))
+                .collect()
+        };
+        let (status, trail) = call(
+            &server,
+            "GET",
+            "/v1/audit?limit=100",
+            "staff:sara",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, 200, "{trail}");
+        assert!(orgs(&trail).is_empty(), "{trail}");
+        let (_, trail) = call(
+            &server,
+            "GET",
+            "/v1/audit?limit=100",
+            "staff:sam",
+            Value::Null,
+        )
+        .await;
+        assert!(orgs(&trail).contains(&"acme".to_string()), "{trail}");
+        let (status, _) = call(
+            &server,
+            "GET",
+            "/v1/organizations/acme/audit",
+            "staff:sara",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, 403);
         let (_, assigned) = call(&server, "GET", &staff_path, "staff:sam", Value::Null).await;
         assert_eq!(assigned["staff"].as_array().unwrap().len(), 1, "{assigned}");
         server.shutdown().await;

@@ -103,6 +103,13 @@ pub(super) fn dir_error(err: directory::Error) -> users::DirError {
     }
 }
 
+impl crate::ports::AuditEntries for types::AuditPage {
+    fn retain_organizations(&mut self, mut keep: impl FnMut(Option<&str>) -> bool) {
+        self.entries
+            .retain(|r| keep(r.entry.organization_id.as_deref()));
+    }
+}
+
 impl users::Directory for HostRecords {
     type MemberPage = types::MemberPage;
     type AuditPage = types::AuditPage;

@@ -1030,3 +1030,42 @@ fn approving_a_request_assigns_the_approver() {
         );
     });
 }
+
+/// The whole audit trail shows a staff member the store's own entries and
+/// those of the organizations assigned to them, none of another's.
+#[test]
+fn the_whole_audit_trail_leaves_out_organizations_not_assigned() {
+    with_users(|u, dir| {
+        dir.state.borrow_mut().staff.insert(
+            "sara".into(),
+            Staff {
+                id: "sara".into(),
+                name: "Sara".into(),
+                ..Default::default()
+            },
+        );
+        u.revoke_user("staff:sam", &target("bob", 1)).unwrap();
+        let rejected = u
+            .submit_onboarding("Umbrella", "Uma", "uma@umbrella.test")
+            .unwrap();
+        u.reject_onboarding("staff:sam", &rejected.id, "no references")
+            .unwrap();
+        let actions = |actor: &str| -> Vec<String> {
+            u.read_audit(actor, None, None, 50)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.action)
+                .collect()
+        };
+        let sam = actions("staff:sam");
+        assert!(sam.contains(&"revokeUser".to_string()), "{sam:?}");
+        assert!(sam.contains(&"rejectOnboarding".to_string()), "{sam:?}");
+        let sara = actions("staff:sara");
+        assert!(!sara.contains(&"revokeUser".to_string()), "{sara:?}");
+        assert!(sara.contains(&"rejectOnboarding".to_string()), "{sara:?}");
+        assert!(matches!(
+            u.read_audit("staff:sara", Some("acme"), None, 50),
+            Err(UserError::Denied(_))
+        ));
+    });
+}
