@@ -973,7 +973,7 @@ fn staff_assign_colleagues_to_their_organizations_only() {
             .assign_staff("staff:sam", &created.id, " Sara@Merchant.test ")
             .unwrap();
         assert!(sara.assigned_organizations.contains(&created.id));
-        assert_eq!(ids("staff:sara"), [created.id.clone()]);
+        assert_eq!(ids("staff:sara"), std::slice::from_ref(&created.id));
         let audit = dir.state.borrow().audit.last().cloned().unwrap();
         assert_eq!(
             (audit.action.as_str(), audit.target.as_str()),

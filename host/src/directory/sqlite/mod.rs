@@ -273,7 +273,7 @@ impl Directory for SqliteDirectory {
     }
 
     async fn get_staff(&self, id: &str) -> Result<Option<Staff>, DirectoryError> {
-        self.conns.read_by(id, |conn, id| staff_row(conn, id)).await
+        self.conns.read_by(id, staff_row).await
     }
 
     async fn put_staff(&self, staff: &Staff) -> Result<(), DirectoryError> {
