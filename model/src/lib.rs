@@ -388,7 +388,8 @@ pub enum ChangeOp {
     /// was removed. Assigning twice changes nothing.
     AssignStaff(String, String),
     /// Withdraw the staff member's (first) assignment to the organization
-    /// (second); `not-found` unless assigned.
+    /// (second); `not-found` unless assigned, `conflict` when no staff
+    /// member would be left assigned to it.
     UnassignStaff(String, String),
 }
 

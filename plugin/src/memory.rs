@@ -208,6 +208,15 @@ impl DirectoryState {
                         DirError::NotFound(format!("staff `{id}` assigned to `{org}`"))
                     })?;
                 staff.assigned_organizations.retain(|o| *o != org);
+                if !self
+                    .staff
+                    .values()
+                    .any(|s| s.assigned_organizations.contains(&org))
+                {
+                    return Err(DirError::Conflict(format!(
+                        "`{id}` is the last staff member assigned to `{org}`"
+                    )));
+                }
             }
             ChangeOp::ExpectOrganizationStatus(org, status) => {
                 let now = self.organization(&org).map(|o| o.status);

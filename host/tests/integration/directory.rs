@@ -364,6 +364,18 @@ async fn staff_assignments_change_in_the_change_log(dir: &dyn Directory) {
         "nothing changed"
     );
 
+    // Both withdrawn at once would leave Hooli to no one.
+    assert!(matches!(
+        refused(
+            dir,
+            vec![
+                ChangeOp::UnassignStaff("zed".into(), "hooli".into()),
+                ChangeOp::UnassignStaff("amy".into(), "hooli".into()),
+            ],
+        )
+        .await,
+        DirectoryError::Conflict(_)
+    ));
     dir.apply(
         vec![ChangeOp::UnassignStaff("zed".into(), "hooli".into())],
         audit(),
@@ -382,6 +394,41 @@ async fn staff_assignments_change_in_the_change_log(dir: &dyn Directory) {
             .assigned_organizations
             .is_empty()
     );
+
+    // Two staff members each withdrawing the other, many times at once:
+    // never both, so Hooli always keeps someone.
+    for round in 0..20 {
+        dir.apply(
+            vec![ChangeOp::AssignStaff("zed".into(), "hooli".into())],
+            audit(),
+        )
+        .await
+        .unwrap();
+        let (a, b) = tokio::join!(
+            dir.apply(
+                vec![ChangeOp::UnassignStaff("zed".into(), "hooli".into())],
+                audit()
+            ),
+            dir.apply(
+                vec![ChangeOp::UnassignStaff("amy".into(), "hooli".into())],
+                audit()
+            ),
+        );
+        assert!(!(a.is_ok() && b.is_ok()), "round {round}: both withdrawn");
+        let left = dir.list_organization_staff("hooli").await.unwrap();
+        assert!(!left.is_empty(), "round {round}: no one left");
+        // Back to Amy and Zed both assigned.
+        for id in ["amy", "zed"] {
+            if !left.iter().any(|s| s.id == id) {
+                dir.apply(
+                    vec![ChangeOp::AssignStaff(id.into(), "hooli".into())],
+                    audit(),
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
 }
 
 /// A staff member's email and status read back; staff links are apart

@@ -213,6 +213,14 @@ impl<D: Directory> Rules<'_, D> {
                     "staff `{staff_id}` is not assigned to this organization"
                 ))
             })?;
+        // Someone must still see the organization; the store holds this
+        // against a concurrent withdrawal (`conflict`).
+        if self.dir.organization_staff(organization_id)?.len() <= 1 {
+            return Err(UserError::Invalid(format!(
+                "`{}` is the last staff member assigned to this organization: assign a colleague first",
+                colleague.name
+            )));
+        }
         let audit = AuditEntry {
             actor: actor.to_string(),
             action: "unassignStaff".into(),

@@ -1001,6 +1001,11 @@ fn staff_assign_colleagues_to_their_organizations_only() {
 
         // Withdrawn, she sees nothing of it; withdrawing again is not found.
         u.unassign_staff("staff:sam", &created.id, "sara").unwrap();
+        // Sam is the last one assigned: he stays.
+        assert!(matches!(
+            u.unassign_staff("staff:sam", &created.id, "sam"),
+            Err(UserError::Invalid(_))
+        ));
         assert!(ids("staff:sara").is_empty());
         assert!(matches!(
             u.unassign_staff("staff:sam", &created.id, "sara"),

@@ -392,6 +392,21 @@ pub(super) async fn apply_op(tx: &Transaction<'_>, op: &ChangeOp, now: u64) -> R
                 ))
                 .into());
             }
+            // Serializable: two withdrawals that each leave the other's
+            // assignment cannot both commit.
+            let left: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM staff_organizations WHERE organization_id = $1",
+                    &[organization],
+                )
+                .await?
+                .get(0);
+            if left == 0 {
+                return Err(DirectoryError::Conflict(format!(
+                    "`{staff}` is the last staff member assigned to `{organization}`"
+                ))
+                .into());
+            }
         }
         ChangeOp::ExpectOrganizationStatus(organization, status) => {
             let now: Option<String> = tx

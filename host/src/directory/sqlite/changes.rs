@@ -295,6 +295,18 @@ pub(super) fn apply_op(
                     "staff `{staff}` assigned to `{organization}`"
                 )));
             }
+            let left: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM staff_organizations WHERE organization_id = ?1",
+                    params![organization],
+                    |r| r.get(0),
+                )
+                .map_err(unavailable)?;
+            if left == 0 {
+                return Err(DirectoryError::Conflict(format!(
+                    "`{staff}` is the last staff member assigned to `{organization}`"
+                )));
+            }
         }
         ChangeOp::ExpectOrganizationStatus(organization, status) => {
             let now: Option<String> = tx
