@@ -202,12 +202,17 @@ async fn the_library_returns_an_error_not_a_decision_when_no_instance_comes_free
         .build()
         .await
         .unwrap();
+    // All at once (a barrier): spawned one by one, calls that got faster
+    // could drain the queue as fast as they came, and none would wait.
     let mut calls = Vec::new();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(200));
     for i in 0..200u64 {
         let gate = gate.clone();
+        let start = start.clone();
         calls.push(tokio::spawn(async move {
             let request = AuthorizeRequest::new("customer:bob", "placeOrder", "store:main")
                 .with_context(json!({"orderTotal": 100 + i}));
+            start.wait().await;
             gate.authorize(&request).await
         }));
     }
