@@ -24,8 +24,10 @@ export PARTNERGATE_SERVICE_TOKEN=bench-token
 server=$!
 helpers=
 trap 'kill $server $helpers 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do
+# Until healthy: the first start compiles the component (tens of seconds).
+for _ in $(seq 1200); do
   curl -sf "127.0.0.1:$port/v1/health" >/dev/null 2>&1 && break
   sleep 0.1
 done
+curl -sf "127.0.0.1:$port/v1/health" >/dev/null || { echo "serve did not become healthy in 120 s" >&2; exit 1; }
 url="http://127.0.0.1:$port"
