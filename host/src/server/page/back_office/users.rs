@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::staff::{NavLink, StaffSigned, forbidden};
 use crate::error::Error;
 use crate::model::{Account, AccountStatus, MemberSort, Target, UserQuery, UserSteps};
+use crate::server::page::list::href;
 use crate::server::page::respond::{Page, explain, failure, html, see_other};
 use crate::server::page::views::{Chrome, ConfirmPage};
 
@@ -202,17 +203,8 @@ async fn render(
     let (chrome, nav) = staff
         .frame("users", m.t("back-office-users"), notice, error)
         .await?;
-    let href = |q: String| {
-        format!(
-            "{}/users{}",
-            page.back_office,
-            if q.is_empty() {
-                String::new()
-            } else {
-                format!("?{q}")
-            }
-        )
-    };
+    let users = format!("{}/users", page.back_office);
+    let href = |q: String| href(&users, &q);
     Ok(html(
         code,
         UsersPage {
@@ -462,14 +454,7 @@ async fn confirm(
             names: vec![format!("{name} <{}>", view.member.person.email)],
             action: format!("{bo}/users/{organization}/{person}/remove"),
             hidden: vec![("version".into(), version.to_string())],
-            cancel_href: format!(
-                "{bo}/users{}",
-                if back.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{back}")
-                }
-            ),
+            cancel_href: href(&format!("{bo}/users"), &back),
             back,
         },
     ))
