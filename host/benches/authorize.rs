@@ -1240,7 +1240,7 @@ mod new_decisions {
         requests: &[AuthorizeRequest],
         contexts: &[String],
     ) {
-        use cedar_policy::{Authorizer, Context, Entities, Request as CedarRequest};
+        use cedar_policy::{Authorizer, Context, Request as CedarRequest};
         use partnergate_plugin::access::Records;
         let refused = AuthorizeRequest::new("nobody", "browse", "store:main");
         let cache = gate.cache();
@@ -1317,7 +1317,7 @@ mod new_decisions {
                 .clone();
             let slice = &loaded.actions[&action];
             let t = Instant::now();
-            let mut entities = vec![slice.entity.clone()];
+            let mut entities = vec![slice.entity.as_ref().clone()];
             let mut orgs = std::collections::HashSet::new();
             for a in account.iter().chain(&resource_account) {
                 entities.push(access::customer_entity(names, a));
@@ -1351,12 +1351,9 @@ mod new_decisions {
             };
             let (p, res) = (uid(&r.principal), uid(&r.resource));
             if !r.resource.starts_with("customer:") && !r.resource.starts_with("organization:") {
-                entities.push(cedar_policy::Entity::new_no_attrs(
-                    res.clone(),
-                    Default::default(),
-                ));
+                entities.push(access::bare_entity(&res));
             }
-            let entities = Entities::from_entities(entities, None).unwrap();
+            let entities = access::store(entities).unwrap();
             t_entities.push(t.elapsed());
             let t = Instant::now();
             let text = if ctx.trim().is_empty() {

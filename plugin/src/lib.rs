@@ -31,7 +31,12 @@ pub mod users;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-/// The component's allocator (see `Cargo.toml`).
+#[cfg(any(test, all(target_family = "wasm", not(target_feature = "atomics"))))]
+mod classes;
+
+/// The component's allocator: size classes in front of talc (see
+/// `classes` and `Cargo.toml`).
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: classes::Classes<talc::wasm::WasmDynamicTalc> =
+    classes::Classes::new(talc::wasm::new_wasm_dynamic_allocator());

@@ -264,10 +264,10 @@ impl<D: Directory> Rules<'_, D> {
         );
         let mut entities = vec![
             identity_entity,
-            access::customer_entity(self.names, account),
+            cedar_policy::Entity::from(access::customer_entity(self.names, account)),
         ];
         if let Some(o) = &account.organization {
-            entities.push(access::organization_entity(self.names, o));
+            entities.push(access::organization_entity(self.names, o).into());
         }
         let resource = access::customer_uid(self.names, &account.person.id);
         access::decide_entities(

@@ -61,8 +61,8 @@ fn entity_of(
     uid: EntityUid,
     attrs: impl IntoIterator<Item = (&'static str, Value)>,
     parents: HashSet<EntityUid>,
-) -> Entity {
-    Entity::from(ast::Entity::new_with_attr_partial_value(
+) -> ast::Entity {
+    ast::Entity::new_with_attr_partial_value(
         uid.into(),
         attrs
             .into_iter()
@@ -70,7 +70,32 @@ fn entity_of(
         HashSet::new(),
         parents.into_iter().map(Into::into).collect(),
         [],
-    ))
+    )
+}
+
+/// An entity with no attributes and no parents (`store:`, `onboarding:`).
+pub fn bare_entity(uid: &EntityUid) -> ast::Entity {
+    entity_of(uid.clone(), [], HashSet::new())
+}
+
+/// Cedar's store of one request's entities, as the builders here make
+/// them, without computing their transitive closure (most of building a
+/// store): it holds as built. A customer's one parent is its organization,
+/// and organizations, staff members and bare entities have none; an
+/// action's entity comes from the schema's, which carries all its groups.
+/// A test holds such a store equal to the one Cedar computes the closure
+/// of. A uid given twice with different entities is an error.
+pub fn store(
+    entities: impl IntoIterator<Item = ast::Entity>,
+) -> Result<cedar_policy::Entities, String> {
+    cedar_policy_core::entities::Entities::from_entities(
+        entities,
+        None::<&cedar_policy_core::entities::NoEntitiesSchema>,
+        cedar_policy_core::entities::TCComputation::AssumeAlreadyComputed,
+        cedar_policy_core::extensions::Extensions::all_available(),
+    )
+    .map(cedar_policy::Entities::from)
+    .map_err(|err| err.to_string())
 }
 
 fn string(text: &str) -> Value {
@@ -78,7 +103,7 @@ fn string(text: &str) -> Value {
 }
 
 /// The `Customer` entity of an account.
-pub fn customer_entity(names: &Names, account: &Account) -> Entity {
+pub fn customer_entity(names: &Names, account: &Account) -> ast::Entity {
     let membership = account.membership.as_ref();
     let mut attrs = Vec::with_capacity(7);
     attrs.push(("email", string(&account.person.email)));
@@ -122,7 +147,7 @@ pub fn customer_entity(names: &Names, account: &Account) -> Entity {
 }
 
 /// The `Organization` entity of an organization record.
-pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
+pub fn organization_entity(names: &Names, org: &Organization) -> ast::Entity {
     entity_of(
         names.uid(&names.organization, &org.id),
         [
@@ -135,7 +160,7 @@ pub fn organization_entity(names: &Names, org: &Organization) -> Entity {
 }
 
 /// The `Staff` entity of a staff record.
-pub fn staff_entity(names: &Names, staff: &Staff) -> Entity {
+pub fn staff_entity(names: &Names, staff: &Staff) -> ast::Entity {
     let orgs = staff
         .assigned_organizations
         .iter()

@@ -18,7 +18,8 @@ pub use crate::model::split_actor;
 pub use crate::ports::{Found, Key, Lookup, Records, Unavailable};
 use entities::uid_of;
 pub use entities::{
-    customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
+    bare_entity, customer_entity, customer_uid, identity_entity, organization_entity,
+    staff_entity, store,
 };
 pub use names::Names;
 use names::split_ref;
@@ -954,13 +955,13 @@ pub fn decide_grid(
                 let uid = names.uid(&names.action, action);
                 let slice = loaded.actions.get(&uid)?;
                 if seen.insert(uid.clone()) {
-                    entities.push(slice.entity.clone());
+                    entities.push(slice.entity.as_ref().clone());
                 }
                 Some((uid, slice))
             });
         }
     }
-    let entities = cedar_policy::Entities::from_entities(entities, None)
+    let entities = store(entities)
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
     let decide = |resource: &str,
                   resource_uid: &EntityUid,
@@ -1128,7 +1129,7 @@ fn push_entities<'r>(
     record: &'r Record,
     uid: &EntityUid,
     orgs: &mut HashSet<&'r str>,
-    entities: &mut Vec<Entity>,
+    entities: &mut Vec<cedar_policy_core::ast::Entity>,
 ) {
     match record {
         Record::Account(account) => {
@@ -1145,7 +1146,7 @@ fn push_entities<'r>(
                 entities.push(organization_entity(names, org));
             }
         }
-        Record::Bare => entities.push(Entity::new_no_attrs(uid.clone(), HashSet::new())),
+        Record::Bare => entities.push(bare_entity(uid)),
     }
 }
 
@@ -1163,15 +1164,15 @@ fn prepare(
     let principal = uid_of(names, request.principal);
     let resource = uid_of(names, request.resource);
     check_applies(loaded, request, action, &principal, &resource)?;
-    let mut entities: Vec<Entity> = Vec::with_capacity(5);
-    entities.push(action_entity.clone());
+    let mut entities = Vec::with_capacity(5);
+    entities.push(action_entity.as_ref().clone());
     let mut orgs: HashSet<&str> = HashSet::new();
     push_entities(names, &records[0], &principal, &mut orgs, &mut entities);
     // A customer acting on themselves is one entity.
     if principal != resource {
         push_entities(names, &records[1], &resource, &mut orgs, &mut entities);
     }
-    let entities = cedar_policy::Entities::from_entities(entities, None)
+    let entities = store(entities)
         .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
     Ok(Prepared {
         records,
