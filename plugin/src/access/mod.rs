@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entity, EntityUid, Request as CedarRequest,
-    RestrictedExpression,
 };
 
 use crate::model::{Account, Decision, Effect, Organization, Staff};
@@ -171,7 +170,7 @@ impl Outcome {
             }
             // A permit-only set names the permits satisfied; a forbid-only
             // set, the forbids.
-            let satisfied = diagnostics.reason().map(ToString::to_string);
+            let satisfied = diagnostics.reason().map(policy_name);
             if i == 0 {
                 outcome.permits.extend(satisfied);
             } else {
@@ -216,13 +215,55 @@ impl Outcome {
 }
 
 /// The memo key of a request without its context: the three texts,
-/// length-prefixed so that no two different requests share a key.
+/// length-prefixed so that no two different requests share a key (written
+/// without `format!`, which was a visible part of a new order's time).
 fn memo_key(request: &Request<'_>) -> String {
     let (p, a, r) = (request.principal, request.action, request.resource);
-    match request.organization {
-        None => format!("{}:{p}{}:{a}{r}", p.len(), a.len()),
-        Some(o) => format!("{}:{p}{}:{a}{}:{r}@{o}", p.len(), a.len(), r.len()),
+    let o = request.organization;
+    let mut key = String::with_capacity(p.len() + a.len() + r.len() + o.map_or(0, str::len) + 24);
+    push_len(&mut key, p.len());
+    key.push(':');
+    key.push_str(p);
+    push_len(&mut key, a.len());
+    key.push(':');
+    key.push_str(a);
+    if let Some(o) = o {
+        push_len(&mut key, r.len());
+        key.push(':');
+        key.push_str(r);
+        key.push('@');
+        key.push_str(o);
+    } else {
+        key.push_str(r);
     }
+    key
+}
+
+/// Appends `n` in decimal.
+fn push_len(key: &mut String, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    key.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+/// A policy id as decisions name it: Cedar's `Display`, which escapes it as
+/// `str::escape_debug` does, without formatting when nothing needs
+/// escaping (ids are plain words and dashes, and formatting each satisfied
+/// policy's id was a visible part of a new order's time).
+fn policy_name(id: &cedar_policy::PolicyId) -> String {
+    let raw: &str = id.as_ref();
+    let plain = raw
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && !matches!(b, b'\\' | b'\'' | b'"'));
+    if plain { raw.to_string() } else { id.to_string() }
 }
 
 /// A map of at most `capacity` entries that drops its oldest entry when a
@@ -260,6 +301,10 @@ impl<V> Bounded<V> {
         }
     }
 
+    fn contains(&self, hash: u64, key: &str) -> bool {
+        self.map.get(&hash).is_some_and(|(held, _)| held == key)
+    }
+
     fn insert(&mut self, hash: u64, key: String, value: V) {
         if self.map.insert(hash, (key, value)).is_some() {
             return;
@@ -287,6 +332,41 @@ pub struct Memo {
     /// the second time it is built, so that requests never repeated (a
     /// new buyer's first question) cost no keeping.
     seen: Bounded<()>,
+    /// Shapes of plain contexts the schema accepted, by action ([`Shapes`]).
+    shapes: Shapes,
+}
+
+/// The shapes (names and kinds, in order) of plain contexts the schema
+/// accepted for an action, at most [`Shapes::CAPACITY`]. Whether the
+/// schema accepts a flat context of integers, booleans and strings depends
+/// on its names and each value's kind only: any integer is a `Long`, any
+/// boolean a `Bool`, and a string is a `String` or (typed as an entity or
+/// an extension value) refused whatever it says. So a new order's context,
+/// of a shape accepted before, is not checked against the schema again.
+pub(crate) struct Shapes(Bounded<()>);
+
+impl Shapes {
+    /// Shapes kept; beyond it the oldest is dropped.
+    const CAPACITY: usize = 64;
+
+    fn key(action: &str, shape: &str) -> String {
+        let mut key = String::with_capacity(action.len() + shape.len() + 1);
+        key.push_str(action);
+        key.push('\0');
+        key.push_str(shape);
+        key
+    }
+
+    fn accepted(&self, action: &str, shape: &str) -> bool {
+        let key = Self::key(action, shape);
+        self.0.contains(self.0.hash(&key), &key)
+    }
+
+    fn accept(&mut self, action: &str, shape: &str) {
+        let key = Self::key(action, shape);
+        let hash = self.0.hash(&key);
+        self.0.insert(hash, key, ());
+    }
 }
 
 impl Memo {
@@ -308,14 +388,15 @@ impl Memo {
         self.len() == 0
     }
 
-    /// Whether the request with `hash` was seen before; remembers it.
-    fn seen_before(&mut self, hash: u64) -> bool {
-        if self.seen.map.contains_key(&hash) {
-            return true;
-        }
-        self.seen.insert(hash, String::new(), ());
-        false
+}
+
+/// Whether the request with `hash` is in `seen`; remembers it.
+fn seen_before(seen: &mut Bounded<()>, hash: u64) -> bool {
+    if seen.map.contains_key(&hash) {
+        return true;
     }
+    seen.insert(hash, String::new(), ());
+    false
 }
 
 impl Default for Memo {
@@ -323,6 +404,7 @@ impl Default for Memo {
         Self {
             prepared: Bounded::new(Self::CAPACITY),
             seen: Bounded::new(Self::SEEN),
+            shapes: Shapes(Bounded::new(Shapes::CAPACITY)),
         }
     }
 }
@@ -442,14 +524,21 @@ pub fn answer<'r>(
     };
     // The memo's entry, if any: its stamps go with the read, so records
     // that have not changed are not copied again.
-    let mut memo = memo.map(|memo| {
-        let key = memo_key(request);
-        let hash = memo.prepared.hash(&key);
-        (memo, hash, key)
-    });
+    let (mut memo, mut shapes) = match memo {
+        Some(Memo {
+            prepared,
+            seen,
+            shapes,
+        }) => {
+            let key = memo_key(request);
+            let hash = prepared.hash(&key);
+            (Some((prepared, seen, hash, key)), Some(shapes))
+        }
+        None => (None, None),
+    };
     let mut held = memo
         .as_mut()
-        .and_then(|(memo, hash, key)| memo.prepared.get_mut(*hash, key));
+        .and_then(|(prepared, _, hash, key)| prepared.get_mut(*hash, key));
     let known = |i: usize| held.as_ref().and_then(|p| p.stamps[i]);
     let (first, second) = records.read(
         Lookup {
@@ -473,7 +562,7 @@ pub fn answer<'r>(
         {
             Some((_, decision)) => decision.clone(),
             None => {
-                let context = context_of(loaded, request, &action)?;
+                let context = context_of(loaded, request, &action, shapes.as_deref_mut())?;
                 let cedar_request = CedarRequest::new(
                     prepared.principal.clone(),
                     action,
@@ -539,7 +628,7 @@ pub fn answer<'r>(
         [principal, resource],
         stamps,
     )?;
-    let context = context_of(loaded, request, &action)?;
+    let context = context_of(loaded, request, &action, shapes)?;
     let decision = evaluate(
         &slice.policies,
         &built.entities,
@@ -549,13 +638,13 @@ pub fn answer<'r>(
         context,
     )?;
     // Kept the second time it is built (a replaced entry was seen).
-    if let Some((memo, hash, key)) = memo
-        && (replaced || memo.seen_before(hash))
+    if let Some((prepared, seen, hash, key)) = memo
+        && (replaced || seen_before(seen, hash))
     {
         built
             .decided
             .push((request.context.to_string(), decision.clone()));
-        memo.prepared.insert(hash, key, built);
+        prepared.insert(hash, key, built);
     }
     Ok(Answer {
         decision,
@@ -656,10 +745,13 @@ pub fn answer_for<'r>(
 
 /// The request's context, parsed as the schema types the action's context
 /// and checked against it (missing, unexpected or mistyped attributes).
+/// With `shapes`, a plain context of a shape the schema accepted before for
+/// the action is not checked again ([`Shapes`]).
 fn context_of(
     loaded: &LoadedPolicies,
     request: &Request<'_>,
     action: &EntityUid,
+    shapes: Option<&mut Shapes>,
 ) -> Result<Context, AccessError> {
     let text = match request.context.trim() {
         "" => "{}",
@@ -671,10 +763,21 @@ fn context_of(
     // first, formatting an error each time) is the slowest part of a new
     // order. Used only when the schema accepts them as read: a string the
     // schema types as an entity or an extension value goes the typed way.
-    if let Some(context) = plain_context(text)
-        && context.validate(&loaded.schema, action).is_ok()
-    {
-        return Ok(context);
+    if let Some((context, shape)) = plain_context(text) {
+        match shapes {
+            Some(shapes) if shapes.accepted(request.action, &shape) => return Ok(context),
+            Some(shapes) => {
+                if context.validate(&loaded.schema, action).is_ok() {
+                    shapes.accept(request.action, &shape);
+                    return Ok(context);
+                }
+            }
+            None => {
+                if context.validate(&loaded.schema, action).is_ok() {
+                    return Ok(context);
+                }
+            }
+        }
     }
     // The typed parse reads the text as the schema types it (entity
     // references and extension values need no escapes) but does not check
@@ -688,22 +791,35 @@ fn context_of(
 }
 
 /// `text` as a context when it is an object of integers, booleans and
-/// strings only, each read as it is; `None` otherwise (nested values,
-/// fractions, a key given twice: the typed parse decides those).
-fn plain_context(text: &str) -> Option<Context> {
+/// strings only, each read as it is, with its shape (each name and kind,
+/// in order: what the schema's acceptance depends on, [`Shapes`]); `None`
+/// otherwise (nested values, fractions, a key given twice: the typed parse
+/// decides those).
+fn plain_context(text: &str) -> Option<(Context, String)> {
+    use cedar_policy_core::ast::{self, Value as CoreValue};
     use serde_json::Value;
     let pairs: Vec<(String, Value)> = serde_json::from_str::<PlainObject>(text).ok()?.0;
-    let mut values = Vec::with_capacity(pairs.len());
+    let mut values = std::collections::BTreeMap::new();
+    let mut shape = String::with_capacity(pairs.iter().map(|(name, _)| name.len() + 3).sum());
     for (name, value) in pairs {
-        let value = match value {
-            Value::Bool(b) => RestrictedExpression::new_bool(b),
-            Value::Number(n) => RestrictedExpression::new_long(n.as_i64()?),
-            Value::String(s) => RestrictedExpression::new_string(s),
+        let (value, kind) = match value {
+            Value::Bool(b) => (CoreValue::from(b), 'b'),
+            Value::Number(n) => (CoreValue::from(n.as_i64()?), 'l'),
+            Value::String(s) => (CoreValue::from(s), 's'),
             _ => return None,
         };
-        values.push((name, value));
+        shape.push_str(&name);
+        shape.push('\0');
+        shape.push(kind);
+        shape.push('\0');
+        if values.insert(name.into(), value).is_some() {
+            return None;
+        }
     }
-    Context::from_pairs(values).ok()
+    Some((
+        Context::from(ast::Context::Value(std::sync::Arc::new(values))),
+        shape,
+    ))
 }
 
 /// A JSON object's members in order, duplicates kept (so that
@@ -771,7 +887,7 @@ fn decision_of(response: &cedar_policy::Response) -> Decision {
         CedarDecision::Allow => Effect::Allow,
         CedarDecision::Deny => Effect::Deny,
     };
-    let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+    let mut policies: Vec<String> = diagnostics.reason().map(policy_name).collect();
     policies.sort_unstable();
     Decision {
         effect,
@@ -994,7 +1110,7 @@ pub fn decide_grid(
         let context = if slice.takes_no_context {
             Context::empty()
         } else {
-            context_of(loaded, &request, action_uid)?
+            context_of(loaded, &request, action_uid, None)?
         };
         evaluate(
             &slice.policies,

@@ -271,6 +271,47 @@ fn memo_keys_of_different_requests_differ() {
         r("customer:a", "browse", "store:x", "{}"),
         r("customer:a", "browse", "store:x{}", "")
     );
+    // Written out as `format!` would write it, with or without an
+    // organization, whatever the lengths.
+    let long = "customer:".to_string() + &"p".repeat(123);
+    for (p, a, res, o) in [
+        ("customer:a", "browse", "store:x", None),
+        (long.as_str(), "placeOrder", "store:main", None),
+        (long.as_str(), "viewUser", "customer:b", Some("acme")),
+        ("staff:s", "x", "organization:o", Some("")),
+    ] {
+        let key = memo_key(&Request {
+            principal: p,
+            action: a,
+            resource: res,
+            context: "",
+            organization: o,
+        });
+        let formatted = match o {
+            None => format!("{}:{p}{}:{a}{res}", p.len(), a.len()),
+            Some(o) => format!("{}:{p}{}:{a}{}:{res}@{o}", p.len(), a.len(), res.len()),
+        };
+        assert_eq!(key, formatted);
+    }
+}
+
+/// Policy ids are named as Cedar displays them, escapes included.
+#[test]
+fn policy_names_are_cedars_display() {
+    for id in [
+        "blocked-organization-cannot-order",
+        "policy0",
+        "with space",
+        "quote\"d",
+        "it's",
+        "back\\slash",
+        "tab\there",
+        "ünïcode",
+        "",
+    ] {
+        let id = cedar_policy::PolicyId::new(id);
+        assert_eq!(policy_name(&id), id.to_string());
+    }
 }
 
 #[test]
@@ -868,7 +909,7 @@ fn a_plain_context_decides_as_the_typed_parse_does() {
         context
     };
     for text in [r#"{"orderTotal": 12000}"#, r#"{"orderTotal": -5}"#] {
-        assert_eq!(plain_context(text).unwrap(), typed(text), "{text}");
+        assert_eq!(plain_context(text).unwrap().0, typed(text), "{text}");
     }
     assert!(plain_context(r#"{"orderTotal": 1.5}"#).is_none());
     assert!(plain_context(r#"{"orderTotal": {"n": 1}}"#).is_none());
@@ -882,17 +923,40 @@ fn a_plain_context_decides_as_the_typed_parse_does() {
         context,
         organization: None,
     };
-    for context in [
-        r#"{"orderTotal": "many"}"#,
-        r#"{"orderTotal": 1, "extra": true}"#,
-        "{}",
-    ] {
-        assert!(
-            matches!(
-                context_of(&loaded, &request(context), &action),
-                Err(AccessError::InvalidRequest(_))
-            ),
-            "{context}"
+    // With shapes remembered or not: a shape accepted once (an integer
+    // total) lets the next of that shape through unchecked, and only it.
+    let mut shapes = Memo::default().shapes;
+    let accepted = context_of(
+        &loaded,
+        &request(r#"{"orderTotal": 7}"#),
+        &action,
+        Some(&mut shapes),
+    );
+    assert!(accepted.is_ok());
+    assert!(shapes.accepted("placeOrder", "orderTotal\0l\0"));
+    assert!(!shapes.accepted("browse", "orderTotal\0l\0"));
+    for remembered in [false, true] {
+        for context in [
+            r#"{"orderTotal": "many"}"#,
+            r#"{"orderTotal": true}"#,
+            r#"{"orderTotal": 1, "extra": true}"#,
+            r#"{"extra": true, "orderTotal": 1}"#,
+            r#"{"total": 1}"#,
+            "{}",
+        ] {
+            let shapes = remembered.then_some(&mut shapes);
+            assert!(
+                matches!(
+                    context_of(&loaded, &request(context), &action, shapes),
+                    Err(AccessError::InvalidRequest(_))
+                ),
+                "{context}"
+            );
+        }
+        let shapes = remembered.then_some(&mut shapes);
+        assert_eq!(
+            context_of(&loaded, &request(r#"{"orderTotal": 99}"#), &action, shapes).unwrap(),
+            typed(r#"{"orderTotal": 99}"#)
         );
     }
 }
