@@ -107,6 +107,11 @@ pub struct ActionSlice {
     /// Whether an empty context is one the schema accepts for the action
     /// (checked once here rather than on every request without one).
     pub takes_no_context: bool,
+    /// The principal types the action applies to (`None`: the schema names
+    /// none), read from the schema once rather than on every request.
+    pub principals: Option<Vec<EntityTypeName>>,
+    /// The resource types the action applies to, likewise.
+    pub resources: Option<Vec<EntityTypeName>>,
 }
 
 /// Whether `policy` reads `context` anywhere (conservatively: a policy
@@ -204,6 +209,8 @@ fn slice_by_action(
                 policies,
                 fixed,
                 contextual,
+                principals,
+                resources,
             },
         );
     }

@@ -624,7 +624,7 @@ pub fn answer<'r>(
         names,
         request,
         &action,
-        &slice.entity,
+        slice,
         [principal, resource],
         stamps,
     )?;
@@ -1106,7 +1106,14 @@ pub fn decide_grid(
                 "action `{action}` is not in the schema"
             )));
         };
-        check_applies(loaded, &request, action_uid, &principal_uid, resource_uid)?;
+        check_applies(
+            loaded,
+            slice,
+            &request,
+            action_uid,
+            &principal_uid,
+            resource_uid,
+        )?;
         let context = if slice.takes_no_context {
             Context::empty()
         } else {
@@ -1203,18 +1210,20 @@ fn check_shape(
 /// in Cedar's own words when they do not.
 fn check_applies(
     loaded: &LoadedPolicies,
+    slice: &ActionSlice,
     request: &Request<'_>,
     action: &EntityUid,
     principal: &EntityUid,
     resource: &EntityUid,
 ) -> Result<(), AccessError> {
     let schema = &loaded.schema;
-    let principal_applies = schema
-        .principals_for_action(action)
-        .is_some_and(|mut types| types.any(|t| t == principal.type_name()));
-    let resource_applies = schema
-        .resources_for_action(action)
-        .is_some_and(|mut types| types.any(|t| t == resource.type_name()));
+    let applies = |types: &Option<Vec<cedar_policy::EntityTypeName>>, uid: &EntityUid| {
+        types
+            .as_ref()
+            .is_some_and(|types| types.iter().any(|t| t == uid.type_name()))
+    };
+    let principal_applies = applies(&slice.principals, principal);
+    let resource_applies = applies(&slice.resources, resource);
     if principal_applies && resource_applies {
         return Ok(());
     }
@@ -1273,15 +1282,15 @@ fn prepare(
     names: &Names,
     request: &Request<'_>,
     action: &EntityUid,
-    action_entity: &Entity,
+    slice: &ActionSlice,
     records: [Record; 2],
     stamps: [Option<u64>; 2],
 ) -> Result<Prepared, AccessError> {
     let principal = uid_of(names, request.principal);
     let resource = uid_of(names, request.resource);
-    check_applies(loaded, request, action, &principal, &resource)?;
+    check_applies(loaded, slice, request, action, &principal, &resource)?;
     let mut entities = Vec::with_capacity(5);
-    entities.push(action_entity.as_ref().clone());
+    entities.push(slice.entity.as_ref().clone());
     let mut orgs: HashSet<&str> = HashSet::new();
     push_entities(names, &records[0], &principal, &mut orgs, &mut entities);
     // A customer acting on themselves is one entity.
