@@ -147,10 +147,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Classes<A> {
                 // alignment; the old block is copied, then freed as it was
                 // allocated.
                 unsafe {
-                    let moved = self.alloc(Layout::from_size_align_unchecked(
-                        new_size,
-                        layout.align(),
-                    ));
+                    let moved =
+                        self.alloc(Layout::from_size_align_unchecked(new_size, layout.align()));
                     if !moved.is_null() {
                         ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size));
                         self.dealloc(block, layout);
@@ -220,7 +218,11 @@ mod tests {
             classes.dealloc(a, layout(33));
             let zeroed = classes.alloc_zeroed(layout(40));
             assert_eq!(zeroed, a);
-            assert!(std::slice::from_raw_parts(zeroed, 40).iter().all(|&b| b == 0));
+            assert!(
+                std::slice::from_raw_parts(zeroed, 40)
+                    .iter()
+                    .all(|&b| b == 0)
+            );
         }
     }
 }

@@ -17,8 +17,8 @@ pub use crate::model::split_actor;
 pub use crate::ports::{Found, Key, Lookup, Records, Unavailable};
 use entities::uid_of;
 pub use entities::{
-    bare_entity, customer_entity, customer_uid, identity_entity, organization_entity,
-    staff_entity, store,
+    bare_entity, customer_entity, customer_uid, identity_entity, organization_entity, staff_entity,
+    store,
 };
 pub use names::Names;
 use names::split_ref;
@@ -263,7 +263,11 @@ fn policy_name(id: &cedar_policy::PolicyId) -> String {
     let plain = raw
         .bytes()
         .all(|b| (b' '..=b'~').contains(&b) && !matches!(b, b'\\' | b'\'' | b'"'));
-    if plain { raw.to_string() } else { id.to_string() }
+    if plain {
+        raw.to_string()
+    } else {
+        id.to_string()
+    }
 }
 
 /// A map of at most `capacity` entries that drops its oldest entry when a
@@ -387,7 +391,6 @@ impl Memo {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
 }
 
 /// Whether the request with `hash` is in `seen`; remembers it.
@@ -1077,8 +1080,8 @@ pub fn decide_grid(
             });
         }
     }
-    let entities = store(entities)
-        .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
+    let entities =
+        store(entities).map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
     let decide = |resource: &str,
                   resource_uid: &EntityUid,
                   record: &Result<Option<Record>, AccessError>,
@@ -1297,8 +1300,8 @@ fn prepare(
     if principal != resource {
         push_entities(names, &records[1], &resource, &mut orgs, &mut entities);
     }
-    let entities = store(entities)
-        .map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
+    let entities =
+        store(entities).map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
     Ok(Prepared {
         records,
         stamps,
