@@ -347,27 +347,29 @@ pub struct Memo {
 /// boolean a `Bool`, and a string is a `String` or (typed as an entity or
 /// an extension value) refused whatever it says. So a new order's context,
 /// of a shape accepted before, is not checked against the schema again.
+/// Kept in the memo, so a policy reload (perhaps a new schema) starts with
+/// none.
 pub(crate) struct Shapes(Bounded<()>);
 
 impl Shapes {
     /// Shapes kept; beyond it the oldest is dropped.
     const CAPACITY: usize = 64;
 
+    /// The key of `shape` (as [`plain_context`] writes it) for `action`.
     fn key(action: &str, shape: &str) -> String {
-        let mut key = String::with_capacity(action.len() + shape.len() + 1);
+        let mut key = String::with_capacity(action.len() + shape.len() + 4);
+        push_len(&mut key, action.len());
+        key.push(':');
         key.push_str(action);
-        key.push('\0');
         key.push_str(shape);
         key
     }
 
-    fn accepted(&self, action: &str, shape: &str) -> bool {
-        let key = Self::key(action, shape);
-        self.0.contains(self.0.hash(&key), &key)
+    fn accepted(&self, key: &str) -> bool {
+        self.0.contains(self.0.hash(key), key)
     }
 
-    fn accept(&mut self, action: &str, shape: &str) {
-        let key = Self::key(action, shape);
+    fn accept(&mut self, key: String) {
         let hash = self.0.hash(&key);
         self.0.insert(hash, key, ());
     }
@@ -767,19 +769,17 @@ fn context_of(
     // order. Used only when the schema accepts them as read: a string the
     // schema types as an entity or an extension value goes the typed way.
     if let Some((context, shape)) = plain_context(text) {
-        match shapes {
-            Some(shapes) if shapes.accepted(request.action, &shape) => return Ok(context),
-            Some(shapes) => {
-                if context.validate(&loaded.schema, action).is_ok() {
-                    shapes.accept(request.action, &shape);
-                    return Ok(context);
-                }
+        let key = shapes.as_ref().map(|_| Shapes::key(request.action, &shape));
+        if let (Some(shapes), Some(key)) = (&shapes, &key)
+            && shapes.accepted(key)
+        {
+            return Ok(context);
+        }
+        if context.validate(&loaded.schema, action).is_ok() {
+            if let (Some(shapes), Some(key)) = (shapes, key) {
+                shapes.accept(key);
             }
-            None => {
-                if context.validate(&loaded.schema, action).is_ok() {
-                    return Ok(context);
-                }
-            }
+            return Ok(context);
         }
     }
     // The typed parse reads the text as the schema types it (entity
@@ -803,7 +803,7 @@ fn plain_context(text: &str) -> Option<(Context, String)> {
     use serde_json::Value;
     let pairs: Vec<(String, Value)> = serde_json::from_str::<PlainObject>(text).ok()?.0;
     let mut values = std::collections::BTreeMap::new();
-    let mut shape = String::with_capacity(pairs.iter().map(|(name, _)| name.len() + 3).sum());
+    let mut shape = String::with_capacity(pairs.iter().map(|(name, _)| name.len() + 4).sum());
     for (name, value) in pairs {
         let (value, kind) = match value {
             Value::Bool(b) => (CoreValue::from(b), 'b'),
@@ -811,10 +811,11 @@ fn plain_context(text: &str) -> Option<(Context, String)> {
             Value::String(s) => (CoreValue::from(s), 's'),
             _ => return None,
         };
+        // Length-prefixed, so that no two different shapes write alike.
+        push_len(&mut shape, name.len());
+        shape.push(':');
         shape.push_str(&name);
-        shape.push('\0');
         shape.push(kind);
-        shape.push('\0');
         if values.insert(name.into(), value).is_some() {
             return None;
         }

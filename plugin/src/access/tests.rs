@@ -933,8 +933,26 @@ fn a_plain_context_decides_as_the_typed_parse_does() {
         Some(&mut shapes),
     );
     assert!(accepted.is_ok());
-    assert!(shapes.accepted("placeOrder", "orderTotal\0l\0"));
-    assert!(!shapes.accepted("browse", "orderTotal\0l\0"));
+    let (_, shape) = plain_context(r#"{"orderTotal": 7}"#).unwrap();
+    assert!(shapes.accepted(&Shapes::key("placeOrder", &shape)));
+    assert!(!shapes.accepted(&Shapes::key("browse", &shape)));
+    // Different contexts never share a shape, whatever their names hold.
+    let texts = [
+        r#"{"a": 1, "b": 1}"#,
+        r#"{"a\u0000l\u0000b": 1}"#,
+        r#"{"a": 1, "bl": 1}"#,
+        r#"{"a1:bl": 1}"#,
+        r#"{"a": "1", "b": 1}"#,
+        r#"{"b": 1, "a": 1}"#,
+        r#"{"a": true}"#,
+        "{}",
+    ];
+    let all: std::collections::HashSet<String> = texts
+        .iter()
+        .map(|text| plain_context(text).unwrap().1)
+        .collect();
+    assert_eq!(all.len(), texts.len());
+    assert_ne!(Shapes::key("ab", "1:cl"), Shapes::key("a", "b1:cl"));
     for remembered in [false, true] {
         for context in [
             r#"{"orderTotal": "many"}"#,

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::config::PageConfig;
 use super::i18n::Messages;
-use super::views::MessagePage;
+use super::views::{Chrome, MessagePage};
 use crate::error::Error;
 use crate::server::auth::cleared_session_cookie;
 
@@ -24,8 +24,25 @@ pub(super) fn message(
     explain: String,
     links: Vec<(String, String)>,
 ) -> Response {
+    framed_message(
+        page.bare_chrome(m, heading.clone()),
+        status,
+        heading,
+        explain,
+        links,
+    )
+}
+
+/// [`message`] in a frame of the caller's (the back office's).
+pub(super) fn framed_message(
+    chrome: Chrome<'_>,
+    status: StatusCode,
+    heading: String,
+    explain: String,
+    links: Vec<(String, String)>,
+) -> Response {
     let view = MessagePage {
-        chrome: page.bare_chrome(m, heading.clone()),
+        chrome,
         heading,
         explain,
         links,

@@ -17,9 +17,9 @@ use crate::server::auth::constant_time_eq;
 use crate::server::page::audit::{PAGE_ENTRIES, audit_rows};
 use crate::server::page::config::PageConfig;
 use crate::server::page::i18n::Messages;
-use crate::server::page::respond::{Fields, Page, end_session, failure, html};
+use crate::server::page::respond::{Fields, Page, end_session, failure, framed_message, html};
 use crate::server::page::viewer::{Visit, permitted};
-use crate::server::page::views::{AuditRow, Chrome, MessagePage};
+use crate::server::page::views::{AuditRow, Chrome};
 use crate::server::state::AppState;
 
 /// A signed-in, active staff member: an extractor, so that a handler runs
@@ -64,13 +64,13 @@ pub(super) fn notice_page(
     explain: String,
     links: Vec<(String, String)>,
 ) -> Response {
-    let view = MessagePage {
-        chrome: chrome(page, m, heading.clone()),
+    framed_message(
+        chrome(page, m, heading.clone()),
+        status,
         heading,
         explain,
         links,
-    };
-    html(status, view)
+    )
 }
 
 async fn staff_signed(state: &AppState, headers: &HeaderMap) -> Result<StaffSigned, Response> {
@@ -222,14 +222,12 @@ pub(super) struct NavLink {
 /// What a staff member the policies do not permit sees: no data.
 pub(super) fn forbidden(staff: &StaffSigned) -> Response {
     let m = staff.m();
-    html(
+    framed_message(
+        staff.chrome(m.t("forbidden-title")),
         StatusCode::FORBIDDEN,
-        MessagePage {
-            chrome: staff.chrome(m.t("forbidden-title")),
-            heading: m.t("forbidden-title"),
-            explain: m.t("back-office-forbidden"),
-            links: Vec::new(),
-        },
+        m.t("forbidden-title"),
+        m.t("back-office-forbidden"),
+        Vec::new(),
     )
 }
 
