@@ -10,6 +10,15 @@
 //! node is seen exactly when the plugin's own memo would see it; a reload
 //! starts afresh (entries carry their policy generation); a record that
 //! cannot be read sends the request to the plugin, which fails closed.
+//!
+//! A decision is kept only for a request asked before (a doorkeeper, as in
+//! TinyLFU): most requests are asked once — every checkout has its own
+//! total — and keeping each would cost every new decision an entry, an
+//! eviction, and the entries of requests that do come again. The
+//! doorkeeper remembers the keys of requests asked, one slot each in a
+//! fixed table (two per entry kept); a request whose key is in its slot
+//! when it is decided is kept. So a request is decided by the plugin twice
+//! (its memo answers the second time) and given again from the third.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -35,6 +44,8 @@ pub(crate) struct Reuse {
 struct Entries {
     map: HashMap<u64, Arc<Entry>, BuildHasherDefault<Prehashed>>,
     order: std::collections::VecDeque<u64>,
+    /// The doorkeeper: the key last seen in each slot (`key % len`).
+    seen: Vec<u64>,
 }
 
 /// The texts of a request, borrowed: what a decision is kept by. A
@@ -113,7 +124,10 @@ impl Reuse {
         Self {
             capacity,
             hasher: RandomState::new(),
-            entries: Mutex::new(Entries::default()),
+            entries: Mutex::new(Entries {
+                seen: vec![0; capacity.saturating_mul(2)],
+                ..Entries::default()
+            }),
         }
     }
 
@@ -160,7 +174,8 @@ impl Reuse {
     }
 
     /// Keeps the plugin's `answer` to `request`, decided under policy
-    /// `generation`, if the plugin said what it rests on.
+    /// `generation`, if the plugin said what it rests on and the request
+    /// was asked before (the doorkeeper, see the module's documentation).
     pub(crate) fn put(&self, request: Request, generation: u64, answer: &Answer) {
         let Some(basis) = &answer.basis else {
             return;
@@ -169,6 +184,15 @@ impl Reuse {
             return;
         }
         let key = self.key(Asked::from(&request));
+        {
+            let mut entries = self.entries.lock().expect("reuse lock");
+            let slot = (key % entries.seen.len() as u64) as usize;
+            let asked_before = entries.seen[slot] == key || entries.map.contains_key(&key);
+            if !asked_before {
+                entries.seen[slot] = key;
+                return;
+            }
+        }
         let entry = Arc::new(Entry {
             request,
             generation,
@@ -192,5 +216,100 @@ impl Reuse {
         };
         // Dropped outside the lock.
         drop(evicted);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Decision, Effect};
+
+    fn request(total: u32) -> Request {
+        Request {
+            principal: "customer:bob".into(),
+            action: "placeOrder".into(),
+            resource: "store:main".into(),
+            context: format!("{{\"orderTotal\":{total}}}"),
+            organization: None,
+        }
+    }
+
+    fn answer() -> Answer {
+        Answer {
+            decision: Decision {
+                effect: Effect::Allow,
+                policies: vec!["order-within-spending-limit".into()],
+                errors: vec![],
+            },
+            basis: Some(vec![]),
+        }
+    }
+
+    fn kept(reuse: &Reuse) -> usize {
+        reuse.entries.lock().unwrap().map.len()
+    }
+
+    #[test]
+    fn a_request_asked_once_is_not_kept_and_one_asked_again_is() {
+        let reuse = Reuse::new(4);
+        reuse.put(request(1), 1, &answer());
+        assert_eq!(kept(&reuse), 0, "kept at its first asking");
+        reuse.put(request(1), 1, &answer());
+        assert_eq!(kept(&reuse), 1, "not kept at its second asking");
+        reuse.put(request(1), 1, &answer());
+        assert_eq!(kept(&reuse), 1);
+    }
+
+    #[test]
+    fn requests_asked_once_never_push_out_one_asked_again() {
+        let reuse = Reuse::new(4);
+        reuse.put(request(1), 1, &answer());
+        reuse.put(request(1), 1, &answer());
+        for total in 2..1_000 {
+            reuse.put(request(total), 1, &answer());
+        }
+        let entries = reuse.entries.lock().unwrap();
+        assert_eq!(entries.map.len(), 1);
+        assert!(
+            entries
+                .map
+                .contains_key(&reuse.key(Asked::from(&request(1))))
+        );
+    }
+
+    #[test]
+    fn kept_entries_stay_within_capacity_oldest_out_first() {
+        let reuse = Reuse::new(4);
+        for total in 0..10 {
+            reuse.put(request(total), 1, &answer());
+            reuse.put(request(total), 1, &answer());
+        }
+        let entries = reuse.entries.lock().unwrap();
+        assert_eq!(entries.map.len(), 4);
+        for total in 6..10 {
+            assert!(
+                entries
+                    .map
+                    .contains_key(&reuse.key(Asked::from(&request(total))))
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_without_basis_or_a_store_of_none_keeps_nothing() {
+        let reuse = Reuse::new(4);
+        let unkeepable = Answer {
+            basis: None,
+            ..answer()
+        };
+        for _ in 0..3 {
+            reuse.put(request(1), 1, &unkeepable);
+        }
+        assert_eq!(kept(&reuse), 0);
+        let none = Reuse::new(0);
+        for _ in 0..3 {
+            none.put(request(1), 1, &answer());
+        }
+        assert_eq!(kept(&none), 0);
     }
 }
