@@ -34,7 +34,16 @@ impl Linked {
         let link =
             |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin's imports: {e:?}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+        // Each import but `records`, which lowers the host's records itself.
+        {
+            use crate::bindings::partnergate::b2b::{directory, notifications, types};
+            use crate::bindings::wasi::logging::logging;
+            logging::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+            types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+            directory::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+            notifications::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+        }
+        crate::imports::records::add_to_linker(&mut linker).map_err(link)?;
         let pre = linker.instantiate_pre(component).map_err(link)?;
         let pre = PluginPre::new(pre).map_err(|e| {
             Error::Engine(format!("the component is not a PartnerGate plugin: {e:?}"))

@@ -1,7 +1,7 @@
 //! An in-process status cache with a hard TTL per entry.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -67,18 +67,18 @@ impl Marks {
 
 /// Records of one kind by id, each with the time it was put; one older than
 /// the TTL reads as absent (and is dropped).
-struct Timed<T>(Mutex<HashMap<String, (Instant, T)>>);
+struct Timed<T>(Mutex<HashMap<String, (Instant, Arc<T>)>>);
 
-impl<T: Clone> Timed<T> {
+impl<T> Timed<T> {
     fn new() -> Self {
         Self(Mutex::new(HashMap::new()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, T)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<T>)>> {
         self.0.lock().expect("cache lock")
     }
 
-    fn get(&self, id: &str, ttl: Duration) -> Option<T> {
+    fn get(&self, id: &str, ttl: Duration) -> Option<Arc<T>> {
         let mut all = self.lock();
         match all.get(id) {
             Some((at, record)) if at.elapsed() < ttl => Some(record.clone()),
@@ -91,7 +91,8 @@ impl<T: Clone> Timed<T> {
     }
 
     fn put(&self, id: &str, record: T) {
-        self.lock().insert(id.to_string(), (Instant::now(), record));
+        self.lock()
+            .insert(id.to_string(), (Instant::now(), Arc::new(record)));
     }
 
     fn remove(&self, id: &str) {
@@ -161,7 +162,7 @@ impl StatusCache for MemoryCache {
         format!("in-process status cache (TTL {:?})", self.ttl)
     }
 
-    async fn get(&self, person_id: &str) -> Result<CacheRead<Account>, CacheError> {
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Account>>, CacheError> {
         Ok(self.read(self.entries.get(person_id, self.ttl)))
     }
 
@@ -185,7 +186,7 @@ impl StatusCache for MemoryCache {
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<CacheRead<Organization>, CacheError> {
+    ) -> Result<CacheRead<Arc<Organization>>, CacheError> {
         Ok(self.read(self.organizations.get(organization_id, self.ttl)))
     }
 
@@ -202,7 +203,7 @@ impl StatusCache for MemoryCache {
         Ok(())
     }
 
-    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Staff>, CacheError> {
+    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Arc<Staff>>, CacheError> {
         Ok(self.read(self.staff.get(staff_id, self.ttl)))
     }
 
@@ -339,7 +340,7 @@ mod tests {
         )
     }
 
-    fn ticket(read: CacheRead<Account>) -> FillTicket {
+    fn ticket(read: CacheRead<Arc<Account>>) -> FillTicket {
         match read {
             CacheRead::Miss(ticket) => ticket,
             CacheRead::Hit(_) => panic!("expected a miss"),

@@ -18,6 +18,8 @@ pub mod redis;
 pub use ephemeral::EphemeralStore;
 pub use error::CacheError;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::model::{Account, Organization, Staff};
@@ -112,8 +114,9 @@ pub trait StatusCache: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The cached account of a person.
-    async fn get(&self, person_id: &str) -> Result<CacheRead<Account>, CacheError>;
+    /// The cached account of a person, shared with the cache: a hit copies
+    /// no record (decisions lower it into the plugin from this copy).
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Account>>, CacheError>;
 
     /// Caches an account read from the directory after the miss that gave
     /// `ticket`; refused silently when it may be stale.
@@ -123,7 +126,7 @@ pub trait StatusCache: Send + Sync + 'static {
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<CacheRead<Organization>, CacheError>;
+    ) -> Result<CacheRead<Arc<Organization>>, CacheError>;
 
     /// Caches an organization, as [`StatusCache::put`].
     async fn put_organization(
@@ -133,7 +136,7 @@ pub trait StatusCache: Send + Sync + 'static {
     ) -> Result<(), CacheError>;
 
     /// The cached staff member.
-    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Staff>, CacheError>;
+    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Arc<Staff>>, CacheError>;
 
     /// Caches a staff member, as [`StatusCache::put`].
     async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError>;

@@ -1,5 +1,7 @@
 //! No caching at all: every read goes to the directory.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::{CacheError, CacheRead, FillTicket, StatusCache};
@@ -21,15 +23,15 @@ impl StatusCache for NoCache {
     }
 
     // Nothing to read ...
-    async fn get(&self, _: &str) -> Result<CacheRead<Account>, CacheError> {
+    async fn get(&self, _: &str) -> Result<CacheRead<Arc<Account>>, CacheError> {
         Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
-    async fn get_organization(&self, _: &str) -> Result<CacheRead<Organization>, CacheError> {
+    async fn get_organization(&self, _: &str) -> Result<CacheRead<Arc<Organization>>, CacheError> {
         Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
-    async fn get_staff(&self, _: &str) -> Result<CacheRead<Staff>, CacheError> {
+    async fn get_staff(&self, _: &str) -> Result<CacheRead<Arc<Staff>>, CacheError> {
         Ok(CacheRead::Miss(FillTicket::refused()))
     }
 

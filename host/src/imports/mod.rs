@@ -5,5 +5,6 @@
 
 mod directory;
 mod logging;
+mod lowered;
 mod notifications;
-mod records;
+pub(crate) mod records;

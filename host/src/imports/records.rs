@@ -2,8 +2,17 @@
 //! [`crate::records::stamped`] (the status cache while it is trusted, else
 //! the directory), each record stamped so that a plugin holding a current
 //! copy is told `unchanged` instead of being sent it again.
+//!
+//! Linked by hand rather than through the generated `records::Host`: the
+//! records are lowered into the plugin's memory straight from the host's
+//! copies ([`super::lowered`]), not from WIT-typed copies made first.
 
-use crate::bindings::records::{self, Found, Lookup};
+use std::time::Instant;
+
+use wasmtime::component::Linker;
+
+use super::lowered::{Found, Shared};
+use crate::bindings::records::{self, Lookup};
 use crate::convert::Conv;
 use crate::directory::DirectoryError;
 use crate::model::RecordKey;
@@ -12,27 +21,38 @@ use crate::state::{HostState, Services};
 
 impl crate::bindings::types::Host for HostState {}
 
-impl records::Host for HostState {
-    async fn read(
-        &mut self,
-        first: Lookup,
-        second: Option<Lookup>,
-    ) -> wasmtime::Result<Result<(Found, Option<Found>), records::Error>> {
-        let started = std::time::Instant::now();
-        let services = &self.services;
-        let read = async {
-            let first = read_one(services, first).await?;
-            let second = match second {
-                Some(lookup) => Some(read_one(services, lookup).await?),
-                None => None,
-            };
-            Ok((first, second))
-        }
-        .await;
-        // The host's time, not the plugin's: see `HostState::host_wait`.
-        self.host_wait += started.elapsed();
-        Ok(read)
-    }
+/// The interface's instance name, as the world imports it.
+const INTERFACE: &str = "partnergate:b2b/records@0.9.0";
+
+/// Defines `records.read` in `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.instance(INTERFACE)?.func_wrap_async(
+        "read",
+        |mut store, (first, second): (Lookup, Option<Lookup>)| {
+            Box::new(async move {
+                let state: &mut HostState = store.data_mut();
+                let started = Instant::now();
+                let read = read(&state.services, first, second).await;
+                // The host's time, not the plugin's: see `HostState::host_wait`.
+                state.host_wait += started.elapsed();
+                Ok((read,))
+            })
+        },
+    )
+}
+
+/// One lookup, or two (a decision's principal and resource).
+async fn read(
+    services: &Services,
+    first: Lookup,
+    second: Option<Lookup>,
+) -> Result<(Found, Option<Found>), records::Error> {
+    let first = read_one(services, first).await?;
+    let second = match second {
+        Some(lookup) => Some(read_one(services, lookup).await?),
+        None => None,
+    };
+    Ok((first, second))
 }
 
 /// One lookup: the record, `missing`, or `unchanged` when its stamp is the
@@ -41,9 +61,9 @@ async fn read_one(services: &Services, lookup: Lookup) -> Result<Found, records:
     let key: RecordKey = lookup.key.conv();
     Ok(match stamped(services, &key).await.map_err(unavailable)? {
         Some((stamp, _)) if lookup.known == Some(stamp) => Found::Unchanged,
-        Some((stamp, Read::Account(a))) => Found::Account((stamp, a.conv())),
-        Some((stamp, Read::Organization(o))) => Found::Organization((stamp, o.conv())),
-        Some((stamp, Read::Staff(s))) => Found::Staff((stamp, s.conv())),
+        Some((stamp, Read::Account(a))) => Found::Account((stamp, Shared(a))),
+        Some((stamp, Read::Organization(o))) => Found::Organization((stamp, Shared(o))),
+        Some((stamp, Read::Staff(s))) => Found::Staff((stamp, Shared(s))),
         None => Found::Missing,
     })
 }

@@ -28,7 +28,7 @@ pub use crate::change_log::ChangeSync;
 /// A kind of record decisions read: where the cache and the directory
 /// keep it.
 pub(crate) trait Record: Clone + Sized + Send + 'static {
-    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<CacheRead<Self>, CacheError>;
+    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<CacheRead<Arc<Self>>, CacheError>;
     async fn fill(
         cache: &dyn StatusCache,
         record: Self,
@@ -44,7 +44,7 @@ macro_rules! record {
             async fn cached(
                 cache: &dyn StatusCache,
                 id: &str,
-            ) -> Result<CacheRead<Self>, CacheError> {
+            ) -> Result<CacheRead<Arc<Self>>, CacheError> {
                 cache.$get(id).await
             }
             async fn fill(
@@ -73,13 +73,14 @@ record!(
 );
 record!(Staff, get_staff, put_staff, get_staff);
 
-/// The record of kind `R` with `id`: cached while the cache is trusted, or
-/// read from the directory (and cached with the miss's ticket). A cache
-/// that cannot be reached is passed over.
+/// The record of kind `R` with `id`: cached while the cache is trusted
+/// (shared with the cache, not copied), or read from the directory (and
+/// cached with the miss's ticket). A cache that cannot be reached is passed
+/// over.
 pub(crate) async fn lookup<R: Record>(
     services: &Services,
     id: &str,
-) -> Result<Option<R>, DirectoryError> {
+) -> Result<Option<Arc<R>>, DirectoryError> {
     let cache = services.cache.as_ref();
     let trusted = services.sync.trusted();
     let ticket = if trusted {
@@ -112,7 +113,7 @@ pub(crate) async fn lookup<R: Record>(
     {
         tracing::warn!(%err, "status cache write failed");
     }
-    Ok(Some(record))
+    Ok(Some(Arc::new(record)))
 }
 
 /// The directory as fresh reads see it: straight from the directory, never
@@ -125,11 +126,11 @@ pub(crate) fn fresh(services: &Services) -> &dyn Directory {
 /// A record of any kind a decision reads.
 pub(crate) enum Read {
     /// A person with membership and organization.
-    Account(Account),
+    Account(Arc<Account>),
     /// An organization.
-    Organization(Organization),
+    Organization(Arc<Organization>),
     /// A staff member.
-    Staff(Staff),
+    Staff(Arc<Staff>),
 }
 
 /// The record behind `key` ([`lookup`]) with its stamp

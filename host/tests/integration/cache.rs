@@ -112,7 +112,7 @@ async fn a_change_on_node_a_is_seen_by_node_b_on_its_next_request() {
         .unwrap()
         .hit()
         .expect("B cached the fresh entry");
-    assert_eq!(cached.membership.unwrap().roles, ["approver"]);
+    assert_eq!(cached.membership.as_ref().unwrap().roles, ["approver"]);
 
     // An organization-wide change (a second admin) reaches B's cached admin count.
     assert!(

@@ -353,6 +353,7 @@ fn only_the_edge_names_the_wit_bindings() {
         "exports",
         "imports/directory",
         "imports/logging",
+        "imports/lowered",
         "imports/notifications",
         "imports/records",
     ]

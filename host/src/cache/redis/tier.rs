@@ -1,12 +1,13 @@
 //! One kind of cached record in the first level.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One kind of cached record (accounts, organizations, staff): its first
 /// level.
 pub(super) struct Tier<T> {
-    pub(super) l1: std::sync::Mutex<HashMap<String, (Instant, T)>>,
+    pub(super) l1: std::sync::Mutex<HashMap<String, (Instant, Arc<T>)>>,
 }
 
 impl<T> Default for Tier<T> {
@@ -17,12 +18,12 @@ impl<T> Default for Tier<T> {
     }
 }
 
-impl<T: Clone> Tier<T> {
+impl<T> Tier<T> {
     pub(super) fn clear(&self) {
         self.l1.lock().expect("l1 lock").clear();
     }
 
-    pub(super) fn fresh(&self, id: &str, ttl: Duration) -> Option<T> {
+    pub(super) fn fresh(&self, id: &str, ttl: Duration) -> Option<Arc<T>> {
         let l1 = self.l1.lock().expect("l1 lock");
         l1.get(id)
             .filter(|(at, _)| at.elapsed() < ttl)

@@ -1,0 +1,205 @@
+//! What the `records` import gives the plugin, lowered into its memory
+//! straight from the host's records ([`Shared`]): no WIT-typed copy of a
+//! record is made first. The types here mirror `types.wit`'s `account`,
+//! `organization`, `staff` (and what they hold) with borrowed fields, and
+//! `records.found`; wasmtime checks them against the WIT when the
+//! component is instantiated, so a mismatch refuses to start, never
+//! lowers wrongly.
+
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+
+use wasmtime::component::__internal::{
+    CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext,
+};
+use wasmtime::component::{ComponentType, Lower};
+
+use crate::bindings::types::{AccountStatus, OrganizationStatus, StaffStatus};
+use crate::convert::Conv;
+use crate::model;
+
+/// `records.found`, holding the host's records.
+#[derive(ComponentType, Lower)]
+#[component(variant)]
+pub(crate) enum Found {
+    #[component(name = "unchanged")]
+    Unchanged,
+    #[component(name = "missing")]
+    Missing,
+    #[component(name = "account")]
+    Account((u64, Shared<model::Account>)),
+    #[component(name = "organization")]
+    Organization((u64, Shared<model::Organization>)),
+    #[component(name = "staff")]
+    Staff((u64, Shared<model::Staff>)),
+}
+
+/// A host record, shared with the cache it came from, lowered as its WIT
+/// counterpart.
+pub(crate) struct Shared<T>(pub Arc<T>);
+
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct Person<'a> {
+    id: &'a str,
+    email: &'a str,
+    name: &'a str,
+}
+
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct Organization<'a> {
+    id: &'a str,
+    name: &'a str,
+    status: OrganizationStatus,
+    #[component(name = "active-admins")]
+    active_admins: u32,
+}
+
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct Membership<'a> {
+    #[component(name = "organization-id")]
+    organization_id: &'a str,
+    #[component(name = "person-id")]
+    person_id: &'a str,
+    status: AccountStatus,
+    #[component(name = "previous-status")]
+    previous_status: Option<AccountStatus>,
+    #[component(name = "is-admin")]
+    is_admin: bool,
+    roles: &'a [String],
+    #[component(name = "spending-limit")]
+    spending_limit: Option<u64>,
+    #[component(name = "invited-at")]
+    invited_at: Option<u64>,
+    version: u64,
+}
+
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct Member<'a> {
+    membership: Membership<'a>,
+    organization: Organization<'a>,
+}
+
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct Account<'a> {
+    person: Person<'a>,
+    membership: Option<Membership<'a>>,
+    organization: Option<Organization<'a>>,
+    memberships: Vec<Member<'a>>,
+}
+
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct Staff<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[component(name = "assigned-organizations")]
+    assigned_organizations: &'a [String],
+    email: Option<&'a str>,
+    status: StaffStatus,
+}
+
+fn person(p: &model::Person) -> Person<'_> {
+    Person {
+        id: &p.id,
+        email: &p.email,
+        name: &p.name,
+    }
+}
+
+fn organization(o: &model::Organization) -> Organization<'_> {
+    Organization {
+        id: &o.id,
+        name: &o.name,
+        status: o.status.conv(),
+        active_admins: o.active_admins,
+    }
+}
+
+fn membership(m: &model::Membership) -> Membership<'_> {
+    Membership {
+        organization_id: &m.organization_id,
+        person_id: &m.person_id,
+        status: m.status.conv(),
+        previous_status: m.previous_status.map(Conv::conv),
+        is_admin: m.is_admin,
+        roles: &m.roles,
+        spending_limit: m.spending_limit,
+        invited_at: m.invited_at,
+        version: m.version,
+    }
+}
+
+fn account(a: &model::Account) -> Account<'_> {
+    Account {
+        person: person(&a.person),
+        membership: a.membership.as_ref().map(membership),
+        organization: a.organization.as_ref().map(organization),
+        memberships: a
+            .memberships
+            .iter()
+            .map(|m| Member {
+                membership: membership(&m.membership),
+                organization: organization(&m.organization),
+            })
+            .collect(),
+    }
+}
+
+fn staff(s: &model::Staff) -> Staff<'_> {
+    Staff {
+        id: &s.id,
+        name: &s.name,
+        assigned_organizations: &s.assigned_organizations,
+        email: s.email.as_deref(),
+        status: s.status.conv(),
+    }
+}
+
+/// `ComponentType` and `Lower` for `Shared<$model>` through the borrowed
+/// mirror `$mirror`, built by `$view` at each lowering.
+macro_rules! shared {
+    ($model:ty, $mirror:ident, $view:ident) => {
+        // SAFETY: every item delegates to the mirror's derived
+        // implementation; the value lowered is the mirror of the record.
+        unsafe impl ComponentType for Shared<$model> {
+            type Lower = <$mirror<'static> as ComponentType>::Lower;
+            const ABI: CanonicalAbiInfo = <$mirror<'static> as ComponentType>::ABI;
+            const MAY_REQUIRE_REALLOC: bool =
+                <$mirror<'static> as ComponentType>::MAY_REQUIRE_REALLOC;
+
+            fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+                <$mirror<'static> as ComponentType>::typecheck(ty, types)
+            }
+        }
+
+        // SAFETY: as above.
+        unsafe impl Lower for Shared<$model> {
+            fn linear_lower_to_flat<U>(
+                &self,
+                cx: &mut LowerContext<'_, U>,
+                ty: InterfaceType,
+                dst: &mut MaybeUninit<Self::Lower>,
+            ) -> wasmtime::Result<()> {
+                $view(&self.0).linear_lower_to_flat(cx, ty, dst)
+            }
+
+            fn linear_lower_to_memory<U>(
+                &self,
+                cx: &mut LowerContext<'_, U>,
+                ty: InterfaceType,
+                offset: usize,
+            ) -> wasmtime::Result<()> {
+                $view(&self.0).linear_lower_to_memory(cx, ty, offset)
+            }
+        }
+    };
+}
+
+shared!(model::Account, Account, account);
+shared!(model::Organization, Organization, organization);
+shared!(model::Staff, Staff, staff);
