@@ -30,17 +30,6 @@ pub struct Services {
     /// This node's place in the directory's change log: whether its cache
     /// may be trusted now.
     pub sync: Arc<crate::change_log::ChangeSync>,
-    /// The key records are stamped with (`records` import): random per
-    /// process, so nobody outside can make two records share a stamp.
-    pub stamps: std::hash::RandomState,
-}
-
-impl Services {
-    /// A record's stamp: its keyed hash, which changes whenever anything in
-    /// the record does.
-    pub fn stamp(&self, record: &impl std::hash::Hash) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.stamps, record)
-    }
 }
 
 /// The data of one plugin instance's store.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::ephemeral::Entry;
-use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
+use super::{CacheError, CacheRead, EphemeralStore, FillTicket, Stamped, StatusCache};
 use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 
@@ -67,18 +67,18 @@ impl Marks {
 
 /// Records of one kind by id, each with the time it was put; one older than
 /// the TTL reads as absent (and is dropped).
-struct Timed<T>(Mutex<HashMap<String, (Instant, Arc<T>)>>);
+struct Timed<T>(Mutex<HashMap<String, (Instant, Arc<Stamped<T>>)>>);
 
-impl<T> Timed<T> {
+impl<T: std::hash::Hash> Timed<T> {
     fn new() -> Self {
         Self(Mutex::new(HashMap::new()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<T>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Stamped<T>>)>> {
         self.0.lock().expect("cache lock")
     }
 
-    fn get(&self, id: &str, ttl: Duration) -> Option<Arc<T>> {
+    fn get(&self, id: &str, ttl: Duration) -> Option<Arc<Stamped<T>>> {
         let mut all = self.lock();
         match all.get(id) {
             Some((at, record)) if at.elapsed() < ttl => Some(record.clone()),
@@ -91,8 +91,9 @@ impl<T> Timed<T> {
     }
 
     fn put(&self, id: &str, record: T) {
-        self.lock()
-            .insert(id.to_string(), (Instant::now(), Arc::new(record)));
+        // Stamped before the lock is taken.
+        let record = Arc::new(Stamped::new(record));
+        self.lock().insert(id.to_string(), (Instant::now(), record));
     }
 
     fn remove(&self, id: &str) {
@@ -162,7 +163,7 @@ impl StatusCache for MemoryCache {
         format!("in-process status cache (TTL {:?})", self.ttl)
     }
 
-    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Account>>, CacheError> {
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Stamped<Account>>>, CacheError> {
         Ok(self.read(self.entries.get(person_id, self.ttl)))
     }
 
@@ -186,7 +187,7 @@ impl StatusCache for MemoryCache {
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<CacheRead<Arc<Organization>>, CacheError> {
+    ) -> Result<CacheRead<Arc<Stamped<Organization>>>, CacheError> {
         Ok(self.read(self.organizations.get(organization_id, self.ttl)))
     }
 
@@ -203,7 +204,10 @@ impl StatusCache for MemoryCache {
         Ok(())
     }
 
-    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Arc<Staff>>, CacheError> {
+    async fn get_staff(
+        &self,
+        staff_id: &str,
+    ) -> Result<CacheRead<Arc<Stamped<Staff>>>, CacheError> {
         Ok(self.read(self.staff.get(staff_id, self.ttl)))
     }
 
@@ -340,7 +344,7 @@ mod tests {
         )
     }
 
-    fn ticket(read: CacheRead<Arc<Account>>) -> FillTicket {
+    fn ticket(read: CacheRead<Arc<Stamped<Account>>>) -> FillTicket {
         match read {
             CacheRead::Miss(ticket) => ticket,
             CacheRead::Hit(_) => panic!("expected a miss"),

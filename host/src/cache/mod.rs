@@ -14,9 +14,11 @@ pub mod error;
 pub mod memory;
 pub mod none;
 pub mod redis;
+pub mod stamped;
 
 pub use ephemeral::EphemeralStore;
 pub use error::CacheError;
+pub use stamped::Stamped;
 
 use std::sync::Arc;
 
@@ -114,9 +116,10 @@ pub trait StatusCache: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The cached account of a person, shared with the cache: a hit copies
-    /// no record (decisions lower it into the plugin from this copy).
-    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Account>>, CacheError>;
+    /// The cached account of a person with its stamp, shared with the
+    /// cache: a hit copies and hashes nothing (decisions lower the record
+    /// into the plugin from this copy).
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Stamped<Account>>>, CacheError>;
 
     /// Caches an account read from the directory after the miss that gave
     /// `ticket`; refused silently when it may be stale.
@@ -126,7 +129,7 @@ pub trait StatusCache: Send + Sync + 'static {
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<CacheRead<Arc<Organization>>, CacheError>;
+    ) -> Result<CacheRead<Arc<Stamped<Organization>>>, CacheError>;
 
     /// Caches an organization, as [`StatusCache::put`].
     async fn put_organization(
@@ -136,7 +139,8 @@ pub trait StatusCache: Send + Sync + 'static {
     ) -> Result<(), CacheError>;
 
     /// The cached staff member.
-    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Arc<Staff>>, CacheError>;
+    async fn get_staff(&self, staff_id: &str)
+    -> Result<CacheRead<Arc<Stamped<Staff>>>, CacheError>;
 
     /// Caches a staff member, as [`StatusCache::put`].
     async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError>;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{CacheError, CacheRead, FillTicket, StatusCache};
+use super::{CacheError, CacheRead, FillTicket, Stamped, StatusCache};
 use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 
@@ -23,15 +23,18 @@ impl StatusCache for NoCache {
     }
 
     // Nothing to read ...
-    async fn get(&self, _: &str) -> Result<CacheRead<Arc<Account>>, CacheError> {
+    async fn get(&self, _: &str) -> Result<CacheRead<Arc<Stamped<Account>>>, CacheError> {
         Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
-    async fn get_organization(&self, _: &str) -> Result<CacheRead<Arc<Organization>>, CacheError> {
+    async fn get_organization(
+        &self,
+        _: &str,
+    ) -> Result<CacheRead<Arc<Stamped<Organization>>>, CacheError> {
         Ok(CacheRead::Miss(FillTicket::refused()))
     }
 
-    async fn get_staff(&self, _: &str) -> Result<CacheRead<Arc<Staff>>, CacheError> {
+    async fn get_staff(&self, _: &str) -> Result<CacheRead<Arc<Stamped<Staff>>>, CacheError> {
         Ok(CacheRead::Miss(FillTicket::refused()))
     }
 

@@ -190,7 +190,6 @@ impl Builder {
             outbox_ready: Arc::new(Notify::new()),
             clock: self.clock,
             metrics: Arc::new(crate::telemetry::Metrics::default()),
-            stamps: std::hash::RandomState::new(),
         };
         tracing::info!(
             directory = services.directory.summary(),

@@ -15,6 +15,7 @@ use wasmtime::component::__internal::{
 use wasmtime::component::{ComponentType, Lower};
 
 use crate::bindings::types::{AccountStatus, OrganizationStatus, StaffStatus};
+use crate::cache::Stamped;
 use crate::convert::Conv;
 use crate::model;
 
@@ -36,7 +37,7 @@ pub(crate) enum Found {
 
 /// A host record, shared with the cache it came from, lowered as its WIT
 /// counterpart.
-pub(crate) struct Shared<T>(pub Arc<T>);
+pub(crate) struct Shared<T>(pub Arc<Stamped<T>>);
 
 #[derive(ComponentType, Lower)]
 #[component(record)]

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cache::{CacheError, CacheRead, FillTicket, StatusCache};
+use crate::cache::{CacheError, CacheRead, FillTicket, Stamped, StatusCache};
 use crate::directory::{Directory, DirectoryError};
 use crate::model::{Account, AuditEntry, ChangeOp, Notification, Organization, RecordKey, Staff};
 use crate::state::Services;
@@ -27,8 +27,11 @@ pub use crate::change_log::ChangeSync;
 
 /// A kind of record decisions read: where the cache and the directory
 /// keep it.
-pub(crate) trait Record: Clone + Sized + Send + 'static {
-    async fn cached(cache: &dyn StatusCache, id: &str) -> Result<CacheRead<Arc<Self>>, CacheError>;
+pub(crate) trait Record: Clone + std::hash::Hash + Sized + Send + 'static {
+    async fn cached(
+        cache: &dyn StatusCache,
+        id: &str,
+    ) -> Result<CacheRead<Arc<Stamped<Self>>>, CacheError>;
     async fn fill(
         cache: &dyn StatusCache,
         record: Self,
@@ -44,7 +47,7 @@ macro_rules! record {
             async fn cached(
                 cache: &dyn StatusCache,
                 id: &str,
-            ) -> Result<CacheRead<Arc<Self>>, CacheError> {
+            ) -> Result<CacheRead<Arc<Stamped<Self>>>, CacheError> {
                 cache.$get(id).await
             }
             async fn fill(
@@ -80,7 +83,7 @@ record!(Staff, get_staff, put_staff, get_staff);
 pub(crate) async fn lookup<R: Record>(
     services: &Services,
     id: &str,
-) -> Result<Option<Arc<R>>, DirectoryError> {
+) -> Result<Option<Arc<Stamped<R>>>, DirectoryError> {
     let cache = services.cache.as_ref();
     let trusted = services.sync.trusted();
     let ticket = if trusted {
@@ -113,7 +116,7 @@ pub(crate) async fn lookup<R: Record>(
     {
         tracing::warn!(%err, "status cache write failed");
     }
-    Ok(Some(Arc::new(record)))
+    Ok(Some(Arc::new(Stamped::new(record))))
 }
 
 /// The directory as fresh reads see it: straight from the directory, never
@@ -126,11 +129,11 @@ pub(crate) fn fresh(services: &Services) -> &dyn Directory {
 /// A record of any kind a decision reads.
 pub(crate) enum Read {
     /// A person with membership and organization.
-    Account(Arc<Account>),
+    Account(Arc<Stamped<Account>>),
     /// An organization.
-    Organization(Arc<Organization>),
+    Organization(Arc<Stamped<Organization>>),
     /// A staff member.
-    Staff(Arc<Staff>),
+    Staff(Arc<Stamped<Staff>>),
 }
 
 /// The record behind `key` ([`lookup`]) with its stamp
@@ -143,13 +146,13 @@ pub(crate) async fn stamped(
     Ok(match key {
         RecordKey::Account(id) => lookup::<Account>(services, id)
             .await?
-            .map(|r| (services.stamp(&r), Read::Account(r))),
+            .map(|r| (r.stamp(), Read::Account(r))),
         RecordKey::Organization(id) => lookup::<Organization>(services, id)
             .await?
-            .map(|r| (services.stamp(&r), Read::Organization(r))),
+            .map(|r| (r.stamp(), Read::Organization(r))),
         RecordKey::Staff(id) => lookup::<Staff>(services, id)
             .await?
-            .map(|r| (services.stamp(&r), Read::Staff(r))),
+            .map(|r| (r.stamp(), Read::Staff(r))),
     })
 }
 

@@ -203,10 +203,13 @@ async fn the_library_returns_an_error_not_a_decision_when_no_instance_comes_free
         .await
         .unwrap();
     // All at once (a barrier): spawned one by one, calls that got faster
-    // could drain the queue as fast as they came, and none would wait.
+    // could drain the queue as fast as they came, and none would wait. A
+    // thousand: with faster calls, 200 queued could all start within the
+    // 1 ms deadline and none be refused.
+    const CALLS: usize = 1_000;
     let mut calls = Vec::new();
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(200));
-    for i in 0..200u64 {
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(CALLS));
+    for i in 0..CALLS as u64 {
         let gate = gate.clone();
         let start = start.clone();
         calls.push(tokio::spawn(async move {

@@ -16,7 +16,7 @@ use crate::model::{Account, Organization, Staff};
 
 /// A kind of record the cache holds: where it lives in L1 and in Redis,
 /// and its stored form.
-pub(super) trait Cached: Clone + Sized + Send + Sync {
+pub(super) trait Cached: Clone + std::hash::Hash + Sized + Send + Sync {
     /// The JSON form in Redis.
     type Stored: Serialize + DeserializeOwned + for<'a> From<&'a Self> + Into<Self>;
     /// The record's id (a person's or an organization's).

@@ -40,7 +40,7 @@ use redis::{AsyncCommands, Script};
 use tokio::sync::Notify;
 
 use super::ephemeral::Entry;
-use super::{CacheError, CacheRead, EphemeralStore, FillTicket, StatusCache};
+use super::{CacheError, CacheRead, EphemeralStore, FillTicket, Stamped, StatusCache};
 use crate::model::{Account, Organization, Staff};
 use crate::touched::Touched;
 use cached::Cached;
@@ -214,7 +214,7 @@ impl Inner {
         self.seen.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn fill_l1<T>(&self, tier: &Tier<T>, id: &str, value: Arc<T>, seen_before: u64) {
+    fn fill_l1<T>(&self, tier: &Tier<T>, id: &str, value: Arc<Stamped<T>>, seen_before: u64) {
         if self.config.l1_ttl.is_zero() || !self.healthy() {
             return;
         }
@@ -229,7 +229,7 @@ impl Inner {
     /// L1, then Redis; a miss carries the ticket its fill must present:
     /// this node's invalidation count and Redis's incarnation and
     /// sequence number, all taken before the directory is read.
-    async fn read<T: Cached>(&self, id: &str) -> Result<CacheRead<Arc<T>>, CacheError> {
+    async fn read<T: Cached>(&self, id: &str) -> Result<CacheRead<Arc<Stamped<T>>>, CacheError> {
         if !self.healthy() {
             self.bypassed.fetch_add(1, Ordering::Relaxed);
             return Ok(CacheRead::Miss(FillTicket::refused()));
@@ -256,7 +256,7 @@ impl Inner {
         };
         if let Some(cached) = entry.and_then(|json| serde_json::from_str::<T::Stored>(&json).ok()) {
             self.redis_hits.fetch_add(1, Ordering::Relaxed);
-            let value: Arc<T> = Arc::new(cached.into());
+            let value = Arc::new(Stamped::new(cached.into()));
             self.fill_l1(tier, id, value.clone(), seen_before);
             return Ok(CacheRead::Hit(value));
         }
@@ -300,7 +300,7 @@ impl Inner {
             .await
             .map_err(unavailable)?;
         if stored == 1 {
-            self.fill_l1(tier, &id, Arc::new(value), ticket.local);
+            self.fill_l1(tier, &id, Arc::new(Stamped::new(value)), ticket.local);
         }
         Ok(())
     }
@@ -475,7 +475,7 @@ impl StatusCache for RedisCache {
         )
     }
 
-    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Account>>, CacheError> {
+    async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Stamped<Account>>>, CacheError> {
         self.inner.read(person_id).await
     }
 
@@ -486,7 +486,7 @@ impl StatusCache for RedisCache {
     async fn get_organization(
         &self,
         organization_id: &str,
-    ) -> Result<CacheRead<Arc<Organization>>, CacheError> {
+    ) -> Result<CacheRead<Arc<Stamped<Organization>>>, CacheError> {
         self.inner.read(organization_id).await
     }
 
@@ -498,7 +498,10 @@ impl StatusCache for RedisCache {
         self.inner.fill(organization, ticket).await
     }
 
-    async fn get_staff(&self, staff_id: &str) -> Result<CacheRead<Arc<Staff>>, CacheError> {
+    async fn get_staff(
+        &self,
+        staff_id: &str,
+    ) -> Result<CacheRead<Arc<Stamped<Staff>>>, CacheError> {
         self.inner.read(staff_id).await
     }
 

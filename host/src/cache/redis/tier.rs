@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use crate::cache::Stamped;
 use std::time::{Duration, Instant};
 
 /// One kind of cached record (accounts, organizations, staff): its first
 /// level.
 pub(super) struct Tier<T> {
-    pub(super) l1: std::sync::Mutex<HashMap<String, (Instant, Arc<T>)>>,
+    pub(super) l1: std::sync::Mutex<HashMap<String, (Instant, Arc<Stamped<T>>)>>,
 }
 
 impl<T> Default for Tier<T> {
@@ -23,7 +25,7 @@ impl<T> Tier<T> {
         self.l1.lock().expect("l1 lock").clear();
     }
 
-    pub(super) fn fresh(&self, id: &str, ttl: Duration) -> Option<Arc<T>> {
+    pub(super) fn fresh(&self, id: &str, ttl: Duration) -> Option<Arc<Stamped<T>>> {
         let l1 = self.l1.lock().expect("l1 lock");
         l1.get(id)
             .filter(|(at, _)| at.elapsed() < ttl)
