@@ -67,14 +67,17 @@ impl Marks {
 
 /// Records of one kind by id, each with the time it was put; one older than
 /// the TTL reads as absent (and is dropped).
-struct Timed<T>(Mutex<HashMap<String, (Instant, Arc<Stamped<T>>)>>);
+struct Timed<T>(Mutex<ById<T>>);
+
+/// Records of one kind by id, with the time each was put.
+type ById<T> = HashMap<String, (Instant, Arc<Stamped<T>>)>;
 
 impl<T: std::hash::Hash> Timed<T> {
     fn new() -> Self {
         Self(Mutex::new(HashMap::new()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Stamped<T>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ById<T>> {
         self.0.lock().expect("cache lock")
     }
 

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 /// One kind of cached record (accounts, organizations, staff): its first
 /// level.
 pub(super) struct Tier<T> {
-    pub(super) l1: std::sync::Mutex<HashMap<String, (Instant, Arc<Stamped<T>>)>>,
+    pub(super) l1: std::sync::Mutex<ById<T>>,
 }
+
+/// Records of one kind by id, with the time each was put in L1.
+pub(super) type ById<T> = HashMap<String, (Instant, Arc<Stamped<T>>)>;
 
 impl<T> Default for Tier<T> {
     fn default() -> Self {

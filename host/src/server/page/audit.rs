@@ -58,7 +58,7 @@ pub(super) async fn show(signed: Signed, Query(query): Query<AuditQuery>) -> Pag
         .state
         .gate
         .read_audit(
-            &viewer.actor,
+            viewer.actor,
             Some(viewer.organization_id),
             query.cursor.as_deref(),
             PAGE_ENTRIES,

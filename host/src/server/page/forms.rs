@@ -112,7 +112,7 @@ pub(super) async fn add(signed: Signed, body: Bytes) -> Page {
         match viewer
             .state
             .gate
-            .add_user(&viewer.actor, viewer.organization_id, user)
+            .add_user(viewer.actor, viewer.organization_id, user)
             .await
         {
             Ok(_) => see_other(&format!("{}?notice=added", viewer.page.prefix)),
@@ -209,7 +209,7 @@ pub(super) async fn bulk_add(signed: Signed, body: Bytes) -> Page {
     let results = match viewer
         .state
         .gate
-        .bulk_add(&viewer.actor, viewer.organization_id, users)
+        .bulk_add(viewer.actor, viewer.organization_id, users)
         .await
     {
         Ok(results) => results,
@@ -389,7 +389,7 @@ pub(super) async fn edit(signed: Signed, Path(person): Path<String>, body: Bytes
         match viewer
             .state
             .gate
-            .edit_user(&viewer.actor, target, changes)
+            .edit_user(viewer.actor, target, changes)
             .await
         {
             Ok(_) => see_other(&href(&viewer.page.prefix, "notice=edited")),

@@ -146,7 +146,7 @@ pub(super) async fn render(
         .state
         .gate
         .list_users(
-            &viewer.actor,
+            viewer.actor,
             UserQuery {
                 organizations: Some(viewer.organization_id.to_string()),
                 status: query.status(),

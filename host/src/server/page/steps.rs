@@ -67,12 +67,12 @@ pub(super) async fn step(
     let target = Target::person(person.clone(), version);
     let gate = &viewer.state.gate;
     let (result, notice) = match step.as_str() {
-        "revoke" => (gate.revoke_user(&viewer.actor, target).await, "revoked"),
+        "revoke" => (gate.revoke_user(viewer.actor, target).await, "revoked"),
         "reinstate" => (
-            gate.reinstate_user(&viewer.actor, target).await,
+            gate.reinstate_user(viewer.actor, target).await,
             "reinstated",
         ),
-        "reinvite" => (gate.reinvite_user(&viewer.actor, target).await, "reinvited"),
+        "reinvite" => (gate.reinvite_user(viewer.actor, target).await, "reinvited"),
         _ => {
             return Ok(failure(
                 viewer.page,
@@ -162,7 +162,7 @@ pub(super) async fn remove(signed: Signed, Path(person): Path<String>, body: Byt
         )));
     }
     let target = Target::person(person.clone(), version);
-    let result = viewer.state.gate.remove_user(&viewer.actor, target).await;
+    let result = viewer.state.gate.remove_user(viewer.actor, target).await;
     Ok(done(&viewer, &query, (&person, version), result, "removed").await)
 }
 
@@ -257,7 +257,7 @@ pub(super) async fn bulk(signed: Signed, body: Bytes) -> Page {
     let results = match viewer
         .state
         .gate
-        .bulk_change(&viewer.actor, action, targets)
+        .bulk_change(viewer.actor, action, targets)
         .await
     {
         Ok(results) => results,
