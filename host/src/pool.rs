@@ -15,7 +15,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 use crate::error::{Error, Fault};
 use crate::exports::{Instance, Linked};
 use crate::model::{AccessRequest, Answer, Decision, PolicyFile, Summary};
-use crate::reuse::{Asked, Reuse};
+use crate::reuse::{Asked, Key, Reuse};
 use crate::runtime::EPOCH_TICK;
 use crate::state::{HostState, Services};
 
@@ -202,11 +202,20 @@ impl Pool {
         })
     }
 
-    /// The decision this pool's instances gave `asked` under the policy
-    /// set in use, if it may be given again (see [`Reuse`]); counted.
-    pub(crate) async fn reused(&self, asked: Asked<'_>) -> Option<Decision> {
+    /// The key `asked` is given again by ([`Reuse::key`]).
+    pub(crate) fn reuse_key(&self, asked: Asked<'_>) -> Key {
+        self.reuse.key(asked)
+    }
+
+    /// The decision this pool's instances gave `asked` (whose key is
+    /// `key`) under the policy set in use, if it may be given again (see
+    /// [`Reuse`]); counted.
+    pub(crate) async fn reused(&self, key: Key, asked: Asked<'_>) -> Option<Decision> {
         let generation = self.bundle.read().expect("bundle lock").generation;
-        let decision = self.reuse.get(asked, generation, &self.services).await?;
+        let decision = self
+            .reuse
+            .get(key, asked, generation, &self.services)
+            .await?;
         self.services.metrics.reused.inc();
         Some(decision)
     }
@@ -217,7 +226,8 @@ impl Pool {
         &self,
         asked: Asked<'_>,
     ) -> Result<crate::decision::Decision, Error> {
-        if let Some(decision) = self.reused(asked).await {
+        let key = self.reuse_key(asked);
+        if let Some(decision) = self.reused(key, asked).await {
             return Ok(decision.into());
         }
         let request = asked.to_request();
@@ -230,15 +240,16 @@ impl Pool {
             })
             .await?;
         if let Ok(answer) = &answer {
-            self.keep(request, generation, answer);
+            self.keep(key, request, generation, answer);
         }
         answer.map(|answer| answer.decision.into())
     }
 
-    /// Keeps `answer` to `request`, decided on an instance of policy
-    /// `generation`, to give again while what it rests on holds.
-    pub(crate) fn keep(&self, request: AccessRequest, generation: u64, answer: &Answer) {
-        self.reuse.put(request, generation, answer);
+    /// Keeps `answer` to `request` (whose key is `key`), decided on an
+    /// instance of policy `generation`, to give again while what it rests
+    /// on holds.
+    pub(crate) fn keep(&self, key: Key, request: AccessRequest, generation: u64, answer: &Answer) {
+        self.reuse.put(key, request, generation, answer);
     }
 
     pub(crate) fn bundle(&self) -> Arc<PolicyBundle> {

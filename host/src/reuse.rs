@@ -109,6 +109,10 @@ impl Hasher for Prehashed {
     }
 }
 
+/// A request's key in the map: a keyed hash of its texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Key(u64);
+
 /// One decision and what it rests on.
 struct Entry {
     request: Request,
@@ -131,20 +135,23 @@ impl Reuse {
         }
     }
 
-    fn key(&self, asked: Asked<'_>) -> u64 {
-        self.hasher.hash_one((
+    /// The key `asked` is kept by: computed once per request, for its
+    /// lookup and its keeping.
+    pub(crate) fn key(&self, asked: Asked<'_>) -> Key {
+        Key(self.hasher.hash_one((
             asked.principal,
             asked.action,
             asked.resource,
             asked.context,
             asked.organization,
-        ))
+        )))
     }
 
     /// The decision given for `asked` under policy `generation`, if there
     /// is one and every record it rests on still has its stamp.
     pub(crate) async fn get(
         &self,
+        key: Key,
         asked: Asked<'_>,
         generation: u64,
         services: &Services,
@@ -154,7 +161,7 @@ impl Reuse {
         }
         let entry = {
             let entries = self.entries.lock().expect("reuse lock");
-            entries.map.get(&self.key(asked))?.clone()
+            entries.map.get(&key.0)?.clone()
         };
         let same = entry.request.principal == asked.principal
             && entry.request.action == asked.action
@@ -176,14 +183,16 @@ impl Reuse {
     /// Keeps the plugin's `answer` to `request`, decided under policy
     /// `generation`, if the plugin said what it rests on and the request
     /// was asked before (the doorkeeper, see the module's documentation).
-    pub(crate) fn put(&self, request: Request, generation: u64, answer: &Answer) {
+    /// `key` is `request`'s ([`Reuse::key`]).
+    pub(crate) fn put(&self, key: Key, request: Request, generation: u64, answer: &Answer) {
         let Some(basis) = &answer.basis else {
             return;
         };
         if self.capacity == 0 {
             return;
         }
-        let key = self.key(Asked::from(&request));
+        debug_assert_eq!(key, self.key(Asked::from(&request)));
+        let Key(key) = key;
         {
             let mut entries = self.entries.lock().expect("reuse lock");
             let slot = (key % entries.seen.len() as u64) as usize;
@@ -245,6 +254,11 @@ mod tests {
         }
     }
 
+    fn put(reuse: &Reuse, request: Request, answer: &Answer) {
+        let key = reuse.key(Asked::from(&request));
+        reuse.put(key, request, 1, answer);
+    }
+
     fn kept(reuse: &Reuse) -> usize {
         reuse.entries.lock().unwrap().map.len()
     }
@@ -252,28 +266,28 @@ mod tests {
     #[test]
     fn a_request_asked_once_is_not_kept_and_one_asked_again_is() {
         let reuse = Reuse::new(4);
-        reuse.put(request(1), 1, &answer());
+        put(&reuse, request(1), &answer());
         assert_eq!(kept(&reuse), 0, "kept at its first asking");
-        reuse.put(request(1), 1, &answer());
+        put(&reuse, request(1), &answer());
         assert_eq!(kept(&reuse), 1, "not kept at its second asking");
-        reuse.put(request(1), 1, &answer());
+        put(&reuse, request(1), &answer());
         assert_eq!(kept(&reuse), 1);
     }
 
     #[test]
     fn requests_asked_once_never_push_out_one_asked_again() {
         let reuse = Reuse::new(4);
-        reuse.put(request(1), 1, &answer());
-        reuse.put(request(1), 1, &answer());
+        put(&reuse, request(1), &answer());
+        put(&reuse, request(1), &answer());
         for total in 2..1_000 {
-            reuse.put(request(total), 1, &answer());
+            put(&reuse, request(total), &answer());
         }
         let entries = reuse.entries.lock().unwrap();
         assert_eq!(entries.map.len(), 1);
         assert!(
             entries
                 .map
-                .contains_key(&reuse.key(Asked::from(&request(1))))
+                .contains_key(&reuse.key(Asked::from(&request(1))).0)
         );
     }
 
@@ -281,8 +295,8 @@ mod tests {
     fn kept_entries_stay_within_capacity_oldest_out_first() {
         let reuse = Reuse::new(4);
         for total in 0..10 {
-            reuse.put(request(total), 1, &answer());
-            reuse.put(request(total), 1, &answer());
+            put(&reuse, request(total), &answer());
+            put(&reuse, request(total), &answer());
         }
         let entries = reuse.entries.lock().unwrap();
         assert_eq!(entries.map.len(), 4);
@@ -290,7 +304,7 @@ mod tests {
             assert!(
                 entries
                     .map
-                    .contains_key(&reuse.key(Asked::from(&request(total))))
+                    .contains_key(&reuse.key(Asked::from(&request(total))).0)
             );
         }
     }
@@ -303,12 +317,12 @@ mod tests {
             ..answer()
         };
         for _ in 0..3 {
-            reuse.put(request(1), 1, &unkeepable);
+            put(&reuse, request(1), &unkeepable);
         }
         assert_eq!(kept(&reuse), 0);
         let none = Reuse::new(0);
         for _ in 0..3 {
-            none.put(request(1), 1, &answer());
+            put(&none, request(1), &answer());
         }
         assert_eq!(kept(&none), 0);
     }

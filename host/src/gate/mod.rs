@@ -257,6 +257,7 @@ impl PartnerGate {
     ) -> Result<Vec<Result<Decision, Error>>, Error> {
         let mut answers: Vec<Option<Result<Decision, Error>>> = Vec::with_capacity(requests.len());
         let mut asked = Vec::with_capacity(requests.len());
+        let mut keys = Vec::with_capacity(requests.len());
         for request in requests {
             let context = match context_text(&request.context) {
                 Ok(context) => context,
@@ -266,10 +267,12 @@ impl PartnerGate {
                 }
             };
             let texts = texts_of(request, &context);
-            match self.pool.reused(texts).await {
+            let key = self.pool.reuse_key(texts);
+            match self.pool.reused(key, texts).await {
                 Some(decision) => answers.push(Some(Ok(decision.into()))),
                 None => {
                     asked.push(texts.to_request());
+                    keys.push(key);
                     answers.push(None);
                 }
             }
@@ -299,9 +302,9 @@ impl PartnerGate {
                     })
                 })
                 .await?;
-            for (request, answer) in asked.into_iter().zip(&answered) {
+            for ((request, answer), key) in asked.into_iter().zip(&answered).zip(keys) {
                 if let Ok(answer) = answer {
-                    self.pool.keep(request, generation, answer);
+                    self.pool.keep(key, request, generation, answer);
                 }
             }
             decided = answered.into_iter();
