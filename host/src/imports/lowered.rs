@@ -1,8 +1,8 @@
 //! What the `records` import gives the plugin, lowered into its memory
 //! straight from the host's records ([`Shared`]): no WIT-typed copy of a
-//! record is made first. The types here mirror `types.wit`'s `account`,
-//! `organization`, `staff` (and what they hold) with borrowed fields, and
-//! `records.found`; wasmtime checks them against the WIT when the
+//! record is made first. The types here mirror `records.account-record`,
+//! `types.wit`'s `organization`, `staff` (and what they hold) with borrowed
+//! fields, and `records.found`; wasmtime checks them against the WIT when the
 //! component is instantiated, so a mismatch refuses to start, never
 //! lowers wrongly.
 
@@ -84,12 +84,12 @@ pub(crate) struct Member<'a> {
     organization: Organization<'a>,
 }
 
+/// `records.account-record`: the person and every membership; the one
+/// acted for is derived by the plugin, not sent twice.
 #[derive(ComponentType, Lower)]
 #[component(record)]
 pub(crate) struct Account<'a> {
     person: Person<'a>,
-    membership: Option<Membership<'a>>,
-    organization: Option<Organization<'a>>,
     memberships: Vec<Member<'a>>,
 }
 
@@ -136,10 +136,16 @@ fn membership(m: &model::Membership) -> Membership<'_> {
 }
 
 fn account(a: &model::Account) -> Account<'_> {
+    // The plugin derives the membership acted for from the memberships
+    // (`Account::of_person`): every account the directory gives is built
+    // that way, so nothing is lost by not sending it.
+    debug_assert_eq!(
+        &model::Account::of_person(a.person.clone(), a.memberships.clone()),
+        a,
+        "an account not built by `Account::of_person` cannot be sent as an account-record"
+    );
     Account {
         person: person(&a.person),
-        membership: a.membership.as_ref().map(membership),
-        organization: a.organization.as_ref().map(organization),
         memberships: a
             .memberships
             .iter()

@@ -22,7 +22,7 @@ use crate::state::{HostState, Services};
 impl crate::bindings::types::Host for HostState {}
 
 /// The interface's instance name, as the world imports it.
-const INTERFACE: &str = "partnergate:b2b/records@0.9.0";
+const INTERFACE: &str = "partnergate:b2b/records@0.10.0";
 
 /// Defines `records.read` in `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

@@ -200,6 +200,27 @@ pub(super) fn account_from_wit(a: types::Account) -> model::Account {
     }
 }
 
+/// An account as `records.read` gives it: the membership acted for is
+/// derived from the memberships, as the directory derived it.
+pub(super) fn account_record_from_wit(
+    a: super::bindings::partnergate::b2b::records::AccountRecord,
+) -> model::Account {
+    model::Account::of_person(
+        model::Person {
+            id: a.person.id,
+            email: a.person.email,
+            name: a.person.name,
+        },
+        a.memberships
+            .into_iter()
+            .map(|m| model::Member {
+                membership: membership_from_wit(m.membership),
+                organization: organization_from_wit(m.organization),
+            })
+            .collect(),
+    )
+}
+
 pub(super) fn account_to_wit(a: model::Account) -> types::Account {
     types::Account {
         person: types::Person {

@@ -4,8 +4,8 @@
 
 use super::bindings::partnergate::b2b::{directory, records, types};
 use super::convert::{
-    account_from_wit, account_status_to_wit, change_op_to_wit, onboarding_from_wit,
-    onboarding_status_to_wit, organization_from_wit, staff_from_wit,
+    account_from_wit, account_record_from_wit, account_status_to_wit, change_op_to_wit,
+    onboarding_from_wit, onboarding_status_to_wit, organization_from_wit, staff_from_wit,
 };
 use crate::access::{Found, Key, Lookup, Records, Unavailable};
 use crate::{model, users};
@@ -33,7 +33,7 @@ fn found_from_wit(found: records::Found) -> Found {
     match found {
         records::Found::Unchanged => Found::Unchanged,
         records::Found::Missing => Found::Missing,
-        records::Found::Account((stamp, a)) => Found::Account(stamp, account_from_wit(a)),
+        records::Found::Account((stamp, a)) => Found::Account(stamp, account_record_from_wit(a)),
         records::Found::Organization((stamp, o)) => {
             Found::Organization(stamp, organization_from_wit(o))
         }
