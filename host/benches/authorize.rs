@@ -926,7 +926,7 @@ mod new_decisions {
     /// in-process one), as the native side holds them in memory: both then
     /// read the same records from memory, and neither reads SQLite.
     async fn warm_cache(gate: &PartnerGate, dir: &SqliteDirectory, requests: &[AuthorizeRequest]) {
-        use partnergate::cache::CacheRead;
+        use partnergate::cache::{CacheRead, Stamped};
         let cache = gate.cache();
         for r in requests {
             for reference in [&r.principal, &r.resource] {
@@ -935,21 +935,24 @@ mod new_decisions {
                         if let CacheRead::Miss(ticket) = cache.get(id).await.unwrap()
                             && let Some(a) = dir.get_account(id).await.unwrap()
                         {
-                            cache.put(a, ticket).await.unwrap();
+                            cache.put(Stamped::shared(a), ticket).await.unwrap();
                         }
                     }
                     Some(("organization", id)) => {
                         if let CacheRead::Miss(ticket) = cache.get_organization(id).await.unwrap()
                             && let Some(o) = dir.get_organization(id).await.unwrap()
                         {
-                            cache.put_organization(o, ticket).await.unwrap();
+                            cache
+                                .put_organization(Stamped::shared(o), ticket)
+                                .await
+                                .unwrap();
                         }
                     }
                     Some(("staff", id)) => {
                         if let CacheRead::Miss(ticket) = cache.get_staff(id).await.unwrap()
                             && let Some(s) = dir.get_staff(id).await.unwrap()
                         {
-                            cache.put_staff(s, ticket).await.unwrap();
+                            cache.put_staff(Stamped::shared(s), ticket).await.unwrap();
                         }
                     }
                     _ => {}

@@ -71,6 +71,7 @@ async fn run() {
         .unwrap();
     let session = Session {
         person_id: "alice".into(),
+        staff_id: None,
         organization_id: Some("acme".into()),
         organizations: vec!["acme".into()],
         issuer: "https://idp.bench".into(),

@@ -9,8 +9,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
     imports: { default: async | trappable },
     exports: { default: async },
-    // Records are stamped with their hash (`imports/records.rs`).
-    additional_derives: [Hash, PartialEq],
+    additional_derives: [PartialEq],
     trappable_error_type: {
         "partnergate:b2b/directory.error" => crate::directory::error::DirectoryError,
         "partnergate:b2b/notifications.error" => crate::notify::error::NotifyError,

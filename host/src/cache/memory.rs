@@ -72,7 +72,7 @@ struct Timed<T>(Mutex<ById<T>>);
 /// Records of one kind by id, with the time each was put.
 type ById<T> = HashMap<String, (Instant, Arc<Stamped<T>>)>;
 
-impl<T: std::hash::Hash> Timed<T> {
+impl<T> Timed<T> {
     fn new() -> Self {
         Self(Mutex::new(HashMap::new()))
     }
@@ -93,9 +93,7 @@ impl<T: std::hash::Hash> Timed<T> {
         }
     }
 
-    fn put(&self, id: &str, record: T) {
-        // Stamped before the lock is taken.
-        let record = Arc::new(Stamped::new(record));
+    fn put(&self, id: &str, record: Arc<Stamped<T>>) {
         self.lock().insert(id.to_string(), (Instant::now(), record));
     }
 
@@ -170,7 +168,11 @@ impl StatusCache for MemoryCache {
         Ok(self.read(self.entries.get(person_id, self.ttl)))
     }
 
-    async fn put(&self, account: Account, ticket: FillTicket) -> Result<(), CacheError> {
+    async fn put(
+        &self,
+        account: Arc<Stamped<Account>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
         let mut covers = vec![Touched::Person(account.person.id.clone())];
         if let Some(m) = &account.membership {
             covers.push(Touched::Organization(m.organization_id.clone()));
@@ -196,7 +198,7 @@ impl StatusCache for MemoryCache {
 
     async fn put_organization(
         &self,
-        organization: Organization,
+        organization: Arc<Stamped<Organization>>,
         ticket: FillTicket,
     ) -> Result<(), CacheError> {
         let covers = [Touched::Organization(organization.id.clone())];
@@ -214,7 +216,11 @@ impl StatusCache for MemoryCache {
         Ok(self.read(self.staff.get(staff_id, self.ttl)))
     }
 
-    async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError> {
+    async fn put_staff(
+        &self,
+        staff: Arc<Stamped<Staff>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
         let covers = [Touched::Staff(staff.id.clone())];
         self.fill(&ticket, &covers, || {
             self.staff.put(&staff.id.clone(), staff)
@@ -365,7 +371,10 @@ mod tests {
             .invalidate(&Touched::Person("bob".into()))
             .await
             .unwrap();
-        cache.put(account("bob", "acme"), old).await.unwrap();
+        cache
+            .put(Stamped::shared(account("bob", "acme")), old)
+            .await
+            .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_none());
 
         // Through the organization it rests on, too.
@@ -374,7 +383,10 @@ mod tests {
             .invalidate(&Touched::Organization("acme".into()))
             .await
             .unwrap();
-        cache.put(account("bob", "acme"), old).await.unwrap();
+        cache
+            .put(Stamped::shared(account("bob", "acme")), old)
+            .await
+            .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_none());
 
         // A fill that began after the invalidation is stored; another
@@ -384,20 +396,26 @@ mod tests {
             .invalidate(&Touched::Person("carol".into()))
             .await
             .unwrap();
-        cache.put(account("bob", "acme"), fresh).await.unwrap();
+        cache
+            .put(Stamped::shared(account("bob", "acme")), fresh)
+            .await
+            .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_some());
 
         // Nothing fills with a refused ticket, or one older than a flush.
         cache.forget_all().await.unwrap();
         let before_flush = ticket(cache.get("bob").await.unwrap());
         cache
-            .put(account("bob", "acme"), FillTicket::refused())
+            .put(
+                Stamped::shared(account("bob", "acme")),
+                FillTicket::refused(),
+            )
             .await
             .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_none());
         cache.forget_all().await.unwrap();
         cache
-            .put(account("bob", "acme"), before_flush)
+            .put(Stamped::shared(account("bob", "acme")), before_flush)
             .await
             .unwrap();
         assert!(cache.get("bob").await.unwrap().hit().is_none());

@@ -122,8 +122,13 @@ pub trait StatusCache: Send + Sync + 'static {
     async fn get(&self, person_id: &str) -> Result<CacheRead<Arc<Stamped<Account>>>, CacheError>;
 
     /// Caches an account read from the directory after the miss that gave
-    /// `ticket`; refused silently when it may be stale.
-    async fn put(&self, account: Account, ticket: FillTicket) -> Result<(), CacheError>;
+    /// `ticket` (shared with the reader, stamped once); refused silently
+    /// when it may be stale.
+    async fn put(
+        &self,
+        account: Arc<Stamped<Account>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError>;
 
     /// The cached organization.
     async fn get_organization(
@@ -134,7 +139,7 @@ pub trait StatusCache: Send + Sync + 'static {
     /// Caches an organization, as [`StatusCache::put`].
     async fn put_organization(
         &self,
-        organization: Organization,
+        organization: Arc<Stamped<Organization>>,
         ticket: FillTicket,
     ) -> Result<(), CacheError>;
 
@@ -143,7 +148,11 @@ pub trait StatusCache: Send + Sync + 'static {
     -> Result<CacheRead<Arc<Stamped<Staff>>>, CacheError>;
 
     /// Caches a staff member, as [`StatusCache::put`].
-    async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError>;
+    async fn put_staff(
+        &self,
+        staff: Arc<Stamped<Staff>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError>;
 
     /// Drops this node's copies of what a committed change touched, at
     /// once and without I/O: the first step after a commit.

@@ -39,15 +39,19 @@ impl StatusCache for NoCache {
     }
 
     // ... nothing kept ...
-    async fn put(&self, _: Account, _: FillTicket) -> Result<(), CacheError> {
+    async fn put(&self, _: Arc<Stamped<Account>>, _: FillTicket) -> Result<(), CacheError> {
         Ok(())
     }
 
-    async fn put_organization(&self, _: Organization, _: FillTicket) -> Result<(), CacheError> {
+    async fn put_organization(
+        &self,
+        _: Arc<Stamped<Organization>>,
+        _: FillTicket,
+    ) -> Result<(), CacheError> {
         Ok(())
     }
 
-    async fn put_staff(&self, _: Staff, _: FillTicket) -> Result<(), CacheError> {
+    async fn put_staff(&self, _: Arc<Stamped<Staff>>, _: FillTicket) -> Result<(), CacheError> {
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::ops::Deref;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// The key records are stamped with: random per process, so nobody outside
 /// can make two records share a stamp.
@@ -24,6 +24,12 @@ impl<T: Hash> Stamped<T> {
             stamp: KEY.hash_one(&record),
             record,
         }
+    }
+
+    /// `record`, stamped, to be shared: what the cache holds and a read
+    /// gives.
+    pub fn shared(record: T) -> Arc<Self> {
+        Arc::new(Self::new(record))
     }
 }
 

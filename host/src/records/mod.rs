@@ -34,7 +34,7 @@ pub(crate) trait Record: Clone + std::hash::Hash + Sized + Send + 'static {
     ) -> Result<CacheRead<Arc<Stamped<Self>>>, CacheError>;
     async fn fill(
         cache: &dyn StatusCache,
-        record: Self,
+        record: Arc<Stamped<Self>>,
         ticket: FillTicket,
     ) -> Result<(), CacheError>;
     async fn read(directory: &dyn Directory, id: &str) -> Result<Option<Self>, DirectoryError>;
@@ -52,7 +52,7 @@ macro_rules! record {
             }
             async fn fill(
                 cache: &dyn StatusCache,
-                record: Self,
+                record: Arc<Stamped<Self>>,
                 ticket: FillTicket,
             ) -> Result<(), CacheError> {
                 cache.$put(record, ticket).await
@@ -111,12 +111,14 @@ pub(crate) async fn lookup<R: Record>(
     let Some(record) = R::read(services.directory.as_ref(), id).await? else {
         return Ok(None);
     };
+    // Stamped once, shared by the cache and this reader.
+    let record = Stamped::shared(record);
     if !ticket.is_refused()
         && let Err(err) = R::fill(cache, record.clone(), ticket).await
     {
         tracing::warn!(%err, "status cache write failed");
     }
-    Ok(Some(Arc::new(Stamped::new(record))))
+    Ok(Some(record))
 }
 
 /// The directory as fresh reads see it: straight from the directory, never
@@ -137,8 +139,9 @@ pub(crate) enum Read {
 }
 
 /// The record behind `key` ([`lookup`]) with its stamp
-/// ([`Services::stamp`]): what the `records` import gives a decision, and
-/// what a decision given again is checked against.
+/// ([`Stamped::stamp`], computed when it was read): what the `records`
+/// import gives a decision, and what a decision given again is checked
+/// against.
 pub(crate) async fn stamped(
     services: &Services,
     key: &RecordKey,

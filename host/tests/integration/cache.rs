@@ -11,7 +11,7 @@ use common::{Node, RedisServer, two_nodes};
 use partnergate::PartnerGate;
 use partnergate::cache::memory::MemoryCache;
 use partnergate::cache::redis::{RedisCache, RedisCacheConfig};
-use partnergate::cache::{CacheRead, StatusCache};
+use partnergate::cache::{CacheRead, Stamped, StatusCache};
 use partnergate::clock::Clock;
 use partnergate::directory::Directory;
 use partnergate::directory::sqlite::SqliteDirectory;
@@ -159,7 +159,7 @@ async fn a_stale_fill_racing_an_invalidation_is_never_cached() {
         panic!("the revocation dropped bob's entry")
     };
     // ... and B's late write of the old state must be refused.
-    b.cache.put(stale, ticket).await.unwrap();
+    b.cache.put(Stamped::shared(stale), ticket).await.unwrap();
     assert!(
         b.cache.get("bob").await.unwrap().hit().is_none(),
         "the stale entry must not be stored"
@@ -167,7 +167,7 @@ async fn a_stale_fill_racing_an_invalidation_is_never_cached() {
     assert!(!browses(&b, "bob").await);
     // The reader that missed after the revocation stores what it read.
     let fresh = b.dir.get_account("bob").await.unwrap().unwrap();
-    b.cache.put(fresh, later).await.unwrap();
+    b.cache.put(Stamped::shared(fresh), later).await.unwrap();
     assert!(b.cache.get("bob").await.unwrap().hit().is_some());
 }
 

@@ -180,23 +180,30 @@ fn membership_from_wit(m: types::Membership) -> model::Membership {
     }
 }
 
+fn person_from_wit(p: types::Person) -> model::Person {
+    model::Person {
+        id: p.id,
+        email: p.email,
+        name: p.name,
+    }
+}
+
+fn members_from_wit(members: Vec<types::Member>) -> Vec<model::Member> {
+    members
+        .into_iter()
+        .map(|m| model::Member {
+            membership: membership_from_wit(m.membership),
+            organization: organization_from_wit(m.organization),
+        })
+        .collect()
+}
+
 pub(super) fn account_from_wit(a: types::Account) -> model::Account {
     model::Account {
-        person: model::Person {
-            id: a.person.id,
-            email: a.person.email,
-            name: a.person.name,
-        },
+        person: person_from_wit(a.person),
         membership: a.membership.map(membership_from_wit),
         organization: a.organization.map(organization_from_wit),
-        memberships: a
-            .memberships
-            .into_iter()
-            .map(|m| model::Member {
-                membership: membership_from_wit(m.membership),
-                organization: organization_from_wit(m.organization),
-            })
-            .collect(),
+        memberships: members_from_wit(a.memberships),
     }
 }
 
@@ -205,20 +212,7 @@ pub(super) fn account_from_wit(a: types::Account) -> model::Account {
 pub(super) fn account_record_from_wit(
     a: super::bindings::partnergate::b2b::records::AccountRecord,
 ) -> model::Account {
-    model::Account::of_person(
-        model::Person {
-            id: a.person.id,
-            email: a.person.email,
-            name: a.person.name,
-        },
-        a.memberships
-            .into_iter()
-            .map(|m| model::Member {
-                membership: membership_from_wit(m.membership),
-                organization: organization_from_wit(m.organization),
-            })
-            .collect(),
-    )
+    model::Account::of_person(person_from_wit(a.person), members_from_wit(a.memberships))
 }
 
 pub(super) fn account_to_wit(a: model::Account) -> types::Account {

@@ -256,7 +256,7 @@ impl Inner {
         };
         if let Some(cached) = entry.and_then(|json| serde_json::from_str::<T::Stored>(&json).ok()) {
             self.redis_hits.fetch_add(1, Ordering::Relaxed);
-            let value = Arc::new(Stamped::new(cached.into()));
+            let value = Stamped::shared(cached.into());
             self.fill_l1(tier, id, value.clone(), seen_before);
             return Ok(CacheRead::Hit(value));
         }
@@ -267,7 +267,11 @@ impl Inner {
     /// Stores what a miss read, unless something it covers was invalidated
     /// after its ticket (in Redis: a later tombstone, or another
     /// incarnation; in L1: any invalidation this node processed since).
-    async fn fill<T: Cached>(&self, value: T, ticket: FillTicket) -> Result<(), CacheError> {
+    async fn fill<T: Cached>(
+        &self,
+        value: Arc<Stamped<T>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
         let Some((incarnation, seq)) = ticket.shared.as_ref().filter(|_| !ticket.is_refused())
         else {
             return Ok(());
@@ -277,7 +281,7 @@ impl Inner {
         }
         let tier = T::tier(self);
         let id = value.id().to_string();
-        let payload = serde_json::to_string(&T::Stored::from(&value))
+        let payload = serde_json::to_string(&T::Stored::from(value.record()))
             .map_err(|e| CacheError::Internal(e.to_string()))?;
         let (keys, member, more) = value.fill_keys(self.generation.load(Ordering::SeqCst));
         let mut conn = self.conn.clone();
@@ -300,7 +304,7 @@ impl Inner {
             .await
             .map_err(unavailable)?;
         if stored == 1 {
-            self.fill_l1(tier, &id, Arc::new(Stamped::new(value)), ticket.local);
+            self.fill_l1(tier, &id, value, ticket.local);
         }
         Ok(())
     }
@@ -479,7 +483,11 @@ impl StatusCache for RedisCache {
         self.inner.read(person_id).await
     }
 
-    async fn put(&self, account: Account, ticket: FillTicket) -> Result<(), CacheError> {
+    async fn put(
+        &self,
+        account: Arc<Stamped<Account>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
         self.inner.fill(account, ticket).await
     }
 
@@ -492,7 +500,7 @@ impl StatusCache for RedisCache {
 
     async fn put_organization(
         &self,
-        organization: Organization,
+        organization: Arc<Stamped<Organization>>,
         ticket: FillTicket,
     ) -> Result<(), CacheError> {
         self.inner.fill(organization, ticket).await
@@ -505,7 +513,11 @@ impl StatusCache for RedisCache {
         self.inner.read(staff_id).await
     }
 
-    async fn put_staff(&self, staff: Staff, ticket: FillTicket) -> Result<(), CacheError> {
+    async fn put_staff(
+        &self,
+        staff: Arc<Stamped<Staff>>,
+        ticket: FillTicket,
+    ) -> Result<(), CacheError> {
         self.inner.fill(staff, ticket).await
     }
 

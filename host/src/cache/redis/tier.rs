@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::cache::Stamped;
-use std::time::{Duration, Instant};
 
 /// One kind of cached record (accounts, organizations, staff): its first
 /// level.
