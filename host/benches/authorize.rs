@@ -1391,6 +1391,14 @@ mod new_decisions {
         }
         let p = |v: Vec<Duration>| us(stats(v).p50);
         println!("\nwhere a new decision's time goes (p50 over {n} new requests):");
+        // What every call's future holds (and moves): the slow paths
+        // (instantiating, loading, checking a reused decision's stamps)
+        // are boxed so that it stays small.
+        println!(
+            "  {:<70} {:>8} B",
+            "a decision's future (PartnerGate::authorize)",
+            std::mem::size_of_val(&gate.authorize(&refused))
+        );
         let rows = [
             (
                 "crossing: a call refused before any read (pool, copies in and out)",

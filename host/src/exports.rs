@@ -56,12 +56,17 @@ impl Linked {
         &self,
         store: &mut Store<HostState>,
     ) -> wasmtime::Result<Instance> {
-        self.0.instantiate_async(store).await.map(Instance)
+        self.0
+            .instantiate_async(store)
+            .await
+            .map(|plugin| Instance(Box::new(plugin)))
     }
 }
 
-/// One instance of the plugin.
-pub(crate) struct Instance(Plugin);
+/// One instance of the plugin. Boxed: the bindings hold a handle for every
+/// export (kilobytes), and an instance moves in and out of the pool on
+/// every call.
+pub(crate) struct Instance(Box<Plugin>);
 
 /// Items of the model as the bindings take them.
 fn many<T: Clone + Conv<U>, U>(items: &[T]) -> Vec<U> {

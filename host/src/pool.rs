@@ -99,8 +99,8 @@ impl Warm {
     /// Arms the deadline for the next call into the guest: `timeout` of the
     /// plugin's own time (time the host spends committing a change does not
     /// count), and four times that for the whole call, imports included.
-    pub(crate) fn arm(&mut self, timeout: Duration) {
-        let now = std::time::Instant::now();
+    /// `now` is the time the call starts.
+    pub(crate) fn arm(&mut self, now: std::time::Instant, timeout: Duration) {
         let state = self.store.data_mut();
         state.armed = Some((now, timeout));
         state.call_deadline = Some(now + timeout * 4);
@@ -322,7 +322,7 @@ impl Pool {
         // accepted one is not validated again.
         let timeout = self.limits.load_timeout;
         let mut first = self.instantiate().await?;
-        first.arm(timeout);
+        first.arm(std::time::Instant::now(), timeout);
         let summary = load_files(&mut first, &schema, &files, timeout).await?;
         let bundle = Arc::new(PolicyBundle {
             schema,
@@ -432,18 +432,22 @@ impl Pool {
             warm
         };
         let bundle = self.bundle();
+        // The two slow paths are boxed: inline, their futures (an
+        // instantiation's is kilobytes) would make every call's future
+        // that large, and be copied on every decision.
         let mut warm = match idle {
             Some(warm) => warm,
             None => {
                 self.services.metrics.instantiations.inc();
-                self.instantiate().await?
+                Box::pin(self.instantiate()).await?
             }
         };
         if warm.generation != bundle.generation && bundle.generation != 0 {
             self.services.metrics.late_loads.inc();
-            load(&mut warm, &bundle, self.limits.load_timeout).await?;
+            Box::pin(load(&mut warm, &bundle, self.limits.load_timeout)).await?;
         }
-        warm.arm(timeout);
+        let started = std::time::Instant::now();
+        warm.arm(started, timeout);
         // The epoch deadline stops guest code; this stops a host import that
         // hangs. Either way the instance is dropped with the future (a
         // commit in progress goes on in its own task: see `records`).
@@ -451,8 +455,7 @@ impl Pool {
             .store
             .data()
             .call_deadline
-            .unwrap_or_else(|| std::time::Instant::now() + timeout * 4);
-        let started = std::time::Instant::now();
+            .unwrap_or_else(|| started + timeout * 4);
         let outcome = tokio::time::timeout_at(deadline.into(), call(&mut warm)).await;
         if timeout == self.limits.call_timeout {
             // Only calls of the usual budget: a bulk call's length says
@@ -463,7 +466,7 @@ impl Pool {
             Ok(Ok(value)) => {
                 // An instance of a set no longer in use is dropped: the
                 // switch put instances warmed for the new set in its place.
-                if warm.generation == self.bundle().generation {
+                if warm.generation == self.bundle.read().expect("bundle lock").generation {
                     self.idle.lock().expect("idle lock").push(warm);
                 }
                 Ok(value)
@@ -525,7 +528,7 @@ impl Pool {
 /// an instance has given one, else from the files, and then keeps the set as
 /// this instance prepares it for the next.
 async fn load(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> Result<(), Error> {
-    warm.arm(timeout);
+    warm.arm(std::time::Instant::now(), timeout);
     let prepared_loads = warm.store.data().services.metrics.prepared_loads.clone();
     if let Some(prepared) = bundle.prepared.get() {
         let loaded = warm
@@ -567,7 +570,7 @@ async fn prepare(warm: &mut Warm, bundle: &PolicyBundle, timeout: Duration) -> R
         return Ok(());
     }
     // Preparing is a call of its own, with a deadline of its own.
-    warm.arm(timeout);
+    warm.arm(std::time::Instant::now(), timeout);
     let prepared = warm
         .plugin
         .prepared(&mut warm.store)

@@ -21,7 +21,7 @@
 //! (its memo answers the second time) and given again from the third.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use crate::model::{AccessRequest as Request, Answer, Decision, Stamped};
@@ -31,9 +31,12 @@ use crate::state::Services;
 pub(crate) struct Reuse {
     /// Entries kept (the oldest is dropped beyond it); 0 keeps none.
     capacity: usize,
-    /// Keys the map by a keyed hash of the request's texts; each entry
-    /// holds the texts too, so two requests never share an entry.
-    hasher: RandomState,
+    /// Keys the map by a keyed hash of the request's texts (seeded at
+    /// random per process, so keys cannot be aimed at a slot); each entry
+    /// holds the texts too, so two requests never share an entry, and a
+    /// collision only costs a reuse. foldhash rather than SipHash: the
+    /// key is computed for every decision.
+    hasher: foldhash::quality::RandomState,
     entries: Mutex<Entries>,
 }
 
@@ -122,12 +125,25 @@ struct Entry {
     decision: Decision,
 }
 
+impl Entry {
+    /// The decision, if every record it rests on still has its stamp.
+    async fn confirm(&self, services: &Services) -> Option<Decision> {
+        for basis in &self.basis {
+            match crate::records::stamped(services, &basis.key).await {
+                Ok(Some((stamp, _))) if stamp == basis.stamp => {}
+                _ => return None,
+            }
+        }
+        Some(self.decision.clone())
+    }
+}
+
 impl Reuse {
     /// A store of at most `capacity` decisions (none when 0).
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            hasher: RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
             entries: Mutex::new(Entries {
                 seen: vec![0; capacity.saturating_mul(2)],
                 ..Entries::default()
@@ -156,6 +172,15 @@ impl Reuse {
         generation: u64,
         services: &Services,
     ) -> Option<Decision> {
+        let entry = self.candidate(key, asked, generation)?;
+        // Boxed: the stamps' reads make a large future, which every new
+        // decision (no candidate) would otherwise carry and copy.
+        Box::pin(entry.confirm(services)).await
+    }
+
+    /// The entry kept for `asked` under policy `generation`, its stamps not
+    /// yet checked.
+    fn candidate(&self, key: Key, asked: Asked<'_>, generation: u64) -> Option<Arc<Entry>> {
         if self.capacity == 0 {
             return None;
         }
@@ -168,16 +193,7 @@ impl Reuse {
             && entry.request.resource == asked.resource
             && entry.request.context == asked.context
             && entry.request.organization.as_deref() == asked.organization;
-        if !same || entry.generation != generation {
-            return None;
-        }
-        for basis in &entry.basis {
-            match crate::records::stamped(services, &basis.key).await {
-                Ok(Some((stamp, _))) if stamp == basis.stamp => {}
-                _ => return None,
-            }
-        }
-        Some(entry.decision.clone())
+        (same && entry.generation == generation).then_some(entry)
     }
 
     /// Keeps the plugin's `answer` to `request`, decided under policy

@@ -54,7 +54,7 @@ pub struct Metrics {
     /// `deciding`'s counters by policy id, for allow and deny: taken from
     /// the family the first time a policy decides with that effect, so that
     /// counting a decision copies no label.
-    by_policy: [RwLock<HashMap<String, Counter>>; 2],
+    by_policy: [RwLock<HashMap<String, Counter, foldhash::fast::RandomState>>; 2],
     failures: Counter,
     /// `failures` by reason (`deadline`, `busy`, `plugin_trap`, ...).
     unavailable: Family<ReasonLabels, Counter>,
