@@ -136,7 +136,6 @@ same_record! {
     model::PolicyFile, policy::PolicyFile { name, text };
     model::Summary, policy::Summary { version, policies, permits, forbids };
     model::Problem, policy::Problem { file, line, column, message };
-    model::AccessRequest, access::Request { principal, action, resource, context, organization };
     model::Stamped, access::Stamped { key, stamp };
     model::Answer, access::Answer { decision, basis };
 }

@@ -14,10 +14,11 @@ use crate::convert::Conv;
 use crate::decision::Decision;
 use crate::error::Error;
 use crate::model::{
-    AccessRequest, Account, Answer, AuditPage, BulkAction, ExternalIdentity, MemberPage,
-    Membership, NewUser, OnboardingRequest, OnboardingStatus, Organization, PolicyFile, SignedIn,
-    Staff, Summary, Target, UserChanges, UserQuery, UserView,
+    Account, Answer, AuditPage, BulkAction, ExternalIdentity, MemberPage, Membership, NewUser,
+    OnboardingRequest, OnboardingStatus, Organization, PolicyFile, SignedIn, Staff, Summary,
+    Target, UserChanges, UserQuery, UserView,
 };
+use crate::reuse::Asked;
 use crate::state::HostState;
 
 /// What a call gives: the instance failed (outer), or the plugin answered
@@ -59,14 +60,28 @@ impl Linked {
         self.0
             .instantiate_async(store)
             .await
-            .map(|plugin| Instance(Box::new(plugin)))
+            .map(|plugin| Instance {
+                plugin: Box::new(plugin),
+                request: access::Request {
+                    principal: String::new(),
+                    action: String::new(),
+                    resource: String::new(),
+                    context: String::new(),
+                    organization: None,
+                },
+            })
     }
 }
 
 /// One instance of the plugin. Boxed: the bindings hold a handle for every
 /// export (kilobytes), and an instance moves in and out of the pool on
 /// every call.
-pub(crate) struct Instance(Box<Plugin>);
+pub(crate) struct Instance {
+    plugin: Box<Plugin>,
+    /// The request of the last `authorize`, kept so that the next one is
+    /// written into the same strings rather than allocated anew.
+    request: access::Request,
+}
 
 /// Items of the model as the bindings take them.
 fn many<T: Clone + Conv<U>, U>(items: &[T]) -> Vec<U> {
@@ -74,19 +89,35 @@ fn many<T: Clone + Conv<U>, U>(items: &[T]) -> Vec<U> {
 }
 
 impl Instance {
-    /// Decides `request`; gives it back with the answer.
+    /// Decides `asked`.
     pub(crate) async fn authorize(
-        &self,
+        &mut self,
         store: &mut Store<HostState>,
-        request: AccessRequest,
-    ) -> wasmtime::Result<(AccessRequest, Result<Answer, Error>)> {
-        let wit: access::Request = request.conv();
+        asked: Asked<'_>,
+    ) -> Outcome<Answer> {
+        let request = &mut self.request;
+        for (text, given) in [
+            (&mut request.principal, asked.principal),
+            (&mut request.action, asked.action),
+            (&mut request.resource, asked.resource),
+            (&mut request.context, asked.context),
+        ] {
+            text.clear();
+            text.push_str(given);
+        }
+        match (&mut request.organization, asked.organization) {
+            (Some(text), Some(given)) => {
+                text.clear();
+                text.push_str(given);
+            }
+            (organization, given) => *organization = given.map(str::to_string),
+        }
         let answer = self
-            .0
+            .plugin
             .partnergate_b2b_access()
-            .call_authorize(store, &wit)
+            .call_authorize(store, &self.request)
             .await?;
-        Ok((wit.conv(), answer.map(Conv::conv).map_err(access_error)))
+        Ok(answer.map(Conv::conv).map_err(access_error))
     }
 
     /// The set in use as the plugin prepared it for other instances.
@@ -94,7 +125,10 @@ impl Instance {
         &self,
         store: &mut Store<HostState>,
     ) -> wasmtime::Result<Option<String>> {
-        self.0.partnergate_b2b_policy().call_prepared(store).await
+        self.plugin
+            .partnergate_b2b_policy()
+            .call_prepared(store)
+            .await
     }
 }
 
@@ -115,7 +149,7 @@ macro_rules! guest_calls {
                 store: &mut Store<HostState>,
                 $($arg: $ty),*
             ) -> Outcome<$ret> {
-                let answer = self.0.$guest().$call(store, $($pass),*).await?;
+                let answer = self.plugin.$guest().$call(store, $($pass),*).await?;
                 Ok(answer.map_err($error).map(guest_calls!(@map $($map)?)))
             }
         )+}

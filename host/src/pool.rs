@@ -14,7 +14,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 
 use crate::error::{Error, Fault};
 use crate::exports::{Instance, Linked};
-use crate::model::{AccessRequest, Answer, Decision, PolicyFile, Summary};
+use crate::model::{Answer, Decision, PolicyFile, Summary};
 use crate::reuse::{Asked, Key, Reuse};
 use crate::runtime::EPOCH_TICK;
 use crate::state::{HostState, Services};
@@ -117,6 +117,12 @@ fn ticks(timeout: Duration) -> u64 {
 
 /// A call to make on a warm instance.
 pub(crate) type Call<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+/// The second argument of a call given to [`Pool::run`]: it says that
+/// `'x`, the lifetime of what the call borrows from its caller (a
+/// request's texts), outlives `'a`, its borrow of the instance, so that
+/// the call's future may hold both.
+pub(crate) type Lent<'a, 'x> = std::marker::PhantomData<&'a &'x ()>;
 
 pub(crate) struct Pool {
     engine: Engine,
@@ -230,26 +236,25 @@ impl Pool {
         if let Some(decision) = self.reused(key, asked).await {
             return Ok(decision.into());
         }
-        let request = asked.to_request();
-        let (request, generation, answer) = self
-            .run(move |warm| {
+        let (generation, answer) = self
+            .run(move |warm, _| {
                 Box::pin(async move {
-                    let (request, answer) = warm.plugin.authorize(&mut warm.store, request).await?;
-                    Ok((request, warm.generation(), answer))
+                    let answer = warm.plugin.authorize(&mut warm.store, asked).await?;
+                    Ok((warm.generation(), answer))
                 })
             })
             .await?;
         if let Ok(answer) = &answer {
-            self.keep(key, request, generation, answer);
+            self.keep(key, asked, generation, answer);
         }
         answer.map(|answer| answer.decision.into())
     }
 
-    /// Keeps `answer` to `request` (whose key is `key`), decided on an
+    /// Keeps `answer` to `asked` (whose key is `key`), decided on an
     /// instance of policy `generation`, to give again while what it rests
     /// on holds.
-    pub(crate) fn keep(&self, key: Key, request: AccessRequest, generation: u64, answer: &Answer) {
-        self.reuse.put(key, request, generation, answer);
+    pub(crate) fn keep(&self, key: Key, asked: Asked<'_>, generation: u64, answer: &Answer) {
+        self.reuse.put(key, asked, generation, answer);
     }
 
     pub(crate) fn bundle(&self) -> Arc<PolicyBundle> {
@@ -299,7 +304,7 @@ impl Pool {
         files: &[PolicyFile],
     ) -> Result<Summary, Error> {
         let (schema, files) = (schema.clone(), files.to_vec());
-        self.run_within(self.limits.load_timeout, move |warm| {
+        self.run_within(self.limits.load_timeout, move |warm, _| {
             Box::pin(async move { warm.plugin.validate(&mut warm.store, &schema, &files).await })
         })
         .await?
@@ -369,20 +374,20 @@ impl Pool {
 
     /// Runs `call` on a warm instance holding the current policy set. An
     /// instance that traps, overruns its deadline or memory is discarded.
-    pub(crate) async fn run<R, F>(&self, call: F) -> Result<R, Error>
+    pub(crate) async fn run<'x, R, F>(&self, call: F) -> Result<R, Error>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
+        F: for<'a> FnOnce(&'a mut Warm, Lent<'a, 'x>) -> Call<'a, R> + Send,
     {
         self.run_within(self.limits.call_timeout, call).await
     }
 
     /// [`Self::run`] with a deadline of `timeout` instead of the call
     /// timeout: for a call that does the work of many (a bulk call).
-    pub(crate) async fn run_within<R, F>(&self, timeout: Duration, call: F) -> Result<R, Error>
+    pub(crate) async fn run_within<'x, R, F>(&self, timeout: Duration, call: F) -> Result<R, Error>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a mut Warm) -> Call<'a, R> + Send,
+        F: for<'a> FnOnce(&'a mut Warm, Lent<'a, 'x>) -> Call<'a, R> + Send,
     {
         // A call that cannot start within its own deadline is refused
         // before it reaches the plugin: once calls queue longer than that,
@@ -456,7 +461,8 @@ impl Pool {
             .data()
             .call_deadline
             .unwrap_or_else(|| started + timeout * 4);
-        let outcome = tokio::time::timeout_at(deadline.into(), call(&mut warm)).await;
+        let outcome =
+            tokio::time::timeout_at(deadline.into(), call(&mut warm, Lent::default())).await;
         if timeout == self.limits.call_timeout {
             // Only calls of the usual budget: a bulk call's length says
             // nothing about how soon the next decision starts.

@@ -200,14 +200,14 @@ impl Reuse {
     /// `generation`, if the plugin said what it rests on and the request
     /// was asked before (the doorkeeper, see the module's documentation).
     /// `key` is `request`'s ([`Reuse::key`]).
-    pub(crate) fn put(&self, key: Key, request: Request, generation: u64, answer: &Answer) {
+    pub(crate) fn put(&self, key: Key, asked: Asked<'_>, generation: u64, answer: &Answer) {
         let Some(basis) = &answer.basis else {
             return;
         };
         if self.capacity == 0 {
             return;
         }
-        debug_assert_eq!(key, self.key(Asked::from(&request)));
+        debug_assert_eq!(key, self.key(asked));
         let Key(key) = key;
         {
             let mut entries = self.entries.lock().expect("reuse lock");
@@ -219,7 +219,7 @@ impl Reuse {
             }
         }
         let entry = Arc::new(Entry {
-            request,
+            request: asked.to_request(),
             generation,
             basis: basis.clone(),
             decision: answer.decision.clone(),
@@ -271,8 +271,8 @@ mod tests {
     }
 
     fn put(reuse: &Reuse, request: Request, answer: &Answer) {
-        let key = reuse.key(Asked::from(&request));
-        reuse.put(key, request, 1, answer);
+        let asked = Asked::from(&request);
+        reuse.put(reuse.key(asked), asked, 1, answer);
     }
 
     fn kept(reuse: &Reuse) -> usize {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use smol_str::SmolStr;
 
 use super::ephemeral::Entry;
 use super::{CacheError, CacheRead, EphemeralStore, FillTicket, Stamped, StatusCache};
@@ -69,12 +70,15 @@ impl Marks {
 /// the TTL reads as absent (and is dropped).
 struct Timed<T>(Mutex<ById<T>>);
 
-/// Records of one kind by id, with the time each was put.
-type ById<T> = HashMap<String, (Instant, Arc<Stamped<T>>)>;
+/// Records of one kind by id, with the time each was put. An id of up to
+/// 23 bytes is held in the entry itself (`SmolStr`), so finding a record
+/// does not wait for a second cache miss to compare its id; ids are hashed
+/// with foldhash (random seed per process), as the reuse map's keys are.
+type ById<T> = HashMap<SmolStr, (Instant, Arc<Stamped<T>>), foldhash::quality::RandomState>;
 
 impl<T> Timed<T> {
     fn new() -> Self {
-        Self(Mutex::new(HashMap::new()))
+        Self(Mutex::new(HashMap::default()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ById<T>> {
@@ -94,7 +98,8 @@ impl<T> Timed<T> {
     }
 
     fn put(&self, id: &str, record: Arc<Stamped<T>>) {
-        self.lock().insert(id.to_string(), (Instant::now(), record));
+        self.lock()
+            .insert(SmolStr::new(id), (Instant::now(), record));
     }
 
     fn remove(&self, id: &str) {
@@ -358,6 +363,34 @@ mod tests {
             CacheRead::Miss(ticket) => ticket,
             CacheRead::Hit(_) => panic!("expected a miss"),
         }
+    }
+
+    /// Ids of up to 23 bytes are held inline in the map's entries, longer
+    /// ones on the heap: both are found, told apart and dropped alike.
+    #[tokio::test]
+    async fn short_and_long_ids_are_found_and_invalidated_alike() {
+        let cache = MemoryCache::new(Duration::from_secs(60));
+        let long = "a-person-id-well-over-23-bytes-0001";
+        let longer = "a-person-id-well-over-23-bytes-00010";
+        for id in ["bob", long, longer] {
+            let fresh = ticket(cache.get(id).await.unwrap());
+            cache
+                .put(Stamped::shared(account(id, "acme")), fresh)
+                .await
+                .unwrap();
+        }
+        for id in ["bob", long, longer] {
+            let hit = cache.get(id).await.unwrap().hit().expect("cached");
+            assert_eq!(hit.person.id, id);
+        }
+        cache
+            .invalidate(&Touched::Person(long.into()))
+            .await
+            .unwrap();
+        assert!(cache.get(long).await.unwrap().hit().is_none());
+        assert!(cache.get(longer).await.unwrap().hit().is_some());
+        assert!(cache.get("bob").await.unwrap().hit().is_some());
+        assert!(cache.get("bo").await.unwrap().hit().is_none());
     }
 
     /// The race behind issue #23's 17 stale allows: a reader misses, reads

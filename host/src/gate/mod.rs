@@ -288,23 +288,21 @@ impl PartnerGate {
             let budget = base + base / 100 * asked.len().min(10_000) as u32;
             let (asked, generation, answered) = self
                 .pool
-                .run_within(budget, move |warm| {
+                .run_within(budget, move |warm, _| {
                     Box::pin(async move {
-                        let mut given = Vec::with_capacity(asked.len());
                         let mut answered = Vec::with_capacity(asked.len());
-                        for request in asked {
-                            let (request, answer) =
-                                warm.plugin.authorize(&mut warm.store, request).await?;
-                            given.push(request);
-                            answered.push(answer);
+                        for request in &asked {
+                            let asked = Asked::from(request);
+                            answered.push(warm.plugin.authorize(&mut warm.store, asked).await?);
                         }
-                        Ok((given, warm.generation(), answered))
+                        Ok((asked, warm.generation(), answered))
                     })
                 })
                 .await?;
-            for ((request, answer), key) in asked.into_iter().zip(&answered).zip(keys) {
+            for ((request, answer), key) in asked.iter().zip(&answered).zip(keys) {
                 if let Ok(answer) = answer {
-                    self.pool.keep(key, request, generation, answer);
+                    self.pool
+                        .keep(key, Asked::from(request), generation, answer);
                 }
             }
             decided = answered.into_iter();

@@ -15,7 +15,7 @@ impl PartnerGate {
         call: impl GuestCall<Result<R, Error>>,
     ) -> Result<R, Error> {
         self.pool
-            .run(move |warm| call(&warm.plugin, &mut warm.store))
+            .run(move |warm, _| call(&warm.plugin, &mut warm.store))
             .await?
     }
 

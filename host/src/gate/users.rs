@@ -50,7 +50,7 @@ impl PartnerGate {
         let extra = items.saturating_sub(1).min(1000) as u32;
         let budget = base + base / 10 * extra;
         self.pool
-            .run_within(budget, move |warm| call(&warm.plugin, &mut warm.store))
+            .run_within(budget, move |warm, _| call(&warm.plugin, &mut warm.store))
             .await?
     }
 

@@ -278,7 +278,9 @@ struct Bounded<V> {
     hasher: std::hash::RandomState,
     /// Entries by the hash of their key; each holds its key, so two keys
     /// never share an entry (a colliding insertion replaces the older).
-    map: HashMap<u64, (String, V)>,
+    /// Keyed by hashes already (of a per-instance random key), so hashed
+    /// again only by a multiply (foldhash's fixed state), not SipHash.
+    map: HashMap<u64, (String, V), foldhash::fast::FixedState>,
     /// Hashes in insertion order, oldest first.
     order: std::collections::VecDeque<u64>,
 }
@@ -288,19 +290,20 @@ impl<V> Bounded<V> {
         Self {
             capacity,
             hasher: std::hash::RandomState::new(),
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: std::collections::VecDeque::new(),
         }
     }
 
-    fn hash(&self, key: &str) -> u64 {
+    fn hash(&self, key: impl std::hash::Hash) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(key)
     }
 
-    fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut V> {
+    /// The entry of `hash` if its key is the one `is_key` accepts.
+    fn get_mut(&mut self, hash: u64, is_key: impl FnOnce(&str) -> bool) -> Option<&mut V> {
         match self.map.get_mut(&hash) {
-            Some((held, value)) if held == key => Some(value),
+            Some((held, value)) if is_key(held) => Some(value),
             _ => None,
         }
     }
@@ -332,10 +335,12 @@ impl<V> Bounded<V> {
 /// memo.
 pub struct Memo {
     prepared: Bounded<Prepared>,
-    /// Hashes of requests (without context) seen once: a request is kept
-    /// the second time it is built, so that requests never repeated (a
-    /// new buyer's first question) cost no keeping.
-    seen: Bounded<()>,
+    /// Hashes of requests (without context) seen once, each in the slot
+    /// its hash picks (a later one in the same slot replaces it): a
+    /// request is kept the second time it is built, so that requests never
+    /// repeated (a new buyer's first question) cost no keeping, and
+    /// remembering one costs a store, not a map's insertion and eviction.
+    seen: Box<[u64]>,
     /// Shapes of plain contexts the schema accepted, by action ([`Shapes`]).
     shapes: Shapes,
 }
@@ -379,8 +384,8 @@ impl Memo {
     /// Requests kept (each with its entities and last decisions, a few KB
     /// in the component): beyond it the oldest is dropped.
     pub const CAPACITY: usize = 64;
-    /// Requests remembered as seen once (a hash each).
-    pub const SEEN: usize = 4096;
+    /// Slots of requests remembered as seen once (a hash each).
+    pub const SEEN: usize = 8192;
     /// Decisions kept per entry, by context: one buyer's last few orders.
     pub const CONTEXTS: usize = 4;
 
@@ -396,19 +401,18 @@ impl Memo {
 }
 
 /// Whether the request with `hash` is in `seen`; remembers it.
-fn seen_before(seen: &mut Bounded<()>, hash: u64) -> bool {
-    if seen.map.contains_key(&hash) {
-        return true;
-    }
-    seen.insert(hash, String::new(), ());
-    false
+fn seen_before(seen: &mut [u64], hash: u64) -> bool {
+    let slot = &mut seen[(hash % seen.len() as u64) as usize];
+    let before = *slot == hash;
+    *slot = hash;
+    before
 }
 
 impl Default for Memo {
     fn default() -> Self {
         Self {
             prepared: Bounded::new(Self::CAPACITY),
-            seen: Bounded::new(Self::SEEN),
+            seen: vec![0; Self::SEEN].into_boxed_slice(),
             shapes: Shapes(Bounded::new(Shapes::CAPACITY)),
         }
     }
@@ -535,15 +539,21 @@ pub fn answer<'r>(
             seen,
             shapes,
         }) => {
-            let key = memo_key(request);
-            let hash = prepared.hash(&key);
-            (Some((prepared, seen, hash, key)), Some(shapes))
+            // Hashed from its parts: the key's text is written only to be
+            // compared with an entry of the same hash, or kept.
+            let hash = prepared.hash((
+                request.principal,
+                request.action,
+                request.resource,
+                request.organization,
+            ));
+            (Some((prepared, seen, hash)), Some(shapes))
         }
         None => (None, None),
     };
     let mut held = memo
         .as_mut()
-        .and_then(|(prepared, _, hash, key)| prepared.get_mut(*hash, key));
+        .and_then(|(prepared, _, hash)| prepared.get_mut(*hash, |held| held == memo_key(request)));
     let known = |i: usize| held.as_ref().and_then(|p| p.stamps[i]);
     let (first, second) = records.read(
         Lookup {
@@ -643,13 +653,13 @@ pub fn answer<'r>(
         context,
     )?;
     // Kept the second time it is built (a replaced entry was seen).
-    if let Some((prepared, seen, hash, key)) = memo
+    if let Some((prepared, seen, hash)) = memo
         && (replaced || seen_before(seen, hash))
     {
         built
             .decided
             .push((request.context.to_string(), decision.clone()));
-        prepared.insert(hash, key, built);
+        prepared.insert(hash, memo_key(request), built);
     }
     Ok(Answer {
         decision,
