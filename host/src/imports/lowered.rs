@@ -113,7 +113,6 @@ fn person(p: &model::Person) -> Person<'_> {
 }
 
 fn organization(o: &model::Organization) -> Organization<'_> {
-    touch([o.id.as_str(), &o.name]);
     Organization {
         id: &o.id,
         name: &o.name,
@@ -192,6 +191,13 @@ fn touch<'a>(texts: impl IntoIterator<Item = &'a str>) {
     std::hint::black_box(first);
 }
 
+/// An organization record lowered on its own (an account's organizations
+/// are touched with the account).
+fn organization_record(o: &model::Organization) -> Organization<'_> {
+    touch([o.id.as_str(), &o.name]);
+    organization(o)
+}
+
 fn staff(s: &model::Staff) -> Staff<'_> {
     touch(
         [
@@ -252,5 +258,5 @@ macro_rules! shared {
 }
 
 shared!(model::Account, Account, account);
-shared!(model::Organization, Organization, organization);
+shared!(model::Organization, Organization, organization_record);
 shared!(model::Staff, Staff, staff);
