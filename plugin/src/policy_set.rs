@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityTypeName, EntityUid, Policy,
-    PolicyId, PolicySet, PrincipalConstraint, ResourceConstraint, Schema, SchemaFragment,
-    ValidationMode, Validator,
+    ActionConstraint, Effect as CedarEffect, Entities, EntityTypeName, EntityUid, Policy, PolicyId,
+    PolicySet, PrincipalConstraint, ResourceConstraint, Schema, SchemaFragment, ValidationMode,
+    Validator,
 };
 use miette::Diagnostic;
 
@@ -95,8 +95,9 @@ pub fn load_prepared(prepared: &str) -> Result<LoadedPolicies, String> {
 
 /// An action's entity and the policies that can apply to it.
 pub struct ActionSlice {
-    /// The action entity, with its action groups as parents.
-    pub entity: Entity,
+    /// The action entity, with its action groups as parents; shared by
+    /// every request's entities rather than copied into each.
+    pub entity: std::sync::Arc<cedar_policy_core::ast::Entity>,
     /// The policies whose action scope can match.
     pub policies: PolicySet,
     /// The same policies that never read `context`, permits then forbids:
@@ -205,7 +206,7 @@ fn slice_by_action(
             uid,
             ActionSlice {
                 takes_no_context,
-                entity: entity.clone(),
+                entity: std::sync::Arc::new(entity.as_ref().clone()),
                 policies,
                 fixed,
                 contextual,

@@ -2,6 +2,7 @@
 //! references.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use cedar_policy::{Entity, EntityUid, RestrictedExpression};
 use cedar_policy_core::ast::{self, PartialValue, Value};
@@ -86,16 +87,17 @@ pub fn bare_entity(uid: &EntityUid) -> ast::Entity {
 /// A test holds such a store equal to the one Cedar computes the closure
 /// of. A uid given twice with different entities is an error.
 pub fn store(
-    entities: impl IntoIterator<Item = ast::Entity>,
+    entities: impl IntoIterator<Item = Arc<ast::Entity>>,
 ) -> Result<cedar_policy::Entities, String> {
-    cedar_policy_core::entities::Entities::from_entities(
-        entities,
-        None::<&cedar_policy_core::entities::NoEntitiesSchema>,
-        cedar_policy_core::entities::TCComputation::AssumeAlreadyComputed,
-        cedar_policy_core::extensions::Extensions::all_available(),
-    )
-    .map(cedar_policy::Entities::from)
-    .map_err(|err| err.to_string())
+    cedar_policy_core::entities::Entities::new()
+        .add_entities(
+            entities,
+            None::<&cedar_policy_core::entities::NoEntitiesSchema>,
+            cedar_policy_core::entities::TCComputation::AssumeAlreadyComputed,
+            cedar_policy_core::extensions::Extensions::all_available(),
+        )
+        .map(cedar_policy::Entities::from)
+        .map_err(|err| err.to_string())
 }
 
 fn string(text: &str) -> Value {

@@ -2,6 +2,7 @@
 //! from the directory's records, and decide with the loaded policy set.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entity, EntityUid, Request as CedarRequest,
@@ -113,7 +114,8 @@ pub enum AccessError {
 #[derive(Clone, Debug, PartialEq)]
 enum Record {
     Account(Account),
-    Staff(Staff),
+    /// Shared with the memo's [`KeptStaff`].
+    Staff(Arc<Staff>),
     Organization(Organization),
     Bare,
 }
@@ -308,6 +310,14 @@ impl<V> Bounded<V> {
         }
     }
 
+    /// The entry of `hash` if its key is `key`.
+    fn get(&self, hash: u64, key: &str) -> Option<&V> {
+        match self.map.get(&hash) {
+            Some((held, value)) if held == key => Some(value),
+            _ => None,
+        }
+    }
+
     fn contains(&self, hash: u64, key: &str) -> bool {
         self.map.get(&hash).is_some_and(|(held, _)| held == key)
     }
@@ -343,6 +353,22 @@ pub struct Memo {
     seen: Box<[u64]>,
     /// Shapes of plain contexts the schema accepted, by action ([`Shapes`]).
     shapes: Shapes,
+    /// Staff members' entities, by staff id ([`KeptStaff`]).
+    staff: Bounded<KeptStaff>,
+}
+
+/// A staff member's record and `Staff` entity, kept across requests while
+/// the record keeps its stamp. Staff are few and ask many questions, most
+/// of them about a new resource (each onboarding request its own): a staff
+/// member's next request sends the stamp, is told `unchanged` instead of
+/// being sent the record again, and builds only the resource's entity.
+/// (Customers are many and mostly ask once: a customer's requests are kept
+/// whole, in `prepared`, from the second time.)
+#[derive(Clone)]
+struct KeptStaff {
+    stamp: u64,
+    record: Arc<Staff>,
+    entity: Arc<cedar_policy_core::ast::Entity>,
 }
 
 /// The shapes (names and kinds, in order) of plain contexts the schema
@@ -388,6 +414,9 @@ impl Memo {
     pub const SEEN: usize = 8192;
     /// Decisions kept per entry, by context: one buyer's last few orders.
     pub const CONTEXTS: usize = 4;
+    /// Staff members whose record and entity are kept: beyond it the
+    /// oldest is dropped.
+    pub const STAFF: usize = 1024;
 
     /// Entries held now.
     pub fn len(&self) -> usize {
@@ -414,6 +443,7 @@ impl Default for Memo {
             prepared: Bounded::new(Self::CAPACITY),
             seen: vec![0; Self::SEEN].into_boxed_slice(),
             shapes: Shapes(Bounded::new(Shapes::CAPACITY)),
+            staff: Bounded::new(Self::STAFF),
         }
     }
 }
@@ -450,7 +480,7 @@ fn record_of(found: Found, held: Option<(&Record, Option<u64>)>) -> Option<(Reco
         }
         Found::Account(stamp, a) => (Record::Account(a), Some(stamp)),
         Found::Organization(stamp, o) => (Record::Organization(o), Some(stamp)),
-        Found::Staff(stamp, s) => (Record::Staff(s), Some(stamp)),
+        Found::Staff(stamp, s) => (Record::Staff(Arc::new(s)), Some(stamp)),
     })
 }
 
@@ -533,11 +563,12 @@ pub fn answer<'r>(
     };
     // The memo's entry, if any: its stamps go with the read, so records
     // that have not changed are not copied again.
-    let (mut memo, mut shapes) = match memo {
+    let (mut memo, mut shapes, staff) = match memo {
         Some(Memo {
             prepared,
             seen,
             shapes,
+            staff,
         }) => {
             // Hashed from its parts: the key's text is written only to be
             // compared with an entry of the same hash, or kept.
@@ -547,14 +578,28 @@ pub fn answer<'r>(
                 request.resource,
                 request.organization,
             ));
-            (Some((prepared, seen, hash)), Some(shapes))
+            (Some((prepared, seen, hash)), Some(shapes), Some(staff))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     let mut held = memo
         .as_mut()
         .and_then(|(prepared, _, hash)| prepared.get_mut(*hash, |held| held == memo_key(request)));
-    let known = |i: usize| held.as_ref().and_then(|p| p.stamps[i]);
+    // A staff principal's entity kept from another request, when this one
+    // is not kept whole: its stamp goes with the read.
+    let staff_key = match (principal_key, &staff) {
+        (Key::Staff(id), Some(staff)) => Some((staff.hash(id), id)),
+        _ => None,
+    };
+    let kept = match (&held, staff_key, &staff) {
+        (None, Some((hash, id)), Some(staff)) => staff.get(hash, id).cloned(),
+        _ => None,
+    };
+    let known = |i: usize| match (&held, &kept, i) {
+        (Some(p), _, _) => p.stamps[i],
+        (None, Some(kept), 0) => Some(kept.stamp),
+        _ => None,
+    };
     let (first, second) = records.read(
         Lookup {
             key: principal_key,
@@ -608,7 +653,15 @@ pub fn answer<'r>(
     }
     let replaced = held.is_some();
     let held_record = |i: usize| held.as_ref().map(|p| (&p.records[i], p.stamps[i]));
-    let Some((principal, principal_stamp)) = record_of(first, held_record(0)) else {
+    // The kept staff entity serves when the record it was built from is
+    // still the one stored.
+    let kept = kept.filter(|_| matches!(first, Found::Unchanged));
+    let kept_record = kept.as_ref().map(|k| Record::Staff(k.record.clone()));
+    let principal_held = held_record(0).or(kept
+        .as_ref()
+        .zip(kept_record.as_ref())
+        .map(|(k, record)| (record, Some(k.stamp))));
+    let Some((principal, principal_stamp)) = record_of(first, principal_held) else {
         return check_shape(loaded, names, request).map(|()| Answer {
             decision: unknown("principal", request.principal),
             basis: None,
@@ -634,7 +687,9 @@ pub fn answer<'r>(
             basis: None,
         });
     };
-    let mut built = prepare(
+    let kept_entity = kept.map(|k| k.entity);
+    let reused = kept_entity.is_some();
+    let (mut built, staff_entity) = prepare(
         loaded,
         names,
         request,
@@ -642,7 +697,35 @@ pub fn answer<'r>(
         slice,
         [principal, resource],
         stamps,
+        kept_entity,
     )?;
+    // A staff member's entity built anew is kept for their next request.
+    if let (
+        false,
+        Some(staff),
+        Some((hash, id)),
+        Some(entity),
+        Record::Staff(record),
+        Some(stamp),
+    ) = (
+        reused,
+        staff,
+        staff_key,
+        staff_entity,
+        &built.records[0],
+        principal_stamp,
+    ) {
+        let record = record.clone();
+        staff.insert(
+            hash,
+            id.to_string(),
+            KeptStaff {
+                stamp,
+                record,
+                entity,
+            },
+        );
+    }
     let context = context_of(loaded, request, &action, shapes)?;
     let decision = evaluate(
         &slice.policies,
@@ -937,7 +1020,7 @@ pub fn decide_entities(
     let slice = loaded.actions.get(&action_uid).ok_or_else(|| {
         AccessError::InvalidRequest(format!("action `{action}` is not in the schema"))
     })?;
-    entities.push(slice.entity.clone());
+    entities.push(Entity::from(slice.entity.as_ref().clone()));
     let request = CedarRequest::new(
         principal,
         action_uid,
@@ -1085,7 +1168,7 @@ pub fn decide_grid(
                 let uid = names.uid(&names.action, action);
                 let slice = loaded.actions.get(&uid)?;
                 if seen.insert(uid.clone()) {
-                    entities.push(slice.entity.as_ref().clone());
+                    entities.push(slice.entity.clone());
                 }
                 Some((uid, slice))
             });
@@ -1268,29 +1351,32 @@ fn push_entities<'r>(
     record: &'r Record,
     uid: &EntityUid,
     orgs: &mut HashSet<&'r str>,
-    entities: &mut Vec<cedar_policy_core::ast::Entity>,
+    entities: &mut Vec<Arc<cedar_policy_core::ast::Entity>>,
 ) {
     match record {
         Record::Account(account) => {
-            entities.push(customer_entity(names, account));
+            entities.push(Arc::new(customer_entity(names, account)));
             if let Some(org) = &account.organization
                 && orgs.insert(&org.id)
             {
-                entities.push(organization_entity(names, org));
+                entities.push(Arc::new(organization_entity(names, org)));
             }
         }
-        Record::Staff(staff) => entities.push(staff_entity(names, staff)),
+        Record::Staff(staff) => entities.push(Arc::new(staff_entity(names, staff))),
         Record::Organization(org) => {
             if orgs.insert(&org.id) {
-                entities.push(organization_entity(names, org));
+                entities.push(Arc::new(organization_entity(names, org)));
             }
         }
-        Record::Bare => entities.push(bare_entity(uid)),
+        Record::Bare => entities.push(Arc::new(bare_entity(uid))),
     }
 }
 
 /// Builds the entities of a request from its records, after checking that
-/// the principal's and resource's types apply to the action.
+/// the principal's and resource's types apply to the action; a staff
+/// principal's entity is `kept`'s when given (built from the same record).
+/// Also gives a staff principal's entity, to keep.
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     loaded: &LoadedPolicies,
     names: &Names,
@@ -1299,29 +1385,43 @@ fn prepare(
     slice: &ActionSlice,
     records: [Record; 2],
     stamps: [Option<u64>; 2],
-) -> Result<Prepared, AccessError> {
+    kept: Option<Arc<cedar_policy_core::ast::Entity>>,
+) -> Result<(Prepared, Option<Arc<cedar_policy_core::ast::Entity>>), AccessError> {
     let principal = uid_of(names, request.principal);
     let resource = uid_of(names, request.resource);
     check_applies(loaded, slice, request, action, &principal, &resource)?;
     let mut entities = Vec::with_capacity(5);
-    entities.push(slice.entity.as_ref().clone());
+    entities.push(slice.entity.clone());
     let mut orgs: HashSet<&str> = HashSet::new();
-    push_entities(names, &records[0], &principal, &mut orgs, &mut entities);
+    let staff = match &records[0] {
+        Record::Staff(staff) => {
+            let entity = kept.unwrap_or_else(|| Arc::new(staff_entity(names, staff)));
+            entities.push(entity.clone());
+            Some(entity)
+        }
+        record => {
+            push_entities(names, record, &principal, &mut orgs, &mut entities);
+            None
+        }
+    };
     // A customer acting on themselves is one entity.
     if principal != resource {
         push_entities(names, &records[1], &resource, &mut orgs, &mut entities);
     }
     let entities =
         store(entities).map_err(|err| AccessError::InvalidRequest(format!("entities: {err}")))?;
-    Ok(Prepared {
-        records,
-        stamps,
-        principal,
-        resource,
-        entities,
-        decided: Vec::with_capacity(1),
-        fixed: None,
-    })
+    Ok((
+        Prepared {
+            records,
+            stamps,
+            principal,
+            resource,
+            entities,
+            decided: Vec::with_capacity(1),
+            fixed: None,
+        },
+        staff,
+    ))
 }
 
 fn invalid(request: &Request<'_>, err: &dyn std::error::Error) -> AccessError {

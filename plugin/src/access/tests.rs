@@ -438,6 +438,107 @@ fn memoized_request_reads_stamps_and_rebuilds_on_one_changed_record() {
     assert_eq!(answers, [(Found::Unchanged, Some(Found::Unchanged))]);
 }
 
+/// A staff member's entity is kept across requests by their record's
+/// stamp: a request about a new resource reads the record with that stamp,
+/// is told `unchanged` (the record is not sent again), and is decided as
+/// without the memo; a changed record (reassigned, removed) is sent and
+/// decided on anew, and its entity kept in place of the old.
+#[test]
+fn a_staff_members_entity_is_kept_by_stamp_across_resources() {
+    let loaded = policies();
+    let names = Names::new();
+    let mut memo = Memo::default();
+    let mut records = records();
+    records.staff.insert(
+        "sam".into(),
+        Staff {
+            id: "sam".into(),
+            name: "Sam".into(),
+            assigned_organizations: vec!["a".into()],
+            ..Default::default()
+        },
+    );
+    let decide = |records: &MemoryRecords, memo: &mut Memo, action, resource| {
+        let watched = Watched {
+            inner: records,
+            answers: Default::default(),
+        };
+        let request = Request {
+            principal: "staff:sam",
+            action,
+            resource,
+            context: "",
+            organization: None,
+        };
+        let with = authorize_with(&loaded, &names, &watched, &request, Some(memo)).unwrap();
+        let without = authorize(&loaded, &names, records, &request).unwrap();
+        assert_eq!(with, without, "{action} {resource}");
+        let principal = watched.answers.into_inner().pop().expect("one read").0;
+        (with.effect, principal)
+    };
+    let sent = |found: &Found| matches!(found, Found::Staff(..));
+    let (effect, principal) = decide(&records, &mut memo, "approveOnboarding", "onboarding:r1");
+    assert_eq!(effect, Effect::Allow);
+    assert!(sent(&principal), "{principal:?}");
+    for (action, resource, effect) in [
+        ("rejectOnboarding", "onboarding:r2", Effect::Allow),
+        ("viewAudit", "organization:a", Effect::Allow),
+        ("viewAudit", "organization:b", Effect::Deny),
+        ("approveOnboarding", "onboarding:r3", Effect::Allow),
+    ] {
+        let (decided, principal) = decide(&records, &mut memo, action, resource);
+        assert_eq!(decided, effect, "{action} {resource}");
+        assert_eq!(principal, Found::Unchanged, "{action} {resource}");
+    }
+    // Reassigned to b: the record is sent again, and decided on.
+    records.staff.get_mut("sam").unwrap().assigned_organizations = vec!["b".into()];
+    let (effect, principal) = decide(&records, &mut memo, "viewAudit", "organization:b");
+    assert_eq!(effect, Effect::Allow);
+    assert!(sent(&principal), "{principal:?}");
+    let (effect, principal) = decide(&records, &mut memo, "viewAudit", "organization:a");
+    assert_eq!(effect, Effect::Deny);
+    assert_eq!(principal, Found::Unchanged);
+    // Removed: denied on the next request, whatever was kept.
+    records.staff.get_mut("sam").unwrap().status = crate::model::StaffStatus::Removed;
+    let (effect, principal) = decide(&records, &mut memo, "approveOnboarding", "onboarding:r4");
+    assert_eq!(effect, Effect::Deny);
+    assert!(sent(&principal), "{principal:?}");
+}
+
+/// The memo keeps at most [`Memo::STAFF`] staff members' entities, the
+/// oldest dropped first.
+#[test]
+fn kept_staff_stay_within_their_capacity() {
+    let loaded = policies();
+    let names = Names::new();
+    let mut memo = Memo::default();
+    let mut records = records();
+    let ids: Vec<String> = (0..Memo::STAFF + 10).map(|i| format!("s{i}")).collect();
+    for id in &ids {
+        records.staff.insert(
+            id.clone(),
+            Staff {
+                id: id.clone(),
+                name: id.clone(),
+                ..Default::default()
+            },
+        );
+    }
+    for id in &ids {
+        let principal = format!("staff:{id}");
+        let request = Request {
+            principal: &principal,
+            action: "listOnboarding",
+            resource: "store:main",
+            context: "",
+            organization: None,
+        };
+        let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+        assert_eq!(d.effect, Effect::Allow);
+    }
+    assert_eq!(memo.staff.len(), Memo::STAFF);
+}
+
 /// An answer names the records it rests on with the stamps they were read
 /// with, whether it was built or came from the memo; a decision on a missing
 /// record rests on nothing that can be watched.
