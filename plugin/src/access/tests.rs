@@ -993,7 +993,7 @@ fn a_store_built_without_the_closure_equals_the_computed_one() {
         let computed =
             cedar_policy::Entities::from_entities(set.iter().cloned().map(Entity::from), None)
                 .unwrap();
-        assert_eq!(store(set).unwrap(), computed);
+        assert_eq!(store(set.into_iter().map(Arc::new)).unwrap(), computed);
     }
 }
 
