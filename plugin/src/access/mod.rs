@@ -344,8 +344,9 @@ impl<V> Bounded<V> {
 
 /// Requests this instance built, by principal, action and resource: their
 /// entities and their last decisions. Holds at most [`Memo::CAPACITY`]
-/// entries, dropping the oldest one at a time; a policy reload starts a new
-/// memo.
+/// entries, dropping the oldest one at a time; and staff members' entities
+/// by staff id ([`KeptStaff`], at most [`Memo::STAFF`]). A policy reload
+/// starts a new memo.
 pub struct Memo {
     prepared: Bounded<Prepared>,
     /// Hashes of requests (without context) seen once, each in the slot
