@@ -275,25 +275,33 @@ fn policy_name(id: &cedar_policy::PolicyId) -> String {
     }
 }
 
-/// A map of at most `capacity` entries that drops its oldest entry when a
-/// new one would not fit: one eviction per insertion, never a sweep of the
-/// whole map inside one call.
+/// A map whose entries weigh at most `budget` together, that drops its
+/// oldest entries when a new one would not fit: a few evictions per
+/// insertion, never a sweep of the whole map inside one call. An entry
+/// weighs 1 in a map bounded by count ([`Self::insert`]), or about the
+/// bytes it holds ([`Self::insert_weighing`]).
 struct Bounded<V> {
-    capacity: usize,
+    budget: usize,
+    /// What the entries held now weigh together.
+    held: usize,
     hasher: std::hash::RandomState,
-    /// Entries by the hash of their key; each holds its key, so two keys
-    /// never share an entry (a colliding insertion replaces the older).
-    /// Keyed by hashes already (of a per-instance random key), so hashed
-    /// again only by a multiply (foldhash's fixed state), not SipHash.
-    map: HashMap<u64, (String, V), foldhash::fast::FixedState>,
+    /// Entries by the hash of their key, with their weight; each holds its
+    /// key, so two keys never share an entry (a colliding insertion
+    /// replaces the older). Keyed by hashes already (of a per-instance
+    /// random key), so hashed again only by a multiply (foldhash's fixed
+    /// state), not SipHash.
+    map: HashMap<u64, (String, V, usize), foldhash::fast::FixedState>,
     /// Hashes in insertion order, oldest first.
     order: std::collections::VecDeque<u64>,
 }
 
 impl<V> Bounded<V> {
-    fn new(capacity: usize) -> Self {
+    /// A map of at most `budget` entries of weight 1, or entries weighing
+    /// `budget` together.
+    fn new(budget: usize) -> Self {
         Self {
-            capacity,
+            budget,
+            held: 0,
             hasher: std::hash::RandomState::new(),
             map: HashMap::default(),
             order: std::collections::VecDeque::new(),
@@ -308,7 +316,7 @@ impl<V> Bounded<V> {
     /// The entry of `hash` if its key is the one `is_key` accepts.
     fn get_mut(&mut self, hash: u64, is_key: impl FnOnce(&str) -> bool) -> Option<&mut V> {
         match self.map.get_mut(&hash) {
-            Some((held, value)) if is_key(held) => Some(value),
+            Some((held, value, _)) if is_key(held) => Some(value),
             _ => None,
         }
     }
@@ -316,23 +324,38 @@ impl<V> Bounded<V> {
     /// The entry of `hash` if its key is `key`.
     fn get(&self, hash: u64, key: &str) -> Option<&V> {
         match self.map.get(&hash) {
-            Some((held, value)) if held == key => Some(value),
+            Some((held, value, _)) if held == key => Some(value),
             _ => None,
         }
     }
 
     fn contains(&self, hash: u64, key: &str) -> bool {
-        self.map.get(&hash).is_some_and(|(held, _)| held == key)
+        self.map.get(&hash).is_some_and(|(held, _, _)| held == key)
     }
 
+    /// Keeps `value` as an entry of weight 1.
     fn insert(&mut self, hash: u64, key: String, value: V) {
-        if self.map.insert(hash, (key, value)).is_some() {
+        self.insert_weighing(hash, key, value, 1);
+    }
+
+    /// Keeps `value`, which weighs `weight`, dropping the oldest entries
+    /// until it fits; one heavier than the whole budget is not kept.
+    fn insert_weighing(&mut self, hash: u64, key: String, value: V, weight: usize) {
+        if weight > self.budget {
             return;
         }
-        self.order.push_back(hash);
-        while self.order.len() > self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.map.remove(&oldest);
+        self.held += weight;
+        match self.map.insert(hash, (key, value, weight)) {
+            // Replaced in place: it keeps its turn.
+            Some((_, _, replaced)) => self.held -= replaced,
+            None => self.order.push_back(hash),
+        }
+        while self.held > self.budget {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, _, weight)) = self.map.remove(&oldest) {
+                self.held -= weight;
             }
         }
     }
@@ -345,8 +368,8 @@ impl<V> Bounded<V> {
 /// Requests this instance built, by principal, action and resource: their
 /// entities and their last decisions. Holds at most [`Memo::CAPACITY`]
 /// entries, dropping the oldest one at a time; and staff members' entities
-/// by staff id ([`KeptStaff`], at most [`Memo::STAFF`]). A policy reload
-/// starts a new memo.
+/// by staff id ([`KeptStaff`], weighing at most [`Memo::STAFF_BYTES`]
+/// together). A policy reload starts a new memo.
 pub struct Memo {
     prepared: Bounded<Prepared>,
     /// Hashes of requests (without context) seen once, each in the slot
@@ -373,6 +396,32 @@ struct KeptStaff {
     stamp: u64,
     record: Arc<Staff>,
     entity: Arc<cedar_policy_core::ast::Entity>,
+}
+
+impl KeptStaff {
+    /// Bytes held for a staff member apart from their texts: the memo's
+    /// entry, the record, the entity with its uid and attributes.
+    const FIXED: usize = 2560;
+    /// Bytes held for each assigned organization apart from its id: the
+    /// record's string, and in the entity a uid and its place in the set's
+    /// two indexes.
+    const PER_ORGANIZATION: usize = 288;
+
+    /// About how many bytes of the instance's memory this holds, erring
+    /// high: natively, on 64 bits, it is more than the guest (32 bits)
+    /// takes (`kept_staff_weigh_at_least_what_they_hold`).
+    fn weight(&self) -> usize {
+        let staff = &self.record;
+        let organizations: usize = staff
+            .assigned_organizations
+            .iter()
+            .map(|id| Self::PER_ORGANIZATION + 3 * id.len())
+            .sum();
+        Self::FIXED
+            + 3 * (staff.id.len() + staff.name.len())
+            + staff.email.as_ref().map_or(0, String::len)
+            + organizations
+    }
 }
 
 /// The shapes (names and kinds, in order) of plain contexts the schema
@@ -418,9 +467,14 @@ impl Memo {
     pub const SEEN: usize = 8192;
     /// Decisions kept per entry, by context: one buyer's last few orders.
     pub const CONTEXTS: usize = 4;
-    /// Staff members whose record and entity are kept: beyond it the
-    /// oldest is dropped.
-    pub const STAFF: usize = 1024;
+    /// What the staff members' records and entities kept may take of the
+    /// instance's memory ([`KeptStaff::weight`]): beyond it the oldest are
+    /// dropped. Bounded by bytes, not by count, because a staff member's
+    /// entity grows with their assigned organizations: natively about 3.5
+    /// KB with three, 280 KB with a thousand (so 1,024 of those would not
+    /// fit an instance's 64 MiB). About 2,300 staff members with three
+    /// organizations each fit, or about 26 with a thousand.
+    pub const STAFF_BYTES: usize = 8 << 20;
 
     /// Entries held now.
     pub fn len(&self) -> usize {
@@ -447,7 +501,7 @@ impl Default for Memo {
             prepared: Bounded::new(Self::CAPACITY),
             seen: vec![0; Self::SEEN].into_boxed_slice(),
             shapes: Shapes(Bounded::new(Shapes::CAPACITY)),
-            staff: Bounded::new(Self::STAFF),
+            staff: Bounded::new(Self::STAFF_BYTES),
         }
     }
 }
@@ -719,16 +773,13 @@ pub fn answer<'r>(
         &built.records[0],
         principal_stamp,
     ) {
-        let record = record.clone();
-        staff.insert(
-            hash,
-            id.to_string(),
-            KeptStaff {
-                stamp,
-                record,
-                entity,
-            },
-        );
+        let kept = KeptStaff {
+            stamp,
+            record: record.clone(),
+            entity,
+        };
+        let weight = kept.weight();
+        staff.insert_weighing(hash, id.to_string(), kept, weight);
     }
     let context = context_of(loaded, request, &action, shapes)?;
     let decision = evaluate(

@@ -505,38 +505,113 @@ fn a_staff_members_entity_is_kept_by_stamp_across_resources() {
     assert!(sent(&principal), "{principal:?}");
 }
 
-/// The memo keeps at most [`Memo::STAFF`] staff members' entities, the
-/// oldest dropped first.
+/// The staff members kept weigh at most [`Memo::STAFF_BYTES`] together, the
+/// oldest dropped first: many with a few organizations each, few with a
+/// thousand.
 #[test]
-fn kept_staff_stay_within_their_capacity() {
+fn kept_staff_stay_within_their_budget() {
     let loaded = policies();
     let names = Names::new();
-    let mut memo = Memo::default();
-    let mut records = records();
-    let ids: Vec<String> = (0..Memo::STAFF + 10).map(|i| format!("s{i}")).collect();
-    for id in &ids {
-        records.staff.insert(
-            id.clone(),
-            Staff {
-                id: id.clone(),
-                name: id.clone(),
-                ..Default::default()
-            },
+    for organizations in [3, 1000] {
+        let mut memo = Memo::default();
+        let mut records = records();
+        let staff = |id: &str| Staff {
+            id: id.to_string(),
+            name: id.to_string(),
+            assigned_organizations: (0..organizations).map(|i| format!("org{i:05}")).collect(),
+            ..Default::default()
+        };
+        let weight = KeptStaff {
+            stamp: 0,
+            record: Arc::new(staff("s0000")),
+            entity: Arc::new(entities::staff_entity(&names, &staff("s0000"))),
+        }
+        .weight();
+        let fit = Memo::STAFF_BYTES / weight;
+        let ids: Vec<String> = (0..fit * 2).map(|i| format!("s{i:04}")).collect();
+        for id in &ids {
+            records.staff.insert(id.clone(), staff(id));
+        }
+        for id in &ids {
+            let principal = format!("staff:{id}");
+            let request = Request {
+                principal: &principal,
+                action: "listOnboarding",
+                resource: "store:main",
+                context: "",
+                organization: None,
+            };
+            let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
+            assert_eq!(d.effect, Effect::Allow);
+        }
+        assert!(memo.staff.held <= Memo::STAFF_BYTES, "{organizations}");
+        assert_eq!(memo.staff.len(), fit, "{organizations} organizations");
+        let kept = |id: &str| memo.staff.get(memo.staff.hash(id), id).is_some();
+        assert!(!kept(&ids[0]) && kept(&ids[fit * 2 - 1]), "{organizations}");
+    }
+}
+
+/// What a kept staff member is said to weigh is at least what its record
+/// and entity take natively (64-bit pointers: more than in the guest), and
+/// not far more, with no organization, a few, or a thousand.
+#[test]
+fn kept_staff_weigh_at_least_what_they_hold() {
+    let names = Names::new();
+    for organizations in [0, 3, 100, 1000] {
+        let staff = Staff {
+            id: "st0001".into(),
+            name: "Staff Member One".into(),
+            email: Some("staff.one@example.com".into()),
+            assigned_organizations: (0..organizations).map(|i| format!("org{i:05}")).collect(),
+            ..Default::default()
+        };
+        let before = counting::live();
+        let kept = KeptStaff {
+            stamp: 1,
+            record: Arc::new(staff.clone()),
+            entity: Arc::new(entities::staff_entity(&names, &staff)),
+        };
+        let held = counting::live().wrapping_sub(before);
+        let weight = kept.weight();
+        assert!(
+            weight >= held && weight <= 2 * held,
+            "{organizations} organizations: weighs {weight}, holds {held}"
         );
     }
-    for id in &ids {
-        let principal = format!("staff:{id}");
-        let request = Request {
-            principal: &principal,
-            action: "listOnboarding",
-            resource: "store:main",
-            context: "",
-            organization: None,
-        };
-        let d = authorize_with(&loaded, &names, &records, &request, Some(&mut memo)).unwrap();
-        assert_eq!(d.effect, Effect::Allow);
+}
+
+/// Counts the bytes each thread holds, for the weights above.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static LIVE: Cell<usize> = const { Cell::new(0) };
     }
-    assert_eq!(memo.staff.len(), Memo::STAFF);
+
+    struct Counting;
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = LIVE.try_with(|live| live.set(live.get().wrapping_add(layout.size())));
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            let _ = LIVE.try_with(|live| live.set(live.get().wrapping_sub(layout.size())));
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// Bytes allocated and not freed by this thread (wrapping: it may free
+    /// what another allocated; only differences are meaningful).
+    pub(super) fn live() -> usize {
+        LIVE.with(Cell::get)
+    }
 }
 
 /// An answer names the records it rests on with the stamps they were read
