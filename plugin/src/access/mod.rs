@@ -468,12 +468,13 @@ impl Memo {
     /// Decisions kept per entry, by context: one buyer's last few orders.
     pub const CONTEXTS: usize = 4;
     /// What the staff members' records and entities kept may take of the
-    /// instance's memory ([`KeptStaff::weight`]): beyond it the oldest are
-    /// dropped. Bounded by bytes, not by count, because a staff member's
-    /// entity grows with their assigned organizations: natively about 3.5
-    /// KB with three, 280 KB with a thousand (so 1,024 of those would not
-    /// fit an instance's 64 MiB). About 2,300 staff members with three
-    /// organizations each fit, or about 26 with a thousand.
+    /// instance's memory (as `KeptStaff::weight` estimates it): beyond it
+    /// the oldest are dropped. Bounded by bytes, not by count, because a
+    /// staff member's entity grows with their assigned organizations:
+    /// natively about 3.5 KB with three, 280 KB with a thousand (so 1,024
+    /// of those would not fit an instance's 64 MiB). About 2,300 staff
+    /// members with three organizations each fit, or about 26 with a
+    /// thousand.
     pub const STAFF_BYTES: usize = 8 << 20;
 
     /// Entries held now.
