@@ -2,7 +2,8 @@
 //! and its effects (issue #23): Redis paused (what a failover does) or
 //! restarted during changes, a node stopped and resumed, a commit held up by
 //! another connection. Each test counts the allows of requests sent after
-//! the change returned: they must be 0.
+//! the change returned: they must be 0. And a read held up by the
+//! directory is not the plugin's time.
 
 use super::common;
 use super::races::{Store, browses, directories, node_on, node_with, redis_cache};
@@ -287,4 +288,53 @@ async fn a_node_stopped_during_a_revoke_allows_nothing_when_resumed() {
     }
     assert_eq!(allows, 0, "B allowed bob after it resumed");
     assert!(!http_browses(&client, &a.base).await);
+}
+
+/// Another session locks the people table (PostgreSQL's `ACCESS
+/// EXCLUSIVE`, which holds up reads too) for 150 ms, three times the
+/// plugin's 50 ms budget, while bob's first request is decided: the read
+/// waiting on the directory is the host's time, not the plugin's, so the
+/// decision is made, within the call's whole bound (four times the budget).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_the_directory_holds_up_is_not_counted_against_the_plugin() {
+    let server = partnergate_testkit::PostgresServer::start();
+    let url = server.new_database();
+    let dir = partnergate::directory::postgres::PostgresDirectory::connect(
+        &url,
+        2,
+        partnergate::clock::Clock::system(),
+    )
+    .await
+    .unwrap();
+    partnergate::directory::seed::Seed::from_file(&common::policies_dir().join("directory.json"))
+        .unwrap()
+        .load_into(&dir)
+        .await
+        .unwrap();
+    let budget = Duration::from_millis(50);
+    let gate = PartnerGate::builder()
+        .limits(partnergate::Limits {
+            call_timeout: budget,
+            ..Default::default()
+        })
+        .directory(std::sync::Arc::new(dir))
+        .artifact_cache(common::artifact_dir())
+        .build()
+        .await
+        .unwrap();
+    let (locker, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    locker
+        .batch_execute("BEGIN; LOCK TABLE people IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let asked = tokio::spawn(async move { browses(&gate, "bob").await });
+    tokio::time::sleep(budget * 3).await;
+    assert!(!asked.is_finished(), "the read waited for the lock");
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert!(asked.await.unwrap(), "bob is allowed once the read is done");
+    assert!(started.elapsed() >= budget * 3);
 }
