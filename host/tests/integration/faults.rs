@@ -330,11 +330,9 @@ async fn a_read_the_directory_holds_up_is_not_counted_against_the_plugin() {
         .batch_execute("BEGIN; LOCK TABLE people IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let started = Instant::now();
     let asked = tokio::spawn(async move { browses(&gate, "bob").await });
     tokio::time::sleep(budget * 3).await;
     assert!(!asked.is_finished(), "the read waited for the lock");
     locker.batch_execute("COMMIT").await.unwrap();
     assert!(asked.await.unwrap(), "bob is allowed once the read is done");
-    assert!(started.elapsed() >= budget * 3);
 }

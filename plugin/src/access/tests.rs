@@ -580,7 +580,9 @@ fn kept_staff_weigh_at_least_what_they_hold() {
     }
 }
 
-/// Counts the bytes each thread holds, for the weights above.
+/// Counts the bytes each thread holds, for the weights above. A global
+/// allocator serves the whole test binary: every plugin unit test runs on
+/// it (the system allocator's work plus a thread-local add).
 mod counting {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
