@@ -13,6 +13,13 @@ use partnergate::verify::check::Outcome;
 use partnergate::verify::{PolicyDir, Solver};
 use partnergate::{AuthorizeRequest, Error, policy_cases};
 
+/// mimalloc rather than glibc's malloc: with glibc, each thread that
+/// contends for the heap gets an arena of its own, and memory freed in
+/// them is kept apart, so `serve`'s resident size grew with the number of
+/// decisions (see `Cargo.toml`). A library user chooses their own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "partnergate",
