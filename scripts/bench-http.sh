@@ -7,7 +7,8 @@
 # repeated, every order with its own total (what checkouts do: each is a new
 # question), and half of each. A 3 s warm-up first (warm instances, the status cache, the
 # decisions the host gives again); then rounds of each, alternating. Prints
-# requests/s, p50, p99 and non-2xx per run. Off by default: not part of the
+# requests/s, p50, p99 and non-2xx per run, and the server's resident size
+# after each round. Off by default: not part of the
 # test command.
 #
 #   scripts/bench-http.sh [path/to/partnergate] [seconds] [rounds] [wrk threads]
@@ -41,4 +42,5 @@ for round in $(seq "$rounds"); do
   ORDERS=repeated run "orders, repeated ($round)" -s integration/wrk/orders.lua "$url/v1/authorize"
   ORDERS=new run "orders, each new ($round)" -s integration/wrk/orders.lua "$url/v1/authorize"
   ORDERS=mixed run "orders, half new ($round)" -s integration/wrk/orders.lua "$url/v1/authorize"
+  echo "server resident size after round $round: $(($(ps -o rss= -p "$server") / 1024)) MiB"
 done
