@@ -26,14 +26,14 @@ use partnergate::directory::sqlite::SqliteDirectory;
 use partnergate::{AuthorizeRequest, PartnerGate};
 use partnergate_plugin::access::{self, Found, Key, Lookup, Memo, Names, Records, Unavailable};
 use partnergate_plugin::memory::MemoryRecords;
+use partnergate_plugin::model;
+use partnergate_plugin::policy_set::{self, PolicyFile};
+use serde_json::json;
 
 /// The allocator the `partnergate` binary ships with, so that the resident
 /// size measured here is `serve`'s; the native side allocates with it too.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use partnergate_plugin::model;
-use partnergate_plugin::policy_set::{self, PolicyFile};
-use serde_json::json;
 
 const ITERATIONS: usize = 20_000;
 
